@@ -1,0 +1,1 @@
+"""Backtest runner, auto-optimal search and presets over the shared exit simulator."""

@@ -1,0 +1,1 @@
+"""Trading runtime: event bus, coordinator, per-connection engines, order manager, supervisor."""

@@ -1,0 +1,1 @@
+"""Exchange access through ccxt: adapter, errors, connections, connection test, simulator."""

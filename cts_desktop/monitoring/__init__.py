@@ -1,0 +1,1 @@
+"""Logging with categories and a DB sink, health, alerts, system load."""

@@ -1,0 +1,1 @@
+"""Qt user interface: main window, tabs, tray; the only package importing Qt widgets."""
