@@ -1,0 +1,219 @@
+"""Opening the database: SQLite (default, a file in the data folder) or PostgreSQL by URL.
+
+SQLite runs in WAL mode with foreign keys and a busy timeout so readers never wait for the writer. A PostgreSQL URL
+is given *without* its password; the password comes from the keyring (``database:<url>:password``) and is put into
+the connection at connect time only, so it is never written to a file, a log line or an exception text.
+
+Storage calls are synchronous SQLAlchemy; services on the asyncio loop reach them through :meth:`Database.run`
+(a worker thread), and high-rate rows go through the batched writer (``storage/writer.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger("cts.database")
+
+T = TypeVar("T")
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+class DatabaseError(RuntimeError):
+    """A database problem in plain words (locked, corrupt, unreachable, bad URL); never contains a password."""
+
+
+def public_url(url: str | URL) -> str:
+    """The URL as shown to a user or written to a log: the password, if any, is hidden."""
+    parsed = make_url(url) if isinstance(url, str) else url
+    return parsed.render_as_string(hide_password=True)
+
+
+def normalise_url(url: str) -> URL:
+    """Accept ``postgresql://`` and ``postgres://`` and pick the psycopg 3 driver; refuse unknown schemes."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise DatabaseError(f"not a database URL: {public_url_safe(url)}") from exc
+    backend = parsed.get_backend_name()
+    if backend in ("postgres", "postgresql"):
+        return parsed.set(drivername="postgresql+psycopg")
+    if backend == "sqlite":
+        return parsed
+    raise DatabaseError(f"unsupported database '{backend}': use SQLite or PostgreSQL")
+
+
+def public_url_safe(url: str) -> str:
+    """Best-effort redaction for a string that may not even parse as a URL."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}"
+    return url
+
+
+def sqlite_url(path: Path) -> URL:
+    return URL.create("sqlite", database=str(path))
+
+
+class Database:
+    """One database: its engine, a session factory, migrations and health information."""
+
+    def __init__(
+        self,
+        url: str | URL,
+        *,
+        password: str | None = None,
+        schema: str | None = None,
+        echo: bool = False,
+    ) -> None:
+        self.url = normalise_url(url) if isinstance(url, str) else url
+        self.schema = schema
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        self.engine = self._create_engine(password, echo)
+        self.sessions: sessionmaker[Session] = sessionmaker(self.engine, expire_on_commit=False)
+
+    # --- engine -----------------------------------------------------------------------------------------------
+
+    def _create_engine(self, password: str | None, echo: bool) -> Engine:
+        connect_args: dict[str, Any] = {}
+        if self.is_sqlite:
+            database = self.url.database or ""
+            if database and database != ":memory:":
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            connect_args["timeout"] = SQLITE_BUSY_TIMEOUT_MS / 1000
+            connect_args["check_same_thread"] = False
+            engine = create_engine(self.url, echo=echo, connect_args=connect_args, pool_pre_ping=True)
+            event.listen(engine, "connect", _sqlite_pragmas)
+            return engine
+        if password:
+            connect_args["password"] = password  # handed to psycopg only; never part of the URL string
+        if self.schema:
+            connect_args["options"] = f"-csearch_path={self.schema}"
+        connect_args.setdefault("connect_timeout", 5)
+        return create_engine(
+            self.url, echo=echo, connect_args=connect_args, pool_pre_ping=True, pool_size=5, max_overflow=5
+        )
+
+    @property
+    def display_url(self) -> str:
+        return public_url(self.url)
+
+    @property
+    def dialect(self) -> str:
+        return self.url.get_backend_name()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # --- sessions -----------------------------------------------------------------------------------------------
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session in one transaction: committed on success, rolled back on error."""
+        with self.sessions() as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    async def run(self, fn: Callable[[Session], T]) -> T:
+        """Run ``fn(session)`` in a worker thread and commit; the asyncio loop never waits on the database."""
+
+        def work() -> T:
+            with self.session() as session:
+                return fn(session)
+
+        return await asyncio.to_thread(work)
+
+    # --- migrations and health ------------------------------------------------------------------------------------
+
+    def migrate(self) -> str:
+        """Bring the schema to the newest revision (Alembic); returns the revision now applied."""
+        from cts_desktop.storage.migrate import upgrade_to_head
+
+        try:
+            return upgrade_to_head(self)
+        except DBAPIError as exc:
+            raise DatabaseError(describe_db_error(exc, self.display_url)) from exc
+
+    def ping(self) -> float:
+        """Round trip of ``SELECT 1`` in milliseconds; raises :class:`DatabaseError` when unreachable."""
+        import time
+
+        started = time.perf_counter()
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except DBAPIError as exc:
+            raise DatabaseError(describe_db_error(exc, self.display_url)) from exc
+        return (time.perf_counter() - started) * 1000
+
+    def size_bytes(self) -> int:
+        """Database size: the SQLite file (+ WAL) or ``pg_database_size``."""
+        if self.is_sqlite:
+            database = self.url.database or ""
+            if not database or database == ":memory:":
+                return 0
+            total = 0
+            for suffix in ("", "-wal", "-shm"):
+                candidate = Path(database + suffix)
+                if candidate.exists():
+                    total += candidate.stat().st_size
+            return total
+        with self.engine.connect() as conn:
+            return int(conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one())
+
+    def integrity_check(self) -> list[str]:
+        """Problems found by the database's own check (empty list = healthy)."""
+        if not self.is_sqlite:
+            self.ping()
+            return []
+        with self.engine.connect() as conn:
+            rows = [str(r[0]) for r in conn.execute(text("PRAGMA integrity_check"))]
+            fk = conn.execute(text("PRAGMA foreign_key_check")).fetchall()
+        problems = [r for r in rows if r != "ok"]
+        problems += [f"foreign key violation: {tuple(r)}" for r in fk]
+        return problems
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
+
+
+def describe_db_error(exc: BaseException, where: str) -> str:
+    """A plain message for the usual database failures; the URL is always the password-free one."""
+    text_ = str(getattr(exc, "orig", exc)).lower()
+    if "database is locked" in text_:
+        return f"the database {where} is locked by another program; close it and try again"
+    if "file is not a database" in text_ or "malformed" in text_:
+        return f"the database file {where} is damaged (not a valid SQLite database); restore a backup"
+    if "unable to open database" in text_:
+        return f"cannot open the database file {where}: check the folder exists and is writable"
+    if "password authentication failed" in text_ or "no password supplied" in text_:
+        return f"PostgreSQL at {where} refused the login: check the user and the password in the keyring"
+    if "connection refused" in text_ or "could not connect" in text_ or "timeout" in text_:
+        return f"cannot reach the database server {where}: is it running and reachable?"
+    if "does not exist" in text_ and "database" in text_:
+        return f"the database {where} does not exist on the server"
+    return f"database error on {where}: {type(getattr(exc, 'orig', exc)).__name__}"

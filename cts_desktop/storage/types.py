@@ -1,0 +1,101 @@
+"""Column types with an explicit rounding rule for money and a portable JSON column.
+
+Money (prices, quantities, fees, PnL, balances) is a :class:`decimal.Decimal` end to end. PostgreSQL stores it as
+``NUMERIC(38, 18)``; SQLite has no exact decimal type (its NUMERIC affinity turns values into doubles), so there
+it is stored as canonical decimal text. Either way, what is read back equals what was written, digit for digit,
+so PnL recomputed from stored rows is reproducible to the cent.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import DateTime, Numeric, String, Text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+MONEY_SCALE = 18
+
+
+def to_decimal(value: object) -> Decimal:
+    """Exact conversion: floats go through ``repr`` so 0.1 becomes Decimal('0.1'), not its binary expansion."""
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, bool):
+        raise TypeError("a bool is not an amount")
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, str):
+        return Decimal(value.strip())
+    raise TypeError(f"cannot convert {type(value).__name__} to an amount")
+
+
+class Money(TypeDecorator[Decimal]):
+    """An exact decimal amount (see module docstring)."""
+
+    impl = Numeric(38, MONEY_SCALE)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(64))
+        return dialect.type_descriptor(Numeric(38, MONEY_SCALE, asdecimal=True))
+
+    def process_bind_param(self, value: object, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        amount = to_decimal(value)
+        if not amount.is_finite():
+            raise ValueError(f"amount must be finite, got {amount}")
+        if dialect.name == "sqlite":
+            text = format(amount.normalize(), "f")
+            return "0" if text in ("-0", "") else text
+        return amount
+
+    def process_result_value(self, value: object, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        return to_decimal(value)
+
+
+class JsonText(TypeDecorator[Any]):
+    """JSON stored as text on every backend (small documents; never queried by content)."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        return json.dumps(value, separators=(",", ":"), sort_keys=True, default=str)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        return json.loads(value)
+
+
+class UtcDateTime(DateTime):
+    """Timezone-aware column; SQLite drops the zone, so results are re-stamped as UTC on load."""
+
+    cache_ok = True
+
+    def __init__(self) -> None:
+        super().__init__(timezone=True)
+
+    def result_processor(self, dialect: Any, coltype: Any) -> Any:
+        parent = super().result_processor(dialect, coltype)
+
+        def process(value: Any) -> Any:
+            if parent is not None:
+                value = parent(value)
+            if isinstance(value, datetime) and value.tzinfo is None:
+                return value.replace(tzinfo=UTC)
+            return value
+
+        return process
