@@ -1,0 +1,44 @@
+"""The one place the domain compiles numeric kernels with numba.
+
+Why a wrapper: numba's on-disk cache must live in a folder the application chooses (the user cache dir), and
+inside a PyInstaller bundle a module's ``.py`` file may not exist, in which case ``cache=True`` makes numba raise
+at import time. The application sets ``NUMBA_CACHE_DIR`` (see :func:`cache_env`) *before* importing any kernel
+module; kernels whose source file is missing compile in memory instead of failing. A frozen build keeps the cache
+working when the packager collects ``cts_desktop.domain`` as ``pyz+py`` (PyInstaller ``module_collection_mode``);
+numba then keys the cache on the executable's timestamp.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+import numba
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+CACHE_ENV = "NUMBA_CACHE_DIR"
+
+
+def cache_env(folder: str | Path) -> dict[str, str]:
+    """Environment entries the application merges into ``os.environ`` before importing kernels."""
+    return {CACHE_ENV: str(folder)}
+
+
+def _source_exists(func: Callable[..., Any]) -> bool:
+    code = getattr(func, "__code__", None)
+    return code is not None and os.path.exists(code.co_filename)
+
+
+def kernel(parallel: bool = False) -> Callable[[F], F]:
+    """``numba.njit`` with nogil (so a worker thread can run it) and the cache when the source file exists."""
+
+    def wrap(func: F) -> F:
+        compiled = numba.njit(cache=_source_exists(func), nogil=True, parallel=parallel, error_model="numpy")(
+            func
+        )
+        return cast(F, compiled)
+
+    return wrap
