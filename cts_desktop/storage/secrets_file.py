@@ -208,9 +208,7 @@ class EncryptedFileKeyring(KeyringBackend):
 
     def _new_key(self, passphrase: str, params: ScryptParams) -> tuple[_Header, bytes]:
         if len(passphrase) < MIN_PASSPHRASE_LENGTH:
-            raise SecretStoreError(
-                f"the secrets-file passphrase must have at least {MIN_PASSPHRASE_LENGTH} characters"
-            )
+            raise SecretStoreError(f"the secrets-file passphrase must have at least {MIN_PASSPHRASE_LENGTH} characters")
         params.validate()
         salt = os.urandom(params.salt_length)
         key, key_check = _derive(passphrase, salt, params)
