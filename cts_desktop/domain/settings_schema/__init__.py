@@ -1,0 +1,1 @@
+"""Definitions and checks behind ``cts_desktop.domain.settings`` (import from there, not from here)."""

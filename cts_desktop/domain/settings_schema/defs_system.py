@@ -1,0 +1,125 @@
+"""System tab: engines and their loop intervals, database history length and size, symbol refresh, retention,
+logging and window behaviour (DOMAIN Part 1 §5, §10; Part 2 §6.5, §8.6, §9.6)."""
+
+from __future__ import annotations
+
+from cts_desktop.domain.settings_schema.builder import TabBuilder
+from cts_desktop.domain.settings_schema.model import Tab
+
+_b = TabBuilder(Tab.SYSTEM)
+
+_b.group("Engines")
+_b.flag(
+    "system.main_engine_enabled", "Main engine enabled", True,
+    help="Runs the step-based indication pipeline (Base → Main → Real → Exchange) on every active connection.",
+    confirm="Disabling the Main engine stops all new Main-mode entries on every connection. Open exchange "
+    "positions keep their exchange-side TP/SL. Continue?",
+)
+_b.flag(
+    "system.preset_engine_enabled", "Preset engine enabled", True,
+    help="Runs the common-indicator (Preset) pipeline on every connection that has Preset Trade on.",
+    confirm="Disabling the Preset engine stops all new Preset-mode entries on every connection. Open exchange "
+    "positions keep their exchange-side TP/SL. Continue?",
+)
+_b.integer(
+    "system.main_engine_interval_ms", "Main engine interval", 100, 50, 1000, 50, unit="ms",
+    help="How often the Main pipeline re-evaluates indications and pseudo positions per connection.",
+)
+_b.integer(
+    "system.preset_engine_interval_ms", "Preset engine interval", 100, 50, 1000, 50, unit="ms",
+    help="How often the Preset pipeline updates its open pseudo positions per connection.",
+)
+_b.integer(
+    "system.order_handling_interval_ms", "Active order handling interval", 50, 50, 1000, 50, unit="ms",
+    help="How often the order/real loop syncs live orders, fills and positions with the exchange.",
+)
+_b.integer(
+    "system.preset_indication_interval_s", "Preset indication interval", 60, 1, 600, 1, unit="s",
+    help="How often the Preset engine recomputes common-indicator signals from its candles.",
+)
+_b.integer(
+    "system.preset_real_interval_s", "Preset real interval", 300, 10, 3600, 10, unit="s",
+    help="How often the Preset engine re-checks which preset sets qualify for live trading.",
+)
+_b.integer(
+    "system.persist_interval_ms", "Persistence batch interval", 1000, 500, 5000, 500, unit="ms",
+    help="High-rate rows (closed pseudo results, logs, metrics) are written in one batch this often, so no "
+    "engine loop waits on a commit.",
+)
+_b.integer(
+    "system.max_concurrent_operations", "Max concurrent operations", 100, 10, 250, 10,
+    help="Upper bound on symbol tasks processed at once across engines; protects a small machine.",
+)
+
+_b.group("Database")
+_b.text(
+    "system.database_url", "Database URL", "", 500, text_format="database_url", restart=True,
+    help="Empty: the embedded SQLite database in the data folder. Otherwise a PostgreSQL URL without its "
+    "password — the password is kept in the OS keyring. Takes effect at the next start.",
+    confirm="The app will use the other database from the next start; data is not copied. Continue?",
+)
+_b.integer(
+    "system.position_length", "Database position length", 250, 50, 500, 50, unit="",
+    help="Closed results kept per configuration set (its history ring). Statistics windows read from it.",
+    confirm="Lowering the position length trims every configuration set to its newest results; the older "
+    "results are deleted for good. Continue?",
+)
+_b.integer(
+    "system.position_threshold_pct", "Database position threshold", 20, 10, 50, 5, unit="%",
+    help="A set's history is trimmed back to the position length once it exceeds it by this much "
+    "(250 at 20 % trims at 300), so trimming is a rare batch, not a per-result delete.",
+)
+_b.integer(
+    "system.max_database_size_gb", "Overall database size", 20, 5, 50, 5, unit="GB",
+    help="When the database grows past this, the oldest market data and logs are cleaned up and an alert "
+    "is raised.",
+)
+_b.flag(
+    "system.automatic_cleanup", "Automatic database cleanup", True,
+    help="Deletes market data, indication states and logs older than their retention periods.",
+)
+_b.integer(
+    "system.cleanup_interval_hours", "Cleanup interval", 24, 1, 168, 1, unit="h",
+    help="How often the retention cleanup runs.",
+)
+_b.choice(
+    "system.market_data_retention_days", "Market data retention", 30,
+    [(7, "7 days"), (14, "14 days"), (30, "30 days"), (60, "60 days"), (90, "90 days")], unit="days",
+    help="Recorded prices and candles older than this are deleted by the cleanup.",
+)
+_b.choice(
+    "system.indication_state_retention_hours", "Indication state retention", 48,
+    [(24, "24 h"), (48, "48 h"), (72, "72 h"), (168, "168 h (7 days)")], unit="h",
+    help="Indication validation states (cooldown bookkeeping) older than this are deleted.",
+)
+
+_b.group("Symbols")
+_b.choice(
+    "system.symbol_update_interval_min", "Symbol update interval", 60,
+    [(15, "15 min"), (30, "30 min"), (60, "1 h"), (120, "2 h"), (360, "6 h")], unit="min",
+    help="How often each connection re-ranks the exchange's tradable perpetuals and refreshes its symbols.",
+)
+_b.integer(
+    "system.volatility_period_hours", "Volatility calculation period", 1, 1, 24, 1, unit="h",
+    help="Window over which symbol volatility is measured for the 'volatility' symbol order.",
+)
+
+_b.group("Logging")
+_b.choice(
+    "system.log_level", "Log level", "info",
+    [("debug", "Debug"), ("info", "Info"), ("warning", "Warning"), ("error", "Error"), ("critical", "Critical")],
+    help="Lowest level written to the log file and the database.",
+)
+_b.integer(
+    "system.log_retention_days", "Log retention", 30, 1, 365, 1, unit="days",
+    help="Log records older than this are deleted by the cleanup.",
+)
+
+_b.group("Interface")
+_b.flag(
+    "system.close_to_tray", "Close to tray", True,
+    help="Closing the main window hides it to the system tray and keeps the engines running; quit from the "
+    "tray menu.",
+)
+
+SYSTEM_SETTINGS = _b.build()
