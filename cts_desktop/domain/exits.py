@@ -85,12 +85,24 @@ class ExitResult:
 
 
 @kernel()
+def level(entry: float, offset: float) -> float:
+    """Signed-space price ``offset`` (a fraction of the entry, negative = adverse) away from ``entry``.
+
+    Written as |entry| × (1 ± offset) so a level is the same float a percentage-stop backtester
+    (vectorbt: ``entry * (1 - stop)``) computes; that makes the W1 comparison exact, not approximate.
+    """
+    if entry >= 0.0:
+        return entry * (1.0 + offset)
+    return -(-entry * (1.0 - offset))
+
+
+@kernel()
 def levels(
     entry: float, tp: float, sl: float, trail_start: float, trail_stop: float, pc: float
 ) -> tuple[float, float, float, float]:
     """Signed-space levels of a new position: (stop, take profit, arming level, trailing distance)."""
-    d = tp * pc * abs(entry)
-    return entry - sl * d, entry + d, entry + trail_start * d, trail_stop * d
+    d = tp * pc
+    return level(entry, -(sl * tp * pc)), level(entry, d), level(entry, trail_start * d), trail_stop * d * abs(entry)
 
 
 @kernel()
