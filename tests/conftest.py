@@ -8,17 +8,16 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("DBUS_SESSION_BUS_ADDRESS", "disabled:")
 os.environ["PYTHON_KEYRING_BACKEND"] = "cts_desktop.storage.keyring_memory.MemoryKeyring"
 
-from collections.abc import Callable  # noqa: E402
-from pathlib import Path  # noqa: E402
+from collections.abc import Callable
+from pathlib import Path
 
-import pytest  # noqa: E402
+import pytest
 
 
 def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Callable[[], object]]:
     """Async tests run on a qasync loop so Qt widgets and asyncio services share one loop, as in the app."""
-    from PySide6.QtWidgets import QApplication  # PySide6 before qasync
-
     import qasync
+    from PySide6.QtWidgets import QApplication  # PySide6 before qasync
 
     def make_loop() -> object:
         app = QApplication.instance() or QApplication([])

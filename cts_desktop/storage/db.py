@@ -77,7 +77,9 @@ class Database:
         password: str | None = None,
         schema: str | None = None,
         echo: bool = False,
+        busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS,
     ) -> None:
+        self.busy_timeout_ms = busy_timeout_ms
         self.url = normalise_url(url) if isinstance(url, str) else url
         self.schema = schema
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
@@ -92,10 +94,11 @@ class Database:
             database = self.url.database or ""
             if database and database != ":memory:":
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
-            connect_args["timeout"] = SQLITE_BUSY_TIMEOUT_MS / 1000
+            connect_args["timeout"] = self.busy_timeout_ms / 1000
             connect_args["check_same_thread"] = False
             engine = create_engine(self.url, echo=echo, connect_args=connect_args, pool_pre_ping=True)
-            event.listen(engine, "connect", _sqlite_pragmas)
+            busy = self.busy_timeout_ms
+            event.listen(engine, "connect", lambda conn, _rec: _sqlite_pragmas(conn, busy))
             return engine
         if password:
             connect_args["password"] = password  # handed to psycopg only; never part of the URL string
@@ -190,12 +193,12 @@ class Database:
         return problems
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, busy_timeout_ms: int) -> None:
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA synchronous=NORMAL")
     finally:
         cursor.close()

@@ -80,22 +80,20 @@ class JsonText(TypeDecorator[Any]):
         return json.loads(value)
 
 
-class UtcDateTime(DateTime):
-    """Timezone-aware column; SQLite drops the zone, so results are re-stamped as UTC on load."""
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC timestamps; SQLite drops the zone, so values are re-stamped as UTC on load."""
 
+    impl = DateTime(timezone=True)
     cache_ok = True
 
-    def __init__(self) -> None:
-        super().__init__(timezone=True)
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: use an aware UTC datetime")
+        return value.astimezone(UTC)
 
-    def result_processor(self, dialect: Any, coltype: Any) -> Any:
-        parent = super().result_processor(dialect, coltype)
-
-        def process(value: Any) -> Any:
-            if parent is not None:
-                value = parent(value)
-            if isinstance(value, datetime) and value.tzinfo is None:
-                return value.replace(tzinfo=UTC)
-            return value
-
-        return process
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
