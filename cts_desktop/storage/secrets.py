@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from keyring.backend import KeyringBackend
-from keyring.errors import KeyringLocked, NoKeyringError, PasswordDeleteError
+from keyring.errors import InitError, KeyringLocked, NoKeyringError, PasswordDeleteError
 
 from cts_desktop.storage.secrets_detect import (
     BackendKind,
@@ -215,9 +215,13 @@ class SecretStore:
         where = self.backend_name()
         if isinstance(exc, NoKeyringError):
             return SecretStoreError(f"could not {verb} secret {ref.key}: {no_keyring_message()}")
-        if isinstance(exc, KeyringLocked):
+        if isinstance(exc, KeyringLocked | InitError):
+            # Seen with gnome-keyring started without --unlock: no unlocked collection and no prompt possible.
             return SecretStoreError(
-                f"could not {verb} secret {ref.key}: the keyring {where} is locked; unlock it and retry"
+                f"could not {verb} secret {ref.key}: the keyring {where} is locked or has no unlocked collection "
+                "and cannot ask for its password here (headless session?). Unlock it (e.g. "
+                "`gnome-keyring-daemon --unlock`, or log in to the desktop session) and retry, or opt in to the "
+                "passphrase-protected encrypted secrets file."
             )
         detail = str(exc)
         if value:

@@ -15,7 +15,7 @@ import keyring.core
 import pytest
 from keyring.backend import KeyringBackend
 from keyring.backends import chainer, fail, null
-from keyring.errors import KeyringLocked, PasswordDeleteError
+from keyring.errors import InitError, KeyringLocked, PasswordDeleteError
 
 from cts_desktop.storage.keyring_memory import MemoryKeyring
 from cts_desktop.storage.secrets import (
@@ -185,6 +185,20 @@ def test_backend_errors_become_secret_store_errors_without_the_secret() -> None:
 
     with pytest.raises(SecretStoreError, match="locked"):
         store.get(ref)
+
+
+class NoCollectionKeyring(MemoryKeyring):
+    """What SecretService raises when gnome-keyring runs without an unlocked collection and cannot prompt."""
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        raise InitError("Failed to create the collection: Prompt dismissed..")
+
+
+def test_locked_or_collectionless_keyring_names_the_way_out() -> None:
+    with pytest.raises(SecretStoreError) as info:
+        SecretStore(NoCollectionKeyring()).set(SecretRef.connection(1, "api_key"), new_secret())
+    message = str(info.value)
+    assert "gnome-keyring-daemon --unlock" in message and "encrypted secrets file" in message
 
 
 class StickyKeyring(MemoryKeyring):
