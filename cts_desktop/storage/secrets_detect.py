@@ -132,8 +132,13 @@ def classify_backend(backend: KeyringBackend) -> BackendStatus:
 
 def _classify_chain(chain: KeyringBackend) -> BackendStatus:
     """A chainer is only as good as its members: empty means none; plaintext members are dropped, never written to."""
-    members: list[KeyringBackend] = list(type(chain).backends)  # type: ignore[attr-defined]
     name = backend_display_name(chain)
+    try:
+        members: list[KeyringBackend] = list(type(chain).backends)  # type: ignore[attr-defined]
+    except Exception as exc:  # a third-party backend failing during discovery
+        return BackendStatus(
+            BackendKind.NONE, name, f"Keyring discovery failed ({type(exc).__name__}). {no_keyring_message()}"
+        )
     if not members:
         return BackendStatus(BackendKind.NONE, name, no_keyring_message())
     safe = [m for m in members if not is_plaintext_backend(m) and not _is_fail_or_null(m)]
