@@ -1,0 +1,543 @@
+"""BingX USDT-M perpetual swap REST dialect (``/openApi/swap/...``).
+
+Bodies follow the recorded responses in ``tests/data/exchange/bingx`` (``{"code":0,"msg":"","data":...}``).
+Signed requests carry every parameter in the query string (POST and DELETE too), as ccxt sends them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from cts_desktop.exchanges.simulator.account import (
+    Account,
+    Execution,
+    OrderStatus,
+    SimError,
+    SimErrorKind,
+    SimOrder,
+    SimPosition,
+)
+from cts_desktop.exchanges.simulator.auth import AuthFailure
+from cts_desktop.exchanges.simulator.common import fmt, to_float, wall_ms
+from cts_desktop.exchanges.simulator.market import SimMarket
+
+AUTH_ERRORS: dict[AuthFailure, tuple[int, str]] = {
+    AuthFailure.MISSING_KEY: (100413, "Incorrect apiKey"),
+    AuthFailure.UNKNOWN_KEY: (100413, "Incorrect apiKey"),
+    AuthFailure.BAD_SIGNATURE: (100001, "Signature verification failed"),
+    AuthFailure.TIMESTAMP: (100421, "Timestamp mismatch"),
+    AuthFailure.IP_NOT_ALLOWED: (100419, "IP does not match IP whitelist"),
+}
+
+SIM_ERRORS: dict[SimErrorKind, tuple[int, str]] = {
+    SimErrorKind.BAD_PARAM: (80014, "Invalid parameter"),
+    SimErrorKind.INSUFFICIENT_BALANCE: (101204, "Insufficient margin"),
+    SimErrorKind.DUPLICATE_CLIENT_ID: (109201, "The same order number can only be submitted once within 1 second"),
+    SimErrorKind.ORDER_NOT_FOUND: (80016, "Order does not exist"),
+    SimErrorKind.ORDER_FINISHED: (80018, "Order already filled"),
+    SimErrorKind.QTY_TOO_SMALL: (101400, "The minimum order amount is not met"),
+    SimErrorKind.REDUCE_ONLY_REJECTED: (101205, "No position to close"),
+    SimErrorKind.LEVERAGE_NOT_MODIFIED: (0, ""),
+    SimErrorKind.LEVERAGE_TOO_HIGH: (101414, "The maximum leverage for this trading pair is exceeded"),
+    SimErrorKind.POSITION_MODE_NOT_MODIFIED: (0, ""),
+    SimErrorKind.MARGIN_MODE_NOT_MODIFIED: (0, ""),
+    SimErrorKind.POSITION_EXISTS: (101212, "Please check if you have pending orders"),
+    SimErrorKind.UNKNOWN_SYMBOL: (109425, "symbol not exist, please verify it"),
+}
+
+INTERVALS = {
+    "1m": 60_000,
+    "3m": 180_000,
+    "5m": 300_000,
+    "15m": 900_000,
+    "30m": 1_800_000,
+    "1h": 3_600_000,
+    "2h": 7_200_000,
+    "4h": 14_400_000,
+    "6h": 21_600_000,
+    "8h": 28_800_000,
+    "12h": 43_200_000,
+    "1d": 86_400_000,
+    "3d": 259_200_000,
+    "1w": 604_800_000,
+}
+
+Params = dict[str, str]
+TYPES = {"MARKET": "Market", "LIMIT": "Limit"}
+STATUS = {
+    OrderStatus.NEW: "NEW",
+    OrderStatus.FILLED: "FILLED",
+    OrderStatus.CANCELLED: "CANCELLED",
+    OrderStatus.UNTRIGGERED: "NEW",
+}
+
+
+def envelope(data: Any, code: int = 0, msg: str = "") -> web.Response:
+    return web.json_response({"code": code, "msg": msg, "data": data})
+
+
+class BingxDialect:
+    name = "bingx"
+
+    def __init__(self) -> None:
+        self.public: dict[tuple[str, str], Callable[[Params, SimMarket], Any]] = {
+            ("GET", "/openApi/swap/v2/server/time"): self.server_time,
+            ("GET", "/openApi/swap/v2/quote/contracts"): self.contracts,
+            ("GET", "/openApi/cswap/v1/market/contracts"): lambda p, m: [],
+            ("GET", "/openApi/spot/v1/common/symbols"): lambda p, m: {"symbols": []},
+            ("GET", "/openApi/swap/v2/quote/ticker"): self.ticker,
+            ("GET", "/openApi/swap/v3/quote/klines"): self.klines,
+            ("GET", "/openApi/swap/v2/quote/premiumIndex"): self.premium_index,
+        }
+        self.private: dict[tuple[str, str], Callable[[Params, SimMarket, Account], Any]] = {
+            ("GET", "/openApi/wallets/v1/capital/config/getall"): self.coins,
+            ("GET", "/openApi/swap/v3/user/balance"): self.balance,
+            ("GET", "/openApi/swap/v2/user/balance"): self.balance,
+            ("GET", "/openApi/swap/v2/user/positions"): self.positions,
+            ("GET", "/openApi/swap/v2/trade/leverage"): self.get_leverage,
+            ("POST", "/openApi/swap/v2/trade/leverage"): self.set_leverage,
+            ("GET", "/openApi/swap/v2/trade/marginType"): self.get_margin_type,
+            ("POST", "/openApi/swap/v2/trade/marginType"): self.set_margin_type,
+            ("GET", "/openApi/swap/v1/positionSide/dual"): self.get_dual,
+            ("POST", "/openApi/swap/v1/positionSide/dual"): self.set_dual,
+            ("POST", "/openApi/swap/v2/trade/order"): self.create_order,
+            ("DELETE", "/openApi/swap/v2/trade/order"): self.cancel_order,
+            ("GET", "/openApi/swap/v2/trade/order"): self.get_order,
+            ("GET", "/openApi/swap/v2/trade/openOrders"): self.open_orders,
+            ("GET", "/openApi/swap/v2/trade/allOrders"): self.all_orders,
+            ("GET", "/openApi/swap/v2/trade/allFillOrders"): self.fills,
+            ("GET", "/openApi/swap/v2/user/income"): self.income,
+        }
+
+    def owns(self, path: str) -> bool:
+        return path.startswith("/openApi/")
+
+    def auth_error(self, failure: AuthFailure) -> web.Response:
+        code, msg = AUTH_ERRORS[failure]
+        return web.json_response({"code": code, "msg": msg, "timestamp": wall_ms()})
+
+    def rate_limited(self, retry_after: int) -> web.Response:
+        return web.json_response(
+            {"code": 100410, "msg": "Rate limit exceeded", "data": {}},
+            status=429,
+            headers={
+                "Retry-After": str(retry_after),
+                "X-RateLimit-Requests-Remain": "0",
+                "X-RateLimit-Requests-Expire": str(retry_after * 1000),
+            },
+        )
+
+    async def handle(self, request: web.Request, market: SimMarket) -> web.Response:
+        key = (request.method, request.path)
+        params: Params = dict(request.query)
+        try:
+            if key in self.public:
+                market.advance()
+                return envelope(self.public[key](params, market))
+            if key not in self.private:
+                return web.json_response({"code": 100400, "msg": f"unknown path {request.path}"}, status=404)
+            auth = market.keyring.check_bingx(
+                request.headers.get("X-BX-APIKEY"),
+                request.rel_url.raw_query_string,
+                params,
+                wall_ms(),
+                request.remote,
+            )
+            if isinstance(auth, AuthFailure):
+                return self.auth_error(auth)
+            market.advance()
+            return envelope(self.private[key](params, market, auth.account))
+        except SimError as exc:
+            code, msg = SIM_ERRORS[exc.kind]
+            return envelope({}, code, msg) if code else envelope({})
+
+    # ---- public -------------------------------------------------------------------------------------------
+    def server_time(self, params: Params, market: SimMarket) -> dict[str, int]:
+        return {"serverTime": wall_ms()}
+
+    def contracts(self, params: Params, market: SimMarket) -> list[dict[str, Any]]:
+        out = []
+        for inst in market.instruments.values():
+            out.append(
+                {
+                    "contractId": str(100 + len(out)),
+                    "symbol": inst.bingx_symbol,
+                    "size": "0",
+                    "quantityPrecision": len(inst.qty_step.split(".")[1]) if "." in inst.qty_step else 0,
+                    "pricePrecision": len(inst.tick_size.split(".")[1]) if "." in inst.tick_size else 0,
+                    "feeRate": fmt(market.config.taker_fee),
+                    "makerFeeRate": fmt(market.config.maker_fee),
+                    "takerFeeRate": fmt(market.config.taker_fee),
+                    "tradeMinLimit": 0,
+                    "tradeMinQuantity": float(inst.min_qty),
+                    "tradeMinUSDT": float(inst.min_notional),
+                    "maxLongLeverage": int(float(inst.max_leverage)),
+                    "maxShortLeverage": int(float(inst.max_leverage)),
+                    "currency": inst.quote,
+                    "asset": inst.base,
+                    "status": 1,
+                    "apiStateOpen": "true",
+                    "apiStateClose": "true",
+                    "ensureTrigger": True,
+                    "triggerFeeRate": fmt(market.config.maker_fee),
+                    "launchTime": inst.launch_time,
+                }
+            )
+        return out
+
+    def ticker(self, params: Params, market: SimMarket) -> Any:
+        rows = []
+        for base, inst in market.instruments.items():
+            if params.get("symbol") and params["symbol"] != inst.bingx_symbol:
+                continue
+            st = market.stats_24h(base)
+            tick = inst.tick_size
+            now = market.now()
+            rows.append(
+                {
+                    "symbol": inst.bingx_symbol,
+                    "priceChange": fmt(st.last - st.open, tick),
+                    "priceChangePercent": f"{(st.last / st.open - 1) * 100:.2f}",
+                    "lastPrice": fmt(st.last, tick),
+                    "lastQty": "1",
+                    "highPrice": fmt(st.high, tick),
+                    "lowPrice": fmt(st.low, tick),
+                    "volume": f"{st.volume:.4f}",
+                    "quoteVolume": f"{st.turnover:.2f}",
+                    "openPrice": fmt(st.open, tick),
+                    "openTime": now - 86_400_000,
+                    "closeTime": now,
+                    "askPrice": fmt(st.last, tick),
+                    "askQty": "1",
+                    "bidPrice": fmt(st.last - float(tick), tick),
+                    "bidQty": "1",
+                }
+            )
+        if params.get("symbol"):
+            if not rows:
+                raise SimError(SimErrorKind.UNKNOWN_SYMBOL, "symbol not exist")
+            return rows[0]
+        return rows
+
+    def klines(self, params: Params, market: SimMarket) -> list[dict[str, Any]]:
+        base = _base_of(market, params.get("symbol", ""))
+        interval = INTERVALS.get(params.get("interval", ""))
+        if interval is None:
+            raise SimError(SimErrorKind.BAD_PARAM, "interval invalid")
+        limit = min(int(params.get("limit", "500")), 1440)
+        start = int(params["startTime"]) if params.get("startTime") else None
+        end = int(params["endTime"]) if params.get("endTime") else None
+        tick = market.instruments[base].tick_size
+        bars = market.klines(base, interval, start, end, limit)
+        return [
+            {
+                "open": fmt(b.open, tick),
+                "close": fmt(b.close, tick),
+                "high": fmt(b.high, tick),
+                "low": fmt(b.low, tick),
+                "volume": f"{b.volume:.2f}",
+                "time": b.ts,
+            }
+            for b in reversed(bars)
+        ]
+
+    def premium_index(self, params: Params, market: SimMarket) -> Any:
+        rows = []
+        for base, inst in market.instruments.items():
+            if params.get("symbol") and params["symbol"] != inst.bingx_symbol:
+                continue
+            tick = inst.tick_size
+            rows.append(
+                {
+                    "symbol": inst.bingx_symbol,
+                    "markPrice": fmt(market.price(base), tick),
+                    "indexPrice": fmt(market.price(base), tick),
+                    "lastFundingRate": f"{market.funding_rate(base):.8f}",
+                    "nextFundingTime": market.next_funding_ms(),
+                    "fundingIntervalHours": 8,
+                }
+            )
+        return rows[0] if params.get("symbol") and rows else rows
+
+    # ---- account ------------------------------------------------------------------------------------------
+    def coins(self, params: Params, market: SimMarket, acc: Account) -> list[dict[str, Any]]:
+        return [{"coin": c, "name": c, "networkList": []} for c in ("USDT", *market.instruments)]
+
+    def balance(self, params: Params, market: SimMarket, acc: Account) -> list[dict[str, Any]]:
+        prices = market.prices()
+        upl = acc.unrealised(prices)
+        return [
+            {
+                "userId": "1",
+                "asset": "USDT",
+                "balance": fmt(acc.wallet),
+                "equity": fmt(acc.wallet + upl),
+                "unrealizedProfit": fmt(upl),
+                "realisedProfit": fmt(acc.cum_realised),
+                "availableMargin": fmt(acc.available(prices)),
+                "usedMargin": fmt(acc.position_margin()),
+                "freezedMargin": fmt(acc.order_margin()),
+                "shortUid": "1",
+            }
+        ]
+
+    def positions(self, params: Params, market: SimMarket, acc: Account) -> list[dict[str, Any]]:
+        base = _base_of(market, params["symbol"]) if params.get("symbol") else None
+        return [
+            self._position(p, market, acc)
+            for p in acc.positions.values()
+            if p.size > 0 and (base is None or p.base == base)
+        ]
+
+    def _position(self, pos: SimPosition, market: SimMarket, acc: Account) -> dict[str, Any]:
+        inst = market.instruments[pos.base]
+        mark = market.price(pos.base)
+        sign = 1 if pos.side == "Buy" else -1
+        lev = acc.leverage_of(pos.base)
+        im = pos.size * pos.entry / lev
+        upl = sign * (mark - pos.entry) * pos.size
+        side = {0: "LONG" if pos.side == "Buy" else "SHORT", 1: "LONG", 2: "SHORT"}[pos.position_idx]
+        return {
+            "positionId": pos.position_id,
+            "symbol": inst.bingx_symbol,
+            "currency": "USDT",
+            "positionAmt": fmt(pos.size, inst.qty_step),
+            "availableAmt": fmt(pos.size, inst.qty_step),
+            "positionSide": side,
+            "isolated": acc.isolated.get(pos.base, False),
+            "avgPrice": fmt(pos.entry, inst.tick_size),
+            "initialMargin": fmt(im),
+            "leverage": int(lev),
+            "unrealizedProfit": fmt(upl),
+            "realisedProfit": fmt(pos.cum_realised),
+            "liquidationPrice": "0",
+            "pnlRatio": fmt(upl / im if im else 0),
+            "maxMarginReduction": "0",
+            "riskRate": "0",
+            "markPrice": fmt(mark, inst.tick_size),
+            "positionValue": fmt(pos.size * mark),
+            "onlyOnePosition": not acc.hedge_mode,
+            "createTime": pos.created_ms,
+            "updateTime": pos.updated_ms,
+        }
+
+    def get_leverage(self, params: Params, market: SimMarket, acc: Account) -> dict[str, Any]:
+        base = _base_of(market, params.get("symbol", ""))
+        lev, top = int(acc.leverage_of(base)), int(float(market.instruments[base].max_leverage))
+        return {"longLeverage": lev, "shortLeverage": lev, "maxLongLeverage": top, "maxShortLeverage": top}
+
+    def set_leverage(self, params: Params, market: SimMarket, acc: Account) -> dict[str, Any]:
+        base = _base_of(market, params.get("symbol", ""))
+        lev = to_float(params.get("leverage"))
+        if lev is None:
+            raise SimError(SimErrorKind.BAD_PARAM, "leverage required")
+        try:
+            acc.set_leverage(base, lev)
+        except SimError as exc:
+            if exc.kind is not SimErrorKind.LEVERAGE_NOT_MODIFIED:  # BingX accepts an unchanged value
+                raise
+        return {"leverage": int(lev), "symbol": params.get("symbol")}
+
+    def get_margin_type(self, params: Params, market: SimMarket, acc: Account) -> dict[str, Any]:
+        base = _base_of(market, params.get("symbol", ""))
+        return {"marginType": "ISOLATED" if acc.isolated.get(base) else "CROSSED", "symbol": params.get("symbol")}
+
+    def set_margin_type(self, params: Params, market: SimMarket, acc: Account) -> dict[str, Any]:
+        base = _base_of(market, params.get("symbol", ""))
+        mode = params.get("marginType", "").upper()
+        if mode not in ("ISOLATED", "CROSSED"):
+            raise SimError(SimErrorKind.BAD_PARAM, "marginType invalid")
+        try:
+            acc.set_isolated(base, mode == "ISOLATED")
+        except SimError as exc:
+            if exc.kind is not SimErrorKind.MARGIN_MODE_NOT_MODIFIED:
+                raise
+        return {}
+
+    def get_dual(self, params: Params, market: SimMarket, acc: Account) -> dict[str, Any]:
+        return {"dualSidePosition": "true" if acc.hedge_mode else "false"}
+
+    def set_dual(self, params: Params, market: SimMarket, acc: Account) -> dict[str, Any]:
+        hedge = str(params.get("dualSidePosition")).lower() == "true"
+        try:
+            acc.set_hedge_mode(hedge)
+        except SimError as exc:
+            if exc.kind is not SimErrorKind.POSITION_MODE_NOT_MODIFIED:
+                raise
+        return {"dualSidePosition": "true" if hedge else "false"}
+
+    # ---- orders -------------------------------------------------------------------------------------------
+    def create_order(self, params: Params, market: SimMarket, acc: Account) -> dict[str, Any]:
+        base = _base_of(market, params.get("symbol", ""))
+        side = {"BUY": "Buy", "SELL": "Sell"}.get(params.get("side", "").upper())
+        otype = TYPES.get(params.get("type", "").upper())
+        qty = to_float(params.get("quantity"))
+        if side is None or otype is None or qty is None:
+            raise SimError(SimErrorKind.BAD_PARAM, "side, type and quantity are required")
+        pside = params.get("positionSide", "BOTH").upper()
+        idx = {"BOTH": 0, "LONG": 1, "SHORT": 2}.get(pside)
+        if idx is None:
+            raise SimError(SimErrorKind.BAD_PARAM, "positionSide invalid")
+        order = SimOrder(
+            order_id="",
+            client_id=params.get("clientOrderID") or params.get("clientOrderId") or "",
+            base=base,
+            side=side,
+            order_type=otype,
+            qty=qty,
+            price=to_float(params.get("price")) if otype == "Limit" else None,
+            position_idx=idx,
+            reduce_only=str(params.get("reduceOnly", "")).lower() == "true",
+            created_ms=market.now(),
+            take_profit=_stop_price(params.get("takeProfit")),
+            stop_loss=_stop_price(params.get("stopLoss")),
+        )
+        acc.place(order, market.price(base), market.now())
+        return {"order": self._order(order, market, params)}
+
+    def cancel_order(self, params: Params, market: SimMarket, acc: Account) -> dict[str, Any]:
+        order = acc.cancel(
+            params.get("orderId") or None, params.get("clientOrderID") or params.get("clientOrderId"), market.now()
+        )
+        return {"order": self._order(order, market)}
+
+    def get_order(self, params: Params, market: SimMarket, acc: Account) -> dict[str, Any]:
+        order = acc.find(params.get("orderId") or None, params.get("clientOrderId") or params.get("clientOrderID"))
+        return {"order": self._order(order, market)}
+
+    def open_orders(self, params: Params, market: SimMarket, acc: Account) -> dict[str, Any]:
+        base = _base_of(market, params["symbol"]) if params.get("symbol") else None
+        return {"orders": [self._order(o, market) for o in acc.open_orders(base)]}
+
+    def all_orders(self, params: Params, market: SimMarket, acc: Account) -> dict[str, Any]:
+        base = _base_of(market, params["symbol"]) if params.get("symbol") else None
+        orders = sorted(
+            (o for o in acc.orders.values() if base is None or o.base == base), key=lambda o: o.created_ms, reverse=True
+        )
+        return {"orders": [self._order(o, market) for o in orders[: int(params.get("limit", "500"))]]}
+
+    def _order(self, o: SimOrder, market: SimMarket, request: Params | None = None) -> dict[str, Any]:
+        inst = market.instruments[o.base]
+        tick, step = inst.tick_size, inst.qty_step
+        side = {0: "BOTH", 1: "LONG", 2: "SHORT"}[o.position_idx]
+        otype = o.order_type.upper()
+        if o.stop_order_type == "StopLoss":
+            otype = "STOP_MARKET"
+        elif o.stop_order_type == "TakeProfit":
+            otype = "TAKE_PROFIT_MARKET"
+        return {
+            "symbol": inst.bingx_symbol,
+            "orderId": o.order_id,
+            "side": o.side.upper(),
+            "positionSide": side,
+            "type": otype,
+            "origQty": fmt(o.qty, step),
+            "price": fmt(o.price, tick, "0"),
+            "executedQty": fmt(o.filled_qty, step),
+            "avgPrice": fmt(o.avg_price, tick),
+            "cumQuote": fmt(o.filled_qty * o.avg_price),
+            "stopPrice": fmt(o.trigger_price, tick),
+            "profit": "0.0000",
+            "commission": fmt(-o.fee),
+            "status": STATUS[o.status],
+            "time": o.created_ms,
+            "updateTime": o.updated_ms,
+            "clientOrderId": o.client_id,
+            "leverage": f"{int(o.leverage)}X",
+            "takeProfit": {
+                "type": "TAKE_PROFIT_MARKET" if o.take_profit else "",
+                "quantity": "0",
+                "stopPrice": fmt(o.take_profit, tick, "0"),
+                "price": "0",
+                "workingType": "",
+            },
+            "stopLoss": {
+                "type": "STOP_MARKET" if o.stop_loss else "",
+                "quantity": "0",
+                "stopPrice": fmt(o.stop_loss, tick, "0"),
+                "price": "0",
+                "workingType": "",
+            },
+            "workingType": "MARK_PRICE",
+            "reduceOnly": o.reduce_only,
+            "timeInForce": o.time_in_force,
+        }
+
+    def fills(self, params: Params, market: SimMarket, acc: Account) -> dict[str, Any]:
+        base = _base_of(market, params["symbol"]) if params.get("symbol") else None
+        start = int(params["startTs"]) if params.get("startTs") else None
+        end = int(params["endTs"]) if params.get("endTs") else None
+        rows = [
+            e
+            for e in acc.executions
+            if e.exec_type == "Trade"
+            and (base is None or e.base == base)
+            and (start is None or e.ts >= start)
+            and (end is None or e.ts <= end)
+        ]
+        return {"fill_orders": [self._fill(e, market) for e in rows]}
+
+    def _fill(self, e: Execution, market: SimMarket) -> dict[str, Any]:
+        inst = market.instruments[e.base]
+        iso = datetime.fromtimestamp(e.ts / 1000, tz=UTC)
+        return {
+            "filledTm": iso.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "volume": fmt(e.qty, inst.qty_step),
+            "price": fmt(e.price, inst.tick_size),
+            "amount": fmt(e.qty * e.price),
+            "commission": fmt(-e.fee),
+            "currency": "USDT",
+            "orderId": e.order_id,
+            "liquidatedPrice": "",
+            "liquidatedMarginRatio": "",
+            "filledTime": iso.strftime("%Y-%m-%dT%H:%M:%S.000+0000"),
+            "clientOrderID": e.client_id,
+            "symbol": inst.bingx_symbol,
+            "onlyOnePosition": True,
+        }
+
+    def income(self, params: Params, market: SimMarket, acc: Account) -> list[dict[str, Any]]:
+        base = _base_of(market, params["symbol"]) if params.get("symbol") else None
+        wanted = params.get("incomeType")
+        rows = []
+        for e in reversed(acc.executions):
+            if base is not None and e.base != base:
+                continue
+            kind = "FUNDING_FEE" if e.exec_type == "Funding" else "TRADING_FEE"
+            if wanted and wanted != kind:
+                continue
+            rows.append(
+                {
+                    "symbol": market.instruments[e.base].bingx_symbol,
+                    "incomeType": kind,
+                    "income": fmt(-e.fee),
+                    "asset": "USDT",
+                    "info": "Funding Fee" if kind == "FUNDING_FEE" else "Trading Fee",
+                    "time": str(e.ts),
+                    "tranId": e.exec_id,
+                    "tradeId": e.order_id,
+                }
+            )
+        return rows[: int(params.get("limit", "100"))]
+
+
+def _stop_price(raw: str | None) -> float | None:
+    """BingX attaches TP/SL as a JSON string ``{"type": ..., "stopPrice": ...}``."""
+    if not raw:
+        return None
+    try:
+        return to_float(json.loads(raw).get("stopPrice"))
+    except (ValueError, AttributeError):
+        raise SimError(SimErrorKind.BAD_PARAM, "takeProfit/stopLoss must be a JSON object") from None
+
+
+def _base_of(market: SimMarket, symbol: str) -> str:
+    for base, inst in market.instruments.items():
+        if inst.bingx_symbol == symbol:
+            return base
+    raise SimError(SimErrorKind.UNKNOWN_SYMBOL, f"{symbol} not exist")

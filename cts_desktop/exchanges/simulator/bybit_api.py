@@ -1,0 +1,649 @@
+"""Bybit V5 REST dialect (``/v5/...``): linear USDT perpetuals on a unified trading account.
+
+Bodies follow the recorded responses in ``tests/data/exchange/bybit`` (retCode/retMsg/result/retExtInfo/time, all
+numbers as strings). Business errors answer HTTP 200 with a non-zero ``retCode``, as Bybit does.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from cts_desktop.exchanges.simulator.account import (
+    Account,
+    Execution,
+    OrderStatus,
+    SimError,
+    SimErrorKind,
+    SimOrder,
+    SimPosition,
+)
+from cts_desktop.exchanges.simulator.auth import AuthFailure
+from cts_desktop.exchanges.simulator.common import fmt, to_float, wall_ms
+from cts_desktop.exchanges.simulator.market import SimMarket
+
+AUTH_ERRORS: dict[AuthFailure, tuple[int, str]] = {
+    AuthFailure.MISSING_KEY: (10003, "API key is invalid."),
+    AuthFailure.UNKNOWN_KEY: (10003, "API key is invalid."),
+    AuthFailure.BAD_SIGNATURE: (10004, "Error sign, please check your signature generation algorithm."),
+    AuthFailure.TIMESTAMP: (
+        10002,
+        "invalid request, please check your server timestamp or recv_window param",
+    ),
+    AuthFailure.IP_NOT_ALLOWED: (10010, "Unmatched IP, please check your API key's bound IP addresses."),
+}
+
+SIM_ERRORS: dict[SimErrorKind, tuple[int, str]] = {
+    SimErrorKind.BAD_PARAM: (10001, "Request parameter error"),
+    SimErrorKind.INSUFFICIENT_BALANCE: (110007, "ab not enough for new order"),
+    SimErrorKind.DUPLICATE_CLIENT_ID: (110072, "OrderLinkedID is duplicate"),
+    SimErrorKind.ORDER_NOT_FOUND: (110001, "Order does not exist"),
+    SimErrorKind.ORDER_FINISHED: (110008, "The order has been completed or cancelled."),
+    SimErrorKind.QTY_TOO_SMALL: (110094, "Order notional value below the lower limit"),
+    SimErrorKind.REDUCE_ONLY_REJECTED: (110017, "Reduce-only rule not satisfied"),
+    SimErrorKind.LEVERAGE_NOT_MODIFIED: (110043, "Set leverage has not been modified."),
+    SimErrorKind.LEVERAGE_TOO_HIGH: (10001, "leverage invalid"),
+    SimErrorKind.POSITION_MODE_NOT_MODIFIED: (110025, "Position mode has not been modified."),
+    SimErrorKind.MARGIN_MODE_NOT_MODIFIED: (110026, "Cross/isolated margin mode has not been modified."),
+    SimErrorKind.POSITION_EXISTS: (110024, "You have an existing position, so position mode cannot be switched."),
+    SimErrorKind.UNKNOWN_SYMBOL: (10001, "params error: symbol invalid"),
+}
+
+INTERVALS = {
+    "1": 60_000,
+    "3": 180_000,
+    "5": 300_000,
+    "15": 900_000,
+    "30": 1_800_000,
+    "60": 3_600_000,
+    "120": 7_200_000,
+    "240": 14_400_000,
+    "360": 21_600_000,
+    "720": 43_200_000,
+    "D": 86_400_000,
+    "W": 604_800_000,
+}
+
+Params = dict[str, str]
+
+
+def envelope(result: Any, code: int = 0, msg: str = "OK") -> web.Response:
+    body = {"retCode": code, "retMsg": msg, "result": result, "retExtInfo": {}, "time": wall_ms()}
+    return web.json_response(body)
+
+
+class BybitDialect:
+    name = "bybit"
+
+    def __init__(self) -> None:
+        self.public: dict[str, Callable[[Params, SimMarket], Any]] = {
+            "/v5/market/time": self.time,
+            "/v5/market/instruments-info": self.instruments,
+            "/v5/market/tickers": self.tickers,
+            "/v5/market/kline": self.kline,
+            "/v5/market/funding/history": self.funding_history_public,
+        }
+        self.private: dict[str, Callable[[Params, SimMarket, Account], Any]] = {
+            "/v5/user/query-api": self.query_api,
+            "/v5/account/info": self.account_info,
+            "/v5/asset/coin/query-info": self.coin_info,
+            "/v5/account/wallet-balance": self.wallet_balance,
+            "/v5/account/fee-rate": self.fee_rate,
+            "/v5/position/list": self.position_list,
+            "/v5/position/set-leverage": self.set_leverage,
+            "/v5/account/set-margin-mode": self.set_margin_mode,
+            "/v5/position/switch-isolated": self.switch_isolated,
+            "/v5/position/switch-mode": self.switch_mode,
+            "/v5/order/create": self.order_create,
+            "/v5/order/cancel": self.order_cancel,
+            "/v5/order/realtime": self.order_realtime,
+            "/v5/order/history": self.order_history,
+            "/v5/execution/list": self.execution_list,
+        }
+
+    def owns(self, path: str) -> bool:
+        return path.startswith("/v5/")
+
+    def auth_error(self, failure: AuthFailure) -> web.Response:
+        code, msg = AUTH_ERRORS[failure]
+        return envelope({}, code, msg)
+
+    def rate_limited(self, retry_after: int) -> web.Response:
+        body = {"retCode": 10006, "retMsg": "Too many visits!", "result": {}, "retExtInfo": {}, "time": wall_ms()}
+        return web.json_response(body, status=429, headers={"Retry-After": str(retry_after)})
+
+    async def handle(self, request: web.Request, market: SimMarket) -> web.Response:
+        path = request.path
+        if path in self.public:
+            market.advance()
+            try:
+                return envelope(self.public[path](dict(request.query), market))
+            except SimError as exc:
+                code, msg = SIM_ERRORS[exc.kind]
+                return envelope({}, code, msg)
+        if path not in self.private:
+            return web.json_response({"retCode": 10001, "retMsg": f"unknown path {path}"}, status=404)
+        raw = await request.text() if request.method == "POST" else request.rel_url.raw_query_string
+        auth = market.keyring.check_bybit(dict(request.headers), raw, wall_ms(), request.remote)
+        if isinstance(auth, AuthFailure):
+            return self.auth_error(auth)
+        params: Params = (
+            {k: v for k, v in json.loads(raw or "{}").items()} if request.method == "POST" else dict(request.query)
+        )
+        market.advance()
+        try:
+            result = self.private[path](params, market, auth.account)
+        except SimError as exc:
+            code, msg = SIM_ERRORS[exc.kind]
+            return envelope({}, code, msg)
+        if isinstance(result, web.Response):
+            return result
+        return envelope(result)
+
+    # ---- public -------------------------------------------------------------------------------------------
+    def time(self, params: Params, market: SimMarket) -> dict[str, str]:
+        now = wall_ms()
+        return {"timeSecond": str(now // 1000), "timeNano": str(now * 1_000_000)}
+
+    def instruments(self, params: Params, market: SimMarket) -> dict[str, Any]:
+        category = params.get("category", "linear")
+        items = []
+        if category == "linear":
+            for inst in market.instruments.values():
+                if params.get("symbol") and params["symbol"] != inst.bybit_symbol:
+                    continue
+                items.append(
+                    {
+                        "symbol": inst.bybit_symbol,
+                        "contractType": "LinearPerpetual",
+                        "status": "Trading",
+                        "baseCoin": inst.base,
+                        "quoteCoin": inst.quote,
+                        "launchTime": str(inst.launch_time),
+                        "deliveryTime": "0",
+                        "deliveryFeeRate": "",
+                        "priceScale": str(len(inst.tick_size.split(".")[-1])),
+                        "leverageFilter": {
+                            "minLeverage": "1",
+                            "maxLeverage": f"{float(inst.max_leverage):.2f}",
+                            "leverageStep": "0.01",
+                        },
+                        "priceFilter": {
+                            "minPrice": inst.tick_size,
+                            "maxPrice": "1999999.80",
+                            "tickSize": inst.tick_size,
+                        },
+                        "lotSizeFilter": {
+                            "maxOrderQty": inst.max_qty,
+                            "minOrderQty": inst.min_qty,
+                            "qtyStep": inst.qty_step,
+                            "postOnlyMaxOrderQty": inst.max_qty,
+                            "maxMktOrderQty": inst.max_market_qty,
+                            "minNotionalValue": inst.min_notional,
+                        },
+                        "unifiedMarginTrade": True,
+                        "fundingInterval": "480",
+                        "settleCoin": inst.quote,
+                        "copyTrading": "both",
+                        "upperFundingRate": "0.005",
+                        "lowerFundingRate": "-0.005",
+                        "isPreListing": False,
+                        "preListingInfo": None,
+                        "riskParameters": {"priceLimitRatioX": "0.01", "priceLimitRatioY": "0.02"},
+                        "displayName": "",
+                    }
+                )
+        return {"category": category, "list": items, "nextPageCursor": ""}
+
+    def tickers(self, params: Params, market: SimMarket) -> dict[str, Any]:
+        items = []
+        for base, inst in market.instruments.items():
+            if params.get("symbol") and params["symbol"] != inst.bybit_symbol:
+                continue
+            if params.get("category", "linear") != "linear":
+                continue
+            st = market.stats_24h(base)
+            tick = inst.tick_size
+            half = float(tick)
+            items.append(
+                {
+                    "symbol": inst.bybit_symbol,
+                    "lastPrice": fmt(st.last, tick),
+                    "indexPrice": fmt(st.last, tick),
+                    "markPrice": fmt(st.last, tick),
+                    "prevPrice24h": fmt(st.open, tick),
+                    "price24hPcnt": f"{(st.last / st.open - 1):.6f}",
+                    "highPrice24h": fmt(st.high, tick),
+                    "lowPrice24h": fmt(st.low, tick),
+                    "prevPrice1h": fmt(st.prev_1h, tick),
+                    "openInterest": "0",
+                    "openInterestValue": "0",
+                    "turnover24h": f"{st.turnover:.4f}",
+                    "volume24h": f"{st.volume:.4f}",
+                    "fundingRate": f"{market.funding_rate(base):.8f}",
+                    "nextFundingTime": str(market.next_funding_ms()),
+                    "predictedDeliveryPrice": "",
+                    "basisRate": "",
+                    "deliveryFeeRate": "",
+                    "deliveryTime": "0",
+                    "ask1Size": "1",
+                    "bid1Price": fmt(st.last - half, tick),
+                    "ask1Price": fmt(st.last, tick),
+                    "bid1Size": "1",
+                    "basis": "",
+                }
+            )
+        return {"category": params.get("category", "linear"), "list": items}
+
+    def kline(self, params: Params, market: SimMarket) -> dict[str, Any]:
+        symbol = params.get("symbol", "")
+        base = _base_of(market, symbol)
+        interval = INTERVALS.get(params.get("interval", ""))
+        if interval is None:
+            raise SimError(SimErrorKind.BAD_PARAM, "Invalid period!")
+        limit = min(int(params.get("limit", "200")), 1000)
+        start = int(params["start"]) if params.get("start") else None
+        end = int(params["end"]) if params.get("end") else None
+        bars = market.klines(base, interval, start, end, limit)
+        tick = market.instruments[base].tick_size
+        rows = [
+            [
+                str(b.ts),
+                fmt(b.open, tick),
+                fmt(b.high, tick),
+                fmt(b.low, tick),
+                fmt(b.close, tick),
+                f"{b.volume:.3f}",
+                f"{b.volume * (b.high + b.low) / 2:.4f}",
+            ]
+            for b in reversed(bars)
+        ]
+        return {"symbol": symbol, "category": "linear", "list": rows}
+
+    def funding_history_public(self, params: Params, market: SimMarket) -> dict[str, Any]:
+        base = _base_of(market, params.get("symbol", ""))
+        inst = market.instruments[base]
+        return {
+            "category": "linear",
+            "list": [
+                {
+                    "symbol": inst.bybit_symbol,
+                    "fundingRate": f"{market.funding_rate(base):.8f}",
+                    "fundingRateTimestamp": str(market.next_funding_ms() - 8 * 3600 * 1000),
+                }
+            ],
+        }
+
+    # ---- account ------------------------------------------------------------------------------------------
+    def query_api(self, params: Params, market: SimMarket, acc: Account) -> dict[str, Any]:
+        return {
+            "id": "1",
+            "note": "simulator",
+            "apiKey": "",
+            "readOnly": 0,
+            "secret": "",
+            "permissions": {
+                "ContractTrade": ["Order", "Position"],
+                "Spot": [],
+                "Wallet": [],
+                "Options": [],
+                "Derivatives": [],
+                "CopyTrading": [],
+                "BlockTrade": [],
+                "Exchange": [],
+                "NFT": [],
+            },
+            "ips": ["*"],
+            "type": 1,
+            "deadlineDay": -1,
+            "expiredAt": "",
+            "createdAt": "",
+            "unified": 0,
+            "uta": 1,
+            "userID": 1,
+            "inviterID": 0,
+            "vipLevel": "No VIP",
+            "mktMakerLevel": "0",
+            "affiliateID": 0,
+        }
+
+    def account_info(self, params: Params, market: SimMarket, acc: Account) -> dict[str, Any]:
+        isolated = bool(acc.isolated) and all(acc.isolated.get(b, False) for b in acc.instruments)
+        return {
+            "unifiedMarginStatus": 5,
+            "marginMode": "ISOLATED_MARGIN" if isolated else "REGULAR_MARGIN",
+            "isMasterTrader": False,
+            "spotHedgingStatus": "OFF",
+            "updatedTime": str(wall_ms()),
+            "dcpStatus": "OFF",
+            "timeWindow": 10,
+            "smpGroup": 0,
+        }
+
+    def coin_info(self, params: Params, market: SimMarket, acc: Account) -> dict[str, Any]:
+        coins = ["USDT", *market.instruments]
+        return {"rows": [{"name": c, "coin": c, "remainAmount": "0", "chains": []} for c in coins]}
+
+    def fee_rate(self, params: Params, market: SimMarket, acc: Account) -> dict[str, Any]:
+        return {
+            "list": [
+                {"symbol": i.bybit_symbol, "takerFeeRate": fmt(acc.taker_fee), "makerFeeRate": fmt(acc.maker_fee)}
+                for i in market.instruments.values()
+            ]
+        }
+
+    def wallet_balance(self, params: Params, market: SimMarket, acc: Account) -> dict[str, Any]:
+        prices = market.prices()
+        upl = acc.unrealised(prices)
+        equity = acc.wallet + upl
+        im = acc.position_margin()
+        order_im = acc.order_margin()
+        available = equity - im - order_im
+        mm = im * 0.1
+        coin = {
+            "availableToBorrow": "",
+            "bonus": "0",
+            "accruedInterest": "0",
+            "availableToWithdraw": "",
+            "totalOrderIM": fmt(order_im),
+            "equity": fmt(equity),
+            "totalPositionMM": fmt(mm),
+            "usdValue": fmt(equity),
+            "unrealisedPnl": fmt(upl),
+            "collateralSwitch": True,
+            "spotHedgingQty": "0",
+            "borrowAmount": "0.000000000000000000",
+            "totalPositionIM": fmt(im),
+            "walletBalance": fmt(acc.wallet),
+            "cumRealisedPnl": fmt(acc.cum_realised),
+            "locked": "0",
+            "marginCollateral": True,
+            "coin": "USDT",
+        }
+        return {
+            "list": [
+                {
+                    "totalEquity": fmt(equity),
+                    "accountIMRate": fmt(im / equity if equity else 0),
+                    "totalMarginBalance": fmt(equity),
+                    "totalInitialMargin": fmt(im + order_im),
+                    "accountType": "UNIFIED",
+                    "totalAvailableBalance": fmt(available),
+                    "accountMMRate": fmt(mm / equity if equity else 0),
+                    "totalPerpUPL": fmt(upl),
+                    "totalWalletBalance": fmt(acc.wallet),
+                    "accountLTV": "0",
+                    "totalMaintenanceMargin": fmt(mm),
+                    "coin": [coin],
+                }
+            ]
+        }
+
+    def position_list(self, params: Params, market: SimMarket, acc: Account) -> dict[str, Any]:
+        symbol = params.get("symbol")
+        items = []
+        if symbol:
+            base = _base_of(market, symbol)
+            for idx in acc.position_indexes():
+                items.append(self._position(acc.position(base, idx), market, acc))
+        else:
+            for pos in acc.positions.values():
+                if pos.size > 0:
+                    items.append(self._position(pos, market, acc))
+        return {"category": "linear", "list": items, "nextPageCursor": ""}
+
+    def _position(self, pos: SimPosition, market: SimMarket, acc: Account) -> dict[str, Any]:
+        inst = market.instruments[pos.base]
+        tick, step = inst.tick_size, inst.qty_step
+        mark = market.price(pos.base)
+        lev = acc.leverage_of(pos.base)
+        sign = 1 if pos.side == "Buy" else -1
+        upl = sign * (mark - pos.entry) * pos.size if pos.size else 0.0
+        im = pos.size * pos.entry / lev
+        return {
+            "positionIdx": pos.position_idx,
+            "riskId": 1,
+            "riskLimitValue": "2000000",
+            "symbol": inst.bybit_symbol,
+            "side": pos.side if pos.size else "",
+            "size": fmt(pos.size, step),
+            "avgPrice": fmt(pos.entry, tick) if pos.size else "0",
+            "positionValue": fmt(pos.size * pos.entry),
+            "tradeMode": 1 if acc.isolated.get(pos.base) else 0,
+            "positionStatus": "Normal",
+            "autoAddMargin": 0,
+            "adlRankIndicator": 2 if pos.size else 0,
+            "leverage": fmt(lev),
+            "positionBalance": fmt(im),
+            "markPrice": fmt(mark, tick),
+            "liqPrice": "",
+            "bustPrice": "",
+            "positionMM": fmt(im * 0.1),
+            "positionIM": fmt(im),
+            "tpslMode": "Full",
+            "takeProfit": fmt(pos.take_profit, tick, "0"),
+            "stopLoss": fmt(pos.stop_loss, tick, "0"),
+            "trailingStop": "0",
+            "unrealisedPnl": fmt(upl),
+            "cumRealisedPnl": fmt(pos.cum_realised),
+            "curRealisedPnl": fmt(pos.cum_realised),
+            "seq": 1,
+            "isReduceOnly": False,
+            "mmrSysUpdatedTime": "",
+            "leverageSysUpdatedTime": "",
+            "createdTime": str(pos.created_ms or market.now()),
+            "updatedTime": str(pos.updated_ms or market.now()),
+        }
+
+    def set_leverage(self, params: Params, market: SimMarket, acc: Account) -> dict[str, Any]:
+        base = _base_of(market, params.get("symbol", ""))
+        lev = to_float(params.get("buyLeverage"))
+        if lev is None:
+            raise SimError(SimErrorKind.BAD_PARAM, "buyLeverage required")
+        acc.set_leverage(base, lev)
+        return {}
+
+    def set_margin_mode(self, params: Params, market: SimMarket, acc: Account) -> dict[str, Any]:
+        mode = params.get("setMarginMode")
+        if mode not in ("ISOLATED_MARGIN", "REGULAR_MARGIN"):
+            raise SimError(SimErrorKind.BAD_PARAM, "setMarginMode invalid")
+        acc.set_isolated(None, mode == "ISOLATED_MARGIN")
+        return {"reasons": []}
+
+    def switch_isolated(self, params: Params, market: SimMarket, acc: Account) -> dict[str, Any]:
+        base = _base_of(market, params.get("symbol", ""))
+        acc.set_isolated(base, str(params.get("tradeMode")) == "1")
+        return {}
+
+    def switch_mode(self, params: Params, market: SimMarket, acc: Account) -> dict[str, Any]:
+        mode = str(params.get("mode"))
+        if mode not in ("0", "3"):
+            raise SimError(SimErrorKind.BAD_PARAM, "mode invalid")
+        acc.set_hedge_mode(mode == "3")
+        return {}
+
+    # ---- orders -------------------------------------------------------------------------------------------
+    def order_create(self, params: Params, market: SimMarket, acc: Account) -> dict[str, Any]:
+        base = _base_of(market, params.get("symbol", ""))
+        side = params.get("side")
+        otype = params.get("orderType")
+        qty = to_float(params.get("qty"))
+        if side not in ("Buy", "Sell") or otype not in ("Market", "Limit") or qty is None:
+            raise SimError(SimErrorKind.BAD_PARAM, "side, orderType and qty are required")
+        order = SimOrder(
+            order_id="",
+            client_id=str(params.get("orderLinkId") or ""),
+            base=base,
+            side=side,
+            order_type=otype,
+            qty=qty,
+            price=to_float(params.get("price")) if otype == "Limit" else None,
+            position_idx=int(params.get("positionIdx") or 0),
+            reduce_only=_truthy(params.get("reduceOnly")),
+            created_ms=market.now(),
+            take_profit=to_float(params.get("takeProfit")),
+            stop_loss=to_float(params.get("stopLoss")),
+            trigger_price=to_float(params.get("triggerPrice")),
+            time_in_force=str(params.get("timeInForce") or "GTC"),
+        )
+        if order.trigger_price is not None:
+            order.stop_order_type = "Stop"
+        acc.place(order, market.price(base), market.now())
+        return {"orderId": order.order_id, "orderLinkId": order.client_id}
+
+    def order_cancel(self, params: Params, market: SimMarket, acc: Account) -> dict[str, Any]:
+        order = acc.cancel(params.get("orderId"), params.get("orderLinkId"), market.now())
+        return {"orderId": order.order_id, "orderLinkId": order.client_id}
+
+    def order_realtime(self, params: Params, market: SimMarket, acc: Account) -> dict[str, Any]:
+        """Open orders, or any recent order when asked by id/link id (Bybit keeps the last 500)."""
+        oid, link = params.get("orderId"), params.get("orderLinkId")
+        if oid or link:
+            try:
+                orders = [acc.find(oid, link)]
+            except SimError:
+                orders = []
+        else:
+            base = _base_of(market, params["symbol"]) if params.get("symbol") else None
+            orders = acc.open_orders(base)
+        orders = _filter_trigger(orders, params)
+        return {"category": "linear", "list": [self._order(o, market) for o in orders], "nextPageCursor": ""}
+
+    def order_history(self, params: Params, market: SimMarket, acc: Account) -> dict[str, Any]:
+        base = _base_of(market, params["symbol"]) if params.get("symbol") else None
+        oid, link = params.get("orderId"), params.get("orderLinkId")
+        orders = [
+            o
+            for o in acc.orders.values()
+            if (base is None or o.base == base) and (not oid or o.order_id == oid) and (not link or o.client_id == link)
+        ]
+        orders = _filter_trigger(orders, params)
+        orders.sort(key=lambda o: o.created_ms, reverse=True)
+        limit = int(params.get("limit", "20"))
+        return {"category": "linear", "list": [self._order(o, market) for o in orders[:limit]], "nextPageCursor": ""}
+
+    def _order(self, o: SimOrder, market: SimMarket) -> dict[str, Any]:
+        inst = market.instruments[o.base]
+        tick, step = inst.tick_size, inst.qty_step
+        filled_value = o.filled_qty * o.avg_price
+        return {
+            "symbol": inst.bybit_symbol,
+            "orderType": o.order_type,
+            "orderLinkId": o.client_id,
+            "slLimitPrice": "0",
+            "orderId": o.order_id,
+            "cancelType": "UNKNOWN",
+            "avgPrice": fmt(o.avg_price, tick) if o.filled_qty else "",
+            "stopOrderType": o.stop_order_type,
+            "lastPriceOnCreated": fmt(o.last_price_on_create, tick),
+            "orderStatus": o.status.value,
+            "createType": "CreateByUser" if not o.stop_order_type else f"CreateBy{o.stop_order_type}",
+            "takeProfit": fmt(o.take_profit, tick),
+            "cumExecValue": fmt(filled_value),
+            "tpslMode": "Full" if (o.take_profit or o.stop_loss) else "",
+            "smpType": "None",
+            "triggerDirection": (1 if o.trigger_rises else 2) if o.trigger_price is not None else 0,
+            "blockTradeId": "",
+            "isLeverage": "",
+            "rejectReason": "EC_NoError",
+            "price": fmt(o.price, tick, "0"),
+            "orderIv": "",
+            "createdTime": str(o.created_ms),
+            "tpTriggerBy": "LastPrice" if o.take_profit else "",
+            "positionIdx": o.position_idx,
+            "timeInForce": "IOC" if o.order_type == "Market" else o.time_in_force,
+            "leavesValue": fmt((o.qty - o.filled_qty) * (o.price or 0)) if o.status is OrderStatus.NEW else "0",
+            "updatedTime": str(o.updated_ms),
+            "side": o.side,
+            "smpGroup": 0,
+            "triggerPrice": fmt(o.trigger_price, tick),
+            "tpLimitPrice": "0",
+            "cumExecFee": fmt(o.fee),
+            "leavesQty": fmt(o.qty - o.filled_qty, step) if o.status is OrderStatus.NEW else fmt(0, step),
+            "slTriggerBy": "LastPrice" if o.stop_loss else "",
+            "closeOnTrigger": False,
+            "placeType": "",
+            "cumExecQty": fmt(o.filled_qty, step),
+            "reduceOnly": o.reduce_only,
+            "qty": fmt(o.qty, step),
+            "stopLoss": fmt(o.stop_loss, tick),
+            "marketUnit": "",
+            "smpOrderId": "",
+            "triggerBy": "LastPrice" if o.trigger_price is not None else "",
+        }
+
+    def execution_list(self, params: Params, market: SimMarket, acc: Account) -> dict[str, Any]:
+        base = _base_of(market, params["symbol"]) if params.get("symbol") else None
+        exec_type = params.get("execType")
+        start = int(params["startTime"]) if params.get("startTime") else None
+        end = int(params["endTime"]) if params.get("endTime") else None
+        rows = [
+            e
+            for e in acc.executions
+            if (base is None or e.base == base)
+            and (not exec_type or e.exec_type == exec_type)
+            and (start is None or e.ts >= start)
+            and (end is None or e.ts <= end)
+            and (not params.get("orderId") or e.order_id == params["orderId"])
+        ]
+        rows.sort(key=lambda e: e.ts, reverse=True)
+        limit = min(int(params.get("limit", "50")), 100)
+        return {"category": "linear", "list": [self._execution(e, market) for e in rows[:limit]], "nextPageCursor": ""}
+
+    def _execution(self, e: Execution, market: SimMarket) -> dict[str, Any]:
+        inst = market.instruments[e.base]
+        tick, step = inst.tick_size, inst.qty_step
+        return {
+            "symbol": inst.bybit_symbol,
+            "orderType": e.order_type,
+            "underlyingPrice": "",
+            "orderLinkId": e.client_id,
+            "orderId": e.order_id,
+            "stopOrderType": "UNKNOWN",
+            "execTime": str(e.ts),
+            "feeCurrency": "",
+            "createType": "CreateByUser" if e.exec_type == "Trade" else "",
+            "feeRate": fmt(e.fee_rate),
+            "tradeIv": "",
+            "blockTradeId": "",
+            "markPrice": fmt(e.price, tick),
+            "execPrice": fmt(e.price, tick),
+            "markIv": "",
+            "orderQty": fmt(e.order_qty, step),
+            "orderPrice": fmt(e.order_price, tick, "0"),
+            "execValue": fmt(e.price * e.qty),
+            "closedSize": fmt(e.closed_size, step),
+            "execType": e.exec_type,
+            "seq": 1,
+            "side": e.side,
+            "indexPrice": "",
+            "leavesQty": "0",
+            "isMaker": e.is_maker,
+            "execFee": fmt(e.fee),
+            "execId": e.exec_id,
+            "marketUnit": "",
+            "execQty": fmt(e.qty, step),
+        }
+
+
+def _filter_trigger(orders: list[SimOrder], params: Params) -> list[SimOrder]:
+    flt = params.get("orderFilter")
+    if flt == "StopOrder":
+        return [o for o in orders if o.trigger_price is not None]
+    if flt == "Order":
+        return [o for o in orders if o.trigger_price is None]
+    return orders
+
+
+def _truthy(value: object) -> bool:
+    return str(value).lower() in ("true", "1")
+
+
+def _base_of(market: SimMarket, symbol: str) -> str:
+    for base, inst in market.instruments.items():
+        if inst.bybit_symbol == symbol:
+            return base
+    raise SimError(SimErrorKind.UNKNOWN_SYMBOL, f"symbol {symbol} invalid")

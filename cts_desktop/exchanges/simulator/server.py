@@ -1,0 +1,146 @@
+"""The aiohttp server: 127.0.0.1 only, both dialects on one port, fault injection, a market ticker task.
+
+In-process use::
+
+    sim = SimulatorServer(SimulatorConfig(speed=0))
+    base_url = await sim.start()          # "http://127.0.0.1:<free port>"
+    key = sim.market.create_account(10_000, exchange="bybit")
+    sim.faults.add("/v5/order/create", "response_lost")
+    sim.market.step(60_000)               # move the market one minute
+    await sim.stop()
+
+A small control surface (``/_sim/...``, loopback only) serves the standalone process: step the clock, change
+speed, add accounts and faults.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from aiohttp import web
+
+from cts_desktop.exchanges.simulator.bingx_api import BingxDialect
+from cts_desktop.exchanges.simulator.bybit_api import BybitDialect
+from cts_desktop.exchanges.simulator.faults import FaultInjector, FaultKind
+from cts_desktop.exchanges.simulator.market import SimMarket, SimulatorConfig
+
+log = logging.getLogger(__name__)
+
+LOOPBACK = "127.0.0.1"
+
+
+class SimulatorServer:
+    def __init__(self, config: SimulatorConfig | None = None) -> None:
+        self.config = config or SimulatorConfig()
+        self.market = SimMarket(self.config, int(time.time() * 1000))
+        self.faults = FaultInjector()
+        self.dialects = [BybitDialect(), BingxDialect()]
+        self.request_count = 0
+        self._runner: web.AppRunner | None = None
+        self._ticker: asyncio.Task[None] | None = None
+        self._pending: set[asyncio.Task[object]] = set()
+        self.port = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def make_app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_route("*", "/_sim/{action}", self._control)
+        app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        return app
+
+    async def start(self, port: int = 0) -> str:
+        """Bind 127.0.0.1 (``port`` 0 = a free port) and return the base URL."""
+        self._runner = web.AppRunner(self.make_app(), access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, LOOPBACK, port, reuse_address=True)
+        await site.start()
+        server = site._server
+        assert server is not None and server.sockets  # type: ignore[attr-defined]
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        self._ticker = asyncio.create_task(self._tick_loop())
+        log.info("exchange simulator listening on %s", self.base_url)
+        return self.base_url
+
+    async def stop(self) -> None:
+        if self._ticker:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+        if self._runner:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _tick_loop(self) -> None:
+        """Keep TP/SL and funding moving when nobody asks (real-time or accelerated replay)."""
+        while True:
+            await asyncio.sleep(0.25)
+            if self.market.clock.speed > 0:
+                self.market.advance()
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        self.request_count += 1
+        rule = self.faults.take(request.method, request.path)
+        dialect = next((d for d in self.dialects if d.owns(request.path)), None)
+        if dialect is None:
+            return web.json_response({"error": "unknown path"}, status=404)
+        if rule is not None:
+            if rule.kind is FaultKind.LATENCY:
+                await asyncio.sleep(rule.seconds)
+            elif rule.kind is FaultKind.HTTP_5XX:
+                return web.Response(status=rule.status, text="Service Unavailable")
+            elif rule.kind is FaultKind.RATE_LIMIT:
+                return dialect.rate_limited(rule.retry_after)
+            elif rule.kind is FaultKind.RESET:
+                _drop(request)
+                return web.Response(status=500)
+            elif rule.kind is FaultKind.TIMEOUT:
+                await asyncio.sleep(rule.seconds or 60)
+                return web.Response(status=504, text="Gateway Timeout")
+            elif rule.kind is FaultKind.RESPONSE_LOST:
+                await dialect.handle(request, self.market)
+                _drop(request)
+                return web.Response(status=500)
+        return await dialect.handle(request, self.market)
+
+    async def _control(self, request: web.Request) -> web.Response:
+        action = request.match_info["action"]
+        q = dict(request.query)
+        if action == "step":
+            self.market.step(int(q.get("ms", "1000")))
+        elif action == "speed":
+            self.market.clock.set_speed(float(q["speed"]))
+        elif action == "account":
+            key = self.market.create_account(
+                float(q.get("balance", "10000")),
+                exchange=q.get("exchange", "bybit"),
+                api_key=q.get("key"),
+                secret=q.get("secret"),
+            )
+            return web.json_response({"apiKey": key.key, "secret": key.secret})
+        elif action == "fault":
+            self.faults.add(q["path"], q["kind"], count=int(q.get("count", "1")), seconds=float(q.get("seconds", "0")))
+        elif action == "clear-faults":
+            self.faults.clear()
+        elif action != "state":
+            return web.json_response({"error": f"unknown action {action}"}, status=404)
+        return web.json_response(
+            {
+                "market_ms": self.market.now(),
+                "prices": self.market.prices(),
+                "speed": self.market.clock.speed,
+                "requests": self.request_count,
+            }
+        )
+
+
+def _drop(request: web.Request) -> None:
+    """Abort the TCP connection: the client sees a reset / server-disconnected error."""
+    transport = request.transport
+    if transport is not None:
+        transport.abort()
