@@ -10,6 +10,7 @@ returned as 0.3.
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from collections.abc import Callable, Sequence
 from decimal import Decimal
@@ -17,8 +18,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 from cts_desktop.domain.settings_schema.model import SettingDef, SettingType, SettingValidationError
 
-# Accepted representation noise relative to the step (float sums such as 0.1 + 0.2 carry ~1e-16).
-_GRID_TOLERANCE = 1e-7
+# Accepted representation noise, relative (float sums such as 0.1 + 0.2 carry ~1e-16); a typed 0.100001 on a
+# 0.01 grid is far above it and is rejected, not snapped.
+_GRID_TOLERANCE = 1e-9
 _SYMBOL_RE = re.compile(r"[A-Z0-9]{1,20}")
 _MAX_SHOWN = 80
 
@@ -101,12 +103,14 @@ def _type_error(defn: SettingDef, value: object, phrase: str) -> SettingValidati
 
 
 def _is_real_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _check_int(defn: SettingDef, value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
+    # numbers.Integral admits numpy integers; bool is an int subclass but never a number here.
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
         raise _type_error(defn, value, "a whole number ")
+    value = int(value)
     assert defn.minimum is not None and defn.maximum is not None
     low, high = int(defn.minimum), int(defn.maximum)
     step = int(defn.step) if defn.step is not None else 1
@@ -122,10 +126,10 @@ def snap_to_grid(defn: SettingDef, number: float) -> float | None:
     assert defn.minimum is not None
     digits = max(decimals_of(defn.step), decimals_of(defn.minimum))
     rounded = round(number, digits)
-    if abs(rounded - number) > _GRID_TOLERANCE * max(defn.step, 1.0):
+    if abs(rounded - number) > _GRID_TOLERANCE * max(1.0, abs(number)):
         return None
     steps = (rounded - defn.minimum) / defn.step
-    if abs(steps - round(steps)) > _GRID_TOLERANCE:
+    if abs(steps - round(steps)) > _GRID_TOLERANCE * max(1.0, abs(steps)):
         return None
     return rounded
 
@@ -138,12 +142,13 @@ def _check_number(defn: SettingDef, value: object) -> float | None:
         number = float(value)  # type: ignore[arg-type]
     except OverflowError:
         return None
-    if not math.isfinite(number):
+    assert defn.minimum is not None and defn.maximum is not None
+    noise = _GRID_TOLERANCE * max(1.0, abs(number)) if math.isfinite(number) else 0.0
+    if not defn.minimum - noise <= number <= defn.maximum + noise:  # also rejects NaN and infinities
         return None
     snapped = snap_to_grid(defn, number)
     if snapped is None:
         return None
-    assert defn.minimum is not None and defn.maximum is not None
     digits = max(decimals_of(defn.step or 1.0), decimals_of(defn.minimum), decimals_of(defn.maximum))
     if not round(defn.minimum, digits) <= snapped <= round(defn.maximum, digits):
         return None
