@@ -28,7 +28,7 @@ from cts_desktop.domain.settings_schema.model import (
     Tab,
 )
 from cts_desktop.domain.settings_schema.registry import SETTINGS, SETTINGS_BY_KEY, definition, validate_value
-from cts_desktop.domain.settings_schema.validation import describe_allowed
+from cts_desktop.domain.settings_schema.validation import decimals_of, describe_allowed
 
 __all__ = [
     "SETTINGS",
@@ -53,6 +53,7 @@ __all__ = [
     "parse_list_text",
     "preset_set_count",
     "settings_of",
+    "step_decimals",
     "validate_many",
     "validate_value",
 ]
@@ -68,6 +69,14 @@ def allowed_text(key: str) -> str:
     return describe_allowed(definition(key))
 
 
+def step_decimals(key: str) -> int:
+    """Decimals a numeric editor for ``key`` must show so every grid value is exact (0 for whole numbers)."""
+    defn = definition(key)
+    if defn.type is SettingType.INT or defn.step is None:
+        return 0
+    return max(decimals_of(defn.step), decimals_of(defn.minimum or 0.0))
+
+
 def settings_of(tab: Tab) -> tuple[SettingDef, ...]:
     """The settings shown on ``tab``, in display order."""
     return tuple(defn for defn in SETTINGS if defn.tab is tab)
@@ -81,9 +90,21 @@ def groups_of(tab: Tab) -> tuple[str, ...]:
 def cross_field_errors(values: Mapping[str, object]) -> list[SettingValidationError]:
     """Violated cross-field rules (min ≤ max pairs, windows ≤ history length, paired lists, ...).
 
-    ``values`` must hold normalised values; keys it lacks take their defaults.
+    Keys ``values`` lacks take their defaults; a value that is itself invalid raises SettingValidationError.
     """
-    return cross_field_errors_of({**default_values(), **values})
+    normalised = {key: validate_value(key, value) for key, value in values.items()}
+    return cross_field_errors_of({**default_values(), **normalised})
+
+
+def _valid_part(values: Mapping[str, object]) -> dict[str, object]:
+    """The entries of ``values`` that are known and valid, normalised (stored rows from an older schema may not be)."""
+    valid: dict[str, object] = {}
+    for key, value in values.items():
+        try:
+            valid[key] = validate_value(key, value)
+        except SettingValidationError:
+            continue
+    return valid
 
 
 def validate_many(
@@ -102,7 +123,7 @@ def validate_many(
             normalised[key] = validate_value(key, value)
         except SettingValidationError as error:
             errors.append(error)
-    merged = {**default_values(), **(base or {}), **normalised}
+    merged = {**default_values(), **_valid_part(base or {}), **normalised}
     given = set(values)
     errors.extend(error for error in cross_field_errors_of(merged) if given.intersection(error.keys))
     if errors:

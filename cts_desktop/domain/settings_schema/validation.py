@@ -39,7 +39,9 @@ def format_number(number: float, integer: bool = False) -> str:
 
 
 def _unit_suffix(defn: SettingDef) -> str:
-    return f" {defn.unit}" if defn.unit else ""
+    if not defn.unit:
+        return ""
+    return defn.unit if defn.unit.startswith("×") else f" {defn.unit}"  # 125× reads better than 125 ×
 
 
 def _range_text(defn: SettingDef, integer: bool) -> str:

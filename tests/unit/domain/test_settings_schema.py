@@ -36,6 +36,7 @@ from cts_desktop.domain.settings import (
     parse_list_text,
     preset_set_count,
     settings_of,
+    step_decimals,
     validate_many,
     validate_value,
 )
@@ -466,6 +467,8 @@ def test_partial_update_is_checked_against_the_stored_values() -> None:
     assert validate_many({"strategy.real_window": 50}, base=stored) == {"strategy.real_window": 50}
     broken = {**stored, "strategy.phase2_count": 100}  # a conflict the update does not touch
     assert validate_many({"system.log_level": "debug"}, base=broken) == {"system.log_level": "debug"}
+    stale = {**stored, "system.retired_key": 1, "strategy.phase1_count": "ten"}  # rows from an older schema
+    assert validate_many({"strategy.phase2_count": 20}, base=stale) == {"strategy.phase2_count": 20}
 
 
 @pytest.mark.parametrize(
@@ -517,6 +520,14 @@ def test_indication_and_preset_counts() -> None:
     assert with_optimal["optimal"] == 28 * 5 * 5 * 4
     assert preset_set_count({}) == 15 * 10
     assert preset_set_count({"strategy.preset_trailing_enabled": True}) == 15 * 10 * (1 + 3 * 3)
+
+
+def test_editor_decimals_follow_the_step() -> None:
+    assert step_decimals("overall.position_cost") == 2
+    assert step_decimals("indications.sar.acceleration") == 3
+    assert step_decimals("system.position_length") == 0
+    with pytest.raises(SettingValidationError):
+        step_decimals("system.nope")
 
 
 def test_confirmations_on_disable_and_on_lowering() -> None:
