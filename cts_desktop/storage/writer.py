@@ -120,6 +120,8 @@ class BatchedWriter:
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Block until everything queued so far is committed; False if that did not happen within ``timeout``."""
+        if self._thread is None:
+            return self._in_flight == 0  # not started: nothing can be written yet
         deadline = time.monotonic() + timeout
         self._queue.put(("wake", None))
         with self._idle:

@@ -1,0 +1,117 @@
+"""GUI mode: QApplication + qasync loop + the main window over the services (the composition root for Qt).
+
+Start-up order is chosen for a fast first window: Qt, then the services (SQLite opens and migrates in well under a
+second), then the window is shown; anything heavy (ccxt, charts) loads after the window is on screen. The time
+from process start to the first shown window is logged (``window shown after … s``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+import time
+
+from cts_desktop.services import AppOptions, Services
+from cts_desktop.startup import StartupError, open_services
+
+log = logging.getLogger("cts.ui")
+
+
+def process_started_at() -> float:
+    """Wall-clock start of this process (psutil), so start-up time includes the interpreter and imports."""
+    try:
+        import psutil
+
+        return float(psutil.Process(os.getpid()).create_time())
+    except Exception:
+        return time.time()
+
+
+def create_qapp() -> object:
+    from PySide6.QtWidgets import QApplication
+
+    from cts_desktop import APP_NAME
+    from cts_desktop.ui.icons import app_icon
+    from cts_desktop.ui.theme import apply_theme
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName(APP_NAME)
+    app.setApplicationDisplayName("CTS Desktop")
+    app.setOrganizationName(APP_NAME)
+    app.setQuitOnLastWindowClosed(False)  # the tray keeps the app alive; quitting is explicit
+    app.setWindowIcon(app_icon())
+    apply_theme(app)  # type: ignore[arg-type]
+    return app
+
+
+class GuiApp:
+    """The running GUI: services, facade, window and crash hooks, with an orderly shutdown."""
+
+    def __init__(self, services: Services) -> None:
+        from cts_desktop.facade import AppFacade
+        from cts_desktop.ui.crash import CrashReporter
+        from cts_desktop.ui.main_window import MainWindow
+
+        self.services = services
+        self.facade = AppFacade(services)
+        self.quit_event = asyncio.Event()
+        self.window = MainWindow(self.facade, self.quit_event.set)
+        self.crash = CrashReporter(self.window, services.redactor.redact)
+
+    def show(self) -> None:
+        self.window.show()
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.services.start(loop)
+        self.window.start_refreshing()
+
+    async def wait_for_quit(self) -> None:
+        await self.quit_event.wait()
+
+    async def shutdown(self) -> None:
+        from cts_desktop.ui.tasks import wait_all
+
+        self.window.timer.stop()
+        await wait_all()
+        await self.services.bus.drain()
+        self.crash.uninstall()
+        self.window.quitting = True
+        self.window.close()
+
+
+def run_gui(options: AppOptions, exit_after: float | None = None) -> int:
+    started = process_started_at()
+    app = create_qapp()
+    import qasync
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QMessageBox
+
+    try:
+        services = open_services(options)
+    except StartupError as error:
+        print(f"cts-desktop: {error}", file=sys.stderr, flush=True)
+        QMessageBox.critical(None, "CTS Desktop cannot start", str(error))  # no event loop yet: exec is safe
+        return 2
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    gui = GuiApp(services)
+    gui.show()
+
+    def shown() -> None:
+        elapsed = time.time() - started
+        log.info("window shown after %.2f s", elapsed)
+        print(f"cts-desktop: window shown after {elapsed:.2f} s", flush=True)
+
+    QTimer.singleShot(0, shown)
+    if exit_after is not None:
+        QTimer.singleShot(int(exit_after * 1000), gui.quit_event.set)
+    try:
+        with loop:
+            gui.start(loop)
+            loop.run_until_complete(gui.wait_for_quit())
+            loop.run_until_complete(gui.shutdown())
+    finally:
+        services.close()
+    return 0

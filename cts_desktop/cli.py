@@ -1,0 +1,73 @@
+"""Command-line options of ``cts-desktop`` and the choice between the GUI and headless mode.
+
+Heavy modules (Qt, ccxt, SQLAlchemy) are imported only after the options are parsed, so ``--version`` and
+``--help`` answer instantly and the GUI can show its window before ccxt is loaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from pathlib import Path
+
+from cts_desktop import __version__
+
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cts-desktop",
+        description="CTS Desktop: trade USDT-perpetual futures on Bybit and BingX (paper trading by default).",
+    )
+    parser.add_argument("--version", action="version", version=f"cts-desktop {__version__}")
+    parser.add_argument("--headless", action="store_true", help="run the services without a window")
+    parser.add_argument("--data-dir", type=Path, help="keep data, config, logs and cache under this folder")
+    parser.add_argument(
+        "--db-url",
+        help="PostgreSQL URL, e.g. postgresql://user@host:5432/cts (a password in it is moved to the keyring); "
+        "default: SQLite in the data folder",
+    )
+    parser.add_argument("--log-level", choices=LOG_LEVELS, help="log level (default: the System setting)")
+    parser.add_argument(
+        "--secrets-file",
+        type=Path,
+        help="opt in to a passphrase-encrypted secrets file when no OS keyring exists; the passphrase is read "
+        "from CTS_SECRETS_PASSPHRASE or asked on the terminal",
+    )
+    parser.add_argument("--exit-after", type=float, metavar="SECONDS", help=argparse.SUPPRESS)
+    return parser
+
+
+def _passphrase(secrets_file: Path | None) -> str | None:
+    if secrets_file is None:
+        return None
+    value = os.environ.get("CTS_SECRETS_PASSPHRASE")
+    if value:
+        return value
+    if sys.stdin is not None and sys.stdin.isatty():
+        return getpass.getpass(f"Passphrase for {secrets_file}: ")
+    return None
+
+
+def run(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    from cts_desktop.services import AppOptions
+
+    options = AppOptions(
+        data_dir=args.data_dir,
+        db_url=args.db_url,
+        log_level=args.log_level,
+        headless=args.headless,
+        secrets_file=args.secrets_file,
+        secrets_passphrase=_passphrase(args.secrets_file),
+    )
+    if args.headless:
+        from cts_desktop.headless import run_headless
+
+        return run_headless(options, exit_after=args.exit_after)
+    from cts_desktop.app import run_gui
+
+    return run_gui(options, exit_after=args.exit_after)

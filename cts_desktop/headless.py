@@ -1,0 +1,50 @@
+"""Headless mode: the same services on a plain asyncio loop; SIGINT/SIGTERM stop it gracefully."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from cts_desktop.services import AppOptions, Services
+from cts_desktop.startup import StartupError, open_services
+
+log = logging.getLogger("cts.system.headless")
+
+
+async def serve(services: Services, stop: asyncio.Event, exit_after: float | None = None) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # Windows: signals arrive as KeyboardInterrupt
+            pass
+    services.start(loop)
+    log.info("headless mode running (pid %d); send SIGTERM or press Ctrl+C to stop", __import__("os").getpid())
+    print("cts-desktop headless: ready", flush=True)
+    try:
+        if exit_after is not None:
+            await asyncio.wait_for(stop.wait(), timeout=exit_after)
+        else:
+            await stop.wait()
+    except TimeoutError:
+        pass
+    log.info("headless mode stopping")
+    await services.bus.drain()
+
+
+def run_headless(options: AppOptions, exit_after: float | None = None) -> int:
+    options.console_log = True
+    try:
+        services = open_services(options)
+    except StartupError as error:
+        print(f"cts-desktop: {error}", flush=True)
+        return 2
+    try:
+        asyncio.run(serve(services, asyncio.Event(), exit_after))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        services.close()
+    print("cts-desktop headless: stopped", flush=True)
+    return 0

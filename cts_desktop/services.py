@@ -1,0 +1,158 @@
+"""The services of one app process, built in one place (no Qt here): paths, logging, secrets, database, writer,
+settings and the event bus. ``app.py`` builds them for the GUI or headless mode and the UI reaches them only
+through ``facade.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cts_desktop import __version__
+from cts_desktop.engine.events import DatabaseHealthChanged, EventBus, SettingsChanged
+from cts_desktop.monitoring.logging_setup import LoggingHandles, configure_logging, set_level
+from cts_desktop.monitoring.redaction import RedactingFilter, SecretRedactor
+from cts_desktop.paths import AppPaths, resolve_paths
+from cts_desktop.storage.db import Database, DatabaseError, normalise_url, sqlite_url
+from cts_desktop.storage.secrets import SecretRef, SecretStore, SecretStoreError
+from cts_desktop.storage.settings_store import SettingChange, SettingsStore
+from cts_desktop.storage.writer import BatchedWriter
+
+log = logging.getLogger("cts.system")
+
+DATABASE_CHOICE_FILE = "database.json"
+
+
+@dataclass(slots=True)
+class AppOptions:
+    data_dir: Path | None = None
+    db_url: str | None = None
+    log_level: str | None = None
+    headless: bool = False
+    console_log: bool = True
+    secrets_file: Path | None = None
+    secrets_passphrase: str | None = field(default=None, repr=False)
+
+
+def database_choice(paths: AppPaths, cli_url: str | None) -> str | None:
+    """The configured PostgreSQL URL (without password): the command line wins over the saved choice."""
+    if cli_url:
+        return cli_url
+    choice = paths.config / DATABASE_CHOICE_FILE
+    if choice.exists():
+        url = json.loads(choice.read_text(encoding="utf-8")).get("url")
+        return str(url) if url else None
+    return None
+
+
+def save_database_choice(paths: AppPaths, url: str | None) -> None:
+    """Remember the database for the next start (the URL never contains the password)."""
+    target = paths.config / DATABASE_CHOICE_FILE
+    if url is None:
+        target.unlink(missing_ok=True)
+        return
+    parsed = normalise_url(url)
+    if parsed.password:
+        raise ValueError("the saved database URL must not contain a password (it belongs in the keyring)")
+    tmp = target.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"url": parsed.render_as_string(hide_password=False)}), encoding="utf-8")
+    os.replace(tmp, target)
+
+
+def open_database(url: str | None, paths: AppPaths, secrets: SecretStore) -> Database:
+    """SQLite in the data folder, or PostgreSQL with its password from the keyring.
+
+    A password typed into the URL is moved to the keyring and removed from the URL before anything else sees it.
+    """
+    if not url:
+        return Database(sqlite_url(paths.sqlite_file))
+    parsed = normalise_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return Database(parsed)
+    password = parsed.password
+    bare = parsed.set(password=None)
+    ref = SecretRef.database(bare.render_as_string(hide_password=False))
+    if password:
+        secrets.set(ref, str(password))
+    else:
+        password = secrets.get(ref)
+    return Database(bare, password=str(password) if password else None)
+
+
+class Services:
+    """Everything the app runs, in start order; :meth:`close` undoes it in reverse."""
+
+    def __init__(self, options: AppOptions) -> None:
+        self.options = options
+        self.paths = resolve_paths(options.data_dir).ensure()
+        self.redactor = SecretRedactor()
+        self.redaction = RedactingFilter(self.redactor)
+        self.logging: LoggingHandles = configure_logging(
+            self.paths.log_file, options.log_level or "INFO", console=options.console_log, filters=[self.redaction]
+        )
+        log.info("CTS Desktop %s starting; data folder %s", __version__, self.paths.data)
+        self.secrets = SecretStore(on_secret=self.redactor.add)
+        if options.secrets_file is not None:
+            if not options.secrets_passphrase:
+                raise SecretStoreError("the encrypted secrets file needs a passphrase")
+            self.secrets.use_encrypted_file(options.secrets_file, options.secrets_passphrase)
+        self.secrets_status = self.secrets.status()
+        if not self.secrets_status.usable:
+            log.warning("secrets: %s", self.secrets_status.message)
+        self.db = open_database(database_choice(self.paths, options.db_url), self.paths, self.secrets)
+        self.revision = self.db.migrate()
+        log.info("database %s at revision %s", self.db.display_url, self.revision)
+        self.writer = BatchedWriter(self.db, spool_file=self.paths.logs / "pending-db-rows.jsonl")
+        self.logging.attach_database(self.writer)  # queued now, written once the writer starts
+        self.settings = SettingsStore(self.db)
+        self.settings.load()
+        if options.log_level is None:
+            set_level(str(self.settings.get("system.log_level")))
+        self.bus = EventBus()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.settings.subscribe(self._on_settings_changed)
+        self.writer.on_health_change(self._on_writer_health)
+        self.started = False
+
+    # --- lifecycle ---------------------------------------------------------------------------------------------
+
+    def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self._loop = loop
+        self.writer.start()
+        self.started = True
+        log.info("services started")
+
+    def close(self) -> None:
+        if self.started:
+            log.info("services stopping")
+        self.logging.detach_database()
+        if self.started:
+            self.writer.stop()
+            self.started = False
+        self.db.dispose()
+        self.logging.close()
+
+    # --- glue -------------------------------------------------------------------------------------------------
+
+    def _publish_threadsafe(self, event: SettingsChanged | DatabaseHealthChanged) -> None:
+        loop = self._loop
+        if loop is not None and loop.is_running():
+            loop.call_soon_threadsafe(self.bus.publish, event)
+        else:
+            self.bus.publish(event)
+
+    def _on_settings_changed(self, changes: list[SettingChange]) -> None:
+        for change in changes:
+            if change.key == "system.log_level" and self.options.log_level is None:
+                set_level(str(change.new))
+        self._publish_threadsafe(SettingsChanged(changes=tuple((c.key, c.old, c.new) for c in changes)))
+
+    def _on_writer_health(self, healthy: bool, message: str | None) -> None:
+        self._publish_threadsafe(DatabaseHealthChanged(healthy=healthy, message=message))
+
+
+__all__ = ["AppOptions", "DatabaseError", "Services", "open_database", "save_database_choice"]

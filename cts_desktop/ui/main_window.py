@@ -1,0 +1,120 @@
+"""The main window: Dashboard, Connections, Settings and Monitoring tabs, a status bar and the tray icon."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget
+
+from cts_desktop.facade import AppFacade
+from cts_desktop.ui.icons import app_icon
+from cts_desktop.ui.tabs.connections import ConnectionsTab
+from cts_desktop.ui.tabs.dashboard import DashboardTab
+from cts_desktop.ui.tabs.monitoring import MonitoringTab
+from cts_desktop.ui.tabs.settings import SettingsTab
+from cts_desktop.ui.tasks import spawn
+from cts_desktop.ui.tray import TrayController
+from cts_desktop.ui.widgets import human_bytes
+
+log = logging.getLogger("cts.ui")
+
+REFRESH_MS = 2000
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, facade: AppFacade, on_quit: Callable[[], None]) -> None:
+        super().__init__()
+        self.facade = facade
+        self.on_quit = on_quit
+        self.setWindowTitle("CTS Desktop")
+        self.setWindowIcon(app_icon())
+        self.resize(1280, 760)
+        self.setMinimumSize(1000, 620)
+        self.dashboard = DashboardTab(facade)
+        self.connections = ConnectionsTab(facade)
+        self.settings = SettingsTab(facade)
+        self.monitoring = MonitoringTab(facade)
+        self.tabs = QTabWidget()
+        for widget, title in (
+            (self.dashboard, "Dashboard"),
+            (self.connections, "Connections"),
+            (self.settings, "Settings"),
+            (self.monitoring, "Monitoring"),
+        ):
+            self.tabs.addTab(widget, title)
+        self.setCentralWidget(self.tabs)
+        self.engine_label = QLabel("Engine: stopped")
+        self.db_label = QLabel("Database: …")
+        self.connections_label = QLabel("Connections: …")
+        for label in (self.engine_label, self.db_label, self.connections_label):
+            self.statusBar().addPermanentWidget(label)
+        self.tray = TrayController(self, self.request_quit)
+        self.first_close_notified = False
+        self.quitting = False
+        self.timer = QTimer(self)
+        self.timer.setInterval(REFRESH_MS)
+        self.timer.timeout.connect(lambda: spawn(self.refresh(), "window refresh"))
+        self.tabs.currentChanged.connect(lambda _i: spawn(self.refresh_current(), "tab refresh"))
+
+    def start_refreshing(self) -> None:
+        spawn(self.refresh(), "first refresh")
+        self.timer.start()
+
+    async def refresh(self) -> None:
+        """Refresh the status bar and the visible tab (hidden tabs refresh when shown)."""
+        overview = await self.facade.overview()
+        self.engine_label.setText(f"Engine: {overview.engine_status}")
+        self.db_label.setText(
+            f"Database: {overview.database_kind} {human_bytes(overview.database_size_bytes)}"
+            + ("" if overview.database_healthy else " (writes failing)")
+        )
+        self.connections_label.setText(
+            f"Connections: {overview.connections_enabled}/{overview.connections_total} enabled"
+        )
+        self.tray.set_state(overview.engine_status if overview.engine_status in ("running", "paused") else
+                            ("error" if overview.engine_status == "error" else "stopped"))
+        await self.refresh_current()
+
+    async def refresh_current(self) -> None:
+        widget = self.tabs.currentWidget()
+        refresh = getattr(widget, "refresh", None)
+        if refresh is not None:
+            await refresh()
+
+    async def refresh_all(self) -> None:
+        await self.refresh()
+        for tab in (self.dashboard, self.connections, self.settings, self.monitoring):
+            await tab.refresh()
+
+    # --- closing --------------------------------------------------------------------------------------------
+
+    def close_to_tray_enabled(self) -> bool:
+        return bool(self.facade.settings_values().get("system.close_to_tray", True)) and self.tray.available
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.quitting or not self.close_to_tray_enabled():
+            self.timer.stop()
+            event.accept()
+            if not self.quitting:
+                self.request_quit()
+            return
+        event.ignore()
+        self.hide()
+        if not self.first_close_notified:
+            self.first_close_notified = True
+            self.tray.notify(
+                "CTS Desktop keeps running",
+                "Trading continues in the tray. Use the tray menu to show the window or quit.",
+            )
+
+    def request_quit(self) -> None:
+        if self.quitting:
+            return
+        self.quitting = True
+        self.timer.stop()
+        self.tray.hide()
+        log.info("quit requested from the window")
+        self.on_quit()
