@@ -1,0 +1,239 @@
+"""Main-engine indications on the step series of 1-s frames (Part 1 §7, Part 2 §3.6): Direction, Move, Active,
+Optimal — deterministic functions of the frame stream.
+
+* **Direction(R)**: a run of at least R steps one way, then the first opposite step → signal in the new
+  (opposite) direction (a reversal).
+* **Move(R)**: the run reaches R steps with no opposite step (flat time allowed) → continuation signal, once
+  per run.
+* **Optimal(R, d, v, l)**: Direction(R) that also passes, for the run that just ended,
+  the *market-change filter* — per-second changes over the run up to the frame before the reversal (at least
+  ``min_calc_time_s`` seconds), signed in
+  the run's direction: mean ≥ ratio(v) × pc and mean of the newest ``last_part_fraction`` ≥ l × overall mean —
+  and the *drawdown filter* — the retracement from the run's extreme to the signal price ≤ d × the run's size.
+* **Active(r, a, b)**: over the last ``activity_window_s`` frames the share of frames with |change| ≥
+  ratio(r) × pc is ≥ a, and ≥ b within the newest ``last_part_fraction``; direction = net change's sign.
+
+ratio(x) = 0.1 + (x − 1) × 0.1556 (Part 2 §3.5). Every (type, parameter tuple) has its own validation timeout,
+and nothing fires unless the market-activity gate is ACTIVE.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from enum import Enum
+
+import numpy as np
+
+from cts_desktop.domain.activity import ActivityGate, ActivityGateParams, MarketState
+from cts_desktop.domain.steps import StepSeries
+
+
+class IndicationType(Enum):
+    DIRECTION = "direction"
+    MOVE = "move"
+    ACTIVE = "active"
+    OPTIMAL = "optimal"
+
+
+def range_ratio(value: float) -> float:
+    """Market-change / active range value (1…10) → multiple of pc (0.1 … 1.5)."""
+    return 0.1 + (value - 1.0) * 0.1556
+
+
+@dataclass(frozen=True, slots=True)
+class IndicationParams:
+    """Variants evaluated per symbol; defaults are the ranges of Part 2 §3.5."""
+
+    pc: float = 0.001
+    ranges: tuple[int, ...] = tuple(range(3, 31))
+    drawdowns: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5)
+    market_changes: tuple[int, ...] = (1, 3, 5, 7, 9)
+    last_part_ratios: tuple[float, ...] = (1.0, 1.5, 2.0, 2.5)
+    last_part_fraction: float = 0.2
+    min_calc_time_s: float = 3.0
+    active_ranges: tuple[int, ...] = tuple(range(1, 11))
+    activity_shares: tuple[float, ...] = tuple(round(0.1 * k, 1) for k in range(1, 10))
+    activity_last_shares: tuple[float, ...] = tuple(round(0.1 * k, 1) for k in range(1, 10))
+    activity_window_s: int = 10
+    validation_timeout_s: float = 15.0
+    history_s: int = 3600
+    types: frozenset[IndicationType] = frozenset(IndicationType)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.pc < 1:
+            raise ValueError("pc is a fraction of price in (0, 1)")
+        if not 0 < self.last_part_fraction <= 1:
+            raise ValueError("last part fraction must be in (0, 1]")
+        if self.activity_window_s < 2:
+            raise ValueError("activity window needs at least 2 frames")
+
+
+@dataclass(frozen=True, slots=True)
+class Indication:
+    time: float
+    kind: IndicationType
+    params: tuple[float, ...]
+    direction: int  # +1 long, -1 short
+    price: float
+
+    @property
+    def key(self) -> tuple[IndicationType, tuple[float, ...]]:
+        return self.kind, self.params
+
+
+def last_part(n: int, fraction: float) -> int:
+    """Number of newest samples forming the "last part" of ``n`` (at least one)."""
+    return max(1, math.ceil(n * fraction))
+
+
+@dataclass
+class _Run:
+    sign: int = 0
+    length: int = 0
+    start_time: float = math.nan
+    start_price: float = math.nan
+    extreme: float = math.nan
+
+
+@dataclass
+class IndicationEngine:
+    """One symbol's indication state. Feed 1-s frames in time order with :meth:`push`."""
+
+    params: IndicationParams
+    gate: ActivityGate = field(default_factory=lambda: ActivityGate(ActivityGateParams()))
+    _steps: StepSeries = field(init=False)
+    _run: _Run = field(default_factory=_Run)
+    _frames: deque[tuple[float, float]] = field(default_factory=deque)
+    _last_fired: dict[tuple[IndicationType, tuple[float, ...]], float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._steps = StepSeries(self.params.pc)
+
+    @property
+    def market_state(self) -> MarketState:
+        return self.gate.state
+
+    def push(self, time: float, price: float) -> list[Indication]:
+        p = self.params
+        state = self.gate.push(price)
+        self._frames.append((time, price))
+        while self._frames and self._frames[0][0] < time - p.history_s:
+            self._frames.popleft()
+        candidates: list[Indication] = []
+        run = self._run
+        if run.sign != 0:
+            run.extreme = max(run.extreme, price) if run.sign > 0 else min(run.extreme, price)
+        level_before = self._steps.level
+        k = self._steps.push(time, price)
+        self._steps.trim(max(p.ranges, default=1) + 1)
+        if k != 0:
+            sign = 1 if k > 0 else -1
+            if sign == run.sign:
+                before = run.length
+                run.length += abs(k)
+                candidates += self._move(time, price, before, run.length, sign)
+            else:
+                if run.sign != 0:
+                    candidates += self._direction(time, price, run, sign)
+                self._run = _Run(sign, abs(k), time, level_before, price)
+                candidates += self._move(time, price, 0, abs(k), sign)
+        candidates += self._active(time, price)
+        if state is not MarketState.ACTIVE:
+            return []
+        fired = []
+        for ind in candidates:
+            last = self._last_fired.get(ind.key)
+            if last is not None and time - last < p.validation_timeout_s:
+                continue
+            self._last_fired[ind.key] = time
+            fired.append(ind)
+        return fired
+
+    def _move(self, time: float, price: float, before: int, after: int, sign: int) -> list[Indication]:
+        if IndicationType.MOVE not in self.params.types:
+            return []
+        return [
+            Indication(time, IndicationType.MOVE, (float(r),), sign, price)
+            for r in self.params.ranges
+            if before < r <= after
+        ]
+
+    def _direction(self, time: float, price: float, run: _Run, new_sign: int) -> list[Indication]:
+        p = self.params
+        fired_ranges = [r for r in p.ranges if run.length >= r]
+        out: list[Indication] = []
+        if IndicationType.DIRECTION in p.types:
+            out += [Indication(time, IndicationType.DIRECTION, (float(r),), new_sign, price) for r in fired_ranges]
+        if IndicationType.OPTIMAL in p.types and fired_ranges:
+            out += self._optimal(time, price, run, new_sign, fired_ranges)
+        return out
+
+    def _optimal(
+        self, time: float, price: float, run: _Run, new_sign: int, fired_ranges: list[int]
+    ) -> list[Indication]:
+        p = self.params
+        start = min(run.start_time, time - p.min_calc_time_s)
+        prices = [fp for ft, fp in self._frames if start <= ft < time]  # the run, without the reversal frame
+        if len(prices) < 2:
+            return []
+        changes = [run.sign * (b - a) / a for a, b in itertools.pairwise(prices)]
+        overall = sum(changes) / len(changes)
+        tail = changes[-last_part(len(changes), p.last_part_fraction) :]
+        tail_mean = sum(tail) / len(tail)
+        size = abs(run.extreme - run.start_price)
+        retrace = abs(run.extreme - price)
+        out: list[Indication] = []
+        for v in p.market_changes:
+            if overall < range_ratio(v) * p.pc:
+                continue
+            for lp in p.last_part_ratios:
+                if tail_mean < lp * overall:
+                    continue
+                for d in p.drawdowns:
+                    if retrace > d * size:
+                        continue
+                    out += [
+                        Indication(time, IndicationType.OPTIMAL, (float(r), d, float(v), lp), new_sign, price)
+                        for r in fired_ranges
+                    ]
+        return out
+
+    def _active(self, time: float, price: float) -> list[Indication]:
+        p = self.params
+        if IndicationType.ACTIVE not in p.types or len(self._frames) < p.activity_window_s + 1:
+            return []
+        window = np.fromiter(
+            (fp for _, fp in list(self._frames)[-(p.activity_window_s + 1) :]), dtype=np.float64
+        )
+        net = window[-1] - window[0]
+        if net == 0:
+            return []
+        change = np.abs(np.diff(window) / window[:-1])
+        tail_n = last_part(change.size, p.last_part_fraction)
+        out: list[Indication] = []
+        direction = 1 if net > 0 else -1
+        for r in p.active_ranges:
+            active = change >= range_ratio(r) * p.pc
+            share = float(active.mean())
+            share_last = float(active[-tail_n:].mean())
+            for a in p.activity_shares:
+                if share < a:
+                    continue
+                for b in p.activity_last_shares:
+                    if share_last >= b:
+                        out.append(Indication(time, IndicationType.ACTIVE, (float(r), a, b), direction, price))
+        return out
+
+
+def run_indications(
+    times: np.ndarray, prices: np.ndarray, params: IndicationParams, gate: ActivityGateParams
+) -> list[Indication]:
+    """Batch helper (backtests, tests): every indication fired over a frame series."""
+    engine = IndicationEngine(params, ActivityGate(gate))
+    out: list[Indication] = []
+    for t, price in zip(times.tolist(), prices.tolist(), strict=True):
+        out += engine.push(t, price)
+    return out
