@@ -20,7 +20,17 @@ log = logging.getLogger("cts.ui")
 
 
 def process_started_at() -> float:
-    """Wall-clock start of this process (psutil), so start-up time includes the interpreter and imports."""
+    """Wall-clock start of this process, so start-up time includes the interpreter and imports.
+
+    A launcher (bench/startup.py) may pass its exact launch time in ``CTS_LAUNCHED_AT``; otherwise psutil's process
+    creation time is used (on Linux it is derived from the boot time, which is only known to the second).
+    """
+    launched = os.environ.get("CTS_LAUNCHED_AT")
+    if launched:
+        try:
+            return float(launched)
+        except ValueError:
+            pass
     try:
         import psutil
 

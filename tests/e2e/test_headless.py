@@ -1,0 +1,78 @@
+"""The real ``cts-desktop --headless`` process: starts, writes its logs to the DB, stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHON_KEYRING_BACKEND"] = "cts_desktop.storage.keyring_memory.MemoryKeyring"
+    env["QT_QPA_PLATFORM"] = "offscreen"
+    return env
+
+
+def _start(data_dir: Path, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "cts_desktop", "--headless", "--data-dir", str(data_dir), *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(),
+    )
+
+
+def _wait_ready(proc: subprocess.Popen[str], timeout: float = 30) -> list[str]:
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    assert proc.stdout is not None
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if "headless: ready" in line:
+            return lines
+    proc.kill()
+    raise AssertionError("headless process never became ready:\n" + "".join(lines))
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_headless_starts_and_stops_gracefully_on_signal(tmp_path: Path, sig: signal.Signals) -> None:
+    proc = _start(tmp_path)
+    _wait_ready(proc)
+    time.sleep(1.5)  # let the writer commit at least once
+    proc.send_signal(sig)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out
+    assert "headless: stopped" in out
+    db = tmp_path / "data" / "cts.sqlite3"
+    assert db.exists()
+    with sqlite3.connect(db) as conn:
+        messages = [r[0] for r in conn.execute("SELECT message FROM logs ORDER BY id")]
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert any("headless mode running" in m for m in messages)
+    assert any("headless mode stopping" in m for m in messages)  # written during the graceful stop
+    assert (tmp_path / "logs" / "cts-desktop.log").exists()
+    # nothing was written outside the data folder's four sub-folders
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "config", "data", "logs"]
+
+
+def test_bad_database_url_gives_a_plain_message(tmp_path: Path) -> None:
+    proc = _start(tmp_path, "--db-url", "mysql://root@127.0.0.1/test")
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 2
+    assert "unsupported database 'mysql'" in out
+    assert "Traceback" not in out
+
+
+def test_version_answers_without_starting(tmp_path: Path) -> None:
+    out = subprocess.run([sys.executable, "-m", "cts_desktop", "--version"], capture_output=True, text=True,
+                         timeout=30, env=_env())
+    assert out.returncode == 0
+    assert out.stdout.strip().startswith("cts-desktop ")
