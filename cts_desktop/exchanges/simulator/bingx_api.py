@@ -23,7 +23,7 @@ from cts_desktop.exchanges.simulator.account import (
     SimPosition,
 )
 from cts_desktop.exchanges.simulator.auth import AuthFailure
-from cts_desktop.exchanges.simulator.common import fmt, to_float, wall_ms
+from cts_desktop.exchanges.simulator.common import decimals_of, fmt, to_float, wall_ms
 from cts_desktop.exchanges.simulator.market import SimMarket
 
 AUTH_ERRORS: dict[AuthFailure, tuple[int, str]] = {
@@ -168,8 +168,8 @@ class BingxDialect:
                     "contractId": str(100 + len(out)),
                     "symbol": inst.bingx_symbol,
                     "size": "0",
-                    "quantityPrecision": len(inst.qty_step.split(".")[1]) if "." in inst.qty_step else 0,
-                    "pricePrecision": len(inst.tick_size.split(".")[1]) if "." in inst.tick_size else 0,
+                    "quantityPrecision": decimals_of(inst.qty_step),
+                    "pricePrecision": decimals_of(inst.tick_size),
                     "feeRate": fmt(market.config.taker_fee),
                     "makerFeeRate": fmt(market.config.maker_fee),
                     "takerFeeRate": fmt(market.config.taker_fee),

@@ -22,7 +22,7 @@ from cts_desktop.exchanges.simulator.account import (
     SimPosition,
 )
 from cts_desktop.exchanges.simulator.auth import AuthFailure
-from cts_desktop.exchanges.simulator.common import fmt, to_float, wall_ms
+from cts_desktop.exchanges.simulator.common import decimals_of, fmt, to_float, wall_ms
 from cts_desktop.exchanges.simulator.market import SimMarket
 
 AUTH_ERRORS: dict[AuthFailure, tuple[int, str]] = {
@@ -165,7 +165,7 @@ class BybitDialect:
                         "launchTime": str(inst.launch_time),
                         "deliveryTime": "0",
                         "deliveryFeeRate": "",
-                        "priceScale": str(len(inst.tick_size.split(".")[-1])),
+                        "priceScale": str(decimals_of(inst.tick_size)),
                         "leverageFilter": {
                             "minLeverage": "1",
                             "maxLeverage": f"{float(inst.max_leverage):.2f}",

@@ -1,13 +1,14 @@
-"""The simulated venue: price path + market clock + accounts, advanced in one place.
+"""The simulated venue: price path + replay clock + accounts, advanced in one place.
 
-Every request first calls :meth:`SimMarket.advance`, which walks the path from the last processed market time to
-now (every vertex in between), so resting orders, position TP/SL and 8-hourly funding happen in path order even
-when a test steps the clock by hours at once.
+Every request first calls :meth:`SimMarket.advance`, which walks the path from the last processed replay time to
+the current one (every vertex in between), so resting orders, position TP/SL and funding (every 8 h of replay
+time) happen in path order even when a test steps the replay by hours at once. Events are stamped with the
+exchange (wall) time at which they are processed.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cts_desktop.exchanges.simulator.account import Account
@@ -15,8 +16,8 @@ from cts_desktop.exchanges.simulator.auth import ApiKey, KeyRing, generate_crede
 from cts_desktop.exchanges.simulator.replay import (
     FUNDING_INTERVAL_MS,
     Bar,
-    MarketClock,
     PricePath,
+    ReplayClock,
     load_dataset,
 )
 
@@ -50,11 +51,12 @@ class SimMarket:
         self.config = config
         self.series = load_dataset(config.data_dir)
         self.path = PricePath(self.series, config.start_wall_ms or now_ms, config.history_candles)
-        self.clock = MarketClock(self.path.start_ms, config.speed)
-        self.processed_ms = self.path.start_ms
+        self.clock = ReplayClock(self.path.start_ms, config.speed)
+        self.processed_ms = max(self.path.start_ms, self.clock.wall())
+        self.processed_replay = self.clock.replay_at(self.processed_ms)
         self.instruments = {b: s.instrument for b, s in self.series.items()}
         self.keyring = KeyRing()
-        self.last: dict[str, float] = {b: self.path.price(b, self.processed_ms) for b in self.series}
+        self.last: dict[str, float] = {b: self.path.price(b, self.processed_replay) for b in self.series}
 
     # ---- accounts -----------------------------------------------------------------------------------------
     def create_account(
@@ -82,44 +84,49 @@ class SimMarket:
 
     # ---- time ---------------------------------------------------------------------------------------------
     def now(self) -> int:
+        """Exchange time of the last processed state (wall clock, ms)."""
         return self.processed_ms
 
     def advance(self) -> None:
-        target = self.clock.now()
-        if target <= self.processed_ms:
+        wall = max(self.clock.wall(), self.processed_ms)
+        target = self.clock.replay_at(wall)
+        self.processed_ms = wall
+        if target <= self.processed_replay:
             return
-        t0 = self.processed_ms
+        r0 = self.processed_replay
         accounts = [k.account for k in self.keyring.keys.values()]
         for base in self.series:
             prev = self.last[base]
-            for price in self.path.points_between(base, t0, target):
+            for price in self.path.points_between(base, r0, target):
                 for acc in accounts:
-                    acc.on_price(base, prev, price, target)
+                    acc.on_price(base, prev, price, wall)
                 prev = price
             self.last[base] = prev
-        self._funding(t0, target, accounts)
-        self.processed_ms = target
+        self._funding(r0, target, wall, accounts)
+        self.processed_replay = target
 
     def step(self, ms: int) -> None:
-        """Move the market clock forward by ``ms`` and process everything on the way."""
+        """Move the replay forward by ``ms`` and process everything on the way."""
         self.clock.step(ms)
         self.advance()
 
-    def _funding(self, t0: int, t1: int, accounts: list[Account]) -> None:
-        first = t0 // FUNDING_INTERVAL_MS + 1
-        for n in range(first, t1 // FUNDING_INTERVAL_MS + 1):
-            ts = n * FUNDING_INTERVAL_MS
+    def _funding(self, r0: int, r1: int, stamp: int, accounts: list[Account]) -> None:
+        for n in range(r0 // FUNDING_INTERVAL_MS + 1, r1 // FUNDING_INTERVAL_MS + 1):
+            boundary = n * FUNDING_INTERVAL_MS
             for base, series in self.series.items():
-                rate = series.funding_rate_at(self.path.original_ts(ts))
-                price = self.path.price(base, ts)
+                rate = series.funding_rate_at(self.path.original_ts(boundary))
+                price = self.path.price(base, boundary)
                 for acc in accounts:
-                    acc.settle_funding(base, price, rate, ts)
+                    acc.settle_funding(base, price, rate, stamp)
 
     def next_funding_ms(self) -> int:
-        return (self.processed_ms // FUNDING_INTERVAL_MS + 1) * FUNDING_INTERVAL_MS
+        """Wall time of the next settlement at the current speed (real-time pace when frozen)."""
+        boundary = (self.processed_replay // FUNDING_INTERVAL_MS + 1) * FUNDING_INTERVAL_MS
+        speed = self.clock.speed or 1.0
+        return self.processed_ms + int((boundary - self.processed_replay) / speed)
 
     def funding_rate(self, base: str) -> float:
-        return self.series[base].funding_rate_at(self.path.original_ts(self.processed_ms))
+        return self.series[base].funding_rate_at(self.path.original_ts(self.processed_replay))
 
     # ---- market data --------------------------------------------------------------------------------------
     def price(self, base: str) -> float:
@@ -128,18 +135,26 @@ class SimMarket:
     def prices(self) -> dict[str, float]:
         return dict(self.last)
 
+    def bar(self, base: str, t0: int, t1: int) -> Bar:
+        """OHLCV over the exchange-time interval [t0, t1): the path walked in the replay interval it maps to."""
+        r0 = self.clock.replay_at(t0)
+        r1 = self.processed_replay if t1 >= self.processed_ms else self.clock.replay_at(t1)
+        r1 = max(r1, r0)
+        raw = self.path.bar(base, r0, max(r1, r0 + 1))
+        return replace(raw, ts=t0, volume=raw.volume if r1 > r0 else 0.0)
+
     def stats_24h(self, base: str) -> Stats24h:
         now = self.processed_ms
         day = 24 * 3600 * 1000
-        bar = self.path.bar(base, now - day, now)
+        bar = self.bar(base, now - day, now)
         return Stats24h(
             last=self.last[base],
             open=bar.open,
-            high=bar.high,
-            low=bar.low,
+            high=max(bar.high, self.last[base]),
+            low=min(bar.low, self.last[base]),
             volume=bar.volume,
             turnover=bar.volume * (bar.high + bar.low) / 2,
-            prev_1h=self.path.price(base, now - 3600 * 1000),
+            prev_1h=self.path.price(base, self.clock.replay_at(now - 3600 * 1000)),
         )
 
     def klines(self, base: str, interval_ms: int, start: int | None, end: int | None, limit: int) -> list[Bar]:
@@ -163,4 +178,4 @@ class SimMarket:
         else:
             opens = [last_open - i * interval_ms for i in range(limit)]
             opens = sorted(t for t in opens if t >= oldest)
-        return [self.path.bar(base, t, min(t + interval_ms, now)) for t in opens]
+        return [self.bar(base, t, min(t + interval_ms, now)) for t in opens]

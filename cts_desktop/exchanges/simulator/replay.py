@@ -3,8 +3,8 @@
 Each candle is walked through four vertices: a green candle (close >= open) goes O → L → H → C, a red one
 O → H → L → C, so every recorded high and low is really touched and TP/SL levels inside a bar trigger in a
 believable order. Recorded timestamps are shifted so that the replay appears to run "now": candle ``k`` opens
-at ``origin_ms + k * 5 min``. The market clock (``MarketClock``) runs at real time, at ×N, or only when a test
-steps it.
+at ``origin_ms + k * 5 min``. The replay clock (``ReplayClock``) moves the path at real time, at ×N, or only when a
+test steps it, while exchange timestamps follow the wall clock.
 """
 
 from __future__ import annotations
@@ -117,29 +117,49 @@ def load_dataset(folder: Path | None = None) -> dict[str, SymbolSeries]:
     return result
 
 
-class MarketClock:
-    """Market time in ms: wall-clock driven (``speed`` > 0, 1 = real time) plus explicit steps.
+class ReplayClock:
+    """Maps exchange time (the wall clock, what timestamps show) to replay time (where the path is).
 
-    ``speed == 0`` freezes the market so only :meth:`step` moves it (deterministic tests).
+    Before the replay start the map is the identity (history is served as recorded, shifted). From the start it
+    is piecewise linear: ``speed`` replay ms per wall ms (1 = real time, N = accelerated, 0 = frozen), and a
+    :meth:`step` jumps replay time ahead without moving the wall clock. Exchange timestamps therefore never run
+    ahead of the client's clock (ccxt filters by its own "now"), while the price path can move at any pace.
     """
 
     def __init__(self, start_ms: int, speed: float = 1.0) -> None:
-        self._start_ms = start_ms
-        self._wall0 = time.monotonic()
-        self._stepped = 0
-        self.speed = speed
+        self._segments: list[tuple[int, float, float]] = [(start_ms, float(start_ms), speed)]
 
-    def now(self) -> int:
-        return self._start_ms + int((time.monotonic() - self._wall0) * 1000 * self.speed) + self._stepped
+    @staticmethod
+    def wall() -> int:
+        return int(time.time() * 1000)
 
-    def step(self, ms: int) -> int:
-        self._stepped += ms
-        return self.now()
+    @property
+    def speed(self) -> float:
+        return self._segments[-1][2]
+
+    def replay_at(self, wall_ms: int) -> int:
+        if wall_ms < self._segments[0][0]:
+            return wall_ms
+        seg = self._segments[-1]
+        for candidate in reversed(self._segments):
+            if candidate[0] <= wall_ms:
+                seg = candidate
+                break
+        return int(seg[1] + (wall_ms - seg[0]) * seg[2])
+
+    def _restart(self, replay_ms: float, speed: float) -> None:
+        t = max(self.wall(), self._segments[-1][0])
+        if self._segments[-1][0] == t and len(self._segments) > 1:
+            self._segments.pop()
+        self._segments.append((t, replay_ms, speed))
+
+    def step(self, ms: int) -> None:
+        t = max(self.wall(), self._segments[-1][0])
+        self._restart(self.replay_at(t) + ms, self.speed)
 
     def set_speed(self, speed: float) -> None:
-        """Change speed without a jump in market time."""
-        current = self.now()
-        self._start_ms, self._wall0, self._stepped, self.speed = current, time.monotonic(), 0, speed
+        t = max(self.wall(), self._segments[-1][0])
+        self._restart(self.replay_at(t), speed)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,10 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 import pytest_asyncio
 
+from cts_desktop.exchanges.adapter import ExchangeAdapter
+from cts_desktop.exchanges.capabilities import RateLimit
+from cts_desktop.exchanges.errors import RetryPolicy
+from cts_desktop.exchanges.models import Credentials
 from cts_desktop.exchanges.simulator import SimulatorConfig, SimulatorServer
 
 
@@ -35,3 +39,39 @@ def point_ccxt_at(exchange: object, base_url: str) -> None:
     api = exchange.urls["api"]  # type: ignore[attr-defined]
     suffix = "/openApi" if exchange.id == "bingx" else ""  # type: ignore[attr-defined]
     exchange.urls["api"] = {name: base_url + suffix for name in api}  # type: ignore[attr-defined]
+
+
+EXCHANGES = ["bybit", "bingx"]
+SYMBOL = "BTC/USDT:USDT"
+
+
+def make_adapter(
+    sim: SimulatorServer,
+    exchange_id: str,
+    *,
+    balance: float = 10_000.0,
+    api_key: str | None = None,
+    secret: str | None = None,
+    timeout_ms: int = 3_000,
+    attempts: int = 3,
+) -> ExchangeAdapter:
+    """An adapter on a fresh simulator account; fast limits and backoff so tests stay quick."""
+    key = sim.market.create_account(balance, exchange=exchange_id)
+    creds = Credentials(api_key if api_key is not None else key.key, secret if secret is not None else key.secret)
+    return ExchangeAdapter(
+        exchange_id,
+        creds,
+        api_url=sim.base_url,
+        rate_limit=RateLimit(1000, 600_000, 8),
+        retry=RetryPolicy(attempts=attempts, base_delay=0.01, max_delay=0.05, jitter=0.1),
+        timeout_ms=timeout_ms,
+    )
+
+
+@pytest_asyncio.fixture(params=EXCHANGES)
+async def adapter(request: pytest.FixtureRequest, sim: SimulatorServer) -> AsyncIterator[ExchangeAdapter]:
+    ad = make_adapter(sim, request.param)
+    try:
+        yield ad
+    finally:
+        await ad.close()

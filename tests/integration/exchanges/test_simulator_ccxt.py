@@ -14,8 +14,9 @@ async def _exchange(sim: SimulatorServer, exchange_id: str, **overrides: str) ->
     import ccxt.async_support as ccxt
 
     key = sim.market.create_account(10_000, exchange=exchange_id)
-    ex = getattr(ccxt, exchange_id)({"apiKey": overrides.get("apiKey", key.key),
-                                     "secret": overrides.get("secret", key.secret)})
+    ex = getattr(ccxt, exchange_id)(
+        {"apiKey": overrides.get("apiKey", key.key), "secret": overrides.get("secret", key.secret)}
+    )
     point_ccxt_at(ex, sim.base_url)
     ex.options["defaultType"] = "swap"
     if exchange_id == "bybit":

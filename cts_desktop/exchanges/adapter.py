@@ -1,0 +1,400 @@
+"""The exchange adapter: the only way the product talks to an exchange (over ``ccxt.async_support``).
+
+Contract, in one place:
+
+* every public method is a coroutine on the app's asyncio loop; none blocks;
+* results are the plain value objects of ``models.py`` (ccxt unified structures underneath); errors are the
+  project errors of ``errors.py`` — never a ccxt exception;
+* reads retry temporary failures (bounded exponential backoff + jitter, 429 honours Retry-After and is logged);
+* :meth:`place_order` is never retried blindly: a timeout / lost response / network error is followed by a
+  look-up by client id; only a definite "not found" allows one re-submission with the *same* client id, which
+  the exchange refuses if it already has it;
+* ccxt is imported on first use (it costs ~0.8 s), its throttle is on with the per-exchange limits of the
+  capability table (configurable per connection), and markets are cached for ``market_ttl_s``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from cts_desktop.exchanges.capabilities import Capabilities, RateLimit, capabilities_for
+from cts_desktop.exchanges.errors import (
+    DuplicateClientIdError,
+    ExchangeError,
+    OrderUnknownError,
+    RateLimitedError,
+    RetryPolicy,
+    TemporaryError,
+    retry_read,
+    translate,
+)
+from cts_desktop.exchanges.lookups import NotFound, find_by_client_id
+from cts_desktop.exchanges.models import (
+    AccountConfig,
+    Balance,
+    Credentials,
+    FundingPayment,
+    MarketInfo,
+    Order,
+    OrderRequest,
+    OrderType,
+    Position,
+    Ticker,
+    Trade,
+)
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+class OrderOutcomeUnknownError(TemporaryError):
+    """The create request failed in transit and the look-up by client id could not answer either.
+
+    Repeat :meth:`ExchangeAdapter.place_order` with the same request: it looks the order up first.
+    """
+
+
+class ExchangeAdapter:
+    def __init__(
+        self,
+        exchange_id: str,
+        credentials: Credentials | None = None,
+        *,
+        api_url: str | None = None,
+        rate_limit: RateLimit | None = None,
+        retry: RetryPolicy | None = None,
+        timeout_ms: int = 10_000,
+        market_ttl_s: float = 3600.0,
+        sandbox: bool = False,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.exchange_id = exchange_id
+        self.caps: Capabilities = capabilities_for(exchange_id).with_rate_limit(rate_limit)
+        self.api_url = api_url
+        self.retry = retry or RetryPolicy()
+        self.timeout_ms = timeout_ms
+        self.market_ttl_s = market_ttl_s
+        self.sandbox = sandbox
+        self.log = logger or log
+        self._credentials = credentials
+        self._client: Any = None
+        self._markets_at = 0.0
+        self._markets: dict[str, MarketInfo] = {}
+        self._markets_lock = asyncio.Lock()
+        self._slots = asyncio.Semaphore(self.caps.rate_limit.concurrent)
+        self._unknown_outcome: set[str] = set()
+
+    # ---- client lifecycle -----------------------------------------------------------------------------------
+    @property
+    def client(self) -> Any:
+        """The ccxt instance (created and ccxt imported on first use)."""
+        if self._client is None:
+            import ccxt.async_support as ccxt_async
+
+            cls = getattr(ccxt_async, self.exchange_id)
+            config: dict[str, Any] = {
+                "enableRateLimit": True,
+                "rateLimit": self.caps.rate_limit.min_interval_ms,
+                "timeout": self.timeout_ms,
+                "options": copy.deepcopy(self.caps.ccxt_options),
+            }
+            if self._credentials is not None:
+                config["apiKey"] = self._credentials.api_key
+                config["secret"] = self._credentials.secret
+                if self._credentials.password:
+                    config["password"] = self._credentials.password
+            client = cls(config)
+            if self.sandbox:
+                client.set_sandbox_mode(True)
+            if self.api_url:
+                point_at(client, self.api_url + self.caps.api_url_suffix)
+            self._client = client
+        return self._client
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+    async def __aenter__(self) -> ExchangeAdapter:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # ---- plumbing -------------------------------------------------------------------------------------------
+    async def _call(self, fn: Callable[[], Awaitable[T]]) -> T:
+        async with self._slots:
+            return await fn()
+
+    async def _read(self, what: str, fn: Callable[[], Awaitable[T]]) -> T:
+        return await retry_read(
+            lambda: self._call(fn),
+            what=what,
+            policy=self.retry,
+            exchange_id=self.exchange_id,
+            codes=self.caps.error_codes,
+            logger=self.log,
+            retry_after_hint=self._retry_after,
+        )
+
+    def _retry_after(self) -> float | None:
+        """Seconds from the last response's Retry-After header (ccxt keeps the headers of the last call)."""
+        headers = getattr(self._client, "last_response_headers", None) or {}
+        value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+        try:
+            return float(value) if value is not None else None
+        except ValueError:
+            return None
+
+    async def _write(self, fn: Callable[[], Awaitable[T]]) -> T:
+        """A setter: one attempt; the exchange's "not modified" answer counts as success."""
+        try:
+            return await self._call(fn)
+        except Exception as exc:
+            err = translate(exc, self.exchange_id, self.caps.error_codes)
+            if err.code in self.caps.noop_codes:
+                return None  # type: ignore[return-value]
+            raise err from exc
+
+    # ---- market data ----------------------------------------------------------------------------------------
+    async def markets(self, reload: bool = False) -> dict[str, MarketInfo]:
+        """USDT-settled linear swaps by unified symbol; cached for ``market_ttl_s``."""
+        async with self._markets_lock:
+            fresh = time.monotonic() - self._markets_at < self.market_ttl_s
+            if self._markets and fresh and not reload:
+                return self._markets
+            raw = await self._read("load_markets", lambda: self.client.load_markets(reload=True))
+            self._markets = {s: MarketInfo.from_ccxt(m) for s, m in raw.items() if m.get("swap") and m.get("linear")}
+            self._markets_at = time.monotonic()
+            return self._markets
+
+    async def server_time(self) -> int:
+        return int(await self._read("fetch_time", lambda: self.client.fetch_time()))
+
+    async def ticker(self, symbol: str) -> Ticker:
+        await self.markets()
+        return Ticker.from_ccxt(await self._read("fetch_ticker", lambda: self.client.fetch_ticker(symbol)))
+
+    async def tickers(self, symbols: list[str] | None = None) -> dict[str, Ticker]:
+        await self.markets()
+        raw = await self._read("fetch_tickers", lambda: self.client.fetch_tickers(symbols))
+        return {s: Ticker.from_ccxt(t) for s, t in raw.items()}
+
+    async def ohlcv(
+        self,
+        symbol: str,
+        timeframe: str = "5m",
+        since: int | None = None,
+        until: int | None = None,
+        limit: int | None = None,
+    ) -> list[list[float]]:
+        """Candles [ts, o, h, l, c, v] oldest first, paginated by the exchange's page size.
+
+        Without ``since`` it returns the latest ``limit`` candles (one page at most).
+        """
+        await self.markets()
+        page = self.caps.ohlcv_limit
+        ex = self.client
+        if since is None:
+            n = min(limit or page, page)
+            return list(await self._read("fetch_ohlcv", lambda: ex.fetch_ohlcv(symbol, timeframe, None, n)))
+        step = ex.parse_timeframe(timeframe) * 1000
+        out: list[list[float]] = []
+        cursor = since
+        while limit is None or len(out) < limit:
+            want = page if limit is None else min(page, limit - len(out))
+            start = cursor
+            batch = await self._read("fetch_ohlcv", lambda s=start, w=want: ex.fetch_ohlcv(symbol, timeframe, s, w))
+            batch = [c for c in batch if c[0] >= cursor and (until is None or c[0] < until)]
+            if not batch:
+                break
+            out.extend(batch)
+            cursor = int(batch[-1][0]) + step
+            if len(batch) < want or (until is not None and cursor >= until):
+                break
+        return out
+
+    # ---- account --------------------------------------------------------------------------------------------
+    async def balance(self, asset: str = "USDT") -> Balance:
+        raw = await self._read("fetch_balance", lambda: self.client.fetch_balance())
+        entry = raw.get(asset) or {}
+        return Balance(
+            asset, float(entry.get("total") or 0), float(entry.get("free") or 0), float(entry.get("used") or 0)
+        )
+
+    async def positions(self, symbols: list[str] | None = None) -> list[Position]:
+        """Open positions only (size > 0)."""
+        await self.markets()
+        raw = await self._read("fetch_positions", lambda: self.client.fetch_positions(symbols))
+        return [Position.from_ccxt(p) for p in raw if float(p.get("contracts") or 0) > 0]
+
+    async def set_leverage(self, symbol: str, leverage: float) -> None:
+        await self.markets()
+        lev = int(leverage) if float(leverage).is_integer() else leverage
+        await self._write(lambda: self.client.set_leverage(lev, symbol, dict(self.caps.set_leverage_params)))
+
+    async def set_margin_mode(self, symbol: str, mode: str) -> None:
+        """``mode``: "cross" or "isolated" (account-wide on a Bybit unified account)."""
+        await self.markets()
+        await self._write(lambda: self.client.set_margin_mode(mode, symbol))
+
+    async def set_position_mode(self, hedged: bool, symbol: str | None = None) -> None:
+        await self.markets()
+        await self._write(lambda: self.client.set_position_mode(hedged, symbol))
+
+    async def account_config(self, symbol: str) -> AccountConfig:
+        """Position mode, margin mode and the symbol's max leverage, as the exchange reports them."""
+        markets = await self.markets()
+        ex = self.client
+        mode = "unknown"
+        if ex.has.get("fetchPositionMode"):
+            raw = await self._read("fetch_position_mode", lambda: ex.fetch_position_mode(symbol))
+            mode = "hedge" if raw.get("hedged") else "one-way"
+        else:
+            raw_pos = await self._read("fetch_positions", lambda: ex.fetch_positions([symbol]))
+            if raw_pos:
+                mode = "hedge" if any(p.get("hedged") for p in raw_pos) else "one-way"
+        margin = "unknown"
+        if ex.has.get("fetchMarginMode"):
+            raw_mm = await self._read("fetch_margin_mode", lambda: ex.fetch_margin_mode(symbol))
+            margin = str(raw_mm.get("marginMode") or "unknown")
+        info = markets.get(symbol)
+        return AccountConfig(mode, margin, info.max_leverage if info else None)
+
+    # ---- orders ---------------------------------------------------------------------------------------------
+    def _order_params(self, req: OrderRequest) -> dict[str, Any]:
+        params: dict[str, Any] = {self.caps.client_order_id_param: req.client_id, **req.extra}
+        if req.reduce_only:
+            params["reduceOnly"] = True
+        if req.hedged:
+            params["hedged"] = True
+        if req.take_profit is not None:
+            params["takeProfit"] = {"triggerPrice": req.take_profit}
+        if req.stop_loss is not None:
+            params["stopLoss"] = {"triggerPrice": req.stop_loss}
+        return params
+
+    async def place_order(self, req: OrderRequest) -> Order:
+        """Create an order idempotently (see the module docstring); returns its state after creation."""
+        if not req.client_id:
+            raise ValueError("an order needs a client id")
+        await self.markets()
+        if req.client_id in self._unknown_outcome:
+            existing, _ = await self._lookup_after_failure(req)
+            if existing is not None:
+                self._unknown_outcome.discard(req.client_id)
+                return existing
+        for attempt in (1, 2):
+            try:
+                created = await self._call(self._creator(req))
+            except Exception as exc:
+                err = translate(exc, self.exchange_id, self.caps.error_codes)
+                if isinstance(err, DuplicateClientIdError):
+                    self.log.info("%s order %s already exists: using it", self.exchange_id, req.client_id)
+                    self._unknown_outcome.discard(req.client_id)
+                    return await self.order_by_client_id(req.symbol, req.client_id)
+                if not isinstance(err, TemporaryError):
+                    raise err from exc
+                self._unknown_outcome.add(req.client_id)
+                self.log.warning(
+                    "%s create %s: outcome unknown (%s); looking it up by client id",
+                    self.exchange_id,
+                    req.client_id,
+                    type(err).__name__,
+                )
+                existing, definite = await self._lookup_after_failure(req)
+                if existing is not None:
+                    self._unknown_outcome.discard(req.client_id)
+                    return existing
+                if not definite or attempt == 2:
+                    raise OrderOutcomeUnknownError(str(err), code=err.code, exchange_id=self.exchange_id) from exc
+                if isinstance(err, RateLimitedError):
+                    await asyncio.sleep(min(err.retry_after or self.retry.base_delay, self.retry.max_delay))
+                self.log.info(
+                    "%s order %s definitely not placed: submitting once more (same client id)",
+                    self.exchange_id,
+                    req.client_id,
+                )
+                continue
+            self._unknown_outcome.discard(req.client_id)
+            try:
+                return await self.order_by_client_id(req.symbol, req.client_id)
+            except ExchangeError:
+                return Order.from_ccxt(created)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _creator(self, req: OrderRequest) -> Callable[[], Awaitable[Any]]:
+        price = req.price if req.order_type is OrderType.LIMIT else None
+        params = self._order_params(req)
+        return lambda: self.client.create_order(
+            req.symbol, req.order_type.value, req.side.value, req.amount, price, params
+        )
+
+    async def _lookup_after_failure(self, req: OrderRequest) -> tuple[Order | None, bool]:
+        """(order, definite): (None, True) only when the exchange answered that no such order exists."""
+        try:
+            return await self.order_by_client_id(req.symbol, req.client_id), True
+        except OrderUnknownError:
+            return None, True
+        except ExchangeError as err:
+            self.log.warning("%s look-up of %s failed: %s", self.exchange_id, req.client_id, type(err).__name__)
+            return None, False
+
+    async def order_by_client_id(self, symbol: str, client_id: str) -> Order:
+        await self.markets()
+
+        async def lookup() -> dict[str, Any]:
+            try:
+                return await find_by_client_id(self.client, self.caps.client_lookup, symbol, client_id)
+            except NotFound as exc:
+                raise OrderUnknownError(f"no order with client id {client_id}", exchange_id=self.exchange_id) from exc
+
+        return Order.from_ccxt(await self._read("fetch_order_by_client_id", lookup))
+
+    async def fetch_order(self, symbol: str, order_id: str) -> Order:
+        await self.markets()
+        params = {"acknowledged": True} if self.exchange_id == "bybit" else {}
+        raw = await self._read("fetch_order", lambda: self.client.fetch_order(order_id, symbol, params))
+        return Order.from_ccxt(raw)
+
+    async def cancel_order(self, symbol: str, order_id: str | None = None, client_id: str | None = None) -> None:
+        """Cancel by exchange id or client id. Cancelling is idempotent, so it is retried like a read."""
+        if not order_id and not client_id:
+            raise ValueError("order_id or client_id is required")
+        await self.markets()
+        params = {self.caps.cancel_client_id_param: client_id} if client_id and not order_id else {}
+        await self._read("cancel_order", lambda: self.client.cancel_order(order_id, symbol, params))
+
+    async def open_orders(self, symbol: str | None = None) -> list[Order]:
+        await self.markets()
+        raw = await self._read("fetch_open_orders", lambda: self.client.fetch_open_orders(symbol))
+        return [Order.from_ccxt(o) for o in raw]
+
+    async def my_trades(self, symbol: str, since: int | None = None, limit: int | None = None) -> list[Trade]:
+        await self.markets()
+        raw = await self._read("fetch_my_trades", lambda: self.client.fetch_my_trades(symbol, since, limit))
+        return [Trade.from_ccxt(t) for t in raw]
+
+    async def funding_history(self, symbol: str, since: int | None = None) -> list[FundingPayment]:
+        """Funding settlements of the account for ``symbol``; ``amount`` < 0 means paid."""
+        await self.markets()
+        raw = await self._read("fetch_funding_history", lambda: self.client.fetch_funding_history(symbol, since))
+        payments = [FundingPayment.from_ccxt(f) for f in raw]
+        if self.caps.funding_paid_positive:
+            payments = [FundingPayment(p.symbol, -p.amount, p.timestamp) for p in payments]
+        return payments
+
+
+def point_at(client: Any, base_url: str) -> None:
+    """Send every REST call of a ccxt instance to ``base_url`` (the loopback simulator)."""
+    api = client.urls.get("api")
+    if isinstance(api, dict):
+        client.urls["api"] = {name: base_url for name in api}
+    else:
+        client.urls["api"] = base_url

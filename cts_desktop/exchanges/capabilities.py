@@ -1,0 +1,122 @@
+"""Per-exchange differences in one table, so the adapter has no scattered ``if exchange == ...``.
+
+Rate limits default to DOMAIN Part 2 §8.4 (limiter column) and are overridable per connection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from cts_desktop.exchanges.errors import (
+    AuthenticationError,
+    AuthProblem,
+    CodeMap,
+    DuplicateClientIdError,
+    InsufficientFundsError,
+    RateLimitedError,
+)
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    per_second: float
+    per_minute: int
+    concurrent: int
+
+    @property
+    def min_interval_ms(self) -> float:
+        """ccxt's ``rateLimit``: the spacing that respects both the per-second and per-minute limit."""
+        return max(1000.0 / self.per_second, 60_000.0 / self.per_minute)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    exchange_id: str
+    position_mode_switch: bool = True
+    margin_mode_per_symbol: bool = True
+    attached_tpsl: bool = True
+    client_order_id_param: str = "clientOrderId"
+    cancel_client_id_param: str = "clientOrderId"
+    client_lookup: str = "generic"  # how to find an order by client id: "bybit" / "bingx" / "generic"
+    # codes meaning "already set to that value" for leverage / margin mode / position mode: success for us
+    noop_codes: frozenset[str] = frozenset()
+    ohlcv_limit: int = 1000
+    my_trades_window_ms: int | None = None
+    rate_limit: RateLimit = field(default_factory=lambda: RateLimit(5, 100, 3))
+    ccxt_options: dict[str, Any] = field(default_factory=dict)
+    set_leverage_params: dict[str, Any] = field(default_factory=dict)
+    error_codes: CodeMap = field(default_factory=dict)
+    api_url_suffix: str = ""
+    websocket: bool = True
+    # ccxt passes Bybit's execFee through as the funding "amount" (positive = paid); we report paid as negative
+    funding_paid_positive: bool = False
+    max_open_positions: int = 100
+
+    def with_rate_limit(self, limit: RateLimit | None) -> Capabilities:
+        return self if limit is None else replace(self, rate_limit=limit)
+
+
+BYBIT_CODES: CodeMap = {
+    "10002": (AuthenticationError, AuthProblem.CLOCK_SKEW),
+    "10003": (AuthenticationError, AuthProblem.BAD_KEY),
+    "10004": (AuthenticationError, AuthProblem.BAD_SIGNATURE),
+    "10005": (AuthenticationError, AuthProblem.PERMISSION),
+    "10010": (AuthenticationError, AuthProblem.IP_NOT_ALLOWED),
+    "10006": (RateLimitedError, None),
+    "10018": (RateLimitedError, None),
+    "110007": (InsufficientFundsError, None),
+    "110072": (DuplicateClientIdError, None),
+}
+
+BINGX_CODES: CodeMap = {
+    "100001": (AuthenticationError, AuthProblem.BAD_SIGNATURE),
+    "100412": (AuthenticationError, AuthProblem.BAD_SIGNATURE),
+    "100413": (AuthenticationError, AuthProblem.BAD_KEY),
+    "100419": (AuthenticationError, AuthProblem.IP_NOT_ALLOWED),
+    # ccxt files 100421 under BadSymbol; BingX documents it as "Timestamp mismatch".
+    "100421": (AuthenticationError, AuthProblem.CLOCK_SKEW),
+    "100004": (AuthenticationError, AuthProblem.PERMISSION),
+    "100410": (RateLimitedError, None),
+    "101204": (InsufficientFundsError, None),
+    "101253": (InsufficientFundsError, None),
+    "109201": (DuplicateClientIdError, None),
+    "101209": (DuplicateClientIdError, None),
+}
+
+CAPABILITIES: dict[str, Capabilities] = {
+    "bybit": Capabilities(
+        exchange_id="bybit",
+        client_order_id_param="clientOrderId",
+        cancel_client_id_param="orderLinkId",
+        client_lookup="bybit",
+        noop_codes=frozenset({"110043", "110025", "110026"}),
+        ohlcv_limit=1000,
+        my_trades_window_ms=7 * 24 * 3600 * 1000,
+        rate_limit=RateLimit(10, 120, 5),
+        # Only linear markets: skips spot/inverse/option instrument pages at load_markets (ENVIRONMENT-NOTES).
+        ccxt_options={"defaultType": "swap", "defaultSubType": "linear", "fetchMarkets": {"types": ["linear"]}},
+        error_codes=BYBIT_CODES,
+        funding_paid_positive=True,
+        max_open_positions=500,
+    ),
+    "bingx": Capabilities(
+        exchange_id="bingx",
+        margin_mode_per_symbol=True,
+        client_order_id_param="clientOrderId",
+        client_lookup="bingx",
+        ohlcv_limit=1440,
+        my_trades_window_ms=7 * 24 * 3600 * 1000,
+        rate_limit=RateLimit(5, 100, 3),
+        ccxt_options={"defaultType": "swap"},
+        set_leverage_params={"side": "BOTH"},
+        error_codes=BINGX_CODES,
+        api_url_suffix="/openApi",
+        max_open_positions=100,
+    ),
+}
+
+
+def capabilities_for(exchange_id: str) -> Capabilities:
+    """The table row for ``exchange_id``; any other ccxt exchange gets conservative generic defaults."""
+    return CAPABILITIES.get(exchange_id) or Capabilities(exchange_id=exchange_id, ccxt_options={"defaultType": "swap"})
