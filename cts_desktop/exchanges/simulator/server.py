@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import Counter
 
 from aiohttp import web
 
@@ -39,6 +40,7 @@ class SimulatorServer:
         self.faults = FaultInjector()
         self.dialects = [BybitDialect(), BingxDialect()]
         self.request_count = 0
+        self.path_counts: Counter[str] = Counter()
         self._runner: web.AppRunner | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._pending: set[asyncio.Task[object]] = set()
@@ -85,6 +87,7 @@ class SimulatorServer:
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         self.request_count += 1
+        self.path_counts[request.path] += 1
         rule = self.faults.take(request.method, request.path)
         dialect = next((d for d in self.dialects if d.owns(request.path)), None)
         if dialect is None:
