@@ -6,48 +6,14 @@ import numpy as np
 import pytest
 
 from cts_desktop.domain.bars import LONG, SHORT, Bars
-from cts_desktop.domain.exits import ExitParams, simulate_exit
+from cts_desktop.domain.exits import ExitParams
 from cts_desktop.domain.matrix import build_matrix
 from cts_desktop.domain.sweep import PreparedBars, sweep, sweep_trades
+from tests.unit.domain.domain_reference import reference_trades, reversal_entries
 
 PARAMS = ExitParams(pc=0.001, fee=0.00055)
 TIMED = ExitParams(pc=0.001, fee=0.00055, timeout_s=3600.0)
 MATRIX = build_matrix(tp_values=(2.0, 8.0, 22.0), sl_values=(0.2, 1.0, 2.2))  # 36 configurations
-
-
-def reversal_entries(close: np.ndarray, r: int, direction: int) -> np.ndarray:
-    """W1's signal: r consecutive closes against ``direction``, then one close with it."""
-    step = np.sign(np.diff(close)) * direction
-    out = np.zeros(close.shape[0], dtype=bool)
-    run = 0
-    for i in range(1, close.shape[0]):
-        if step[i - 1] > 0 and run >= r:
-            out[i] = True
-        run = run + 1 if step[i - 1] < 0 else 0
-    return out
-
-
-def reference_trades(
-    bars: Bars, entries: np.ndarray, direction: int, matrix_index: int, params: ExitParams, max_open: int
-) -> list[tuple[int, int, float]]:
-    """Signals in order; each open position is walked alone by ``simulate_exit``."""
-    cfg = MATRIX.config(matrix_index)
-    open_exits: list[int] = []
-    out: list[tuple[int, int, float]] = []
-    for j in np.flatnonzero(entries):
-        if j in open_exits:  # a signal on a bar where this configuration exits is ignored
-            open_exits = [x for x in open_exits if x > j]
-            continue
-        open_exits = [x for x in open_exits if x > j]
-        if len(open_exits) >= max_open:
-            continue
-        r = simulate_exit(bars, int(j), direction, cfg, params)
-        if r.exit_index < 0:
-            open_exits.append(len(bars) + 1)
-            continue
-        open_exits.append(r.exit_index)
-        out.append((int(j), r.exit_index, r.result))
-    return sorted(out)
 
 
 @pytest.mark.parametrize("direction", [LONG, SHORT])
@@ -59,7 +25,7 @@ def test_sweep_equals_per_config_loop(
     entries = reversal_entries(btc5m_bars.close, 2, direction)
     res = sweep(btc5m_bars, entries[None, :], [direction], MATRIX, params, max_open=max_open)
     for k in range(len(MATRIX)):
-        ref = reference_trades(btc5m_bars, entries, direction, k, params, max_open)
+        ref = reference_trades(btc5m_bars, entries, direction, MATRIX.config(k), params, max_open)
         got = sweep_trades(btc5m_bars, entries, direction, MATRIX.config(k), params, max_open=max_open)
         mine = sorted(zip(got.entry_index.tolist(), got.exit_index.tolist(), got.result.tolist(), strict=True))
         assert [(a, b) for a, b, _ in mine] == [(a, b) for a, b, _ in ref]

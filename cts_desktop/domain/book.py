@@ -1,0 +1,272 @@
+"""The configuration-set book of one symbol: every set of the matrix as rows of arrays (Part 1 §3, §5, §6).
+
+A *variant* is (indication type, parameter tuple, direction); it owns one row per configuration of the exit
+matrix, so set ``s`` is (variant ``s // C``, configuration ``s % C``). Per set the book keeps up to
+``max_open`` open pseudo positions (slots) and a ring of closed results: results are appended until the ring
+holds L × (1 + t) of them, then it is cut back to the newest L (Part 1 §5).
+
+Positions move through :func:`cts_desktop.domain.exits.bar_step` — the same rule as the backtest sweep — once
+per price update (a tick is a bar with o = h = l = c) or per candle, for all sets in one compiled loop. The
+order inside one update is: exits first, then entries; a set that closed a position in this update ignores a
+signal of the same update (Part 1 §1).
+
+Per open slot the book also accumulates *time in drawdown*: the time during which the position's price was on
+the losing side of its entry (sampled at each update), which the Real gate averages.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from cts_desktop.domain.bars import LONG, SHORT, FloatArray
+from cts_desktop.domain.exits import ExitParams, bar_step, levels, result_fraction
+from cts_desktop.domain.jit import kernel
+from cts_desktop.domain.matrix import ExitMatrix
+
+VariantKey = tuple[str, tuple[float, ...], int]
+
+# slot fields (float): entry, stop, best, tp level, arming level, trailing distance, entry time, time in
+# drawdown, last update time — all prices in signed space
+F_ENTRY, F_STOP, F_BEST, F_TP, F_ARM, F_TDIST, F_T0, F_UW, F_LAST = range(9)
+N_SLOT_F = 9
+# slot flags
+B_OPEN, B_ARMED = range(2)
+# ring fields: result (fraction of entry notional, fees included), entry time, close time, time in drawdown
+R_RESULT, R_ENTRY_T, R_CLOSE_T, R_UW = range(4)
+N_RING_F = 4
+# per-set scalars (float): last entry time, last exit time
+S_LAST_ENTRY, S_LAST_EXIT = range(2)
+
+
+@dataclass(frozen=True, slots=True)
+class BookParams:
+    """Settings the book needs (the engine fills them from the settings schema)."""
+
+    exit: ExitParams
+    max_open: int = 2  # per set and direction (Part 1 §6)
+    history: int = 250  # L
+    trim_threshold: float = 0.2  # t: trim back to L when L × (1 + t) results are stored
+    cooldown_s: float = 1.0  # position cooldown per set
+
+    def __post_init__(self) -> None:
+        if self.max_open < 1 or self.history < 1 or self.trim_threshold < 0:
+            raise ValueError("max_open and history must be >= 1, trim threshold >= 0")
+
+    @property
+    def capacity(self) -> int:
+        return self.history + max(1, round(self.history * self.trim_threshold))
+
+
+@kernel()
+def _update(
+    o: float, h: float, lo: float, c: float, t: float,
+    direction: npt.NDArray[np.int8], trailing: npt.NDArray[np.bool_],
+    slot_f: FloatArray, slot_b: npt.NDArray[np.bool_], ring: FloatArray, count: npt.NDArray[np.int64],
+    total: npt.NDArray[np.int64], set_f: FloatArray, closed_now: npt.NDArray[np.int64],
+    timeout: float, fee: float, keep: int,
+) -> int:
+    """Walk one bar (or tick) for every open slot; append closed results to the rings. Returns #closed."""
+    n_sets, n_slots = slot_b.shape[0], slot_b.shape[1]
+    cap = ring.shape[1]
+    closed = 0
+    for s in range(n_sets):
+        if direction[s] > 0:
+            so, sh, sl_, sc = o, h, lo, c
+        else:
+            so, sh, sl_, sc = -o, -lo, -h, -c
+        for k in range(n_slots):
+            if not slot_b[s, k, B_OPEN]:
+                continue
+            f = slot_f[s, k]
+            if sc < f[F_ENTRY]:
+                f[F_UW] += t - f[F_LAST]
+            f[F_LAST] = t
+            reason, price, stop, best, armed = bar_step(
+                so, sh, sl_, sc, t - f[F_T0], f[F_STOP], f[F_BEST], slot_b[s, k, B_ARMED], f[F_TP],
+                trailing[s], f[F_ARM], f[F_TDIST], timeout,
+            )
+            if reason == 0:
+                f[F_STOP] = stop
+                f[F_BEST] = best
+                slot_b[s, k, B_ARMED] = armed
+                continue
+            i = count[s]
+            ring[s, i, R_RESULT] = result_fraction(f[F_ENTRY], price, fee)
+            ring[s, i, R_ENTRY_T] = f[F_T0]
+            ring[s, i, R_CLOSE_T] = t
+            ring[s, i, R_UW] = f[F_UW]
+            count[s] = i + 1
+            total[s] += 1
+            if count[s] == cap:
+                ring[s, :keep] = ring[s, cap - keep : cap].copy()
+                count[s] = keep
+            slot_b[s, k, B_OPEN] = False
+            slot_b[s, k, B_ARMED] = False
+            set_f[s, S_LAST_EXIT] = t
+            closed_now[s] += 1
+            closed += 1
+    return closed
+
+
+@kernel()
+def _open(
+    price: float, t: float, first: int, n_cfg: int, sign: int,
+    tp: FloatArray, sl: FloatArray, ts: FloatArray, tst: FloatArray, pc: float,
+    allowed: npt.NDArray[np.bool_], slot_f: FloatArray, slot_b: npt.NDArray[np.bool_], set_f: FloatArray,
+    cooldown: float,
+) -> int:
+    """Open one position in every allowed set of one variant that has a free slot. Returns #opened."""
+    entry = sign * price
+    opened = 0
+    n_slots = slot_b.shape[1]
+    for c in range(n_cfg):
+        s = first + c
+        if not allowed[s] or set_f[s, S_LAST_EXIT] == t or t - set_f[s, S_LAST_ENTRY] < cooldown:
+            continue
+        for k in range(n_slots):
+            if slot_b[s, k, B_OPEN]:
+                continue
+            stop, tpl, arm, tdist = levels(entry, tp[c], sl[c], ts[c], tst[c], pc)
+            f = slot_f[s, k]
+            f[F_ENTRY] = entry
+            f[F_STOP] = stop
+            f[F_BEST] = entry
+            f[F_TP] = tpl
+            f[F_ARM] = arm
+            f[F_TDIST] = tdist
+            f[F_T0] = t
+            f[F_UW] = 0.0
+            f[F_LAST] = t
+            slot_b[s, k, B_OPEN] = True
+            slot_b[s, k, B_ARMED] = False
+            set_f[s, S_LAST_ENTRY] = t
+            opened += 1
+            break
+    return opened
+
+
+class SetBook:
+    """All configuration sets of one symbol. Not thread-safe: one owner (the symbol's pipeline) mutates it."""
+
+    def __init__(self, matrix: ExitMatrix, params: BookParams) -> None:
+        self.matrix = matrix
+        self.params = params
+        self.n_cfg = len(matrix)
+        self.variants: dict[VariantKey, int] = {}
+        n, k, cap = 0, params.max_open, params.capacity
+        self.direction = np.zeros(n, dtype=np.int8)
+        self.trailing = np.zeros(n, dtype=np.bool_)
+        self.slot_f = np.zeros((n, k, N_SLOT_F))
+        self.slot_b = np.zeros((n, k, 2), dtype=np.bool_)
+        self.ring = np.zeros((n, cap, N_RING_F))
+        self.count = np.zeros(n, dtype=np.int64)  # results stored in the ring
+        self.total = np.zeros(n, dtype=np.int64)  # results ever closed (drives the phases)
+        self.set_f = np.full((n, 2), -np.inf)
+        self.status = np.zeros(n, dtype=np.int8)  # see gates.SetStatus
+        self.closed_now = np.zeros(n, dtype=np.int64)  # closed in the last update
+
+    # -- structure -------------------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return int(self.direction.shape[0])
+
+    def variant_rows(self, key: VariantKey) -> slice:
+        v = self.variants[key]
+        return slice(v * self.n_cfg, (v + 1) * self.n_cfg)
+
+    def add_variant(self, key: VariantKey) -> int:
+        """Rows for a new (type, params, direction); returns the variant index (existing ones are kept)."""
+        if key in self.variants:
+            return self.variants[key]
+        if key[2] not in (LONG, SHORT):
+            raise ValueError("variant direction must be +1 or -1")
+        c, k, cap = self.n_cfg, self.params.max_open, self.params.capacity
+        self.direction = np.concatenate([self.direction, np.full(c, key[2], dtype=np.int8)])
+        self.trailing = np.concatenate([self.trailing, self.matrix.trail_stop > 0])
+        self.slot_f = np.concatenate([self.slot_f, np.zeros((c, k, N_SLOT_F))])
+        self.slot_b = np.concatenate([self.slot_b, np.zeros((c, k, 2), dtype=np.bool_)])
+        self.ring = np.concatenate([self.ring, np.zeros((c, cap, N_RING_F))])
+        self.count = np.concatenate([self.count, np.zeros(c, dtype=np.int64)])
+        self.total = np.concatenate([self.total, np.zeros(c, dtype=np.int64)])
+        self.set_f = np.concatenate([self.set_f, np.full((c, 2), -np.inf)])
+        self.status = np.concatenate([self.status, np.zeros(c, dtype=np.int8)])
+        self.closed_now = np.concatenate([self.closed_now, np.zeros(c, dtype=np.int64)])
+        self.variants[key] = len(self.variants)
+        return self.variants[key]
+
+    # -- updates ---------------------------------------------------------------------------------------------
+    def update_bar(self, time: float, o: float, h: float, low: float, c: float) -> int:
+        """Move every open position through one candle; returns the number of positions closed.
+        ``closed_now`` counts per set what this update closed (the gates re-evaluate only those sets)."""
+        self.closed_now[:] = 0
+        if len(self) == 0:
+            return 0
+        e = self.params.exit
+        return int(
+            _update(
+                o, h, low, c, time, self.direction, self.trailing, self.slot_f, self.slot_b, self.ring,
+                self.count, self.total, self.set_f, self.closed_now, e.timeout_s, e.fee, self.params.history,
+            )
+        )
+
+    def update_price(self, time: float, price: float) -> int:
+        """A price update is a bar with open = high = low = close."""
+        return self.update_bar(time, price, price, price, price)
+
+    def on_indication(self, key: VariantKey, time: float, price: float, allowed: npt.NDArray[np.bool_]) -> int:
+        """Open positions for a fired indication in every set of its variant that ``allowed`` permits (status
+        gate), has a free slot, is out of its cooldown and did not close in this update."""
+        v = self.add_variant(key)
+        m = self.matrix
+        return int(
+            _open(
+                price, time, v * self.n_cfg, self.n_cfg, key[2], m.tp, m.sl, m.trail_start, m.trail_stop,
+                self.params.exit.pc, allowed, self.slot_f, self.slot_b, self.set_f, self.params.cooldown_s,
+            )
+        )
+
+    # -- views -----------------------------------------------------------------------------------------------
+    def open_count(self) -> npt.NDArray[np.int64]:
+        return np.asarray(self.slot_b[:, :, B_OPEN].sum(axis=1), dtype=np.int64)
+
+    def results(self, s: int) -> FloatArray:
+        """Stored closed results of set ``s``, oldest first (fractions of entry notional)."""
+        return np.asarray(self.ring[s, : self.count[s], R_RESULT].copy())
+
+    # -- persistence -----------------------------------------------------------------------------------------
+    _ARRAYS = ("direction", "trailing", "slot_f", "slot_b", "ring", "count", "total", "set_f", "status")
+
+    def snapshot(self) -> bytes:
+        """Compact, self-contained bytes (numpy .npz) the engine stores and :meth:`restore` reads back."""
+        buf = io.BytesIO()
+        keys = list(self.variants)
+        np.savez_compressed(
+            buf,
+            variant_types=np.array([k[0] for k in keys], dtype=str),
+            variant_params=np.array([repr(tuple(float(x) for x in k[1])) for k in keys], dtype=str),
+            variant_dirs=np.array([k[2] for k in keys], dtype=np.int64),
+            matrix=np.stack([self.matrix.tp, self.matrix.sl, self.matrix.trail_start, self.matrix.trail_stop]),
+            **{name: getattr(self, name) for name in self._ARRAYS},
+        )
+        return buf.getvalue()
+
+    @classmethod
+    def restore(cls, data: bytes, params: BookParams) -> SetBook:
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            mat = z["matrix"]
+            book = cls(ExitMatrix(*(np.ascontiguousarray(mat[i]) for i in range(4))), params)
+            if z["ring"].shape[1:] != (params.capacity, N_RING_F) or z["slot_b"].shape[1] != params.max_open:
+                raise ValueError("snapshot was taken with another history length or concurrency limit")
+            for name in cls._ARRAYS:
+                setattr(book, name, np.ascontiguousarray(z[name]))
+            for i, (kind, ptxt, d) in enumerate(
+                zip(z["variant_types"].tolist(), z["variant_params"].tolist(), z["variant_dirs"].tolist(),
+                    strict=True)
+            ):
+                values = tuple(float(x) for x in ptxt.strip("()").split(",") if x.strip())
+                book.variants[(str(kind), values, int(d))] = i
+        book.closed_now = np.zeros(len(book), dtype=np.int64)
+        return book

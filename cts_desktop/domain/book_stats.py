@@ -1,0 +1,91 @@
+"""Per-set statistics over the newest N closed results of a :class:`~cts_desktop.domain.book.SetBook`.
+
+Windows 10/20/25/30/50 are the ones the gates and the UI read (Part 2 §2.4). All figures are vectorised over
+every set of the book; a set with fewer than N results is measured on what it has (``n`` says how many).
+
+* ``avg_pf`` — mean result in position-cost units (Part 1 §2, gates Base/Main/Real);
+* ``gross_pf`` — Σ wins ÷ |Σ losses| (inf with wins and no losses, NaN without results);
+* ``win_rate``, ``avg_win``, ``avg_loss`` (positive number), ``win_loss_ratio`` = avg_win ÷ avg_loss;
+* ``max_drawdown`` — peak-to-trough of the cumulative result (fraction of notional, 0.30 = 30 %),
+  the running peak starting at 0;
+* ``time_in_drawdown_s`` — mean seconds a position spent on the losing side of its entry;
+* ``per_24h`` — positions closed in the window per 24 h of the window's span (first entry → last close).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from cts_desktop.domain.bars import FloatArray
+from cts_desktop.domain.book import R_CLOSE_T, R_ENTRY_T, R_RESULT, R_UW, SetBook
+
+WINDOWS: tuple[int, ...] = (10, 20, 25, 30, 50)
+
+
+@dataclass(frozen=True, slots=True)
+class WindowStats:
+    window: int
+    n: npt.NDArray[np.int64]
+    avg_pf: FloatArray
+    gross_pf: FloatArray
+    win_rate: FloatArray
+    avg_win: FloatArray
+    avg_loss: FloatArray
+    win_loss_ratio: FloatArray
+    max_drawdown: FloatArray
+    time_in_drawdown_s: FloatArray
+    per_24h: FloatArray
+
+
+def last_n(book: SetBook, window: int, rows: npt.NDArray[np.int64] | None = None) -> tuple[FloatArray, ...]:
+    """The newest ``window`` ring entries of each set (rows), right-aligned, NaN-padded: (result, entry time,
+    close time, time in drawdown), each of shape (sets, window)."""
+    idx_rows = np.arange(len(book)) if rows is None else rows
+    count = book.count[idx_rows]
+    col = count[:, None] - window + np.arange(window)[None, :]
+    valid = col >= 0
+    safe = np.where(valid, col, 0)
+    picked = book.ring[idx_rows[:, None], safe]  # (sets, window, fields)
+    picked = np.where(valid[:, :, None], picked, np.nan)
+    return picked[:, :, R_RESULT], picked[:, :, R_ENTRY_T], picked[:, :, R_CLOSE_T], picked[:, :, R_UW]
+
+
+def window_stats(book: SetBook, window: int, rows: npt.NDArray[np.int64] | None = None) -> WindowStats:
+    res, entry_t, close_t, uw = last_n(book, window, rows)
+    pc = book.params.exit.pc
+    with np.errstate(invalid="ignore", divide="ignore"):
+        n = np.sum(~np.isnan(res), axis=1).astype(np.int64)
+        wins = np.where(res > 0, res, 0.0)
+        losses = np.where(res <= 0, -res, 0.0)
+        n_win = np.sum(res > 0, axis=1)
+        n_loss = n - n_win
+        gross_win = np.nansum(wins, axis=1)
+        gross_loss = np.nansum(losses, axis=1)
+        avg = np.nansum(res, axis=1) / n
+        avg_win = np.where(n_win > 0, gross_win / n_win, np.nan)
+        avg_loss = np.where(n_loss > 0, gross_loss / n_loss, np.nan)
+        curve = np.nancumsum(res, axis=1)
+        peak = np.maximum.accumulate(np.maximum(curve, 0.0), axis=1)
+        max_dd = np.where(n > 0, np.max(peak - curve, axis=1), np.nan)
+        span = np.fmax.reduce(close_t, axis=1) - np.fmin.reduce(entry_t, axis=1)
+        per_24h = np.where(span > 0, n * 86400.0 / span, np.nan)
+        return WindowStats(
+            window=window,
+            n=n,
+            avg_pf=avg / pc,
+            gross_pf=np.where(n > 0, gross_win / gross_loss, np.nan),
+            win_rate=n_win / n,
+            avg_win=avg_win,
+            avg_loss=avg_loss,
+            win_loss_ratio=avg_win / avg_loss,
+            max_drawdown=max_dd,
+            time_in_drawdown_s=np.nansum(uw, axis=1) / n,
+            per_24h=per_24h,
+        )
+
+
+def all_windows(book: SetBook) -> dict[int, WindowStats]:
+    return {w: window_stats(book, w) for w in WINDOWS}

@@ -1,0 +1,194 @@
+"""The configuration-set book: trades equal a per-configuration loop on real candles, ring trim, statistics,
+gates at their thresholds, snapshot/restore."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cts_desktop.domain.bars import LONG, SHORT, Bars
+from cts_desktop.domain.book import BookParams, SetBook
+from cts_desktop.domain.book_stats import WINDOWS, window_stats
+from cts_desktop.domain.exits import ExitParams
+from cts_desktop.domain.gates import (
+    GateThresholds,
+    SetStatus,
+    evaluate,
+    exchange_candidates,
+    main_sets,
+    may_open,
+    next_status,
+    real_sets,
+)
+from cts_desktop.domain.matrix import build_matrix
+from tests.unit.domain.domain_reference import reference_trades, reversal_entries
+
+MATRIX = build_matrix(tp_values=(2.0, 6.0, 14.0), sl_values=(0.3, 1.0, 2.0))  # 36 sets per variant
+EXIT = ExitParams(pc=0.001, fee=0.00055, timeout_s=4 * 3600.0)
+
+
+def feed(book: SetBook, bars: Bars, signals: dict[tuple[str, tuple[float, ...], int], np.ndarray],
+         th: GateThresholds | None = None) -> None:
+    """Bar by bar: exits first, then the bar's signals at its close (the engine's order)."""
+    for key in signals:
+        book.add_variant(key)
+    for j in range(len(bars)):
+        book.update_bar(float(bars.time[j]), float(bars.open[j]), float(bars.high[j]), float(bars.low[j]),
+                        float(bars.close[j]))
+        if th is not None:
+            evaluate(book, th)
+        for key, sig in signals.items():
+            if sig[j]:
+                book.on_indication(key, float(bars.time[j]), float(bars.close[j]), may_open(book))
+
+
+def w1_like(bars: Bars) -> dict[tuple[str, tuple[float, ...], int], np.ndarray]:
+    return {("direction", (2.0,), d): reversal_entries(bars.close, 2, d) for d in (LONG, SHORT)}
+
+
+@pytest.mark.parametrize("max_open", [1, 2])
+def test_book_trades_equal_per_configuration_loop(btc5m_bars: Bars, max_open: int) -> None:
+    book = SetBook(MATRIX, BookParams(EXIT, max_open=max_open, history=1000))
+    signals = w1_like(btc5m_bars)
+    feed(book, btc5m_bars, signals)
+    checked = 0
+    for key, sig in signals.items():
+        rows = book.variant_rows(key)
+        for c in range(len(MATRIX)):
+            ref = reference_trades(btc5m_bars, sig, key[2], MATRIX.config(c), EXIT, max_open)
+            s = rows.start + c
+            got = book.ring[s, : book.count[s]]
+            assert book.total[s] == len(ref)
+            ref_by_entry = sorted((btc5m_bars.time[e], btc5m_bars.time[x], r) for e, x, r in ref)
+            mine = sorted((row[1], row[2], row[0]) for row in got)
+            assert [(a, b) for a, b, _ in mine] == [(a, b) for a, b, _ in ref_by_entry]
+            np.testing.assert_allclose([r for *_, r in mine], [r for *_, r in ref_by_entry], rtol=0, atol=1e-15)
+            checked += len(ref)
+    assert checked > 500
+    assert book.open_count().max() <= max_open
+
+
+def test_trim_keeps_exactly_the_newest_l(btc5m_bars: Bars) -> None:
+    params = BookParams(EXIT, max_open=1, history=5, trim_threshold=0.4)  # trims at 7 back to 5
+    assert params.capacity == 7
+    book = SetBook(MATRIX, params)
+    signals = w1_like(btc5m_bars)
+    feed(book, btc5m_bars, signals)
+    key = ("direction", (2.0,), LONG)
+    for c in range(len(MATRIX)):
+        s = book.variant_rows(key).start + c
+        ref = [r for *_, r in sorted(reference_trades(btc5m_bars, signals[key], LONG, MATRIX.config(c), EXIT, 1),
+                                     key=lambda x: (x[1], x[0]))]
+        kept: list[float] = []
+        for r in ref:
+            kept.append(r)
+            if len(kept) == params.capacity:
+                kept = kept[-params.history :]
+        assert book.count[s] == len(kept) and book.count[s] < params.capacity
+        np.testing.assert_allclose(book.results(s), kept, rtol=0, atol=1e-15)
+    assert book.total.max() > params.capacity  # trims really happened
+
+
+def test_window_statistics_match_direct_computation(btc5m_bars: Bars) -> None:
+    book = SetBook(MATRIX, BookParams(EXIT, max_open=2, history=100))
+    feed(book, btc5m_bars, w1_like(btc5m_bars))
+    for w in WINDOWS:
+        st = window_stats(book, w)
+        for s in np.flatnonzero(book.count >= 3)[:20]:
+            res = book.results(s)[-w:]
+            uw = book.ring[s, : book.count[s], 3][-w:]
+            wins, losses = res[res > 0], -res[res <= 0]
+            assert st.n[s] == res.size
+            assert st.avg_pf[s] == pytest.approx(res.mean() / EXIT.pc)
+            assert st.win_rate[s] == pytest.approx(wins.size / res.size)
+            if losses.size and losses.sum() > 0:
+                assert st.gross_pf[s] == pytest.approx(wins.sum() / losses.sum())
+            curve = np.cumsum(res)
+            assert st.max_drawdown[s] == pytest.approx(np.max(np.maximum.accumulate(np.r_[0.0, curve])[1:] - curve))
+            assert st.time_in_drawdown_s[s] == pytest.approx(uw.mean())
+            if wins.size and losses.size:
+                assert st.win_loss_ratio[s] == pytest.approx(wins.mean() / losses.mean())
+    assert (window_stats(book, 50).time_in_drawdown_s > 0).any()
+
+
+def arr(*v: float) -> np.ndarray:
+    return np.array(v, dtype=np.float64)
+
+
+def test_gates_change_status_exactly_at_thresholds() -> None:
+    th = GateThresholds()
+    E, A, P, F = (np.int8(s) for s in SetStatus)
+    # phase 1 at the 10th close: 40 % passes, less fails; before the 10th nothing happens
+    st = next_status(np.array([E, E, E], np.int8), np.array([9, 9, 8]), np.array([10, 10, 9]),
+                     arr(4 / 10, 3 / 10, 0.0), arr(1, 1, 1), arr(0, 0, 0), arr(0, 0, 0), th)
+    assert st.tolist() == [E, F, E]
+    # phase 2 at the 50th close: 45 % and 1.2 pass; just below either → paused
+    st = next_status(np.array([E, E, E], np.int8), np.array([49, 49, 49]), np.array([50, 50, 50]),
+                     arr(0.45, 0.4499, 0.45), arr(1.2, 1.2, 1.1999), arr(0, 0, 0), arr(0, 0, 0), th)
+    assert st.tolist() == [A, P, P]
+    # production: pause below 38 % or above 30 % drawdown; exactly at the limits stays active
+    st = next_status(np.array([A, A, A, A], np.int8), np.full(4, 60), np.full(4, 61),
+                     arr(0, 0, 0, 0), arr(0, 0, 0, 0), arr(0.38, 0.3799, 0.5, 0.5), arr(0.1, 0.1, 0.30, 0.3001), th)
+    assert st.tolist() == [A, P, A, P]
+    # resume at 43 %
+    st = next_status(np.array([P, P, F], np.int8), np.full(3, 60), np.full(3, 61),
+                     arr(0, 0, 0), arr(0, 0, 0), arr(0.43, 0.4299, 0.9), arr(0, 0, 0), th)
+    assert st.tolist() == [A, P, F]
+
+
+def test_gates_on_a_real_book(btc5m_bars: Bars) -> None:
+    th = GateThresholds(phase2_count=20, production_window=20)
+    book = SetBook(MATRIX, BookParams(EXIT, max_open=2, history=250))
+    feed(book, btc5m_bars, w1_like(btc5m_bars), th)
+    failed = book.status == SetStatus.FAILED
+    assert failed.any() and (book.total >= 10)[failed].all()
+    for s in np.flatnonzero(failed):
+        assert (book.results(s)[:10] > 0).mean() < 0.40  # judged on its first ten results
+    for s in np.flatnonzero((book.total >= 10) & (book.status == SetStatus.EVALUATING)):
+        assert (book.results(s)[:10] > 0).mean() >= 0.40
+    assert (book.status[book.total >= 20] != SetStatus.EVALUATING).all()
+    main = main_sets(book, th)
+    real = real_sets(book, th)
+    exch = exchange_candidates(book, th)
+    assert not (real & ~main).any() and not (exch & ~real).any()
+    assert ((book.status == SetStatus.ACTIVE) | ~main).all()
+
+
+def test_snapshot_restore_gives_the_same_book(btc5m_bars: Bars) -> None:
+    params = BookParams(EXIT, max_open=2, history=50, trim_threshold=0.2)
+    half = len(btc5m_bars) // 2
+    signals = w1_like(btc5m_bars)
+    first = {k: v[:half] for k, v in signals.items()}
+    book = SetBook(MATRIX, params)
+    feed(book, btc5m_bars.slice(0, half), first, GateThresholds())
+    copy = SetBook.restore(book.snapshot(), params)
+    assert copy.variants == book.variants
+    for name in SetBook._ARRAYS:
+        assert np.array_equal(getattr(copy, name), getattr(book, name)), name
+    rest = {k: v[half:] for k, v in signals.items()}
+    for b in (book, copy):
+        feed(b, btc5m_bars.slice(half, len(btc5m_bars)), rest, GateThresholds())
+    for name in SetBook._ARRAYS:
+        assert np.array_equal(getattr(copy, name), getattr(book, name)), name
+    assert len(book.snapshot()) < 200_000
+    with pytest.raises(ValueError):
+        SetBook.restore(book.snapshot(), BookParams(EXIT, max_open=2, history=100))
+
+
+def test_price_updates_and_cooldown() -> None:
+    book = SetBook(build_matrix(tp_values=(2.0,), sl_values=(1.0,), trailing=(None,)),
+                   BookParams(ExitParams(pc=0.01, fee=0.0), max_open=2, cooldown_s=1.0))
+    key = ("move", (3.0,), SHORT)
+    allow = np.ones(1, dtype=bool)
+    assert book.on_indication(key, 0.0, 100.0, allow) == 1
+    assert book.on_indication(key, 0.5, 100.0, allow) == 0  # cooldown
+    assert book.on_indication(key, 1.0, 100.5, allow) == 1
+    assert book.on_indication(key, 2.0, 100.5, allow) == 0  # both slots taken
+    assert book.update_price(3.0, 101.5) == 0  # short: stop of the first at 102, of the second at 102.51
+    assert book.update_price(4.0, 102.2) == 1  # the first stops out at the price (tick = bar, at its open)
+    assert book.results(0)[0] == pytest.approx(-0.022)
+    assert book.on_indication(key, 4.0, 102.2, allow) == 0  # same update as an exit: ignored
+    assert book.update_price(5.0, 98.0) == 1  # the second: take profit 100.5 − 2.01 = 98.49, gapped → 98.0
+    assert book.results(0)[1] == pytest.approx((100.5 - 98.0) / 100.5)
+    # time in drawdown: the intervals that end on the losing side (above entry): 1→3 and 3→4
+    assert book.ring[0, 1, 3] == pytest.approx(3.0)
