@@ -46,13 +46,14 @@ def create_qapp() -> object:
     from cts_desktop.ui.icons import app_icon
     from cts_desktop.ui.theme import apply_theme
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     app.setApplicationName(APP_NAME)
     app.setApplicationDisplayName("CTS Desktop")
     app.setOrganizationName(APP_NAME)
     app.setQuitOnLastWindowClosed(False)  # the tray keeps the app alive; quitting is explicit
     app.setWindowIcon(app_icon())
-    apply_theme(app)  # type: ignore[arg-type]
+    apply_theme(app)
     return app
 
 
@@ -63,11 +64,14 @@ class GuiApp:
         from cts_desktop.facade import AppFacade
         from cts_desktop.ui.crash import CrashReporter
         from cts_desktop.ui.main_window import MainWindow
+        from cts_desktop.ui.security import SecurityActions
 
         self.services = services
         self.facade = AppFacade(services)
         self.quit_event = asyncio.Event()
-        self.window = MainWindow(self.facade, self.quit_event.set)
+        self.security = SecurityActions(services)
+        self.window = MainWindow(self.facade, self.quit_event.set, self.security)
+        self.security.parent = self.window
         self.crash = CrashReporter(self.window, services.redactor.redact)
 
     def show(self) -> None:
@@ -91,6 +95,27 @@ class GuiApp:
         self.window.close()
 
 
+def ask_passphrase_before_start(services: Services, attempts: int = 3) -> None:
+    """Unlock the encrypted secrets file at start (a blocking prompt is fine: the event loop is not running yet).
+
+    Cancelling starts the app with the secrets locked; the Security menu can unlock them later.
+    """
+    from PySide6.QtWidgets import QInputDialog, QLineEdit
+
+    from cts_desktop.storage.secrets import SecretStoreError
+
+    label = f"Passphrase of {services.secrets_file}:"
+    for _ in range(attempts):
+        passphrase, ok = QInputDialog.getText(None, "Unlock secrets", label, QLineEdit.EchoMode.Password)
+        if not ok:
+            return
+        try:
+            services.unlock_secrets(passphrase)
+            return
+        except SecretStoreError as error:
+            label = f"{error}\nPassphrase of {services.secrets_file}:"
+
+
 def run_gui(options: AppOptions, exit_after: float | None = None) -> int:
     started = process_started_at()
     app = create_qapp()
@@ -104,6 +129,8 @@ def run_gui(options: AppOptions, exit_after: float | None = None) -> int:
         print(f"cts-desktop: {error}", file=sys.stderr, flush=True)
         QMessageBox.critical(None, "CTS Desktop cannot start", str(error))  # no event loop yet: exec is safe
         return 2
+    if services.secrets_locked:
+        ask_passphrase_before_start(services)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     gui = GuiApp(services)

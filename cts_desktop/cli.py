@@ -42,12 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _passphrase(secrets_file: Path | None) -> str | None:
-    if secrets_file is None:
-        return None
+    """From CTS_SECRETS_PASSPHRASE (also for a file chosen earlier in the GUI), else asked on a terminal."""
     value = os.environ.get("CTS_SECRETS_PASSPHRASE")
     if value:
         return value
-    if sys.stdin is not None and sys.stdin.isatty():
+    if secrets_file is not None and sys.stdin is not None and sys.stdin.isatty():
         return getpass.getpass(f"Passphrase for {secrets_file}: ")
     return None
 

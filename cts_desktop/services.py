@@ -25,6 +25,7 @@ from cts_desktop.storage.writer import BatchedWriter
 log = logging.getLogger("cts.system")
 
 DATABASE_CHOICE_FILE = "database.json"
+SECRETS_CHOICE_FILE = "secrets.json"
 
 
 @dataclass(slots=True)
@@ -63,6 +64,25 @@ def save_database_choice(paths: AppPaths, url: str | None) -> None:
     os.replace(tmp, target)
 
 
+def secrets_file_choice(paths: AppPaths) -> Path | None:
+    """The encrypted secrets file the user opted in to earlier (only its path is remembered, never the passphrase)."""
+    choice = paths.config / SECRETS_CHOICE_FILE
+    if not choice.exists():
+        return None
+    path = json.loads(choice.read_text(encoding="utf-8")).get("encrypted_file")
+    return Path(path) if path else None
+
+
+def save_secrets_file_choice(paths: AppPaths, path: Path | None) -> None:
+    target = paths.config / SECRETS_CHOICE_FILE
+    if path is None:
+        target.unlink(missing_ok=True)
+        return
+    tmp = target.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"encrypted_file": str(path)}), encoding="utf-8")
+    os.replace(tmp, target)
+
+
 def open_database(url: str | None, paths: AppPaths, secrets: SecretStore) -> Database:
     """SQLite in the data folder, or PostgreSQL with its password from the keyring.
 
@@ -95,14 +115,23 @@ class Services:
             self.paths.log_file, options.log_level or "INFO", console=options.console_log, filters=[self.redaction]
         )
         log.info("CTS Desktop %s starting; data folder %s", __version__, self.paths.data)
-        self.secrets = SecretStore(on_secret=self.redactor.add)
-        if options.secrets_file is not None:
-            if not options.secrets_passphrase:
-                raise SecretStoreError("the encrypted secrets file needs a passphrase")
-            self.secrets.use_encrypted_file(options.secrets_file, options.secrets_passphrase)
-        self.secrets_status = self.secrets.status()
-        if not self.secrets_status.usable:
-            log.warning("secrets: %s", self.secrets_status.message)
+        self.secrets_file = options.secrets_file or secrets_file_choice(self.paths)
+        self._secrets_file_open = False
+        if self.secrets_file is None:
+            self.secrets = SecretStore(on_secret=self.redactor.add)
+        else:
+            # the user chose the file: never fall back to another store, where the keys are not
+            from keyring.backends import fail
+
+            self.secrets = SecretStore(backend=fail.Keyring(), on_secret=self.redactor.add)
+        if self.secrets_file is not None and options.secrets_passphrase:
+            self.secrets.use_encrypted_file(self.secrets_file, options.secrets_passphrase)
+            self._secrets_file_open = True
+        elif self.secrets_file is not None:
+            log.warning("secrets: the encrypted secrets file %s is locked until its passphrase is given",
+                        self.secrets_file)
+        if not self.secrets.status().usable and self.secrets_file is None:
+            log.warning("secrets: %s", self.secrets.status().message)
         self.db = open_database(database_choice(self.paths, options.db_url), self.paths, self.secrets)
         self.revision = self.db.migrate()
         log.info("database %s at revision %s", self.db.display_url, self.revision)
@@ -135,6 +164,31 @@ class Services:
             self.started = False
         self.db.dispose()
         self.logging.close()
+
+    # --- secrets ----------------------------------------------------------------------------------------------
+
+    @property
+    def secrets_locked(self) -> bool:
+        """An encrypted secrets file is configured but its passphrase has not been given yet."""
+        return self.secrets_file is not None and not self._secrets_file_open
+
+    def unlock_secrets(self, passphrase: str) -> None:
+        """Open the configured encrypted file (SecretStoreError on a wrong passphrase)."""
+        if self.secrets_file is None:
+            raise SecretStoreError("no encrypted secrets file is configured")
+        self.secrets.use_encrypted_file(self.secrets_file, passphrase, create=False)
+        self._secrets_file_open = True
+        log.info("secrets: encrypted file %s unlocked", self.secrets_file)
+
+    def enable_encrypted_secrets(self, passphrase: str, path: Path | None = None) -> Path:
+        """Explicit opt-in where no OS keyring exists: create (or open) the encrypted file and remember its path."""
+        target = path or (self.paths.config / "secrets.enc")
+        self.secrets.use_encrypted_file(target, passphrase, create=True)
+        save_secrets_file_choice(self.paths, target)
+        self.secrets_file = target
+        self._secrets_file_open = True
+        log.info("secrets: now kept in the encrypted file %s", target)
+        return target
 
     # --- glue -------------------------------------------------------------------------------------------------
 

@@ -63,9 +63,8 @@ def trim_set(session: Session, set_id: int, keep: int) -> int:
     ).scalar_one_or_none()
     if cutoff is None:
         return 0
-    deleted = session.execute(
-        delete(PseudoResult).where(PseudoResult.set_id == set_id, PseudoResult.id < cutoff)
-    ).rowcount
+    result = session.execute(delete(PseudoResult).where(PseudoResult.set_id == set_id, PseudoResult.id < cutoff))
+    deleted = getattr(result, "rowcount", 0)
     session.execute(update(ConfigSet).where(ConfigSet.id == set_id).values(stored_results=keep))
     return int(deleted or 0)
 

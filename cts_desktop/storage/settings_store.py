@@ -85,7 +85,7 @@ class SettingsStore:
             return dict(self._values)
 
     def is_default(self, key: str) -> bool:
-        return self.get(key) == schema.definition(key).default
+        return bool(self.get(key) == schema.definition(key).default)
 
     # --- writing ---------------------------------------------------------------------------------------------
 
@@ -185,4 +185,4 @@ class SettingsStore:
     def clear_unknown_rows(self) -> int:
         with self.db.session() as session:
             result = session.execute(delete(Setting).where(Setting.key.not_in(list(schema.SETTINGS_BY_KEY))))
-            return int(result.rowcount or 0)
+            return int(getattr(result, "rowcount", 0) or 0)

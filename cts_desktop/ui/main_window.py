@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget
 
 from cts_desktop.facade import AppFacade
 from cts_desktop.ui.icons import app_icon
+from cts_desktop.ui.security import SecurityActions
 from cts_desktop.ui.tabs.connections import ConnectionsTab
 from cts_desktop.ui.tabs.dashboard import DashboardTab
 from cts_desktop.ui.tabs.monitoring import MonitoringTab
@@ -25,7 +26,12 @@ REFRESH_MS = 2000
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, facade: AppFacade, on_quit: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        facade: AppFacade,
+        on_quit: Callable[[], None],
+        security: SecurityActions | None = None,
+    ) -> None:
         super().__init__()
         self.facade = facade
         self.on_quit = on_quit
@@ -52,12 +58,34 @@ class MainWindow(QMainWindow):
         for label in (self.engine_label, self.db_label, self.connections_label):
             self.statusBar().addPermanentWidget(label)
         self.tray = TrayController(self, self.request_quit)
+        self.security = security
+        self._build_menu()
         self.first_close_notified = False
         self.quitting = False
         self.timer = QTimer(self)
         self.timer.setInterval(REFRESH_MS)
         self.timer.timeout.connect(lambda: spawn(self.refresh(), "window refresh"))
         self.tabs.currentChanged.connect(lambda _i: spawn(self.refresh_current(), "tab refresh"))
+
+    def _build_menu(self) -> None:
+        app_menu = self.menuBar().addMenu("&File")
+        quit_action = app_menu.addAction("&Quit")
+        quit_action.setShortcut("Ctrl+Q")
+        quit_action.triggered.connect(self.request_quit)
+        if self.security is not None:
+            security = self.menuBar().addMenu("&Security")
+            self.encrypt_action = security.addAction("Store secrets in an encrypted file…")
+            self.encrypt_action.triggered.connect(self.security.open_create_dialog)
+            self.unlock_action = security.addAction("Unlock the secrets file…")
+            self.unlock_action.triggered.connect(self.security.open_unlock_dialog)
+            security.aboutToShow.connect(self._sync_security_actions)
+            self._sync_security_actions()
+
+    def _sync_security_actions(self) -> None:
+        if self.security is None:
+            return
+        self.encrypt_action.setEnabled(self.security.can_create())
+        self.unlock_action.setEnabled(self.security.is_locked())
 
     def start_refreshing(self) -> None:
         spawn(self.refresh(), "first refresh")

@@ -57,6 +57,9 @@ class DashboardTab(QWidget):
         if not overview.database_healthy:
             warnings.append("Database writes are failing; records are kept and retried.")
         if not overview.secrets_usable:
-            warnings.append("No keyring is available: API keys cannot be stored (see Settings › System).")
+            warnings.append(
+                "API keys cannot be stored: no OS keyring is available or the secrets file is locked "
+                "(Security menu: store secrets in an encrypted file, or unlock it)."
+            )
         self.banner.setText(" ".join(warnings))
         self.banner.setVisible(bool(warnings))
