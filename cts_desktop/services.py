@@ -123,7 +123,7 @@ class Services:
             # the user chose the file: never fall back to another store, where the keys are not
             from keyring.backends import fail
 
-            self.secrets = SecretStore(backend=fail.Keyring(), on_secret=self.redactor.add)
+            self.secrets = SecretStore(backend=fail.Keyring(), on_secret=self.redactor.add)  # type: ignore[no-untyped-call]
         if self.secrets_file is not None and options.secrets_passphrase:
             self.secrets.use_encrypted_file(self.secrets_file, options.secrets_passphrase)
             self._secrets_file_open = True

@@ -19,7 +19,7 @@ class PassphraseDialog(QDialog):
     ) -> None:
         """``check(passphrase)`` returns None when accepted, or the message to show."""
         super().__init__(parent)
-        self.create = create
+        self.creating = create
         self.check = check
         self.setWindowTitle("Encrypted secrets file" if create else "Unlock secrets")
         intro = QLabel(
@@ -52,10 +52,10 @@ class PassphraseDialog(QDialog):
 
     def submit(self) -> None:
         passphrase = self.first.text()
-        if self.create and len(passphrase) < MIN_LENGTH:
+        if self.creating and len(passphrase) < MIN_LENGTH:
             self.show_error(f"Use at least {MIN_LENGTH} characters.")
             return
-        if self.create and passphrase != self.second.text():
+        if self.creating and passphrase != self.second.text():
             self.show_error("The two passphrases differ.")
             return
         problem = self.check(passphrase)
