@@ -109,6 +109,8 @@ class ExchangeAdapter:
                 if self._credentials.password:
                     config["password"] = self._credentials.password
             client = cls(config)
+            for flag in self.caps.ccxt_has_off:
+                client.has[flag] = False
             if self.sandbox:
                 client.set_sandbox_mode(True)
             if self.api_url:

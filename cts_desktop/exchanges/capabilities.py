@@ -45,6 +45,8 @@ class Capabilities:
     my_trades_window_ms: int | None = None
     rate_limit: RateLimit = field(default_factory=lambda: RateLimit(5, 100, 3))
     ccxt_options: dict[str, Any] = field(default_factory=dict)
+    # ccxt "has" flags to switch off: currencies are a private call at load_markets and swaps do not need them
+    ccxt_has_off: tuple[str, ...] = ()
     set_leverage_params: dict[str, Any] = field(default_factory=dict)
     error_codes: CodeMap = field(default_factory=dict)
     api_url_suffix: str = ""
@@ -97,6 +99,7 @@ CAPABILITIES: dict[str, Capabilities] = {
         # Only linear markets: skips spot/inverse/option instrument pages at load_markets (ENVIRONMENT-NOTES).
         ccxt_options={"defaultType": "swap", "defaultSubType": "linear", "fetchMarkets": {"types": ["linear"]}},
         error_codes=BYBIT_CODES,
+        ccxt_has_off=("fetchCurrencies",),
         funding_paid_positive=True,
         max_open_positions=500,
     ),
@@ -111,6 +114,7 @@ CAPABILITIES: dict[str, Capabilities] = {
         ccxt_options={"defaultType": "swap"},
         set_leverage_params={"side": "BOTH"},
         error_codes=BINGX_CODES,
+        ccxt_has_off=("fetchCurrencies",),
         api_url_suffix="/openApi",
         max_open_positions=100,
     ),
