@@ -170,8 +170,300 @@ class AppFacade:
     async def reset_settings(self, keys: list[str]) -> None:
         await _in_thread(self.services.settings.reset, keys)
 
+    # --- settings tab ---
+
+    async def settings_apply(self, values: dict[str, object]) -> tuple[dict[str, object], int]:
+        """Validate and store ``values`` in one transaction (all or nothing; SettingsValidationErrors when any is
+        invalid). When the position length was lowered, every configuration set is then trimmed to it (the UI
+        confirmed that first). Returns the normalised values and the number of results trimmed."""
+        services = self.services
+
+        def work() -> tuple[dict[str, object], int]:
+            store = services.settings
+            old_length = int(store.get("system.position_length"))
+            normalised = store.set_many(values)
+            return normalised, self._trim_if_lowered(old_length)
+
+        result: tuple[dict[str, object], int] = await _in_thread(work)
+        return result
+
+    def _trim_if_lowered(self, old_length: int) -> int:
+        from cts_desktop.storage.results import HistoryLimits, trim_all_sets
+
+        store = self.services.settings
+        length = int(store.get("system.position_length"))
+        if length >= old_length:
+            return 0
+        limits = HistoryLimits(length, int(store.get("system.position_threshold_pct")))
+        with self.services.db.session() as session:
+            trimmed = trim_all_sets(session, limits)
+        _log("cts.system.settings").info(
+            "position length lowered from %d to %d: %d stored results trimmed", old_length, length, trimmed
+        )
+        return trimmed
+
+    async def settings_trim_preview(self, length: int) -> int:
+        """How many stored results a position length of ``length`` would remove."""
+        from cts_desktop.storage.results import results_over_length
+
+        return await self.services.db.run(lambda session: results_over_length(session, length))
+
+    def settings_export_text(self) -> str:
+        return self.services.settings.export_json()
+
+    async def settings_export(self, path: str) -> None:
+        text = self.services.settings.export_json()
+        await _in_thread(_write_text, path, text)
+
+    def settings_import_preview(self, text: str) -> dict[str, object]:
+        """The values an import would apply, validated as a whole (SettingsImportError when it would be refused),
+        without writing anything — so the UI can ask for the confirmations the changes need first."""
+        import json
+
+        from cts_desktop.domain import settings as schema
+        from cts_desktop.storage.settings_store import EXPORT_FORMAT, SettingsImportError
+
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SettingsImportError(f"not a JSON document: {exc.msg} at line {exc.lineno}") from None
+        if not isinstance(document, dict) or document.get("format") != EXPORT_FORMAT:
+            raise SettingsImportError("not a CTS Desktop settings export (missing format marker)")
+        values = document.get("settings")
+        if not isinstance(values, dict):
+            raise SettingsImportError("the export has no 'settings' object")
+        unknown = sorted(set(values) - set(schema.SETTINGS_BY_KEY))
+        if unknown:
+            raise SettingsImportError("unknown settings: " + ", ".join(unknown))
+        try:
+            return schema.validate_many(values, base=self.services.settings.values())
+        except schema.SettingsValidationErrors as errors:
+            raise SettingsImportError(
+                "the import was refused, nothing was changed:\n" + "\n".join(str(e) for e in errors.errors)
+            ) from None
+
+    async def settings_import(self, text: str) -> tuple[int, int]:
+        """Import an export document (validated as a whole first); returns (settings changed, results trimmed)."""
+        services = self.services
+
+        def work() -> tuple[int, int]:
+            old_length = int(services.settings.get("system.position_length"))
+            changes = services.settings.import_json(text)
+            return len(changes), self._trim_if_lowered(old_length)
+
+        result: tuple[int, int] = await _in_thread(work)
+        return result
+
+    def database_in_use(self) -> tuple[str, str, str | None]:
+        """(dialect, password-free URL) of the database this process uses, and the saved choice for the next
+        start (None = the embedded SQLite file)."""
+        from cts_desktop.services import database_choice
+
+        return self.services.db.dialect, self.services.db.display_url, database_choice(self.services.paths, None)
+
+    def default_sqlite_path(self) -> str:
+        return str(self.services.paths.sqlite_file)
+
+    def _database_target(self, url: str, password: str | None) -> tuple[str, str | None]:
+        """The password-free URL and the password to use: typed, part of the URL, or the one in the keyring."""
+        from cts_desktop.storage.db import normalise_url
+        from cts_desktop.storage.secrets import SecretRef
+
+        parsed = normalise_url(url)
+        if parsed.get_backend_name() == "sqlite":
+            return parsed.render_as_string(hide_password=False), None
+        password = password or (str(parsed.password) if parsed.password else None)
+        bare = parsed.set(password=None).render_as_string(hide_password=False)
+        if not password:
+            password = self.services.secrets.get(SecretRef.database(bare))
+        return bare, password
+
+    async def database_test(self, url: str, password: str | None = None) -> tuple[bool, str]:
+        """Connect and run ``SELECT 1`` off the GUI thread; (passed, plain message)."""
+        from cts_desktop.storage.db import Database
+
+        def work() -> tuple[bool, str]:
+            try:
+                bare, secret = self._database_target(url, password)
+                database = Database(bare, password=secret)
+            except Exception as exc:
+                return False, _plain_error(exc)
+            try:
+                latency = database.ping()
+                return True, f"Connected to {database.display_url}: SELECT 1 took {latency:.1f} ms."
+            except Exception as exc:
+                return False, _plain_error(exc)
+            finally:
+                database.dispose()
+
+        result: tuple[bool, str] = await _in_thread(work)
+        return result
+
+    async def database_migrate(self, url: str, password: str | None = None) -> tuple[bool, str]:
+        """Create or upgrade the schema of the chosen database (Alembic) off the GUI thread."""
+        from cts_desktop.storage.db import Database
+
+        def work() -> tuple[bool, str]:
+            try:
+                bare, secret = self._database_target(url, password)
+                database = Database(bare, password=secret)
+            except Exception as exc:
+                return False, _plain_error(exc)
+            try:
+                revision = database.migrate()
+                return True, f"{database.display_url} is at schema revision {revision}."
+            except Exception as exc:
+                return False, _plain_error(exc)
+            finally:
+                database.dispose()
+
+        result: tuple[bool, str] = await _in_thread(work)
+        return result
+
+    async def database_save(self, url: str | None, password: str | None = None) -> str:
+        """Remember the database for the next start: None = the embedded SQLite file, an ``sqlite://`` URL, or a
+        PostgreSQL URL whose password goes to the keyring (never to a file). Also stored as the
+        ``system.database_url`` setting (password-free). Takes effect after a restart."""
+        from cts_desktop.services import save_database_choice
+        from cts_desktop.storage.secrets import SecretRef
+
+        services = self.services
+
+        def work() -> str:
+            if url is None or not url.strip():
+                save_database_choice(services.paths, None)
+                services.settings.set("system.database_url", "")
+                return "The embedded SQLite database will be used after a restart."
+            bare, secret = self._database_target(url.strip(), password)
+            if not bare.startswith("sqlite") and secret:
+                services.secrets.set(SecretRef.database(bare), secret)
+            save_database_choice(services.paths, bare)
+            services.settings.set("system.database_url", bare)
+            from cts_desktop.storage.db import public_url
+
+            return f"Saved: {public_url(bare)} will be used after a restart (data is not copied)."
+
+        result: str = await _in_thread(work)
+        return result
+
+    # --- monitoring tab ---
+
+    async def monitoring_overview(self) -> Any:
+        """Log statistics, hourly error rate, top errors and criticals of the last hour (stats.MonitoringOverview)."""
+        from cts_desktop.monitoring.stats import monitoring_overview
+
+        now = int(time.time() * 1000)
+        return await self.services.db.run(lambda session: monitoring_overview(session, now))
+
+    async def activity_timeline(self, limit: int = 200) -> list[Any]:
+        from cts_desktop.monitoring.stats import timeline
+
+        return await self.services.db.run(lambda session: timeline(session, limit))
+
+    async def log_page(self, flt: Any, after: tuple[int, int] | None = None, limit: int = 200) -> list[Any]:
+        """A page of the log viewer (stats.LogFilter → list of stats.LogEntry), newest first, keyset-paged."""
+        from cts_desktop.monitoring.stats import log_page
+
+        return await self.services.db.run(lambda session: log_page(session, flt, after, limit))
+
+    async def log_count(self, flt: Any) -> int:
+        from cts_desktop.monitoring.stats import count_logs
+
+        return await self.services.db.run(lambda session: count_logs(session, flt))
+
+    async def log_connections(self) -> list[str]:
+        from cts_desktop.monitoring.stats import log_connections
+
+        return await self.services.db.run(log_connections)
+
+    async def export_logs(self, flt: Any, path: str, fmt: str) -> int:
+        """Write the records matching ``flt`` to ``path`` as ``csv`` or ``json``; returns the number written."""
+        from cts_desktop.monitoring.stats import iter_logs, write_csv, write_json
+
+        if fmt not in ("csv", "json"):
+            raise ValueError(f"unknown export format {fmt!r}: use csv or json")
+
+        def work(session: Session) -> int:
+            with open(path, "w", encoding="utf-8", newline="") as out:
+                entries = iter_logs(session, flt)
+                return write_csv(entries, out) if fmt == "csv" else write_json(entries, out, flt)
+
+        return await self.services.db.run(work)
+
+    async def health(self) -> list[Any]:
+        """Health rows (monitoring.health.ServiceHealth): database, writer, process and machine load, engines,
+        their loops and the enabled connections."""
+        from cts_desktop.monitoring import health
+
+        services = self.services
+        if getattr(self, "_load_sampler", None) is None:
+            self._load_sampler = health.LoadSampler()
+        sampler = self._load_sampler
+
+        def work() -> list[Any]:
+            rows = [health.database_health(services.db), health.writer_health(services.writer)]
+            rows += sampler.sample()
+            with services.db.session() as session:
+                rows += health.engine_health(session, health.now_utc())
+            return rows
+
+        result: list[Any] = await _in_thread(work)
+        return result
+
+    async def restart_history(self, limit: int = 100) -> list[Any]:
+        from cts_desktop.monitoring.health import restart_history
+
+        return await self.services.db.run(lambda session: restart_history(session, limit))
+
+    async def alerts(self, include_acknowledged: bool = False) -> list[Any]:
+        """Evaluate the alert rules (new alerts are stored), then list the alerts (monitoring.alerts.AlertRow)."""
+        from datetime import UTC, datetime
+
+        from cts_desktop.monitoring import alerts
+
+        services = self.services
+        thresholds = alerts.AlertThresholds.from_settings(services.settings.values())
+        size = await _in_thread(services.db.size_bytes)
+        stats = services.writer.stats
+
+        def work(session: Session) -> list[Any]:
+            now = datetime.now(UTC)
+            candidates = alerts.evaluate(
+                session, now, thresholds, database_bytes=size, writer_healthy=stats.healthy,
+                writer_error=stats.last_error,
+            )
+            for row in alerts.raise_alerts(session, candidates, now):
+                _log("cts.system.alerts").warning("alert (%s): %s", row.severity, row.message)
+            return alerts.list_alerts(session, include_acknowledged)
+
+        return await services.db.run(work)
+
+    async def acknowledge_alerts(self, ids: list[int]) -> int:
+        from datetime import UTC, datetime
+
+        from cts_desktop.monitoring.alerts import acknowledge
+
+        return await self.services.db.run(lambda session: acknowledge(session, ids, datetime.now(UTC)))
+
 
 async def _in_thread(fn: Any, *args: Any) -> Any:
     import asyncio
 
     return await asyncio.to_thread(fn, *args)
+
+
+def _write_text(path: str, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as out:
+        out.write(text)
+
+
+def _plain_error(exc: BaseException) -> str:
+    """A one-line message for the user; database errors are already plain and password-free."""
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+def _log(name: str) -> Any:
+    import logging
+
+    return logging.getLogger(name)

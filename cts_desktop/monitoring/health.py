@@ -1,0 +1,251 @@
+"""Health of every service the app knows: the database (ping latency), the batched writer, this process and the
+machine (CPU, memory), and — once engines run — each engine loop and each connection from the ``engine_state``
+rows; plus the auto-restart history.
+
+**Auto-restart marker.** The engine supervisor (DOMAIN Part 2 §11) records every restart attempt through
+:func:`log_restart` — a record of category ``engine`` written by the logger named :data:`RESTART_LOGGER`
+(``cts.engine.restart``) with ``context = {"event": "auto_restart", "attempt", "max_attempts", "reason",
+"outcome"}``. The history is read back by ``category = 'engine' AND logger = 'cts.engine.restart'`` (the
+``(category, ts_ms)`` index narrows it), so no extra table is needed.
+
+**Engine state shape read here.** ``EngineState.status`` is ``running | paused | stopped | error``;
+``EngineState.health`` maps a loop name to either a status word or ``{"status": "healthy|degraded|unhealthy",
+"detail": "..."}``; ``updated_at`` is the engine's last heartbeat.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cts_desktop.storage.models import Connection, EngineState, LogRecord
+
+if TYPE_CHECKING:
+    from cts_desktop.storage.db import Database
+    from cts_desktop.storage.writer import BatchedWriter
+
+RESTART_LOGGER = "cts.engine.restart"
+RESTART_EVENT = "auto_restart"
+
+# Thresholds for the process/machine rows: above these the row shows "degraded".
+CPU_DEGRADED_PCT = 90.0
+MEMORY_DEGRADED_PCT = 90.0
+DB_PING_DEGRADED_MS = 250.0
+WRITER_BACKLOG_DEGRADED = 10_000
+
+
+class HealthStatus(enum.StrEnum):
+    OK = "ok"
+    DEGRADED = "degraded"
+    DOWN = "down"
+    STOPPED = "stopped"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceHealth:
+    """One row of the health table: what (``kind``/``name``), its status and a one-line detail."""
+
+    kind: str  # database | writer | process | machine | engine | loop | connection
+    name: str
+    status: HealthStatus
+    detail: str
+    value: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RestartEvent:
+    ts_ms: int
+    connection_id: str | None
+    level: str
+    message: str
+    attempt: int | None
+    max_attempts: int | None
+    reason: str
+    outcome: str
+
+
+# --- database and writer -----------------------------------------------------------------------------------------
+
+
+def database_health(db: Database) -> ServiceHealth:
+    """``SELECT 1`` round trip (blocking: call it from a worker thread)."""
+    from cts_desktop.storage.db import DatabaseError
+
+    try:
+        latency = db.ping()
+    except DatabaseError as error:
+        return ServiceHealth("database", db.dialect, HealthStatus.DOWN, str(error))
+    status = HealthStatus.OK if latency < DB_PING_DEGRADED_MS else HealthStatus.DEGRADED
+    return ServiceHealth("database", db.dialect, status, f"ping {latency:.1f} ms · {db.display_url}", latency)
+
+
+def writer_health(writer: BatchedWriter) -> ServiceHealth:
+    stats = writer.stats
+    pending = writer.pending
+    if not stats.healthy:
+        status = HealthStatus.DOWN
+        detail = f"writes failing ({stats.last_error or 'unknown error'}); {pending} rows waiting"
+    else:
+        status = HealthStatus.OK if pending < WRITER_BACKLOG_DEGRADED else HealthStatus.DEGRADED
+        detail = (
+            f"{pending} pending · {stats.written_rows} rows in {stats.written_batches} batches · "
+            f"last commit {stats.last_commit_ms:.1f} ms"
+        )
+    return ServiceHealth("writer", "batched writer", status, detail, float(pending))
+
+
+# --- process and machine -------------------------------------------------------------------------------------------
+
+
+class LoadSampler:
+    """CPU and memory of this process and of the machine through psutil (CPU percentages are measured between
+    two calls, so the sampler is kept and asked repeatedly)."""
+
+    def __init__(self) -> None:
+        import psutil
+
+        self._psutil = psutil
+        self._process = psutil.Process(os.getpid())
+        self._process.cpu_percent(None)
+        psutil.cpu_percent(None)
+
+    def sample(self) -> list[ServiceHealth]:
+        psutil = self._psutil
+        app_cpu = float(self._process.cpu_percent(None))
+        app_mb = self._process.memory_info().rss / (1024 * 1024)
+        machine_cpu = float(psutil.cpu_percent(None))
+        memory = psutil.virtual_memory()
+        cores = psutil.cpu_count() or 1
+
+        def level(pct: float, limit: float) -> HealthStatus:
+            return HealthStatus.OK if pct < limit else HealthStatus.DEGRADED
+
+        return [
+            ServiceHealth("process", "app CPU", level(app_cpu / cores, CPU_DEGRADED_PCT),
+                          f"{app_cpu:.0f} % of one core ({cores} cores)", app_cpu),
+            ServiceHealth("process", "app memory", HealthStatus.OK, f"{app_mb:.0f} MB resident", app_mb),
+            ServiceHealth("machine", "CPU", level(machine_cpu, CPU_DEGRADED_PCT), f"{machine_cpu:.0f} % busy",
+                          machine_cpu),
+            ServiceHealth("machine", "memory", level(float(memory.percent), MEMORY_DEGRADED_PCT),
+                          f"{memory.percent:.0f} % used of {memory.total / 1024 ** 3:.1f} GB", float(memory.percent)),
+        ]
+
+
+# --- engines and connections (from engine_state) --------------------------------------------------------------------
+
+
+def _loop_status(value: object) -> tuple[HealthStatus, str]:
+    word = value.get("status") if isinstance(value, Mapping) else value
+    detail = str(value.get("detail") or "") if isinstance(value, Mapping) else ""
+    mapping = {
+        "healthy": HealthStatus.OK, "ok": HealthStatus.OK, "degraded": HealthStatus.DEGRADED,
+        "unhealthy": HealthStatus.DOWN, "down": HealthStatus.DOWN, "error": HealthStatus.DOWN,
+        "stopped": HealthStatus.STOPPED,
+    }
+    return mapping.get(str(word).lower(), HealthStatus.UNKNOWN), detail or str(word)
+
+
+def _engine_status(state: EngineState, now: datetime, stale_after: timedelta) -> tuple[HealthStatus, str]:
+    if state.status == "error":
+        return HealthStatus.DOWN, f"error: {state.last_error or 'no message'}"
+    if state.status in ("stopped", ""):
+        return HealthStatus.STOPPED, "stopped"
+    age = now - _aware(state.updated_at)
+    if age > stale_after:
+        return HealthStatus.DEGRADED, f"{state.status}, no heartbeat for {int(age.total_seconds())} s"
+    return HealthStatus.OK, f"{state.status}, heartbeat {int(age.total_seconds())} s ago"
+
+
+def engine_health(
+    session: Session, now: datetime, stale_after: timedelta = timedelta(minutes=5)
+) -> list[ServiceHealth]:
+    """One row per engine (``'*'`` is the coordinator) and one per loop it reports; then each enabled connection
+    with the state of its engine (or "no engine" when none has run yet)."""
+    rows: list[ServiceHealth] = []
+    states = {s.connection_id: s for s in session.execute(select(EngineState)).scalars()}
+    names = dict(session.execute(select(Connection.id, Connection.name)).tuples().all())
+    for conn_id, state in sorted(states.items()):
+        name = "coordinator" if conn_id == "*" else names.get(conn_id, conn_id)
+        status, detail = _engine_status(state, now, stale_after)
+        rows.append(ServiceHealth("engine", name, status, detail))
+        for loop, value in sorted((state.health or {}).items()):
+            loop_status, loop_detail = _loop_status(value)
+            rows.append(ServiceHealth("loop", f"{name} › {loop}", loop_status, loop_detail))
+    for conn in session.execute(
+        select(Connection).where(Connection.is_enabled.is_(True)).order_by(Connection.name)
+    ).scalars():
+        conn_state = states.get(conn.id)
+        test = "never tested" if conn.last_test_ok is None else ("test passed" if conn.last_test_ok else "test failed")
+        if conn_state is None:
+            rows.append(ServiceHealth("connection", conn.name, HealthStatus.STOPPED, f"no engine yet · {test}"))
+            continue
+        status, detail = _engine_status(conn_state, now, stale_after)
+        rows.append(ServiceHealth("connection", conn.name, status, f"{detail} · {test}"))
+    return rows
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+# --- auto-restart history ----------------------------------------------------------------------------------------
+
+
+def log_restart(
+    connection_id: str, attempt: int, max_attempts: int, reason: str, outcome: str, level: int = logging.WARNING
+) -> None:
+    """Record one auto-restart attempt (``outcome``: restarted | failed | gave_up) with the marker above."""
+    logging.getLogger(RESTART_LOGGER).log(
+        logging.CRITICAL if outcome == "gave_up" else level,
+        "auto-restart of engine %s: attempt %d of %d (%s) → %s", connection_id, attempt, max_attempts, reason,
+        outcome,
+        extra={
+            "connection_id": connection_id,
+            "context": {
+                "event": RESTART_EVENT, "attempt": attempt, "max_attempts": max_attempts, "reason": reason,
+                "outcome": outcome,
+            },
+        },
+    )
+
+
+def restart_history(session: Session, limit: int = 100) -> list[RestartEvent]:
+    """Auto-restart attempts, newest first."""
+    rows = session.execute(
+        select(LogRecord)
+        .where(LogRecord.category == "engine", LogRecord.logger == RESTART_LOGGER)
+        .order_by(LogRecord.ts_ms.desc(), LogRecord.id.desc())
+        .limit(limit)
+    ).scalars()
+    events = []
+    for row in rows:
+        ctx: dict[str, Any] = row.context or {}
+        events.append(
+            RestartEvent(
+                row.ts_ms, row.connection_id, row.level, row.message, _int(ctx.get("attempt")),
+                _int(ctx.get("max_attempts")), str(ctx.get("reason") or ""), str(ctx.get("outcome") or ""),
+            )
+        )
+    return events
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
