@@ -37,6 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="opt in to a passphrase-encrypted secrets file when no OS keyring exists; the passphrase is read "
         "from CTS_SECRETS_PASSPHRASE or asked on the terminal",
     )
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="check this installation on throw-away state (temporary database, in-process exchange simulator on "
+        "127.0.0.1), print a report and exit (0 = all checks passed)",
+    )
     parser.add_argument("--exit-after", type=float, metavar="SECONDS", help=argparse.SUPPRESS)
     return parser
 
@@ -53,6 +59,10 @@ def _passphrase(secrets_file: Path | None) -> str | None:
 
 def run(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
+    if args.self_test:
+        from cts_desktop.selftest import run_self_test
+
+        return run_self_test()
     from cts_desktop.services import AppOptions
 
     options = AppOptions(
