@@ -5,10 +5,11 @@ Each (signal variant, configuration) pair walks the bars with up to ``max_open``
 keep it exact:
 
 * idle time is skipped with a "next signal" index (nothing can happen without an open position);
-* when every slot is taken (new signals are ignored anyway), a whole block of ``block`` bars is skipped if its
-  minimum low and maximum high prove that no bar in it can exit any open position or arm trailing. The state a
-  skipped block leaves behind (best price, trailing stop) is the state the bar-by-bar walk would leave. A test
-  checks that results with and without blocks are identical.
+* when every slot is taken (new signals are ignored anyway), a whole block of ``block`` bars (or of
+  ``block × coarse_factor`` bars, tried first) is skipped if its minimum low and maximum high prove that no
+  bar in it can exit any open position or arm trailing. The state a skipped block leaves behind (best price,
+  trailing stop) is the state the bar-by-bar walk would leave. A test checks that results with and without
+  blocks are identical.
 
 A signal on a bar where the same configuration closes a position is ignored (DOMAIN Part 1 §1).
 """
@@ -29,6 +30,7 @@ from cts_desktop.domain.matrix import ExitMatrix
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 DEFAULT_BLOCK = 16
+COARSE = 4  # a coarse block is COARSE fine blocks long
 
 
 @kernel()
@@ -60,9 +62,38 @@ def block_extremes(low: FloatArray, high: FloatArray, block: int) -> tuple[Float
 
 
 @kernel()
+def _skip_block(
+    lo: float, hi: float, t_last: float, n_open: int, trailing: bool, timeout: float,
+    stop: FloatArray, best: FloatArray, armed: BoolArray, tpl: FloatArray, arm: FloatArray, tdist: FloatArray,
+    t0: FloatArray,
+) -> bool:
+    """If no bar of a block with extremes (lo, hi) can close or arm any open slot, apply the block's state
+    change (best price, trailing stop) and return True; otherwise change nothing and return False."""
+    for k in range(n_open):
+        if lo <= stop[k] or (timeout > 0.0 and t_last - t0[k] >= timeout):
+            return False
+        if not trailing:
+            if hi >= tpl[k]:
+                return False
+        else:
+            nb = max(best[k], hi)
+            if armed[k]:
+                if lo <= nb - tdist[k]:
+                    return False
+            elif nb >= arm[k]:
+                return False
+    if trailing:
+        for k in range(n_open):
+            best[k] = max(best[k], hi)
+            if armed[k]:
+                stop[k] = max(stop[k], best[k] - tdist[k])
+    return True
+
+
+@kernel()
 def run_config(
     o: FloatArray, h: FloatArray, low: FloatArray, c: FloatArray, t: FloatArray,
-    bmin: FloatArray, bmax: FloatArray, block: int,
+    bmin: FloatArray, bmax: FloatArray, bmin2: FloatArray, bmax2: FloatArray, block: int, big: int,
     sig: BoolArray, nxt: IntArray,
     tp: float, sl: float, trail_start: float, trail_stop: float, pc: float, fee: float, timeout: float,
     max_open: int,
@@ -95,26 +126,18 @@ def run_config(
         if n_open == 0 and not sig[j]:
             j = nxt[j]
             continue
-        if block > 0 and n_open == max_open and j % block == 0 and j + block <= n:
-            lo = bmin[j // block]
-            hi = bmax[j // block]
-            ok = True
-            for k in range(n_open):
-                if lo <= stop[k] or (timeout > 0.0 and t[j + block - 1] - t0[k] >= timeout):
-                    ok = False
-                elif not trailing:
-                    ok = hi < tpl[k]
-                else:
-                    nb = max(best[k], hi)
-                    ok = (lo > nb - tdist[k]) if armed[k] else (nb < arm[k])
-                if not ok:
-                    break
-            if ok:
-                if trailing:
-                    for k in range(n_open):
-                        best[k] = max(best[k], hi)
-                        if armed[k]:
-                            stop[k] = max(stop[k], best[k] - tdist[k])
+        if block > 0 and n_open == max_open and j % block == 0:
+            # coarse blocks first, then fine ones; each skip is exact (see module doc)
+            if big > 0 and j % big == 0 and j + big <= n and _skip_block(
+                bmin2[j // big], bmax2[j // big], t[j + big - 1], n_open, trailing, timeout, stop, best, armed,
+                tpl, arm, tdist, t0,
+            ):
+                j += big
+                continue
+            if j + block <= n and _skip_block(
+                bmin[j // block], bmax[j // block], t[j + block - 1], n_open, trailing, timeout, stop, best,
+                armed, tpl, arm, tdist, t0,
+            ):
                 j += block
                 continue
         exited = False
@@ -177,7 +200,7 @@ def run_config(
 @kernel(parallel=True)
 def _sweep_kernel(
     o: FloatArray, h: FloatArray, low: FloatArray, c: FloatArray, t: FloatArray,
-    bmin: FloatArray, bmax: FloatArray, block: int,
+    bmin: FloatArray, bmax: FloatArray, bmin2: FloatArray, bmax2: FloatArray, block: int, big: int,
     side: IntArray, sig: BoolArray, nxt: IntArray,
     tp: FloatArray, sl: FloatArray, ts: FloatArray, tst: FloatArray, pc: float, fee: float, timeout: float,
     max_open: int,
@@ -192,7 +215,7 @@ def _sweep_kernel(
         k = task // n_var
         s = side[v]
         trades, total, wins, gwin, gloss, maxdd, n_open = run_config(
-            o[s], h[s], low[s], c[s], t, bmin[s], bmax[s], block, sig[v], nxt[v],
+            o[s], h[s], low[s], c[s], t, bmin[s], bmax[s], bmin2[s], bmax2[s], block, big, sig[v], nxt[v],
             tp[k], sl[k], ts[k], tst[k], pc, fee, timeout, max_open, e_i, e_i, e_f, e_i, e_f,
         )
         out_i[v, k, 0] = trades
@@ -246,16 +269,24 @@ class PreparedBars:
     t: FloatArray
     bmin: FloatArray
     bmax: FloatArray
+    bmin2: FloatArray
+    bmax2: FloatArray
     block: int
+    big: int
 
     @classmethod
-    def build(cls, bars: Bars, block: int = DEFAULT_BLOCK) -> PreparedBars:
+    def build(cls, bars: Bars, block: int = DEFAULT_BLOCK, coarse_factor: int = COARSE) -> PreparedBars:
+        """``block`` = 0 disables block skipping (the plain bar-by-bar walk, kept for tests);
+        ``coarse_factor`` = 0 disables the coarse level."""
         sides = (bars.signed(LONG), bars.signed(SHORT))
-        ext = [block_extremes(s.low, s.high, block) for s in sides]
+        big = block * coarse_factor
+        fine = [block_extremes(s.low, s.high, block) for s in sides]
+        coarse = [block_extremes(s.low, s.high, big) for s in sides]
         return cls(
             np.stack([s.open for s in sides]), np.stack([s.high for s in sides]),
             np.stack([s.low for s in sides]), np.stack([s.close for s in sides]), bars.time,
-            np.stack([e[0] for e in ext]), np.stack([e[1] for e in ext]), block,
+            np.stack([e[0] for e in fine]), np.stack([e[1] for e in fine]),
+            np.stack([e[0] for e in coarse]), np.stack([e[1] for e in coarse]), block, big,
         )
 
 
@@ -288,7 +319,8 @@ def sweep(
     out_f = np.zeros((n_var, n_cfg, 4), dtype=np.float64)
     out_i = np.zeros((n_var, n_cfg, 3), dtype=np.int64)
     _sweep_kernel(
-        prep.o, prep.h, prep.low, prep.c, prep.t, prep.bmin, prep.bmax, prep.block, side, sig, nxt,
+        prep.o, prep.h, prep.low, prep.c, prep.t, prep.bmin, prep.bmax, prep.bmin2, prep.bmax2, prep.block,
+        prep.big, side, sig, nxt,
         matrix.tp, matrix.sl, matrix.trail_start, matrix.trail_stop, params.pc, params.fee, params.timeout_s,
         max_open, out_f, out_i,
     )
@@ -329,7 +361,8 @@ def sweep_trades(
     reason = np.empty(cap, dtype=np.int64)
     res = np.empty(cap, dtype=np.float64)
     trades, *_, n_open = run_config(
-        prep.o[s], prep.h[s], prep.low[s], prep.c[s], prep.t, prep.bmin[s], prep.bmax[s], prep.block, sig,
+        prep.o[s], prep.h[s], prep.low[s], prep.c[s], prep.t, prep.bmin[s], prep.bmax[s], prep.bmin2[s],
+        prep.bmax2[s], prep.block, prep.big, sig,
         next_signal_index(sig), config.tp, config.sl, config.trail_start, config.trail_stop, params.pc,
         params.fee, params.timeout_s, max_open, ent, ext, price, reason, res,
     )

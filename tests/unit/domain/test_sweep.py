@@ -35,18 +35,17 @@ def test_sweep_equals_per_config_loop(
     assert res.trades.sum() > 100  # the slice really exercises the exits
 
 
-def test_block_skipping_changes_nothing(btc5m_bars: Bars) -> None:
+@pytest.mark.parametrize("params", [PARAMS, TIMED], ids=["no-timeout", "timeout"])
+def test_block_skipping_changes_nothing(btc5m_bars: Bars, params: ExitParams) -> None:
     full = build_matrix()
     entries = np.stack([reversal_entries(btc5m_bars.close, 3, d) for d in (LONG, SHORT)])
-    results = [
-        sweep(PreparedBars.build(btc5m_bars, block), entries, [LONG, SHORT], full, TIMED if block else PARAMS)
-        for block in (0, 5, 16)
-    ]
-    plain = sweep(PreparedBars.build(btc5m_bars, 0), entries, [LONG, SHORT], full, TIMED)
-    for r in results[1:]:
+    plain = sweep(PreparedBars.build(btc5m_bars, 0, 0), entries, [LONG, SHORT], full, params, max_open=2)
+    for block, coarse in ((5, 0), (16, 0), (4, 3), (16, 4)):
+        r = sweep(PreparedBars.build(btc5m_bars, block, coarse), entries, [LONG, SHORT], full, params, max_open=2)
         assert np.array_equal(r.trades, plain.trades)
         assert np.array_equal(r.total, plain.total)
         assert np.array_equal(r.max_drawdown, plain.max_drawdown)
+        assert np.array_equal(r.still_open, plain.still_open)
 
 
 def test_statistics_follow_the_trades(btc5m_bars: Bars) -> None:
