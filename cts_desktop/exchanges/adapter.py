@@ -9,8 +9,9 @@ Contract, in one place:
 * :meth:`place_order` is never retried blindly: a timeout / lost response / network error is followed by a
   look-up by client id; only a definite "not found" allows one re-submission with the *same* client id, which
   the exchange refuses if it already has it;
-* ccxt is imported on first use (it costs ~0.8 s), its throttle is on with the per-exchange limits of the
-  capability table (configurable per connection), and markets are cached for ``market_ttl_s``.
+* ccxt is imported on first use (it costs ~0.8 s); its weighted throttle is on, and the per-exchange limits of
+  the capability table (configurable per connection) are enforced on top by ``limiter.py``; markets are cached
+  for ``market_ttl_s``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from cts_desktop.exchanges.errors import (
     retry_read,
     translate,
 )
+from cts_desktop.exchanges.limiter import RequestLimiter
 from cts_desktop.exchanges.lookups import NotFound, find_by_client_id
 from cts_desktop.exchanges.models import (
     AccountConfig,
@@ -86,7 +88,7 @@ class ExchangeAdapter:
         self._markets_at = 0.0
         self._markets: dict[str, MarketInfo] = {}
         self._markets_lock = asyncio.Lock()
-        self._slots = asyncio.Semaphore(self.caps.rate_limit.concurrent)
+        self.limiter = RequestLimiter(self.caps.rate_limit)
         self._unknown_outcome: set[str] = set()
 
     # ---- client lifecycle -----------------------------------------------------------------------------------
@@ -98,8 +100,7 @@ class ExchangeAdapter:
 
             cls = getattr(ccxt_async, self.exchange_id)
             config: dict[str, Any] = {
-                "enableRateLimit": True,
-                "rateLimit": self.caps.rate_limit.min_interval_ms,
+                "enableRateLimit": True,  # ccxt's weighted throttle, with its own calibrated rateLimit
                 "timeout": self.timeout_ms,
                 "options": copy.deepcopy(self.caps.ccxt_options),
             }
@@ -131,7 +132,7 @@ class ExchangeAdapter:
 
     # ---- plumbing -------------------------------------------------------------------------------------------
     async def _call(self, fn: Callable[[], Awaitable[T]]) -> T:
-        async with self._slots:
+        async with self.limiter.slot():
             return await fn()
 
     async def _read(self, what: str, fn: Callable[[], Awaitable[T]]) -> T:

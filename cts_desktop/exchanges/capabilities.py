@@ -24,11 +24,6 @@ class RateLimit:
     per_minute: int
     concurrent: int
 
-    @property
-    def min_interval_ms(self) -> float:
-        """ccxt's ``rateLimit``: the spacing that respects both the per-second and per-minute limit."""
-        return max(1000.0 / self.per_second, 60_000.0 / self.per_minute)
-
 
 @dataclass(frozen=True)
 class Capabilities:
