@@ -2,7 +2,7 @@
 
 Why a wrapper: numba's on-disk cache must live in a folder the application chooses (the user cache dir), and
 inside a PyInstaller bundle a module's ``.py`` file may not exist, in which case ``cache=True`` makes numba raise
-at import time. The application sets ``NUMBA_CACHE_DIR`` (see :func:`cache_env`) *before* importing any kernel
+at import time. The application calls :func:`configure_cache` (user cache dir) *before* importing any kernel
 module; kernels whose source file is missing compile in memory instead of failing. A frozen build keeps the cache
 working when the packager collects ``cts_desktop.domain`` as ``pyz+py`` (PyInstaller ``module_collection_mode``);
 numba then keys the cache on the executable's timestamp.
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import numba
+from numba.core import config as numba_config
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -23,8 +24,15 @@ CACHE_ENV = "NUMBA_CACHE_DIR"
 
 
 def cache_env(folder: str | Path) -> dict[str, str]:
-    """Environment entries the application merges into ``os.environ`` before importing kernels."""
+    """Environment entries for child processes (workers) that must share the application's cache."""
     return {CACHE_ENV: str(folder)}
+
+
+def configure_cache(folder: str | Path) -> None:
+    """Point numba's cache at ``folder`` (the user cache dir). Call it before importing any kernel module
+    (exits, sweep, book, indicators, steps): numba picks a function's cache location when it is decorated."""
+    os.environ[CACHE_ENV] = str(folder)
+    numba_config.CACHE_DIR = str(folder)  # type: ignore[attr-defined]
 
 
 def _source_exists(func: Callable[..., Any]) -> bool:
