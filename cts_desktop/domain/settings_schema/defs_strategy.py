@@ -128,6 +128,21 @@ _b.integer(
     help="Close a Preset-mode pseudo position after this long; 0 = no time stop.",
 )
 
+_b.group("Live risk")
+_b.integer(
+    "strategy.max_real_per_symbol_direction", "Max live positions per symbol and direction", 1, 1, 10, 1,
+    help="Real positions (paper or live) the order manager keeps open at once for one symbol and direction.",
+)
+_b.integer(
+    "strategy.real_cooldown_s", "Live entry cooldown", 60, 0, 3600, 10, unit="s",
+    help="Minimum time between two Real entries of the same symbol and direction.",
+)
+_b.decimal(
+    "strategy.daily_loss_limit_pct", "Daily loss kill switch", 5.0, 0.0, 50.0, 0.5, unit="%",
+    help="No new Real entries while the net result of the last 24 h is a loss larger than this share of the "
+    "balance; 0 switches the kill switch off.",
+)
+
 _b.group("Block")
 _b.flag(
     "strategy.block_enabled", "Block adjustment", True,

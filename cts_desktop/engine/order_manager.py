@@ -1,0 +1,411 @@
+"""The order manager of one connection: Real signals become sized, checked orders; fills, positions, fees and
+funding are synchronised; after a start or a reconnect everything is reconciled with the exchange.
+
+The rules that keep money safe:
+
+* the order row is committed as ``pending`` with its client order id **before** the order is sent;
+* an order whose outcome is unknown (timeout, lost response) stays ``unknown`` and is looked up by its client id —
+  it is never sent again blindly (the adapter re-submits at most once with the *same* client id, which an exchange
+  refuses when it already has it);
+* an order on the exchange that the app does not know is recorded as ``external`` — never adopted silently;
+* paper and live orders take exactly this path; only the broker differs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from sqlalchemy.orm import Session
+
+from cts_desktop.domain.sizing import MarketRules, VolumeSettings, size_position
+from cts_desktop.engine import order_records as rec
+from cts_desktop.engine.broker import Broker
+from cts_desktop.engine.client_ids import is_ours, new_client_id
+from cts_desktop.engine.events import EventBus
+from cts_desktop.engine.trading_events import OrderChanged, PositionChanged
+from cts_desktop.exchanges.errors import ExchangeError, OrderUnknownError, TemporaryError
+from cts_desktop.exchanges.models import Balance, OrderRequest, OrderSide, OrderType, Trade
+from cts_desktop.storage.db import Database
+from cts_desktop.storage.models import BalanceSnapshot, RealPosition
+from cts_desktop.storage.types import to_decimal
+
+log = logging.getLogger("cts.engine.orders")
+T = TypeVar("T")
+
+UNKNOWN_ORDER_GRACE = timedelta(seconds=30)
+
+
+@dataclass(frozen=True, slots=True)
+class EntrySignal:
+    """A Real-layer decision: open ``direction`` on ``symbol`` now, with exits at these distances (fractions of
+    the entry price; ``take_profit_frac`` is None when the set trails, then the engine closes it)."""
+
+    symbol: str
+    direction: str
+    price: float
+    stop_loss_frac: float
+    take_profit_frac: float | None
+    set_id: int | None = None
+    label: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RiskLimits:
+    max_open_exchange: int = 100
+    max_per_symbol_direction: int = 1
+    cooldown_s: float = 60.0
+    daily_loss_limit_pct: float = 5.0
+    volume: VolumeSettings = field(default_factory=VolumeSettings)
+
+
+@dataclass(frozen=True, slots=True)
+class EntryOutcome:
+    accepted: bool
+    reason: str
+    client_order_id: str | None = None
+    real_position_id: int | None = None
+    status: str | None = None
+
+
+@dataclass(slots=True)
+class ReconcileReport:
+    resolved: int = 0
+    not_sent: int = 0
+    still_unknown: int = 0
+    external: int = 0
+    fills: int = 0
+    closed_positions: int = 0
+
+
+class OrderManager:
+    def __init__(
+        self,
+        connection_id: str,
+        db: Database,
+        broker: Broker,
+        bus: EventBus,
+        *,
+        paper: bool,
+        hedged: bool = True,
+        market_rules: Callable[[str], MarketRules],
+        amount_to_precision: Callable[[str, Decimal], Decimal],
+        price_to_precision: Callable[[str, float], Decimal],
+        limits: Callable[[], RiskLimits],
+    ) -> None:
+        self.connection_id = connection_id
+        self.db = db
+        self.broker = broker
+        self.bus = bus
+        self.paper = paper
+        self.hedged = hedged
+        self.market_rules = market_rules
+        self.amount_to_precision = amount_to_precision
+        self.price_to_precision = price_to_precision
+        self.limits = limits
+        self._leverage_set: dict[str, int] = {}
+        self._balance: tuple[float, Balance] | None = None
+        self._trades_since: dict[str, int] = {}
+        self._funding_since: dict[str, int] = {}
+        self._order_sides: dict[str, str | None] = {}
+        self._lock = asyncio.Lock()
+        self.kill_switch_active = False
+
+    def _run(self, fn: Callable[..., T], *args: Any) -> Awaitable[T]:
+        """``fn(session, *args)`` in one transaction off the event loop."""
+        return self.db.run(lambda session: fn(session, *args))
+
+    # --- entries ---------------------------------------------------------------------------------------------
+
+    async def balance(self, max_age_s: float = 5.0) -> Balance:
+        now = time.monotonic()
+        if self._balance is None or now - self._balance[0] > max_age_s:
+            self._balance = (now, await self.broker.balance("USDT"))
+        return self._balance[1]
+
+    async def open_position(self, signal: EntrySignal) -> EntryOutcome:
+        async with self._lock:  # one entry at a time: the checks read what the previous entry wrote
+            return await self._open(signal)
+
+    async def _open(self, signal: EntrySignal) -> EntryOutcome:
+        limits = self.limits()
+        refusal = await self.db.run(lambda s: self._check(s, signal, limits))
+        if refusal:
+            return self._refuse(signal, refusal)
+        balance = await self.balance()
+        if limits.daily_loss_limit_pct > 0:
+            since = datetime.now(UTC) - timedelta(hours=24)
+            net = await self.db.run(lambda s: rec.net_result_since(s, self.connection_id, since))
+            if net < 0 and -net > to_decimal(balance.total) * to_decimal(limits.daily_loss_limit_pct) / 100:
+                if not self.kill_switch_active:
+                    log.critical("daily loss kill switch: %s USDT lost in 24 h; no new entries", net,
+                                 extra={"connection_id": self.connection_id})
+                self.kill_switch_active = True
+                return self._refuse(signal, f"daily loss kill switch ({net} USDT in 24 h)")
+        self.kill_switch_active = False
+        rules = self.market_rules(signal.symbol)
+        sizing = size_position(balance.total, signal.price, rules, limits.volume, free_margin=balance.free)
+        if sizing.skipped:
+            return self._refuse(signal, sizing.reason)
+        if sizing.adjusted:
+            log.info("%s %s: %s", signal.symbol, signal.direction, sizing.reason,
+                     extra={"connection_id": self.connection_id, "symbol": signal.symbol})
+        quantity = self.amount_to_precision(signal.symbol, sizing.quantity)
+        sign = 1 if signal.direction == "long" else -1
+        stop = self.price_to_precision(signal.symbol, signal.price * (1 - sign * signal.stop_loss_frac))
+        target = (
+            None if signal.take_profit_frac is None
+            else self.price_to_precision(signal.symbol, signal.price * (1 + sign * signal.take_profit_frac))
+        )
+        client_id = new_client_id(self.connection_id)
+        entry = rec.NewEntry(
+            self.connection_id, signal.set_id, signal.symbol, signal.direction, self.paper, quantity,
+            float(sizing.leverage), target, stop, client_id,
+        )
+        position_id, _ = await self.db.run(lambda s: rec.insert_entry(s, entry))
+        await self._ensure_leverage(signal.symbol, sizing.leverage)
+        request = OrderRequest(
+            symbol=signal.symbol, side=OrderSide.BUY if sign > 0 else OrderSide.SELL, order_type=OrderType.MARKET,
+            amount=float(quantity), client_id=client_id, take_profit=None if target is None else float(target),
+            stop_loss=float(stop), hedged=self.hedged,
+        )
+        status = await self._send(request, position_id)
+        return EntryOutcome(status not in ("rejected", "failed"), signal.label or "entry", client_id, position_id,
+                            status)
+
+    def _check(self, session: Session, signal: EntrySignal, limits: RiskLimits) -> str | None:
+        if rec.count_open(session, self.connection_id) >= limits.max_open_exchange:
+            return f"the exchange's maximum of {limits.max_open_exchange} open positions is reached"
+        if rec.count_open(session, self.connection_id, signal.symbol, signal.direction) >= \
+                limits.max_per_symbol_direction:
+            return f"already {limits.max_per_symbol_direction} open {signal.direction} position(s) in {signal.symbol}"
+        last = rec.last_entry_at(session, self.connection_id, signal.symbol, signal.direction)
+        if last is not None and (datetime.now(UTC) - last).total_seconds() < limits.cooldown_s:
+            return f"cooldown of {limits.cooldown_s:.0f} s after the last {signal.direction} entry"
+        return None
+
+    def _refuse(self, signal: EntrySignal, reason: str) -> EntryOutcome:
+        log.info("entry refused for %s %s: %s", signal.symbol, signal.direction, reason,
+                 extra={"connection_id": self.connection_id, "symbol": signal.symbol})
+        return EntryOutcome(False, reason)
+
+    async def _ensure_leverage(self, symbol: str, leverage: int) -> None:
+        if self._leverage_set.get(symbol) == leverage:
+            return
+        setter = getattr(self.broker, "set_leverage", None)
+        if setter is None:
+            return
+        try:
+            await setter(symbol, float(leverage))
+            self._leverage_set[symbol] = leverage
+        except ExchangeError as error:  # e.g. "leverage not modified": the order itself decides
+            log.warning("setting leverage %s× on %s failed: %s", leverage, symbol, error,
+                        extra={"connection_id": self.connection_id, "symbol": symbol})
+
+    async def _send(self, request: OrderRequest, position_id: int | None) -> str:
+        """Send an order whose row is already committed; record the answer, or its absence."""
+        client_id = request.client_id
+        try:
+            answer = await self.broker.place_order(request)
+        except TemporaryError as error:
+            message = str(error)
+            await self.db.run(lambda s: rec.mark_order_unknown(s, client_id, message))
+            log.warning("order %s outcome unknown (%s); it will be looked up by client id", client_id, error,
+                        extra={"connection_id": self.connection_id, "symbol": request.symbol})
+            self._publish_order(client_id, request.symbol, "unknown")
+            return "unknown"
+        except ExchangeError as error:
+            status, message = "rejected", str(error)
+            await self.db.run(lambda s: rec.mark_order_failed(s, client_id, status, message))
+            log.error("order %s rejected: %s", client_id, error,
+                      extra={"connection_id": self.connection_id, "symbol": request.symbol})
+            self._publish_order(client_id, request.symbol, status)
+            return status
+        await self.db.run(lambda s: rec.apply_order_answer(s, client_id, answer))
+        status = rec.order_status(answer)
+        log.info("order %s %s %s %s: %s", client_id, request.side.value, request.amount, request.symbol, status,
+                 extra={"connection_id": self.connection_id, "symbol": request.symbol})
+        self._publish_order(client_id, request.symbol, status)
+        if position_id is not None:
+            self.bus.publish(PositionChanged(key=self.connection_id, position_id=position_id, symbol=request.symbol))
+        return status
+
+    def _publish_order(self, client_id: str, symbol: str, status: str) -> None:
+        self.bus.publish(OrderChanged(key=self.connection_id, client_order_id=client_id, symbol=symbol,
+                                      status=status, paper=self.paper))
+
+    # --- exits ------------------------------------------------------------------------------------------------
+
+    async def close_position(self, position_id: int, reason: str) -> str:
+        """Close what is still open of a Real position with a reduce-only market order."""
+        async with self._lock:
+            client_id = new_client_id(self.connection_id)
+            quantity = await self.db.run(
+                lambda s: rec.insert_exit_order(s, self.connection_id, position_id, client_id, self.paper)
+            )
+            position = await self.db.run(lambda s: s.get(RealPosition, position_id))
+            assert position is not None
+            if quantity <= 0:
+                return "nothing to close"
+            await self.db.run(lambda s: _set_reason(s, position_id, reason))
+            request = OrderRequest(
+                symbol=position.symbol, side=OrderSide.SELL if position.side == "long" else OrderSide.BUY,
+                order_type=OrderType.MARKET, amount=float(quantity), client_id=client_id, reduce_only=True,
+                hedged=self.hedged,
+            )
+            return await self._send(request, position_id)
+
+    async def close_all(self, reason: str = "emergency") -> int:
+        positions = await self.db.run(lambda s: rec.open_real_positions(s, self.connection_id))
+        closed = 0
+        for position in positions:
+            if position.status in ("open", "closing"):
+                status = await self.close_position(position.id, reason)
+                closed += status in ("filled", "partially_filled", "open")
+        return closed
+
+    async def cancel_open_orders(self) -> int:
+        cancelled = 0
+        for order in await self.broker.open_orders():
+            try:
+                await self.broker.cancel_order(order.symbol, order.id, order.client_id)
+                cancelled += 1
+            except OrderUnknownError:
+                continue
+        log.warning("cancelled %d open orders", cancelled, extra={"connection_id": self.connection_id})
+        return cancelled
+
+    # --- synchronisation ----------------------------------------------------------------------------------------
+
+    async def sync(self, symbols: list[str]) -> ReconcileReport:
+        """Fills, funding, positions and balance (every sync cycle)."""
+        report = ReconcileReport()
+        touched: set[int] = set()
+        open_symbols = {p.symbol for p in await self.db.run(lambda s: rec.open_real_positions(s, self.connection_id))}
+        for symbol in sorted(set(symbols) | open_symbols):
+            since = self._trades_since.get(symbol)
+            trades = await self._complete_trades(await self.broker.my_trades(symbol, since=since))
+            if trades:
+                self._trades_since[symbol] = max(t.timestamp or 0 for t in trades) - 1
+                ids = await self._run(rec.record_fills, self.connection_id, trades)
+                report.fills += len(trades)
+                touched.update(ids)
+        for symbol in sorted(open_symbols):
+            await self._sync_funding(symbol)
+        positions = await self.broker.positions()
+        await self.db.run(lambda s: rec.mirror_positions(s, self.connection_id, positions))
+        held = {(p.symbol, p.side.value) for p in positions if p.contracts > 0}
+        for position in await self.db.run(lambda s: rec.open_real_positions(s, self.connection_id)):
+            touched.add(position.id)
+        for position_id in sorted(touched):
+            before = await self._run(_get_position, position_id)
+            if before is None:
+                continue
+            has_it = (before.symbol, before.side) in held
+            after = await self._run(rec.settle_position, position_id, has_it)
+            if before.status != "closed" and after.status == "closed":
+                report.closed_positions += 1
+                log.info("position %s %s %s closed (%s): net %s USDT", after.id, after.side, after.symbol,
+                         after.close_reason, after.realized_pnl - after.fees + after.funding,
+                         extra={"connection_id": self.connection_id, "symbol": after.symbol})
+                self.bus.publish(PositionChanged(key=self.connection_id, position_id=after.id, symbol=after.symbol))
+        balance = await self.balance(max_age_s=0)
+        await self.db.run(lambda s: s.add(BalanceSnapshot(
+            connection_id=self.connection_id, total=to_decimal(balance.total), free=to_decimal(balance.free),
+            used=to_decimal(balance.used),
+        )))
+        return report
+
+    async def _complete_trades(self, trades: list[Trade]) -> list[Trade]:
+        """Some exchanges' fill lists lack a trade id or the side (BingX swap ``allFillOrders`` has neither):
+        derive a stable id from the fill's own fields and take the side from its order."""
+        out = []
+        for trade in trades:
+            trade_id = trade.id if trade.id not in ("", "None") else None
+            side = trade.side if trade.side in ("buy", "sell") else None
+            if trade_id is None:
+                trade_id = f"{trade.order_id}:{trade.timestamp}:{trade.amount!r}:{trade.price!r}"
+            if side is None and trade.order_id:
+                side = await self._order_side(trade.symbol, trade.order_id)
+            if side is None:
+                log.warning("fill %s on %s has no side and its order is unknown; skipped", trade_id, trade.symbol,
+                            extra={"connection_id": self.connection_id})
+                continue
+            out.append(replace(trade, id=trade_id, side=side))
+        return out
+
+    async def _order_side(self, symbol: str, order_id: str) -> str | None:
+        if order_id not in self._order_sides:
+            fetch = getattr(self.broker, "fetch_order", None)
+            try:
+                order = await fetch(symbol, order_id) if fetch is not None else None
+            except ExchangeError:
+                order = None
+            self._order_sides[order_id] = order.side if order is not None and order.side in ("buy", "sell") else None
+        return self._order_sides[order_id]
+
+    async def _sync_funding(self, symbol: str) -> None:
+        payments = await self.broker.funding_history(symbol, since=self._funding_since.get(symbol))
+        for payment in payments:
+            if payment.timestamp is None:
+                continue
+            ts = datetime.fromtimestamp(payment.timestamp / 1000, UTC)
+            amount = to_decimal(payment.amount)
+            await self._run(rec.record_funding, self.connection_id, symbol, amount, ts)
+            self._funding_since[symbol] = max(self._funding_since.get(symbol, 0), payment.timestamp + 1)
+
+    async def reconcile(self, symbols: list[str]) -> ReconcileReport:
+        """After a start or a reconnect: settle every unresolved order by its client id, record unknown exchange
+        orders as external, then synchronise fills, positions and balance."""
+        report = ReconcileReport()
+        for client_id, symbol, created in await self.db.run(
+            lambda s: rec.unresolved_orders(s, self.connection_id)
+        ):
+            try:
+                answer = await self.broker.order_by_client_id(symbol, client_id)
+            except OrderUnknownError:
+                if datetime.now(UTC) - created < UNKNOWN_ORDER_GRACE:
+                    report.still_unknown += 1
+                    continue
+                why = "not on the exchange: the app stopped before sending it"
+                await self._run(rec.mark_order_failed, client_id, "not_sent", why)
+                report.not_sent += 1
+                log.warning("order %s was never received by the exchange; marked not sent", client_id,
+                            extra={"connection_id": self.connection_id, "symbol": symbol})
+                continue
+            except TemporaryError as error:
+                report.still_unknown += 1
+                log.warning("order %s still unknown: %s", client_id, error,
+                            extra={"connection_id": self.connection_id})
+                continue
+            await self._run(rec.apply_order_answer, client_id, answer)
+            report.resolved += 1
+        known = await self.db.run(lambda s: rec.known_client_ids(s, self.connection_id))
+        known_ids = await self.db.run(lambda s: rec.known_exchange_ids(s, self.connection_id))
+        for order in await self.broker.open_orders():
+            if (order.client_id and order.client_id in known) or order.id in known_ids:
+                continue
+            await self._run(rec.insert_external_order, self.connection_id, order, self.paper)
+            report.external += 1
+            log.warning("order %s on %s was not placed by this app: recorded as external (%s)", order.id,
+                        order.symbol, f"client id {order.client_id}" if is_ours(order.client_id) else "no client id",
+                        extra={"connection_id": self.connection_id, "symbol": order.symbol})
+        synced = await self.sync(symbols)
+        report.fills, report.closed_positions = synced.fills, synced.closed_positions
+        return report
+
+
+def _get_position(session: Session, position_id: int) -> RealPosition | None:
+    return session.get(RealPosition, position_id)
+
+
+def _set_reason(session: Session, position_id: int, reason: str) -> None:
+    position = session.get(RealPosition, position_id)
+    if position is not None:
+        position.close_reason = reason

@@ -1,0 +1,64 @@
+"""Events of the trading runtime (published on the :class:`~cts_desktop.engine.events.EventBus`, key = connection
+id): what the dashboard, the tray notifications and the monitoring timeline react to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cts_desktop.engine.events import Event
+from cts_desktop.engine.status import EngineStatus, TradeEngineStatus
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EngineStatusChanged(Event):
+    status: EngineStatus
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TradeEngineChanged(Event):
+    status: TradeEngineStatus
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Progress(Event):
+    """Markets or history loading for a connection: ``done`` of ``total`` steps."""
+
+    what: str
+    done: int
+    total: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderChanged(Event):
+    client_order_id: str
+    symbol: str
+    status: str
+    paper: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PositionChanged(Event):
+    position_id: int
+    symbol: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IndicationFired(Event):
+    symbol: str
+    indication: str
+    direction: str
+    price: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PriceUpdate(Event):
+    symbol: str
+    price: float
+    ts_ms: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AlertRaised(Event):
+    severity: str
+    source: str
+    message: str
