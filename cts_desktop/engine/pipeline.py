@@ -1,0 +1,191 @@
+"""One symbol's Main pipeline: price → 1-s frames → indications → configuration-set book → gates → Real signals.
+
+Everything here is in memory and synchronous (the engine calls it from its feed loop); it returns what changed so
+the engine can persist it in batches and send Real signals to the order manager. Pausing stops *entries* only:
+positions already open keep being tracked and closed (DOMAIN Part 1 §10).
+
+Variants (indication type, parameters, direction) get their rows in the book when they first fire, up to
+``max_variants``: each variant holds every set of the exit matrix (924 by default) with its ring of results, so
+the cap bounds memory (the Indications settings narrow the ranges).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from cts_desktop.domain import gates
+from cts_desktop.domain.activity import ActivityGate, ActivityGateParams
+from cts_desktop.domain.book import (
+    B_OPEN,
+    F_T0,
+    R_CLOSE_T,
+    R_ENTRY_T,
+    R_RESULT,
+    R_UW,
+    BookParams,
+    SetBook,
+    VariantKey,
+)
+from cts_desktop.domain.book_stats import window_stats
+from cts_desktop.domain.gates import GateThresholds, SetStatus
+from cts_desktop.domain.indications import Indication, IndicationEngine, IndicationParams
+from cts_desktop.domain.matrix import ExitMatrix
+from cts_desktop.domain.steps import FrameBuilder
+from cts_desktop.engine.order_manager import EntrySignal
+
+log = logging.getLogger("cts.engine.pipeline")
+
+
+@dataclass(frozen=True, slots=True)
+class SetKey:
+    """The identity of a configuration set as stored in ``config_sets``."""
+
+    symbol: str
+    indication_type: str
+    params: str
+    direction: str
+    tp: float
+    sl: float
+    trail_start: float
+    trail_stop: float
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedResult:
+    row: int
+    result: float  # fraction of entry notional after fees
+    result_pc: float
+    entry_t: float
+    close_t: float
+    drawdown_s: float
+
+
+@dataclass(slots=True)
+class PipelineUpdate:
+    indications: list[Indication] = field(default_factory=list)
+    opened: int = 0
+    closed: list[ClosedResult] = field(default_factory=list)
+    status_changed: list[int] = field(default_factory=list)
+    signals: list[tuple[EntrySignal, int, float]] = field(default_factory=list)  # signal, set row, entry time
+    mirrored_exits: list[int] = field(default_factory=list)  # set rows whose mirrored pseudo position closed
+
+
+class SymbolPipeline:
+    def __init__(
+        self,
+        symbol: str,
+        indication_params: IndicationParams,
+        matrix: ExitMatrix,
+        book_params: BookParams,
+        thresholds: GateThresholds,
+        max_variants: int,
+        gate_params: ActivityGateParams | None = None,
+        book: SetBook | None = None,
+    ) -> None:
+        self.symbol = symbol
+        self.indications = IndicationEngine(
+            indication_params, gate=ActivityGate(gate_params or ActivityGateParams(pc=indication_params.pc))
+        )
+        self.frames = FrameBuilder()
+        self.book = book if book is not None else SetBook(matrix, book_params)
+        self.thresholds = thresholds
+        self.max_variants = max_variants
+        self.skipped_variants = 0
+        self.last_price: float | None = None
+        self.last_time: float | None = None
+        self.mirrored: dict[int, float] = {}  # set row → entry time of the pseudo position a Real one mirrors
+
+    # --- updates --------------------------------------------------------------------------------------------
+
+    def on_price(self, time: float, price: float, entries_allowed: bool) -> PipelineUpdate:
+        update = PipelineUpdate()
+        self.last_price, self.last_time = price, time
+        self._move_book(time, price, update)
+        for frame_t, frame_price in self.frames.push(time, price):
+            for indication in self.indications.push(frame_t, frame_price):
+                update.indications.append(indication)
+                if entries_allowed:
+                    self._enter(indication, time, price, update)
+        return update
+
+    def _move_book(self, time: float, price: float, update: PipelineUpdate) -> None:
+        book = self.book
+        if len(book) == 0 or book.update_price(time, price) == 0:
+            return
+        rows = np.flatnonzero(book.closed_now)
+        pc = book.params.exit.pc
+        for row in rows.tolist():
+            n = int(book.closed_now[row])
+            count = int(book.count[row])
+            for k in range(max(0, count - n), count):
+                r = book.ring[row, k]
+                update.closed.append(ClosedResult(row, float(r[R_RESULT]), float(r[R_RESULT]) / pc,
+                                                  float(r[R_ENTRY_T]), float(r[R_CLOSE_T]), float(r[R_UW])))
+                if self.mirrored.get(row) == float(r[R_ENTRY_T]):
+                    update.mirrored_exits.append(row)
+                    del self.mirrored[row]
+        update.status_changed = gates.evaluate(book, self.thresholds).tolist()
+
+    def _enter(self, indication: Indication, time: float, price: float, update: PipelineUpdate) -> None:
+        key: VariantKey = (indication.kind.value, tuple(float(x) for x in indication.params), indication.direction)
+        book = self.book
+        if key not in book.variants and len(book.variants) >= self.max_variants:
+            self.skipped_variants += 1
+            return
+        variant = book.add_variant(key)
+        rows = book.variant_rows(key)
+        allowed = gates.may_open(book)
+        update.opened += book.on_indication(key, time, price, allowed)
+        opened_now = ((book.slot_f[rows, :, F_T0] == time) & book.slot_b[rows, :, B_OPEN]).any(axis=1)
+        candidates = gates.exchange_candidates(book, self.thresholds)[rows] & opened_now
+        if not candidates.any():
+            return
+        stats = window_stats(book, self.thresholds.exchange_window, np.arange(rows.start, rows.stop))
+        score = np.where(candidates, stats.avg_pf, -np.inf)
+        best = int(np.argmax(score))
+        row = rows.start + best
+        m = book.matrix
+        pc = book.params.exit.pc
+        tp_frac = float(m.tp[best]) * pc
+        sl_frac = float(m.sl[best]) * tp_frac
+        trailing = bool(m.trail_stop[best] > 0)
+        signal = EntrySignal(
+            symbol=self.symbol, direction="long" if indication.direction > 0 else "short", price=price,
+            stop_loss_frac=sl_frac, take_profit_frac=None if trailing else tp_frac, set_id=None,
+            label=f"{indication.kind.value}{indication.params} set {variant}:{best} "
+                  f"avg_pf {float(stats.avg_pf[best]):.2f}",
+        )
+        update.signals.append((signal, row, time))
+
+    def mirror(self, row: int, entry_time: float) -> None:
+        """A Real position now mirrors the pseudo position of ``row`` opened at ``entry_time``."""
+        self.mirrored[row] = entry_time
+
+    # --- views ----------------------------------------------------------------------------------------------
+
+    def set_key(self, row: int) -> SetKey:
+        book = self.book
+        variant, config = divmod(row, book.n_cfg)
+        kind, params, direction = next(k for k, v in book.variants.items() if v == variant)
+        m = book.matrix
+        return SetKey(
+            self.symbol, kind, ",".join(f"{p:g}" for p in params), "long" if direction > 0 else "short",
+            float(m.tp[config]), float(m.sl[config]), float(m.trail_start[config]), float(m.trail_stop[config]),
+        )
+
+    def layer_of(self, rows: np.ndarray) -> list[str]:
+        main = gates.main_sets(self.book, self.thresholds)[rows]
+        real = gates.real_sets(self.book, self.thresholds)[rows]
+        return ["real" if r else "main" if m else "base" for m, r in zip(main.tolist(), real.tolist(), strict=True)]
+
+    def status_counts(self) -> dict[str, int]:
+        if len(self.book) == 0:
+            return {s.name.lower(): 0 for s in SetStatus}
+        counts = np.bincount(self.book.status.astype(np.int64), minlength=len(SetStatus))
+        return {s.name.lower(): int(counts[s.value]) for s in SetStatus}
+
+    def open_pseudo(self) -> int:
+        return int(self.book.open_count().sum()) if len(self.book) else 0

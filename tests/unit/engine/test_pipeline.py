@@ -1,0 +1,97 @@
+"""The Main pipeline on real BTCUSDT-perp minute candles (tests/data): indications fire, sets fill, results close,
+gates promote, Real signals appear — and a paused pipeline tracks its open positions but opens none."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from cts_desktop.domain.activity import ActivityGateParams
+from cts_desktop.domain.book import BookParams
+from cts_desktop.domain.exits import ExitParams
+from cts_desktop.domain.gates import GateThresholds
+from cts_desktop.domain.indications import IndicationParams, IndicationType
+from cts_desktop.domain.matrix import build_matrix
+from cts_desktop.engine.pipeline import SymbolPipeline
+
+DATA = Path(__file__).resolve().parents[2] / "data" / "bybit_BTCUSDT-PERP_1m_20221213.csv"
+LOW_GATES = GateThresholds(phase1_count=2, phase1_min_win_rate=0.0, phase2_count=4, phase2_min_win_rate=0.0,
+                           phase2_min_win_loss=0.0, pause_below_win_rate=0.0, pause_above_drawdown=10.0,
+                           resume_win_rate=0.0, main_min_avg_pf=-100, main_min_closed=2, real_window=4,
+                           real_min_avg_pf=-100, real_max_time_in_drawdown_s=1e12, exchange_window=4,
+                           exchange_min_avg_pf=-100)
+
+
+def ticks() -> list[tuple[float, float]]:
+    """Each real minute bar as four ticks O, H/L by colour, L/H, C spread over its minute."""
+    out = []
+    with DATA.open() as f:
+        reader = csv.reader(f)
+        next(reader)
+        for row in reader:
+            t = int(row[0]) / 1000
+            o, h, low, c = map(float, row[1:5])
+            path = (o, low, h, c) if c >= o else (o, h, low, c)
+            out += [(t + k * 15, p) for k, p in enumerate(path)]
+    return out
+
+
+def pipeline(gates: GateThresholds) -> SymbolPipeline:
+    params = IndicationParams(pc=0.001, ranges=(3, 5), types=frozenset({IndicationType.DIRECTION,
+                                                                        IndicationType.MOVE}))
+    matrix = build_matrix((2, 4, 8), (0.5, 1.0), (None, (0.6, 0.2)))
+    book = BookParams(exit=ExitParams(pc=0.001, fee=0.00055), max_open=2, history=50, cooldown_s=1.0)
+    # minute bars give only four ticks a minute: the 10-s market-activity gate would see a still market
+    return SymbolPipeline("BTC/USDT:USDT", params, matrix, book, gates, max_variants=8,
+                          gate_params=ActivityGateParams(enabled=False))
+
+
+def test_real_minutes_fire_indications_fill_sets_and_promote() -> None:
+    p = pipeline(LOW_GATES)
+    fired = opened = closed = 0
+    signals = []
+    for t, price in ticks():
+        update = p.on_price(t, price, entries_allowed=True)
+        fired += len(update.indications)
+        opened += update.opened
+        closed += len(update.closed)
+        signals += update.signals
+    assert fired > 10
+    assert opened > 0 and closed > 0
+    counts = p.status_counts()
+    assert counts["active"] > 0
+    assert signals, "with low gates some sets must reach Real and give signals"
+    signal, row, _ = signals[-1]
+    assert signal.symbol == "BTC/USDT:USDT" and signal.direction in ("long", "short")
+    assert 0 < signal.stop_loss_frac < 0.01
+    key = p.set_key(row)
+    assert key.indication_type in ("direction", "move") and key.tp in (2.0, 4.0, 8.0)
+
+
+def test_default_gates_give_no_signals_on_half_a_day() -> None:
+    p = pipeline(GateThresholds())
+    signals = []
+    for t, price in ticks():
+        signals += p.on_price(t, price, entries_allowed=True).signals
+    assert signals == []  # 10 closed results and the phase checks are not reached this fast
+
+
+def test_paused_pipeline_tracks_open_positions_but_opens_none() -> None:
+    p = pipeline(LOW_GATES)
+    data = ticks()
+    half = len(data) // 2
+    for t, price in data[:half]:
+        p.on_price(t, price, entries_allowed=True)
+    open_before = p.open_pseudo()
+    assert open_before > 0
+    opened_paused = closed_paused = fired_paused = 0
+    for t, price in data[half:]:
+        update = p.on_price(t, price, entries_allowed=False)
+        opened_paused += update.opened
+        closed_paused += len(update.closed)
+        fired_paused += len(update.indications)
+        assert update.signals == []
+    assert opened_paused == 0
+    assert fired_paused > 0  # indications are still computed
+    assert closed_paused > 0  # open positions keep being tracked and closed
+    assert p.open_pseudo() < open_before
