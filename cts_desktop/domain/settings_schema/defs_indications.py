@@ -77,6 +77,11 @@ _b.integer(
 )
 
 _b.group("Direction")
+_b.integer(
+    "indications.max_variants_per_symbol", "Indication variants per symbol", 16, 1, 400, 1,
+    help="Each indication variant that fires holds every set of the exit matrix (about 9 MB per variant with the "
+    "default matrix and position length); variants beyond this many per symbol are not tracked.",
+)
 _b.flag("indications.direction.enabled", "Direction enabled", True, help="Reversal after R steps one way.")
 _int_range("indications.direction.range", "Direction range", 3, 30, 1, (3, 30), "step count R", unit="steps")
 _b.integer(

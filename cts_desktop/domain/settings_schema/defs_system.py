@@ -47,6 +47,15 @@ _b.integer(
     "engine loop waits on a commit.",
 )
 _b.integer(
+    "system.exchange_sync_interval_s", "Exchange sync interval", 5, 1, 60, 1, unit="s",
+    help="How often fills, positions, funding and the balance are read from the exchange and reconciled.",
+)
+_b.flag(
+    "system.persist_pseudo_results", "Store every pseudo result", False,
+    help="Keep each closed pseudo position in the database (trimmed per set to the position length). Off: only "
+    "set statistics and book snapshots are stored, which is far less data.",
+)
+_b.integer(
     "system.max_concurrent_operations", "Max concurrent operations", 100, 10, 250, 10,
     help="Upper bound on symbol tasks processed at once across engines; protects a small machine.",
 )
