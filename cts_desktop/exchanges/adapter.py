@@ -394,10 +394,30 @@ class ExchangeAdapter:
         return payments
 
 
-def point_at(client: Any, base_url: str) -> None:
-    """Send every REST call of a ccxt instance to ``base_url`` (the loopback simulator)."""
+def point_at(client: Any, base_url: str, ws_base: str | None = None) -> None:
+    """Send every REST call of a ccxt instance to ``base_url`` (the loopback simulator).
+
+    ccxt.pro instances also carry websocket URLs under ``urls['api']['ws']``: with ``ws_base`` their host is
+    replaced (path kept), so a test or the Replay connection can never reach the real exchange by websocket.
+    """
     api = client.urls.get("api")
-    if isinstance(api, dict):
-        client.urls["api"] = {name: base_url for name in api}
-    else:
+    if not isinstance(api, dict):
         client.urls["api"] = base_url
+        return
+    rewritten: dict[str, Any] = {}
+    for name, value in api.items():
+        if name == "ws":
+            rewritten[name] = _rewrite_ws(value, ws_base or base_url.replace("http://", "ws://", 1))
+        else:
+            rewritten[name] = base_url
+    client.urls["api"] = rewritten
+
+
+def _rewrite_ws(value: Any, ws_base: str) -> Any:
+    if isinstance(value, dict):
+        return {k: _rewrite_ws(v, ws_base) for k, v in value.items()}
+    if isinstance(value, str) and value.startswith(("wss://", "ws://")):
+        rest = value.split("://", 1)[1]
+        path = rest[rest.find("/") :] if "/" in rest else ""
+        return ws_base.rstrip("/") + path
+    return value

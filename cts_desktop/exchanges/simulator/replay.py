@@ -10,6 +10,7 @@ test steps it, while exchange timestamps follow the wall clock.
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import json
 import time
@@ -89,8 +90,16 @@ def _read_gz_csv(path: Path) -> Iterator[list[str]]:
 
 
 def load_dataset(folder: Path | None = None) -> dict[str, SymbolSeries]:
-    """Load every ``<SYMBOL>_5m.csv.gz`` that has an instrument entry; keyed by base asset ("BTC")."""
-    folder = folder or default_replay_dir()
+    """Load every ``<SYMBOL>_5m.csv.gz`` that has an instrument entry; keyed by base asset ("BTC").
+
+    Parsed once per folder and shared (the series are never mutated): simulators start fast in tests.
+    """
+    return dict(_load_dataset(str((folder or default_replay_dir()).resolve())))
+
+
+@functools.lru_cache(maxsize=4)
+def _load_dataset(folder_name: str) -> dict[str, SymbolSeries]:
+    folder = Path(folder_name)
     spec = json.loads((folder / "instruments.json").read_text())
     result: dict[str, SymbolSeries] = {}
     for raw in spec["instruments"]:

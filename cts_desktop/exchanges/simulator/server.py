@@ -27,6 +27,7 @@ from cts_desktop.exchanges.simulator.bingx_api import BingxDialect
 from cts_desktop.exchanges.simulator.bybit_api import BybitDialect
 from cts_desktop.exchanges.simulator.faults import FaultInjector, FaultKind
 from cts_desktop.exchanges.simulator.market import SimMarket, SimulatorConfig
+from cts_desktop.exchanges.simulator.ws_public import WS_PATH, BybitPublicWs
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ class SimulatorServer:
         self.market = SimMarket(self.config, int(time.time() * 1000))
         self.faults = FaultInjector()
         self.dialects = [BybitDialect(), BingxDialect()]
+        self.public_ws = BybitPublicWs(self.market)
         self.request_count = 0
         self.path_counts: Counter[str] = Counter()
         self._runner: web.AppRunner | None = None
@@ -53,6 +55,7 @@ class SimulatorServer:
     def make_app(self) -> web.Application:
         app = web.Application()
         app.router.add_route("*", "/_sim/{action}", self._control)
+        app.router.add_get(WS_PATH, self.public_ws.handle)
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         return app
 
@@ -70,6 +73,8 @@ class SimulatorServer:
         return self.base_url
 
     async def stop(self) -> None:
+        if self._runner:
+            await self._runner.shutdown()
         if self._ticker:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -7,6 +7,7 @@ Only 127.0.0.1 is ever contacted.
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -17,6 +18,19 @@ from cts_desktop.exchanges.capabilities import RateLimit
 from cts_desktop.exchanges.errors import RetryPolicy
 from cts_desktop.exchanges.models import Credentials
 from cts_desktop.exchanges.simulator import SimulatorConfig, SimulatorServer
+
+
+@pytest.fixture(autouse=True)
+def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Name resolution outside 127.0.0.1 fails: no test can reach a real exchange, even by mistake."""
+    real = socket.getaddrinfo
+
+    def guarded(host: object, *args: object, **kwargs: object) -> object:
+        if host not in ("127.0.0.1", "localhost", b"127.0.0.1", None):
+            raise OSError(f"test network guard: {host!r} is not loopback")
+        return real(host, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", guarded)
 
 
 def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Callable[[], object]]:

@@ -1,0 +1,127 @@
+"""Live prices: ccxt.pro websockets where the exchange has them, REST polling otherwise — automatically.
+
+:class:`LivePriceFeed` calls ``on_price(symbol, last, timestamp_ms)`` for every update. It starts on the
+websocket (``watch_tickers``/``watch_ticker``); when that fails (not supported, refused, dropped) it logs why and
+switches to polling the adapter's ``tickers()`` every ``poll_interval_s``, and it tries the websocket again after
+``ws_retry_s``. ``mode`` tells which transport is live now.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from cts_desktop.exchanges.adapter import ExchangeAdapter, point_at
+
+log = logging.getLogger(__name__)
+
+PriceCallback = Callable[[str, float, int], None]
+
+
+class LivePriceFeed:
+    def __init__(
+        self,
+        adapter: ExchangeAdapter,
+        symbols: list[str],
+        on_price: PriceCallback,
+        *,
+        poll_interval_s: float = 1.0,
+        use_websocket: bool = True,
+        ws_retry_s: float = 300.0,
+        ws_base: str | None = None,
+    ) -> None:
+        self.adapter = adapter
+        self.symbols = list(symbols)
+        self.on_price = on_price
+        self.poll_interval_s = poll_interval_s
+        self.use_websocket = use_websocket and adapter.caps.websocket
+        self.ws_retry_s = ws_retry_s
+        self.ws_base = ws_base
+        self.mode = "idle"
+        self.updates = 0
+        self._task: asyncio.Task[None] | None = None
+        self._ws_client: Any = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self._close_ws()
+        self.mode = "idle"
+
+    def _emit(self, symbol: str, last: Any, ts: Any) -> None:
+        if last is None:
+            return
+        self.updates += 1
+        self.on_price(symbol, float(last), int(ts or time.time() * 1000))
+
+    async def _run(self) -> None:
+        while True:
+            if self.use_websocket:
+                try:
+                    await self._websocket()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.warning(
+                        "%s websocket prices unavailable (%s: %s); polling REST every %.1f s",
+                        self.adapter.exchange_id,
+                        type(exc).__name__,
+                        str(exc)[:120],
+                        self.poll_interval_s,
+                    )
+                    await self._close_ws()
+            await self._poll(self.ws_retry_s if self.use_websocket else None)
+
+    async def _websocket(self) -> None:
+        import ccxt.pro as ccxt_pro
+
+        cls = getattr(ccxt_pro, self.adapter.exchange_id, None)
+        if cls is None:
+            raise RuntimeError("ccxt.pro has no websocket class for this exchange")
+        client = cls({"options": dict(self.adapter.caps.ccxt_options)})
+        for flag in self.adapter.caps.ccxt_has_off:
+            client.has[flag] = False
+        if self.adapter.api_url:
+            point_at(client, self.adapter.api_url + self.adapter.caps.api_url_suffix, self.ws_base)
+        self._ws_client = client
+        await client.load_markets()
+        self.mode = "websocket"
+        multi = bool(client.has.get("watchTickers"))
+        while True:
+            if multi:
+                tickers = await client.watch_tickers(self.symbols)
+                for symbol, t in tickers.items():
+                    self._emit(symbol, t.get("last"), t.get("timestamp"))
+            else:
+                for symbol in self.symbols:
+                    t = await client.watch_ticker(symbol)
+                    self._emit(symbol, t.get("last"), t.get("timestamp"))
+
+    async def _poll(self, duration_s: float | None) -> None:
+        self.mode = "polling"
+        started = time.monotonic()
+        while duration_s is None or time.monotonic() - started < duration_s:
+            try:
+                tickers = await self.adapter.tickers(self.symbols)
+                for symbol, t in tickers.items():
+                    self._emit(symbol, t.last, t.timestamp)
+            except Exception as exc:  # keep polling through temporary trouble; the adapter already retried
+                log.warning("%s price poll failed: %s", self.adapter.exchange_id, type(exc).__name__)
+            await asyncio.sleep(self.poll_interval_s)
+
+    async def _close_ws(self) -> None:
+        if self._ws_client is not None:
+            with contextlib.suppress(Exception):
+                await self._ws_client.close()
+            self._ws_client = None

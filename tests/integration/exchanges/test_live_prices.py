@@ -1,0 +1,55 @@
+"""Live prices: ccxt.pro websocket against the simulator's Bybit stream; REST polling fallback for BingX."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from cts_desktop.exchanges.live_prices import LivePriceFeed
+from cts_desktop.exchanges.simulator import SimulatorServer
+from tests.integration.exchanges.conftest import SYMBOL, make_adapter
+
+
+async def _collect(feed: LivePriceFeed, got: list[tuple[str, float]], n: int, timeout: float = 15) -> None:
+    feed.start()
+    async with asyncio.timeout(timeout):
+        while len(got) < n:
+            await asyncio.sleep(0.05)
+
+
+@pytest.mark.asyncio
+async def test_bybit_prices_arrive_by_websocket(sim: SimulatorServer) -> None:
+    got: list[tuple[str, float]] = []
+    async with make_adapter(sim, "bybit") as ad:
+        feed = LivePriceFeed(ad, [SYMBOL, "ETH/USDT:USDT"], lambda s, p, t: got.append((s, p)), poll_interval_s=0.1)
+        try:
+            await _collect(feed, got, 2)
+            assert feed.mode == "websocket"
+            assert sim.public_ws.connections == 1
+            first = dict(got)
+            assert first[SYMBOL] == pytest.approx(sim.market.price("BTC"))
+            sim.market.step(3_600_000)
+            target = sim.market.price("BTC")
+            async with asyncio.timeout(10):
+                while got[-1][1] != pytest.approx(target) and dict(got[-2:]).get(SYMBOL) != pytest.approx(target):
+                    await asyncio.sleep(0.05)
+        finally:
+            await feed.stop()
+
+
+@pytest.mark.asyncio
+async def test_bingx_falls_back_to_rest_polling(sim: SimulatorServer) -> None:
+    got: list[tuple[str, float]] = []
+    async with make_adapter(sim, "bingx") as ad:
+        feed = LivePriceFeed(ad, [SYMBOL], lambda s, p, t: got.append((s, p)), poll_interval_s=0.05)
+        try:
+            await _collect(feed, got, 2)
+            assert feed.mode == "polling"
+            sim.market.step(3_600_000)
+            target = sim.market.price("BTC")
+            async with asyncio.timeout(10):
+                while got[-1][1] != pytest.approx(target):
+                    await asyncio.sleep(0.05)
+        finally:
+            await feed.stop()
