@@ -1,0 +1,654 @@
+"""The engine of one exchange connection: market feed → symbol pipelines → Real signals → order manager, plus the
+exchange sync loop, the symbol refresh and batched persistence.
+
+Loops (each metered for the health rules of Part 2 §6.3):
+
+* ``main``   — drains the price queue the feed fills and moves every symbol pipeline (event-driven; one cycle per
+  drained batch, expected at least once per market timeframe);
+* ``orders`` — sends Real signals to the order manager and closes mirrored positions whose pseudo twin exited;
+* ``sync``   — fills, funding, positions and balance every *Exchange sync interval*;
+* ``persist``— set statistics, book snapshots, engine state (and optionally each pseudo result) through the writer.
+
+Pause stops entries (pseudo and Real) while data, pseudo tracking and exchange sync go on. Stop leaves exchange
+positions alone (their exchange-side TP/SL stay).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cts_desktop.domain.book import SetBook
+from cts_desktop.domain.book_stats import WINDOWS, window_stats
+from cts_desktop.engine import engine_config as cfg
+from cts_desktop.engine.events import EventBus
+from cts_desktop.engine.market_rules import MarketCatalog
+from cts_desktop.engine.order_manager import EntrySignal, OrderManager
+from cts_desktop.engine.paper_broker import PaperBroker
+from cts_desktop.engine.pipeline import ClosedResult, SetKey, SymbolPipeline
+from cts_desktop.engine.status import (
+    ConnectionStatus,
+    EngineState,
+    HealthRules,
+    LoopMeter,
+    TradeEngineStatus,
+    worst,
+)
+from cts_desktop.engine.trading_events import IndicationFired, PriceUpdate, Progress, TradeEngineChanged
+from cts_desktop.exchanges.adapter import ExchangeAdapter
+from cts_desktop.exchanges.connections import ConnectionConfig
+from cts_desktop.exchanges.errors import ExchangeError
+from cts_desktop.exchanges.live_prices import LivePriceFeed
+from cts_desktop.exchanges.symbols import SymbolOrder, SymbolSelectionConfig, SymbolSelector
+from cts_desktop.storage.candles import load_candles, missing_ranges, store_candles
+from cts_desktop.storage.db import Database
+from cts_desktop.storage.models import BookSnapshot, ConfigSet
+from cts_desktop.storage.models import EngineState as EngineStateRow
+from cts_desktop.storage.models import Market as MarketRow
+from cts_desktop.storage.results import HistoryLimits, append_results
+from cts_desktop.storage.settings_store import SettingsStore
+from cts_desktop.storage.types import to_decimal
+from cts_desktop.storage.writer import BatchedWriter
+
+log = logging.getLogger("cts.engine")
+
+T = TypeVar("T")
+PREHISTORY_TIMEFRAME = "1m"
+PREHISTORY_STEP_MS = 60_000
+
+
+@dataclass(frozen=True, slots=True)
+class EngineDeps:
+    db: Database
+    writer: BatchedWriter
+    settings: SettingsStore
+    bus: EventBus
+
+
+class ConnectionEngine:
+    def __init__(self, config: ConnectionConfig, adapter: ExchangeAdapter, deps: EngineDeps,
+                 *, feed_factory: Callable[..., LivePriceFeed] = LivePriceFeed) -> None:
+        self.config = config
+        self.adapter = adapter
+        self.deps = deps
+        self.feed_factory = feed_factory
+        self.paper = not config.is_live_trade
+        self.state = EngineState.STOPPED
+        self.connection_status = ConnectionStatus.DISABLED if not config.is_enabled else ConnectionStatus.CONNECTING
+        self.paused = False
+        self.started_at: float | None = None
+        self.last_error: str | None = None
+        self.progress: float | None = None
+        self.progress_text = ""
+        self.symbols: list[str] = []
+        self.pipelines: dict[str, SymbolPipeline] = {}
+        self.catalog: MarketCatalog | None = None
+        self.orders: OrderManager | None = None
+        self.paper_broker: PaperBroker | None = None
+        self.feed: LivePriceFeed | None = None
+        self.balance_usdt: float | None = None
+        self.meters = {
+            "main": LoopMeter("main", 1000.0),
+            "orders": LoopMeter("orders", 1000.0),
+            "sync": LoopMeter("sync", 5000.0),
+            "persist": LoopMeter("persist", 1000.0),
+        }
+        self._prices: asyncio.Queue[tuple[str, float, int]] = asyncio.Queue(maxsize=100_000)
+        self._signals: asyncio.Queue[tuple[str, EntrySignal, int, float]] = asyncio.Queue()
+        self._exits: asyncio.Queue[int] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._dirty: dict[str, set[int]] = {}
+        self._pending_results: list[tuple[str, ClosedResult]] = []
+        self._mirror_positions: dict[tuple[str, int], int] = {}  # (symbol, set row) → Real position id
+        self._reload_pipelines = False
+        self._settings_unsub: Callable[[], None] | None = None
+        self.crashed: BaseException | None = None
+
+    # --- settings --------------------------------------------------------------------------------------------
+
+    @property
+    def values(self) -> dict[str, object]:
+        return self.deps.settings.values()
+
+    def _health_rules(self) -> HealthRules:
+        return cfg.health_rules(self.values)
+
+    # --- lifecycle ---------------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self.state in (EngineState.RUNNING, EngineState.PAUSED, EngineState.STARTING):
+            return
+        self.state = EngineState.STARTING
+        self.started_at = time.time()
+        self.connection_status = ConnectionStatus.CONNECTING
+        self.crashed = None
+        self._publish()
+        try:
+            await self._connect()
+            await self._load_prehistory()
+        except Exception as error:
+            self._fail(error)
+            raise
+        self._settings_unsub = self.deps.settings.subscribe(self._on_settings)
+        self.feed = self.feed_factory(self.adapter, self.symbols, self._on_feed_price,
+                                      poll_interval_s=float(_num(self.values["overall.market_timeframe_s"])))
+        self.feed.start()
+        self._spawn(self._main_loop(), "main")
+        self._spawn(self._order_loop(), "orders")
+        self._spawn(self._sync_loop(), "sync")
+        self._spawn(self._persist_loop(), "persist")
+        self._spawn(self._symbol_refresh_loop(), "symbols")
+        self.state = EngineState.PAUSED if self.paused else EngineState.RUNNING
+        self.connection_status = ConnectionStatus.CONNECTED
+        self.progress, self.progress_text = None, ""
+        log.info("engine started for %s (%s, %d symbols)", self.config.name, "paper" if self.paper else "LIVE",
+                 len(self.symbols), extra={"connection_id": self.config.id})
+        self._publish()
+
+    async def stop(self) -> None:
+        """Stop every loop and persist the state; exchange positions keep their exchange-side TP/SL."""
+        if self.state is EngineState.STOPPED:
+            return
+        self.state = EngineState.STOPPING
+        self._publish()
+        if self._settings_unsub is not None:
+            self._settings_unsub()
+            self._settings_unsub = None
+        if self.feed is not None:
+            await self.feed.stop()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        with contextlib.suppress(Exception):
+            self._persist_now(final=True)
+        self.state = EngineState.STOPPED
+        self.connection_status = ConnectionStatus.DISABLED if not self.config.is_enabled else \
+            ConnectionStatus.CONNECTING
+        log.info("engine stopped for %s", self.config.name, extra={"connection_id": self.config.id})
+        self._publish()
+
+    def pause(self) -> None:
+        self.paused = True
+        if self.state is EngineState.RUNNING:
+            self.state = EngineState.PAUSED
+        log.info("engine paused for %s: no new entries", self.config.name, extra={"connection_id": self.config.id})
+        self._publish()
+
+    def resume(self) -> None:
+        self.paused = False
+        if self.state is EngineState.PAUSED:
+            self.state = EngineState.RUNNING
+        log.info("engine resumed for %s", self.config.name, extra={"connection_id": self.config.id})
+        self._publish()
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(coro, name=f"{self.config.id}:{name}")
+        task.add_done_callback(self._task_done)
+        self._tasks.append(task)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled() or self.state in (EngineState.STOPPING, EngineState.STOPPED):
+            return
+        error = task.exception()
+        if error is not None:
+            self.crashed = error
+            self._fail(error)
+
+    def _fail(self, error: BaseException) -> None:
+        self.state = EngineState.ERROR
+        self.connection_status = ConnectionStatus.ERROR
+        self.last_error = f"{type(error).__name__}: {error}"
+        log.error("engine for %s failed: %s", self.config.name, self.last_error, exc_info=error,
+                  extra={"connection_id": self.config.id})
+        self._publish()
+
+    # --- start-up ----------------------------------------------------------------------------------------------
+
+    async def _connect(self) -> None:
+        values = self.values
+        self._set_progress(0.05, "loading markets")
+        markets = await self.adapter.markets()
+        self.catalog = MarketCatalog(self.adapter.client, markets)
+        await self._store_markets()
+        hedged = self.config.position_mode == "hedge"
+        try:
+            await self.adapter.set_position_mode(hedged)
+        except ExchangeError as error:
+            log.warning("could not set %s position mode: %s", self.config.position_mode, error,
+                        extra={"connection_id": self.config.id})
+        self._set_progress(0.15, "selecting symbols")
+        self.selector = SymbolSelector(self.adapter, self._selection_config())
+        self.symbols = (await self.selector.current(force=True)).symbols
+        balance = await self.adapter.balance("USDT")
+        self.balance_usdt = balance.total
+        default_fee = Decimal(repr(_num(values["overall.default_taker_fee"]) / 100.0))
+        broker: Any = self.adapter
+        if self.paper:
+            fees = {s: self.catalog.taker_fee(s, float(default_fee)) for s in self.symbols}
+            self.paper_broker = PaperBroker(to_decimal(balance.total), fees, default_fee)
+            broker = self.paper_broker
+        catalog = self.catalog
+        self.orders = OrderManager(
+            self.config.id, self.deps.db, broker, self.deps.bus, paper=self.paper, hedged=hedged,
+            market_rules=catalog.rules, amount_to_precision=catalog.amount, price_to_precision=catalog.price,
+            limits=lambda: cfg.risk_limits(self.values, self.config.exchange_id,
+                                           self.config.settings.live_volume_factor),
+        )
+        self._set_progress(0.25, "reconciling orders and positions")
+        report = await self.orders.reconcile(self.symbols)
+        log.info("reconciled with the exchange: %s", report, extra={"connection_id": self.config.id})
+        self._build_pipelines(await self.deps.db.run(self._load_snapshots))
+
+    def _selection_config(self) -> SymbolSelectionConfig:
+        v = self.values
+        order = str(v["overall.symbol_order_type"])
+        mapping = {"volume_24h": SymbolOrder.VOLUME_24H, "change_24h": SymbolOrder.CHANGE_24H,
+                   "volatility": SymbolOrder.VOLATILITY, "alphabetical": SymbolOrder.ALPHABETICAL}
+        main = v["overall.main_symbols"]
+        forced = v["overall.forced_symbols"]
+        assert isinstance(main, tuple | list) and isinstance(forced, tuple | list)
+        return SymbolSelectionConfig(
+            quote=str(v["overall.quote_asset"]),
+            order=mapping.get(order, SymbolOrder.VOLUME_24H),
+            count=int(_num(v["overall.symbol_count"])),
+            forced=tuple(str(s) for s in forced),
+            main=tuple(str(s) for s in main),
+            use_main_symbols=bool(v["overall.use_main_symbols"]) or self.config.settings.use_main_symbols,
+            volatility_period_ms=int(_num(v["system.volatility_period_hours"]) * 3_600_000),
+            update_interval_s=float(_num(v["system.symbol_update_interval_min"])) * 60.0,
+        )
+
+    def _build_pipelines(self, snapshots: dict[str, bytes] | None = None) -> None:
+        values = self.values
+        params, gate = cfg.indication_params(values), cfg.activity_params(values)
+        matrix, book_params = cfg.exit_matrix(values), cfg.book_params(values)
+        thresholds = cfg.gate_thresholds(values, self._connection_pf())
+        max_variants = int(_num(values["indications.max_variants_per_symbol"]))
+        pipelines: dict[str, SymbolPipeline] = {}
+        for symbol in self.symbols:
+            book: SetBook | None = None
+            blob = snapshots.get(symbol) if snapshots else None
+            if blob is not None:
+                try:
+                    book = SetBook.restore(blob, book_params)
+                    if len(book.matrix) != len(matrix) or not np.array_equal(book.matrix.tp, matrix.tp):
+                        book = None
+                except ValueError:
+                    book = None
+            old = self.pipelines.get(symbol)
+            if book is None and old is not None and len(old.book.matrix) == len(matrix):
+                book = old.book
+            pipelines[symbol] = SymbolPipeline(symbol, params, matrix, book_params, thresholds, max_variants,
+                                               gate_params=gate, book=book)
+        self.pipelines = pipelines
+
+    def _connection_pf(self) -> dict[str, float]:
+        s = self.config.settings
+        return {"main": s.live_pf_min_main, "real": s.live_pf_min_real, "drawdown_hours": s.max_drawdown_hours}
+
+    def _load_snapshots(self, session: Session) -> dict[str, bytes]:
+        rows = session.execute(select(BookSnapshot).where(BookSnapshot.connection_id == self.config.id)).scalars()
+        return {r.symbol: r.payload for r in rows}
+
+    def _db(self, fn: Callable[..., T], *args: Any) -> Coroutine[Any, Any, T]:
+        """``fn(session, *args)`` in one transaction off the event loop."""
+        return self.deps.db.run(lambda session: fn(session, *args))
+
+    async def _store_markets(self) -> None:
+        assert self.catalog is not None
+        infos = list(self.catalog.markets.values())
+        connection_id = self.config.id
+
+        def write(session: Session) -> None:
+            existing = {m.symbol: m for m in session.execute(
+                select(MarketRow).where(MarketRow.connection_id == connection_id)).scalars()}
+            for info in infos:
+                row = existing.get(info.symbol) or MarketRow(connection_id=connection_id, symbol=info.symbol,
+                                                             base=info.base, quote=info.quote)
+                row.active = info.active
+                row.amount_precision = None if info.amount_step is None else to_decimal(info.amount_step)
+                row.price_precision = None if info.price_step is None else to_decimal(info.price_step)
+                row.min_amount = None if info.min_amount is None else to_decimal(info.min_amount)
+                row.min_cost = None if info.min_cost is None else to_decimal(info.min_cost)
+                row.max_leverage = info.max_leverage
+                row.taker_fee = None if info.taker_fee is None else to_decimal(info.taker_fee)
+                if info.symbol not in existing:
+                    session.add(row)
+
+        await self.deps.db.run(write)
+
+    async def _load_prehistory(self) -> None:
+        """Candles of the last *prehistoric days* (cached in the DB, only the missing range fetched), replayed
+        through each pipeline so the sets start with statistics."""
+        days = int(_num(self.values["overall.prehistoric_days"]))
+        until = (int(time.time() * 1000) // PREHISTORY_STEP_MS) * PREHISTORY_STEP_MS
+        since = until - days * 86_400_000
+        total = len(self.symbols)
+        for index, symbol in enumerate(self.symbols, 1):
+            self._set_progress(0.3 + 0.7 * (index - 1) / max(total, 1), f"history {symbol} ({index}/{total})")
+            gaps = await self._db(missing_ranges, self.config.id, symbol, PREHISTORY_TIMEFRAME, since, until,
+                                  PREHISTORY_STEP_MS)
+            for gap in gaps:
+                rows = await self.adapter.ohlcv(symbol, PREHISTORY_TIMEFRAME, since=gap.start_ms, until=gap.end_ms)
+                await self._db(store_candles, self.config.id, symbol, PREHISTORY_TIMEFRAME, rows)
+            candles = await self._db(load_candles, self.config.id, symbol, PREHISTORY_TIMEFRAME, since, until)
+            pipeline = self.pipelines[symbol]
+            for ts, o, h, low, c, _v in candles:
+                base = ts / 1000.0
+                path = (o, low, h, c) if c >= o else (o, h, low, c)
+                for k, price in enumerate(path):
+                    update = pipeline.on_price(base + k * 15.0, price, entries_allowed=True)
+                    self._collect(symbol, update.closed, update.status_changed)
+                await asyncio.sleep(0) if ts % 3_600_000 == 0 else None
+            self.deps.bus.publish(Progress(key=self.config.id, what=f"history {symbol}", done=index, total=total))
+        self._set_progress(1.0, "history loaded")
+
+    def _set_progress(self, fraction: float, text: str) -> None:
+        self.progress, self.progress_text = fraction, text
+        self.connection_status = ConnectionStatus.LOADING if fraction < 1.0 else self.connection_status
+        self._publish()
+
+    # --- feed and main loop -------------------------------------------------------------------------------------
+
+    def _on_feed_price(self, symbol: str, price: float, ts_ms: int) -> None:
+        with contextlib.suppress(asyncio.QueueFull):
+            self._prices.put_nowait((symbol, price, ts_ms))
+
+    async def _main_loop(self) -> None:
+        meter = self.meters["main"]
+        while True:
+            first = await self._prices.get()
+            batch = [first]
+            while not self._prices.empty():
+                batch.append(self._prices.get_nowait())
+            started = time.perf_counter()
+            ok = True
+            try:
+                for symbol, price, ts_ms in batch:
+                    self._process_price(symbol, price, ts_ms)
+            except Exception:
+                ok = False
+                log.exception("main loop cycle failed", extra={"connection_id": self.config.id})
+            meter.expected_interval_ms = float(_num(self.values["overall.market_timeframe_s"])) * 1000
+            meter.record((time.perf_counter() - started) * 1000, ok)
+
+    def _process_price(self, symbol: str, price: float, ts_ms: int) -> None:
+        if self.paper_broker is not None:
+            self.paper_broker.on_price(symbol, price, ts_ms)
+        pipeline = self.pipelines.get(symbol)
+        if pipeline is None:
+            return
+        main_on = bool(self.values["system.main_engine_enabled"])
+        update = pipeline.on_price(ts_ms / 1000.0, price, entries_allowed=not self.paused and main_on)
+        self._collect(symbol, update.closed, update.status_changed)
+        for indication in update.indications:
+            self.deps.bus.publish(IndicationFired(key=self.config.id, symbol=symbol, indication=indication.kind.value,
+                                                  direction="long" if indication.direction > 0 else "short",
+                                                  price=indication.price))
+        for signal, row, entry_time in update.signals:
+            self._signals.put_nowait((symbol, signal, row, entry_time))
+        for row in update.mirrored_exits:
+            position_id = self._mirror_positions.pop((symbol, row), None)
+            if position_id is not None:
+                self._exits.put_nowait(position_id)
+        self.deps.bus.publish(PriceUpdate(key=self.config.id, symbol=symbol, price=price, ts_ms=ts_ms))
+
+    def _collect(self, symbol: str, closed: list[ClosedResult], changed: list[int]) -> None:
+        rows = self._dirty.setdefault(symbol, set())
+        rows.update(r.row for r in closed)
+        rows.update(changed)
+        if closed and bool(self.values["system.persist_pseudo_results"]):
+            self._pending_results.extend((symbol, r) for r in closed)
+
+    # --- orders -------------------------------------------------------------------------------------------------
+
+    async def _order_loop(self) -> None:
+        meter = self.meters["orders"]
+        while True:
+            wait_s = float(_num(self.values["system.order_handling_interval_ms"])) / 1000.0
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake_orders(), timeout=max(wait_s, 0.05))
+            started = time.perf_counter()
+            ok = True
+            try:
+                await self._handle_orders()
+            except ExchangeError as error:
+                ok = False
+                log.warning("order loop: %s", error, extra={"connection_id": self.config.id})
+            meter.expected_interval_ms = max(wait_s * 1000, 1000.0)
+            meter.record((time.perf_counter() - started) * 1000, ok)
+
+    async def _wake_orders(self) -> None:
+        while self._signals.empty() and self._exits.empty():
+            await asyncio.sleep(0.02)
+
+    async def _handle_orders(self) -> None:
+        assert self.orders is not None
+        while not self._exits.empty():
+            position_id = self._exits.get_nowait()
+            await self.orders.close_position(position_id, "pseudo_exit")
+        while not self._signals.empty():
+            symbol, signal, row, entry_time = self._signals.get_nowait()
+            if self.paused or not bool(self.values["system.main_engine_enabled"]):
+                continue
+            outcome = await self.orders.open_position(signal)
+            if outcome.accepted and outcome.real_position_id is not None and signal.take_profit_frac is None:
+                self._mirror_positions[(symbol, row)] = outcome.real_position_id
+                self.pipelines[symbol].mirror(row, entry_time)
+
+    # --- sync -----------------------------------------------------------------------------------------------------
+
+    async def _sync_loop(self) -> None:
+        meter = self.meters["sync"]
+        while True:
+            interval = float(_num(self.values["system.exchange_sync_interval_s"]))
+            meter.expected_interval_ms = interval * 1000
+            await asyncio.sleep(interval)
+            started = time.perf_counter()
+            ok = True
+            try:
+                assert self.orders is not None
+                await self.orders.sync(self.symbols)
+                self.balance_usdt = (await self.orders.balance(max_age_s=interval)).total
+            except ExchangeError as error:
+                ok = False
+                self.last_error = str(error)
+                log.warning("exchange sync failed: %s", error, extra={"connection_id": self.config.id})
+            meter.record((time.perf_counter() - started) * 1000, ok)
+            self._publish()
+
+    async def _symbol_refresh_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._selection_config().update_interval_s)
+            try:
+                selection = await self.selector.current(force=True)
+            except ExchangeError as error:
+                log.warning("symbol refresh failed: %s", error, extra={"connection_id": self.config.id})
+                continue
+            if selection.symbols != self.symbols:
+                log.info("symbols now %s", ", ".join(selection.symbols), extra={"connection_id": self.config.id})
+                self.symbols = selection.symbols
+                self._build_pipelines()
+                if self.feed is not None:
+                    await self.feed.stop()
+                self.feed = self.feed_factory(self.adapter, self.symbols, self._on_feed_price,
+                                              poll_interval_s=float(_num(self.values["overall.market_timeframe_s"])))
+                self.feed.start()
+
+    def _on_settings(self, changes: list[Any]) -> None:
+        keys = [c.key for c in changes]
+        if any(k.startswith(cfg.PIPELINE_KEYS_PREFIXES) for k in keys):
+            self._build_pipelines()
+            log.info("settings applied to the running engine (%s)", ", ".join(keys),
+                     extra={"connection_id": self.config.id})
+        if any(k.startswith("strategy.") for k in keys):
+            thresholds = cfg.gate_thresholds(self.values, self._connection_pf())
+            for pipeline in self.pipelines.values():
+                pipeline.thresholds = thresholds
+
+    # --- persistence ----------------------------------------------------------------------------------------------
+
+    async def _persist_loop(self) -> None:
+        meter = self.meters["persist"]
+        last_snapshot = time.monotonic()
+        while True:
+            interval = float(_num(self.values["system.persist_interval_ms"])) / 1000.0
+            meter.expected_interval_ms = interval * 1000
+            await asyncio.sleep(interval)
+            started = time.perf_counter()
+            snapshot = time.monotonic() - last_snapshot > 60.0
+            self._persist_now(final=snapshot)
+            if snapshot:
+                last_snapshot = time.monotonic()
+            meter.record((time.perf_counter() - started) * 1000, True)
+
+    def _persist_now(self, final: bool) -> None:
+        """Queue set statistics, pseudo results (optional), engine state and — when ``final`` — book snapshots."""
+        writer = self.deps.writer
+        limits = HistoryLimits(int(_num(self.values["system.position_length"])),
+                               int(_num(self.values["system.position_threshold_pct"])))
+        dirty, self._dirty = self._dirty, {}
+        results, self._pending_results = self._pending_results, []
+        rows_by_symbol = {symbol: sorted(rows) for symbol, rows in dirty.items() if rows}
+        set_rows = []
+        for symbol, rows in rows_by_symbol.items():
+            pipeline = self.pipelines.get(symbol)
+            if pipeline is None:
+                continue
+            arr = np.asarray(rows, dtype=np.int64)
+            arr = arr[arr < len(pipeline.book)]
+            stats = {w: window_stats(pipeline.book, w, arr) for w in WINDOWS}
+            layers = pipeline.layer_of(arr)
+            for i, row in enumerate(arr.tolist()):
+                key = pipeline.set_key(row)
+                set_rows.append((key, int(pipeline.book.status[row]), layers[i], int(pipeline.book.total[row]),
+                                 {f"{name}_{w}": _clean(getattr(s, name)[i]) for w, s in stats.items()
+                                  for name in ("avg_pf", "gross_pf", "win_rate", "max_drawdown",
+                                               "time_in_drawdown_s", "per_24h", "avg_win", "avg_loss")}))
+        by_key: dict[SetKey, list[ClosedResult]] = {}
+        for symbol, result in results:
+            pipeline = self.pipelines.get(symbol)
+            if pipeline is not None and result.row < len(pipeline.book):
+                by_key.setdefault(pipeline.set_key(result.row), []).append(result)
+        connection_id = self.config.id
+        if set_rows or by_key:
+            writer.submit(lambda s: _write_sets(s, connection_id, set_rows, by_key, limits))
+        state = self.status()
+        writer.submit(lambda s: _write_state(s, state))
+        if final:
+            for symbol, pipeline in self.pipelines.items():
+                if len(pipeline.book):
+                    blob = pipeline.book.snapshot()
+                    writer.submit(_snapshot_writer(connection_id, symbol, blob))
+
+    # --- status ---------------------------------------------------------------------------------------------------
+
+    def status(self) -> TradeEngineStatus:
+        rules = self._health_rules()
+        loops = tuple(m.stats(rules) for m in self.meters.values())
+        health = worst([loop.health for loop in loops]) if self.state is EngineState.RUNNING else worst([])
+        counts: dict[str, int] = {}
+        pseudo = 0
+        for pipeline in self.pipelines.values():
+            for name, n in pipeline.status_counts().items():
+                counts[name] = counts.get(name, 0) + n
+            pseudo += pipeline.open_pseudo()
+        real_open = 0
+        if self.paper_broker is not None:
+            real_open = len(self.paper_broker.positions_)
+        return TradeEngineStatus(
+            connection_id=self.config.id, connection_name=self.config.name, state=self.state,
+            connection=self.connection_status, paper=self.paper, paused=self.paused, started_at=self.started_at,
+            loops=loops, health=health, symbols=tuple(self.symbols), pseudo_open=pseudo, real_open=real_open,
+            sets_by_status=counts, balance_usdt=self.balance_usdt, progress=self.progress,
+            progress_text=self.progress_text, last_error=self.last_error,
+        )
+
+    def _publish(self) -> None:
+        self.deps.bus.publish(TradeEngineChanged(key=self.config.id, status=self.status()))
+
+
+def _snapshot_writer(connection_id: str, symbol: str, blob: bytes) -> Callable[[Session], None]:
+    def write(session: Session) -> None:
+        session.merge(BookSnapshot(connection_id=connection_id, symbol=symbol, payload=blob))
+
+    return write
+
+
+def _num(value: object) -> float:
+    assert isinstance(value, int | float)
+    return float(value)
+
+
+def _clean(value: float) -> float | None:
+    return None if not np.isfinite(value) else round(float(value), 6)
+
+
+def _write_sets(
+    session: Session, connection_id: str, set_rows: list[tuple[Any, int, str, int, dict[str, Any]]],
+    results: dict[Any, list[ClosedResult]], limits: HistoryLimits,
+) -> None:
+    from cts_desktop.domain.gates import SetStatus
+
+    ids: dict[Any, int] = {}
+    for key, status, layer, total, stats in set_rows:
+        row = _get_set(session, connection_id, key)
+        row.status = SetStatus(status).name.lower()
+        row.layer = layer
+        row.total_closed = max(row.total_closed or 0, total)
+        row.stats = stats
+        ids[key] = row.id
+    for key, closed in results.items():
+        set_id = ids.get(key) or _get_set(session, connection_id, key).id
+        append_results(session, set_id, [
+            {"opened_ms": int(r.entry_t * 1000), "closed_ms": int(r.close_t * 1000), "entry": 0.0, "exit": 0.0,
+             "result_pc": r.result_pc, "drawdown_ms": int(r.drawdown_s * 1000), "reason": "closed"}
+            for r in closed
+        ], limits)
+
+
+def _get_set(session: Session, connection_id: str, key: Any) -> ConfigSet:
+    row = session.execute(select(ConfigSet).where(
+        ConfigSet.connection_id == connection_id, ConfigSet.symbol == key.symbol,
+        ConfigSet.indication_type == key.indication_type, ConfigSet.params == key.params,
+        ConfigSet.direction == key.direction, ConfigSet.tp == key.tp, ConfigSet.sl == key.sl,
+        ConfigSet.trail_start == key.trail_start, ConfigSet.trail_stop == key.trail_stop,
+    )).scalar_one_or_none()
+    if row is None:
+        row = ConfigSet(connection_id=connection_id, symbol=key.symbol, indication_type=key.indication_type,
+                        params=key.params, direction=key.direction, tp=key.tp, sl=key.sl,
+                        trail_start=key.trail_start, trail_stop=key.trail_stop, stored_results=0, total_closed=0,
+                        stats={}, status="evaluating", layer="base")
+        session.add(row)
+        session.flush()
+    return row
+
+
+def _write_state(session: Session, status: TradeEngineStatus) -> None:
+    from datetime import UTC, datetime
+
+    row = session.get(EngineStateRow, status.connection_id)
+    if row is None:
+        row = EngineStateRow(connection_id=status.connection_id)
+        session.add(row)
+    row.status = status.state.value
+    row.started_at = None if status.started_at is None else datetime.fromtimestamp(status.started_at, UTC)
+    row.cycles = {loop.name: {"cycles": loop.cycles, "errors": loop.errors, "avg_ms": round(loop.avg_ms, 3),
+                              "last_ms": round(loop.last_ms, 3)} for loop in status.loops}
+    row.health = {"overall": status.health.label, **{loop.name: loop.health.label for loop in status.loops},
+                  "pseudo_open": status.pseudo_open, "real_open": status.real_open,
+                  "sets": status.sets_by_status, "paper": status.paper, "symbols": list(status.symbols)}
+    row.last_error = status.last_error

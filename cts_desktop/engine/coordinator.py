@@ -1,0 +1,247 @@
+"""GlobalTradeEngineCoordinator: the one per process that owns an engine per active connection (DOMAIN Part 1 §10).
+
+start / stop / pause / resume / restart / emergency stop, per process and per connection. Every change is
+published on the event bus (``EngineStatusChanged``, ``TradeEngineChanged``) and kept in ``engine_state``
+(connection ``*`` is the coordinator). A connection is traded only by the process that holds its lease.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session
+
+from cts_desktop.engine import engine_config as cfg
+from cts_desktop.engine.connection_engine import ConnectionEngine, EngineDeps
+from cts_desktop.engine.lease import LeaseKeeper
+from cts_desktop.engine.status import EngineState, EngineStatus, HealthStatus, TradeEngineStatus, worst
+from cts_desktop.engine.supervisor import Supervisor
+from cts_desktop.engine.trading_events import AlertRaised, EngineStatusChanged
+from cts_desktop.exchanges.adapter import ExchangeAdapter
+from cts_desktop.exchanges.connections import ConnectionConfig, ConnectionService
+from cts_desktop.storage.models import Alert
+from cts_desktop.storage.models import EngineState as EngineStateRow
+
+log = logging.getLogger("cts.engine.coordinator")
+
+AdapterFactory = Callable[[ConnectionConfig], Awaitable[ExchangeAdapter]]
+
+
+class CoordinatorError(RuntimeError):
+    """A command the rules refuse (plain message for the UI)."""
+
+
+class GlobalTradeEngineCoordinator:
+    def __init__(
+        self,
+        deps: EngineDeps,
+        connections: ConnectionService,
+        adapters: AdapterFactory,
+        leases: LeaseKeeper,
+        engine_factory: Callable[[ConnectionConfig, ExchangeAdapter, EngineDeps], ConnectionEngine] = ConnectionEngine,
+    ) -> None:
+        self.deps = deps
+        self.connections = connections
+        self.adapters = adapters
+        self.leases = leases
+        self.engine_factory = engine_factory
+        self.engines: dict[str, ConnectionEngine] = {}
+        self.state = EngineState.STOPPED
+        self.started_at: float | None = None
+        self.last_error: str | None = None
+        self.paused = False
+        self.supervisor = Supervisor(self._engine_statuses, self.restart_connection, self._gave_up,
+                                     lambda: cfg.supervisor_policy(self.deps.settings.values()))
+        self._background: list[asyncio.Task[None]] = []
+        self._lock = asyncio.Lock()
+
+    # --- process-wide commands ------------------------------------------------------------------------------------
+
+    async def start(self) -> EngineStatus:
+        """Start engines for every enabled and active connection (idempotent)."""
+        async with self._lock:
+            if self.state in (EngineState.RUNNING, EngineState.PAUSED):
+                return self.status()
+            self.state = EngineState.STARTING
+            self.started_at = time.time()
+            self._publish()
+            for config in self.connections.list():
+                if config.is_enabled and config.is_active:
+                    await self._start_connection(config)
+            self.state = EngineState.PAUSED if self.paused else EngineState.RUNNING
+            self._background = [asyncio.create_task(self.supervisor.run(), name="supervisor"),
+                                asyncio.create_task(self._renew_leases(), name="leases")]
+            log.info("trade engine coordinator started: %d engine(s)", len(self.engines))
+            self._publish()
+            return self.status()
+
+    async def stop(self) -> EngineStatus:
+        """Stop every engine; exchange positions stay with their exchange-side TP/SL."""
+        async with self._lock:
+            if self.state is EngineState.STOPPED:
+                return self.status()
+            self.state = EngineState.STOPPING
+            self._publish()
+            for task in self._background:
+                task.cancel()
+            for task in self._background:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            self._background = []
+            for connection_id in list(self.engines):
+                await self._stop_connection(connection_id)
+            await self.leases.release_all()
+            self.state = EngineState.STOPPED
+            self.started_at = None
+            log.info("trade engine coordinator stopped")
+            self._publish()
+            return self.status()
+
+    def pause(self) -> EngineStatus:
+        """No new entries anywhere; data, pseudo tracking and exchange sync go on."""
+        self.paused = True
+        for engine in self.engines.values():
+            engine.pause()
+        if self.state is EngineState.RUNNING:
+            self.state = EngineState.PAUSED
+        log.info("trading paused")
+        self._publish()
+        return self.status()
+
+    def resume(self) -> EngineStatus:
+        self.paused = False
+        for engine in self.engines.values():
+            engine.resume()
+        if self.state is EngineState.PAUSED:
+            self.state = EngineState.RUNNING
+        log.info("trading resumed")
+        self._publish()
+        return self.status()
+
+    async def restart(self) -> EngineStatus:
+        await self.stop()
+        return await self.start()
+
+    async def emergency_stop(self, close_positions: bool = False) -> EngineStatus:
+        """Stop all, clear every live flag, cancel open orders, and (when confirmed) close all positions."""
+        log.critical("EMERGENCY STOP%s", " with closing of all positions" if close_positions else "")
+        for engine in list(self.engines.values()):
+            if engine.orders is None:
+                continue
+            with contextlib.suppress(Exception):
+                await engine.orders.cancel_open_orders()
+            if close_positions:
+                with contextlib.suppress(Exception):
+                    await engine.orders.close_all("emergency")
+                    await engine.orders.sync(engine.symbols)
+        for config in self.connections.list():
+            if config.is_live_trade or config.is_preset_trade:
+                self.connections.update(replace(config, is_live_trade=False, is_preset_trade=False))
+        await self.stop()
+        self._alert("critical", "emergency stop: trading stopped, live trading switched off on every connection"
+                    + (", positions closed" if close_positions else ""))
+        return self.status()
+
+    # --- per connection ---------------------------------------------------------------------------------------
+
+    async def start_connection(self, connection_id: str) -> None:
+        async with self._lock:
+            self.supervisor.reset(connection_id)
+            await self._start_connection(self.connections.get(connection_id))
+
+    async def stop_connection(self, connection_id: str) -> None:
+        async with self._lock:
+            await self._stop_connection(connection_id)
+
+    async def restart_connection(self, connection_id: str) -> None:
+        await self._stop_connection(connection_id)
+        await self._start_connection(self.connections.get(connection_id))
+
+    async def _start_connection(self, config: ConnectionConfig) -> None:
+        if config.id in self.engines and self.engines[config.id].state in (EngineState.RUNNING, EngineState.PAUSED):
+            return
+        if not config.is_enabled:
+            raise CoordinatorError(f"{config.name} is disabled: enter keys and pass the connection test first")
+        lease = await self.leases.acquire(config.id)
+        if not lease.acquired:
+            log.warning("%s is traded by %s (lease until %s): not starting it here", config.name, lease.holder,
+                        lease.expires_at.isoformat(timespec="seconds"), extra={"connection_id": config.id})
+            return
+        try:
+            adapter = await self.adapters(config)
+        except Exception as error:
+            await self.leases.release(config.id)
+            log.error("no adapter for %s: %s", config.name, error, extra={"connection_id": config.id})
+            return
+        engine = self.engine_factory(config, adapter, self.deps)
+        if self.paused:
+            engine.paused = True
+        self.engines[config.id] = engine
+        try:
+            await engine.start()
+        except Exception as error:  # stays in ERROR: the supervisor decides about restarting it
+            self.last_error = f"{config.name}: {error}"
+
+    async def _stop_connection(self, connection_id: str) -> None:
+        engine = self.engines.pop(connection_id, None)
+        if engine is None:
+            return
+        try:
+            await engine.stop()
+        finally:
+            with contextlib.suppress(Exception):
+                await engine.adapter.close()
+            await self.leases.release(connection_id)
+
+    async def _renew_leases(self) -> None:
+        while True:
+            await asyncio.sleep(self.leases.seconds / 3)
+            for connection_id in await self.leases.renew():
+                log.critical("lost the lease of %s: stopping its engine", connection_id,
+                             extra={"connection_id": connection_id})
+                await self._stop_connection(connection_id)
+
+    async def _gave_up(self, connection_id: str, message: str) -> None:
+        self._alert("critical", message, connection_id)
+        await self._stop_connection(connection_id)
+
+    # --- status ---------------------------------------------------------------------------------------------------
+
+    def _engine_statuses(self) -> list[TradeEngineStatus]:
+        return [engine.status() for engine in self.engines.values()]
+
+    def status(self) -> EngineStatus:
+        engines = tuple(self._engine_statuses())
+        health = worst([e.health for e in engines]) if engines else (
+            HealthStatus.HEALTHY if self.state is EngineState.RUNNING else HealthStatus.UNKNOWN)
+        values = self.deps.settings.values()
+        return EngineStatus(
+            state=self.state, started_at=self.started_at, main_enabled=bool(values["system.main_engine_enabled"]),
+            preset_enabled=bool(values["system.preset_engine_enabled"]), engines=engines, health=health,
+            last_error=self.last_error,
+        )
+
+    def _publish(self) -> None:
+        status = self.status()
+        self.deps.bus.publish(EngineStatusChanged(status=status))
+        state = self.state.value
+        started = self.started_at
+
+        def write(session: Session) -> None:
+            row = session.get(EngineStateRow, "*") or EngineStateRow(connection_id="*")
+            row.status = state
+            row.started_at = None if started is None else datetime.fromtimestamp(started, UTC)
+            session.merge(row)
+
+        self.deps.writer.submit(write)
+
+    def _alert(self, severity: str, message: str, connection_id: str | None = None) -> None:
+        self.deps.bus.publish(AlertRaised(key=connection_id, severity=severity, source="engine", message=message))
+        self.deps.writer.submit(lambda s: s.add(Alert(severity=severity, source="engine",
+                                                      connection_id=connection_id, message=message)))
