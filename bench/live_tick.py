@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -103,6 +104,9 @@ def main() -> None:
           f"max {s.max():.3f} ms, mean {s.mean():.3f} ms  ({s.size:,} updates)")
     print(f"per second for all {SYMBOLS} symbols: mean {s.mean() * SYMBOLS:.1f} ms; positions opened {opened:,}, "
           f"closed {closed:,}; open now {sum(int(b.open_count().sum()) for b in books):,}")
+    full = sum(b.ring_r.nbytes + b.ring_t.nbytes + b.slot_f.nbytes + b.slot_b.nbytes for b in books) / 2**20
+    print(f"book arrays for all symbols (rings at full capacity): {full:.0f} MB; "
+          f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 
 if __name__ == "__main__":

@@ -35,9 +35,11 @@ F_ENTRY, F_STOP, F_BEST, F_TP, F_ARM, F_TDIST, F_T0, F_UW, F_LAST = range(9)
 N_SLOT_F = 9
 # slot flags
 B_OPEN, B_ARMED = range(2)
-# ring fields: result (fraction of entry notional, fees included), entry time, close time, time in drawdown
-R_RESULT, R_ENTRY_T, R_CLOSE_T, R_UW = range(4)
-N_RING_F = 4
+# Rings are compact because they dominate memory (sets × L × (1 + t) entries, ~16 bytes each):
+# float32 (result as a fraction of entry notional, fees included; time in drawdown in seconds) and
+# uint32 whole epoch seconds (entry time, close time).
+R_RESULT, R_UW = range(2)
+T_ENTRY, T_CLOSE = range(2)
 # per-set scalars (float): last entry time, last exit time
 S_LAST_ENTRY, S_LAST_EXIT = range(2)
 
@@ -65,13 +67,14 @@ class BookParams:
 def _update(
     o: float, h: float, lo: float, c: float, t: float,
     direction: npt.NDArray[np.int8], trailing: npt.NDArray[np.bool_],
-    slot_f: FloatArray, slot_b: npt.NDArray[np.bool_], ring: FloatArray, count: npt.NDArray[np.int64],
+    slot_f: FloatArray, slot_b: npt.NDArray[np.bool_], ring_r: npt.NDArray[np.float32],
+    ring_t: npt.NDArray[np.uint32], count: npt.NDArray[np.int64],
     total: npt.NDArray[np.int64], set_f: FloatArray, closed_now: npt.NDArray[np.int64],
     timeout: float, fee: float, keep: int,
 ) -> int:
     """Walk one bar (or tick) for every open slot; append closed results to the rings. Returns #closed."""
     n_sets, n_slots = slot_b.shape[0], slot_b.shape[1]
-    cap = ring.shape[1]
+    cap = ring_r.shape[1]
     closed = 0
     for s in range(n_sets):
         if direction[s] > 0:
@@ -95,14 +98,15 @@ def _update(
                 slot_b[s, k, B_ARMED] = armed
                 continue
             i = count[s]
-            ring[s, i, R_RESULT] = result_fraction(f[F_ENTRY], price, fee)
-            ring[s, i, R_ENTRY_T] = f[F_T0]
-            ring[s, i, R_CLOSE_T] = t
-            ring[s, i, R_UW] = f[F_UW]
+            ring_r[s, i, R_RESULT] = result_fraction(f[F_ENTRY], price, fee)
+            ring_r[s, i, R_UW] = f[F_UW]
+            ring_t[s, i, T_ENTRY] = np.uint32(np.floor(f[F_T0]))
+            ring_t[s, i, T_CLOSE] = np.uint32(np.floor(t))
             count[s] = i + 1
             total[s] += 1
             if count[s] == cap:
-                ring[s, :keep] = ring[s, cap - keep : cap].copy()
+                ring_r[s, :keep] = ring_r[s, cap - keep : cap].copy()
+                ring_t[s, :keep] = ring_t[s, cap - keep : cap].copy()
                 count[s] = keep
             slot_b[s, k, B_OPEN] = False
             slot_b[s, k, B_ARMED] = False
@@ -162,7 +166,8 @@ class SetBook:
         self.trailing = np.zeros(n, dtype=np.bool_)
         self.slot_f = np.zeros((n, k, N_SLOT_F))
         self.slot_b = np.zeros((n, k, 2), dtype=np.bool_)
-        self.ring = np.zeros((n, cap, N_RING_F))
+        self.ring_r = np.zeros((n, cap, 2), dtype=np.float32)
+        self.ring_t = np.zeros((n, cap, 2), dtype=np.uint32)
         self.count = np.zeros(n, dtype=np.int64)  # results stored in the ring
         self.total = np.zeros(n, dtype=np.int64)  # results ever closed (drives the phases)
         self.set_f = np.full((n, 2), -np.inf)
@@ -188,7 +193,8 @@ class SetBook:
         self.trailing = np.concatenate([self.trailing, self.matrix.trail_stop > 0])
         self.slot_f = np.concatenate([self.slot_f, np.zeros((c, k, N_SLOT_F))])
         self.slot_b = np.concatenate([self.slot_b, np.zeros((c, k, 2), dtype=np.bool_)])
-        self.ring = np.concatenate([self.ring, np.zeros((c, cap, N_RING_F))])
+        self.ring_r = np.concatenate([self.ring_r, np.zeros((c, cap, 2), dtype=np.float32)])
+        self.ring_t = np.concatenate([self.ring_t, np.zeros((c, cap, 2), dtype=np.uint32)])
         self.count = np.concatenate([self.count, np.zeros(c, dtype=np.int64)])
         self.total = np.concatenate([self.total, np.zeros(c, dtype=np.int64)])
         self.set_f = np.concatenate([self.set_f, np.full((c, 2), -np.inf)])
@@ -207,8 +213,9 @@ class SetBook:
         e = self.params.exit
         return int(
             _update(
-                o, h, low, c, time, self.direction, self.trailing, self.slot_f, self.slot_b, self.ring,
-                self.count, self.total, self.set_f, self.closed_now, e.timeout_s, e.fee, self.params.history,
+                o, h, low, c, time, self.direction, self.trailing, self.slot_f, self.slot_b, self.ring_r,
+                self.ring_t, self.count, self.total, self.set_f, self.closed_now, e.timeout_s, e.fee,
+                self.params.history,
             )
         )
 
@@ -234,10 +241,20 @@ class SetBook:
 
     def results(self, s: int) -> FloatArray:
         """Stored closed results of set ``s``, oldest first (fractions of entry notional)."""
-        return np.asarray(self.ring[s, : self.count[s], R_RESULT].copy())
+        return np.asarray(self.ring_r[s, : self.count[s], R_RESULT], dtype=np.float64)
+
+    def history(self, s: int) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        """Stored closed positions of set ``s``, oldest first: (result, entry time, close time, time in
+        drawdown) — times in whole seconds."""
+        n = self.count[s]
+        r = np.asarray(self.ring_r[s, :n], dtype=np.float64)
+        t = np.asarray(self.ring_t[s, :n], dtype=np.float64)
+        return r[:, R_RESULT], t[:, T_ENTRY], t[:, T_CLOSE], r[:, R_UW]
 
     # -- persistence -----------------------------------------------------------------------------------------
-    _ARRAYS = ("direction", "trailing", "slot_f", "slot_b", "ring", "count", "total", "set_f", "status")
+    _ARRAYS = (
+        "direction", "trailing", "slot_f", "slot_b", "ring_r", "ring_t", "count", "total", "set_f", "status",
+    )
 
     def snapshot(self) -> bytes:
         """Compact, self-contained bytes (numpy .npz) the engine stores and :meth:`restore` reads back."""
@@ -258,7 +275,7 @@ class SetBook:
         with np.load(io.BytesIO(data), allow_pickle=False) as z:
             mat = z["matrix"]
             book = cls(ExitMatrix(*(np.ascontiguousarray(mat[i]) for i in range(4))), params)
-            if z["ring"].shape[1:] != (params.capacity, N_RING_F) or z["slot_b"].shape[1] != params.max_open:
+            if z["ring_r"].shape[1] != params.capacity or z["slot_b"].shape[1] != params.max_open:
                 raise ValueError("snapshot was taken with another history length or concurrency limit")
             for name in cls._ARRAYS:
                 setattr(book, name, np.ascontiguousarray(z[name]))

@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cts_desktop.domain.bars import FloatArray
-from cts_desktop.domain.book import R_CLOSE_T, R_ENTRY_T, R_RESULT, R_UW, SetBook
+from cts_desktop.domain.book import R_RESULT, R_UW, T_CLOSE, T_ENTRY, SetBook
 
 WINDOWS: tuple[int, ...] = (10, 20, 25, 30, 50)
 
@@ -48,9 +48,9 @@ def last_n(book: SetBook, window: int, rows: npt.NDArray[np.int64] | None = None
     col = count[:, None] - window + np.arange(window)[None, :]
     valid = col >= 0
     safe = np.where(valid, col, 0)
-    picked = book.ring[idx_rows[:, None], safe]  # (sets, window, fields)
-    picked = np.where(valid[:, :, None], picked, np.nan)
-    return picked[:, :, R_RESULT], picked[:, :, R_ENTRY_T], picked[:, :, R_CLOSE_T], picked[:, :, R_UW]
+    r = np.where(valid[:, :, None], book.ring_r[idx_rows[:, None], safe].astype(np.float64), np.nan)
+    t = np.where(valid[:, :, None], book.ring_t[idx_rows[:, None], safe].astype(np.float64), np.nan)
+    return r[:, :, R_RESULT], t[:, :, T_ENTRY], t[:, :, T_CLOSE], r[:, :, R_UW]
 
 
 def window_stats(book: SetBook, window: int, rows: npt.NDArray[np.int64] | None = None) -> WindowStats:
