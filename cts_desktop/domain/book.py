@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from enum import IntEnum
 
 import numpy as np
 import numpy.typing as npt
@@ -28,6 +29,16 @@ from cts_desktop.domain.jit import kernel
 from cts_desktop.domain.matrix import ExitMatrix
 
 VariantKey = tuple[str, tuple[float, ...], int]
+
+
+class SetStatus(IntEnum):
+    """Status of a configuration set (rules in :mod:`cts_desktop.domain.gates`)."""
+
+    EVALUATING = 0
+    ACTIVE = 1
+    PAUSED = 2
+    FAILED = 3
+
 
 # slot fields (float): entry, stop, best, tp level, arming level, trailing distance, entry time, time in
 # drawdown, last update time — all prices in signed space
@@ -171,7 +182,7 @@ class SetBook:
         self.count = np.zeros(n, dtype=np.int64)  # results stored in the ring
         self.total = np.zeros(n, dtype=np.int64)  # results ever closed (drives the phases)
         self.set_f = np.full((n, 2), -np.inf)
-        self.status = np.zeros(n, dtype=np.int8)  # see gates.SetStatus
+        self.status = np.zeros(n, dtype=np.int8)  # SetStatus
         self.closed_now = np.zeros(n, dtype=np.int64)  # closed in the last update
 
     # -- structure -------------------------------------------------------------------------------------------
@@ -223,10 +234,21 @@ class SetBook:
         """A price update is a bar with open = high = low = close."""
         return self.update_bar(time, price, price, price, price)
 
-    def on_indication(self, key: VariantKey, time: float, price: float, allowed: npt.NDArray[np.bool_]) -> int:
-        """Open positions for a fired indication in every set of its variant that ``allowed`` permits (status
-        gate), has a free slot, is out of its cooldown and did not close in this update."""
+    def on_indication(
+        self, key: VariantKey, time: float, price: float, allowed: npt.NDArray[np.bool_] | None = None
+    ) -> int:
+        """Open positions for a fired indication in every set of its variant that may open (not FAILED, or
+        ``allowed`` if given — one flag per set of the book), has a free slot, is out of its cooldown and did
+        not close in this update. A new variant gets its rows first (its sets start EVALUATING)."""
         v = self.add_variant(key)
+        if allowed is None:
+            allowed = self.status != SetStatus.FAILED
+        elif allowed.shape != (len(self),):
+            grown = np.ones(len(self), dtype=np.bool_)
+            if allowed.shape[0] > len(self):
+                raise ValueError("allowed has more flags than the book has sets")
+            grown[: allowed.shape[0]] = allowed
+            allowed = grown
         m = self.matrix
         return int(
             _open(

@@ -18,22 +18,16 @@ at a checkpoint are measured over the set's stored results (all of them, up to t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import IntEnum
 
 import numpy as np
 import numpy.typing as npt
 
-from cts_desktop.domain.book import SetBook
+from cts_desktop.domain.book import SetBook, SetStatus
 from cts_desktop.domain.book_stats import window_stats
 
 BoolArray = npt.NDArray[np.bool_]
-
-
-class SetStatus(IntEnum):
-    EVALUATING = 0
-    ACTIVE = 1
-    PAUSED = 2
-    FAILED = 3
+__all__ = ["GateThresholds", "SetStatus", "evaluate", "exchange_candidates", "main_sets", "may_open", "next_status",
+           "real_sets"]
 
 
 @dataclass(frozen=True, slots=True)

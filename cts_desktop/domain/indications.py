@@ -107,10 +107,12 @@ class IndicationEngine:
     _steps: StepSeries = field(init=False)
     _run: _Run = field(default_factory=_Run)
     _frames: deque[tuple[float, float]] = field(default_factory=deque)
+    _recent: deque[float] = field(init=False)
     _last_fired: dict[tuple[IndicationType, tuple[float, ...]], float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._steps = StepSeries(self.params.pc)
+        self._recent = deque(maxlen=self.params.activity_window_s + 1)
 
     @property
     def market_state(self) -> MarketState:
@@ -120,6 +122,7 @@ class IndicationEngine:
         p = self.params
         state = self.gate.push(price)
         self._frames.append((time, price))
+        self._recent.append(price)
         while self._frames and self._frames[0][0] < time - p.history_s:
             self._frames.popleft()
         candidates: list[Indication] = []
@@ -203,11 +206,9 @@ class IndicationEngine:
 
     def _active(self, time: float, price: float) -> list[Indication]:
         p = self.params
-        if IndicationType.ACTIVE not in p.types or len(self._frames) < p.activity_window_s + 1:
+        if IndicationType.ACTIVE not in p.types or len(self._recent) < p.activity_window_s + 1:
             return []
-        window = np.fromiter(
-            (fp for _, fp in list(self._frames)[-(p.activity_window_s + 1) :]), dtype=np.float64
-        )
+        window = np.fromiter(self._recent, dtype=np.float64)
         net = window[-1] - window[0]
         if net == 0:
             return []

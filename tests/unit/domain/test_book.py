@@ -193,3 +193,17 @@ def test_price_updates_and_cooldown() -> None:
     assert book.results(0)[1] == pytest.approx((100.5 - 98.0) / 100.5, rel=1e-6)
     # time in drawdown: the intervals that end on the losing side (above entry): 1→3 and 3→4
     assert book.history(0)[3][1] == pytest.approx(3.0)
+
+
+def test_new_variant_with_a_stale_mask_and_failed_sets() -> None:
+    book = SetBook(build_matrix(tp_values=(2.0,), sl_values=(1.0, 2.0), trailing=(None,)),
+                   BookParams(ExitParams(pc=0.01, fee=0.0), max_open=1))
+    first = ("move", (3.0,), LONG)
+    book.on_indication(first, 0.0, 100.0)
+    stale = np.ones(len(book), dtype=bool)  # taken before the next variant existed
+    assert book.on_indication(("move", (5.0,), LONG), 1.0, 100.0, stale) == 2
+    book.status[book.variant_rows(first).start] = SetStatus.FAILED
+    assert book.update_price(2.0, 95.0) == 4  # every set stops out (stops at 98 and 96)
+    assert book.on_indication(first, 3.0, 95.0) == 1  # the failed set stays closed
+    with pytest.raises(ValueError):
+        book.on_indication(first, 4.0, 98.0, np.ones(len(book) + 1, dtype=bool))
