@@ -4,7 +4,7 @@ Why it exists: a frozen build fails in ways the test suite cannot see — a miss
 exchange module left out of the bundle, llvmlite not collected, the replay data not copied. This walks the path a
 first start takes, on throw-away state only:
 
-1. a SQLite database in a temporary folder, migrated to the newest Alembic revision;
+1. a SQLite database in a temporary folder, migrated to the newest Alembic revision; the PostgreSQL driver loads;
 2. one numba kernel of the domain compiled and run (the numba cache goes to the temporary folder);
 3. the loopback exchange simulator started in-process on 127.0.0.1 with the shipped replay data;
 4. per exchange (Bybit, BingX), through the project's adapter and ccxt's own classes: load markets, place a limit
@@ -24,6 +24,7 @@ import os
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,13 +73,20 @@ class Report:
         except Exception as exc:
             message = _plain(exc)
             self.add(StepResult(name, time.perf_counter() - started, message, False))
+            if os.environ.get("CTS_SELFTEST_TRACEBACK"):  # for support: the whole chain, on request only
+                traceback.print_exception(exc, file=sys.stderr)
             raise SelfTestFailure(f"{name}: {message}") from exc
         self.add(StepResult(name, time.perf_counter() - started, detail, True))
 
 
 def _plain(exc: BaseException) -> str:
+    """One line: the exception's first line, and its cause's when the first line alone says little (ImportError)."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    line = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    cause = exc.__cause__ or exc.__context__
+    if isinstance(exc, ImportError) and cause is not None and cause is not exc:
+        line += f" (caused by {_plain(cause)})"
+    return line
 
 
 def _round_down(value: float, step: float | None) -> float:
@@ -135,7 +143,10 @@ class SelfTest:
                 raise SelfTestFailure("the EMA kernel ran without numba")
             import numba
 
-            return f"numba {numba.__version__} compiled and ran the EMA kernel"
+            cache = Path(os.environ["NUMBA_CACHE_DIR"])
+            cached = sorted(cache.rglob("*.nbi")) if cache.is_dir() else []
+            where = f"cache written to {cache}" if cached else "compiled in memory (no on-disk cache)"
+            return f"numba {numba.__version__} compiled and ran the EMA kernel; {where}"
 
         return await asyncio.to_thread(compile_and_run)
 
@@ -225,6 +236,16 @@ class SelfTest:
                 await client.close()
         return "constructed " + ", ".join(names) + " (not connected)"
 
+    async def database_drivers(self) -> str:
+        """PostgreSQL is optional at run time, but its driver must be in the bundle (psycopg's binary build)."""
+        import sqlite3
+
+        import psycopg
+
+        impl = psycopg.pq.__impl__
+        libpq = psycopg.pq.version()
+        return f"sqlite {sqlite3.sqlite_version}; psycopg {psycopg.__version__} ({impl}, libpq {libpq})"
+
     async def keyring_backend(self) -> str:
         import keyring
 
@@ -244,6 +265,7 @@ class SelfTest:
     async def run(self) -> None:
         report = self.report
         await report.step("database + migrations", self.database)
+        await report.step("database drivers", self.database_drivers)
         await report.step("numba kernel", self.kernel)
         await report.step("exchange simulator (in-process)", self.simulator)
         try:

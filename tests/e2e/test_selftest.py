@@ -59,9 +59,9 @@ def test_self_test_passes_with_a_timed_report_and_loopback_only(tmp_path: Path) 
     for exchange in ("bybit", "bingx"):
         for what in ("load markets", "place limit order", "fetch order by client id", "cancel order"):
             assert f"{exchange}: {what}" in names, out.stdout
-    assert names[0] == "database + migrations"
+    assert names[:2] == ["database + migrations", "database drivers"]
     assert "exchange simulator (in-process)" in names and "ccxt.pro websocket classes" in names
-    assert re.search(r"self-test passed: 14 steps in \d+\.\d\d s", out.stdout), out.stdout
+    assert re.search(r"self-test passed: 15 steps in \d+\.\d\d s", out.stdout), out.stdout
     assert "http://127.0.0.1:" in out.stdout
     assert "Traceback" not in out.stderr
     assert list(home.iterdir()) == [], "the self-test wrote into the user's home"
