@@ -81,7 +81,13 @@ class Indication:
 
     @property
     def key(self) -> tuple[IndicationType, tuple[float, ...]]:
+        """The validation-timeout key (type, parameter tuple)."""
         return self.kind, self.params
+
+    @property
+    def variant_key(self) -> tuple[str, tuple[float, ...], int]:
+        """The book's variant key (type, parameter tuple, direction): see ``SetBook.on_indication``."""
+        return self.kind.value, self.params, self.direction
 
 
 def last_part(n: int, fraction: float) -> int:

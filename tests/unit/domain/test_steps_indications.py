@@ -13,13 +13,17 @@ from cts_desktop.domain.activity import (
     measure,
     next_state,
 )
+from cts_desktop.domain.book import BookParams, SetBook
+from cts_desktop.domain.exits import ExitParams
 from cts_desktop.domain.indications import (
+    IndicationEngine,
     IndicationParams,
     IndicationType,
     last_part,
     range_ratio,
     run_indications,
 )
+from cts_desktop.domain.matrix import build_matrix
 from cts_desktop.domain.steps import FrameBuilder, StepSeries, one_second_frames, step_series
 
 OPEN_GATE = ActivityGateParams(enabled=False)
@@ -186,3 +190,19 @@ def test_nothing_fires_unless_the_market_is_active(replay: tuple[np.ndarray, np.
     live = ActivityGateParams(pc=0.0005, min_volatility=0.0, activation=0.003, deactivation=0.001)
     gated = run_indications(t, p, params, live)
     assert 0 < len(gated) < len(run_indications(t, p, params, OPEN_GATE))
+
+
+def test_indications_drive_the_book(replay: tuple[np.ndarray, np.ndarray]) -> None:
+    t, p = replay
+    params = IndicationParams(pc=0.0005, ranges=(3, 5), validation_timeout_s=5.0,
+                              types=frozenset({IndicationType.DIRECTION, IndicationType.MOVE}))
+    engine = IndicationEngine(params, ActivityGate(OPEN_GATE))
+    book = SetBook(build_matrix(), BookParams(ExitParams(pc=0.0005, fee=0.00055)))
+    fired = 0
+    for tt, pp in zip(t.tolist(), p.tolist(), strict=True):
+        book.update_price(tt, pp)  # exits first, then the entries of this frame
+        for ind in engine.push(tt, pp):
+            fired += 1
+            book.on_indication(ind.variant_key, tt, pp)
+    assert fired > 10 and len(book.variants) == 8 and len(book) == 8 * 924
+    assert book.total.sum() > 1000
