@@ -8,5 +8,8 @@ PY="${1:-.venv/bin/python}"
 started=$(date +%s)
 "$PY" -m PyInstaller --noconfirm --clean --log-level WARN \
     --distpath dist --workpath build/pyinstaller packaging/cts-desktop.spec
+if [ "$(uname -s)" = "Linux" ]; then  # the user-level installer travels with the bundle
+    cp packaging/linux/install.sh dist/cts-desktop/install.sh
+fi
 echo "bundle built in $(( $(date +%s) - started )) s: dist/cts-desktop"
 "$PY" packaging/bundle_size.py dist/cts-desktop
