@@ -5,7 +5,8 @@ every set of the book; a set with fewer than N results is measured on what it ha
 
 * ``avg_pf`` — mean result in position-cost units (Part 1 §2, gates Base/Main/Real);
 * ``gross_pf`` — Σ wins ÷ |Σ losses| (inf with wins and no losses, NaN without results);
-* ``win_rate``, ``avg_win``, ``avg_loss`` (positive number), ``win_loss_ratio`` = avg_win ÷ avg_loss;
+* ``win_rate``, ``avg_win``, ``avg_loss`` (positive number), ``win_loss_ratio`` = avg_win ÷ avg_loss (inf
+  without losses, 0 without wins);
 * ``max_drawdown`` — peak-to-trough of the cumulative result (fraction of notional, 0.30 = 30 %),
   the running peak starting at 0;
 * ``time_in_drawdown_s`` — mean seconds a position spent on the losing side of its entry;
@@ -21,6 +22,7 @@ import numpy.typing as npt
 
 from cts_desktop.domain.bars import FloatArray
 from cts_desktop.domain.book import R_RESULT, R_UW, T_CLOSE, T_ENTRY, SetBook
+from cts_desktop.domain.jit import kernel
 
 WINDOWS: tuple[int, ...] = (10, 20, 25, 30, 50)
 
@@ -80,7 +82,9 @@ def window_stats(book: SetBook, window: int, rows: npt.NDArray[np.int64] | None 
             win_rate=n_win / n,
             avg_win=avg_win,
             avg_loss=avg_loss,
-            win_loss_ratio=avg_win / avg_loss,
+            win_loss_ratio=np.where(
+                n == 0, np.nan, np.where(n_win == 0, 0.0, np.where(n_loss == 0, np.inf, avg_win / avg_loss))
+            ),
             max_drawdown=max_dd,
             time_in_drawdown_s=np.nansum(uw, axis=1) / n,
             per_24h=per_24h,
@@ -89,3 +93,51 @@ def window_stats(book: SetBook, window: int, rows: npt.NDArray[np.int64] | None 
 
 def all_windows(book: SetBook) -> dict[int, WindowStats]:
     return {w: window_stats(book, w) for w in WINDOWS}
+
+
+@kernel()
+def _gate_figures(
+    ring_r: npt.NDArray[np.float32], count: npt.NDArray[np.int64], rows: npt.NDArray[np.int64], window: int
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    n_rows = rows.shape[0]
+    win_rate = np.full(n_rows, np.nan)
+    win_loss = np.full(n_rows, np.nan)
+    max_dd = np.full(n_rows, np.nan)
+    for i in range(n_rows):
+        s = rows[i]
+        hi = count[s]
+        lo = max(0, hi - window)
+        if hi == lo:
+            continue
+        wins = 0
+        gw = 0.0
+        gl = 0.0
+        curve = 0.0
+        peak = 0.0
+        dd = 0.0
+        for j in range(lo, hi):
+            r = np.float64(ring_r[s, j, R_RESULT])
+            if r > 0.0:
+                wins += 1
+                gw += r
+            else:
+                gl -= r
+            curve += r
+            peak = max(peak, curve)
+            dd = max(dd, peak - curve)
+        n = hi - lo
+        win_rate[i] = wins / n
+        if wins == 0:
+            win_loss[i] = 0.0
+        elif wins == n or gl == 0.0:
+            win_loss[i] = np.inf  # nothing lost: the ratio passes any threshold
+        else:
+            win_loss[i] = (gw / wins) / (gl / (n - wins))
+        max_dd[i] = dd
+    return win_rate, win_loss, max_dd
+
+
+def gate_figures(book: SetBook, window: int, rows: npt.NDArray[np.int64]) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """(win rate, avg win ÷ avg loss, max drawdown) over the newest ``window`` results of ``rows`` — the three
+    figures the status rules read, computed in one compiled pass (the gates run after every update)."""
+    return _gate_figures(book.ring_r, book.count, np.ascontiguousarray(rows, dtype=np.int64), window)

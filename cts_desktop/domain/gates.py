@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cts_desktop.domain.book import SetBook, SetStatus
-from cts_desktop.domain.book_stats import window_stats
+from cts_desktop.domain.book_stats import gate_figures, window_stats
 
 BoolArray = npt.NDArray[np.bool_]
 __all__ = ["GateThresholds", "SetStatus", "evaluate", "exchange_candidates", "main_sets", "may_open", "next_status",
@@ -89,12 +89,17 @@ def evaluate(book: SetBook, th: GateThresholds) -> npt.NDArray[np.int64]:
         return rows
     total = book.total[rows]
     prev = total - book.closed_now[rows]
-    everything = window_stats(book, min(th.phase2_count, book.params.capacity), rows)
-    prod = window_stats(book, th.production_window, rows)
-    new = next_status(
-        book.status[rows], prev, total, everything.win_rate, everything.win_loss_ratio, prod.win_rate,
-        prod.max_drawdown, th,
+    # only checkpoint crossings and production sets can change status
+    crossing = ((prev < th.phase1_count) & (total >= th.phase1_count)) | (
+        (prev < th.phase2_count) & (total >= th.phase2_count)
     )
+    todo = crossing | (prev >= th.phase2_count)
+    rows, total, prev = rows[todo], total[todo], prev[todo]
+    if rows.size == 0:
+        return rows
+    wr_all, wl_all, _ = gate_figures(book, min(th.phase2_count, book.params.capacity), rows)
+    wr_prod, _, dd_prod = gate_figures(book, th.production_window, rows)
+    new = next_status(book.status[rows], prev, total, wr_all, wl_all, wr_prod, dd_prod, th)
     changed: npt.NDArray[np.int64] = rows[new != book.status[rows]]
     book.status[rows] = new
     return changed

@@ -8,7 +8,7 @@ import pytest
 
 from cts_desktop.domain.bars import LONG, SHORT, Bars
 from cts_desktop.domain.book import BookParams, SetBook
-from cts_desktop.domain.book_stats import WINDOWS, window_stats
+from cts_desktop.domain.book_stats import WINDOWS, gate_figures, window_stats
 from cts_desktop.domain.exits import ExitParams
 from cts_desktop.domain.gates import (
     GateThresholds,
@@ -207,3 +207,15 @@ def test_new_variant_with_a_stale_mask_and_failed_sets() -> None:
     assert book.on_indication(first, 3.0, 95.0) == 1  # the failed set stays closed
     with pytest.raises(ValueError):
         book.on_indication(first, 4.0, 98.0, np.ones(len(book) + 1, dtype=bool))
+
+
+def test_gate_figures_equal_window_statistics(btc5m_bars: Bars) -> None:
+    book = SetBook(MATRIX, BookParams(EXIT, max_open=2, history=100))
+    feed(book, btc5m_bars, w1_like(btc5m_bars))
+    rows = np.flatnonzero(book.count > 0)
+    for w in (10, 50):
+        wr, wl, dd = gate_figures(book, w, rows)
+        st = window_stats(book, w, rows)
+        np.testing.assert_allclose(wr, st.win_rate)
+        np.testing.assert_allclose(dd, st.max_drawdown, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(wl, st.win_loss_ratio)
