@@ -125,7 +125,6 @@ class TopError:
     message: str
     count: int
     last_ts_ms: int
-    category: str
 
 
 # --- statistics ------------------------------------------------------------------------------------------------
@@ -141,11 +140,12 @@ def log_stats(session: Session, now_ms: int, window_ms: int = DAY_MS) -> LogStat
     """
     since = now_ms - window_ms
     in_window = and_(LogRecord.ts_ms >= since, LogRecord.ts_ms <= now_ms)
-    by_level: dict[str, int] = {}
+    by_level: dict[str, int] = {}  # most severe first
     for levelno, count in session.execute(
         select(LogRecord.levelno, func.count())
         .where(LogRecord.levelno >= 0, in_window)
         .group_by(LogRecord.levelno)
+        .order_by(LogRecord.levelno.desc())
     ):
         name = level_name(int(levelno))
         by_level[name] = by_level.get(name, 0) + int(count)
@@ -166,7 +166,7 @@ def log_stats(session: Session, now_ms: int, window_ms: int = DAY_MS) -> LogStat
         )
     }
     return LogStats(
-        since_ms=since, until_ms=now_ms, total=sum(by_level.values()), by_level=_sorted(by_level),
+        since_ms=since, until_ms=now_ms, total=sum(by_level.values()), by_level=by_level,
         by_category=_sorted(by_category), errors_by_category=_sorted(errors_by_category),
     )
 
@@ -205,13 +205,13 @@ def top_errors(session: Session, now_ms: int, window_ms: int = DAY_MS, limit: in
     """The most frequent error messages (ERROR and above) of the window, most frequent first."""
     count = func.count().label("n")
     rows = session.execute(
-        select(LogRecord.message, count, func.max(LogRecord.ts_ms), func.min(LogRecord.category))
+        select(LogRecord.message, count, func.max(LogRecord.ts_ms))
         .where(LogRecord.levelno >= ERROR_LEVELNO, LogRecord.ts_ms >= now_ms - window_ms, LogRecord.ts_ms <= now_ms)
         .group_by(LogRecord.message)
         .order_by(count.desc(), func.max(LogRecord.ts_ms).desc())
         .limit(limit)
     )
-    return [TopError(str(m), int(n), int(last), str(cat)) for m, n, last, cat in rows]
+    return [TopError(str(m), int(n), int(last)) for m, n, last in rows]
 
 
 def critical_errors(session: Session, now_ms: int, window_ms: int = HOUR_MS, limit: int = 100) -> list[LogEntry]:
