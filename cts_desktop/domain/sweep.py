@@ -121,14 +121,16 @@ def run_config(
     gloss = 0.0
     peak = 0.0
     maxdd = 0.0
+    fmask = block - 1  # block sizes are powers of two: a mask test instead of a division per bar
+    cmask = big - 1
     j = nxt[0]
     while j < n:
         if n_open == 0 and not sig[j]:
             j = nxt[j]
             continue
-        if block > 0 and n_open == max_open and j % block == 0:
+        if block > 0 and n_open == max_open and (j & fmask) == 0:
             # coarse blocks first, then fine ones; each skip is exact (see module doc)
-            if big > 0 and j % big == 0 and j + big <= n and _skip_block(
+            if big > 0 and (j & cmask) == 0 and j + big <= n and _skip_block(
                 bmin2[j // big], bmax2[j // big], t[j + big - 1], n_open, trailing, timeout, stop, best, armed,
                 tpl, arm, tdist, t0,
             ):
@@ -277,7 +279,10 @@ class PreparedBars:
     @classmethod
     def build(cls, bars: Bars, block: int = DEFAULT_BLOCK, coarse_factor: int = COARSE) -> PreparedBars:
         """``block`` = 0 disables block skipping (the plain bar-by-bar walk, kept for tests);
-        ``coarse_factor`` = 0 disables the coarse level."""
+        ``coarse_factor`` = 0 disables the coarse level. Both must be 0 or powers of two."""
+        for value in (block, coarse_factor):
+            if value < 0 or (value & (value - 1)) != 0:
+                raise ValueError("block and coarse factor must be 0 or a power of two")
         sides = (bars.signed(LONG), bars.signed(SHORT))
         big = block * coarse_factor
         fine = [block_extremes(s.low, s.high, block) for s in sides]
