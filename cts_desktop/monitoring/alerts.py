@@ -109,7 +109,7 @@ def evaluate(
         select(Order.connection_id, func.count())
         .where(Order.status.in_(FAILED_ORDER_STATUSES), Order.created_at >= hour_ago)
         .group_by(Order.connection_id)
-    ).tuples().all()
+    ).all()
     for failed_conn, count in failed:
         if count > thresholds.failed_orders_per_hour:
             found.append(AlertCandidate(

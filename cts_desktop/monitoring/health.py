@@ -173,7 +173,7 @@ def engine_health(
     with the state of its engine (or "no engine" when none has run yet)."""
     rows: list[ServiceHealth] = []
     states = {s.connection_id: s for s in session.execute(select(EngineState)).scalars()}
-    names = dict(session.execute(select(Connection.id, Connection.name)).tuples().all())
+    names = {str(conn_id): str(name) for conn_id, name in session.execute(select(Connection.id, Connection.name))}
     for conn_id, state in sorted(states.items()):
         name = "coordinator" if conn_id == "*" else names.get(conn_id, conn_id)
         status, detail = _engine_status(state, now, stale_after)

@@ -184,11 +184,13 @@ def hour_window_start(now_ms: int, hours: int = 24) -> int:
 def hourly_errors(session: Session, now_ms: int, hours: int = 24) -> list[HourBucket]:
     """Errors per clock hour over the last ``hours`` hours (oldest first; hours without errors are zero)."""
     start = hour_window_start(now_ms, hours)
-    bucket = (LogRecord.ts_ms - start) // HOUR_MS
+    # Grouped by the output labels: PostgreSQL cannot match two copies of an expression with bound parameters.
+    bucket = ((LogRecord.ts_ms - start) // HOUR_MS).label("bucket")
+    critical = (LogRecord.levelno >= CRITICAL_LEVELNO).label("critical")
     rows = session.execute(
-        select(bucket, LogRecord.levelno >= CRITICAL_LEVELNO, func.count())
+        select(bucket, critical, func.count())
         .where(LogRecord.levelno >= ERROR_LEVELNO, LogRecord.ts_ms >= start, LogRecord.ts_ms <= now_ms)
-        .group_by(bucket, LogRecord.levelno >= CRITICAL_LEVELNO)
+        .group_by(bucket, critical)
     )
     errors = [0] * hours
     criticals = [0] * hours

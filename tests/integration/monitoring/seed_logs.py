@@ -20,7 +20,8 @@ from cts_desktop.storage.models import LogRecord
 CATEGORIES = ("system", "engine", "connection", "exchange", "database", "ui", "toast")
 CONNECTIONS = ("bybit-x03", "bingx-x01", "replay", None)
 LEVELS = ((10, "DEBUG", 10), (20, "INFO", 70), (30, "WARNING", 12), (40, "ERROR", 7), (50, "CRITICAL", 1))
-ERROR_MESSAGES = tuple(f"order rejected by exchange: code {code}" for code in range(100, 112)) + (
+ERROR_MESSAGES = (
+    *(f"order rejected by exchange: code {code}" for code in range(100, 112)),
     "engine loop crashed: ZeroDivisionError",
     "ticker stream disconnected",
     "database is locked",
