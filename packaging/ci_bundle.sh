@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# CI step (called by .ci/run after the test suite passed): build the Linux bundle and run it — `--self-test` and a
-# short `--headless` start/stop on a temporary data folder with the in-memory keyring.
+# CI step (called by .ci/run after the test suite passed): build the Linux bundle and run it — `--self-test`, a
+# short `--headless` start/stop and a window start (offscreen), each on a temporary data folder with the in-memory
+# keyring.
 #   bash packaging/ci_bundle.sh [SECONDS_LEFT]
 # Skips (exit 0, with the reason) when PyInstaller cannot be installed into .venv or too little time is left;
 # fails (exit 1) when the build or a run of the bundle fails.
@@ -44,4 +45,12 @@ echo "$out" | tail -n 5
 echo "$out" | grep -q "headless: ready" || fail "the bundle's headless mode never became ready"
 echo "$out" | grep -q "headless: stopped" || fail "the bundle's headless mode did not stop cleanly"
 [ -s "$data_dir/data/cts.sqlite3" ] || fail "the bundle's headless run did not create its database"
-echo "bundle step passed: $BUNDLE built, --self-test and --headless start/stop OK"
+# the window too (offscreen): catches a Qt module or plugin the spec left out
+gui_dir=$(mktemp -d)
+out=$(timeout -s KILL 120 "$BUNDLE/cts-desktop" --data-dir "$gui_dir" --exit-after 1 2>&1)
+rc=$?
+rm -rf "$gui_dir"
+echo "$out" | grep "window shown after" | tail -n 1
+[ "$rc" -eq 0 ] || fail "the bundle's window run exited with $rc: $(echo "$out" | tail -n 3)"
+echo "$out" | grep -q "window shown after" || fail "the bundle never showed its window"
+echo "bundle step passed: $BUNDLE built, --self-test, --headless start/stop and the window (offscreen) OK"
