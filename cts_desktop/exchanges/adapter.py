@@ -74,6 +74,7 @@ class ExchangeAdapter:
         market_ttl_s: float = 3600.0,
         sandbox: bool = False,
         logger: logging.Logger | None = None,
+        ccxt_throttle: bool = True,
     ) -> None:
         self.exchange_id = exchange_id
         self.caps: Capabilities = capabilities_for(exchange_id).with_rate_limit(rate_limit)
@@ -84,6 +85,7 @@ class ExchangeAdapter:
         self.sandbox = sandbox
         self.log = logger or log
         self._credentials = credentials
+        self.ccxt_throttle = ccxt_throttle  # off only for loopback benchmarks: the real venues need it
         self._client: Any = None
         self._markets_at = 0.0
         self._markets: dict[str, MarketInfo] = {}
@@ -100,7 +102,7 @@ class ExchangeAdapter:
 
             cls = getattr(ccxt_async, self.exchange_id)
             config: dict[str, Any] = {
-                "enableRateLimit": True,  # ccxt's weighted throttle, with its own calibrated rateLimit
+                "enableRateLimit": self.ccxt_throttle,  # ccxt's weighted throttle, its own calibrated rateLimit
                 "timeout": self.timeout_ms,
                 "options": copy.deepcopy(self.caps.ccxt_options),
             }

@@ -56,6 +56,7 @@ class SimMarket:
         self.processed_replay = self.clock.replay_at(self.processed_ms)
         self.instruments = {b: s.instrument for b, s in self.series.items()}
         self.keyring = KeyRing()
+        self._stats_cache: dict[str, tuple[int, Bar, float]] = {}
         self.last: dict[str, float] = {b: self.path.price(b, self.processed_replay) for b in self.series}
 
     # ---- accounts -----------------------------------------------------------------------------------------
@@ -144,17 +145,23 @@ class SimMarket:
         return replace(raw, ts=t0, volume=raw.volume if r1 > r0 else 0.0)
 
     def stats_24h(self, base: str) -> Stats24h:
+        """Rolling 24 h statistics; the window part is recomputed at most once per wall second per symbol."""
         now = self.processed_ms
-        day = 24 * 3600 * 1000
-        bar = self.bar(base, now - day, now)
+        cached = self._stats_cache.get(base)
+        if cached is None or now - cached[0] >= 1000:
+            day = 24 * 3600 * 1000
+            cached = (now, self.bar(base, now - day, now), self.path.price(base, self.clock.replay_at(now - 3_600_000)))
+            self._stats_cache[base] = cached
+        _, bar, prev_1h = cached
+        last = self.last[base]
         return Stats24h(
-            last=self.last[base],
+            last=last,
             open=bar.open,
-            high=max(bar.high, self.last[base]),
-            low=min(bar.low, self.last[base]),
+            high=max(bar.high, last),
+            low=min(bar.low, last),
             volume=bar.volume,
             turnover=bar.volume * (bar.high + bar.low) / 2,
-            prev_1h=self.path.price(base, self.clock.replay_at(now - 3600 * 1000)),
+            prev_1h=prev_1h,
         )
 
     def klines(self, base: str, interval_ms: int, start: int | None, end: int | None, limit: int) -> list[Bar]:
