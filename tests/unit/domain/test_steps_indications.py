@@ -206,3 +206,19 @@ def test_indications_drive_the_book(replay: tuple[np.ndarray, np.ndarray]) -> No
             book.on_indication(ind.variant_key, tt, pp)
     assert fired > 10 and len(book.variants) == 8 and len(book) == 8 * 924
     assert book.total.sum() > 1000
+
+
+def test_optimal_filters_hand_case() -> None:
+    # pc 1 %: 100 → 101.5 (one up step) → 103.5 (one up step) → 102.0 (one down step: Direction(2) short).
+    # Run: start 100, extreme 103.5, size 3.5; retracement 1.5 = 0.43 × size → only drawdown 0.5 passes.
+    # Market change over the run's frames [100, 101.5, 103.5]: changes 0.015 and 0.019704 (mean 0.017352);
+    # every range passes (the largest needs 1.3448 × pc = 0.013448); last part = the newest change,
+    # 1.1355 × the mean → last-part ratio 1.0 passes, 1.5 does not.
+    params = IndicationParams(pc=0.01, ranges=(2,), validation_timeout_s=0.0,
+                              types=frozenset({IndicationType.DIRECTION, IndicationType.OPTIMAL}))
+    got = run_indications(np.arange(4.0), np.array([100.0, 101.5, 103.5, 102.0]), params, OPEN_GATE)
+    direction = [i for i in got if i.kind is IndicationType.DIRECTION]
+    optimal = sorted(i.params for i in got if i.kind is IndicationType.OPTIMAL)
+    assert [(i.time, i.direction, i.params) for i in direction] == [(3.0, -1, (2.0,))]
+    assert optimal == [(2.0, 0.5, float(v), 1.0) for v in (1, 3, 5, 7, 9)]
+    assert all(i.direction == -1 and i.price == 102.0 for i in got)
