@@ -138,6 +138,7 @@ class GlobalTradeEngineCoordinator:
                 await engine.orders.cancel_open_orders()
             if close_positions:
                 with contextlib.suppress(Exception):
+                    await engine.orders.sync(engine.symbols)  # close only what is really still open
                     await engine.orders.close_all("emergency")
                     await engine.orders.sync(engine.symbols)
         for config in self.connections.list():

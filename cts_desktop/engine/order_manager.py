@@ -185,6 +185,10 @@ class OrderManager:
         if rec.count_open(session, self.connection_id, signal.symbol, signal.direction) >= \
                 limits.max_per_symbol_direction:
             return f"already {limits.max_per_symbol_direction} open {signal.direction} position(s) in {signal.symbol}"
+        opposite = "short" if signal.direction == "long" else "long"
+        if not self.hedged and rec.count_open(session, self.connection_id, signal.symbol, opposite):
+            # one-way mode nets both sides into one position: an opposite order would close the open one
+            return f"one-way position mode: a {opposite} position in {signal.symbol} is open"
         last = rec.last_entry_at(session, self.connection_id, signal.symbol, signal.direction)
         if last is not None and (datetime.now(UTC) - last).total_seconds() < limits.cooldown_s:
             return f"cooldown of {limits.cooldown_s:.0f} s after the last {signal.direction} entry"

@@ -18,17 +18,7 @@ import numpy as np
 
 from cts_desktop.domain import gates
 from cts_desktop.domain.activity import ActivityGate, ActivityGateParams
-from cts_desktop.domain.book import (
-    B_OPEN,
-    F_T0,
-    R_CLOSE_T,
-    R_ENTRY_T,
-    R_RESULT,
-    R_UW,
-    BookParams,
-    SetBook,
-    VariantKey,
-)
+from cts_desktop.domain.book import B_OPEN, F_T0, BookParams, SetBook, VariantKey
 from cts_desktop.domain.book_stats import window_stats
 from cts_desktop.domain.gates import GateThresholds, SetStatus
 from cts_desktop.domain.indications import Indication, IndicationEngine, IndicationParams
@@ -119,12 +109,12 @@ class SymbolPipeline:
         pc = book.params.exit.pc
         for row in rows.tolist():
             n = int(book.closed_now[row])
-            count = int(book.count[row])
-            for k in range(max(0, count - n), count):
-                r = book.ring[row, k]
-                update.closed.append(ClosedResult(row, float(r[R_RESULT]), float(r[R_RESULT]) / pc,
-                                                  float(r[R_ENTRY_T]), float(r[R_CLOSE_T]), float(r[R_UW])))
-                if self.mirrored.get(row) == float(r[R_ENTRY_T]):
+            results, entry_t, close_t, drawdown = book.history(row)
+            for k in range(max(0, len(results) - n), len(results)):
+                update.closed.append(ClosedResult(row, float(results[k]), float(results[k]) / pc,
+                                                  float(entry_t[k]), float(close_t[k]), float(drawdown[k])))
+                mirrored = self.mirrored.get(row)
+                if mirrored is not None and int(mirrored) == int(entry_t[k]):
                     update.mirrored_exits.append(row)
                     del self.mirrored[row]
         update.status_changed = gates.evaluate(book, self.thresholds).tolist()
