@@ -382,9 +382,29 @@ class ExchangeAdapter:
         return [Order.from_ccxt(o) for o in raw]
 
     async def my_trades(self, symbol: str, since: int | None = None, limit: int | None = None) -> list[Trade]:
+        """Own fills, oldest first. A long ``since`` is walked in the exchange's history window (7 days on
+        Bybit and BingX), one request per window."""
         await self.markets()
-        raw = await self._read("fetch_my_trades", lambda: self.client.fetch_my_trades(symbol, since, limit))
-        return [Trade.from_ccxt(t) for t in raw]
+        ex = self.client
+        window = self.caps.my_trades_window_ms
+        if since is None or window is None:
+            raw = await self._read("fetch_my_trades", lambda: ex.fetch_my_trades(symbol, since, limit))
+            return [Trade.from_ccxt(t) for t in raw]
+        now = int(ex.milliseconds())
+        seen: dict[str, Trade] = {}
+        start = since
+        while start <= now:
+            end = min(start + window - 1, now)
+            raw = await self._read(
+                "fetch_my_trades",
+                lambda s=start, e=end: ex.fetch_my_trades(symbol, s, limit, {"until": e}),
+            )
+            for t in raw:
+                trade = Trade.from_ccxt(t)
+                seen[f"{trade.id}:{trade.order_id}:{trade.timestamp}:{trade.price}"] = trade
+            start = end + 1
+        trades = sorted(seen.values(), key=lambda t: t.timestamp or 0)
+        return trades[-limit:] if limit else trades
 
     async def funding_history(self, symbol: str, since: int | None = None) -> list[FundingPayment]:
         """Funding settlements of the account for ``symbol``; ``amount`` < 0 means paid."""

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from cts_desktop.exchanges.adapter import ExchangeAdapter
 from cts_desktop.exchanges.capabilities import RateLimit
 from cts_desktop.exchanges.connections import REPLAY_CONNECTION_ID, ConnectionConfig, ConnectionStore, SecretStore
 from cts_desktop.exchanges.models import Credentials
-from cts_desktop.exchanges.simulator import SimulatorConfig, SimulatorServer
-from cts_desktop.exchanges.simulator.auth import generate_credentials
+
+if TYPE_CHECKING:
+    from cts_desktop.exchanges.simulator import SimulatorServer
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,8 @@ class ReplayRuntime:
         key = self.secrets.get(self.connection_id, "api_key")
         secret = self.secrets.get(self.connection_id, "secret")
         if not key or not secret:
+            from cts_desktop.exchanges.simulator.auth import generate_credentials
+
             key, secret = generate_credentials()
             self.secrets.set(self.connection_id, "api_key", key)
             self.secrets.set(self.connection_id, "secret", secret)
@@ -70,6 +74,8 @@ class ReplayRuntime:
         """Start the in-process simulator and open the account; returns the base URL (127.0.0.1 only)."""
         if self.base_url:
             return self.base_url
+        from cts_desktop.exchanges.simulator import SimulatorConfig, SimulatorServer  # aiohttp: load on use
+
         creds = self.credentials()
         self.server = SimulatorServer(SimulatorConfig(speed=self.options.speed))
         self.base_url = await self.server.start(self.options.port)

@@ -100,6 +100,8 @@ async def test_market_order_with_tp_sl_fills_and_is_found_by_client_id(
     assert pos.entry_price == pytest.approx(last)
     (trade,) = await adapter.my_trades(SYMBOL)
     assert trade.order_id == order.id
+    walked = await adapter.my_trades(SYMBOL, since=int(time.time() * 1000) - 20 * 24 * HOUR)  # 3 windows
+    assert [t.order_id for t in walked] == [order.id]
     assert trade.fee == pytest.approx(0.01 * last * 0.00055)
     bal = await adapter.balance()
     assert bal.total == pytest.approx(10_000 - 0.01 * last * 0.00055, abs=1e-6)

@@ -1,0 +1,142 @@
+"""Bybit V5 response bodies for positions, orders and executions, shaped like the recorded ones.
+
+Field names and string formatting follow ``tests/data/exchange/bybit/responses.json`` (ccxt's recorded bodies).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cts_desktop.exchanges.simulator.account import Account, Execution, OrderStatus, SimOrder, SimPosition
+from cts_desktop.exchanges.simulator.common import fmt
+from cts_desktop.exchanges.simulator.market import SimMarket
+
+
+class BybitBodies:
+    def _position(self, pos: SimPosition, market: SimMarket, acc: Account) -> dict[str, Any]:
+        inst = market.instruments[pos.base]
+        tick, step = inst.tick_size, inst.qty_step
+        mark = market.price(pos.base)
+        lev = acc.leverage_of(pos.base)
+        sign = 1 if pos.side == "Buy" else -1
+        upl = sign * (mark - pos.entry) * pos.size if pos.size else 0.0
+        im = pos.size * pos.entry / lev
+        return {
+            "positionIdx": pos.position_idx,
+            "riskId": 1,
+            "riskLimitValue": "2000000",
+            "symbol": inst.bybit_symbol,
+            "side": pos.side if pos.size else "",
+            "size": fmt(pos.size, step),
+            "avgPrice": fmt(pos.entry, tick) if pos.size else "0",
+            "positionValue": fmt(pos.size * pos.entry),
+            "tradeMode": 1 if acc.isolated.get(pos.base) else 0,
+            "positionStatus": "Normal",
+            "autoAddMargin": 0,
+            "adlRankIndicator": 2 if pos.size else 0,
+            "leverage": fmt(lev),
+            "positionBalance": fmt(im),
+            "markPrice": fmt(mark, tick),
+            "liqPrice": "",
+            "bustPrice": "",
+            "positionMM": fmt(im * 0.1),
+            "positionIM": fmt(im),
+            "tpslMode": "Full",
+            "takeProfit": fmt(pos.take_profit, tick, "0"),
+            "stopLoss": fmt(pos.stop_loss, tick, "0"),
+            "trailingStop": "0",
+            "unrealisedPnl": fmt(upl),
+            "cumRealisedPnl": fmt(pos.cum_realised),
+            "curRealisedPnl": fmt(pos.cum_realised),
+            "seq": 1,
+            "isReduceOnly": False,
+            "mmrSysUpdatedTime": "",
+            "leverageSysUpdatedTime": "",
+            "createdTime": str(pos.created_ms or market.now()),
+            "updatedTime": str(pos.updated_ms or market.now()),
+        }
+
+    def _order(self, o: SimOrder, market: SimMarket) -> dict[str, Any]:
+        inst = market.instruments[o.base]
+        tick, step = inst.tick_size, inst.qty_step
+        filled_value = o.filled_qty * o.avg_price
+        return {
+            "symbol": inst.bybit_symbol,
+            "orderType": o.order_type,
+            "orderLinkId": o.client_id,
+            "slLimitPrice": "0",
+            "orderId": o.order_id,
+            "cancelType": "UNKNOWN",
+            "avgPrice": fmt(o.avg_price, tick) if o.filled_qty else "",
+            "stopOrderType": o.stop_order_type,
+            "lastPriceOnCreated": fmt(o.last_price_on_create, tick),
+            "orderStatus": o.status.value,
+            "createType": "CreateByUser" if not o.stop_order_type else f"CreateBy{o.stop_order_type}",
+            "takeProfit": fmt(o.take_profit, tick),
+            "cumExecValue": fmt(filled_value),
+            "tpslMode": "Full" if (o.take_profit or o.stop_loss) else "",
+            "smpType": "None",
+            "triggerDirection": (1 if o.trigger_rises else 2) if o.trigger_price is not None else 0,
+            "blockTradeId": "",
+            "isLeverage": "",
+            "rejectReason": "EC_NoError",
+            "price": fmt(o.price, tick, "0"),
+            "orderIv": "",
+            "createdTime": str(o.created_ms),
+            "tpTriggerBy": "LastPrice" if o.take_profit else "",
+            "positionIdx": o.position_idx,
+            "timeInForce": "IOC" if o.order_type == "Market" else o.time_in_force,
+            "leavesValue": fmt((o.qty - o.filled_qty) * (o.price or 0)) if o.status is OrderStatus.NEW else "0",
+            "updatedTime": str(o.updated_ms),
+            "side": o.side,
+            "smpGroup": 0,
+            "triggerPrice": fmt(o.trigger_price, tick),
+            "tpLimitPrice": "0",
+            "cumExecFee": fmt(o.fee),
+            "leavesQty": fmt(o.qty - o.filled_qty, step) if o.status is OrderStatus.NEW else fmt(0, step),
+            "slTriggerBy": "LastPrice" if o.stop_loss else "",
+            "closeOnTrigger": False,
+            "placeType": "",
+            "cumExecQty": fmt(o.filled_qty, step),
+            "reduceOnly": o.reduce_only,
+            "qty": fmt(o.qty, step),
+            "stopLoss": fmt(o.stop_loss, tick),
+            "marketUnit": "",
+            "smpOrderId": "",
+            "triggerBy": "LastPrice" if o.trigger_price is not None else "",
+        }
+
+    def _execution(self, e: Execution, market: SimMarket) -> dict[str, Any]:
+        inst = market.instruments[e.base]
+        tick, step = inst.tick_size, inst.qty_step
+        return {
+            "symbol": inst.bybit_symbol,
+            "orderType": e.order_type,
+            "underlyingPrice": "",
+            "orderLinkId": e.client_id,
+            "orderId": e.order_id,
+            "stopOrderType": "UNKNOWN",
+            "execTime": str(e.ts),
+            "feeCurrency": "",
+            "createType": "CreateByUser" if e.exec_type == "Trade" else "",
+            "feeRate": fmt(e.fee_rate),
+            "tradeIv": "",
+            "blockTradeId": "",
+            "markPrice": fmt(e.price, tick),
+            "execPrice": fmt(e.price, tick),
+            "markIv": "",
+            "orderQty": fmt(e.order_qty, step),
+            "orderPrice": fmt(e.order_price, tick, "0"),
+            "execValue": fmt(e.price * e.qty),
+            "closedSize": fmt(e.closed_size, step),
+            "execType": e.exec_type,
+            "seq": 1,
+            "side": e.side,
+            "indexPrice": "",
+            "leavesQty": "0",
+            "isMaker": e.is_maker,
+            "execFee": fmt(e.fee),
+            "execId": e.exec_id,
+            "marketUnit": "",
+            "execQty": fmt(e.qty, step),
+        }
