@@ -175,16 +175,20 @@ class MonitoringTab(QWidget):
         layout.addWidget(self.pages, 1)
         self.pages.currentChanged.connect(lambda _i: spawn(self.refresh_page(), "monitoring page"))
         self._last_full: float | None = None
-        self._refreshing = False
+        self._inflight: asyncio.Future[None] | None = None
 
     async def refresh(self, force: bool = False) -> None:
-        """Overview, activity and the visible page; at most every FULL_REFRESH_S s unless ``force``."""
-        if self._refreshing:
-            return
+        """Overview, activity and the visible page; at most every FULL_REFRESH_S s unless ``force``. A call while
+        a refresh runs waits for that one (so an awaited refresh always means the data is on screen)."""
+        if self._inflight is not None:
+            await asyncio.shield(self._inflight)
+            if not force:
+                return
         now = asyncio.get_running_loop().time()
         if not force and self._last_full is not None and now - self._last_full < FULL_REFRESH_S:
             return
-        self._refreshing = True
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._inflight = done
         try:
             self._last_full = now
             data = await self.facade.monitoring_overview()
@@ -194,7 +198,8 @@ class MonitoringTab(QWidget):
             await self.refresh_page()
             self.updated.setText(f"Updated {datetime.now(UTC).strftime('%H:%M:%S')} UTC")
         finally:
-            self._refreshing = False
+            self._inflight = None
+            done.set_result(None)
 
     async def refresh_timeline(self) -> None:
         entries = await self.facade.activity_timeline()

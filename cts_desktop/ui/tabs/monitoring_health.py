@@ -65,8 +65,10 @@ class HealthPage(QWidget):
         history = await self.facade.restart_history()
         self.restarts.fill(
             [
-                (time_text(e.ts_ms), e.connection_id or "", f"{e.attempt}/{e.max_attempts}" if e.attempt else "",
-                 e.reason, e.outcome, e.message)
+                (
+                    time_text(e.ts_ms)[:19].replace("T", " "), e.connection_id or "",
+                    f"{e.attempt}/{e.max_attempts}" if e.attempt else "", e.reason, e.outcome, e.message,
+                )
                 for e in history
             ]
         )
