@@ -161,7 +161,7 @@ def test_linux_installer_puts_bundle_menu_entry_and_icons_under_the_home(tmp_pat
     assert subprocess.run([str(launcher), "--version"], capture_output=True, text=True).stdout.strip() == (
         "bundled-app --version")
     desktop = (home / ".local" / "share" / "applications" / "cts-desktop.desktop").read_text()
-    assert f"Exec={installed}/cts-desktop %U" in desktop and "Icon=cts-desktop" in desktop and "@" not in desktop
+    assert f"Exec={installed}/cts-desktop\n" in desktop and "Icon=cts-desktop" in desktop and "@" not in desktop
     hicolor = home / ".local" / "share" / "icons" / "hicolor"
     assert (hicolor / "256x256" / "apps" / "cts-desktop.png").exists()
     assert (hicolor / "scalable" / "apps" / "cts-desktop.svg").exists()
