@@ -97,7 +97,7 @@ def test_window_statistics_match_direct_computation(btc5m_bars: Bars) -> None:
         st = window_stats(book, w)
         for s in np.flatnonzero(book.count >= 3)[:20]:
             res = book.results(s)[-w:]
-            uw = book.history(s)[3][-w:]
+            _r, entry_t, close_t, uw = (x[-w:] for x in book.history(s))
             wins, losses = res[res > 0], -res[res <= 0]
             assert st.n[s] == res.size
             assert st.avg_pf[s] == pytest.approx(res.mean() / EXIT.pc)
@@ -107,6 +107,7 @@ def test_window_statistics_match_direct_computation(btc5m_bars: Bars) -> None:
             curve = np.cumsum(res)
             assert st.max_drawdown[s] == pytest.approx(np.max(np.maximum.accumulate(np.r_[0.0, curve])[1:] - curve))
             assert st.time_in_drawdown_s[s] == pytest.approx(uw.mean())
+            assert st.per_24h[s] == pytest.approx(res.size * 86400.0 / (close_t.max() - entry_t.min()))
             if wins.size and losses.size:
                 assert st.win_loss_ratio[s] == pytest.approx(wins.mean() / losses.mean())
     assert (window_stats(book, 50).time_in_drawdown_s > 0).any()
