@@ -9,6 +9,7 @@ import csv
 import json
 import logging
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,9 +31,40 @@ pytestmark = pytest.mark.asyncio(loop_factories=["qasync"])
 HOUR = 3_600_000
 
 
+@pytest.fixture(scope="module")
+def seeded_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file with 100k log records, copied for each test (seeding once saves seconds)."""
+    from cts_desktop.storage.db import Database, sqlite_url
+
+    path = tmp_path_factory.mktemp("seeded") / "cts.sqlite3"
+    db = Database(sqlite_url(path))
+    db.migrate()
+    seed_logs(db, 100_000, int(time.time() * 1000))
+    with db.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.dispose()
+    return path
+
+
+@pytest.fixture
+def services(data_dir: Path, seeded_file: Path) -> Iterator[Services]:
+    """Real services whose database already holds the 100k seeded records."""
+    import shutil
+
+    from cts_desktop.services import AppOptions
+
+    target = data_dir / "data" / "cts.sqlite3"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(seeded_file, target)
+    svc = Services(AppOptions(data_dir=data_dir, console_log=False, log_level="debug"))
+    try:
+        yield svc
+    finally:
+        svc.close()
+
+
 def seeded_tab(services: Services) -> MonitoringTab:
     create_qapp()
-    seed_logs(services.db, 100_000, int(time.time() * 1000))
     services.start(asyncio.get_running_loop())
     assert services.writer.flush(10)  # the app's own start-up records are in the table before we count
     tab = MonitoringTab(AppFacade(services))
@@ -185,7 +217,6 @@ async def test_log_viewer_pages_filters_details_and_exports(services: Services, 
 
 async def test_health_restarts_alerts_and_screenshot(services: Services) -> None:
     create_qapp()
-    seed_logs(services.db, 100_000, int(time.time() * 1000))
     now = datetime.now(UTC)
     with services.db.session() as s:
         s.add(m.Connection(id="c1", name="Bybit X03", exchange="bybit", is_enabled=True, is_active=True,

@@ -37,12 +37,14 @@ from tests.ui.conftest import save_screenshot
 pytestmark = pytest.mark.asyncio(loop_factories=["qasync"])
 
 
-def make_tab(services: Services) -> SettingsTab:
+def make_tab(services: Services, *pages: Tab) -> SettingsTab:
+    """The tab with the given pages built (all of them when none is named)."""
     create_qapp()
     services.start(asyncio.get_running_loop())
     tab = SettingsTab(AppFacade(services))
     tab.resize(1366, 720)
-    tab.build_all()
+    for page in pages or tuple(Tab):
+        tab.build_page(page)
     return tab
 
 
@@ -146,7 +148,7 @@ async def test_every_setting_round_trips_from_its_widget_to_the_database(service
 
 
 async def test_typed_out_of_range_and_off_grid_input_is_refused_with_its_message(services: Services) -> None:
-    tab = make_tab(services)
+    tab = make_tab(services, Tab.SYSTEM, Tab.OVERALL, Tab.STRATEGY)
     key = "system.position_length"
     editor = tab.rows[key].editor
     assert isinstance(editor, NumberEditor)
@@ -226,7 +228,7 @@ def _result_counts(services: Services, ids: list[int]) -> list[int]:
 async def test_lowering_position_length_states_the_trim_and_trims_when_confirmed(services: Services) -> None:
     services.settings.set("system.position_length", 300)
     ids = _seed_results(services, [280, 120, 60])
-    tab = make_tab(services)
+    tab = make_tab(services, Tab.SYSTEM)
     editor = tab.rows["system.position_length"].editor
     assert isinstance(editor, NumberEditor)
     # cancelled: nothing changes
@@ -257,7 +259,7 @@ async def test_lowering_position_length_states_the_trim_and_trims_when_confirmed
 
 
 async def test_group_reset_and_matrix_count_follow_typed_values(services: Services) -> None:
-    tab = make_tab(services)
+    tab = make_tab(services, Tab.STRATEGY)
     label = tab.matrix_labels[0]
     assert f"<b>{matrix_set_count({}):,}</b> configuration sets" in label.text()
     tps = tab.rows["strategy.tp_factors"].editor
@@ -287,7 +289,7 @@ async def test_group_reset_and_matrix_count_follow_typed_values(services: Servic
 
 
 async def test_export_then_import_json_through_the_file_dialogs(services: Services, tmp_path: Path) -> None:
-    tab = make_tab(services)
+    tab = make_tab(services, Tab.OVERALL)
     services.settings.set("overall.symbol_count", 12)
     target = tmp_path / "exported.json"
     tab.choose_export_file()
@@ -326,7 +328,7 @@ async def test_database_choice_test_migrate_and_save(services: Services, tmp_pat
 
     from cts_desktop.storage.secrets import SecretRef
 
-    tab = make_tab(services)
+    tab = make_tab(services, Tab.SYSTEM)
     panel = tab.database
     assert panel is not None
     assert panel.sqlite_radio.isChecked()
