@@ -126,6 +126,8 @@ async def test_every_setting_round_trips_from_its_widget_to_the_database(service
     tab = make_tab(services)
     editable = [d for d in SETTINGS if d.key != DATABASE_URL]
     assert set(tab.rows) == {d.key for d in editable}  # every setting has an editor (the URL: database panel)
+    notified: list[str] = []  # what running engines hear: the store's change events
+    services.settings.subscribe(lambda changes: notified.extend(c.key for c in changes))
     confirmed: list[str] = []
     for index, defn in enumerate(editable):
         current = services.settings.values()
@@ -134,6 +136,7 @@ async def test_every_setting_round_trips_from_its_widget_to_the_database(service
         confirmed += await settle(tab)
         assert services.settings.get(defn.key) == value, defn.key
         assert stored_row(services, defn.key) == value, defn.key
+        assert notified[-1] == defn.key
         assert not tab.rows[defn.key].editor.has_error(), defn.key
         assert tab.rows[defn.key].reset.isEnabled()
         # reset through the row's own button: back to the default in the store and the DB
@@ -374,6 +377,11 @@ async def test_settings_screenshot(services: Services) -> None:
     gui.window.tabs.setCurrentWidget(gui.window.settings)
     gui.window.settings.pages.setCurrentIndex(list(Tab).index(Tab.STRATEGY))
     await gui.window.refresh_all()
+    await asyncio.sleep(0.05)
+    strategy = gui.window.settings.stacks[Tab.STRATEGY].widget(0)
+    group_box = gui.window.settings.matrix_labels[-1].parentWidget()
+    strategy.verticalScrollBar().setValue(group_box.y() - 8)  # type: ignore[attr-defined]
+    await asyncio.sleep(0.05)
     save_screenshot(gui.window, "settings-light")
     gui.window.settings.pages.setCurrentIndex(list(Tab).index(Tab.SYSTEM))
     panel = gui.window.settings.database

@@ -87,7 +87,7 @@ class SettingRow:
         self.label = QLabel(defn.label)
         self.label.setToolTip(f"<b>{defn.label}</b> <code>{defn.key}</code><br>{defn.help}<br><i>Allowed: "
                               f"{allowed_text(defn.key)}</i>")
-        self.label.setMinimumWidth(220)
+        self.label.setMinimumWidth(280)  # the longest label fits, so every group lines up
         self.editor: SettingEditor = make_editor(defn)
         self.editor.setToolTip(defn.help)
         self.caption = QLabel(_caption(defn))
@@ -188,16 +188,13 @@ class SettingsTab(QWidget):
         stack.setCurrentIndex(1 if self.table_button.isChecked() else 0)
 
     def _build_group(self, tab: Tab, group: str, values: Mapping[str, object]) -> QGroupBox:
-        box = QGroupBox(group)
+        box = QGroupBox()
+        box.setObjectName("settingsGroup")
         outer = QVBoxLayout(box)
+        outer.setContentsMargins(9, 6, 9, 6)
         header = QHBoxLayout()
-        if (tab, group) in MATRIX_GROUPS:
-            label = MatrixCountLabel()
-            label.show_stored(values)
-            self.matrix_labels.append(label)
-            header.addWidget(label, 1)
-        else:
-            header.addStretch(1)
+        header.addWidget(QLabel(f"<b>{group}</b>"))
+        header.addStretch(1)
         reset = QPushButton("Reset group")
         reset.setToolTip(f"Reset every setting of {tab.value} › {group} to its default")
         reset.clicked.connect(lambda _=False, t=tab, g=group: self.reset_group(t, g))
@@ -205,6 +202,11 @@ class SettingsTab(QWidget):
         self.group_resets[(tab, group)] = reset
         header.addWidget(reset, 0, Qt.AlignmentFlag.AlignTop)
         outer.addLayout(header)
+        if (tab, group) in MATRIX_GROUPS:
+            label = MatrixCountLabel()
+            label.show_stored(values)
+            self.matrix_labels.append(label)
+            outer.addWidget(label)
         grid = QGridLayout()
         grid.setColumnStretch(1, 1)
         grid.setColumnMinimumWidth(2, 150)
