@@ -27,6 +27,7 @@ from cts_desktop.exchanges.capabilities import Capabilities, RateLimit, capabili
 from cts_desktop.exchanges.errors import (
     DuplicateClientIdError,
     ExchangeError,
+    InvalidOrderError,
     OrderUnknownError,
     RateLimitedError,
     RetryPolicy,
@@ -118,6 +119,7 @@ class ExchangeAdapter:
                 client.set_sandbox_mode(True)
             if self.api_url:
                 point_at(client, self.api_url + self.caps.api_url_suffix)
+            self._limit_http(client)
             self._client = client
         return self._client
 
@@ -133,13 +135,19 @@ class ExchangeAdapter:
         await self.close()
 
     # ---- plumbing -------------------------------------------------------------------------------------------
-    async def _call(self, fn: Callable[[], Awaitable[T]]) -> T:
-        async with self.limiter.slot():
-            return await fn()
+    def _limit_http(self, client: Any) -> None:
+        """Every HTTP request ccxt sends (one call may send several) passes the connection's limiter."""
+        raw_fetch = client.fetch
+
+        async def limited_fetch(*args: Any, **kwargs: Any) -> Any:
+            async with self.limiter.slot():
+                return await raw_fetch(*args, **kwargs)
+
+        client.fetch = limited_fetch
 
     async def _read(self, what: str, fn: Callable[[], Awaitable[T]]) -> T:
         return await retry_read(
-            lambda: self._call(fn),
+            fn,
             what=what,
             policy=self.retry,
             exchange_id=self.exchange_id,
@@ -160,7 +168,7 @@ class ExchangeAdapter:
     async def _write(self, fn: Callable[[], Awaitable[T]]) -> T:
         """A setter: one attempt; the exchange's "not modified" answer counts as success."""
         try:
-            return await self._call(fn)
+            return await fn()
         except Exception as exc:
             err = translate(exc, self.exchange_id, self.caps.error_codes)
             if err.code in self.caps.noop_codes:
@@ -297,7 +305,7 @@ class ExchangeAdapter:
                 return existing
         for attempt in (1, 2):
             try:
-                created = await self._call(self._creator(req))
+                created = await self._creator(req)()
             except Exception as exc:
                 err = translate(exc, self.exchange_id, self.caps.error_codes)
                 if isinstance(err, DuplicateClientIdError):
@@ -374,7 +382,15 @@ class ExchangeAdapter:
             raise ValueError("order_id or client_id is required")
         await self.markets()
         params = {self.caps.cancel_client_id_param: client_id} if client_id and not order_id else {}
-        await self._read("cancel_order", lambda: self.client.cancel_order(order_id, symbol, params))
+        try:
+            await self._read("cancel_order", lambda: self.client.cancel_order(order_id, symbol, params))
+        except (InvalidOrderError, OrderUnknownError):
+            # A retried cancel whose first response was lost meets "already cancelled": check, then accept.
+            order = await (
+                self.order_by_client_id(symbol, client_id) if client_id else self.fetch_order(symbol, str(order_id))
+            )
+            if order.status != "canceled":
+                raise
 
     async def open_orders(self, symbol: str | None = None) -> list[Order]:
         await self.markets()

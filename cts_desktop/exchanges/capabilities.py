@@ -14,6 +14,7 @@ from cts_desktop.exchanges.errors import (
     CodeMap,
     DuplicateClientIdError,
     InsufficientFundsError,
+    InvalidOrderError,
     RateLimitedError,
 )
 
@@ -77,6 +78,7 @@ BINGX_CODES: CodeMap = {
     "100410": (RateLimitedError, None),
     "101204": (InsufficientFundsError, None),
     "101253": (InsufficientFundsError, None),
+    "80018": (InvalidOrderError, None),  # "Order already filled" (also answered for a finished order)
     "109201": (DuplicateClientIdError, None),
     "101209": (DuplicateClientIdError, None),
 }

@@ -217,8 +217,11 @@ class Account:
         self.hedge_mode = hedge
 
     # ---- orders -------------------------------------------------------------------------------------------
-    def place(self, order: SimOrder, price_now: float, now_ms: int) -> SimOrder:
-        """Validate and accept an order; market orders fill at once at ``price_now``."""
+    def place(self, order: SimOrder, price_now: float, now_ms: int, prices: dict[str, float] | None = None) -> SimOrder:
+        """Validate and accept an order; market orders fill at once at ``price_now``.
+
+        ``prices`` (last price per symbol) values the other open positions for the margin check.
+        """
         inst = self.instrument(order.base)
         if order.client_id and order.client_id in self.by_client:
             raise SimError(SimErrorKind.DUPLICATE_CLIENT_ID, "duplicate client order id")
@@ -241,10 +244,8 @@ class Account:
         self._check_tpsl(order, price_now)
         if not closing:
             need = order.qty * ref_price / self.leverage_of(order.base) + order.qty * ref_price * self.taker_fee
-            prices = {b: price_now for b in self.instruments}  # conservative: only this symbol matters much
-            prices.update(self._entry_prices())
-            prices[order.base] = price_now
-            if need > self.available(prices):
+            marks = {**self._entry_prices(), **(prices or {}), order.base: price_now}
+            if need > self.available(marks):
                 raise SimError(SimErrorKind.INSUFFICIENT_BALANCE, "insufficient available balance")
         order.order_id = self.new_id()
         order.created_ms = order.updated_ms = now_ms

@@ -150,6 +150,8 @@ class BingxDialect:
             )
             if isinstance(auth, AuthFailure):
                 return self.auth_error(auth)
+            if market.over_limit(auth):
+                return self.rate_limited(1)
             market.advance()
             return envelope(self.private[key](params, market, auth.account))
         except SimError as exc:
@@ -397,7 +399,7 @@ class BingxDialect:
             take_profit=_stop_price(params.get("takeProfit")),
             stop_loss=_stop_price(params.get("stopLoss")),
         )
-        acc.place(order, market.price(base), market.now())
+        acc.place(order, market.price(base), market.now(), market.prices())
         return {"order": self._order(order, market, params)}
 
     def cancel_order(self, params: Params, market: SimMarket, acc: Account) -> dict[str, Any]:

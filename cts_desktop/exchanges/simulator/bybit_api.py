@@ -128,6 +128,8 @@ class BybitDialect(BybitBodies):
         auth = market.keyring.check_bybit(dict(request.headers), raw, wall_ms(), request.remote)
         if isinstance(auth, AuthFailure):
             return self.auth_error(auth)
+        if market.over_limit(auth):
+            return self.rate_limited(1)
         params: Params = (
             {k: v for k, v in json.loads(raw or "{}").items()} if request.method == "POST" else dict(request.query)
         )
@@ -446,7 +448,7 @@ class BybitDialect(BybitBodies):
         )
         if order.trigger_price is not None:
             order.stop_order_type = "Stop"
-        acc.place(order, market.price(base), market.now())
+        acc.place(order, market.price(base), market.now(), market.prices())
         return {"orderId": order.order_id, "orderLinkId": order.client_id}
 
     def order_cancel(self, params: Params, market: SimMarket, acc: Account) -> dict[str, Any]:

@@ -8,6 +8,8 @@ exchange (wall) time at which they are processed.
 
 from __future__ import annotations
 
+import time
+from collections import deque
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -33,6 +35,8 @@ class SimulatorConfig:
     default_leverage: float = 10.0
     data_dir: Path | None = None
     start_wall_ms: int | None = None
+    # signed requests per second allowed per API key (None = unlimited); above it: 429 + the exchange's code
+    key_requests_per_second: float | None = None
 
 
 @dataclass
@@ -57,6 +61,7 @@ class SimMarket:
         self.instruments = {b: s.instrument for b, s in self.series.items()}
         self.keyring = KeyRing()
         self._stats_cache: dict[str, tuple[int, Bar, float]] = {}
+        self._key_stamps: dict[str, deque[float]] = {}
         self.last: dict[str, float] = {b: self.path.price(b, self.processed_replay) for b in self.series}
 
     # ---- accounts -----------------------------------------------------------------------------------------
@@ -82,6 +87,20 @@ class SimMarket:
         entry = ApiKey(api_key or gen_key, secret or gen_secret, account, list(allowed_ips or []))
         self.keyring.add(entry)
         return entry
+
+    def over_limit(self, key: ApiKey) -> bool:
+        """Count one signed request for ``key``; True when it exceeds the per-key rate (it is then refused)."""
+        limit = self.config.key_requests_per_second
+        if limit is None:
+            return False
+        now = time.monotonic()
+        stamps = self._key_stamps.setdefault(key.key, deque())
+        while stamps and now - stamps[0] >= 1.0:
+            stamps.popleft()
+        if len(stamps) >= limit:
+            return True
+        stamps.append(now)
+        return False
 
     # ---- time ---------------------------------------------------------------------------------------------
     def now(self) -> int:

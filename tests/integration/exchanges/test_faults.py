@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -159,3 +160,48 @@ async def test_authentication_problems_are_told_apart(sim: SimulatorServer, exch
         with pytest.raises(AuthenticationError) as info:
             await ad.balance()
         assert info.value.problem is expected
+
+
+CANCEL_PATH = {"bybit": "/v5/order/cancel", "bingx": "/openApi/swap/v2/trade/order"}
+CANCEL_METHOD = {"bybit": "POST", "bingx": "DELETE"}
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("exchange_id", EXCHANGES)
+async def test_cancel_whose_response_was_lost_is_confirmed_not_failed(sim: SimulatorServer, exchange_id: str) -> None:
+    async with make_adapter(sim, exchange_id) as ad:
+        price = round(sim.market.price("BTC") * 0.8, 1)
+        await ad.place_order(OrderRequest(SYMBOL, OrderSide.BUY, OrderType.LIMIT, 0.01, "cxl-1", price))
+        sim.faults.add(CANCEL_PATH[exchange_id], "response_lost", count=1, method=CANCEL_METHOD[exchange_id])
+        await ad.cancel_order(SYMBOL, client_id="cxl-1")
+        assert (await ad.order_by_client_id(SYMBOL, "cxl-1")).status == "canceled"
+        assert sim.path_counts[CANCEL_PATH[exchange_id]] >= 2
+
+
+@pytest.mark.slow
+@pytest.mark.asyncio
+async def test_per_key_rate_limit_backs_off_and_the_connection_limiter_avoids_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from cts_desktop.exchanges.capabilities import RateLimit
+    from cts_desktop.exchanges.simulator import SimulatorConfig
+
+    sim = SimulatorServer(SimulatorConfig(speed=0, key_requests_per_second=4))
+    await sim.start()
+    try:
+        async with make_adapter(sim, "bybit", attempts=4) as ad:
+            ad.retry = type(ad.retry)(attempts=4, base_delay=0.05, max_delay=1.5, jitter=0.0)
+            await ad.balance()  # ccxt's first private call also asks the account type: keep it out of the burst
+            await asyncio.sleep(1.1)
+            with caplog.at_level(logging.WARNING):
+                balances = await asyncio.gather(*(ad.balance() for _ in range(8)))
+            assert all(b.total == 10_000 for b in balances)
+            assert any("rate-limited (429)" in r.getMessage() for r in caplog.records)
+        caplog.clear()
+        async with make_adapter(sim, "bybit", attempts=1) as paced:
+            paced.limiter = type(paced.limiter)(RateLimit(per_second=3, per_minute=1000, concurrent=2))
+            await asyncio.gather(*(paced.balance() for _ in range(8)))  # one attempt only: a 429 would raise
+            assert sim.path_counts["/v5/account/wallet-balance"] >= 17
+            assert paced.limiter.waited_s > 0
+    finally:
+        await sim.stop()
