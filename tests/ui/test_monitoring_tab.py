@@ -210,6 +210,13 @@ async def test_log_viewer_pages_filters_details_and_exports(services: Services, 
     await tasks.wait_all()
     assert viewer.total == total and viewer.model.rowCount() >= 200  # the view may ask for a page more
     assert [e.id for e in viewer.model.rows[:400]] == expected
+    # "Refresh now" on the Logs page reloads the viewer: a new record appears on top
+    logging.getLogger("cts.engine.test").warning("a fresh engine warning")
+    assert services.writer.flush(10)
+    await tab.refresh(force=True)
+    # (the refresh may also log a newly raised alert, which can land on top of it)
+    assert "a fresh engine warning" in [e.message for e in viewer.model.rows[:2]]
+    assert viewer.total is not None and viewer.total >= total + 1
     tab.resize(1366, 720)
     viewer.view.selectRow(3)
     save_screenshot(tab, "monitoring-logs-light")

@@ -366,6 +366,20 @@ async def test_database_choice_test_migrate_and_save(services: Services, tmp_pat
     assert "Next start" in panel.in_use.text() and "127.0.0.1:1/cts" in panel.in_use.text()
 
 
+async def test_database_test_against_the_postgresql_server(services: Services) -> None:
+    from tests.integration.conftest import PG_URL, require_postgres
+
+    require_postgres()
+    tab = make_tab(services, Tab.SYSTEM)
+    panel = tab.database
+    assert panel is not None
+    panel.postgres_radio.setChecked(True)
+    panel.pg_url.setText(PG_URL)
+    await panel.test()
+    assert panel.result.text().startswith("✔ Connected to postgresql+psycopg://"), panel.result.text()
+    assert "SELECT 1 took" in panel.result.text()
+
+
 async def test_settings_screenshot(services: Services) -> None:
     from cts_desktop.app import GuiApp
 

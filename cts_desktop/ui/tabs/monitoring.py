@@ -195,7 +195,7 @@ class MonitoringTab(QWidget):
             alerts = await self.facade.alerts()
             self.overview.show_overview(data, len(alerts))
             await self.refresh_timeline()
-            await self.refresh_page()
+            await self.refresh_page(reload_logs=force)
             self.updated.setText(f"Updated {datetime.now(UTC).strftime('%H:%M:%S')} UTC")
         finally:
             self._inflight = None
@@ -206,10 +206,15 @@ class MonitoringTab(QWidget):
         self.table.fill([(_short_time(e.ts_ms), e.level, e.category, e.connection_id or "", e.message)
                          for e in entries])
 
-    async def refresh_page(self) -> None:
+    async def refresh_page(self, reload_logs: bool = False) -> None:
+        """The visible page; the log viewer keeps its scroll position unless asked to reload (Refresh now)."""
         page = self.pages.currentWidget()
         if page is self.logs:
-            await self.logs.start()
+            if reload_logs and self.logs.started:
+                await self.logs.load_connections()
+                await self.logs.reload()
+            else:
+                await self.logs.start()
         elif page is self.health:
             await self.health.refresh()
         elif page is self.alerts:
