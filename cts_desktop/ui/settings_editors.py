@@ -103,6 +103,7 @@ class SettingEditor(QWidget):
         self.key = defn.key
         self.error = QLabel("")
         self.error.setObjectName("settingError")
+        self.error.setStyleSheet("color: #c0392b;")  # readable on the light and the dark palette
         self.error.setWordWrap(True)
         self.error.hide()
         self.stored: object = defn.default

@@ -92,6 +92,7 @@ class SettingRow:
         self.editor.setToolTip(defn.help)
         self.caption = QLabel(_caption(defn))
         self.caption.setObjectName("settingCaption")
+        self.caption.setStyleSheet("color: palette(placeholder-text);")
         self.caption.setToolTip(allowed_text(defn.key))
         self.reset = ResetButton(defn)
         self.shown = False
