@@ -20,6 +20,8 @@ async def serve(services: Services, stop: asyncio.Event, exit_after: float | Non
         except (NotImplementedError, RuntimeError):  # Windows: signals arrive as KeyboardInterrupt
             pass
     services.start(loop)
+    status = await services.trading.coordinator.start()
+    log.info("trading: %s with %d engine(s)", status.state.value, len(status.engines))
     log.info("headless mode running (pid %d); send SIGTERM or press Ctrl+C to stop", __import__("os").getpid())
     print("cts-desktop headless: ready", flush=True)
     try:
@@ -30,6 +32,7 @@ async def serve(services: Services, stop: asyncio.Event, exit_after: float | Non
     except TimeoutError:
         pass
     log.info("headless mode stopping")
+    await services.stop_trading()
     await services.bus.drain()
 
 

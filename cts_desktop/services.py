@@ -11,6 +11,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cts_desktop import __version__
 from cts_desktop.engine.events import DatabaseHealthChanged, EventBus, SettingsChanged
@@ -21,6 +22,9 @@ from cts_desktop.storage.db import Database, DatabaseError, normalise_url, sqlit
 from cts_desktop.storage.secrets import SecretRef, SecretStore, SecretStoreError
 from cts_desktop.storage.settings_store import SettingChange, SettingsStore
 from cts_desktop.storage.writer import BatchedWriter
+
+if TYPE_CHECKING:
+    from cts_desktop.trading import Trading
 
 log = logging.getLogger("cts.system")
 
@@ -37,6 +41,7 @@ class AppOptions:
     console_log: bool = True
     secrets_file: Path | None = None
     secrets_passphrase: str | None = field(default=None, repr=False)
+    replay_speed: float = 1.0
 
 
 def database_choice(paths: AppPaths, cli_url: str | None) -> str | None:
@@ -146,6 +151,24 @@ class Services:
         self.settings.subscribe(self._on_settings_changed)
         self.writer.on_health_change(self._on_writer_health)
         self.started = False
+        self._trading: Trading | None = None
+
+    @property
+    def trading(self) -> Trading:
+        """Connections, Replay and the coordinator, built on first use (they import ccxt, numba, aiohttp)."""
+        if self._trading is None:
+            from cts_desktop.trading import Trading
+
+            self._trading = Trading(self, replay_speed=self.options.replay_speed)
+        return self._trading
+
+    @property
+    def trading_loaded(self) -> bool:
+        return self._trading is not None
+
+    async def stop_trading(self) -> None:
+        if self._trading is not None:
+            await self._trading.close()
 
     # --- lifecycle ---------------------------------------------------------------------------------------------
 

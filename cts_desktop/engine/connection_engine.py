@@ -113,6 +113,8 @@ class ConnectionEngine:
         self._reload_pipelines = False
         self._settings_unsub: Callable[[], None] | None = None
         self.crashed: BaseException | None = None
+        self._stop_requested = False
+        self._start_task: asyncio.Task[None] | None = None
 
     # --- settings --------------------------------------------------------------------------------------------
 
@@ -125,9 +127,19 @@ class ConnectionEngine:
 
     # --- lifecycle ---------------------------------------------------------------------------------------------
 
+    def start_in_background(self) -> asyncio.Task[None]:
+        """Start without waiting for markets and history to load (progress is published meanwhile)."""
+        self._start_task = asyncio.create_task(self._start_logged(), name=f"{self.config.id}:start")
+        return self._start_task
+
+    async def _start_logged(self) -> None:
+        with contextlib.suppress(Exception):  # the failure is in the ERROR state and the log already
+            await self.start()
+
     async def start(self) -> None:
         if self.state in (EngineState.RUNNING, EngineState.PAUSED, EngineState.STARTING):
             return
+        self._stop_requested = False
         self.state = EngineState.STARTING
         self.started_at = time.time()
         self.connection_status = ConnectionStatus.CONNECTING
@@ -136,6 +148,10 @@ class ConnectionEngine:
         try:
             await self._connect()
             await self._load_prehistory()
+        except asyncio.CancelledError:
+            self.state = EngineState.STOPPED
+            self._publish()
+            raise
         except Exception as error:
             self._fail(error)
             raise
@@ -157,6 +173,11 @@ class ConnectionEngine:
 
     async def stop(self) -> None:
         """Stop every loop and persist the state; exchange positions keep their exchange-side TP/SL."""
+        self._stop_requested = True
+        if self._start_task is not None and not self._start_task.done():
+            self._start_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._start_task
         if self.state is EngineState.STOPPED:
             return
         self.state = EngineState.STOPPING
@@ -345,16 +366,25 @@ class ConnectionEngine:
                 rows = await self.adapter.ohlcv(symbol, PREHISTORY_TIMEFRAME, since=gap.start_ms, until=gap.end_ms)
                 await self._db(store_candles, self.config.id, symbol, PREHISTORY_TIMEFRAME, rows)
             candles = await self._db(load_candles, self.config.id, symbol, PREHISTORY_TIMEFRAME, since, until)
-            pipeline = self.pipelines[symbol]
-            for ts, o, h, low, c, _v in candles:
-                base = ts / 1000.0
-                path = (o, low, h, c) if c >= o else (o, h, low, c)
-                for k, price in enumerate(path):
-                    update = pipeline.on_price(base + k * 15.0, price, entries_allowed=True)
-                    self._collect(symbol, update.closed, update.status_changed)
-                await asyncio.sleep(0) if ts % 3_600_000 == 0 else None
+            # CPU-heavy: replayed in a worker thread (the pipeline is not shared until the feed starts)
+            await asyncio.to_thread(self._warm_up, symbol, candles)
+            if self._stop_requested:
+                raise asyncio.CancelledError
             self.deps.bus.publish(Progress(key=self.config.id, what=f"history {symbol}", done=index, total=total))
         self._set_progress(1.0, "history loaded")
+
+    def _warm_up(self, symbol: str, candles: list[tuple[int, float, float, float, float, float]]) -> None:
+        """Each 1-minute candle as four ticks (open, the adverse extreme first by colour, close) through the
+        pipeline; stops early when the engine is asked to stop."""
+        pipeline = self.pipelines[symbol]
+        for index, (ts, o, h, low, c, _v) in enumerate(candles):
+            if index % 60 == 0 and self._stop_requested:
+                return
+            base = ts / 1000.0
+            path = (o, low, h, c) if c >= o else (o, h, low, c)
+            for k, price in enumerate(path):
+                update = pipeline.on_price(base + k * 15.0, price, entries_allowed=True)
+                self._collect(symbol, update.closed, update.status_changed)
 
     def _set_progress(self, fraction: float, text: str) -> None:
         self.progress, self.progress_text = fraction, text

@@ -184,10 +184,9 @@ class GlobalTradeEngineCoordinator:
         if self.paused:
             engine.paused = True
         self.engines[config.id] = engine
-        try:
-            await engine.start()
-        except Exception as error:  # stays in ERROR: the supervisor decides about restarting it
-            self.last_error = f"{config.name}: {error}"
+        # markets and history load in the background (progress events); a failure leaves the engine in ERROR
+        # for the supervisor to decide about
+        engine.start_in_background()
 
     async def _stop_connection(self, connection_id: str) -> None:
         engine = self.engines.pop(connection_id, None)
@@ -213,6 +212,13 @@ class GlobalTradeEngineCoordinator:
         await self._stop_connection(connection_id)
 
     # --- status ---------------------------------------------------------------------------------------------------
+
+    async def wait_started(self, timeout: float | None = None) -> EngineStatus:
+        """Wait until every engine finished starting (running, paused or failed)."""
+        tasks = [e._start_task for e in self.engines.values() if e._start_task is not None]
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
+        return self.status()
 
     def _engine_statuses(self) -> list[TradeEngineStatus]:
         return [engine.status() for engine in self.engines.values()]

@@ -138,8 +138,10 @@ def _count(db: Database, model: type, *where: object) -> int:
 
 
 async def test_replay_end_to_end(world: World) -> None:
-    status = await world.coordinator.start()
+    await world.coordinator.start()
+    status = await world.coordinator.wait_started(120)
     assert status.state is EngineState.RUNNING, status
+    assert status.engines[0].state is EngineState.RUNNING, status.engines[0]
     engine = world.coordinator.engines[world.config.id]
     assert engine.symbols == ["BTC/USDT:USDT"]
     assert not engine.paper

@@ -1,0 +1,88 @@
+"""The trading services of the app, composed once: connections (DB + keyring), the offline Replay runtime and the
+trade engine coordinator. Built lazily by :class:`~cts_desktop.services.Services` so ccxt, numba and aiohttp load
+after the window is on screen.
+
+The Replay connection talks to the loopback simulator started in-process, or to an already running one when
+``CTS_REPLAY_URL`` names it (with ``CTS_REPLAY_KEY``/``CTS_REPLAY_SECRET`` for its account: used by the
+crash-restart tests, whose simulator must outlive the app). Its keys are kept in the keyring when one exists; on a
+machine without any secret store they are generated for the session only (the simulated account is re-created at
+every start anyway, and it moves no money).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import TYPE_CHECKING
+
+from cts_desktop.engine.connection_engine import EngineDeps
+from cts_desktop.engine.coordinator import GlobalTradeEngineCoordinator
+from cts_desktop.engine.lease import LeaseKeeper
+from cts_desktop.exchanges.adapter import ExchangeAdapter
+from cts_desktop.exchanges.capabilities import RateLimit
+from cts_desktop.exchanges.connections import REPLAY_CONNECTION_ID, ConnectionConfig, ConnectionService
+from cts_desktop.exchanges.models import Credentials
+from cts_desktop.exchanges.replay_connection import ReplayOptions, ReplayRuntime
+from cts_desktop.storage.connections_store import KeyringConnectionSecrets, SqlConnectionStore
+from cts_desktop.storage.secrets import SecretStore
+
+if TYPE_CHECKING:
+    from cts_desktop.services import Services
+
+log = logging.getLogger("cts.engine.trading")
+
+
+class _SessionSecrets:
+    """Replay keys for this session only, where no secret store exists (never written anywhere)."""
+
+    def __init__(self) -> None:
+        self.values: dict[tuple[str, str], str] = {}
+
+    def get(self, connection_id: str, field: str) -> str | None:
+        return self.values.get((connection_id, field))
+
+    def set(self, connection_id: str, field: str, value: str) -> None:
+        self.values[(connection_id, field)] = value
+
+    def delete(self, connection_id: str, field: str) -> None:
+        self.values.pop((connection_id, field), None)
+
+
+class Trading:
+    def __init__(self, services: Services, replay_speed: float = 1.0) -> None:
+        self.services = services
+        self.store = SqlConnectionStore(services.db)
+        self.secrets = KeyringConnectionSecrets(services.secrets)
+        self.connections = ConnectionService(self.store, self.secrets)
+        usable = services.secrets.status().usable
+        replay_secrets = self.secrets if usable else _SessionSecrets()
+        self.replay = ReplayRuntime(replay_secrets, ReplayOptions(speed=replay_speed))
+        self.external_replay = os.environ.get("CTS_REPLAY_URL")
+        if usable:
+            created = self.connections.ensure_predefined()
+            for config in created:
+                log.info("created the predefined connection %s (disabled until keys are entered and tested)",
+                         config.name)
+        self.replay.ensure_connection(self.store)
+        self.coordinator = GlobalTradeEngineCoordinator(
+            EngineDeps(services.db, services.writer, services.settings, services.bus),
+            self.connections, self.adapter_for, LeaseKeeper(services.db),
+        )
+
+    async def adapter_for(self, config: ConnectionConfig) -> ExchangeAdapter:
+        if config.id == REPLAY_CONNECTION_ID or config.is_replay:
+            if self.external_replay:
+                key, secret = os.environ.get("CTS_REPLAY_KEY"), os.environ.get("CTS_REPLAY_SECRET")
+                creds = Credentials(key, secret) if key and secret else self.replay.credentials()
+                return ExchangeAdapter(config.exchange_id, creds, api_url=self.external_replay,
+                                       rate_limit=RateLimit(200, 60_000, 8))
+            await self.replay.start()
+            return self.replay.adapter()
+        return self.connections.make_adapter(config)
+
+    async def close(self) -> None:
+        await self.coordinator.stop()
+        await self.replay.stop()
+
+
+__all__ = ["SecretStore", "Trading"]
