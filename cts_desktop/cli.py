@@ -43,6 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="check this installation on throw-away state (temporary database, in-process exchange simulator on "
         "127.0.0.1), print a report and exit (0 = all checks passed)",
     )
+    parser.add_argument(
+        "--replay-speed", type=float, default=1.0, metavar="X",
+        help="speed of the offline Replay market (1 = real time; e.g. 10 replays ten times faster)",
+    )
     parser.add_argument("--exit-after", type=float, metavar="SECONDS", help=argparse.SUPPRESS)
     return parser
 
@@ -72,6 +76,7 @@ def run(argv: list[str]) -> int:
         headless=args.headless,
         secrets_file=args.secrets_file,
         secrets_passphrase=_passphrase(args.secrets_file),
+        replay_speed=args.replay_speed,
     )
     if args.headless:
         from cts_desktop.headless import run_headless
