@@ -47,9 +47,11 @@ from cts_desktop.exchanges.models import (
     OrderRequest,
     OrderType,
     Position,
+    PositionSide,
     Ticker,
     Trade,
 )
+from cts_desktop.exchanges.tpsl import set_position_tpsl
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -358,6 +360,24 @@ class ExchangeAdapter:
         except ExchangeError as err:
             self.log.warning("%s look-up of %s failed: %s", self.exchange_id, req.client_id, type(err).__name__)
             return None, False
+
+    async def set_position_tpsl(
+        self,
+        symbol: str,
+        side: PositionSide,
+        take_profit: float | None,
+        stop_loss: float | None,
+        *,
+        hedged: bool = False,
+    ) -> None:
+        """Replace the exchange-side TP/SL of the open ``side`` position (None clears a level). One attempt:
+        the caller re-reads positions / open orders after a temporary error before trying again."""
+        await self.markets()
+        await self._write(
+            lambda: set_position_tpsl(
+                self.client, self.caps.client_lookup, symbol, side, take_profit, stop_loss, hedged
+            )
+        )
 
     async def order_by_client_id(self, symbol: str, client_id: str) -> Order:
         await self.markets()

@@ -327,6 +327,8 @@ class Account:
         if (order.take_profit is not None or order.stop_loss is not None) and pos.size > 0:
             pos.take_profit = order.take_profit if order.take_profit is not None else pos.take_profit
             pos.stop_loss = order.stop_loss if order.stop_loss is not None else pos.stop_loss
+        if pos.size <= 0:
+            self._cancel_reduce_only(pos, order, now_ms)
         self.wallet += realised - fee
         self.cum_realised += realised - fee
         pos.cum_realised += realised - fee
@@ -357,6 +359,19 @@ class Account:
                 order_price=order.price or 0.0,
             )
         )
+
+    def _cancel_reduce_only(self, pos: SimPosition, keep: SimOrder, now_ms: int) -> None:
+        """A closed position takes its reduce-only (TP/SL) orders with it, as both exchanges do."""
+        for other in self.orders.values():
+            if (
+                other is not keep
+                and other.reduce_only
+                and other.status in ACTIVE_STATUSES
+                and other.base == pos.base
+                and other.position_idx == pos.position_idx
+            ):
+                other.status = OrderStatus.CANCELLED
+                other.updated_ms = now_ms
 
     def _apply_to_position(
         self, pos: SimPosition, side: str, qty: float, price: float, now_ms: int

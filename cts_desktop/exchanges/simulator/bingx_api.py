@@ -69,6 +69,7 @@ INTERVALS = {
 
 Params = dict[str, str]
 TYPES = {"MARKET": "Market", "LIMIT": "Limit"}
+CONDITIONAL = {"STOP_MARKET": "StopLoss", "TAKE_PROFIT_MARKET": "TakeProfit"}
 STATUS = {
     OrderStatus.NEW: "NEW",
     OrderStatus.FILLED: "FILLED",
@@ -375,6 +376,8 @@ class BingxDialect:
 
     # ---- orders -------------------------------------------------------------------------------------------
     def create_order(self, params: Params, market: SimMarket, acc: Account) -> dict[str, Any]:
+        if params.get("type", "").upper() in CONDITIONAL:
+            return self._create_conditional(params, market, acc)
         base = _base_of(market, params.get("symbol", ""))
         side = {"BUY": "Buy", "SELL": "Sell"}.get(params.get("side", "").upper())
         otype = TYPES.get(params.get("type", "").upper())
@@ -398,6 +401,38 @@ class BingxDialect:
             created_ms=market.now(),
             take_profit=_stop_price(params.get("takeProfit")),
             stop_loss=_stop_price(params.get("stopLoss")),
+        )
+        acc.place(order, market.price(base), market.now(), market.prices())
+        return {"order": self._order(order, market, params)}
+
+    def _create_conditional(self, params: Params, market: SimMarket, acc: Account) -> dict[str, Any]:
+        """STOP_MARKET / TAKE_PROFIT_MARKET: a reduce-only market order armed at ``stopPrice``.
+
+        With ``closePosition=true`` it closes whatever the position holds when it triggers.
+        """
+        base = _base_of(market, params.get("symbol", ""))
+        side = {"BUY": "Buy", "SELL": "Sell"}.get(params.get("side", "").upper())
+        idx = {"BOTH": 0, "LONG": 1, "SHORT": 2}.get(params.get("positionSide", "BOTH").upper())
+        stop = to_float(params.get("stopPrice"))
+        if side is None or idx is None or stop is None:
+            raise SimError(SimErrorKind.BAD_PARAM, "side, positionSide and stopPrice are required")
+        close_all = str(params.get("closePosition", "")).lower() == "true"
+        qty = acc.position(base, idx).size if close_all else to_float(params.get("quantity"))
+        if not qty:
+            raise SimError(SimErrorKind.REDUCE_ONLY_REJECTED, "no position to close")
+        order = SimOrder(
+            order_id="",
+            client_id=params.get("clientOrderID") or params.get("clientOrderId") or "",
+            base=base,
+            side=side,
+            order_type="Market",
+            qty=qty,
+            price=None,
+            position_idx=idx,
+            reduce_only=True,
+            created_ms=market.now(),
+            trigger_price=stop,
+            stop_order_type=CONDITIONAL[params["type"].upper()],
         )
         acc.place(order, market.price(base), market.now(), market.prices())
         return {"order": self._order(order, market, params)}

@@ -95,6 +95,7 @@ class BybitDialect(BybitBodies):
             "/v5/account/set-margin-mode": self.set_margin_mode,
             "/v5/position/switch-isolated": self.switch_isolated,
             "/v5/position/switch-mode": self.switch_mode,
+            "/v5/position/trading-stop": self.trading_stop,
             "/v5/order/create": self.order_create,
             "/v5/order/cancel": self.order_cancel,
             "/v5/order/realtime": self.order_realtime,
@@ -420,6 +421,28 @@ class BybitDialect(BybitBodies):
         if mode not in ("0", "3"):
             raise SimError(SimErrorKind.BAD_PARAM, "mode invalid")
         acc.set_hedge_mode(mode == "3")
+        return {}
+
+    def trading_stop(self, params: Params, market: SimMarket, acc: Account) -> dict[str, Any]:
+        """Set or clear ("0") the position's take-profit / stop-loss (tpslMode Full)."""
+        base = _base_of(market, params.get("symbol", ""))
+        pos = acc.position(base, int(params.get("positionIdx") or 0))
+        if pos.size <= 0:
+            raise SimError(SimErrorKind.BAD_PARAM, "can not set tp/sl/ts for zero position")
+        last = market.price(base)
+        long = pos.side == "Buy"
+        for name in ("takeProfit", "stopLoss"):
+            if name not in params:
+                continue
+            value = to_float(params[name]) or None
+            if value is not None:
+                above = value > last
+                if (name == "takeProfit") != (above == long):
+                    raise SimError(SimErrorKind.BAD_PARAM, f"{name} on the wrong side of the last price")
+            if name == "takeProfit":
+                pos.take_profit = value
+            else:
+                pos.stop_loss = value
         return {}
 
     # ---- orders -------------------------------------------------------------------------------------------

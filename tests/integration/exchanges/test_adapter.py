@@ -183,3 +183,28 @@ async def test_insufficient_funds_and_invalid_orders(adapter: ExchangeAdapter) -
         await adapter.place_order(
             OrderRequest(SYMBOL, OrderSide.SELL, OrderType.MARKET, 0.01, "ro-1", reduce_only=True)
         )
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("hedged", [False, True])
+async def test_position_tpsl_can_be_moved_and_then_triggers(
+    adapter: ExchangeAdapter, sim: SimulatorServer, hedged: bool
+) -> None:
+    if hedged:
+        await adapter.set_position_mode(True, SYMBOL)
+    last = sim.market.price("BTC")
+    await adapter.place_order(market_buy("move-1", hedged=hedged, stop_loss=round(last * 0.9, 1)))
+    new_sl, new_tp = round(last * 0.996, 1), round(last * 1.004, 1)
+    await adapter.set_position_tpsl(SYMBOL, PositionSide.LONG, new_tp, new_sl, hedged=hedged)
+    await adapter.set_position_tpsl(SYMBOL, PositionSide.LONG, new_tp, new_sl, hedged=hedged)  # idempotent
+    if adapter.exchange_id == "bingx":
+        assert len(await adapter.open_orders(SYMBOL)) == 2  # one STOP_MARKET, one TAKE_PROFIT_MARKET
+    for _ in range(96):
+        sim.market.step(CANDLE_MS)
+        if not await adapter.positions([SYMBOL]):
+            break
+    assert await adapter.positions([SYMBOL]) == []
+    acc = _account(sim, adapter)
+    closing = [e for e in acc.executions if e.exec_type == "Trade" and e.closed_size > 0]
+    assert closing and closing[-1].price in (pytest.approx(new_sl), pytest.approx(new_tp))
+    assert await adapter.open_orders(SYMBOL) == []  # the other leg went with the position
