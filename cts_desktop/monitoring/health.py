@@ -2,15 +2,23 @@
 machine (CPU, memory), and — once engines run — each engine loop and each connection from the ``engine_state``
 rows; plus the auto-restart history.
 
-**Auto-restart marker.** The engine supervisor (DOMAIN Part 2 §11) records every restart attempt through
-:func:`log_restart` — a record of category ``engine`` written by the logger named :data:`RESTART_LOGGER`
-(``cts.engine.restart``) with ``context = {"event": "auto_restart", "attempt", "max_attempts", "reason",
-"outcome"}``. The history is read back by ``category = 'engine' AND logger = 'cts.engine.restart'`` (the
-``(category, ts_ms)`` index narrows it), so no extra table is needed.
+**Auto-restart marker.** A restart attempt is a log record of category ``engine`` that is either
 
-**Engine state shape read here.** ``EngineState.status`` is ``running | paused | stopped | error``;
-``EngineState.health`` maps a loop name to either a status word or ``{"status": "healthy|degraded|unhealthy",
-"detail": "..."}``; ``updated_at`` is the engine's last heartbeat.
+* written through :func:`log_restart` — logger :data:`RESTART_LOGGER` (``cts.engine.restart``) with
+  ``context = {"event": "auto_restart", "attempt", "max_attempts", "reason", "outcome"}`` (structured), or
+* written by the engine supervisor (``cts_desktop/engine/supervisor.py``) — logger :data:`SUPERVISOR_LOGGER`
+  (``cts.engine.supervisor``) with a message starting with ``auto-restart`` (attempt, outcome and reason are read
+  from the message: ``auto-restart attempt 2/3 for X (reason)``, ``… of X succeeded``, ``… failed: …``,
+  ``auto-restart: gave up on X …``).
+
+The history is read by ``category = 'engine'`` plus the logger (the ``(category, ts_ms)`` index narrows it), so no
+extra table is needed.
+
+**Engine state shape read here** (as ``connection_engine._write_state`` writes it). ``EngineState.status`` is
+``starting | running | paused | stopping | stopped | error``; ``EngineState.health`` holds ``"overall"`` and one
+entry per loop, each a status word (``healthy | unknown | degraded | unhealthy``) or ``{"status": …, "detail":
+…}``, next to counters (``pseudo_open``, ``sets``, …) that are not health and are skipped; ``updated_at`` is the
+engine's last heartbeat.
 """
 
 from __future__ import annotations
@@ -18,13 +26,14 @@ from __future__ import annotations
 import enum
 import logging
 import os
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from cts_desktop.storage.models import Connection, EngineState, LogRecord
@@ -34,7 +43,10 @@ if TYPE_CHECKING:
     from cts_desktop.storage.writer import BatchedWriter
 
 RESTART_LOGGER = "cts.engine.restart"
+SUPERVISOR_LOGGER = "cts.engine.supervisor"
+SUPERVISOR_MARKER = "auto-restart"
 RESTART_EVENT = "auto_restart"
+
 
 # Thresholds for the process/machine rows: above these the row shows "degraded".
 CPU_DEGRADED_PCT = 90.0
@@ -144,15 +156,22 @@ class LoadSampler:
 # --- engines and connections (from engine_state) --------------------------------------------------------------------
 
 
-def _loop_status(value: object) -> tuple[HealthStatus, str]:
-    word = value.get("status") if isinstance(value, Mapping) else value
-    detail = str(value.get("detail") or "") if isinstance(value, Mapping) else ""
-    mapping = {
-        "healthy": HealthStatus.OK, "ok": HealthStatus.OK, "degraded": HealthStatus.DEGRADED,
-        "unhealthy": HealthStatus.DOWN, "down": HealthStatus.DOWN, "error": HealthStatus.DOWN,
-        "stopped": HealthStatus.STOPPED,
-    }
-    return mapping.get(str(word).lower(), HealthStatus.UNKNOWN), detail or str(word)
+_HEALTH_WORDS = {
+    "healthy": HealthStatus.OK, "ok": HealthStatus.OK, "degraded": HealthStatus.DEGRADED,
+    "unhealthy": HealthStatus.DOWN, "down": HealthStatus.DOWN, "error": HealthStatus.DOWN,
+    "stopped": HealthStatus.STOPPED, "unknown": HealthStatus.UNKNOWN,
+}
+
+
+def _loop_status(value: object) -> tuple[HealthStatus, str] | None:
+    """The health of one ``EngineState.health`` entry, or None when the entry is a counter, not a health."""
+    if isinstance(value, Mapping):
+        word, detail = value.get("status"), str(value.get("detail") or "")
+    else:
+        word, detail = value, ""
+    if not isinstance(word, str) or word.lower() not in _HEALTH_WORDS:
+        return None
+    return _HEALTH_WORDS[word.lower()], detail or word.lower()
 
 
 def _engine_status(state: EngineState, now: datetime, stale_after: timedelta) -> tuple[HealthStatus, str]:
@@ -163,7 +182,10 @@ def _engine_status(state: EngineState, now: datetime, stale_after: timedelta) ->
     age = now - _aware(state.updated_at)
     if age > stale_after:
         return HealthStatus.DEGRADED, f"{state.status}, no heartbeat for {int(age.total_seconds())} s"
-    return HealthStatus.OK, f"{state.status}, heartbeat {int(age.total_seconds())} s ago"
+    overall = _loop_status((state.health or {}).get("overall"))
+    status = HealthStatus.OK if overall is None or overall[0] is HealthStatus.UNKNOWN else overall[0]
+    word = f", {overall[1]}" if overall is not None else ""
+    return status, f"{state.status}{word}, heartbeat {int(age.total_seconds())} s ago"
 
 
 def engine_health(
@@ -179,8 +201,10 @@ def engine_health(
         status, detail = _engine_status(state, now, stale_after)
         rows.append(ServiceHealth("engine", name, status, detail))
         for loop, value in sorted((state.health or {}).items()):
-            loop_status, loop_detail = _loop_status(value)
-            rows.append(ServiceHealth("loop", f"{name} › {loop}", loop_status, loop_detail))
+            judged = _loop_status(value)
+            if judged is None or loop == "overall":
+                continue
+            rows.append(ServiceHealth("loop", f"{name} › {loop}", judged[0], judged[1]))
     for conn in session.execute(
         select(Connection).where(Connection.is_enabled.is_(True)).order_by(Connection.name)
     ).scalars():
@@ -220,23 +244,48 @@ def log_restart(
 
 
 def restart_history(session: Session, limit: int = 100) -> list[RestartEvent]:
-    """Auto-restart attempts, newest first."""
+    """Auto-restart attempts (both markers above), newest first."""
     rows = session.execute(
         select(LogRecord)
-        .where(LogRecord.category == "engine", LogRecord.logger == RESTART_LOGGER)
+        .where(
+            LogRecord.category == "engine",
+            or_(
+                LogRecord.logger == RESTART_LOGGER,
+                and_(LogRecord.logger == SUPERVISOR_LOGGER, LogRecord.message.like(f"{SUPERVISOR_MARKER}%")),
+            ),
+        )
         .order_by(LogRecord.ts_ms.desc(), LogRecord.id.desc())
         .limit(limit)
     ).scalars()
     events = []
     for row in rows:
         ctx: dict[str, Any] = row.context or {}
-        events.append(
-            RestartEvent(
-                row.ts_ms, row.connection_id, row.level, row.message, _int(ctx.get("attempt")),
-                _int(ctx.get("max_attempts")), str(ctx.get("reason") or ""), str(ctx.get("outcome") or ""),
-            )
-        )
+        if ctx.get("event") == RESTART_EVENT:
+            attempt, max_attempts = _int(ctx.get("attempt")), _int(ctx.get("max_attempts"))
+            reason, outcome = str(ctx.get("reason") or ""), str(ctx.get("outcome") or "")
+        else:
+            attempt, max_attempts, reason, outcome = _parse_supervisor(row.message)
+        events.append(RestartEvent(row.ts_ms, row.connection_id, row.level, row.message, attempt, max_attempts,
+                                   reason, outcome))
     return events
+
+
+_ATTEMPT = re.compile(r"attempt (\d+)/(\d+) for .*?(?:\((.*)\))?$")
+
+
+def _parse_supervisor(message: str) -> tuple[int | None, int | None, str, str]:
+    """(attempt, max attempts, reason, outcome) from one of the supervisor's auto-restart messages."""
+    found = _ATTEMPT.search(message)
+    if found:
+        return int(found.group(1)), int(found.group(2)), found.group(3) or "", "attempting"
+    if "gave up" in message:
+        reason = message[message.rfind("(") + 1:-1] if message.endswith(")") else ""
+        return None, None, reason, "gave_up"
+    if message.rstrip().endswith("succeeded"):
+        return None, None, "", "restarted"
+    if " failed: " in message:
+        return None, None, message.split(" failed: ", 1)[1], "failed"
+    return None, None, "", ""
 
 
 def _int(value: object) -> int | None:

@@ -7,6 +7,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import insert
 
 from cts_desktop.monitoring import alerts, health
@@ -153,3 +154,80 @@ def test_restart_marker_round_trips_through_the_log_table(db: Database) -> None:
         (3, 3, "gave_up", "CRITICAL"), (1, 3, "restarted", "WARNING"),
     ]
     assert history[1].reason == "unhealthy for 3 checks" and history[1].connection_id == "c1"
+
+
+def test_engine_state_as_the_engine_writes_it_skips_counters(db: Database) -> None:
+    with db.session() as s:
+        s.add(m.Connection(id="c1", name="Replay", exchange="replay", is_enabled=True))
+        s.flush()
+        s.add(m.EngineState(
+            connection_id="c1", status="running", updated_at=NOW - timedelta(seconds=4),
+            health={"overall": "degraded", "market": "healthy", "orders": "unhealthy", "pseudo_open": 3,
+                    "real_open": 0, "sets": {"evaluating": 12}, "paper": True, "symbols": ["BTC/USDT:USDT"]},
+        ))
+    with db.session() as s:
+        rows = health.engine_health(s, NOW)
+    table = {(r.kind, r.name): (r.status, r.detail) for r in rows}
+    assert set(table) == {("engine", "Replay"), ("loop", "Replay › market"), ("loop", "Replay › orders"),
+                          ("connection", "Replay")}
+    assert table[("engine", "Replay")] == (health.HealthStatus.DEGRADED, "running, degraded, heartbeat 4 s ago")
+    assert table[("loop", "Replay › orders")][0] is health.HealthStatus.DOWN
+
+
+@pytest.mark.asyncio
+async def test_the_engine_supervisors_records_are_the_restart_history(db: Database) -> None:
+    from cts_desktop.engine.engine_config import SupervisorPolicy
+    from cts_desktop.engine.status import ConnectionStatus, EngineState, HealthStatus, TradeEngineStatus
+    from cts_desktop.engine.supervisor import Supervisor
+
+    status = TradeEngineStatus(
+        connection_id="c9", connection_name="Replay", state=EngineState.ERROR, connection=ConnectionStatus.ERROR,
+        paper=True, paused=False, started_at=None, loops=(), health=HealthStatus.UNHEALTHY, symbols=(),
+        pseudo_open=0, real_open=0, sets_by_status={}, balance_usdt=None, progress=None, progress_text="",
+        last_error="feed died",
+    )
+    calls: list[str] = []
+
+    async def restart(connection_id: str) -> None:
+        calls.append(connection_id)
+        if len(calls) == 1:
+            raise RuntimeError("port busy")
+
+    async def give_up(connection_id: str, message: str) -> None:
+        calls.append("gave up")
+
+    policy = SupervisorPolicy(enabled=True, unhealthy_checks=1, cooldown_s=0, max_attempts=2, window_s=3600,
+                              check_interval_s=1)
+    supervisor = Supervisor(lambda: [status], restart, give_up, lambda: policy)
+    captured: list[logging.LogRecord] = []
+
+    class Capture(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            captured.append(record)
+
+    handler = Capture()
+    logger = logging.getLogger(health.SUPERVISOR_LOGGER)
+    logger.addHandler(handler)
+    old_level = logger.level
+    logger.setLevel(logging.DEBUG)
+    try:
+        for _ in range(3):
+            await supervisor.check_once()
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+    assert calls == ["c9", "c9", "gave up"]
+    with db.session() as s:
+        rows = [record_to_row(r) for r in captured]
+        for offset, row in enumerate(rows):  # distinct, ordered times
+            row["ts_ms"] = NOW_MS + offset
+        s.execute(insert(m.LogRecord), rows)
+    with db.session() as s:
+        history = health.restart_history(s)
+    assert [(e.outcome, e.attempt, e.max_attempts) for e in history] == [
+        ("gave_up", None, None), ("restarted", None, None), ("attempting", 2, 2), ("failed", None, None),
+        ("attempting", 1, 2),
+    ]
+    assert history[-1].reason == "crashed: feed died" and history[-1].connection_id == "c9"
+    assert history[3].reason == "port busy"
+    assert history[0].level == "CRITICAL" and "crashed: feed died" in history[0].reason
