@@ -1,0 +1,162 @@
+"""Preset types and configuration sets (DOMAIN Part 2 §5.1–5.2) as plain data, and the five predefined presets.
+
+A *preset type* is a named trading profile a connection is assigned to; it links configuration sets by priority.
+A *configuration set* is one indication with the ranges to sweep (parameters × TP × SL × trailing) plus the rules
+that make a result valid. Sets saved from auto-optimal hold one chosen parameter tuple and exit configuration
+(``fixed``), so the Preset engine can trade exactly what was backtested.
+
+The five predefined presets of the original (Conservative, Balanced, Aggressive, Scalping, Swing) are kept with
+their ranges, TP/SL values and limits. Their "min PF" values (0.4–0.6) only make sense as the mean per-position
+result in pc units (Part 2 §1.2), so they are ``min_avg_pf`` here; validity still needs gross PF ≥
+``pf_min`` (default 1.0, Part 1 §2). Block and DCA flags are stored; the candle simulator does not model them
+(they change volume, which Base/Main/Real never use — Part 2 §2.1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from cts_desktop.backtest.signals import INDICATIONS
+from cts_desktop.domain.matrix import ExitMatrix, build_matrix
+
+Trailing = tuple[float, float]
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigurationSetDef:
+    """One indication with the ranges to sweep and the validity rules of Part 2 §5.2."""
+
+    name: str
+    indication: str
+    param_values: tuple[tuple[float, ...], ...]  # one tuple of candidate values per indication parameter
+    tp_values: tuple[float, ...] = (2.0, 4.0, 6.0, 8.0, 10.0, 12.0)
+    sl_values: tuple[float, ...] = (0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4)
+    trailing: tuple[Trailing, ...] = ()  # (start, stop) variants added to "trailing off"
+    trailing_only: bool = False
+    directions: tuple[int, ...] = (1, -1)
+    range_days: int = 7
+    trades_per_48h_min: float = 5.0
+    pf_min: float = 1.0  # gross PF
+    min_avg_pf: float | None = None  # legacy presets' "min PF" (pc units)
+    drawdown_time_max_h: float = 12.0
+    eval_count_1: int = 25
+    eval_count_2: int = 50
+    positions_per_set: int = 250
+    threshold_pct: int = 20
+    block: bool = False
+    dca: bool = False
+    active: bool = True
+    fixed: bool = False  # saved from auto-optimal: one parameter tuple and one exit configuration
+
+    def __post_init__(self) -> None:
+        specs = INDICATIONS.get(self.indication)
+        if specs is None:
+            raise ValueError(f"unknown indication {self.indication!r}")
+        if len(self.param_values) != len(specs):
+            raise ValueError(f"{self.indication} needs values for {len(specs)} parameters")
+        if not self.tp_values or not self.sl_values or any(not v for v in self.param_values):
+            raise ValueError("every axis needs at least one value")
+
+    def param_grid(self) -> list[tuple[float, ...]]:
+        out: list[tuple[float, ...]] = [()]
+        for values in self.param_values:
+            out = [(*p, float(v)) for p in out for v in values]
+        return out
+
+    def matrix(self) -> ExitMatrix:
+        variants: list[Trailing | None] = [] if self.trailing_only and self.trailing else [None]
+        variants += list(self.trailing)
+        return build_matrix(self.tp_values, self.sl_values, variants)
+
+    def size(self) -> int:
+        return len(self.param_grid()) * len(self.matrix()) * len(self.directions)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ConfigurationSetDef:
+        d = dict(data)
+        d["param_values"] = tuple(tuple(float(x) for x in v) for v in d["param_values"])
+        for key in ("tp_values", "sl_values", "directions"):
+            d[key] = tuple(d[key])
+        d["trailing"] = tuple(tuple(v) for v in d.get("trailing", ()))
+        return cls(**d)
+
+
+@dataclass(frozen=True, slots=True)
+class PresetTypeDef:
+    """A trading profile assigned to connections (Part 2 §5.1; UI defaults)."""
+
+    name: str
+    description: str = ""
+    trade_type: str = "standard"
+    max_positions_per_indication: int = 10
+    max_positions_per_direction: int = 5
+    max_positions_per_range: int = 3
+    timeout_per_indication_s: int = 60
+    timeout_after_position_s: int = 300
+    trailing: bool = True
+    trailing_only: bool = False
+    block: bool = False
+    block_only: bool = False
+    dca: bool = False
+    dca_only: bool = False
+    auto_evaluate: bool = True
+    evaluation_interval_h: int = 24
+    max_drawdown_pct: float = 30.0
+    backtest_days: int = 14
+    predefined: bool = False
+    sets: tuple[ConfigurationSetDef, ...] = field(default_factory=tuple)
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("sets")
+        return d
+
+
+def _steps(lo: float, hi: float, step: float) -> tuple[float, ...]:
+    n = round((hi - lo) / step) + 1
+    return tuple(round(lo + i * step, 10) for i in range(n))
+
+
+def _legacy(
+    name: str, description: str, kinds: tuple[str, ...], ranges: tuple[float, ...], tp: tuple[float, ...],
+    sl: tuple[float, ...], min_avg_pf: float, max_dd: float, days: int, block: bool = False, dca: bool = False,
+) -> PresetTypeDef:
+    sets = []
+    for kind in kinds:
+        if kind == "active":  # Active's parameter is the activity ratio index 1–10, not a step range
+            params: tuple[tuple[float, ...], ...] = ((1.0, 3.0, 5.0), (0.5,), (0.5,))
+        else:
+            params = (ranges,)
+        sets.append(ConfigurationSetDef(
+            name=f"{name} {kind}", indication=kind, param_values=params, tp_values=tp, sl_values=sl,
+            range_days=days, min_avg_pf=min_avg_pf, block=block, dca=dca,
+        ))
+    return PresetTypeDef(
+        name=name, description=description, block=block, dca=dca, max_drawdown_pct=max_dd, backtest_days=days,
+        predefined=True, sets=tuple(sets),
+    )
+
+
+PREDEFINED: tuple[PresetTypeDef, ...] = (
+    _legacy("Conservative", "Direction and Move on mid ranges, small TP, tight SL.", ("direction", "move"),
+            (5.0, 8.0, 12.0, 15.0), (2.0, 3.0, 4.0), (0.4, 0.6, 0.8), 0.6, 30.0, 14),
+    _legacy("Balanced", "Three indication types, ranges 3–20, TP 2–6, Block on.", ("direction", "move", "active"),
+            _steps(3, 20, 1), _steps(2, 6, 1), _steps(0.4, 1.0, 0.2), 0.5, 40.0, 21, block=True),
+    _legacy("Aggressive", "Wide ranges and targets, Block and DCA.", ("direction", "move", "active"),
+            _steps(3, 30, 1), _steps(3, 12, 1), _steps(0.6, 1.5, 0.3), 0.4, 50.0, 30, block=True, dca=True),
+    _legacy("Scalping", "Short ranges, TP 2–3, Base sets only.", ("direction", "move"),
+            (3.0, 5.0, 8.0), (2.0, 3.0), _steps(0.2, 0.6, 0.2), 0.5, 25.0, 7),
+    _legacy("Swing", "Long ranges, TP 4–12, Block and DCA.", ("direction", "move"),
+            _steps(8, 25, 1), _steps(4, 12, 2), _steps(0.8, 1.5, 0.35), 0.5, 45.0, 30, block=True, dca=True),
+)
+
+
+def predefined(name: str) -> PresetTypeDef:
+    for preset in PREDEFINED:
+        if preset.name.lower() == name.lower():
+            return preset
+    raise KeyError(name)
