@@ -405,3 +405,7 @@ class Lease(Base):
     connection_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     holder: Mapped[str] = mapped_column(String(200))
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+# Preset tables live in their own module; importing it here puts them in Base.metadata (migration 0002).
+import cts_desktop.storage.models_presets  # noqa: E402,F401
