@@ -60,6 +60,7 @@ class GlobalTradeEngineCoordinator:
                                      lambda: cfg.supervisor_policy(self.deps.settings.values()))
         self._background: list[asyncio.Task[None]] = []
         self._lock = asyncio.Lock()
+        self._waiting: dict[str, str] = {}  # connection → the process that holds its lease
 
     # --- process-wide commands ------------------------------------------------------------------------------------
 
@@ -171,9 +172,12 @@ class GlobalTradeEngineCoordinator:
             raise CoordinatorError(f"{config.name} is disabled: enter keys and pass the connection test first")
         lease = await self.leases.acquire(config.id)
         if not lease.acquired:
-            log.warning("%s is traded by %s (lease until %s): not starting it here", config.name, lease.holder,
-                        lease.expires_at.isoformat(timespec="seconds"), extra={"connection_id": config.id})
+            if self._waiting.get(config.id) != lease.holder:
+                log.warning("%s is traded by %s (lease until %s): waiting for it here", config.name, lease.holder,
+                            lease.expires_at.isoformat(timespec="seconds"), extra={"connection_id": config.id})
+            self._waiting[config.id] = lease.holder
             return
+        self._waiting.pop(config.id, None)
         try:
             adapter = await self.adapters(config)
         except Exception as error:
@@ -200,12 +204,20 @@ class GlobalTradeEngineCoordinator:
             await self.leases.release(connection_id)
 
     async def _renew_leases(self) -> None:
+        """Keep our leases; take over a waiting connection once its holder stops or dies."""
         while True:
-            await asyncio.sleep(self.leases.seconds / 3)
+            await asyncio.sleep(self.leases.seconds / 6)
             for connection_id in await self.leases.renew():
                 log.critical("lost the lease of %s: stopping its engine", connection_id,
                              extra={"connection_id": connection_id})
                 await self._stop_connection(connection_id)
+            for connection_id in list(self._waiting):
+                config = self.connections.store.get(connection_id)
+                if config is None or not (config.is_enabled and config.is_active):
+                    self._waiting.pop(connection_id, None)
+                    continue
+                async with self._lock:
+                    await self._start_connection(config)
 
     async def _gave_up(self, connection_id: str, message: str) -> None:
         self._alert("critical", message, connection_id)

@@ -27,6 +27,16 @@ def this_process() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def holder_is_dead(holder: str) -> bool:
+    """A holder on this host whose process no longer exists (killed): its lease need not run out first."""
+    host, _, pid = holder.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    import psutil
+
+    return not psutil.pid_exists(int(pid))
+
+
 @dataclass(frozen=True, slots=True)
 class LeaseResult:
     acquired: bool
@@ -46,6 +56,14 @@ def try_acquire(session: Session, connection_id: str, holder: str, seconds: floa
         return LeaseResult(True, holder, expires)
     row = session.get(Lease, connection_id)
     if row is not None:
+        if holder_is_dead(row.holder):
+            stale = row.holder
+            taken = session.execute(
+                update(Lease).where(Lease.connection_id == connection_id, Lease.holder == stale)
+                .values(holder=holder, expires_at=expires)
+            )
+            if getattr(taken, "rowcount", 0):
+                return LeaseResult(True, holder, expires)
         return LeaseResult(False, row.holder, row.expires_at)
     try:
         with session.begin_nested():
