@@ -44,7 +44,7 @@ def create_qapp() -> object:
 
     from cts_desktop import APP_NAME
     from cts_desktop.ui.icons import app_icon
-    from cts_desktop.ui.theme import apply_theme
+    from cts_desktop.ui.theme import apply_theme, follow_os
 
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
@@ -54,6 +54,9 @@ def create_qapp() -> object:
     app.setQuitOnLastWindowClosed(False)  # the tray keeps the app alive; quitting is explicit
     app.setWindowIcon(app_icon())
     apply_theme(app)
+    if not app.property("ctsFollowsOs"):
+        app.setProperty("ctsFollowsOs", True)
+        follow_os(app)  # dark/light follows the OS while the app runs
     return app
 
 
@@ -80,6 +83,10 @@ class GuiApp:
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self.services.start(loop)
         self.window.start_refreshing()
+        from cts_desktop.ui.tasks import spawn
+
+        # connections, Replay and the coordinator (ccxt/numba imports in a worker thread) once the window is up
+        spawn(self.facade.dashboard_trading(), "trading services")
 
     async def wait_for_quit(self) -> None:
         await self.quit_event.wait()
@@ -88,7 +95,9 @@ class GuiApp:
         from cts_desktop.ui.tasks import wait_all
 
         self.window.timer.stop()
+        self.window.bridge.close()
         await wait_all()
+        await self.services.stop_trading()  # engines stop; exchange positions keep their exchange-side TP/SL
         await self.services.bus.drain()
         self.crash.uninstall()
         self.window.quitting = True

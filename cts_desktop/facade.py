@@ -510,8 +510,12 @@ class AppFacade:
         """The connections with their engine status (None when no engine runs for them) and open positions."""
         from cts_desktop.ui.models import dashboard_data as dd
 
-        trading = await self.dashboard_trading()
-        configs = await _in_thread(trading.connections.list)
+        if self.services.trading_loaded:
+            configs = await _in_thread(self.services.trading.connections.list)
+        else:  # not built yet (engine never started): read the rows without loading the trading stack
+            from cts_desktop.storage.connections_store import SqlConnectionStore
+
+            configs = await _in_thread(SqlConnectionStore(self.services.db).list)
         counts = await self.services.db.run(dd.open_by_connection)
         engines = {e.connection_id: e for e in (self.engine_status() or _NoStatus).engines}
         return [dd.connection_card(c, engines.get(c.id), counts.get(c.id, 0)) for c in configs]

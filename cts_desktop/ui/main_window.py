@@ -10,7 +10,9 @@ from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget
 
 from cts_desktop.facade import AppFacade
+from cts_desktop.ui.bridge import EventBridge
 from cts_desktop.ui.icons import app_icon
+from cts_desktop.ui.notifications import Notifier
 from cts_desktop.ui.security import SecurityActions
 from cts_desktop.ui.tabs.connections import ConnectionsTab
 from cts_desktop.ui.tabs.dashboard import DashboardTab
@@ -39,7 +41,8 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(app_icon())
         self.resize(1280, 760)
         self.setMinimumSize(1000, 620)
-        self.dashboard = DashboardTab(facade)
+        self.bridge = EventBridge(facade.services.bus, parent=self)
+        self.dashboard = DashboardTab(facade, self.bridge)
         self.connections = ConnectionsTab(facade)
         self.settings = SettingsTab(facade)
         self.monitoring = MonitoringTab(facade)
@@ -58,6 +61,12 @@ class MainWindow(QMainWindow):
         for label in (self.engine_label, self.db_label, self.connections_label):
             self.statusBar().addPermanentWidget(label)
         self.tray = TrayController(self, self.request_quit)
+        self.tray.attach_engine(lambda name: spawn(self.dashboard.run_command(name), f"tray {name}"),
+                                facade.open_position_count)
+        self.notifier = Notifier(self.bridge, self.tray, self)
+        from cts_desktop.ui.theme import on_theme_changed
+
+        self._theme_listener = on_theme_changed(self.dashboard.apply_theme)
         self.security = security
         self._build_menu()
         self.first_close_notified = False
@@ -71,7 +80,7 @@ class MainWindow(QMainWindow):
         app_menu = self.menuBar().addMenu("&File")
         quit_action = app_menu.addAction("&Quit")
         quit_action.setShortcut("Ctrl+Q")
-        quit_action.triggered.connect(self.request_quit)
+        quit_action.triggered.connect(self.tray.request_quit)
         if self.security is not None:
             security = self.menuBar().addMenu("&Security")
             self.encrypt_action = security.addAction("Store secrets in an encrypted file…")
@@ -94,7 +103,9 @@ class MainWindow(QMainWindow):
     async def refresh(self) -> None:
         """Refresh the status bar and the visible tab (hidden tabs refresh when shown)."""
         overview = await self.facade.overview()
-        self.engine_label.setText(f"Engine: {overview.engine_status}")
+        live = self.facade.engine_status()  # the running coordinator's own state (the DB row lags behind)
+        engine_state = live.state.value if live is not None else overview.engine_status
+        self.engine_label.setText(f"Engine: {engine_state}")
         self.db_label.setText(
             f"Database: {overview.database_kind} {human_bytes(overview.database_size_bytes)}"
             + ("" if overview.database_healthy else " (writes failing)")
@@ -102,8 +113,7 @@ class MainWindow(QMainWindow):
         self.connections_label.setText(
             f"Connections: {overview.connections_enabled}/{overview.connections_total} enabled"
         )
-        self.tray.set_state(overview.engine_status if overview.engine_status in ("running", "paused") else
-                            ("error" if overview.engine_status == "error" else "stopped"))
+        self.tray.set_state(engine_state)
         await self.refresh_current()
 
     async def refresh_current(self) -> None:

@@ -180,11 +180,10 @@ def read_db_truth(session: Session, now: datetime) -> DbTruth:
             RealPosition.status == "closed", RealPosition.closed_at >= now - timedelta(hours=24))).all()
     pnl = sum(((r[0] or Decimal(0)) - (r[1] or Decimal(0)) + (r[2] or Decimal(0)) for r in closed), Decimal(0))
     statuses = dict(session.execute(select(ConfigSet.status, func.count()).group_by(ConfigSet.status)).all())
-    variants = session.execute(
-        select(ConfigSet.indication_type, func.count()).select_from(
-            select(ConfigSet.indication_type, ConfigSet.params, ConfigSet.direction, ConfigSet.symbol,
-                   ConfigSet.connection_id).distinct().subquery()
-        ).group_by("indication_type")).all()
+    distinct = select(ConfigSet.indication_type, ConfigSet.params, ConfigSet.direction, ConfigSet.symbol,
+                      ConfigSet.connection_id).distinct().subquery()
+    variants = session.execute(select(distinct.c.indication_type, func.count()).group_by(
+        distinct.c.indication_type)).all()
     newest = select(BalanceSnapshot.connection_id, func.max(BalanceSnapshot.id).label("id")).group_by(
         BalanceSnapshot.connection_id).subquery()
     balances = session.execute(select(BalanceSnapshot.connection_id, BalanceSnapshot.total).join(

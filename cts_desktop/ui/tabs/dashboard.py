@@ -1,65 +1,178 @@
-"""Dashboard tab: the state of the app at a glance (engine, connections, positions, database, system load)."""
+"""Dashboard tab: watch and command the engine — metric cards, engine controls, connection cards, the ticker,
+the candlestick chart and the positions/orders/trades tables (DOMAIN Part 2 §12, issue 6).
+
+Two update paths: engine events arrive through the :class:`~cts_desktop.ui.bridge.EventBridge` (batched, at most
+~5 signals a second) and move the fast-changing parts (engine panel, connection cards, chart, ticker); the window's
+refresh timer calls :meth:`refresh` for the database figures. Engine commands run as coroutines via
+``tasks.spawn``; the GUI thread never waits on the engine, the exchange or the database.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 
 from cts_desktop.facade import AppFacade
-from cts_desktop.ui.widgets import MetricCard, human_bytes
+from cts_desktop.ui.bridge import EventBridge
+from cts_desktop.ui.tabs.dashboard_cards import MetricsPanel
+from cts_desktop.ui.tabs.dashboard_connections import ConnectionsPanel
+from cts_desktop.ui.tabs.dashboard_engine import EnginePanel
+from cts_desktop.ui.tabs.dashboard_market import ChartPanel, TickerBar
+from cts_desktop.ui.tabs.dashboard_tables import TablesPanel
+from cts_desktop.ui.tasks import spawn
+
+log = logging.getLogger("cts.ui.dashboard")
 
 
 class DashboardTab(QWidget):
-    def __init__(self, facade: AppFacade, parent: QWidget | None = None) -> None:
+    def __init__(self, facade: AppFacade, bridge: EventBridge | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.facade = facade
+        self.bridge = bridge or EventBridge(facade.services.bus, parent=self)
         self.banner = QLabel("")
         self.banner.setObjectName("warningBanner")
         self.banner.setWordWrap(True)
         self.banner.hide()
-        self.cards = {
-            "engine": MetricCard("Trade engine"),
-            "connections": MetricCard("Connections"),
-            "positions": MetricCard("Open positions"),
-            "database": MetricCard("Database"),
-            "load": MetricCard("System load"),
-            "errors": MetricCard("Errors (24 h)"),
-        }
-        grid = QGridLayout()
-        for index, card in enumerate(self.cards.values()):
-            grid.addWidget(card, index // 3, index % 3)
+        self.command_message = ""
+        self.ticker = TickerBar()
+        self.metrics = MetricsPanel()
+        self.cards = self.metrics.cards
+        self.engine = EnginePanel()
+        self.connections = ConnectionsPanel(facade, self.run)
+        self.tables = TablesPanel()
+        self.chart_panel: ChartPanel | None = None
+        self.chart_holder = QWidget()
+        QVBoxLayout(self.chart_holder).setContentsMargins(0, 0, 0, 0)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.setSpacing(6)
+        left_layout.addWidget(self.engine)
+        title = QLabel("Connections")
+        title.setObjectName("panelTitle")
+        left_layout.addWidget(title)
+        left_layout.addWidget(self.connections, 1)
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(self.chart_holder)
+        right.addWidget(self.tables)
+        right.setStretchFactor(0, 3)
+        right.setStretchFactor(1, 2)
+        self.split = QSplitter(Qt.Orientation.Horizontal)
+        self.split.addWidget(left)
+        self.split.addWidget(right)
+        self.split.setStretchFactor(0, 0)
+        self.split.setStretchFactor(1, 1)
+        self.split.setSizes([400, 900])
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 6, 8, 6)
+        layout.setSpacing(6)
         layout.addWidget(self.banner)
-        layout.addLayout(grid)
-        layout.addStretch(1)
+        layout.addWidget(self.ticker)
+        layout.addWidget(self.metrics)
+        layout.addWidget(self.split, 1)
+        self.engine.command.connect(lambda name, close: self.run(self.run_command(name, close), f"engine {name}"))
+        self.bridge.engine_status.connect(self._on_engine_status)
+        self.bridge.trade_engines.connect(self.connections.show_engines)
+        self.bridge.prices.connect(self._on_prices)
+        self.bridge.orders.connect(lambda _b: self._tables_changed())
+        self.bridge.positions.connect(lambda _b: self._tables_changed())
+        self._tables_pending = False
+        self.last_status: Any = None
+
+    def run(self, coro: Coroutine[Any, Any, Any], what: str = "dashboard task") -> None:
+        spawn(coro, what)
+
+    # --- chart (built after the window is on screen: pyqtgraph loads then) ----------------------------------
+
+    def ensure_chart(self) -> ChartPanel:
+        if self.chart_panel is None:
+            from cts_desktop.ui.theme import current_theme
+
+            self.chart_panel = ChartPanel(self.facade, self.run, current_theme())
+            layout = self.chart_holder.layout()
+            assert layout is not None
+            layout.addWidget(self.chart_panel)
+        return self.chart_panel
+
+    def apply_theme(self, theme: str) -> None:
+        if self.chart_panel is not None:
+            self.chart_panel.chart.apply_theme(theme)
+
+    # --- engine commands ------------------------------------------------------------------------------------------
+
+    async def run_command(self, name: str, close_positions: bool = False) -> Any:
+        """Run an engine command; a refusal or failure is shown in the banner, never raised into Qt."""
+        self.engine.buttons[name].setEnabled(False)
+        try:
+            status = await self.facade.engine_command(name, close_positions)
+            self.command_message = ""
+        except Exception as error:
+            log.error("engine %s failed: %s", name, error)
+            self.command_message = f"{name.capitalize()} failed: {error}"
+            status = self.facade.engine_status()
+        self._on_engine_status(status)
+        return status
+
+    def _on_engine_status(self, status: Any) -> None:
+        self.last_status = status
+        self.engine.show_status(status)
+        self._update_banner()
+
+    def _on_prices(self, prices: dict[tuple[str, str], tuple[float, int]]) -> None:
+        if self.chart_panel is not None:
+            self.chart_panel.on_prices(prices)
+        for (_cid, symbol), (price, _ts) in prices.items():
+            self.ticker.on_price(symbol, price)
+
+    def _tables_changed(self) -> None:
+        if not self._tables_pending:
+            self._tables_pending = True
+            self.run(self.refresh_tables(), "dashboard tables")
+
+    # --- refresh ------------------------------------------------------------------------------------------------
 
     async def refresh(self) -> None:
-        overview = await self.facade.overview()
-        load = self.facade.system_load()
-        self.cards["engine"].set(overview.engine_status.capitalize(), "Paper trading by default")
-        self.cards["connections"].set(
-            str(overview.connections_total), f"{overview.connections_enabled} enabled"
-        )
-        self.cards["positions"].set(str(overview.open_positions), "Real positions open")
-        self.cards["database"].set(
-            human_bytes(overview.database_size_bytes),
-            f"{overview.database_kind} · revision {overview.database_revision}"
-            + ("" if overview.database_healthy else " · WRITES FAILING"),
-        )
-        self.cards["load"].set(
-            f"{load.machine_cpu_pct:.0f} % CPU",
-            f"app {load.app_cpu_pct:.0f} % CPU, {load.app_memory_mb:.0f} MB · machine memory "
-            f"{load.machine_memory_pct:.0f} %",
-        )
-        self.cards["errors"].set(str(overview.errors_24h), f"{overview.warnings_24h} warnings")
+        """Reload everything that comes from the database or the exchange (the window calls this every 2 s
+        while the Dashboard is visible)."""
+        chart = self.ensure_chart()
+        self.overview = await self.facade.overview()
+        metrics = await self.facade.dashboard_metrics()
+        self.metrics.show_metrics(metrics)
+        self.metrics.show_errors(self.overview.errors_24h, self.overview.warnings_24h)
+        self.connections.show_cards(await self.facade.dashboard_connections())
+        self._on_engine_status(self.facade.engine_status())
+        await self.refresh_tables()
+        self.ticker.show_rows(await self.facade.dashboard_ticker())
+        chart.set_sources(self.facade.chart_sources())
+
+    async def refresh_tables(self) -> None:
+        self._tables_pending = False
+        self.tables.set_rows("positions", await self.facade.dashboard_positions())
+        self.tables.set_rows("orders", await self.facade.dashboard_orders())
+        self.tables.set_rows("fills", await self.facade.dashboard_fills())
+
+    def _update_banner(self) -> None:
         warnings = []
-        if overview.engine_status in ("stopped", "error"):
-            warnings.append(f"The trade engine is {overview.engine_status}.")
-        if not overview.database_healthy:
+        status = self.last_status
+        state = "stopped" if status is None else status.state.value
+        if state in ("stopped", "error"):
+            warnings.append(f"The trade engine is {state}: no positions are opened or managed"
+                            + (" (F5 starts it)." if state == "stopped" else "."))
+        elif status is not None and status.health.label == "unhealthy":
+            warnings.append("The trade engine is unhealthy: a loop fails or runs far behind its interval.")
+        overview = getattr(self, "overview", None)
+        if overview is not None and not overview.database_healthy:
             warnings.append("Database writes are failing; records are kept and retried.")
-        if not overview.secrets_usable:
-            warnings.append(
-                "API keys cannot be stored: no OS keyring is available or the secrets file is locked "
-                "(Security menu: store secrets in an encrypted file, or unlock it)."
-            )
-        self.banner.setText(" ".join(warnings))
+        if overview is not None and not overview.secrets_usable:
+            warnings.append("API keys cannot be stored: no OS keyring is available or the secrets file is locked "
+                            "(Security menu).")
+        if self.command_message:
+            warnings.append(self.command_message)
+        text = " ".join(warnings)
+        if self.banner.text() != text:
+            self.banner.setText(text)
         self.banner.setVisible(bool(warnings))
