@@ -114,14 +114,15 @@ def grid_size(request: OptimalRequest) -> int:
     return sum(d.size() for d in request.sets)
 
 
-def _plan(request: OptimalRequest, symbol: str, bars: Bars, prep: PreparedBars) -> list[_Job]:
+def _plan(request: OptimalRequest, symbol: str, bars: Bars, prep: PreparedBars, cancel: CancelToken) -> list[_Job]:
     jobs = []
     span_h = (float(bars.time[-1] - bars.time[0]) + _bar_seconds(bars)) / 3600.0 if len(bars) else 0.0
     per_set = _sample_sizes(request)
     rng = np.random.default_rng(request.seed)
     for index, definition in enumerate(request.sets):
         grid = definition.param_grid()
-        sig, dirs, keys = entry_matrix(definition.indication, grid, bars, request.params.pc, definition.directions)
+        sig, dirs, keys = entry_matrix(definition.indication, grid, bars, request.params.pc, definition.directions,
+                                       cancel.check)
         matrix = definition.matrix()
         n_tasks = sig.shape[0] * len(matrix)
         want = per_set[index]
@@ -161,7 +162,7 @@ def run_optimal(
         cancel.check()
         if len(bars) < 2:
             continue
-        jobs += _plan(request, symbol, bars, PreparedBars.build(bars))
+        jobs += _plan(request, symbol, bars, PreparedBars.build(bars), cancel)
     total = sum(int(j.tasks.shape[0]) for j in jobs)
     tracker = Tracker(total, on_progress, "auto-optimal")
     result = OptimalResult(grid_size=grid_size(request) * len(candles))

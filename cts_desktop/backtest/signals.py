@@ -237,13 +237,17 @@ def entries(kind: str, params: Sequence[float], bars: Bars, pc: float = 0.001) -
 
 
 def entry_matrix(
-    kind: str, grid: Sequence[tuple[float, ...]], bars: Bars, pc: float, directions: Sequence[int] = (LONG, SHORT)
+    kind: str, grid: Sequence[tuple[float, ...]], bars: Bars, pc: float, directions: Sequence[int] = (LONG, SHORT),
+    check: Callable[[], None] | None = None,
 ) -> tuple[BoolArray, npt.NDArray[np.int64], list[tuple[tuple[float, ...], int]]]:
-    """Entries (variants, bars) for every parameter tuple × direction, their directions and variant keys."""
+    """Entries (variants, bars) for every parameter tuple × direction, their directions and variant keys;
+    ``check`` is called between tuples (it raises to cancel)."""
     rows: list[BoolArray] = []
     dirs: list[int] = []
     keys: list[tuple[tuple[float, ...], int]] = []
     for params in grid:
+        if check is not None:
+            check()
         long_, short = entries(kind, params, bars, pc)
         for d in directions:
             rows.append(long_ if d == LONG else short)

@@ -1,0 +1,205 @@
+"""Database side of backtests and presets: stored runs, the predefined presets, sets saved from auto-optimal and
+the preset type of each connection. Plain functions on a Session (callers run them through ``Database.run``)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from cts_desktop.backtest.optimal import OptimalRow
+from cts_desktop.backtest.presets import PREDEFINED, ConfigurationSetDef, PresetTypeDef
+from cts_desktop.backtest.runner import FixedSet
+from cts_desktop.storage.models import Backtest
+from cts_desktop.storage.models_presets import ConnectionPreset, PresetSet, PresetType, PresetTypeSet
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestRow:
+    id: int
+    name: str
+    kind: str
+    status: str
+    created_ms: int
+    summary: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class PresetTypeRow:
+    id: int
+    name: str
+    predefined: bool
+    settings: dict[str, Any]
+    sets: int
+
+
+@dataclass(frozen=True, slots=True)
+class PresetSetRow:
+    id: int
+    name: str
+    indication: str
+    symbol: str | None
+    priority: int
+    active: bool
+    fixed: FixedSet | None
+    definition: ConfigurationSetDef
+    metrics: dict[str, Any]
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe: non-finite floats become None (inf PF is reported as None = "no loss")."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+# --- backtests ------------------------------------------------------------------------------------------------------
+
+
+def save_backtest(session: Session, name: str, kind: str, params: dict[str, Any], metrics: dict[str, Any],
+                  equity: list[Any], status: str = "completed") -> int:
+    row = Backtest(name=name[:200], status=status, params=_clean({"kind": kind, **params}), metrics=_clean(metrics),
+                   equity=_clean(equity))
+    session.add(row)
+    session.flush()
+    return int(row.id)
+
+
+def list_backtests(session: Session, limit: int = 200) -> list[BacktestRow]:
+    rows = session.execute(select(Backtest).order_by(Backtest.id.desc()).limit(limit)).scalars()
+    return [BacktestRow(r.id, r.name, str((r.params or {}).get("kind", "backtest")), r.status,
+                        int(r.created_at.timestamp() * 1000), dict((r.metrics or {}).get("summary") or {}))
+            for r in rows]
+
+
+def get_backtest(session: Session, backtest_id: int) -> Backtest | None:
+    return session.get(Backtest, backtest_id)
+
+
+# --- presets --------------------------------------------------------------------------------------------------------
+
+
+def _add_type(session: Session, preset: PresetTypeDef) -> PresetType:
+    row = PresetType(name=preset.name, predefined=preset.predefined, settings=preset.to_json())
+    session.add(row)
+    session.flush()
+    for priority, definition in enumerate(preset.sets):
+        s = PresetSet(name=definition.name, indication=definition.indication, definition=definition.to_json(),
+                      metrics={})
+        session.add(s)
+        session.flush()
+        session.add(PresetTypeSet(preset_type_id=row.id, set_id=s.id, priority=priority, active=definition.active))
+    return row
+
+
+def seed_predefined(session: Session) -> int:
+    """Create the five predefined presets that are missing; returns how many were created."""
+    have = set(session.execute(select(PresetType.name)).scalars())
+    created = 0
+    for preset in PREDEFINED:
+        if preset.name not in have:
+            _add_type(session, preset)
+            created += 1
+    return created
+
+
+def list_preset_types(session: Session) -> list[PresetTypeRow]:
+    out = []
+    for r in session.execute(select(PresetType).order_by(PresetType.predefined.desc(), PresetType.name)).scalars():
+        n = len(session.execute(select(PresetTypeSet.set_id).where(PresetTypeSet.preset_type_id == r.id)).all())
+        out.append(PresetTypeRow(r.id, r.name, r.predefined, dict(r.settings or {}), n))
+    return out
+
+
+def preset_sets(session: Session, preset_type_id: int, active_only: bool = False) -> list[PresetSetRow]:
+    q = (select(PresetSet, PresetTypeSet.priority, PresetTypeSet.active)
+         .join(PresetTypeSet, PresetTypeSet.set_id == PresetSet.id)
+         .where(PresetTypeSet.preset_type_id == preset_type_id)
+         .order_by(PresetTypeSet.priority, PresetSet.id))
+    if active_only:
+        q = q.where(PresetTypeSet.active.is_(True))
+    out = []
+    for s, priority, active in session.execute(q).all():
+        out.append(PresetSetRow(s.id, s.name, s.indication, s.symbol, int(priority), bool(active),
+                                FixedSet.from_json(s.fixed) if s.fixed else None,
+                                ConfigurationSetDef.from_json(s.definition), dict(s.metrics or {})))
+    return out
+
+
+def save_optimal_sets(session: Session, type_name: str, rows: list[OptimalRow],
+                      definitions: list[ConfigurationSetDef], settings: dict[str, Any] | None = None) -> int:
+    """Save chosen auto-optimal results as fixed configuration sets of preset type ``type_name`` (created when
+    missing, appended after its existing sets otherwise); returns the preset type id."""
+    row = session.execute(select(PresetType).where(PresetType.name == type_name)).scalar_one_or_none()
+    if row is None:
+        row = PresetType(name=type_name[:120], predefined=False,
+                         settings=settings or PresetTypeDef(name=type_name).to_json())
+        session.add(row)
+        session.flush()
+    elif row.predefined:
+        raise ValueError(f"{type_name} is a predefined preset: save the results under a new name")
+    existing = session.execute(select(PresetTypeSet.priority).where(PresetTypeSet.preset_type_id == row.id)).scalars()
+    priority = max(existing, default=-1) + 1
+    for r in rows:
+        base = definitions[r.set_index]
+        fixed = FixedSet(r.indication, r.params, r.direction, r.exit)
+        definition = ConfigurationSetDef(
+            name=fixed.label, indication=r.indication, param_values=tuple((p,) for p in r.params),
+            tp_values=(r.exit.tp,), sl_values=(r.exit.sl,),
+            trailing=((r.exit.trail_start, r.exit.trail_stop),) if r.exit.trailing else (),
+            trailing_only=r.exit.trailing, directions=(r.direction,), range_days=base.range_days,
+            trades_per_48h_min=base.trades_per_48h_min, pf_min=base.pf_min, min_avg_pf=base.min_avg_pf,
+            drawdown_time_max_h=base.drawdown_time_max_h, eval_count_1=base.eval_count_1,
+            eval_count_2=base.eval_count_2, fixed=True,
+        )
+        metrics = {"trades": r.trades, "win_rate_pct": r.win_rate_pct, "net_pct": r.net_pct, "gross_pf": r.gross_pf,
+                   "pf_a": r.pf_a, "pf_b": r.pf_b, "per_48h": r.per_48h, "drawdown_time_h": r.drawdown_time_h,
+                   "max_drawdown_pct": r.max_drawdown_pct, "avg_pf": r.avg_pf}
+        s = PresetSet(name=fixed.label, indication=r.indication, symbol=r.symbol, definition=definition.to_json(),
+                      fixed=fixed.to_json(), metrics=_clean(metrics))
+        session.add(s)
+        session.flush()
+        session.add(PresetTypeSet(preset_type_id=row.id, set_id=s.id, priority=priority, active=True))
+        priority += 1
+    return int(row.id)
+
+
+def delete_preset_type(session: Session, preset_type_id: int) -> None:
+    row = session.get(PresetType, preset_type_id)
+    if row is None:
+        return
+    if row.predefined:
+        raise ValueError("predefined presets cannot be deleted")
+    set_ids = list(session.execute(select(PresetTypeSet.set_id).where(
+        PresetTypeSet.preset_type_id == preset_type_id)).scalars())
+    session.delete(row)
+    session.flush()
+    if set_ids:
+        session.execute(delete(PresetSet).where(PresetSet.id.in_(set_ids)))
+
+
+def assign_preset(session: Session, connection_id: str, preset_type_id: int | None) -> None:
+    """Assign a preset type to a connection (None removes the assignment)."""
+    current = session.get(ConnectionPreset, connection_id)
+    if preset_type_id is None:
+        if current is not None:
+            session.delete(current)
+        return
+    if session.get(PresetType, preset_type_id) is None:
+        raise ValueError(f"no preset type {preset_type_id}")
+    if current is None:
+        session.add(ConnectionPreset(connection_id=connection_id, preset_type_id=preset_type_id))
+    else:
+        current.preset_type_id = preset_type_id
+
+
+def connection_preset(session: Session, connection_id: str) -> int | None:
+    row = session.get(ConnectionPreset, connection_id)
+    return None if row is None else int(row.preset_type_id)
