@@ -10,8 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from cts_desktop.backtest.jobs import CancelToken, Cancelled, ProgressInfo
-from cts_desktop.backtest.metrics import TradeList
+from cts_desktop.backtest.jobs import Cancelled, CancelToken, ProgressInfo
 from cts_desktop.backtest.optimal import OptimalRequest, run_optimal
 from cts_desktop.backtest.presets import ConfigurationSetDef
 from cts_desktop.backtest.runner import FixedSet, run_backtest
