@@ -30,6 +30,7 @@ from cts_desktop.storage.models import ConfigSet, Fill, FundingPayment, Order, R
 from cts_desktop.storage.secrets import SecretStore
 from cts_desktop.storage.settings_store import SettingsStore
 from cts_desktop.storage.writer import BatchedWriter
+from tests.integration.conftest import PG_URL
 
 pytestmark = pytest.mark.asyncio(loop_factories=["asyncio"])
 
@@ -85,8 +86,8 @@ class _Secrets:
 
 
 @contextlib.asynccontextmanager
-async def make_world(tmp_path: Path, live: bool = True) -> AsyncIterator[World]:
-    db = Database(sqlite_url(tmp_path / "cts.sqlite3"))
+async def make_world(tmp_path: Path, live: bool = True, db: Database | None = None) -> AsyncIterator[World]:
+    db = db or Database(sqlite_url(tmp_path / "cts.sqlite3"))
     db.migrate()
     writer = BatchedWriter(db, flush_interval=0.2)
     writer.start()
@@ -117,9 +118,12 @@ async def make_world(tmp_path: Path, live: bool = True) -> AsyncIterator[World]:
         db.dispose()
 
 
-@pytest_asyncio.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
-    async with make_world(tmp_path) as w:
+@pytest_asyncio.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[World]:
+    db = None
+    if request.param == "postgres":
+        db = Database(PG_URL, schema=request.getfixturevalue("pg_schema"))
+    async with make_world(tmp_path, db=db) as w:
         yield w
 
 
