@@ -5,7 +5,6 @@ orders up by client id and never sends them again)."""
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
@@ -13,11 +12,8 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-
-import pytest
 
 from cts_desktop.exchanges.connections import REPLAY_CONNECTION_ID
 from cts_desktop.services import AppOptions, Services
@@ -26,24 +22,9 @@ from tests.integration.engine.test_coordinator_replay import FAST_GATES
 KILLS = 10
 
 
-@pytest.fixture
-def simulator() -> Iterator[dict[str, str]]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cts_desktop.exchanges.simulator", "--port", "0", "--speed", "600"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )
-    assert proc.stdout is not None
-    account = json.loads(proc.stdout.readline())
-    assert account["exchange"] == "bybit"
-    try:
-        yield account
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
-def _prepare(data_dir: Path) -> None:
-    services = Services(AppOptions(data_dir=data_dir, console_log=False))
+def prepare(data_dir: Path, db_url: str | None = None) -> None:
+    """The data folder's DB with fast gates and the Replay connection trading live (on the simulator)."""
+    services = Services(AppOptions(data_dir=data_dir, console_log=False, db_url=db_url))
     try:
         trading = services.trading
         config = trading.store.get(REPLAY_CONNECTION_ID)
@@ -56,7 +37,7 @@ def _prepare(data_dir: Path) -> None:
         services.close()
 
 
-def _env(sim: dict[str, str]) -> dict[str, str]:
+def app_env(sim: dict[str, str]) -> dict[str, str]:
     env = dict(os.environ)
     env.update({
         "PYTHON_KEYRING_BACKEND": "cts_desktop.storage.keyring_memory.MemoryKeyring",
@@ -91,7 +72,7 @@ def _db_orders(path: Path) -> tuple[str, list[str]]:
 
 
 def test_sigkill_while_trading_never_loses_or_doubles_an_order(tmp_path: Path, simulator: dict[str, str]) -> None:
-    _prepare(tmp_path)
+    prepare(tmp_path)
     rng = random.Random(20261125)
     db_file = tmp_path / "data" / "cts.sqlite3"
     counts: list[int] = []
@@ -99,7 +80,7 @@ def test_sigkill_while_trading_never_loses_or_doubles_an_order(tmp_path: Path, s
     for kill in range(KILLS):
         proc = subprocess.Popen(
             [sys.executable, "-m", "cts_desktop", "--headless", "--data-dir", str(tmp_path)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(simulator),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=app_env(simulator),
         )
         assert proc.stdout is not None
         deadline = time.monotonic() + 60
