@@ -61,6 +61,11 @@ class DashboardTab(QWidget):
         right.addWidget(self.tables)
         right.setStretchFactor(0, 3)
         right.setStretchFactor(1, 2)
+        right.setChildrenCollapsible(False)
+        self.chart_holder.setMinimumHeight(240)
+        self.tables.setMinimumHeight(140)
+        right.setSizes([460, 220])
+        self.right_split = right
         self.split = QSplitter(Qt.Orientation.Horizontal)
         self.split.addWidget(left)
         self.split.addWidget(right)
