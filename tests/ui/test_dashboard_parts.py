@@ -1,0 +1,148 @@
+"""Dashboard parts on real services without an engine: the bridge batches events to at most ~5 signals a second
+with the newest values, the table model caps/sorts/exports, notifications reach the tray and the ``toast`` log,
+the live-trade confirmation accepts only the exact name, and the facade's connection switches keep the rules."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+
+from cts_desktop.app import GuiApp, create_qapp
+from cts_desktop.engine.trading_events import OrderChanged, PriceUpdate
+from cts_desktop.exchanges.connections import REPLAY_CONNECTION_ID, ConnectionRuleError
+from cts_desktop.services import Services
+from cts_desktop.ui.bridge import EventBridge
+from cts_desktop.ui.models.table import Column, RowTableModel, fmt_num
+from cts_desktop.ui.tabs.dashboard_connections import LiveTradeDialog
+
+QASYNC = pytest.mark.asyncio(loop_factories=["qasync"])
+
+
+@QASYNC
+async def test_bridge_batches_to_five_signals_a_second_with_newest_values(services: Services) -> None:
+    create_qapp()
+    bridge = EventBridge(services.bus)
+    emitted: list[dict[tuple[str, str], tuple[float, int]]] = []
+    bridge.prices.connect(emitted.append)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    sent = 0
+    while loop.time() - started < 1.0:  # ~2,000 prices a second for 10 symbols
+        for k in range(10):
+            services.bus.publish(PriceUpdate(key="c1", symbol=f"S{k}", price=float(sent), ts_ms=sent))
+            sent += 1
+        await asyncio.sleep(0.005)
+    await asyncio.sleep(0.25)
+    bridge.close()
+    assert sent > 500
+    assert 3 <= len(emitted) <= 7  # one flush per 200 ms
+    last = {key: value for batch in emitted for key, value in batch.items()}
+    assert last[("c1", "S9")] == (float(sent - 1), sent - 1)  # the newest price of each symbol arrives
+    count = len(emitted)
+    services.bus.publish(PriceUpdate(key="c1", symbol="S0", price=1.0, ts_ms=1))
+    bridge.flush()
+    assert len(emitted) == count  # closed: no longer subscribed
+
+
+@dataclass(frozen=True)
+class Row:
+    id: int
+    symbol: str
+    pnl: float | None
+
+
+def test_table_model_caps_sorts_updates_and_exports(tmp_path: Path) -> None:
+    model = RowTableModel([Column("id", "#", numeric=True), Column("symbol", "Symbol"),
+                           Column("pnl", "PnL", fmt_num(2), True)], cap=3)
+    rows = [Row(1, "BTC", 5.0), Row(2, "ETH", -1.5), Row(3, "SOL", None), Row(4, "XRP", 9.0)]
+    model.set_rows(rows)
+    assert model.rowCount() == 3 and [r.id for r in model.rows] == [1, 2, 3]
+    model.sort(2, Qt.SortOrder.DescendingOrder)
+    assert [r.id for r in model.rows] == [1, 2, 3]  # None last
+    model.sort(2, Qt.SortOrder.AscendingOrder)
+    assert [r.id for r in model.rows] == [2, 1, 3]
+    assert model.data(model.index(0, 2)) == "-1.50"
+    changed: list[tuple[int, int]] = []
+    resets: list[bool] = []
+    model.dataChanged.connect(lambda a, b: changed.append((a.row(), b.row())))
+    model.modelReset.connect(lambda: resets.append(True))
+    model.set_rows([Row(1, "BTC", 5.0), Row(2, "ETH", -2.0), Row(3, "SOL", None)])  # same keys, one value moved
+    assert resets == [] and changed == [(0, 0)]
+    model.set_rows([Row(7, "ADA", 1.0)])
+    assert resets == [True] and model.rowCount() == 1
+    model.set_rows(rows[:3])
+    path = tmp_path / "t.csv"
+    assert model.to_csv(str(path)) == 3
+    with path.open() as f:
+        assert list(csv.reader(f)) == [["#", "Symbol", "PnL"], ["2", "ETH", "-1.50"], ["1", "BTC", "5.00"],
+                                       ["3", "SOL", ""]]
+
+
+def test_live_trade_dialog_accepts_only_the_exact_name(qtbot) -> None:  # type: ignore[no-untyped-def]
+    dialog = LiveTradeDialog("Bybit X03")
+    qtbot.addWidget(dialog)
+    confirmed: list[str] = []
+    dialog.confirmed.connect(confirmed.append)
+    for wrong in ("", "bybit x03", "Bybit X0", "Bybit X03!"):
+        dialog.edit.setText(wrong)
+        assert not dialog.ok.isEnabled()
+        dialog._accept()
+    assert confirmed == []
+    dialog.edit.setText("Bybit X03")
+    assert dialog.ok.isEnabled()
+    dialog.ok.click()
+    assert confirmed == ["Bybit X03"]
+
+
+@QASYNC
+async def test_notifications_reach_the_tray_and_the_toast_log(services: Services) -> None:
+    create_qapp()
+    gui = GuiApp(services)
+    services.start(asyncio.get_running_loop())
+    window = gui.window
+    services.bus.publish(OrderChanged(key="c1", client_order_id="cts-1", symbol="BTC/USDT:USDT", status="filled",
+                                      paper=True))
+    services.bus.publish(OrderChanged(key="c1", client_order_id="cts-2", symbol="BTC/USDT:USDT", status="open",
+                                      paper=True))
+    window.bridge.flush()
+    assert window.tray.notifications[-1][0] == "Order filled (paper)"
+    assert "cts-1" in window.tray.notifications[-1][1]
+    assert services.writer.flush(10)
+    logs = await gui.facade.recent_logs(limit=20)
+    toasts = [r for r in logs if r.category == "toast"]
+    assert toasts and "Order filled" in toasts[0].message and toasts[0].level == "INFO"
+    await gui.shutdown()
+
+
+@QASYNC
+async def test_connection_switches_keep_the_rules(services: Services) -> None:
+    create_qapp()
+    gui = GuiApp(services)
+    services.start(asyncio.get_running_loop())
+    facade = gui.facade
+    trading = await facade.dashboard_trading()
+    bybit = next(c for c in trading.connections.list() if c.name == "Bybit X03")
+    with pytest.raises(ConnectionRuleError):  # never tested: cannot be enabled
+        await facade.connection_set_enabled(bybit.id, True)
+    with pytest.raises(ConnectionRuleError):  # disabled: no live trading even with the name
+        await facade.connection_set_live_trade(bybit.id, True, "Bybit X03")
+    await facade.connection_set_enabled(REPLAY_CONNECTION_ID, False)
+    assert not trading.connections.get(REPLAY_CONNECTION_ID).is_enabled
+    await facade.connection_set_enabled(REPLAY_CONNECTION_ID, True)  # Replay moves no money: no test needed
+    assert trading.connections.get(REPLAY_CONNECTION_ID).is_enabled
+    assert await facade.connection_set_volume_factor(REPLAY_CONNECTION_ID, 2.345) == 2.3
+    assert trading.connections.get(REPLAY_CONNECTION_ID).settings.live_volume_factor == 2.3
+    with pytest.raises(ConnectionRuleError):
+        await facade.connection_set_volume_factor(REPLAY_CONNECTION_ID, 11)
+    cards = {c.id: c for c in await facade.dashboard_connections()}
+    assert cards[REPLAY_CONNECTION_ID].volume_factor == 2.3 and cards[bybit.id].status == "Disabled"
+    logging.getLogger("cts.engine").info("replay line", extra={"connection_id": REPLAY_CONNECTION_ID})
+    assert services.writer.flush(10)
+    assert any(r.message == "replay line" for r in await facade.connection_log(REPLAY_CONNECTION_ID))
+    await gui.shutdown()
