@@ -423,10 +423,10 @@ class ExchangeAdapter:
         await self.markets()
         ex = self.client
         window = self.caps.my_trades_window_ms
-        if since is None or window is None:
+        now = int(ex.milliseconds())
+        if since is None or window is None or now - since < window:
             raw = await self._read("fetch_my_trades", lambda: ex.fetch_my_trades(symbol, since, limit))
             return [Trade.from_ccxt(t) for t in raw]
-        now = int(ex.milliseconds())
         seen: dict[str, Trade] = {}
         start = since
         while start <= now:
