@@ -82,18 +82,91 @@ def _finite(value: float, nan_as: float = -math.inf) -> float:
     return 1e12 if value == math.inf else value
 
 
+# columns of the result table (one row per evaluated cell)
+_FLOAT_COLS = ("net_pct", "gross_pf", "pf_a", "pf_b", "avg_pf", "per_48h", "drawdown_time_h", "max_drawdown_pct",
+               "avg_duration_min")
+_INT_COLS = ("trades", "wins", "job", "variant", "config", "valid")
+
+
 @dataclass(slots=True)
 class OptimalResult:
-    rows: list[OptimalRow] = field(default_factory=list)
+    """Every evaluated cell as columns (arrays), so a grid of millions ranks in numpy; :class:`OptimalRow`
+    objects are built only for the rows asked for."""
+
+    f: dict[str, npt.NDArray[np.float64]] = field(default_factory=dict)
+    i: dict[str, npt.NDArray[np.int64]] = field(default_factory=dict)
+    jobs: list[_Job] = field(default_factory=list)
     evaluated: int = 0
     grid_size: int = 0
     seconds: float = 0.0
 
-    def ranked(self) -> list[OptimalRow]:
-        return sorted(self.rows, key=OptimalRow.rank_key)
+    @property
+    def size(self) -> int:
+        return int(self.i["trades"].shape[0]) if self.i else 0
 
-    def valid(self) -> list[OptimalRow]:
-        return [r for r in self.ranked() if r.valid]
+    @property
+    def valid_count(self) -> int:
+        return int(self.i["valid"].sum()) if self.i else 0
+
+    def order(self) -> npt.NDArray[np.int64]:
+        """Row numbers in rank order (see the module docstring)."""
+        if not self.size:
+            return np.zeros(0, dtype=np.int64)
+
+        def desc(name: str) -> npt.NDArray[np.float64]:
+            x = np.nan_to_num(self.f[name], nan=-np.inf, posinf=1e12)
+            return -x
+
+        dd = np.nan_to_num(self.f["drawdown_time_h"], nan=np.inf)
+        keys = (np.arange(self.size), dd, desc("per_48h"), desc("pf_b"), desc("pf_a"), 1 - self.i["valid"])
+        return np.lexsort(keys).astype(np.int64)
+
+    def row(self, n: int, order: int | None = None) -> OptimalRow:
+        job = self.jobs[int(self.i["job"][n])]
+        v, k = int(self.i["variant"][n]), int(self.i["config"][n])
+        fv = {name: float(self.f[name][n]) for name in _FLOAT_COLS}
+        trades, wins = int(self.i["trades"][n]), int(self.i["wins"][n])
+        params, direction = job.keys[v]
+        d = job.definition
+        reason = _reasons(d, trades, fv)
+        return OptimalRow(
+            symbol=job.symbol, set_index=job.set_index, set_name=d.name, indication=d.indication, params=params,
+            direction=direction, exit=job.matrix.config(k), trades=trades, wins=wins, per_24h=fv["per_48h"] / 2.0,
+            valid=bool(self.i["valid"][n]), reason=reason or "valid", order=n if order is None else order, **fv,
+        )
+
+    @property
+    def rows(self) -> list[OptimalRow]:
+        """All rows in grid order (small grids and tests; use :meth:`ranked` with a limit for large ones)."""
+        return [self.row(n) for n in range(self.size)]
+
+    def ranked(self, limit: int | None = None) -> list[OptimalRow]:
+        idx = self.order()
+        if limit is not None:
+            idx = idx[:limit]
+        return [self.row(int(n)) for n in idx]
+
+    def valid(self, limit: int | None = None) -> list[OptimalRow]:
+        idx = self.order()
+        idx = idx[self.i["valid"][idx] == 1] if self.size else idx
+        return [self.row(int(n)) for n in (idx if limit is None else idx[:limit])]
+
+
+def _reasons(d: ConfigurationSetDef, trades: int, f: dict[str, float]) -> str:
+    if not trades:
+        return "no trades"
+    out = []
+    if not f["gross_pf"] >= d.pf_min:
+        out.append(f"gross PF {f['gross_pf']:.2f} < {d.pf_min:g}")
+    if not f["per_48h"] >= d.trades_per_48h_min:
+        out.append(f"{f['per_48h']:.1f} trades/48 h < {d.trades_per_48h_min:g}")
+    if f["drawdown_time_h"] > d.drawdown_time_max_h:
+        out.append(f"drawdown time {f['drawdown_time_h']:.1f} h > {d.drawdown_time_max_h:g} h")
+    if not (f["pf_a"] > 0 or f["pf_b"] > 0):
+        out.append("PF of the last positions is 0")
+    if d.min_avg_pf is not None and not f["avg_pf"] >= d.min_avg_pf:
+        out.append(f"avg PF {f['avg_pf']:.2f} < {d.min_avg_pf:g}")
+    return "; ".join(out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,29 +238,25 @@ def run_optimal(
         jobs += _plan(request, symbol, bars, PreparedBars.build(bars), cancel)
     total = sum(int(j.tasks.shape[0]) for j in jobs)
     tracker = Tracker(total, on_progress, "auto-optimal")
-    result = OptimalResult(grid_size=grid_size(request) * len(candles))
-    order = 0
-    for job in jobs:
-        rows = _run_job(request, job, cancel, tracker)
-        for row in rows:
-            result.rows.append(_with_order(row, order))
-            order += 1
+    result = OptimalResult(grid_size=grid_size(request) * len(candles), jobs=jobs)
+    parts = []
+    for number, job in enumerate(jobs):
+        parts.append(_run_job(request, job, number, cancel, tracker))
         result.evaluated += int(job.tasks.shape[0])
+    if parts:
+        result.f = {name: np.concatenate([p[0][name] for p in parts]) for name in _FLOAT_COLS}
+        result.i = {name: np.concatenate([p[1][name] for p in parts]) for name in _INT_COLS}
     tracker.advance(0, "done", force=True)
     result.seconds = time.perf_counter() - started
     return result
 
 
-def _with_order(row: OptimalRow, order: int) -> OptimalRow:
-    from dataclasses import replace
-
-    return replace(row, order=order)
-
-
-def _run_job(request: OptimalRequest, job: _Job, cancel: CancelToken, tracker: Tracker) -> list[OptimalRow]:
+def _run_job(request: OptimalRequest, job: _Job, number: int, cancel: CancelToken, tracker: Tracker
+             ) -> tuple[dict[str, npt.NDArray[np.float64]], dict[str, npt.NDArray[np.int64]]]:
     n_var, n_cfg = job.sig.shape[0], len(job.matrix)
     if n_var == 0:
-        return []
+        empty_f = {name: np.zeros(0) for name in _FLOAT_COLS}
+        return empty_f, {name: np.zeros(0, dtype=np.int64) for name in _INT_COLS}
     p = job.prep
     side = np.array([0 if d > 0 else 1 for d in job.dirs.tolist()], dtype=np.int64)
     nxt = np.stack([next_signal_index(row) for row in job.sig])
@@ -213,47 +282,36 @@ def _run_job(request: OptimalRequest, job: _Job, cancel: CancelToken, tracker: T
         # aim each slice at SLICE_TARGET_S (bounded growth: the first call may include compilation)
         rate = chunk.shape[0] / max(took, 1e-4)
         size = int(min(max(16, rate * SLICE_TARGET_S), size * 4))
-    return _rows(request, job, out_f, out_i)
+    return _columns(request, job, number, out_f, out_i)
 
 
-def _rows(
-    request: OptimalRequest, job: _Job, out_f: npt.NDArray[np.float64], out_i: npt.NDArray[np.int64]
-) -> list[OptimalRow]:
+def _columns(
+    request: OptimalRequest, job: _Job, number: int, out_f: npt.NDArray[np.float64], out_i: npt.NDArray[np.int64]
+) -> tuple[dict[str, npt.NDArray[np.float64]], dict[str, npt.NDArray[np.int64]]]:
+    """The job's cells as columns, with the validity rules applied vectorised."""
     d = job.definition
     n_var = job.sig.shape[0]
-    pc = request.params.pc
-    rows = []
-    for task in job.tasks.tolist():
-        v, k = task % n_var, task // n_var
-        f, i = out_f[v, k], out_i[v, k]
-        trades, wins = int(i[kn.G_TRADES]), int(i[kn.G_WINS])
-        gwin, gloss = float(f[kn.G_GWIN]), float(f[kn.G_GLOSS])
-        gross_pf = gwin / gloss if gloss > 0 else (math.inf if gwin > 0 else math.nan)
-        per_48h = trades * 48.0 / job.span_h if job.span_h > 0 else math.nan
-        dd_h = float(f[kn.G_DD_S]) / 3600.0
-        avg_pf = float(f[kn.G_NET]) / trades / pc if trades else math.nan
-        pf_a, pf_b = float(f[kn.G_PF_A]), float(f[kn.G_PF_B])
-        reasons = []
-        if not trades:
-            reasons.append("no trades")
-        else:
-            if not gross_pf >= d.pf_min:
-                reasons.append(f"gross PF {gross_pf:.2f} < {d.pf_min:g}")
-            if not per_48h >= d.trades_per_48h_min:
-                reasons.append(f"{per_48h:.1f} trades/48 h < {d.trades_per_48h_min:g}")
-            if dd_h > d.drawdown_time_max_h:
-                reasons.append(f"drawdown time {dd_h:.1f} h > {d.drawdown_time_max_h:g} h")
-            if not (pf_a > 0 or pf_b > 0):
-                reasons.append("PF of the last positions is 0")
-            if d.min_avg_pf is not None and not avg_pf >= d.min_avg_pf:
-                reasons.append(f"avg PF {avg_pf:.2f} < {d.min_avg_pf:g}")
-        params, direction = job.keys[v]
-        rows.append(OptimalRow(
-            symbol=job.symbol, set_index=job.set_index, set_name=d.name, indication=d.indication, params=params,
-            direction=direction, exit=job.matrix.config(k), trades=trades, wins=wins,
-            net_pct=100.0 * float(f[kn.G_NET]), gross_pf=gross_pf, pf_a=pf_a, pf_b=pf_b, avg_pf=avg_pf,
-            per_48h=per_48h, per_24h=per_48h / 2.0, drawdown_time_h=dd_h,
-            max_drawdown_pct=100.0 * float(f[kn.G_MAXDD]), avg_duration_min=float(f[kn.G_AVG_DUR_S]) / 60.0,
-            valid=not reasons, reason="; ".join(reasons) or "valid", order=0,
-        ))
-    return rows
+    v = job.tasks % n_var
+    k = job.tasks // n_var
+    f, i = out_f[v, k], out_i[v, k]
+    trades = i[:, kn.G_TRADES]
+    gwin, gloss = f[:, kn.G_GWIN], f[:, kn.G_GLOSS]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gross_pf = np.where(gloss > 0, gwin / np.where(gloss > 0, gloss, 1.0), np.where(gwin > 0, np.inf, np.nan))
+        per_48h = trades * 48.0 / job.span_h if job.span_h > 0 else np.full(trades.shape, np.nan)
+        avg_pf = np.where(trades > 0, f[:, kn.G_NET] / np.maximum(trades, 1) / request.params.pc, np.nan)
+    dd_h = f[:, kn.G_DD_S] / 3600.0
+    pf_a, pf_b = f[:, kn.G_PF_A], f[:, kn.G_PF_B]
+    valid = (trades > 0) & (gross_pf >= d.pf_min) & (per_48h >= d.trades_per_48h_min) & (
+        dd_h <= d.drawdown_time_max_h) & ((pf_a > 0) | (pf_b > 0))
+    if d.min_avg_pf is not None:
+        valid &= avg_pf >= d.min_avg_pf
+    cols_f = {
+        "net_pct": 100.0 * f[:, kn.G_NET], "gross_pf": gross_pf, "pf_a": pf_a, "pf_b": pf_b, "avg_pf": avg_pf,
+        "per_48h": np.asarray(per_48h, dtype=np.float64), "drawdown_time_h": dd_h,
+        "max_drawdown_pct": 100.0 * f[:, kn.G_MAXDD], "avg_duration_min": f[:, kn.G_AVG_DUR_S] / 60.0,
+    }
+    cols_i = {"trades": trades.astype(np.int64), "wins": i[:, kn.G_WINS].astype(np.int64),
+              "job": np.full(trades.shape, number, dtype=np.int64), "variant": v.astype(np.int64),
+              "config": k.astype(np.int64), "valid": valid.astype(np.int64)}
+    return cols_f, cols_i

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("cts.backtest")
 STORED_OPTIMAL_ROWS = 500
+SHOWN_OPTIMAL_ROWS = 5000  # the results table shows the best rows; the run ranks all of them
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,20 +118,27 @@ class StrategiesService:
 
     async def optimal(self, name: str, request: OptimalRequest, candles: dict[str, Bars],
                       cancel: CancelToken | None = None, on_progress: ProgressFn | None = None,
-                      extra: dict[str, Any] | None = None) -> tuple[int, OptimalResult]:
-        result = await asyncio.to_thread(run_optimal, request, candles, cancel, on_progress)
-        ranked = result.ranked()
+                      extra: dict[str, Any] | None = None, show: int = SHOWN_OPTIMAL_ROWS,
+                      ) -> tuple[int, OptimalResult, list[OptimalRow]]:
+        """Run the grid, rank it and store the run; returns (run id, the full result, the best ``show`` rows).
+        Everything CPU-bound — the grid, the ranking, building rows — happens in the worker thread."""
+
+        def work() -> tuple[OptimalResult, list[OptimalRow]]:
+            result = run_optimal(request, candles, cancel, on_progress)
+            return result, result.ranked(limit=max(show, STORED_OPTIMAL_ROWS))
+
+        result, ranked = await asyncio.to_thread(work)
         doc = {"symbols": list(candles), "sets": [d.to_json() for d in request.sets], "seed": request.seed,
                "max_configs": request.max_configs, "pc": request.params.pc, "fee": request.params.fee,
                "timeout_s": request.params.timeout_s, "max_open": request.max_open, **(extra or {})}
         top = [_row_json(r) for r in ranked[:STORED_OPTIMAL_ROWS]]
-        summary = {"evaluated": result.evaluated, "valid": sum(r.valid for r in ranked), "seconds": result.seconds,
+        summary = {"evaluated": result.evaluated, "valid": result.valid_count, "seconds": result.seconds,
                    "best": top[0] if top else None}
         run_id = await self.db.run(lambda s: store.save_backtest(
             s, name, "optimal", doc, {"summary": summary, "rows": top}, []))
-        log.info("auto-optimal %s: %d cells, %d valid in %.2f s", name, result.evaluated, summary["valid"],
+        log.info("auto-optimal %s: %d cells, %d valid in %.2f s", name, result.evaluated, result.valid_count,
                  result.seconds)
-        return run_id, result
+        return run_id, result, ranked[:show]
 
     async def runs(self) -> list[store.BacktestRow]:
         rows: list[store.BacktestRow] = await self.db.run(store.list_backtests)

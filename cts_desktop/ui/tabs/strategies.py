@@ -1,0 +1,365 @@
+"""Strategies tab: history download, auto-optimal grid search and backtests with progress, ETA and cancel; a
+sortable, filterable results table; the equity curve and the trades on the price chart; saving chosen results as
+a preset configuration set and applying a preset type to a connection.
+
+All work runs through the facade's Strategies service in a worker thread; the worker only stores its newest
+progress, which a timer on the GUI thread shows — so the GUI never waits and cancel is immediate.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from cts_desktop.backtest.jobs import Cancelled, CancelToken, ProgressInfo
+from cts_desktop.backtest.optimal import OptimalRow
+from cts_desktop.backtest.presets import ConfigurationSetDef
+from cts_desktop.backtest.runner import BacktestReport, FixedSet
+from cts_desktop.domain.bars import Bars
+from cts_desktop.facade import AppFacade
+from cts_desktop.ui.tabs.strategies_charts import EquityChart, TradesChart
+from cts_desktop.ui.tabs.strategies_form import FormError, StrategyForm
+from cts_desktop.ui.tabs.strategies_model import ResultsFilter, ResultsModel
+from cts_desktop.ui.tasks import spawn
+
+log = logging.getLogger("cts.ui.strategies")
+
+
+def _eta(info: ProgressInfo) -> str:
+    eta = info.eta_s
+    if eta is None:
+        return "ETA —"
+    if eta >= 90:
+        return f"ETA {eta / 60:.0f} min"
+    return f"ETA {eta:.0f} s"
+
+
+class StrategiesTab(QWidget):
+    def __init__(self, facade: AppFacade, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.facade = facade
+        self.form = StrategyForm()
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.form)
+        scroll.setMinimumWidth(380)
+
+        self.download_button = QPushButton("Download history")
+        self.optimal_button = QPushButton("Run auto-optimal")
+        self.optimal_button.setDefault(True)
+        self.backtest_button = QPushButton("Backtest selected")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        buttons = QHBoxLayout()
+        for b in (self.download_button, self.optimal_button, self.backtest_button, self.cancel_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.status = QLabel("Ready.")
+        self.status.setWordWrap(True)
+
+        self.filter = QLineEdit()
+        self.filter.setPlaceholderText("Filter results (e.g. long 0.6/0.2)")
+        self.valid_only = QCheckBox("Valid only")
+        filters = QHBoxLayout()
+        filters.addWidget(self.filter, 1)
+        filters.addWidget(self.valid_only)
+        self.model = ResultsModel()
+        self.proxy = ResultsFilter()
+        self.proxy.setSourceModel(self.model)
+        self.table = QTableView()
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.summary = QLabel("")
+        self.summary.setWordWrap(True)
+
+        self.equity = EquityChart()
+        self.trades_chart = TradesChart()
+        charts = QSplitter(Qt.Orientation.Horizontal)
+        charts.addWidget(self.equity)
+        charts.addWidget(self.trades_chart)
+
+        self.preset_name = QLineEdit()
+        self.preset_name.setPlaceholderText("Preset name for the selected results")
+        self.save_button = QPushButton("Save selected as preset")
+        self.preset_type = QComboBox()
+        self.apply_connection = QComboBox()
+        self.apply_button = QPushButton("Apply to connection")
+        presets = QHBoxLayout()
+        presets.addWidget(self.preset_name, 1)
+        presets.addWidget(self.save_button)
+        presets.addSpacing(16)
+        presets.addWidget(QLabel("Preset"))
+        presets.addWidget(self.preset_type, 1)
+        presets.addWidget(QLabel("→"))
+        presets.addWidget(self.apply_connection, 1)
+        presets.addWidget(self.apply_button)
+
+        top = QWidget()
+        tv = QVBoxLayout(top)
+        tv.setContentsMargins(0, 0, 0, 0)
+        tv.addLayout(buttons)
+        tv.addWidget(self.progress)
+        tv.addWidget(self.status)
+        tv.addLayout(filters)
+        tv.addWidget(self.table, 1)
+        tv.addWidget(self.summary)
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(top)
+        right.addWidget(charts)
+        right.setStretchFactor(0, 3)
+        right.setStretchFactor(1, 2)
+        rv = QWidget()
+        rl = QVBoxLayout(rv)
+        rl.setContentsMargins(0, 0, 0, 0)
+        rl.addWidget(right, 1)
+        rl.addLayout(presets)
+        main = QSplitter(Qt.Orientation.Horizontal)
+        main.addWidget(scroll)
+        main.addWidget(rv)
+        main.setStretchFactor(1, 1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(main)
+
+        self.token: CancelToken | None = None
+        self._latest: ProgressInfo | None = None
+        self.definitions: list[ConfigurationSetDef] = []
+        self.candles: dict[str, Bars] = {}
+        self.report: BacktestReport | None = None
+        self.last_error = ""
+        self.timer = QTimer(self)
+        self.timer.setInterval(100)
+        self.timer.timeout.connect(self._show_progress)
+
+        self.download_button.clicked.connect(lambda: self._start(self.download(), "history download"))
+        self.optimal_button.clicked.connect(lambda: self._start(self.run_optimal(), "auto-optimal"))
+        self.backtest_button.clicked.connect(lambda: self._start(self.backtest_selected(), "backtest"))
+        self.cancel_button.clicked.connect(self.cancel)
+        self.save_button.clicked.connect(lambda: spawn(self.save_preset(), "save preset"))
+        self.apply_button.clicked.connect(lambda: spawn(self.apply_preset(), "apply preset"))
+        self.filter.textChanged.connect(self.proxy.set_text)
+        self.valid_only.toggled.connect(self.proxy.set_valid_only)
+
+    # --- lists --------------------------------------------------------------------------------------------------
+
+    async def refresh(self) -> None:
+        connections = await self.facade.connections()
+        for combo in (self.form.connection, self.apply_connection):
+            current = combo.currentData()
+            combo.blockSignals(True)
+            combo.clear()
+            for c in connections:
+                combo.addItem(f"{c.name} ({c.exchange})", c.id)
+            index = combo.findData(current)
+            combo.setCurrentIndex(index if index >= 0 else 0)
+            combo.blockSignals(False)
+        await self.refresh_presets()
+
+    async def refresh_presets(self, select: int | None = None) -> None:
+        current = select if select is not None else self.preset_type.currentData()
+        self.preset_type.clear()
+        for p in await self.facade.preset_types():
+            label = f"{p.name} ({p.sets} set{'s' if p.sets != 1 else ''}{', predefined' if p.predefined else ''})"
+            self.preset_type.addItem(label, p.id)
+        index = self.preset_type.findData(current)
+        if index >= 0:
+            self.preset_type.setCurrentIndex(index)
+
+    # --- runs ---------------------------------------------------------------------------------------------------
+
+    @property
+    def busy(self) -> bool:
+        return self.token is not None
+
+    def _start(self, coro: Coroutine[Any, Any, None], what: str) -> None:
+        if self.busy:
+            coro.close()
+            return
+        spawn(self._run(coro, what), what)
+
+    async def _run(self, coro: Coroutine[Any, Any, None], what: str) -> None:
+        self.token = CancelToken()
+        self._latest = None
+        self._set_busy(True)
+        self.progress.setValue(0)
+        self.status.setText(f"{what.capitalize()}…")
+        try:
+            await coro
+        except Cancelled:
+            self.status.setText(f"{what.capitalize()} cancelled.")
+        except FormError as error:
+            self.last_error = str(error)
+            self.status.setText(str(error))
+        except Exception as error:  # shown to the user, logged with its trace
+            self.last_error = f"{type(error).__name__}: {error}"
+            log.exception("%s failed", what)
+            self.status.setText(f"{what.capitalize()} failed: {error}")
+        finally:
+            self.token = None
+            self._set_busy(False)
+
+    def _set_busy(self, on: bool) -> None:
+        for b in (self.download_button, self.optimal_button, self.backtest_button, self.save_button):
+            b.setEnabled(not on)
+        self.cancel_button.setEnabled(on)
+        if on:
+            self.timer.start()
+        else:
+            self.timer.stop()
+            self._show_progress()
+
+    def _on_progress(self, info: ProgressInfo) -> None:
+        """Called from the worker thread: keep only the newest figures (the timer shows them)."""
+        self._latest = info
+
+    def _show_progress(self) -> None:
+        info = self._latest
+        if info is None or not self.busy:
+            return
+        self.progress.setValue(int(1000 * info.fraction))
+        self.status.setText(f"{info.what}: {info.done:,} of {info.total:,} · {info.elapsed_s:.1f} s · {_eta(info)}")
+
+    def cancel(self) -> None:
+        if self.token is not None:
+            self.token.cancel()
+            self.status.setText("Cancelling…")
+
+    async def download(self) -> None:
+        req = self.form.candle_request()
+        assert self.token is not None
+        reports = await self.facade.strategies.download(req, self.token, self._on_progress)
+        parts = []
+        for r in reports:
+            gaps = f"; gaps the exchange has no candles for: {r.gap_text()}" if r.gaps else ""
+            parts.append(f"{r.symbol}: {r.fetched:,} candles fetched in {r.pages} page(s){gaps}")
+        self.progress.setValue(1000)
+        self.status.setText("History: " + " · ".join(parts))
+
+    async def _load_candles(self) -> dict[str, Bars]:
+        req = self.form.candle_request()
+        candles, problems = await self.facade.strategies.candles(req)
+        if not candles:
+            raise FormError("; ".join(problems) or "no candles")
+        self.candles = candles
+        if problems:
+            log.warning("backtest data: %s", "; ".join(problems))
+        return candles
+
+    async def run_optimal(self) -> None:
+        params = self.facade.strategies.exit_params()
+        request = self.form.optimal_request(params)
+        candles = await self._load_candles()
+        assert self.token is not None
+        name = f"auto-optimal {request.sets[0].indication} on {', '.join(candles)}"
+        run_id, result, ranked = await self.facade.strategies.optimal(name, request, candles, self.token,
+                                                                      self._on_progress)
+        self.definitions = list(request.sets)
+        self.model.set_rows(ranked)
+        self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+        valid = result.valid_count
+        shown = f" (the best {len(ranked):,} are listed)" if len(ranked) < result.evaluated else ""
+        if ranked:
+            self.table.selectRow(0)
+            await self.backtest_rows([ranked[0]])
+        self.progress.setValue(1000)
+        self.status.setText(f"Auto-optimal #{run_id}: {result.evaluated:,} configurations in {result.seconds:.1f} s, "
+                            f"{valid:,} valid{shown}; the best one is backtested below.")
+
+    def selected_rows(self) -> list[OptimalRow]:
+        rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
+        return [self.proxy.row_at(r) for r in rows]
+
+    async def backtest_selected(self) -> None:
+        rows = self.selected_rows()
+        if not rows:
+            raise FormError("select one or more results to backtest")
+        await self.backtest_rows(rows)
+
+    async def backtest_rows(self, rows: list[OptimalRow]) -> None:
+        if not self.candles:
+            await self._load_candles()
+        by_symbol: dict[str, list[FixedSet]] = {}
+        for r in rows:
+            by_symbol.setdefault(r.symbol, []).append(FixedSet(r.indication, r.params, r.direction, r.exit))
+        params = self.facade.strategies.exit_params()
+        max_open = self.form.max_open.value()
+        reports = []
+        for symbol, sets in by_symbol.items():
+            if symbol not in self.candles:
+                continue
+            name = f"backtest of {len(sets)} set(s) on {symbol}"
+            _id, report = await self.facade.strategies.backtest(name, sets, {symbol: self.candles[symbol]}, params,
+                                                                max_open, self.token, self._on_progress)
+            reports.append((symbol, report))
+        if not reports:
+            return
+        symbol, report = reports[0]
+        self.report = report
+        self.equity.show_equity(report.equity)
+        self.trades_chart.show_trades(self.candles[symbol], report.trades)
+        m = report.metrics
+        if m is not None:
+            def f(v: float | None, unit: str = "", d: int = 2) -> str:
+                return "—" if v is None or v != v else f"{v:.{d}f}{unit}"
+
+            self.summary.setText(
+                f"{symbol}: {m.trades} trades, win rate {f(m.win_rate_pct, ' %', 1)}, gross PF {f(m.gross_pf)}, "
+                f"net {f(m.net_pct, ' %')}, max DD {f(m.max_drawdown_pct, ' %')} lasting "
+                f"{f(m.max_drawdown_hours, ' h', 1)}, avg win {f(m.avg_win_pct, ' %')} / loss "
+                f"{f(m.avg_loss_pct, ' %')}, largest {f(m.largest_win_pct, ' %')} / {f(m.largest_loss_pct, ' %')}, "
+                f"avg duration {f(m.avg_duration_min, ' min', 0)}, Sharpe {f(m.sharpe)}, Sortino {f(m.sortino)}"
+            )
+
+    # --- presets ------------------------------------------------------------------------------------------------
+
+    async def save_preset(self) -> None:
+        rows = self.selected_rows()
+        name = self.preset_name.text().strip()
+        if not rows or not name:
+            self.status.setText("Select results and enter a preset name to save them.")
+            return
+        try:
+            type_id = await self.facade.strategies.save_preset(name, rows, self.definitions)
+        except ValueError as error:
+            self.status.setText(str(error))
+            return
+        await self.refresh_presets(select=type_id)
+        self.status.setText(f"Saved {len(rows)} configuration set(s) as preset {name}.")
+
+    async def apply_preset(self) -> None:
+        type_id = self.preset_type.currentData()
+        connection = self.apply_connection.currentData()
+        if type_id is None or connection is None:
+            self.status.setText("Choose a preset and a connection.")
+            return
+        await self.facade.assign_preset(str(connection), int(type_id))
+        self.status.setText(f"{self.preset_type.currentText().split(' (')[0]} now applies to "
+                            f"{self.apply_connection.currentText()} (Preset mode).")
+

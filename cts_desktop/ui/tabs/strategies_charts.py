@@ -1,0 +1,100 @@
+"""Charts of the Strategies tab (pyqtgraph, imported when first built): the equity curve of a backtest and the
+price with its trades marked — entries as triangles in the trade's direction, exits as dots (green win, red
+loss), each entry joined to its exit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from cts_desktop.backtest.runner import Trade
+from cts_desktop.domain.bars import Bars
+
+WIN = "#2e7d32"
+LOSS = "#c62828"
+
+
+class _Chart(QWidget):
+    def __init__(self, title: str, left: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        import pyqtgraph as pg
+
+        self.pg = pg
+        palette = self.palette()
+        self.fg = palette.color(palette.ColorRole.Text)
+        self.plot: Any = pg.PlotWidget(background=palette.color(palette.ColorRole.Base),
+                                       axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
+        self.plot.setMenuEnabled(False)
+        self.plot.hideButtons()
+        self.plot.showGrid(x=True, y=True, alpha=0.2)
+        self.plot.setTitle(title, color=self.fg, size="10pt")
+        for axis in ("left", "bottom"):
+            self.plot.getAxis(axis).setTextPen(self.fg)
+            self.plot.getAxis(axis).setPen(self.fg)
+        self.plot.setLabel("left", left, color=self.fg)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.plot)
+
+
+class EquityChart(_Chart):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Equity (cumulative result, % of notional per trade, fees included)", "%", parent)
+        self.curve: Any = self.plot.plot([], [], pen=self.pg.mkPen("#1565c0", width=2),
+                                         fillLevel=0, brush=(21, 101, 192, 40))
+        dash = Qt.PenStyle.DashLine
+        self.zero: Any = self.pg.InfiniteLine(pos=0, angle=0, pen=self.pg.mkPen(self.fg, width=1, style=dash))
+        self.plot.addItem(self.zero)
+        self.points = 0
+
+    def show_equity(self, equity: list[tuple[float, float]]) -> None:
+        self.points = len(equity)
+        if not equity:
+            self.curve.setData([], [])
+            return
+        x = np.array([0.0] + [p[0] for p in equity])
+        x[0] = x[1] - 1.0
+        y = np.array([0.0] + [p[1] for p in equity])
+        self.curve.setData(x, y, stepMode=None)
+        self.plot.enableAutoRange()
+
+
+class TradesChart(_Chart):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Price and trades", "price", parent)
+        pg = self.pg
+        self.price: Any = self.plot.plot([], [], pen=pg.mkPen(self.fg, width=1))
+        dash = Qt.PenStyle.DashLine
+        self.links: Any = pg.PlotCurveItem([], [], connect="pairs", pen=pg.mkPen("#888888", width=1, style=dash))
+        self.entries: Any = pg.ScatterPlotItem(size=11, pen=pg.mkPen(None))
+        self.exits: Any = pg.ScatterPlotItem(size=8, pen=pg.mkPen(None))
+        for item in (self.links, self.entries, self.exits):
+            self.plot.addItem(item)
+        self.marked = 0
+
+    def show_trades(self, bars: Bars | None, trades: list[Trade]) -> None:
+        pg = self.pg
+        if bars is None or len(bars) == 0:
+            self.price.setData([], [])
+        else:
+            self.price.setData(bars.time, bars.close)
+        self.marked = len(trades)
+        if not trades:
+            for item in (self.entries, self.exits):
+                item.setData([])
+            self.links.setData([], [])
+            return
+        brushes = [pg.mkBrush(WIN if t.result > 0 else LOSS) for t in trades]
+        self.entries.setData(
+            x=[t.entry_time for t in trades], y=[t.entry_price for t in trades],
+            symbol=["t1" if t.direction > 0 else "t" for t in trades], brush=brushes,
+        )
+        self.exits.setData(x=[t.exit_time for t in trades], y=[t.exit_price for t in trades], symbol="o",
+                           brush=brushes)
+        xs = np.ravel([[t.entry_time, t.exit_time] for t in trades])
+        ys = np.ravel([[t.entry_price, t.exit_price] for t in trades])
+        self.links.setData(xs, ys)
+        self.plot.enableAutoRange()
