@@ -11,7 +11,7 @@ import pytest
 
 from cts_desktop.backtest import store
 from cts_desktop.backtest.history import download_history, load_bars
-from cts_desktop.backtest.jobs import CancelToken, Cancelled, ProgressInfo
+from cts_desktop.backtest.jobs import Cancelled, CancelToken, ProgressInfo
 from cts_desktop.backtest.optimal import OptimalRequest, run_optimal
 from cts_desktop.backtest.presets import PREDEFINED, ConfigurationSetDef
 from cts_desktop.backtest.runner import run_backtest
