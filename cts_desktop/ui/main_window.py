@@ -18,6 +18,7 @@ from cts_desktop.ui.tabs.connections import ConnectionsTab
 from cts_desktop.ui.tabs.dashboard import DashboardTab
 from cts_desktop.ui.tabs.monitoring import MonitoringTab
 from cts_desktop.ui.tabs.settings import SettingsTab
+from cts_desktop.ui.tabs.strategies import StrategiesTab
 from cts_desktop.ui.tasks import spawn
 from cts_desktop.ui.tray import TrayController
 from cts_desktop.ui.widgets import human_bytes
@@ -46,11 +47,13 @@ class MainWindow(QMainWindow):
         self.connections = ConnectionsTab(facade)
         self.settings = SettingsTab(facade)
         self.monitoring = MonitoringTab(facade)
+        self.strategies = StrategiesTab(facade)
         self.tabs = QTabWidget()
         for widget, title in (
             (self.dashboard, "Dashboard"),
             (self.connections, "Connections"),
             (self.settings, "Settings"),
+            (self.strategies, "Strategies"),
             (self.monitoring, "Monitoring"),
         ):
             self.tabs.addTab(widget, title)
