@@ -741,14 +741,19 @@ class AppFacade:
         """What the editor shows (connection_data.ConnectionDetail): never a secret, only a masked key."""
         from sqlalchemy import select as sql_select
 
+        from cts_desktop.exchanges.connections import ConnectionRuleError
+        from cts_desktop.storage.connections_store import SqlConnectionStore
         from cts_desktop.storage.secrets import SecretRef, SecretStoreError, masked
         from cts_desktop.ui.connection_data import ConnectionDetail, exchange_choice
 
-        trading = await self.dashboard_trading()
         secrets = self.services.secrets
+        # read without building the trading stack (the window shows the tab before the engine is needed)
+        store = self.services.trading.store if self.services.trading_loaded else SqlConnectionStore(self.services.db)
 
         def work() -> Any:
-            config = trading.connections.get(connection_id)
+            config = store.get(connection_id)
+            if config is None:
+                raise ConnectionRuleError(f"No connection with id {connection_id}.")
             with self.services.db.session() as session:
                 api_type = session.execute(sql_select(Connection.api_type).where(
                     Connection.id == connection_id)).scalar_one_or_none() or "perpetual_futures"
