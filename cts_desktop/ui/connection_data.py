@@ -140,7 +140,8 @@ class ConnectionItem:
             return "never"
         from datetime import datetime
 
-        when = datetime.fromtimestamp(last.tested_at_ms / 1000).strftime("%Y-%m-%d %H:%M")
+        at = datetime.fromtimestamp(last.tested_at_ms / 1000)
+        when = at.strftime("%H:%M" if at.date() == datetime.now().date() else "%Y-%m-%d")
         return f"{'passed' if last.passed else 'failed'} {when}"
 
 

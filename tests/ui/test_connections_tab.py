@@ -171,6 +171,9 @@ async def test_connection_test_shows_price_balance_and_bad_key_message(services:
     assert any("server time: asking" in t and "signed balance: ok" not in t for t in lines)  # it grew live
     assert account.key not in log and account.secret not in log
     await until(lambda: tab.table.item(tab.row_of(config.id), 3).text() == "Enabled", 5, "enabled badge")
+    await tab.reload()  # the stored truth re-read: this session's result (price, trace) stays on screen
+    assert tab.test.price.text() == f"{sim.market.price('BTC'):,.2f}" and tab.test.balance.text() == "12,345.67"
+    assert "Requests:" in tab.test.log.toPlainText() and "one-way" in tab.test.account.text()
     assert tab.enabled.isChecked() and tab.live.isEnabled()
     tab.test.show_log(False)
     assert tab.test.log.isHidden()

@@ -159,6 +159,7 @@ class ConnectionsTab(QWidget):
         self.splitter.setStretchFactor(0, 4)
         self.splitter.setStretchFactor(1, 5)
         self.splitter.setChildrenCollapsible(False)
+        self.splitter.setSizes([560, 800])
         layout = QVBoxLayout(self)
         layout.addWidget(self.splitter)
         self.detail_body.setEnabled(False)
@@ -172,6 +173,7 @@ class ConnectionsTab(QWidget):
         self.options.save_requested.connect(lambda edit: spawn(self.save_options(edit), "save options"))
         self.options.revert.clicked.connect(self._revert)
         self.test.on_finished = lambda _result: spawn(self.reload(), "after test")
+        self.test.button.clicked.connect(lambda: self.say(""))
 
     # --- list -----------------------------------------------------------------------------------------------
 

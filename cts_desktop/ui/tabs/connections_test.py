@@ -34,6 +34,7 @@ class ConnectionTestPanel(QGroupBox):
         self.api_url: str | None = None  # tests point the adapter at a running simulator
         self.running = False
         self.on_finished: Any = None  # called with the result (or None after an error)
+        self.results: dict[str, tuple[Any, list[str]]] = {}  # this session's tests: price, account and trace
         self.button = QPushButton("Test connection")
         self.button.setToolTip("Server time, BTC price, signed balance and account settings; a pass enables the "
                                "connection")
@@ -86,6 +87,10 @@ class ConnectionTestPanel(QGroupBox):
         """The last stored test of ``config`` (after a selection change)."""
         self.connection_id = config.id
         last = config.last_test
+        seen = self.results.get(config.id)
+        if last is not None and seen is not None and seen[0].tested_at_ms == last.tested_at_ms:
+            self.show_result(*seen)
+            return
         self.price.setText("—")
         self.account.setText("—")
         if last is None:
@@ -125,6 +130,7 @@ class ConnectionTestPanel(QGroupBox):
 
         try:
             result = await self.facade.connection_test(self.connection_id, on_line, api_url=self.api_url)
+            self.results[self.connection_id] = (result, trace)
             self.show_result(result, trace)
         except Exception as error:
             self._verdict(False, str(error))
