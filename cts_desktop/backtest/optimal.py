@@ -6,7 +6,8 @@ live book). A cell is **valid** when gross PF ≥ ``pf_min``, trades per 48 h �
 longest drawdown time ≤ ``drawdown_time_max_h``, gross PF of the last 25 or of the last 50 > 0 (Part 2 §5.3)
 and, for the legacy presets, avg_pf ≥ ``min_avg_pf``. **Ranking**: valid first, then gross PF of the last
 ``eval_count_1`` (25) descending, of the last ``eval_count_2`` (50) descending, trades per 48 h descending,
-drawdown time ascending, then the grid position (so equal figures keep a fixed order).
+drawdown time ascending, then the grid position (so equal figures keep a fixed order; figures are compared
+rounded to 9 decimals, so float noise never reorders ties).
 
 A grid larger than ``max_configs`` is sampled without replacement with ``numpy.random.default_rng(seed)`` —
 the same seed gives the same cells and hence the same ranking.
@@ -30,6 +31,7 @@ from cts_desktop.domain.exits import ExitConfig, ExitParams
 from cts_desktop.domain.matrix import ExitMatrix
 from cts_desktop.domain.sweep import PreparedBars, next_signal_index
 
+RANK_DECIMALS = 9
 SLICE_TARGET_S = 0.15  # a slice of tasks takes about this long, so cancel is noticed well within a second
 
 
@@ -113,11 +115,11 @@ class OptimalResult:
         if not self.size:
             return np.zeros(0, dtype=np.int64)
 
+        # figures equal to 9 decimals are ties (float noise must not reorder them): the grid position decides
         def desc(name: str) -> npt.NDArray[np.float64]:
-            x = np.nan_to_num(self.f[name], nan=-np.inf, posinf=1e12)
-            return -x
+            return -np.round(np.nan_to_num(self.f[name], nan=-np.inf, posinf=1e12), RANK_DECIMALS)
 
-        dd = np.nan_to_num(self.f["drawdown_time_h"], nan=np.inf)
+        dd = np.round(np.nan_to_num(self.f["drawdown_time_h"], nan=np.inf), RANK_DECIMALS)
         keys = (np.arange(self.size), dd, desc("per_48h"), desc("pf_b"), desc("pf_a"), 1 - self.i["valid"])
         return np.lexsort(keys).astype(np.int64)
 
