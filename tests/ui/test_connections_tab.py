@@ -106,6 +106,7 @@ async def test_keys_go_to_the_keyring_and_nothing_secret_to_the_db(services: Ser
     await until(lambda: picker.list.count() > 20, 20, "ccxt exchange list")
     picker.search.setText("okx")
     assert set(picker.visible_ids()) >= {"okx", "myokx"} and "bybit" not in picker.visible_ids()
+    save_screenshot(picker, "connections-add-exchange")
     picker.search.setText("hyperliquid")  # wallet keys: listed, not selectable
     item = picker.list.item(next(r for r in range(picker.list.count()) if not picker.list.item(r).isHidden()))
     assert "not supported" in item.text() and not item.flags() & item.flags().ItemIsEnabled
@@ -275,4 +276,81 @@ async def test_delete_asks_and_refuses_with_an_open_live_position(services: Serv
     await until(lambda: tab.row_of(config.id) == -1, 5, "row gone")
     with pytest.raises(ConnectionRuleError, match="built in"):
         await gui.facade.connection_delete(REPLAY_CONNECTION_ID)
+    await gui.shutdown()
+
+
+async def test_every_option_round_trips_and_bad_values_are_refused(services: Services) -> None:
+    from dataclasses import replace
+
+    from sqlalchemy import select
+
+    from cts_desktop.exchanges.symbols import SymbolOrder
+    from cts_desktop.storage.models import Connection
+
+    gui = make_gui(services)
+    window, tab = gui.window, gui.window.connections
+    window.resize(1366, 768)
+    window.tabs.setCurrentWidget(tab)
+    gui.show()
+    config = await tab.add("predefined", "bingx")
+    form = tab.options
+    assert form.name.text() == "BingX X01" and form.rate_default.isChecked()
+    assert not form.rate_second.isEnabled() and form.rate_second.value() == 5.0  # BingX default limiter, §8.4
+    form.name.setText("BingX main")
+    form.api_type.setCurrentIndex(form.api_type.findData("futures"))
+    form.testnet.setChecked(True)
+    form.margin.setCurrentIndex(form.margin.findData("isolated"))
+    form.position.setCurrentIndex(form.position.findData("one-way"))
+    form.live_vf.setValue(2.5)
+    form.preset_vf.setValue(0.7)
+    form.use_main.setChecked(True)
+    form.order.setCurrentIndex(form.order.findData("volatility"))
+    form.count.setValue(25)
+    for index, box in enumerate(form.pf.values()):
+        box.setValue(0.5 + index / 10)
+    form.drawdown.setValue(36)
+    form.strategies["dca_only"].setChecked(True)  # 'only' switches its strategy on
+    assert form.strategies["dca"].isChecked()
+    form.strategies["block_only"].setChecked(True)  # only one 'only' at a time
+    assert not form.strategies["dca_only"].isChecked()
+    form.strategies["block_only"].setChecked(False)
+    form.strategies["trailing"].setChecked(False)
+    form.rate_default.setChecked(False)
+    form.rate_second.setValue(3.5)
+    form.rate_minute.setValue(90)
+    form.rate_concurrent.setValue(2)
+    form.pages.setCurrentIndex(3)
+    await asyncio.sleep(0.05)  # let the layout settle before the grab
+    save_screenshot(window, "connections-options")
+    form.save.click()
+    trading = await gui.facade.dashboard_trading()
+    await until(lambda: trading.connections.get(config.id).name == "BingX main", 5, "options saved")
+    saved = trading.connections.get(config.id)
+    s = saved.settings
+    assert (saved.is_testnet, saved.margin_mode, saved.position_mode) == (True, "isolated", "one-way")
+    assert (s.live_volume_factor, s.preset_volume_factor, s.use_main_symbols, s.symbol_order, s.symbol_count) == (
+        2.5, 0.7, True, SymbolOrder.VOLATILITY, 25)
+    assert [getattr(s, n) for n in form.pf] == [0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
+    assert (s.max_drawdown_hours, s.trailing, s.block, s.dca, s.dca_only) == (36.0, False, True, True, False)
+    assert (s.rate_limit.per_second, s.rate_limit.per_minute, s.rate_limit.concurrent) == (3.5, 90, 2)
+    with services.db.session() as session:
+        assert session.execute(select(Connection.api_type).where(Connection.id == config.id)).scalar_one() == \
+            "futures"
+    await until(lambda: tab.title.text() == "BingX main", 5, "editor re-read")
+    assert form.api_type.currentData() == "futures" and form.count.value() == 25
+
+    # what the widgets cannot produce, the facade still refuses (with every reason), and nothing is written
+    edit = form.edit()
+    bad = replace(edit, name=" ", settings=replace(edit.settings, live_volume_factor=12.0, symbol_count=7,
+                                                   trailing_only=True))
+    with pytest.raises(ConnectionRuleError) as refused:
+        await gui.facade.connection_save(config.id, bad)
+    text = str(refused.value)
+    assert "name must not be empty" in text and "0.1–10" in text and "5–50" in text and "Trailing only" in text
+    assert trading.connections.get(config.id).settings.live_volume_factor == 2.5
+    with pytest.raises(ConnectionRuleError, match="already exists"):
+        await gui.facade.connection_save(config.id, replace(edit, name="Bybit X03"))
+    form.name.setText("")
+    form.save.click()  # refused in the form before it reaches the facade
+    assert "must not be empty" in form.problems.text()
     await gui.shutdown()

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QTabWidget,
     QVBoxLayout,
@@ -60,6 +61,7 @@ def _spin(low: float, high: float, step: float, decimals: int = 1, suffix: str =
     box.setDecimals(decimals)
     box.setSuffix(suffix)
     box.setKeyboardTracking(False)
+    box.setMaximumWidth(140)
     return box
 
 
@@ -67,6 +69,7 @@ def _combo(items: list[tuple[str, str]]) -> QComboBox:
     box = QComboBox()
     for value, label in items:
         box.addItem(label, value)
+    box.setMaximumWidth(320)
     return box
 
 
@@ -92,16 +95,19 @@ class KeysBox(QGroupBox):
         self.stored = QLabel("")
         self.stored.setObjectName("metricDetail")
         self.stored.setWordWrap(True)
+        self.stored.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # no phantom height
         self.save = QPushButton("Save keys")
         self.save.setToolTip("Store the keys in the OS keyring; the connection stays disabled until a test passes")
-        self.form = QFormLayout(self)
+        self.form = QFormLayout()
         self.form.addRow("API key", self.key)
         self.form.addRow("API secret", self.secret)
         self.form.addRow("Passphrase", self.password)
         row = QHBoxLayout()
         row.addWidget(self.stored, 1)
         row.addWidget(self.save)
-        self.form.addRow(row)
+        layout = QVBoxLayout(self)
+        layout.addLayout(self.form)
+        layout.addLayout(row)
         self.save.clicked.connect(self._save)
 
     def show_detail(self, detail: cd.ConnectionDetail) -> None:
@@ -162,6 +168,7 @@ class OptionsBox(QGroupBox):
         self.count.setRange(int(low), int(high))
         self.count.setSingleStep(int(step))
         self.count.setKeyboardTracking(False)
+        self.count.setMaximumWidth(140)
         self.pf = {name: _spin(*cd.PF_MIN) for name, _ in PF_FIELDS}
         self.drawdown = _spin(*cd.DRAWDOWN_HOURS, decimals=0, suffix=" h")
         self.strategies = {name: QCheckBox(label) for name, label in STRATEGY_FIELDS}
@@ -170,8 +177,10 @@ class OptionsBox(QGroupBox):
         self.rate_minute = QSpinBox()
         self.rate_minute.setRange(*cd.RATE_PER_MINUTE)
         self.rate_minute.setSuffix(" /min")
+        self.rate_minute.setMaximumWidth(140)
         self.rate_concurrent = QSpinBox()
         self.rate_concurrent.setRange(*cd.RATE_CONCURRENT)
+        self.rate_concurrent.setMaximumWidth(140)
         self.problems = QLabel("")
         self.problems.setWordWrap(True)
         self.problems.setStyleSheet("color: #d64541;")
