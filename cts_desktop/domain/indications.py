@@ -45,7 +45,10 @@ def range_ratio(value: float) -> float:
 
 @dataclass(frozen=True, slots=True)
 class IndicationParams:
-    """Variants evaluated per symbol; defaults are the ranges of Part 2 §3.5."""
+    """Variants evaluated per symbol; defaults are the full ranges of Part 2 §3.5. Every (type, parameter
+    tuple, direction) that fires becomes one variant of the book, i.e. one row per exit configuration (924 by
+    default) with its own ring: the full Active grid alone is 10 × 9 × 9 tuples, so the engine narrows these
+    axes from settings rather than running the whole product on every symbol."""
 
     pc: float = 0.001
     ranges: tuple[int, ...] = tuple(range(3, 31))
