@@ -11,7 +11,10 @@ keep it exact:
   trailing stop) is the state the bar-by-bar walk would leave. A test checks that results with and without
   blocks are identical.
 
-A signal on a bar where the same configuration closes a position is ignored (DOMAIN Part 1 §1).
+A signal on a bar where the same configuration closes a position is ignored (DOMAIN Part 1 §1). The book's
+position cooldown (1 s) is not modelled: it never binds on bars at least a second apart. The parallel kernel
+uses numba's thread pool (``numba.set_num_threads`` limits it) and releases the GIL, so a backtest or
+auto-optimal worker thread can run it while the asyncio loop stays responsive.
 """
 
 from __future__ import annotations
