@@ -10,6 +10,7 @@ gaps (they are not filled with invented bars).
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -102,7 +103,8 @@ async def download_history(
             report.pages += 1
             if rows:
                 report.fetched += len(rows)
-                await db.run(lambda s, r=rows: store_candles(s, connection_id, symbol, timeframe, r))
+                await db.run(functools.partial(_store, connection_id=connection_id, symbol=symbol,
+                                               timeframe=timeframe, rows=rows))
             tracker.advance(int((window_end - cursor) // step), f"history {symbol}")
             cursor = window_end
             await asyncio.sleep(0)
@@ -111,6 +113,10 @@ async def download_history(
     tracker.advance(0, f"history {symbol}", force=True)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _store(session: Any, connection_id: str, symbol: str, timeframe: str, rows: list[list[float]]) -> int:
+    return store_candles(session, connection_id, symbol, timeframe, rows)
 
 
 def rows_to_bars(rows: list[tuple[int, float, float, float, float, float]]) -> Bars:

@@ -117,7 +117,8 @@ class OptimalResult:
 
         # figures equal to 9 decimals are ties (float noise must not reorder them): the grid position decides
         def desc(name: str) -> npt.NDArray[np.float64]:
-            return -np.round(np.nan_to_num(self.f[name], nan=-np.inf, posinf=1e12), RANK_DECIMALS)
+            x = np.nan_to_num(self.f[name], nan=-np.inf, posinf=1e12)
+            return np.asarray(-np.round(x, RANK_DECIMALS), dtype=np.float64)
 
         dd = np.round(np.nan_to_num(self.f["drawdown_time_h"], nan=np.inf), RANK_DECIMALS)
         keys = (np.arange(self.size), dd, desc("per_48h"), desc("pf_b"), desc("pf_a"), 1 - self.i["valid"])
