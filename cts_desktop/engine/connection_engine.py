@@ -164,6 +164,10 @@ class ConnectionEngine:
         self._spawn(self._sync_loop(), "sync")
         self._spawn(self._persist_loop(), "persist")
         self._spawn(self._symbol_refresh_loop(), "symbols")
+        # --- Preset engine hook (issue 8): the assigned preset type's sets, fed by this engine's PriceUpdate events
+        from cts_desktop.engine.preset_engine import attach_preset_engine
+
+        attach_preset_engine(self)
         self.state = EngineState.PAUSED if self.paused else EngineState.RUNNING
         self.connection_status = ConnectionStatus.CONNECTED
         self.progress, self.progress_text = None, ""
