@@ -972,7 +972,8 @@ class AppFacade:
     def _connection_key_cache(self) -> dict[str, bool]:
         cache: dict[str, bool] | None = getattr(self, "_connection_keys", None)
         if cache is None:
-            cache = self._connection_keys = {}
+            cache = {}
+            self._connection_keys: dict[str, bool] = cache
         return cache
 
     def _connection_keys_present(self, ids: list[str]) -> dict[str, bool]:

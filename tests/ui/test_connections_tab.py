@@ -180,9 +180,10 @@ async def test_connection_test_shows_price_balance_and_bad_key_message(services:
     assert tab.test.log.isHidden()
     tab.test.show_log(True)
 
-    apply_theme(QApplication.instance(), "light")  # type: ignore[arg-type]
-    await asyncio.sleep(0.05)
-    save_screenshot(window, "connections-light")
+    for theme in ("dark", "light"):
+        apply_theme(QApplication.instance(), theme)  # type: ignore[arg-type]
+        await asyncio.sleep(0.05)
+        save_screenshot(window, f"connections-{theme}")
 
     # BingX X01 with a key the exchange does not know: the plain message, and it stays disabled
     bingx = by_name(tab, "BingX X01")

@@ -61,6 +61,7 @@ class ConnectionsTab(QWidget):
         self.picker: ExchangePickerDialog | None = None
         self.live_dialog: LiveTradeDialog | None = None
         self.confirm: QMessageBox | None = None
+        self.delete_confirm: Any = None  # the confirmation's "Delete" button
         self._list_generation = 0
         self._detail_generation = 0
 
