@@ -117,7 +117,7 @@ class IndicationEngine:
     _run: _Run = field(default_factory=_Run)
     _frames: deque[tuple[float, float]] = field(default_factory=deque)
     _recent: deque[float] = field(init=False)
-    _last_fired: dict[tuple[IndicationType, tuple[float, ...]], float] = field(default_factory=dict)
+    _last_fired: dict[tuple[str, tuple[float, ...]], float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._steps = StepSeries(self.params.pc)
@@ -134,7 +134,10 @@ class IndicationEngine:
         self._recent.append(price)
         while self._frames and self._frames[0][0] < time - p.history_s:
             self._frames.popleft()
-        candidates: list[Indication] = []
+        # the step run is tracked in every market state; indications are only built when the gate is ACTIVE,
+        # and only for variants out of their validation timeout (checked before an Indication is created)
+        live = state is MarketState.ACTIVE
+        fired: list[Indication] = []
         run = self._run
         if run.sign != 0:
             run.extreme = max(run.extreme, price) if run.sign > 0 else min(run.extreme, price)
@@ -146,31 +149,32 @@ class IndicationEngine:
             if sign == run.sign:
                 before = run.length
                 run.length += abs(k)
-                candidates += self._move(time, price, before, run.length, sign)
+                if live:
+                    fired += self._move(time, price, before, run.length, sign)
             else:
-                if run.sign != 0:
-                    candidates += self._direction(time, price, run, sign)
+                if run.sign != 0 and live:
+                    fired += self._direction(time, price, run, sign)
                 self._run = _Run(sign, abs(k), time, level_before, price)
-                candidates += self._move(time, price, 0, abs(k), sign)
-        candidates += self._active(time, price)
-        if state is not MarketState.ACTIVE:
-            return []
-        fired = []
-        for ind in candidates:
-            last = self._last_fired.get(ind.key)
-            if last is not None and time - last < p.validation_timeout_s:
-                continue
-            self._last_fired[ind.key] = time
-            fired.append(ind)
+                if live:
+                    fired += self._move(time, price, 0, abs(k), sign)
+        if live:
+            fired += self._active(time, price)
+        for ind in fired:
+            self._last_fired[(ind.kind.value, ind.params)] = time
         return fired
+
+    def _due(self, kind: IndicationType, params: tuple[float, ...], time: float) -> bool:
+        last = self._last_fired.get((kind.value, params))
+        return last is None or time - last >= self.params.validation_timeout_s
 
     def _move(self, time: float, price: float, before: int, after: int, sign: int) -> list[Indication]:
         if IndicationType.MOVE not in self.params.types:
             return []
+        kind = IndicationType.MOVE
         return [
-            Indication(time, IndicationType.MOVE, (float(r),), sign, price)
+            Indication(time, kind, (float(r),), sign, price)
             for r in self.params.ranges
-            if before < r <= after
+            if before < r <= after and self._due(kind, (float(r),), time)
         ]
 
     def _direction(self, time: float, price: float, run: _Run, new_sign: int) -> list[Indication]:
@@ -178,7 +182,12 @@ class IndicationEngine:
         fired_ranges = [r for r in p.ranges if run.length >= r]
         out: list[Indication] = []
         if IndicationType.DIRECTION in p.types:
-            out += [Indication(time, IndicationType.DIRECTION, (float(r),), new_sign, price) for r in fired_ranges]
+            kind = IndicationType.DIRECTION
+            out += [
+                Indication(time, kind, (float(r),), new_sign, price)
+                for r in fired_ranges
+                if self._due(kind, (float(r),), time)
+            ]
         if IndicationType.OPTIMAL in p.types and fired_ranges:
             out += self._optimal(time, price, run, new_sign, fired_ranges)
         return out
@@ -207,10 +216,10 @@ class IndicationEngine:
                 for d in p.drawdowns:
                     if retrace > d * size:
                         continue
-                    out += [
-                        Indication(time, IndicationType.OPTIMAL, (float(r), d, float(v), lp), new_sign, price)
-                        for r in fired_ranges
-                    ]
+                    for r in fired_ranges:
+                        key = (float(r), d, float(v), lp)
+                        if self._due(IndicationType.OPTIMAL, key, time):
+                            out.append(Indication(time, IndicationType.OPTIMAL, key, new_sign, price))
         return out
 
     def _active(self, time: float, price: float) -> list[Indication]:
@@ -233,7 +242,7 @@ class IndicationEngine:
                 if share < a:
                     continue
                 for b in p.activity_last_shares:
-                    if share_last >= b:
+                    if share_last >= b and self._due(IndicationType.ACTIVE, (float(r), a, b), time):
                         out.append(Indication(time, IndicationType.ACTIVE, (float(r), a, b), direction, price))
         return out
 
