@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -19,9 +20,9 @@ from cts_desktop.backtest.history import HistoryReport, download_history, load_b
 from cts_desktop.backtest.jobs import CancelToken, ProgressFn
 from cts_desktop.backtest.optimal import OptimalRequest, OptimalResult, OptimalRow, run_optimal
 from cts_desktop.backtest.presets import ConfigurationSetDef
-from cts_desktop.backtest.runner import BacktestReport, FixedSet, run_backtest
+from cts_desktop.backtest.runner import BacktestReport, FixedSet, Trade, run_backtest
 from cts_desktop.domain.bars import Bars
-from cts_desktop.domain.exits import ExitParams
+from cts_desktop.domain.exits import ExitConfig, ExitParams
 from cts_desktop.storage.candles import missing_ranges
 
 if TYPE_CHECKING:
@@ -144,6 +145,10 @@ class StrategiesService:
         rows: list[store.BacktestRow] = await self.db.run(store.list_backtests)
         return rows
 
+    async def run(self, run_id: int) -> StoredRun | None:
+        stored: StoredRun | None = await self.db.run(lambda s: _read_run(s, run_id))
+        return stored
+
     # --- presets ------------------------------------------------------------------------------------------------
 
     async def preset_types(self) -> list[store.PresetTypeRow]:
@@ -173,9 +178,71 @@ class StrategiesService:
         return value
 
 
+def _enc(x: float) -> float | str | None:
+    """JSON for a figure: inf is kept as the text "inf" (a PF without losses), NaN becomes null."""
+    if math.isnan(x):
+        return None
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return x
+
+
+def _dec(x: Any) -> float:
+    if x is None:
+        return math.nan
+    return float(x)
+
+
+_ROW_FIGURES = ("net_pct", "gross_pf", "pf_a", "pf_b", "avg_pf", "per_48h", "drawdown_time_h", "max_drawdown_pct",
+                "avg_duration_min")
+
+
 def _row_json(r: OptimalRow) -> dict[str, Any]:
-    return {"symbol": r.symbol, "set": r.set_name, "indication": r.indication, "params": list(r.params),
-            "direction": r.direction, "tp": r.exit.tp, "sl": r.exit.sl, "trail_start": r.exit.trail_start,
-            "trail_stop": r.exit.trail_stop, "trades": r.trades, "win_rate_pct": r.win_rate_pct,
-            "net_pct": r.net_pct, "gross_pf": r.gross_pf, "pf_a": r.pf_a, "pf_b": r.pf_b, "per_48h": r.per_48h,
-            "drawdown_time_h": r.drawdown_time_h, "valid": r.valid, "reason": r.reason}
+    return {"symbol": r.symbol, "set_index": r.set_index, "set": r.set_name, "indication": r.indication,
+            "params": list(r.params), "direction": r.direction, "tp": r.exit.tp, "sl": r.exit.sl,
+            "trail_start": r.exit.trail_start, "trail_stop": r.exit.trail_stop, "trades": r.trades, "wins": r.wins,
+            "win_rate_pct": _enc(r.win_rate_pct), "valid": r.valid, "reason": r.reason, "order": r.order,
+            **{name: _enc(getattr(r, name)) for name in _ROW_FIGURES}}
+
+
+def row_from_json(d: dict[str, Any]) -> OptimalRow:
+    """An auto-optimal row as stored by :meth:`StrategiesService.optimal`."""
+    figures = {name: _dec(d.get(name)) for name in _ROW_FIGURES}
+    return OptimalRow(
+        symbol=str(d["symbol"]), set_index=int(d.get("set_index", 0)), set_name=str(d.get("set", "")),
+        indication=str(d["indication"]), params=tuple(float(x) for x in d["params"]), direction=int(d["direction"]),
+        exit=ExitConfig(float(d["tp"]), float(d["sl"]), float(d["trail_start"]), float(d["trail_stop"])),
+        trades=int(d["trades"]), wins=int(d.get("wins", 0)), per_24h=figures["per_48h"] / 2.0,
+        valid=bool(d["valid"]), reason=str(d.get("reason", "")), order=int(d.get("order", 0)), **figures,
+    )
+
+
+@dataclass(slots=True)
+class StoredRun:
+    """A stored run read back: auto-optimal rows, or a backtest's summary, equity and trades."""
+
+    id: int
+    kind: str
+    name: str
+    params: dict[str, Any]
+    summary: dict[str, Any]
+    rows: list[OptimalRow]
+    definitions: list[ConfigurationSetDef]
+    equity: list[tuple[float, float]]
+    trades: list[Trade]
+
+
+def _read_run(session: Any, run_id: int) -> StoredRun | None:
+    row = store.get_backtest(session, run_id)
+    if row is None:
+        return None
+    params = dict(row.params or {})
+    metrics = dict(row.metrics or {})
+    kind = str(params.get("kind", "backtest"))
+    rows = [row_from_json(d) for d in metrics.get("rows", [])] if kind == "optimal" else []
+    definitions = [ConfigurationSetDef.from_json(d) for d in params.get("sets", [])] if kind == "optimal" else []
+    trades = [Trade(str(t[0]), int(t[1]), int(t[2]), float(t[3]), float(t[4]), float(t[5]), float(t[6]), str(t[7]),
+                    float(t[8])) for t in metrics.get("trades", [])]
+    equity = [(float(a), float(b)) for a, b in (row.equity or [])]
+    return StoredRun(int(row.id), kind, row.name, params, dict(metrics.get("summary") or {}), rows, definitions,
+                     equity, trades)

@@ -124,7 +124,23 @@ async def test_auto_optimal_results_backtest_presets(services: Services) -> None
     predefined = [tab.preset_type.itemText(i) for i in range(tab.preset_type.count())]
     assert sum("predefined" in t for t in predefined) == 5
 
+    # stored runs are listed and open again: the optimal run's ranked rows, a backtest's equity and trades
     tab.valid_only.setChecked(False)
+    texts = [tab.runs.itemText(i) for i in range(tab.runs.count())]
+    assert len(texts) == 3 and "auto-optimal rsi" in texts[-1]
+    tab.runs.setCurrentIndex(2)
+    tab.model.set_rows([])
+    await tab.open_run()
+    assert tab.model.rows == rows[:500]
+    tab.runs.setCurrentIndex(0)  # the newest: the backtest of the two chosen rows
+    tab.equity.show_equity([])
+    tab.trades_chart.show_trades(None, [])
+    await tab.open_run()
+    assert tab.equity.points == len(tab.report.equity)
+    assert tab.trades_chart.marked == len(tab.report.trades) == chosen[0].trades + chosen[1].trades
+    assert f"{chosen[0].trades + chosen[1].trades} trades" in tab.summary.text()
+    tab.runs.setCurrentIndex(2)
+    await tab.open_run()
     tab.table.selectRow(0)
     await asyncio.sleep(0.1)
     path = save_screenshot(tab, "strategies-light")

@@ -69,10 +69,16 @@ class StrategiesTab(QWidget):
         self.backtest_button = QPushButton("Backtest selected")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
+        self.runs = QComboBox()
+        self.runs.setMinimumWidth(280)
+        self.open_button = QPushButton("Open stored run")
         buttons = QHBoxLayout()
         for b in (self.download_button, self.optimal_button, self.backtest_button, self.cancel_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
+        buttons.addWidget(QLabel("Stored runs"))
+        buttons.addWidget(self.runs, 1)
+        buttons.addWidget(self.open_button)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
@@ -152,6 +158,7 @@ class StrategiesTab(QWidget):
         self._latest: ProgressInfo | None = None
         self.definitions: list[ConfigurationSetDef] = []
         self.candles: dict[str, Bars] = {}
+        self.candle_info: dict[str, object] = {}
         self.report: BacktestReport | None = None
         self.last_error = ""
         self.timer = QTimer(self)
@@ -163,6 +170,7 @@ class StrategiesTab(QWidget):
         self.backtest_button.clicked.connect(lambda: self._start(self.backtest_selected(), "backtest"))
         self.cancel_button.clicked.connect(self.cancel)
         self.save_button.clicked.connect(lambda: spawn(self.save_preset(), "save preset"))
+        self.open_button.clicked.connect(lambda: spawn(self.open_run(), "open stored run"))
         self.apply_button.clicked.connect(lambda: spawn(self.apply_preset(), "apply preset"))
         self.filter.textChanged.connect(self.proxy.set_text)
         self.valid_only.toggled.connect(self.proxy.set_valid_only)
@@ -181,6 +189,18 @@ class StrategiesTab(QWidget):
             combo.setCurrentIndex(index if index >= 0 else 0)
             combo.blockSignals(False)
         await self.refresh_presets()
+        await self.refresh_runs()
+
+    async def refresh_runs(self) -> None:
+        from datetime import UTC, datetime
+
+        current = self.runs.currentData()
+        self.runs.clear()
+        for r in await self.facade.strategy_runs():
+            when = datetime.fromtimestamp(r.created_ms / 1000, UTC).strftime("%m-%d %H:%M")
+            self.runs.addItem(f"#{r.id} {when} {r.name}", r.id)
+        index = self.runs.findData(current)
+        self.runs.setCurrentIndex(index if index >= 0 else 0)
 
     async def refresh_presets(self, select: int | None = None) -> None:
         current = select if select is not None else self.preset_type.currentData()
@@ -268,6 +288,8 @@ class StrategiesTab(QWidget):
         if not candles:
             raise FormError("; ".join(problems) or "no candles")
         self.candles = candles
+        self.candle_info = {"connection_id": req.connection_id, "timeframe": req.timeframe,
+                            "since_ms": req.since_ms, "until_ms": req.until_ms}
         if problems:
             log.warning("backtest data: %s", "; ".join(problems))
         return candles
@@ -279,7 +301,7 @@ class StrategiesTab(QWidget):
         assert self.token is not None
         name = f"auto-optimal {request.sets[0].indication} on {', '.join(candles)}"
         run_id, result, ranked = await self.facade.strategies.optimal(name, request, candles, self.token,
-                                                                      self._on_progress)
+                                                                      self._on_progress, extra=self.candle_info)
         self.definitions = list(request.sets)
         self.model.set_rows(ranked)
         self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
@@ -316,26 +338,65 @@ class StrategiesTab(QWidget):
                 continue
             name = f"backtest of {len(sets)} set(s) on {symbol}"
             _id, report = await self.facade.strategies.backtest(name, sets, {symbol: self.candles[symbol]}, params,
-                                                                max_open, self.token, self._on_progress)
+                                                                max_open, self.token, self._on_progress,
+                                                                extra=self.candle_info)
             reports.append((symbol, report))
         if not reports:
             return
+        await self.refresh_runs()
         symbol, report = reports[0]
         self.report = report
         self.equity.show_equity(report.equity)
         self.trades_chart.show_trades(self.candles[symbol], report.trades)
-        m = report.metrics
-        if m is not None:
-            def f(v: float | None, unit: str = "", d: int = 2) -> str:
-                return "—" if v is None or v != v else f"{v:.{d}f}{unit}"
+        if report.metrics is not None:
+            self.summary.setText(self._summary_text(symbol, report.metrics.as_dict()))
 
-            self.summary.setText(
-                f"{symbol}: {m.trades} trades, win rate {f(m.win_rate_pct, ' %', 1)}, gross PF {f(m.gross_pf)}, "
-                f"net {f(m.net_pct, ' %')}, max DD {f(m.max_drawdown_pct, ' %')} lasting "
-                f"{f(m.max_drawdown_hours, ' h', 1)}, avg win {f(m.avg_win_pct, ' %')} / loss "
-                f"{f(m.avg_loss_pct, ' %')}, largest {f(m.largest_win_pct, ' %')} / {f(m.largest_loss_pct, ' %')}, "
-                f"avg duration {f(m.avg_duration_min, ' min', 0)}, Sharpe {f(m.sharpe)}, Sortino {f(m.sortino)}"
-            )
+    @staticmethod
+    def _summary_text(symbol: str, m: dict[str, object]) -> str:
+        def f(key: str, unit: str = "", d: int = 2) -> str:
+            v = m.get(key)
+            return "—" if not isinstance(v, int | float) or v != v else f"{v:.{d}f}{unit}"
+
+        return (
+            f"{symbol}: {m.get('trades')} trades, win rate {f('win_rate_pct', ' %', 1)}, gross PF "
+            f"{f('gross_pf')}, net {f('net_pct', ' %')}, max DD {f('max_drawdown_pct', ' %')} lasting "
+            f"{f('max_drawdown_hours', ' h', 1)}, avg win {f('avg_win_pct', ' %')} / loss "
+            f"{f('avg_loss_pct', ' %')}, largest {f('largest_win_pct', ' %')} / {f('largest_loss_pct', ' %')}, "
+            f"avg duration {f('avg_duration_min', ' min', 0)}, Sharpe {f('sharpe')}, Sortino {f('sortino')}"
+        )
+
+    async def open_run(self) -> None:
+        """Show a stored run: auto-optimal rows in the table, or a backtest's equity, trades and summary."""
+        run_id = self.runs.currentData()
+        if run_id is None:
+            return
+        stored = await self.facade.strategies.run(int(run_id))
+        if stored is None:
+            self.status.setText("That run no longer exists.")
+            return
+        p = stored.params
+        if stored.kind == "optimal":
+            self.model.set_rows(stored.rows)
+            self.definitions = stored.definitions
+            self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+            self.status.setText(f"Run #{stored.id} ({stored.name}): the best {len(stored.rows):,} of "
+                                f"{stored.summary.get('evaluated', 0):,} configurations, "
+                                f"{stored.summary.get('valid', 0):,} valid.")
+        else:
+            self.equity.show_equity(stored.equity)
+            symbol = str((p.get("symbols") or [""])[0])
+            self.summary.setText(self._summary_text(symbol, stored.summary))
+            self.status.setText(f"Run #{stored.id}: {stored.name}.")
+        if "connection_id" in p:
+            from cts_desktop.backtest.service import CandleRequest
+
+            req = CandleRequest(str(p["connection_id"]), tuple(str(x) for x in p.get("symbols", [])),
+                                str(p["timeframe"]), int(p["since_ms"]), int(p["until_ms"]))
+            self.candles, _problems = await self.facade.strategies.candles(req)
+            self.candle_info = {k: p[k] for k in ("connection_id", "timeframe", "since_ms", "until_ms")}
+        if stored.kind != "optimal" and stored.trades:
+            symbol = stored.trades[0].symbol
+            self.trades_chart.show_trades(self.candles.get(symbol), [t for t in stored.trades if t.symbol == symbol])
 
     # --- presets ------------------------------------------------------------------------------------------------
 
