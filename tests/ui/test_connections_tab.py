@@ -235,6 +235,14 @@ async def test_live_trade_needs_the_typed_name(services: Services) -> None:
                 "LIVE badge")
     tab.live.click()  # switching off needs no confirmation
     await until(lambda: not trading.connections.get(config.id).is_live_trade, 5, "live trade off")
+
+    # Test on the Replay connection runs against the built-in simulator (its generated keys, its account)
+    result = await tab.test.run_test()
+    assert result is not None and result.passed, tab.test.message.text()
+    assert tab.test.balance.text() == f"{trading.replay.options.balance:,.2f}"
+    assert tab.test.price.text() == f"{trading.replay.server.market.price('BTC'):,.2f}" or \
+        trading.replay.server.market.clock.speed > 0  # a moving replay may have ticked since
+    assert "127.0.0.1" in tab.test.log.toPlainText()
     await gui.shutdown()
 
 
