@@ -172,45 +172,71 @@ class SetBook:
         self.params = params
         self.n_cfg = len(matrix)
         self.variants: dict[VariantKey, int] = {}
-        n, k, cap = 0, params.max_open, params.capacity
-        self.direction = np.zeros(n, dtype=np.int8)
-        self.trailing = np.zeros(n, dtype=np.bool_)
-        self.slot_f = np.zeros((n, k, N_SLOT_F))
-        self.slot_b = np.zeros((n, k, 2), dtype=np.bool_)
-        self.ring_r = np.zeros((n, cap, 2), dtype=np.float32)
-        self.ring_t = np.zeros((n, cap, 2), dtype=np.uint32)
-        self.count = np.zeros(n, dtype=np.int64)  # results stored in the ring
-        self.total = np.zeros(n, dtype=np.int64)  # results ever closed (drives the phases)
-        self.set_f = np.full((n, 2), -np.inf)
-        self.status = np.zeros(n, dtype=np.int8)  # SetStatus
-        self.closed_now = np.zeros(n, dtype=np.int64)  # closed in the last update
+        k, cap = params.max_open, params.capacity
+        # per-set arrays: (shape of one row, dtype, fill). The public attributes are views of the first len(self)
+        # rows of buffers that grow by doubling, so adding variants one by one stays linear overall.
+        self._spec: dict[str, tuple[tuple[int, ...], type, float]] = {
+            "direction": ((), np.int8, 0),
+            "trailing": ((), np.bool_, 0),
+            "slot_f": ((k, N_SLOT_F), np.float64, 0.0),
+            "slot_b": ((k, 2), np.bool_, 0),
+            "ring_r": ((cap, 2), np.float32, 0.0),
+            "ring_t": ((cap, 2), np.uint32, 0),
+            "count": ((), np.int64, 0),  # results stored in the ring
+            "total": ((), np.int64, 0),  # results ever closed (drives the phases)
+            "set_f": ((2,), np.float64, -np.inf),  # last entry / last exit time
+            "status": ((), np.int8, 0),  # SetStatus
+            "closed_now": ((), np.int64, 0),  # closed in the last update
+        }
+        self._rows = 0
+        self._buf: dict[str, np.ndarray] = {}
+        self._allocate(0)
+
+    def _allocate(self, capacity: int) -> None:
+        for name, (shape, dtype, fill) in self._spec.items():
+            new: np.ndarray = np.full((capacity, *shape), fill, dtype=dtype)
+            old = self._buf.get(name)
+            if old is not None:
+                new[: self._rows] = old[: self._rows]
+            self._buf[name] = new
+        self._bind()
+
+    def _bind(self) -> None:
+        n = self._rows
+        self.direction = self._buf["direction"][:n]
+        self.trailing = self._buf["trailing"][:n]
+        self.slot_f = self._buf["slot_f"][:n]
+        self.slot_b = self._buf["slot_b"][:n]
+        self.ring_r = self._buf["ring_r"][:n]
+        self.ring_t = self._buf["ring_t"][:n]
+        self.count = self._buf["count"][:n]
+        self.total = self._buf["total"][:n]
+        self.set_f = self._buf["set_f"][:n]
+        self.status = self._buf["status"][:n]
+        self.closed_now = self._buf["closed_now"][:n]
 
     # -- structure -------------------------------------------------------------------------------------------
     def __len__(self) -> int:
-        return int(self.direction.shape[0])
+        return self._rows
 
     def variant_rows(self, key: VariantKey) -> slice:
         v = self.variants[key]
         return slice(v * self.n_cfg, (v + 1) * self.n_cfg)
 
     def add_variant(self, key: VariantKey) -> int:
-        """Rows for a new (type, params, direction); returns the variant index (existing ones are kept)."""
+        """Rows for a new (type, params, direction); returns the variant index (existing ones are kept).
+        Arrays taken from the book before this call may be stale afterwards: read them again."""
         if key in self.variants:
             return self.variants[key]
         if key[2] not in (LONG, SHORT):
             raise ValueError("variant direction must be +1 or -1")
-        c, k, cap = self.n_cfg, self.params.max_open, self.params.capacity
-        self.direction = np.concatenate([self.direction, np.full(c, key[2], dtype=np.int8)])
-        self.trailing = np.concatenate([self.trailing, self.matrix.trail_stop > 0])
-        self.slot_f = np.concatenate([self.slot_f, np.zeros((c, k, N_SLOT_F))])
-        self.slot_b = np.concatenate([self.slot_b, np.zeros((c, k, 2), dtype=np.bool_)])
-        self.ring_r = np.concatenate([self.ring_r, np.zeros((c, cap, 2), dtype=np.float32)])
-        self.ring_t = np.concatenate([self.ring_t, np.zeros((c, cap, 2), dtype=np.uint32)])
-        self.count = np.concatenate([self.count, np.zeros(c, dtype=np.int64)])
-        self.total = np.concatenate([self.total, np.zeros(c, dtype=np.int64)])
-        self.set_f = np.concatenate([self.set_f, np.full((c, 2), -np.inf)])
-        self.status = np.concatenate([self.status, np.zeros(c, dtype=np.int8)])
-        self.closed_now = np.concatenate([self.closed_now, np.zeros(c, dtype=np.int64)])
+        start, c = self._rows, self.n_cfg
+        if start + c > self._buf["count"].shape[0]:
+            self._allocate(max(2 * self._buf["count"].shape[0], start + c))
+        self._rows = start + c
+        self._bind()
+        self.direction[start:] = key[2]
+        self.trailing[start:] = self.matrix.trail_stop > 0
         self.variants[key] = len(self.variants)
         return self.variants[key]
 
@@ -299,13 +325,17 @@ class SetBook:
             book = cls(ExitMatrix(*(np.ascontiguousarray(mat[i]) for i in range(4))), params)
             if z["ring_r"].shape[1] != params.capacity or z["slot_b"].shape[1] != params.max_open:
                 raise ValueError("snapshot was taken with another history length or concurrency limit")
+            rows = int(z["count"].shape[0])
+            book._rows = 0
+            book._allocate(rows)
+            book._rows = rows
+            book._bind()
             for name in cls._ARRAYS:
-                setattr(book, name, np.ascontiguousarray(z[name]))
+                getattr(book, name)[...] = z[name]
             for i, (kind, ptxt, d) in enumerate(
                 zip(z["variant_types"].tolist(), z["variant_params"].tolist(), z["variant_dirs"].tolist(),
                     strict=True)
             ):
                 values = tuple(float(x) for x in ptxt.strip("()").split(",") if x.strip())
                 book.variants[(str(kind), values, int(d))] = i
-        book.closed_now = np.zeros(len(book), dtype=np.int64)
         return book

@@ -94,7 +94,8 @@ def evaluate(book: SetBook, th: GateThresholds) -> npt.NDArray[np.int64]:
         (prev < th.phase2_count) & (total >= th.phase2_count)
     )
     todo = crossing | (prev >= th.phase2_count)
-    rows, total, prev = rows[todo], total[todo], prev[todo]
+    rows = np.asarray(rows[todo], dtype=np.int64)
+    total, prev = total[todo], prev[todo]
     if rows.size == 0:
         return rows
     wr_all, wl_all, _ = gate_figures(book, min(th.phase2_count, book.params.capacity), rows)

@@ -220,3 +220,27 @@ def test_gate_figures_equal_window_statistics(btc5m_bars: Bars) -> None:
         np.testing.assert_allclose(wr, st.win_rate)
         np.testing.assert_allclose(dd, st.max_drawdown, rtol=1e-12, atol=1e-15)
         np.testing.assert_allclose(wl, st.win_loss_ratio)
+
+
+def test_growing_the_book_keeps_every_set(btc5m_bars: Bars) -> None:
+    book = SetBook(MATRIX, BookParams(EXIT, max_open=2, history=100))
+    signals = w1_like(btc5m_bars)
+    half = len(btc5m_bars) // 2
+    feed(book, btc5m_bars.slice(0, half), {k: v[:half] for k, v in signals.items()})
+    before = {name: getattr(book, name).copy() for name in SetBook._ARRAYS}
+    for r in range(3, 40):  # many variants, one by one (buffers grow by doubling)
+        book.add_variant(("move", (float(r),), SHORT))
+    assert len(book) == (2 + 37) * len(MATRIX)
+    for name, arr in before.items():
+        assert np.array_equal(getattr(book, name)[: arr.shape[0]], arr), name
+        assert getattr(book, name).shape[0] == len(book)
+    fresh = book.variant_rows(("move", (39.0,), SHORT))
+    assert (book.direction[fresh] == SHORT).all() and (book.count[fresh] == 0).all()
+    assert (book.set_f[fresh] == -np.inf).all()
+    # and the grown book keeps trading exactly like one that had all rows from the start
+    twin = SetBook.restore(book.snapshot(), book.params)
+    rest = {k: v[half:] for k, v in signals.items()}
+    feed(book, btc5m_bars.slice(half, len(btc5m_bars)), rest)
+    feed(twin, btc5m_bars.slice(half, len(btc5m_bars)), rest)
+    for name in SetBook._ARRAYS:
+        assert np.array_equal(getattr(book, name), getattr(twin, name)), name
