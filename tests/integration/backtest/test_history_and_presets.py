@@ -76,10 +76,12 @@ async def test_download_is_paged_resumable_and_reports_gaps(sim: SimulatorServer
     db.dispose()
 
 
-def test_backtest_optimal_and_presets_on_cached_candles(tmp_path: Path) -> None:
+def test_backtest_optimal_and_presets_on_cached_candles(db: Database) -> None:
+    """On SQLite and PostgreSQL (migration 0002)."""
     import numpy as np
 
-    db = make_db(tmp_path)
+    with db.session() as s:
+        s.add(Connection(id=CONN, name="Bybit X03", exchange="bybit"))
     data = Path(__file__).resolve().parents[2] / "data" / "bybit_BTCUSDT-PERP_5m_20251006.csv"
     raw = np.loadtxt(data, delimiter=",", skiprows=1)
     with db.session() as s:
@@ -122,4 +124,3 @@ def test_backtest_optimal_and_presets_on_cached_candles(tmp_path: Path) -> None:
     with db.session() as s:
         listed = store.list_backtests(s)
         assert listed[0].id == bt and listed[0].summary["trades"] == report.metrics.trades
-    db.dispose()
