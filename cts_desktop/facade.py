@@ -845,12 +845,12 @@ class AppFacade:
                                   last_test=None)
             service.update(updated)
             self._connection_set_api_type(connection_id, edit.api_type)
-            return updated
+            return updated, replace(updated, name=config.name) != config
 
-        config = await _in_thread(work)
+        config, trading_changed = await _in_thread(work)
         _log("cts.ui.connections").info("connection %s saved", config.name, extra={"connection_id": connection_id})
         coordinator = trading.coordinator
-        if connection_id in coordinator.engines:
+        if connection_id in coordinator.engines and trading_changed:  # a new name alone needs no restart
             if config.is_enabled and config.is_active:
                 await coordinator.restart_connection(connection_id)
             else:

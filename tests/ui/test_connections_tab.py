@@ -104,6 +104,10 @@ async def test_keys_go_to_the_keyring_and_nothing_secret_to_the_db(services: Ser
     picker = tab.picker
     assert picker is not None
     await until(lambda: picker.list.count() > 20, 20, "ccxt exchange list")
+    started = time.perf_counter()
+    again = await gui.facade.connection_exchanges()  # cached: no second pass over ccxt
+    assert time.perf_counter() - started < 0.1 and len(again) == picker.list.count()
+    assert all(c.id in picker.choices for c in again) and {"bybit", "bingx", "okx"} <= set(picker.choices)
     picker.search.setText("okx")
     assert set(picker.visible_ids()) >= {"okx", "myokx"} and "bybit" not in picker.visible_ids()
     save_screenshot(picker, "connections-add-exchange")
