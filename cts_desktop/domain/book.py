@@ -194,7 +194,9 @@ class SetBook:
 
     def _allocate(self, capacity: int) -> None:
         for name, (shape, dtype, fill) in self._spec.items():
-            new: np.ndarray = np.full((capacity, *shape), fill, dtype=dtype)
+            # zero-filled buffers come from calloc: spare capacity costs no memory until rows are used
+            size = (capacity, *shape)
+            new: np.ndarray = np.zeros(size, dtype=dtype) if fill == 0 else np.full(size, fill, dtype=dtype)
             old = self._buf.get(name)
             if old is not None:
                 new[: self._rows] = old[: self._rows]
