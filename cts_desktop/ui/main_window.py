@@ -84,6 +84,8 @@ class MainWindow(QMainWindow):
         quit_action = app_menu.addAction("&Quit")
         quit_action.setShortcut("Ctrl+Q")
         quit_action.triggered.connect(self.tray.request_quit)
+        engine_menu = self.menuBar().addMenu("&Engine")
+        engine_menu.addActions(self.dashboard.engine.make_actions(self))
         if self.security is not None:
             security = self.menuBar().addMenu("&Security")
             self.encrypt_action = security.addAction("Store secrets in an encrypted file…")

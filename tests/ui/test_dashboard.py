@@ -189,7 +189,9 @@ async def test_dashboard_drives_and_shows_the_engine(fast_services: Services) ->
     dash.engine.buttons["pause"].click()
     await until(lambda: coordinator.state.value == "paused", 5, "paused")
     await until(lambda: dash.engine.badge.text() == "PAUSED", 3, "paused badge")
-    dash.engine.trigger("resume")  # what F7 does
+    resume = dash.engine.actions_["resume"]  # Engine menu, shortcut F7 (window-wide)
+    assert resume.shortcut().toString() == "F7" and resume.isEnabled()
+    resume.trigger()
     await until(lambda: coordinator.state.value == "running", 5, "resumed")
 
     # Emergency stop asks first; "keep positions" stops everything and clears the live flags

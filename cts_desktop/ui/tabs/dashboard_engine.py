@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -71,9 +71,7 @@ class EnginePanel(QFrame):
             button.clicked.connect(lambda _=False, n=name: self.trigger(n))
             self.buttons[name] = button
             row.addWidget(button)
-            shortcut = QShortcut(QKeySequence(SHORTCUTS[name]), self)
-            shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
-            shortcut.activated.connect(lambda n=name: self.trigger(n))
+        self.actions_: dict[str, QAction] = {}
         self.loops = QTableWidget(len(LOOPS), 4)
         self.loops.setHorizontalHeaderLabels(["Loop", "Cycles", "Avg ms", "Health"])
         self.loops.verticalHeader().setVisible(False)
@@ -111,6 +109,17 @@ class EnginePanel(QFrame):
         self.show_status(None)
 
     # --- commands ------------------------------------------------------------------------------------------------
+
+    def make_actions(self, parent: QWidget) -> list[QAction]:
+        """Menu actions with the keyboard shortcuts (owned by the window, so they work from every tab)."""
+        for name, label in LABELS.items():
+            action = QAction(label + ("…" if name == "emergency" else ""), parent)
+            action.setShortcut(QKeySequence(SHORTCUTS[name]))
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            action.triggered.connect(lambda _=False, n=name: self.trigger(n))
+            action.setEnabled(self.buttons[name].isEnabled())
+            self.actions_[name] = action
+        return list(self.actions_.values())
 
     def trigger(self, name: str) -> None:
         if not self.buttons[name].isEnabled():
@@ -159,6 +168,8 @@ class EnginePanel(QFrame):
         self.buttons["resume"].setEnabled(state == "paused")
         self.buttons["stop"].setEnabled(state in ("running", "paused", "error", "starting"))
         self.buttons["emergency"].setEnabled(True)
+        for name, action in self.actions_.items():
+            action.setEnabled(self.buttons[name].isEnabled())
         if status is None:
             for key in self.facts:
                 self.facts[key].setText("—")
