@@ -2,8 +2,8 @@
 
 Part 1 — the whole app (services, main window at 1366×768 on the Dashboard, offscreen) with the coordinator
 trading N symbols on paper against the in-process simulator at ×speed. The shipped replay dataset has three real
-series (BTC, ETH, SOL); like ``bench/engine_lag.py`` (whose ``make_dataset`` is reused) the benchmark writes a
-temporary dataset repeating them under N names, so every symbol is real market data (the copies move together).
+series (BTC, ETH, SOL); the benchmark writes a temporary dataset repeating them under N names (as
+``bench/engine_lag.py`` does), so every symbol is real market data — the copies move together.
 A probe task sleeps 10 ms in a loop; how late it wakes is the stall that a click or a repaint would wait.
 The engine's prices reach the Dashboard through the batched bridge (5 flushes a second), the chart follows the
 first symbol live and the window's 2-s refresh timer runs as in the app.
@@ -32,7 +32,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("DBUS_SESSION_BUS_ADDRESS", "disabled:")
 os.environ.setdefault("PYTHON_KEYRING_BACKEND", "cts_desktop.storage.keyring_memory.MemoryKeyring")
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402  (PySide6 before qasync)
@@ -43,6 +43,32 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
+def make_dataset(target: Path, count: int) -> list[str]:
+    """The shipped real series repeated under ``count`` names (BTC, ETH, SOL, BTC03, ETH04, …), each copy with its
+    source's contract specification, so every symbol the engine trades is real market data."""
+    import json
+
+    from cts_desktop.exchanges.simulator.replay import default_replay_dir
+
+    source = default_replay_dir()
+    spec = json.loads((source / "instruments.json").read_text())
+    originals = {entry["base"]: entry for entry in spec["instruments"]}
+    bases = sorted(originals)
+    instruments, names = [], []
+    for k in range(count):
+        base = bases[k % len(bases)]
+        name = base if k < len(bases) else f"{base}{k:02d}"
+        entry = {key: (value.replace(base, name, 1) if isinstance(value, str) and value.startswith(base) else value)
+                 for key, value in originals[base].items()}
+        instruments.append(entry)
+        names.append(name)
+        for suffix in ("_5m.csv.gz", "_funding.csv.gz"):
+            if (source / f"{base}USDT{suffix}").exists():
+                shutil.copyfile(source / f"{base}USDT{suffix}", target / f"{name}USDT{suffix}")
+    (target / "instruments.json").write_text(json.dumps({"instruments": instruments}))
+    return names
+
+
 async def probe(stop: asyncio.Event, stalls: list[float], period: float = 0.010) -> None:
     while not stop.is_set():
         started = time.perf_counter()
@@ -51,8 +77,6 @@ async def probe(stop: asyncio.Event, stalls: list[float], period: float = 0.010)
 
 
 async def engine_part(symbols: int, speed: float, seconds: float) -> None:
-    from engine_lag import make_dataset  # bench/engine_lag.py: N names over the three real series
-
     from cts_desktop.app import GuiApp, create_qapp
     from cts_desktop.exchanges.adapter import ExchangeAdapter
     from cts_desktop.exchanges.capabilities import RateLimit
@@ -68,7 +92,8 @@ async def engine_part(symbols: int, speed: float, seconds: float) -> None:
     server = SimulatorServer(SimulatorConfig(speed=speed, data_dir=data))
     url = await server.start()
     key = server.market.create_account(10_000.0, exchange="bybit")
-    services = Services(AppOptions(data_dir=work / "app", console_log=False, log_level=os.environ.get("CTS_BENCH_LOG", "warning")))
+    level = os.environ.get("CTS_BENCH_LOG", "warning")
+    services = Services(AppOptions(data_dir=work / "app", console_log=False, log_level=level))
     services.settings.set_many({"overall.use_main_symbols": True, "overall.main_symbols": names,
                                 "overall.forced_symbols": [], "overall.symbol_count": min(50, symbols),
                                 "overall.prehistoric_days": 1})
