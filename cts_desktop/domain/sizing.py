@@ -5,7 +5,8 @@ leverage = min(market max, max-leverage setting) when "use maximal leverage", el
            round-half-up(market max × leverage %) capped the same way (at least 1)
 quantity = notional ÷ price ÷ contract size, rounded **down** to the market's amount precision.
 Below the market's minimum amount or minimum notional: raised to the smallest valid quantity when minimum-volume
-enforcement is on (``adjusted`` and a reason, for the volume log), else skipped. Everything arrives as plain
+enforcement is on (``adjusted`` and a reason, for the volume log), else skipped. Above the market's maximum
+amount: capped to it (``adjusted``). Everything arrives as plain
 values the exchange layer read from ccxt's market structure; the balance always comes from the exchange.
 Quantities are :class:`~decimal.Decimal` so "0.1 + 0.2" never becomes an order size.
 """
@@ -35,6 +36,7 @@ class MarketRules:
     min_notional: float = 0.0
     max_leverage: float = 1.0
     contract_size: float = 1.0
+    max_amount: float = 0.0  # 0: no maximum (ccxt ``limits.amount.max`` is often None)
 
     def __post_init__(self) -> None:
         if self.precision_mode not in (PrecisionMode.DECIMAL_PLACES, PrecisionMode.TICK_SIZE):
@@ -122,7 +124,12 @@ def size_position(
     while market.min_notional > 0 and float(minimum) * unit < market.min_notional:
         minimum += step
     quantity, adjusted, reason = calculated, False, ""
-    if calculated < minimum:
+    if market.max_amount > 0 and calculated > Decimal(repr(market.max_amount)):
+        capped = round_down(market.max_amount, step)
+        quantity, adjusted, reason = capped, True, f"capped from {calculated} to the market maximum {capped}"
+        if capped < minimum:
+            return Sizing(zero, calculated, 0.0, lev, 0.0, False, True, "market maximum below its minimum")
+    elif calculated < minimum:
         if not settings.min_volume_enforcement:
             return Sizing(zero, calculated, 0.0, lev, 0.0, False, True,
                           f"quantity {calculated} below the market minimum {minimum} and enforcement is off")

@@ -76,3 +76,11 @@ def test_no_balance_no_trade() -> None:
         assert s.skipped and s.quantity == 0
     with pytest.raises(ValueError):
         MarketRules(amount_precision=3, precision_mode=3)  # type: ignore[arg-type]  # significant digits
+
+
+def test_maximum_amount_caps() -> None:
+    capped_market = MarketRules(amount_precision=0.001, precision_mode=PrecisionMode.TICK_SIZE, min_amount=0.001,
+                                max_amount=0.0505, max_leverage=100.0)
+    s = size_position(100_000.0, 25_000.0, capped_market, DEFAULT)  # 10 000 USDT → 0.4 BTC
+    assert s.adjusted and not s.skipped and s.quantity == Decimal("0.050") and "maximum" in s.reason
+    assert size_position(1000.0, 25_000.0, capped_market, DEFAULT).quantity == Decimal("0.004")  # below the cap
