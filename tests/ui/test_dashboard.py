@@ -13,6 +13,8 @@ from pathlib import Path
 
 import psutil
 import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 from sqlalchemy import func, select
 
@@ -191,7 +193,9 @@ async def test_dashboard_drives_and_shows_the_engine(fast_services: Services) ->
     await until(lambda: dash.engine.badge.text() == "PAUSED", 3, "paused badge")
     resume = dash.engine.actions_["resume"]  # Engine menu, shortcut F7 (window-wide)
     assert resume.shortcut().toString() == "F7" and resume.isEnabled()
-    resume.trigger()
+    window.activateWindow()
+    await until(lambda: QApplication.activeWindow() is window, 2, "window active")
+    QTest.keyClick(window, Qt.Key.Key_F7)
     await until(lambda: coordinator.state.value == "running", 5, "resumed")
 
     # Emergency stop asks first; "keep positions" stops everything and clears the live flags
