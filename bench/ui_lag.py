@@ -115,8 +115,13 @@ async def engine_part(symbols: int, speed: float, seconds: float) -> None:
     dash = gui.window.dashboard
     started = time.perf_counter()
     print("starting the engine …", flush=True)
+    start_stalls: list[float] = []
+    start_stop = asyncio.Event()
+    start_probe = asyncio.create_task(probe(start_stop, start_stalls))
     await dash.run_command("start")
     await trading.coordinator.wait_started(3600)
+    start_stop.set()
+    await start_probe
     print(f"engine started in {time.perf_counter() - started:.1f} s", flush=True)
     warm = time.perf_counter() - started
     engine = trading.coordinator.engines[REPLAY_CONNECTION_ID]
@@ -139,6 +144,8 @@ async def engine_part(symbols: int, speed: float, seconds: float) -> None:
     print(f"chart                     {chart.source[1] if chart.source else '-'}: {chart.chart.n} bars")
     print(f"event-loop stall p50/p99  {pct(stalls, 0.5):8.2f} / {pct(stalls, 0.99):8.2f} ms "
           f"(max {max(stalls):.1f} ms, {len(stalls)} probes of 10 ms)")
+    print(f"stall while starting      p50 {pct(start_stalls, 0.5):.2f} / p99 {pct(start_stalls, 0.99):.2f} ms "
+          f"(max {max(start_stalls, default=0):.1f} ms): history warm-up in a worker thread shares the GIL")
     await gui.shutdown()
     services.close()
     await server.stop()
