@@ -12,7 +12,12 @@ Part 2 — the candlestick chart alone with 10,000 real 5-minute candles (``../s
 ``tests/data``): first paint of the visible window, a live tick (update + repaint) at 1-s cadence, and a paint of
 all 10,000 bars (first time: every chunk picture is built; then cached).
 
-Usage: ``python bench/ui_lag.py [--symbols 20] [--speed 10] [--seconds 60]``
+Matrix: ``--matrix narrow`` (the default here) trades 12 exit configurations per indication variant (TP 2/4/8 ×
+SL 0.5/1.0 × trailing off/(0.6, 0.2)) with Direction and Move over ranges 3–6, because at the default settings (924
+configurations per variant, all indications) the one-day history warm-up took about four minutes per symbol on
+this shared 2-core machine; ``--matrix default`` measures the shipped defaults.
+
+Usage: ``python bench/ui_lag.py [--symbols 20] [--speed 10] [--seconds 60] [--matrix narrow|default]``
 """
 
 from __future__ import annotations
@@ -36,6 +41,14 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402  (PySide6 before qasync)
+
+NARROW = {
+    "indications.activity.enabled": False, "indications.active.enabled": False,
+    "indications.direction.range_min": 3, "indications.direction.range_max": 6,
+    "indications.move.range_min": 3, "indications.move.range_max": 6,
+    "strategy.tp_factors": [2, 4, 8], "strategy.sl_ratios": [0.5, 1.0], "strategy.trailing_starts": [0.6],
+    "strategy.trailing_stops": [0.2],
+}
 
 
 def pct(values: list[float], q: float) -> float:
@@ -76,7 +89,7 @@ async def probe(stop: asyncio.Event, stalls: list[float], period: float = 0.010)
         stalls.append(max(0.0, (time.perf_counter() - started - period) * 1000))
 
 
-async def engine_part(symbols: int, speed: float, seconds: float) -> None:
+async def engine_part(symbols: int, speed: float, seconds: float, matrix: str) -> None:
     from cts_desktop.app import GuiApp, create_qapp
     from cts_desktop.exchanges.adapter import ExchangeAdapter
     from cts_desktop.exchanges.capabilities import RateLimit
@@ -96,7 +109,7 @@ async def engine_part(symbols: int, speed: float, seconds: float) -> None:
     services = Services(AppOptions(data_dir=work / "app", console_log=False, log_level=level))
     services.settings.set_many({"overall.use_main_symbols": True, "overall.main_symbols": names,
                                 "overall.forced_symbols": [], "overall.symbol_count": min(50, symbols),
-                                "overall.prehistoric_days": 1})
+                                "overall.prehistoric_days": 1, **(NARROW if matrix == "narrow" else {})})
     create_qapp()
     gui = GuiApp(services)
     gui.window.resize(1366, 768)
@@ -137,7 +150,7 @@ async def engine_part(symbols: int, speed: float, seconds: float) -> None:
     await task
     bridge = gui.window.bridge
     print(f"symbols traded            {len(engine.symbols)} (of {symbols} requested; BTC/ETH/SOL real series "
-          f"repeated), paper, simulator x{speed:g}")
+          f"repeated), paper, simulator x{speed:g}, {matrix} matrix")
     print(f"engine start              {warm:8.1f} s (markets + 1 day of history per symbol)")
     print(f"measured window           {seconds:8.1f} s: {engine.meters['main'].cycles - cycles0} main cycles, "
           f"{bridge.events_in - events0} bus events → {bridge.flushes - flushes0} bridge flushes")
@@ -200,6 +213,7 @@ def main() -> None:
     parser.add_argument("--symbols", type=int, default=20)
     parser.add_argument("--speed", type=float, default=10.0)
     parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--matrix", choices=("narrow", "default"), default="narrow")
     parser.add_argument("--chart-only", action="store_true")
     args = parser.parse_args()
     import qasync
@@ -211,7 +225,7 @@ def main() -> None:
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     with loop:
-        loop.run_until_complete(engine_part(args.symbols, args.speed, args.seconds))
+        loop.run_until_complete(engine_part(args.symbols, args.speed, args.seconds, args.matrix))
 
 
 if __name__ == "__main__":
