@@ -125,6 +125,7 @@ class PresetRunner:
         self.book_params = BookParams(exit=params, max_open=max_open, history=history, cooldown_s=cooldown_s)
         self.candles: dict[str, _Candles] = {}
         self.books: dict[tuple[str, int], SetBook] = {}
+        self.evaluations = 0  # candle closes at which the sets were evaluated
         self.fired = 0
         self.signals_sent = 0
 
@@ -162,6 +163,7 @@ class PresetRunner:
         if not candles.push(t, price) or not entries_allowed or len(candles.time) < 3:
             return []
         bars = candles.bars()
+        self.evaluations += 1
         out: list[EntrySignal] = []
         for index, s in enumerate(self.sets):
             f = s.fixed
