@@ -120,26 +120,38 @@ async def test_auto_optimal_results_backtest_presets(services: Services) -> None
         assigned = s.get(ConnectionPreset, CONN)
         assert assigned is not None and assigned.preset_type_id == tab.preset_type.currentData()
         kinds = sorted(str(b.params["kind"]) for b in s.query(Backtest).all())
-    assert kinds == ["backtest", "backtest", "optimal"]
+    assert kinds == ["backtest", "backtest", "optimal"]  # two backtests (best row, the selection), one grid
     predefined = [tab.preset_type.itemText(i) for i in range(tab.preset_type.count())]
     assert sum("predefined" in t for t in predefined) == 5
 
+    # the saved preset backtests as a whole: its two fixed sets give the same trades as the selection did
+    before = len(tab.report.trades)
+    await tab._run(tab.backtest_preset(), "preset backtest")
+    assert tab.last_error == "" and len(tab.report.trades) == before
+    assert "Preset RSI best two (2 fixed sets)" in tab.summary.text()
+    # a predefined preset (sets with ranges) runs its grids
+    tab.preset_type.setCurrentIndex(next(i for i in range(tab.preset_type.count())
+                                         if tab.preset_type.itemText(i).startswith("Scalping")))
+    await tab._run(tab.backtest_preset(), "preset backtest")
+    assert tab.last_error == "" and "Preset Scalping" in tab.status.text()
+    assert {r.indication for r in tab.model.rows} == {"direction", "move"}
+    tab.preset_type.setCurrentIndex(tab.preset_type.findText("RSI best two", Qt.MatchFlag.MatchStartsWith))
     # stored runs are listed and open again: the optimal run's ranked rows, a backtest's equity and trades
     tab.valid_only.setChecked(False)
     texts = [tab.runs.itemText(i) for i in range(tab.runs.count())]
-    assert len(texts) == 3 and "auto-optimal rsi" in texts[-1]
-    tab.runs.setCurrentIndex(2)
+    assert len(texts) == 5 and "auto-optimal rsi" in texts[-1]
+    tab.runs.setCurrentIndex(4)
     tab.model.set_rows([])
     await tab.open_run()
     assert tab.model.rows == rows[:500]
-    tab.runs.setCurrentIndex(0)  # the newest: the backtest of the two chosen rows
+    tab.runs.setCurrentIndex(2)  # the backtest of the two chosen rows
     tab.equity.show_equity([])
     tab.trades_chart.show_trades(None, [])
     await tab.open_run()
     assert tab.equity.points == len(tab.report.equity)
     assert tab.trades_chart.marked == len(tab.report.trades) == chosen[0].trades + chosen[1].trades
     assert f"{chosen[0].trades + chosen[1].trades} trades" in tab.summary.text()
-    tab.runs.setCurrentIndex(2)
+    tab.runs.setCurrentIndex(4)
     await tab.open_run()
     tab.table.selectRow(0)
     await asyncio.sleep(0.1)

@@ -118,12 +118,17 @@ class StrategiesTab(QWidget):
         self.preset_type = QComboBox()
         self.apply_connection = QComboBox()
         self.apply_button = QPushButton("Apply to connection")
+        self.preset_backtest_button = QPushButton("Backtest preset")
+        self.preset_backtest_button.setToolTip(
+            "Fixed sets: backtest them on the form's symbols and period; sets with ranges: run their grid "
+            "(auto-optimal with the set's own rules)")
         presets = QHBoxLayout()
         presets.addWidget(self.preset_name, 1)
         presets.addWidget(self.save_button)
         presets.addSpacing(16)
         presets.addWidget(QLabel("Preset"))
         presets.addWidget(self.preset_type, 1)
+        presets.addWidget(self.preset_backtest_button)
         presets.addWidget(QLabel("→"))
         presets.addWidget(self.apply_connection, 1)
         presets.addWidget(self.apply_button)
@@ -171,6 +176,7 @@ class StrategiesTab(QWidget):
         self.cancel_button.clicked.connect(self.cancel)
         self.save_button.clicked.connect(lambda: spawn(self.save_preset(), "save preset"))
         self.open_button.clicked.connect(lambda: spawn(self.open_run(), "open stored run"))
+        self.preset_backtest_button.clicked.connect(lambda: self._start(self.backtest_preset(), "preset backtest"))
         self.apply_button.clicked.connect(lambda: spawn(self.apply_preset(), "apply preset"))
         self.filter.textChanged.connect(self.proxy.set_text)
         self.valid_only.toggled.connect(self.proxy.set_valid_only)
@@ -246,7 +252,8 @@ class StrategiesTab(QWidget):
             self._set_busy(False)
 
     def _set_busy(self, on: bool) -> None:
-        for b in (self.download_button, self.optimal_button, self.backtest_button, self.save_button):
+        for b in (self.download_button, self.optimal_button, self.backtest_button, self.save_button,
+                  self.preset_backtest_button):
             b.setEnabled(not on)
         self.cancel_button.setEnabled(on)
         if on:
@@ -399,6 +406,49 @@ class StrategiesTab(QWidget):
             self.trades_chart.show_trades(self.candles.get(symbol), [t for t in stored.trades if t.symbol == symbol])
 
     # --- presets ------------------------------------------------------------------------------------------------
+
+    async def backtest_preset(self) -> None:
+        """The chosen preset on the form's symbols and period: its fixed sets as a backtest, its sets with ranges
+        as their grid (auto-optimal under each set's own rules)."""
+        type_id = self.preset_type.currentData()
+        if type_id is None:
+            raise FormError("choose a preset")
+        sets = [s for s in await self.facade.strategies.preset_sets(int(type_id)) if s.active]
+        if not sets:
+            raise FormError("the preset has no active configuration sets")
+        name = self.preset_type.currentText().split(" (")[0]
+        fixed = [s.fixed for s in sets if s.fixed is not None]
+        grids = [s.definition for s in sets if s.fixed is None]
+        candles = await self._load_candles()
+        assert self.token is not None
+        params = self.facade.strategies.exit_params()
+        if grids:
+            from cts_desktop.backtest.optimal import OptimalRequest
+
+            request = OptimalRequest(tuple(grids), params, max_open=self.form.max_open.value(),
+                                     max_configs=self.form.max_configs.value(), seed=self.form.seed.value())
+            run_id, result, ranked = await self.facade.strategies.optimal(
+                f"preset {name}: grid on {', '.join(candles)}", request, candles, self.token, self._on_progress,
+                extra=self.candle_info)
+            self.definitions = list(grids)
+            self.model.set_rows(ranked)
+            self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+            self.status.setText(f"Preset {name} #{run_id}: {result.evaluated:,} configurations of its "
+                                f"{len(grids)} set(s) with ranges, {result.valid_count:,} valid.")
+        if fixed:
+            for symbol, bars in candles.items():
+                _id, report = await self.facade.strategies.backtest(
+                    f"preset {name} on {symbol}", fixed, {symbol: bars}, params, self.form.max_open.value(),
+                    self.token, self._on_progress, extra=self.candle_info)
+                self.report = report
+                self.equity.show_equity(report.equity)
+                self.trades_chart.show_trades(bars, report.trades)
+                if report.metrics is not None:
+                    self.summary.setText(f"Preset {name} ({len(fixed)} fixed sets) — "
+                                         + self._summary_text(symbol, report.metrics.as_dict()))
+            if not grids:
+                self.status.setText(f"Preset {name}: {len(fixed)} fixed set(s) backtested.")
+        await self.refresh_runs()
 
     async def save_preset(self) -> None:
         rows = self.selected_rows()
