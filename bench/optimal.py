@@ -15,6 +15,12 @@ vectorbt (1.2, ``Portfolio.from_signals`` with open/high/low, ``sl_stop``/``tp_s
 short-only — the W1 settings): the same entries and stops; from its trade records we compute the same figures
 (trades, Σ returns, gross PF of the last 25/50, trades per 48 h, drawdown time) and the same ranking. The run
 reports whether trade counts, summed returns and the top of the ranking are identical.
+
+Measured 2026-11-25 on this 2-core machine while shared (load average 3–4), ``bench/optimal.py``:
+ours 0.65–0.98 s wall per run (median of 3; 0.34–0.36 s CPU of all threads, i.e. ~0.2–0.35 s on an idle
+machine), warm-up 1.4–2.0 s, peak RSS 179 MB; vectorbt 37.6–42.1 s for the same 20,000 configurations (warm-up
+7–15 s not timed), process peak 1.26–1.39 GB; 43–56× faster; trade counts identical for all 20,000, largest
+|Δ Σ returns| 1.4e-14, PF25/PF50/drawdown-time figures equal to ≤ 7e-14 (2.3e-10 s), top-100 ranking identical.
 """
 
 from __future__ import annotations

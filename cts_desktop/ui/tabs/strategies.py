@@ -238,6 +238,7 @@ class StrategiesTab(QWidget):
         self.status.setText(f"{what.capitalize()}…")
         try:
             await coro
+            self.progress.setValue(1000)
         except Cancelled:
             self.status.setText(f"{what.capitalize()} cancelled.")
         except FormError as error:
