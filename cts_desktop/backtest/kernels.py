@@ -82,8 +82,8 @@ def grid_kernel(
     max_open: int, window_a: int, window_b: int, tasks: IntArray,
     out_f: FloatArray, out_i: IntArray,
 ) -> None:
-    """The given flat task numbers (task = config × variants + variant); results into ``out_f[v, k]`` /
-    ``out_i[v, k]``."""
+    """The given flat task numbers (task = config × variants + variant); the figures of ``tasks[i]`` go to
+    ``out_f[i]`` / ``out_i[i]`` (outputs as long as the slice, so memory does not grow with the grid)."""
     n_var = sig.shape[0]
     for i in numba.prange(tasks.shape[0]):
         task = tasks[i]
@@ -106,14 +106,14 @@ def grid_kernel(
         for j in range(trades):
             exit_t[j] = t[rec_exit[j]]
             dur += t[rec_exit[j]] - t[rec_entry[j]]
-        out_i[v, k, G_TRADES] = trades
-        out_i[v, k, G_WINS] = wins
-        out_i[v, k, G_OPEN] = n_open
-        out_f[v, k, G_NET] = total
-        out_f[v, k, G_GWIN] = gwin
-        out_f[v, k, G_GLOSS] = gloss
-        out_f[v, k, G_MAXDD] = maxdd
-        out_f[v, k, G_DD_S] = drawdown_seconds(rec_result, exit_t, trades)
-        out_f[v, k, G_PF_A] = tail_gross_pf(rec_result, trades, window_a)
-        out_f[v, k, G_PF_B] = tail_gross_pf(rec_result, trades, window_b)
-        out_f[v, k, G_AVG_DUR_S] = dur / trades if trades > 0 else np.nan
+        out_i[i, G_TRADES] = trades
+        out_i[i, G_WINS] = wins
+        out_i[i, G_OPEN] = n_open
+        out_f[i, G_NET] = total
+        out_f[i, G_GWIN] = gwin
+        out_f[i, G_GLOSS] = gloss
+        out_f[i, G_MAXDD] = maxdd
+        out_f[i, G_DD_S] = drawdown_seconds(rec_result, exit_t, trades)
+        out_f[i, G_PF_A] = tail_gross_pf(rec_result, trades, window_a)
+        out_f[i, G_PF_B] = tail_gross_pf(rec_result, trades, window_b)
+        out_f[i, G_AVG_DUR_S] = dur / trades if trades > 0 else np.nan

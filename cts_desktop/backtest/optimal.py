@@ -256,7 +256,7 @@ def run_optimal(
 
 def _run_job(request: OptimalRequest, job: _Job, number: int, cancel: CancelToken, tracker: Tracker
              ) -> tuple[dict[str, npt.NDArray[np.float64]], dict[str, npt.NDArray[np.int64]]]:
-    n_var, n_cfg = job.sig.shape[0], len(job.matrix)
+    n_var = job.sig.shape[0]
     if n_var == 0:
         empty_f = {name: np.zeros(0) for name in _FLOAT_COLS}
         return empty_f, {name: np.zeros(0, dtype=np.int64) for name in _INT_COLS}
@@ -264,8 +264,7 @@ def _run_job(request: OptimalRequest, job: _Job, number: int, cancel: CancelToke
     side = np.array([0 if d > 0 else 1 for d in job.dirs.tolist()], dtype=np.int64)
     nxt = np.stack([next_signal_index(row) for row in job.sig])
     cap = job.sig.sum(axis=1).astype(np.int64) + 1
-    out_f = np.full((n_var, n_cfg, kn.N_GF), np.nan)
-    out_i = np.zeros((n_var, n_cfg, kn.N_GI), dtype=np.int64)
+    parts: list[tuple[dict[str, npt.NDArray[np.float64]], dict[str, npt.NDArray[np.int64]]]] = []
     d = job.definition
     m = job.matrix
     pos = 0
@@ -273,6 +272,8 @@ def _run_job(request: OptimalRequest, job: _Job, number: int, cancel: CancelToke
     while pos < job.tasks.shape[0]:
         cancel.check()
         chunk = job.tasks[pos:pos + size]
+        out_f = np.full((chunk.shape[0], kn.N_GF), np.nan)
+        out_i = np.zeros((chunk.shape[0], kn.N_GI), dtype=np.int64)
         t0 = time.perf_counter()
         kn.grid_kernel(
             p.o, p.h, p.low, p.c, p.t, p.bmin, p.bmax, p.bmin2, p.bmax2, p.block, p.big, side, job.sig, nxt, cap,
@@ -280,23 +281,28 @@ def _run_job(request: OptimalRequest, job: _Job, number: int, cancel: CancelToke
             request.params.timeout_s, request.max_open, d.eval_count_1, d.eval_count_2, chunk, out_f, out_i,
         )
         took = time.perf_counter() - t0
+        parts.append(_columns(request, job, number, chunk, out_f, out_i))
         pos += chunk.shape[0]
         tracker.advance(int(chunk.shape[0]), f"{job.symbol} · {d.name}")
         # aim each slice at SLICE_TARGET_S (bounded growth: the first call may include compilation)
         rate = chunk.shape[0] / max(took, 1e-4)
         size = int(min(max(16, rate * SLICE_TARGET_S), size * 4))
-    return _columns(request, job, number, out_f, out_i)
+    if not parts:
+        return _columns(request, job, number, job.tasks[:0], np.zeros((0, kn.N_GF)),
+                        np.zeros((0, kn.N_GI), dtype=np.int64))
+    return ({name: np.concatenate([p[0][name] for p in parts]) for name in _FLOAT_COLS},
+            {name: np.concatenate([p[1][name] for p in parts]) for name in _INT_COLS})
 
 
 def _columns(
-    request: OptimalRequest, job: _Job, number: int, out_f: npt.NDArray[np.float64], out_i: npt.NDArray[np.int64]
+    request: OptimalRequest, job: _Job, number: int, tasks: npt.NDArray[np.int64], f: npt.NDArray[np.float64],
+    i: npt.NDArray[np.int64],
 ) -> tuple[dict[str, npt.NDArray[np.float64]], dict[str, npt.NDArray[np.int64]]]:
-    """The job's cells as columns, with the validity rules applied vectorised."""
+    """A slice of the job's cells as columns, with the validity rules applied vectorised."""
     d = job.definition
     n_var = job.sig.shape[0]
-    v = job.tasks % n_var
-    k = job.tasks // n_var
-    f, i = out_f[v, k], out_i[v, k]
+    v = tasks % n_var
+    k = tasks // n_var
     trades = i[:, kn.G_TRADES]
     gwin, gloss = f[:, kn.G_GWIN], f[:, kn.G_GLOSS]
     with np.errstate(invalid="ignore", divide="ignore"):
