@@ -649,17 +649,15 @@ class AppFacade:
         step = dd.TIMEFRAME_MS[timeframe]
         minutes = min(bars * step // 60_000, 500_000)
 
-        def read(session: Session) -> list[Any]:
+        def read(session: Session) -> Any:  # resampled in the worker too: up to 500,000 rows
             query = select(Candle.ts, Candle.open, Candle.high, Candle.low, Candle.close, Candle.volume).where(
                 Candle.connection_id == connection_id, Candle.symbol == symbol, Candle.timeframe == "1m")
             if until_ms is not None:
                 query = query.where(Candle.ts < until_ms)
             rows = session.execute(query.order_by(Candle.ts.desc()).limit(minutes)).all()
-            return [tuple(r) for r in reversed(rows)]
+            return dd.resample([tuple(r) for r in reversed(rows)], symbol, timeframe)
 
-        rows = await self.services.db.run(read)
-        series = dd.resample(rows, symbol, timeframe)
-        return series
+        return await self.services.db.run(read)
 
     async def chart_overlay(self, connection_id: str, symbol: str, since_ms: int) -> Any:
         """Entry/exit markers of Real positions (DB) and pseudo positions (the engine's set book), and the TP/SL
@@ -674,8 +672,8 @@ class AppFacade:
         engine = self.services.trading.coordinator.engines.get(connection_id) if self.services.trading_loaded \
             else None
         pipeline = engine.pipelines.get(symbol) if engine is not None else None
-        if pipeline is not None:
-            overlay.markers.extend(dd.pseudo_markers(pipeline.book, since_ms))
+        if pipeline is not None:  # a read-only scan of up to millions of ring entries: off the GUI thread
+            overlay.markers.extend(await _in_thread(dd.pseudo_markers, pipeline.book, since_ms))
         return overlay
 
 
