@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -145,4 +145,49 @@ async def test_connection_switches_keep_the_rules(services: Services) -> None:
     logging.getLogger("cts.engine").info("replay line", extra={"connection_id": REPLAY_CONNECTION_ID})
     assert services.writer.flush(10)
     assert any(r.message == "replay line" for r in await facade.connection_log(REPLAY_CONNECTION_ID))
+    await gui.shutdown()
+
+
+def test_emergency_stop_asks_and_reports_the_choice(qtbot) -> None:  # type: ignore[no-untyped-def]
+    from cts_desktop.ui.tabs.dashboard_engine import EnginePanel
+
+    panel = EnginePanel()
+    qtbot.addWidget(panel)
+    commands: list[tuple[str, bool]] = []
+    panel.command.connect(lambda name, close: commands.append((name, close)))
+    panel.buttons["emergency"].click()
+    assert panel.confirm is not None and commands == []  # nothing happens before the answer
+    panel.close_all.click()
+    assert commands == [("emergency", True)]
+    panel.trigger("emergency")
+    assert panel.confirm is not None
+    panel.keep.click()
+    panel.trigger("emergency")
+    assert panel.confirm is not None
+    panel.confirm.reject()  # Cancel / Escape
+    assert commands == [("emergency", True), ("emergency", False)]
+    panel.trigger("pause")  # disabled while stopped
+    panel.trigger("start")
+    assert commands[-1] == ("start", False) and len(commands) == 3
+
+
+@QASYNC
+async def test_banner_shows_an_unhealthy_running_engine(services: Services) -> None:
+    import time as _time
+
+    from cts_desktop.engine.status import EngineState, EngineStatus, HealthStatus
+
+    create_qapp()
+    gui = GuiApp(services)
+    services.start(asyncio.get_running_loop())
+    dash = gui.window.dashboard
+    await dash.refresh()
+    assert "stopped" in dash.banner.text()
+    status = EngineStatus(state=EngineState.RUNNING, started_at=_time.time() - 65, main_enabled=True,
+                          preset_enabled=False, engines=(), health=HealthStatus.UNHEALTHY, last_error=None)
+    dash._on_engine_status(status)
+    assert "unhealthy" in dash.banner.text() and "stopped" not in dash.banner.text()
+    assert dash.engine.badge.text() == "RUNNING" and dash.engine.facts["uptime"].text() == "00:01:05"
+    dash._on_engine_status(replace(status, health=HealthStatus.HEALTHY))
+    assert "engine" not in dash.banner.text()
     await gui.shutdown()
