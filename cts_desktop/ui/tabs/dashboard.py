@@ -85,6 +85,7 @@ class DashboardTab(QWidget):
         self.bridge.prices.connect(self._on_prices)
         self.bridge.orders.connect(lambda _b: self._tables_changed())
         self.bridge.positions.connect(lambda _b: self._tables_changed())
+        self.bridge.connections_changed.connect(lambda: self.run(self.refresh_connections(), "dashboard cards"))
         self._tables_pending = False
         self.last_status: Any = None
 
@@ -148,11 +149,15 @@ class DashboardTab(QWidget):
         metrics = await self.facade.dashboard_metrics()
         self.metrics.show_metrics(metrics)
         self.metrics.show_errors(self.overview.errors_24h, self.overview.warnings_24h)
-        self.connections.show_cards(await self.facade.dashboard_connections())
+        await self.refresh_connections()
         self._on_engine_status(self.facade.engine_status())
         await self.refresh_tables()
         self.ticker.show_rows(await self.facade.dashboard_ticker())
         chart.set_sources(self.facade.chart_sources())
+
+    async def refresh_connections(self) -> None:
+        """The connection cards (also when another tab changed a connection: ``ConnectionsChanged``)."""
+        self.connections.show_cards(await self.facade.dashboard_connections())
 
     async def refresh_tables(self) -> None:
         self._tables_pending = False
