@@ -152,8 +152,11 @@ class DashboardTab(QWidget):
         await self.refresh_connections()
         self._on_engine_status(self.facade.engine_status())
         await self.refresh_tables()
-        self.ticker.show_rows(await self.facade.dashboard_ticker())
         chart.set_sources(self.facade.chart_sources())
+        try:
+            self.ticker.show_rows(await self.facade.dashboard_ticker())
+        except Exception as error:  # the exchange did not answer: keep the last prices, say why in the log
+            log.warning("ticker not refreshed: %s", error)
 
     async def refresh_connections(self) -> None:
         """The connection cards (also when another tab changed a connection: ``ConnectionsChanged``)."""
