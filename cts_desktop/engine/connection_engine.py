@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from decimal import Decimal
@@ -115,6 +116,8 @@ class ConnectionEngine:
         self.crashed: BaseException | None = None
         self._stop_requested = False
         self._start_task: asyncio.Task[None] | None = None
+        # how old the oldest price of each processed batch was (exchange timestamp → processed), for lag metrics
+        self.lag_ms: deque[float] = deque(maxlen=5000)
 
     # --- settings --------------------------------------------------------------------------------------------
 
@@ -409,6 +412,7 @@ class ConnectionEngine:
             while not self._prices.empty():
                 batch.append(self._prices.get_nowait())
             started = time.perf_counter()
+            self.lag_ms.append(time.time() * 1000 - min(item[2] for item in batch))
             ok = True
             try:
                 for symbol, price, ts_ms in batch:
