@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cts_desktop.backtest.optimal import OptimalRow
@@ -105,7 +106,11 @@ def seed_predefined(session: Session) -> int:
     created = 0
     for preset in PREDEFINED:
         if preset.name not in have:
-            _add_type(session, preset)
+            try:
+                with session.begin_nested():  # another task may seed the same preset at the same moment
+                    _add_type(session, preset)
+            except IntegrityError:
+                continue
             created += 1
     return created
 

@@ -32,7 +32,7 @@ async def test_window_has_four_tabs_with_real_content(services: Services) -> Non
     gui.show()
     window = gui.window
     assert [window.tabs.tabText(i) for i in range(window.tabs.count())] == [
-        "Dashboard", "Connections", "Settings", "Monitoring"
+        "Dashboard", "Connections", "Settings", "Strategies", "Monitoring"
     ]
     await window.refresh_all()
     # status bar shows the database and connection counts from the DB
@@ -40,7 +40,7 @@ async def test_window_has_four_tabs_with_real_content(services: Services) -> Non
     assert window.connections_label.text() == "Connections: 0/1 enabled"
     assert window.engine_label.text() == "Engine: stopped"
     # dashboard cards
-    assert window.dashboard.cards["connections"].value.text() == "1"
+    assert window.dashboard.cards["connections"].value.text() == "0"  # active connections
     assert window.dashboard.cards["errors"].value.text() == "1"
     assert window.dashboard.banner.isVisible() or not window.isVisible()
     # connections tab lists the row from the DB
@@ -78,7 +78,8 @@ async def test_tray_icon_exists_and_menu_works(services: Services) -> None:
     gui.show()
     tray = gui.window.tray
     assert isinstance(tray.icon, QSystemTrayIcon)
-    assert [a.text() for a in tray.menu.actions() if a.text()] == ["Hide window", "Quit CTS Desktop"]
+    assert [a.text() for a in tray.menu.actions() if a.text()] == ["Hide window", "Start trading", "Pause trading", "Resume trading",
+                                                                "Stop trading", "Quit CTS Desktop"]
     tray.toggle_window()
     assert not gui.window.isVisible()
     tray.toggle_window()
