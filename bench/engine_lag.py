@@ -67,8 +67,8 @@ async def run(symbols: int, speed: float, seconds: float) -> None:
     from cts_desktop.exchanges.adapter import ExchangeAdapter
     from cts_desktop.exchanges.capabilities import RateLimit
     from cts_desktop.exchanges.connections import REPLAY_CONNECTION_ID
-    from cts_desktop.exchanges.simulator import SimulatorConfig, SimulatorServer
     from cts_desktop.exchanges.models import Credentials
+    from cts_desktop.exchanges.simulator import SimulatorConfig, SimulatorServer
     from cts_desktop.services import AppOptions, Services
 
     work = Path(tempfile.mkdtemp(prefix="cts-bench-"))

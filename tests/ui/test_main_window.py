@@ -78,8 +78,9 @@ async def test_tray_icon_exists_and_menu_works(services: Services) -> None:
     gui.show()
     tray = gui.window.tray
     assert isinstance(tray.icon, QSystemTrayIcon)
-    assert [a.text() for a in tray.menu.actions() if a.text()] == ["Hide window", "Start trading", "Pause trading", "Resume trading",
-                                                                "Stop trading", "Quit CTS Desktop"]
+    expected = ["Hide window", "Start trading", "Pause trading", "Resume trading", "Stop trading",
+                "Quit CTS Desktop"]
+    assert [a.text() for a in tray.menu.actions() if a.text()] == expected
     tray.toggle_window()
     assert not gui.window.isVisible()
     tray.toggle_window()
