@@ -311,7 +311,13 @@ class Account:
         return [o for o in self.orders.values() if o.status in ACTIVE_STATUSES and (base is None or o.base == base)]
 
     # ---- fills --------------------------------------------------------------------------------------------
+    def on_tick(self, base: str, price: float) -> float:
+        """The price as the exchange would print it: a whole number of ticks (real venues never fill between ticks)."""
+        tick = float(self.instruments[base].tick_size)
+        return round(round(price / tick) * tick, 10)
+
     def fill(self, order: SimOrder, price: float, now_ms: int, *, is_maker: bool) -> None:
+        price = self.on_tick(order.base, price)
         pos = self.position(order.base, order.position_idx)
         qty = order.qty - order.filled_qty
         if order.reduce_only or self._is_closing(order, pos):

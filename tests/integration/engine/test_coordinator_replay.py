@@ -20,7 +20,6 @@ from cts_desktop.engine.connection_engine import EngineDeps
 from cts_desktop.engine.coordinator import GlobalTradeEngineCoordinator
 from cts_desktop.engine.events import EventBus
 from cts_desktop.engine.lease import LeaseKeeper
-from cts_desktop.engine.pnl import cents
 from cts_desktop.engine.status import EngineState
 from cts_desktop.exchanges.connections import ConnectionConfig, ConnectionService
 from cts_desktop.exchanges.replay_connection import ReplayOptions, ReplayRuntime
@@ -191,4 +190,6 @@ async def test_replay_end_to_end(world: World) -> None:
     sim_diag = [(x.side, x.qty, x.client_id[-6:], x.ts) for x in account.executions]
     assert all(p.status in ("closed", "failed") for p in positions), (
         [(p.id, p.side, p.status, p.opened_at) for p in positions], diag, sim_diag)
-    assert cents(Decimal(10_000) + net + funding) == cents(Decimal(repr(account.wallet)))
+    # compared unrounded (within 1/100 of a cent): rounding both sides could split a value sitting on a half cent
+    drift = Decimal(10_000) + net + funding - Decimal(repr(account.wallet))
+    assert abs(drift) < Decimal("0.0001"), (drift, diag, sim_diag)
