@@ -111,27 +111,38 @@ def may_open(book: SetBook) -> BoolArray:
     return np.asarray(book.status != SetStatus.FAILED)
 
 
-def main_sets(book: SetBook, th: GateThresholds) -> BoolArray:
-    """Main: ACTIVE, at least ``main_min_closed`` closed, avg_pf over the stored history ≥ threshold."""
-    hist = window_stats(book, book.params.capacity)
-    return np.asarray(
-        (book.status == SetStatus.ACTIVE) & (book.total >= th.main_min_closed) & (hist.avg_pf >= th.main_min_avg_pf)
-    )
+def _rows(book: SetBook, rows: npt.NDArray[np.int64] | None) -> npt.NDArray[np.int64]:
+    return np.arange(len(book), dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
 
 
-def real_sets(book: SetBook, th: GateThresholds) -> BoolArray:
+def main_sets(book: SetBook, th: GateThresholds, rows: npt.NDArray[np.int64] | None = None) -> BoolArray:
+    """Main: ACTIVE, at least ``main_min_closed`` closed, avg_pf over the stored history ≥ threshold.
+
+    One flag per entry of ``rows`` (every set of the book without it). The cheap status and count tests run
+    first so the history statistics are only gathered for the sets that can still pass."""
+    idx = _rows(book, rows)
+    out = (book.status[idx] == SetStatus.ACTIVE) & (book.total[idx] >= th.main_min_closed)
+    if out.any():
+        out[out] = window_stats(book, book.params.capacity, idx[out]).avg_pf >= th.main_min_avg_pf
+    return np.asarray(out)
+
+
+def real_sets(book: SetBook, th: GateThresholds, rows: npt.NDArray[np.int64] | None = None) -> BoolArray:
     """Real: Main, and over the newest ``real_window`` results avg_pf ≥ threshold and mean time in drawdown
     within the limit."""
-    w = window_stats(book, th.real_window)
-    return np.asarray(
-        main_sets(book, th)
-        & (w.avg_pf >= th.real_min_avg_pf)
-        & (w.time_in_drawdown_s <= th.real_max_time_in_drawdown_s)
-    )
+    idx = _rows(book, rows)
+    out = main_sets(book, th, idx)
+    if out.any():
+        w = window_stats(book, th.real_window, idx[out])
+        out[out] = (w.avg_pf >= th.real_min_avg_pf) & (w.time_in_drawdown_s <= th.real_max_time_in_drawdown_s)
+    return out
 
 
-def exchange_candidates(book: SetBook, th: GateThresholds) -> BoolArray:
+def exchange_candidates(book: SetBook, th: GateThresholds, rows: npt.NDArray[np.int64] | None = None) -> BoolArray:
     """Real sets whose newest ``exchange_window`` results have avg_pf ≥ threshold. The engine adds the rest of
     the Exchange gate (live trading on, under the exchange's max open positions, no open live position)."""
-    w = window_stats(book, th.exchange_window)
-    return np.asarray(real_sets(book, th) & (w.avg_pf >= th.exchange_min_avg_pf))
+    idx = _rows(book, rows)
+    out = real_sets(book, th, idx)
+    if out.any():
+        out[out] = window_stats(book, th.exchange_window, idx[out]).avg_pf >= th.exchange_min_avg_pf
+    return out

@@ -130,13 +130,14 @@ class SymbolPipeline:
         allowed = gates.may_open(book)
         update.opened += book.on_indication(key, time, price, allowed)
         opened_now = ((book.slot_f[rows, :, F_T0] == time) & book.slot_b[rows, :, B_OPEN]).any(axis=1)
-        candidates = gates.exchange_candidates(book, self.thresholds)[rows] & opened_now
-        if not candidates.any():
+        opened_rows = np.flatnonzero(opened_now).astype(np.int64) + rows.start
+        candidates = opened_rows[gates.exchange_candidates(book, self.thresholds, opened_rows)]
+        if candidates.size == 0:
             return
-        stats = window_stats(book, self.thresholds.exchange_window, np.arange(rows.start, rows.stop))
-        score = np.where(candidates, stats.avg_pf, -np.inf)
-        best = int(np.argmax(score))
-        row = rows.start + best
+        stats = window_stats(book, self.thresholds.exchange_window, candidates)
+        row = int(candidates[int(np.argmax(stats.avg_pf))])
+        best = row - rows.start
+        best_pf = float(np.max(stats.avg_pf))
         m = book.matrix
         pc = book.params.exit.pc
         tp_frac = float(m.tp[best]) * pc
@@ -146,7 +147,7 @@ class SymbolPipeline:
             symbol=self.symbol, direction="long" if indication.direction > 0 else "short", price=price,
             stop_loss_frac=sl_frac, take_profit_frac=None if trailing else tp_frac, set_id=None,
             label=f"{indication.kind.value}{indication.params} set {variant}:{best} "
-                  f"avg_pf {float(stats.avg_pf[best]):.2f}",
+                  f"avg_pf {best_pf:.2f}",
         )
         update.signals.append((signal, row, time))
 
@@ -167,8 +168,8 @@ class SymbolPipeline:
         )
 
     def layer_of(self, rows: np.ndarray) -> list[str]:
-        main = gates.main_sets(self.book, self.thresholds)[rows]
-        real = gates.real_sets(self.book, self.thresholds)[rows]
+        main = gates.main_sets(self.book, self.thresholds, rows)
+        real = gates.real_sets(self.book, self.thresholds, rows)
         return ["real" if r else "main" if m else "base" for m, r in zip(main.tolist(), real.tolist(), strict=True)]
 
     def status_counts(self) -> dict[str, int]:

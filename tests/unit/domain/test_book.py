@@ -139,7 +139,9 @@ def test_gates_change_status_exactly_at_thresholds() -> None:
 
 
 def test_gates_on_a_real_book(btc5m_bars: Bars) -> None:
-    th = GateThresholds(phase2_count=20, production_window=20)
+    # this day lost money on every set: thresholds below zero so that each layer holds some sets and drops some
+    th = GateThresholds(phase2_count=20, production_window=20, main_min_avg_pf=-2.0, real_min_avg_pf=-1.5,
+                        exchange_min_avg_pf=-1.5)
     book = SetBook(MATRIX, BookParams(EXIT, max_open=2, history=250))
     feed(book, btc5m_bars, w1_like(btc5m_bars), th)
     failed = book.status == SetStatus.FAILED
@@ -154,6 +156,17 @@ def test_gates_on_a_real_book(btc5m_bars: Bars) -> None:
     exch = exchange_candidates(book, th)
     assert not (real & ~main).any() and not (exch & ~real).any()
     assert ((book.status == SetStatus.ACTIVE) | ~main).all()
+    # Main by its definition over the whole history
+    hist = window_stats(book, book.params.capacity)
+    assert main.any() and (main & ~real).any() and (real & ~exch).any() and exch.any()
+    assert (main == ((book.status == SetStatus.ACTIVE) & (book.total >= th.main_min_closed)
+                     & (hist.avg_pf >= th.main_min_avg_pf))).all()
+    # asked for some rows, the gates answer exactly what the whole-book answer says for those rows
+    rows = np.random.default_rng(7).choice(len(book), size=len(book) // 3, replace=False).astype(np.int64)
+    rows = np.concatenate([rows, np.flatnonzero(main)[:5]])
+    assert (main_sets(book, th, rows) == main[rows]).all()
+    assert (real_sets(book, th, rows) == real[rows]).all()
+    assert (exchange_candidates(book, th, rows) == exch[rows]).all()
 
 
 def test_snapshot_restore_gives_the_same_book(btc5m_bars: Bars) -> None:
