@@ -58,7 +58,7 @@ class Trading:
         replay_secrets = self.secrets if usable else _SessionSecrets()
         self.replay = ReplayRuntime(replay_secrets, ReplayOptions(speed=replay_speed))
         self.external_replay = os.environ.get("CTS_REPLAY_URL")
-        if usable:
+        if services.db.created_now:  # first start only: a predefined connection the user deleted stays deleted
             created = self.connections.ensure_predefined()
             for config in created:
                 log.info("created the predefined connection %s (disabled until keys are entered and tested)",

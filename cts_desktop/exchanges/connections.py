@@ -31,6 +31,13 @@ from cts_desktop.exchanges.symbols import SymbolOrder
 SECRET_FIELDS = ("api_key", "secret", "password")
 
 PREDEFINED = (("Bybit X03", "bybit"), ("BingX X01", "bingx"))
+# Account/API type per exchange: Bybit X03 trades the V5 unified trading account, BingX X01 the USDT-M perpetuals.
+DEFAULT_API_TYPE = {"bybit": "unified", "bingx": "perpetual_futures"}
+GENERIC_API_TYPE = "perpetual_futures"
+
+
+def default_api_type(exchange_id: str) -> str:
+    return DEFAULT_API_TYPE.get(exchange_id, GENERIC_API_TYPE)
 REPLAY_CONNECTION_ID = "replay"
 
 
@@ -82,9 +89,14 @@ class ConnectionConfig:
     is_preset_trade: bool = False
     is_predefined: bool = False
     is_replay: bool = False
+    api_type: str = ""  # account/API type; empty = the exchange's default (default_api_type)
     settings: ConnectionSettings = field(default_factory=ConnectionSettings)
     last_test: LastTest | None = None
     created_at_ms: int = field(default_factory=lambda: int(time.time() * 1000))
+
+    def __post_init__(self) -> None:
+        if not self.api_type:
+            self.api_type = default_api_type(self.exchange_id)
 
 
 class ConnectionStore(Protocol):
@@ -125,7 +137,8 @@ class ConnectionService:
 
     # ---- CRUD -----------------------------------------------------------------------------------------------
     def ensure_predefined(self) -> list[ConnectionConfig]:
-        """First start: create the predefined connections that are missing (disabled, no keys)."""
+        """Create the predefined connections that are missing (disabled, no keys). The app calls this on its
+        first start only (a freshly created database), so a predefined connection the user deleted stays deleted."""
         existing = {(c.exchange_id, c.is_predefined) for c in self.store.list()}
         created = []
         for name, exchange_id in PREDEFINED:

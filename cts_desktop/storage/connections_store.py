@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 
 from cts_desktop.exchanges.capabilities import RateLimit
-from cts_desktop.exchanges.connections import ConnectionConfig, ConnectionSettings, LastTest
+from cts_desktop.exchanges.connections import ConnectionConfig, ConnectionSettings, LastTest, default_api_type
 from cts_desktop.exchanges.symbols import SymbolOrder
 from cts_desktop.storage.db import Database
 from cts_desktop.storage.models import Connection
@@ -70,7 +70,7 @@ def to_config(row: Connection) -> ConnectionConfig:
         position_mode=row.position_mode, is_testnet=row.testnet, is_enabled=row.is_enabled, is_active=row.is_active,
         is_live_trade=row.is_live_trade, is_preset_trade=row.is_preset_trade,
         is_predefined=row.kind in ("predefined", "replay"), is_replay=row.kind == "replay",
-        settings=_settings_from_json(row.settings), last_test=last,
+        api_type=row.api_type or default_api_type(row.exchange), settings=_settings_from_json(row.settings), last_test=last,
         created_at_ms=int(row.created_at.timestamp() * 1000),
     )
 
@@ -97,6 +97,7 @@ class SqlConnectionStore:
             row.name = config.name
             row.exchange = config.exchange_id
             row.kind = _kind(config)
+            row.api_type = config.api_type or default_api_type(config.exchange_id)
             row.testnet = config.is_testnet
             row.margin_type = config.margin_mode
             row.position_mode = config.position_mode

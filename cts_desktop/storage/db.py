@@ -85,6 +85,7 @@ class Database:
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self.engine = self._create_engine(password, echo)
         self.sessions: sessionmaker[Session] = sessionmaker(self.engine, expire_on_commit=False)
+        self.created_now = False  # set by migrate(): True when this start created the schema (first start)
 
     # --- engine -----------------------------------------------------------------------------------------------
 
@@ -148,7 +149,10 @@ class Database:
         """Bring the schema to the newest revision (Alembic); returns the revision now applied."""
         from cts_desktop.storage.migrate import upgrade_to_head
 
+        from cts_desktop.storage.migrate import current_revision
+
         try:
+            self.created_now = current_revision(self) is None
             return upgrade_to_head(self)
         except DBAPIError as exc:
             raise DatabaseError(describe_db_error(exc, self.display_url)) from exc

@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass, field
 
 from cts_desktop.exchanges.capabilities import RateLimit
-from cts_desktop.exchanges.connections import ConnectionConfig, ConnectionSettings
+from cts_desktop.exchanges.connections import DEFAULT_API_TYPE, ConnectionConfig, ConnectionSettings
 
 # Account / API types offered in the editor (DOMAIN Part 2 §8.1; spot is left out: the app trades perpetuals).
 API_TYPES: tuple[tuple[str, str], ...] = (
@@ -22,7 +22,6 @@ API_TYPES: tuple[tuple[str, str], ...] = (
     ("perpetual_futures", "Perpetual futures (USDT-M)"),
     ("futures", "Futures account"),
 )
-DEFAULT_API_TYPE = {"bybit": "unified", "bingx": "perpetual_futures"}
 # Credentials this app can keep (SECRET_FIELDS): ccxt's requiredCredentials names → our fields
 SUPPORTED_CREDENTIALS = frozenset({"apiKey", "secret", "password"})
 OPEN_STATUSES = ("opening", "open", "closing")

@@ -24,6 +24,10 @@ def test_config_round_trips_every_field(db: Database) -> None:
     store.save(config)
     loaded = store.get("abc")
     assert loaded == config
+    assert loaded is not None and loaded.api_type == "unified"  # Bybit X03 trades the V5 unified account
+    store.save(dataclasses.replace(config, api_type="futures"))
+    assert store.get("abc").api_type == "futures"  # type: ignore[union-attr]
+    store.save(config)
     assert [c.id for c in store.list()] == ["abc"]
     store.save(dataclasses.replace(config, last_test=None))
     assert store.get("abc").last_test is None  # type: ignore[union-attr]
@@ -37,6 +41,7 @@ def test_service_keeps_keys_in_keyring_and_none_in_db(db: Database) -> None:
     created = service.ensure_predefined()
     assert sorted(c.name for c in created) == ["BingX X01", "Bybit X03"]
     assert service.ensure_predefined() == []  # once
+    assert {c.name: c.api_type for c in service.list()} == {"Bybit X03": "unified", "BingX X01": "perpetual_futures"}
     assert all(not c.is_enabled for c in service.list())
     bybit = next(c for c in service.list() if c.exchange_id == "bybit")
     service.set_credentials(bybit.id, "KEY-0123456789abcdef", "SECRET-fedcba9876543210")

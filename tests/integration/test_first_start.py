@@ -1,0 +1,30 @@
+"""What the app creates on its first start, and only then."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cts_desktop.services import AppOptions, Services
+
+
+def _names(data_dir: Path) -> tuple[bool, list[str]]:
+    services = Services(AppOptions(data_dir=data_dir, console_log=False))
+    try:
+        return services.db.created_now, sorted(c.name for c in services.trading.connections.list())
+    finally:
+        services.close()
+
+
+def test_predefined_connections_come_on_first_start_and_stay_deleted(data_dir: Path) -> None:
+    created, names = _names(data_dir)
+    assert created and names == ["BingX X01", "Bybit X03", "Replay (offline)"]
+    services = Services(AppOptions(data_dir=data_dir, console_log=False))
+    try:
+        service = services.trading.connections
+        bingx = next(c for c in service.list() if c.name == "BingX X01")
+        assert not bingx.is_enabled and bingx.api_type == "perpetual_futures"
+        service.delete(bingx.id)
+    finally:
+        services.close()
+    created, names = _names(data_dir)
+    assert not created and names == ["Bybit X03", "Replay (offline)"]  # the user's deletion is respected
