@@ -70,7 +70,8 @@ def to_config(row: Connection) -> ConnectionConfig:
         position_mode=row.position_mode, is_testnet=row.testnet, is_enabled=row.is_enabled, is_active=row.is_active,
         is_live_trade=row.is_live_trade, is_preset_trade=row.is_preset_trade,
         is_predefined=row.kind in ("predefined", "replay"), is_replay=row.kind == "replay",
-        api_type=row.api_type or default_api_type(row.exchange), settings=_settings_from_json(row.settings), last_test=last,
+        api_type=row.api_type or default_api_type(row.exchange), settings=_settings_from_json(row.settings),
+        last_test=last,
         created_at_ms=int(row.created_at.timestamp() * 1000),
     )
 

@@ -147,9 +147,7 @@ class Database:
 
     def migrate(self) -> str:
         """Bring the schema to the newest revision (Alembic); returns the revision now applied."""
-        from cts_desktop.storage.migrate import upgrade_to_head
-
-        from cts_desktop.storage.migrate import current_revision
+        from cts_desktop.storage.migrate import current_revision, upgrade_to_head
 
         try:
             self.created_now = current_revision(self) is None

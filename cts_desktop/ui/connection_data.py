@@ -14,7 +14,8 @@ import threading
 from dataclasses import dataclass, field
 
 from cts_desktop.exchanges.capabilities import RateLimit
-from cts_desktop.exchanges.connections import DEFAULT_API_TYPE, ConnectionConfig, ConnectionSettings
+from cts_desktop.exchanges.connections import DEFAULT_API_TYPE as DEFAULT_API_TYPE  # the editor's default choice
+from cts_desktop.exchanges.connections import ConnectionConfig, ConnectionSettings
 
 # Account / API types offered in the editor (DOMAIN Part 2 §8.1; spot is left out: the app trades perpetuals).
 API_TYPES: tuple[tuple[str, str], ...] = (
