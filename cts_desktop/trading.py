@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from cts_desktop.engine.connection_engine import EngineDeps
 from cts_desktop.engine.coordinator import GlobalTradeEngineCoordinator
+from cts_desktop.engine.events import ConnectionsChanged, EventBus
 from cts_desktop.engine.lease import LeaseKeeper
 from cts_desktop.exchanges.adapter import ExchangeAdapter
 from cts_desktop.exchanges.capabilities import RateLimit
@@ -48,10 +49,33 @@ class _SessionSecrets:
         self.values.pop((connection_id, field), None)
 
 
+class PublishingConnectionStore:
+    """The SQL connection store that tells the app about every change: a :class:`ConnectionsChanged` event (key =
+    connection id) after each save or delete, whichever tab, dialog or engine made it."""
+
+    def __init__(self, inner: SqlConnectionStore, bus: EventBus) -> None:
+        self.inner = inner
+        self.bus = bus
+
+    def get(self, connection_id: str) -> ConnectionConfig | None:
+        return self.inner.get(connection_id)
+
+    def list(self) -> list[ConnectionConfig]:
+        return self.inner.list()
+
+    def save(self, config: ConnectionConfig) -> None:
+        self.inner.save(config)
+        self.bus.publish(ConnectionsChanged(key=config.id))
+
+    def delete(self, connection_id: str) -> None:
+        self.inner.delete(connection_id)
+        self.bus.publish(ConnectionsChanged(key=connection_id))
+
+
 class Trading:
     def __init__(self, services: Services, replay_speed: float = 1.0) -> None:
         self.services = services
-        self.store = SqlConnectionStore(services.db)
+        self.store = PublishingConnectionStore(SqlConnectionStore(services.db), services.bus)
         self.secrets = KeyringConnectionSecrets(services.secrets)
         self.connections = ConnectionService(self.store, self.secrets)
         usable = services.secrets.status().usable

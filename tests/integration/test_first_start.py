@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cts_desktop.engine.events import ConnectionsChanged, Event
 from cts_desktop.services import AppOptions, Services
 
 
@@ -20,11 +21,15 @@ def test_predefined_connections_come_on_first_start_and_stay_deleted(data_dir: P
     assert created and names == ["BingX X01", "Bybit X03", "Replay (offline)"]
     services = Services(AppOptions(data_dir=data_dir, console_log=False))
     try:
+        seen: list[Event] = []
+        services.bus.subscribe(ConnectionsChanged, seen.append)
         service = services.trading.connections
         bingx = next(c for c in service.list() if c.name == "BingX X01")
         assert not bingx.is_enabled and bingx.api_type == "perpetual_futures"
         service.delete(bingx.id)
+        generic = service.create("My OKX", "okx", check_exchange=False)
+        assert [e.key for e in seen] == [bingx.id, generic.id]  # every change reaches the tabs and the tray
     finally:
         services.close()
     created, names = _names(data_dir)
-    assert not created and names == ["Bybit X03", "Replay (offline)"]  # the user's deletion is respected
+    assert not created and names == ["Bybit X03", "My OKX", "Replay (offline)"]  # the deletion is respected
