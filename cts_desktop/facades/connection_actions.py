@@ -1,0 +1,151 @@
+"""Connection switches that reach running engines: the connection test (worker thread, live trace), enable, active,
+live trade (typed confirmation), volume factor and delete (refused while live positions are open)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cts_desktop.facades.base import in_thread, logger
+from cts_desktop.facades.connections import ConnectionsFacade
+
+
+class ConnectionActionsFacade(ConnectionsFacade):
+    async def connection_test(self, connection_id: str, on_line: Any = None, api_url: str | None = None) -> Any:
+        """Run the connection test in a worker thread (its own event loop, so parsing markets never stalls the
+        window); ``on_line(text)`` receives the live trace on this loop. A pass enables the connection, a failure
+        disables it (the service's rule) and a running coordinator starts or stops its engine to match.
+        ``api_url`` points the adapter elsewhere (tests: a running simulator); the Replay connection uses the
+        built-in simulator. Returns the ConnectionTestResult."""
+        import asyncio
+
+        from cts_desktop.ui.connection_trace import TracingConnectionService
+
+        trading = await self.dashboard_trading()
+        config = await in_thread(trading.connections.get, connection_id)
+        if config.is_replay and api_url is None:
+            api_url = trading.external_replay or await trading.replay.start()
+        loop = asyncio.get_running_loop()
+
+        def emit(text: str) -> None:
+            if on_line is not None and not loop.is_closed():
+                loop.call_soon_threadsafe(on_line, text)
+
+        service = TracingConnectionService(trading.connections, emit)
+        result = await asyncio.to_thread(lambda: asyncio.run(service.test(connection_id, api_url=api_url)))
+        logger("cts.ui.connections").log(20 if result.passed else 30, "connection test of %s %s: %s", config.name,
+                                       "passed" if result.passed else "failed", result.message,
+                                       extra={"connection_id": connection_id})
+        coordinator = trading.coordinator
+        if not result.passed and connection_id in coordinator.engines:
+            await coordinator.stop_connection(connection_id)
+        elif result.passed and config.is_active and coordinator.state.value in ("running", "paused"):
+            await coordinator.start_connection(connection_id)
+        return result
+
+    async def connection_set_active(self, connection_id: str, active: bool) -> None:
+        """Active connections get an engine while the coordinator runs (and a card on the dashboard)."""
+        from dataclasses import replace
+
+        trading = await self.dashboard_trading()
+        service = trading.connections
+        config = await in_thread(service.get, connection_id)
+        await in_thread(service.update, replace(config, is_active=active))
+        coordinator = trading.coordinator
+        if not active:
+            await coordinator.stop_connection(connection_id)
+        elif config.is_enabled and coordinator.state.value in ("running", "paused"):
+            await coordinator.start_connection(connection_id)
+        logger("cts.ui.connections").info("connection %s %s", config.name, "active" if active else "inactive",
+                                        extra={"connection_id": connection_id})
+
+    async def connection_live_positions(self, connection_id: str) -> int:
+        """Open live (non-paper) positions of the connection: opening, open or closing."""
+        counts = await self.services.db.run(lambda session: self._connection_live_positions(session))
+        return int(counts.get(connection_id, 0))
+
+    async def connection_delete(self, connection_id: str) -> None:
+        """Delete a connection, its keys and its stored history; refused while it has open live positions (they
+        would be left on the exchange without the app watching them) and for the built-in Replay connection."""
+        from cts_desktop.exchanges.connections import ConnectionRuleError
+
+        trading = await self.dashboard_trading()
+        service = trading.connections
+        config = await in_thread(service.get, connection_id)
+        if config.is_replay:
+            raise ConnectionRuleError("The offline Replay connection is built in: switch it off instead.")
+
+        async def refuse_if_live() -> None:
+            live = await self.connection_live_positions(connection_id)
+            if live:
+                raise ConnectionRuleError(
+                    f"{config.name} has {live} open live position{'s' if live != 1 else ''} on the exchange. "
+                    "Close them first: deleting now would leave them unwatched.")
+
+        await refuse_if_live()
+        coordinator = trading.coordinator
+        running = connection_id in coordinator.engines
+        if running:
+            await coordinator.stop_connection(connection_id)
+        try:
+            await refuse_if_live()  # the engine may have opened one between the check and its stop
+        except ConnectionRuleError:
+            if running:
+                await coordinator.start_connection(connection_id)
+            raise
+        await in_thread(service.delete, connection_id)
+        self._connection_key_cache().pop(connection_id, None)
+        logger("cts.ui.connections").warning("connection %s deleted", config.name)
+
+    async def connection_set_enabled(self, connection_id: str, enabled: bool) -> None:
+        """Enable (needs a passed connection test; the offline Replay connection moves no money and needs none)
+        or disable a connection; a running coordinator starts or stops its engine accordingly."""
+        from dataclasses import replace
+
+        trading = await self.dashboard_trading()
+        service = trading.connections
+        config = await in_thread(service.get, connection_id)
+        if enabled and config.is_replay:
+            await in_thread(service.update, replace(config, is_enabled=True))
+        else:
+            await in_thread(service.set_enabled, connection_id, enabled)
+        coordinator = trading.coordinator
+        if not enabled:
+            await coordinator.stop_connection(connection_id)
+        elif coordinator.state.value in ("running", "paused") and config.is_active:
+            await coordinator.start_connection(connection_id)
+        logger("cts.ui.dashboard").info("connection %s %s", config.name, "enabled" if enabled else "disabled",
+                                      extra={"connection_id": connection_id})
+
+    async def connection_set_live_trade(self, connection_id: str, on: bool, typed_name: str = "") -> None:
+        """Switch live trading. Switching it on needs the connection's name typed exactly (DOMAIN Part 1 §12);
+        a running engine is restarted so it trades on the exchange (or on paper again)."""
+        from dataclasses import replace
+
+        from cts_desktop.exchanges.connections import ConnectionRuleError
+
+        trading = await self.dashboard_trading()
+        service = trading.connections
+        config = await in_thread(service.get, connection_id)
+        if on and typed_name.strip() != config.name:
+            raise ConnectionRuleError(f"Live trading stays off: type the connection name {config.name!r} exactly "
+                                      "to confirm.")
+        await in_thread(service.update, replace(config, is_live_trade=on))
+        logger("cts.ui.dashboard").warning("live trading %s for %s", "ON" if on else "off", config.name,
+                                         extra={"connection_id": connection_id})
+        coordinator = trading.coordinator
+        if connection_id in coordinator.engines:
+            await coordinator.restart_connection(connection_id)
+
+    async def connection_set_volume_factor(self, connection_id: str, factor: float) -> float:
+        """The connection's live volume factor, 0.1–10 in steps of 0.1 (DOMAIN Part 2 §9.7)."""
+        from dataclasses import replace
+
+        from cts_desktop.exchanges.connections import ConnectionRuleError
+
+        value = round(float(factor), 1)
+        if not 0.1 <= value <= 10.0:
+            raise ConnectionRuleError("The volume factor must be between 0.1 and 10.")
+        service = (await self.dashboard_trading()).connections
+        config = await in_thread(service.get, connection_id)
+        await in_thread(service.update, replace(config, settings=replace(config.settings, live_volume_factor=value)))
+        return value

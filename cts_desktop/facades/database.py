@@ -1,0 +1,100 @@
+"""Database choice of the Settings tab: the database in use, test and migrate a target, save the choice for the
+next start (a PostgreSQL password goes to the keyring)."""
+
+from __future__ import annotations
+
+from cts_desktop.facades.base import FacadeBase, in_thread, plain_error
+
+
+class DatabaseFacade(FacadeBase):
+    def database_in_use(self) -> tuple[str, str, str | None]:
+        """(dialect, password-free URL) of the database this process uses, and the saved choice for the next
+        start (None = the embedded SQLite file)."""
+        from cts_desktop.services import database_choice
+
+        return self.services.db.dialect, self.services.db.display_url, database_choice(self.services.paths, None)
+
+    def default_sqlite_path(self) -> str:
+        return str(self.services.paths.sqlite_file)
+
+    def _database_target(self, url: str, password: str | None) -> tuple[str, str | None]:
+        """The password-free URL and the password to use: typed, part of the URL, or the one in the keyring."""
+        from cts_desktop.storage.db import normalise_url
+        from cts_desktop.storage.secrets import SecretRef
+
+        parsed = normalise_url(url)
+        if parsed.get_backend_name() == "sqlite":
+            return parsed.render_as_string(hide_password=False), None
+        password = password or (str(parsed.password) if parsed.password else None)
+        bare = parsed.set(password=None).render_as_string(hide_password=False)
+        if not password:
+            password = self.services.secrets.get(SecretRef.database(bare))
+        return bare, password
+
+    async def database_test(self, url: str, password: str | None = None) -> tuple[bool, str]:
+        """Connect and run ``SELECT 1`` off the GUI thread; (passed, plain message)."""
+        from cts_desktop.storage.db import Database
+
+        def work() -> tuple[bool, str]:
+            try:
+                bare, secret = self._database_target(url, password)
+                database = Database(bare, password=secret)
+            except Exception as exc:
+                return False, plain_error(exc)
+            try:
+                latency = database.ping()
+                return True, f"Connected to {database.display_url}: SELECT 1 took {latency:.1f} ms."
+            except Exception as exc:
+                return False, plain_error(exc)
+            finally:
+                database.dispose()
+
+        result: tuple[bool, str] = await in_thread(work)
+        return result
+
+    async def database_migrate(self, url: str, password: str | None = None) -> tuple[bool, str]:
+        """Create or upgrade the schema of the chosen database (Alembic) off the GUI thread."""
+        from cts_desktop.storage.db import Database
+
+        def work() -> tuple[bool, str]:
+            try:
+                bare, secret = self._database_target(url, password)
+                database = Database(bare, password=secret)
+            except Exception as exc:
+                return False, plain_error(exc)
+            try:
+                revision = database.migrate()
+                return True, f"{database.display_url} is at schema revision {revision}."
+            except Exception as exc:
+                return False, plain_error(exc)
+            finally:
+                database.dispose()
+
+        result: tuple[bool, str] = await in_thread(work)
+        return result
+
+    async def database_save(self, url: str | None, password: str | None = None) -> str:
+        """Remember the database for the next start: None = the embedded SQLite file, an ``sqlite://`` URL, or a
+        PostgreSQL URL whose password goes to the keyring (never to a file). Also stored as the
+        ``system.database_url`` setting (password-free). Takes effect after a restart."""
+        from cts_desktop.services import save_database_choice
+        from cts_desktop.storage.secrets import SecretRef
+
+        services = self.services
+
+        def work() -> str:
+            if url is None or not url.strip():
+                save_database_choice(services.paths, None)
+                services.settings.set("system.database_url", "")
+                return "The embedded SQLite database will be used after a restart."
+            bare, secret = self._database_target(url.strip(), password)
+            if not bare.startswith("sqlite") and secret:
+                services.secrets.set(SecretRef.database(bare), secret)
+            save_database_choice(services.paths, bare)
+            services.settings.set("system.database_url", bare)
+            from cts_desktop.storage.db import public_url
+
+            return f"Saved: {public_url(bare)} will be used after a restart (data is not copied)."
+
+        result: str = await in_thread(work)
+        return result
