@@ -1,7 +1,9 @@
-"""Compiled grid evaluation for auto-optimal: every (signal variant, exit configuration) through the shared sweep
-kernel (:func:`cts_desktop.domain.sweep.run_config`, which moves positions with the one exit simulator), with the
-trade list kept per task so the ranking figures that need the *order* of trades — gross PF of the last 25 / 50,
-time in drawdown — come out of the same pass.
+"""Compiled grid evaluation for auto-optimal: every (signal variant, exit configuration, adjustment) through the
+shared sweep kernel (:func:`cts_desktop.domain.sweep.run_config`, which moves positions with the one exit
+simulator) — or, for a cell with Block or DCA, through :func:`cts_desktop.domain.adjust.run_adjusted` (the same
+walk and exit rule with add-on entries) and :func:`~cts_desktop.domain.adjust.block_factors` — with the trade list
+kept per task so the ranking figures that need the *order* of trades — gross PF of the last 25 / 50, time in
+drawdown — come out of the same pass.
 
 A run is split into slices of the flat task range so the caller can report progress and stop between slices
 (cancel within a fraction of a second); each slice runs on all numba threads and releases the GIL.
@@ -13,6 +15,7 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
+from cts_desktop.domain.adjust import block_factors, run_adjusted, weighted_stats
 from cts_desktop.domain.bars import FloatArray
 from cts_desktop.domain.jit import kernel
 from cts_desktop.domain.sweep import run_config
@@ -73,22 +76,31 @@ def drawdown_seconds(result: FloatArray, exit_t: FloatArray, m: int) -> float:
     return longest
 
 
+# adjustment columns (one row per adjustment variant of the job; 0 = off)
+A_BLOCK, A_RATIO, A_WAIT, A_AUTO, A_DISABLE, A_ENABLE, A_WINDOW, A_DCA = range(8)
+N_ADJ = 8
+
+
 @kernel(parallel=True)
 def grid_kernel(
     o: FloatArray, h: FloatArray, low: FloatArray, c: FloatArray, t: FloatArray,
     bmin: FloatArray, bmax: FloatArray, bmin2: FloatArray, bmax2: FloatArray, block: int, big: int,
     side: IntArray, sig: BoolArray, nxt: IntArray, cap: IntArray,
     tp: FloatArray, sl: FloatArray, ts: FloatArray, tst: FloatArray, pc: float, fee: float, timeout: float,
-    max_open: int, window_a: int, window_b: int, tasks: IntArray,
-    out_f: FloatArray, out_i: IntArray,
+    max_open: int, window_a: int, window_b: int, adj: FloatArray, dca_dist: FloatArray, dca_size: FloatArray,
+    tasks: IntArray, out_f: FloatArray, out_i: IntArray,
 ) -> None:
-    """The given flat task numbers (task = config × variants + variant); the figures of ``tasks[i]`` go to
-    ``out_f[i]`` / ``out_i[i]`` (outputs as long as the slice, so memory does not grow with the grid)."""
+    """The given flat task numbers (task = (adjustment × configs + config) × variants + variant); the figures of
+    ``tasks[i]`` go to ``out_f[i]`` / ``out_i[i]`` (outputs as long as the slice, so memory does not grow with
+    the grid). ``adj`` has one row per adjustment variant (columns ``A_*``), ``dca_dist``/``dca_size`` its DCA
+    steps."""
     n_var = sig.shape[0]
+    n_cfg = tp.shape[0]
     for i in numba.prange(tasks.shape[0]):
         task = tasks[i]
         v = task % n_var
-        k = task // n_var
+        k = (task // n_var) % n_cfg
+        a = task // (n_var * n_cfg)
         s = side[v]
         m_cap = cap[v]
         rec_entry = np.empty(m_cap, dtype=np.int64)
@@ -96,11 +108,30 @@ def grid_kernel(
         rec_price = np.empty(m_cap, dtype=np.float64)
         rec_reason = np.empty(m_cap, dtype=np.int64)
         rec_result = np.empty(m_cap, dtype=np.float64)
-        trades, total, wins, gwin, gloss, maxdd, n_open = run_config(
-            o[s], h[s], low[s], c[s], t, bmin[s], bmax[s], bmin2[s], bmax2[s], block, big, sig[v], nxt[v],
-            tp[k], sl[k], ts[k], tst[k], pc, fee, timeout, max_open,
-            rec_entry, rec_exit, rec_price, rec_reason, rec_result,
-        )
+        blk = int(adj[a, A_BLOCK])
+        steps = int(adj[a, A_DCA])
+        if blk == 0 and steps == 0:
+            trades, total, wins, gwin, gloss, maxdd, n_open = run_config(
+                o[s], h[s], low[s], c[s], t, bmin[s], bmax[s], bmin2[s], bmax2[s], block, big, sig[v], nxt[v],
+                tp[k], sl[k], ts[k], tst[k], pc, fee, timeout, max_open,
+                rec_entry, rec_exit, rec_price, rec_reason, rec_result,
+            )
+        else:
+            rec_w = np.empty(m_cap, dtype=np.float64)
+            rec_avg = np.empty(m_cap, dtype=np.float64)
+            trades, n_open = run_adjusted(
+                o[s], h[s], low[s], c[s], t, bmin[s], bmax[s], block, sig[v], nxt[v],
+                tp[k], sl[k], ts[k], tst[k], pc, fee, timeout, max_open, dca_dist[a], dca_size[a], steps,
+                rec_entry, rec_exit, rec_price, rec_reason, rec_result, rec_w, rec_avg,
+            )
+            if blk > 0:
+                factor, _adjusted = block_factors(
+                    rec_entry, rec_exit, rec_result, trades, n_open, blk, adj[a, A_RATIO], int(adj[a, A_WAIT]),
+                    adj[a, A_AUTO] != 0.0, adj[a, A_DISABLE], adj[a, A_ENABLE], int(adj[a, A_WINDOW]),
+                )
+            else:
+                factor = np.ones(trades, dtype=np.float64)
+            total, wins, gwin, gloss, maxdd = weighted_stats(rec_result, factor, trades)
         exit_t = np.empty(trades, dtype=np.float64)
         dur = 0.0
         for j in range(trades):

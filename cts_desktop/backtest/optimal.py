@@ -1,5 +1,5 @@
-"""Auto-optimal (DOMAIN Part 2 §5.6): a grid over indication parameters × TP × SL × trailing per symbol, the
-validity rules of the configuration set and a deterministic ranking.
+"""Auto-optimal (DOMAIN Part 2 §5.6): a grid over indication parameters × TP × SL × trailing (× Block × DCA when a
+set enables them) per symbol, the validity rules of the configuration set and a deterministic ranking.
 
 Every grid cell is simulated by the shared sweep kernel (one exit simulator for backtest, auto-optimal and the
 live book). A cell is **valid** when gross PF ≥ ``pf_min``, trades per 48 h ≥ ``trades_per_48h_min``, the
@@ -26,6 +26,7 @@ from cts_desktop.backtest import kernels as kn
 from cts_desktop.backtest.jobs import CancelToken, ProgressFn, Tracker
 from cts_desktop.backtest.presets import ConfigurationSetDef
 from cts_desktop.backtest.signals import entry_matrix
+from cts_desktop.domain.adjust import MAX_DCA_STEPS, NO_ADJUST, Adjust
 from cts_desktop.domain.bars import Bars
 from cts_desktop.domain.exits import ExitConfig, ExitParams
 from cts_desktop.domain.matrix import ExitMatrix
@@ -68,6 +69,7 @@ class OptimalRow:
     valid: bool
     reason: str
     order: int  # grid position (tie-break)
+    adjust: Adjust = NO_ADJUST
 
     @property
     def win_rate_pct(self) -> float:
@@ -87,7 +89,7 @@ def _finite(value: float, nan_as: float = -math.inf) -> float:
 # columns of the result table (one row per evaluated cell)
 _FLOAT_COLS = ("net_pct", "gross_pf", "pf_a", "pf_b", "avg_pf", "per_48h", "drawdown_time_h", "max_drawdown_pct",
                "avg_duration_min")
-_INT_COLS = ("trades", "wins", "job", "variant", "config", "valid")
+_INT_COLS = ("trades", "wins", "job", "variant", "config", "adjust", "valid")
 
 
 @dataclass(slots=True)
@@ -126,7 +128,7 @@ class OptimalResult:
 
     def row(self, n: int, order: int | None = None) -> OptimalRow:
         job = self.jobs[int(self.i["job"][n])]
-        v, k = int(self.i["variant"][n]), int(self.i["config"][n])
+        v, k, a = int(self.i["variant"][n]), int(self.i["config"][n]), int(self.i["adjust"][n])
         fv = {name: float(self.f[name][n]) for name in _FLOAT_COLS}
         trades, wins = int(self.i["trades"][n]), int(self.i["wins"][n])
         params, direction = job.keys[v]
@@ -135,7 +137,8 @@ class OptimalResult:
         return OptimalRow(
             symbol=job.symbol, set_index=job.set_index, set_name=d.name, indication=d.indication, params=params,
             direction=direction, exit=job.matrix.config(k), trades=trades, wins=wins, per_24h=fv["per_48h"] / 2.0,
-            valid=bool(self.i["valid"][n]), reason=reason or "valid", order=n if order is None else order, **fv,
+            valid=bool(self.i["valid"][n]), reason=reason or "valid", order=n if order is None else order,
+            adjust=job.adjust[a], **fv,
         )
 
     @property
@@ -183,7 +186,25 @@ class _Job:
     dirs: npt.NDArray[np.int64]
     keys: list[tuple[tuple[float, ...], int]]
     matrix: ExitMatrix
+    adjust: list[Adjust]
     tasks: npt.NDArray[np.int64]
+
+    def adjust_arrays(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """The kernel's per-variant adjustment rows (see :mod:`cts_desktop.backtest.kernels`)."""
+        n = len(self.adjust)
+        adj = np.zeros((n, kn.N_ADJ))
+        dist = np.zeros((n, MAX_DCA_STEPS))
+        size = np.zeros((n, MAX_DCA_STEPS))
+        for a, variant in enumerate(self.adjust):
+            b, d = variant.block, variant.dca
+            if b is not None:
+                adj[a, [kn.A_BLOCK, kn.A_RATIO, kn.A_WAIT, kn.A_AUTO, kn.A_DISABLE, kn.A_ENABLE, kn.A_WINDOW]] = (
+                    b.size, b.ratio, b.neutral_wait, float(b.auto_disable), b.disable_win_rate, b.enable_win_rate,
+                    b.window)
+            if d is not None:
+                adj[a, kn.A_DCA] = d.max_steps
+                dist[a], size[a] = d.arrays()
+        return adj, dist, size
 
 
 def grid_size(request: OptimalRequest) -> int:
@@ -200,14 +221,15 @@ def _plan(request: OptimalRequest, symbol: str, bars: Bars, prep: PreparedBars, 
         sig, dirs, keys = entry_matrix(definition.indication, grid, bars, request.params.pc, definition.directions,
                                        cancel.check)
         matrix = definition.matrix()
-        n_tasks = sig.shape[0] * len(matrix)
+        adjust = definition.adjust_variants()
+        n_tasks = sig.shape[0] * len(matrix) * len(adjust)
         want = per_set[index]
         if 0 < want < n_tasks:
             tasks = np.sort(rng.choice(n_tasks, size=want, replace=False)).astype(np.int64)
         else:
             tasks = np.arange(n_tasks, dtype=np.int64)
         jobs.append(_Job(symbol, index, definition, prep, span_h, np.ascontiguousarray(sig), dirs, keys, matrix,
-                         tasks))
+                         adjust, tasks))
     return jobs
 
 
@@ -267,6 +289,7 @@ def _run_job(request: OptimalRequest, job: _Job, number: int, cancel: CancelToke
     parts: list[tuple[dict[str, npt.NDArray[np.float64]], dict[str, npt.NDArray[np.int64]]]] = []
     d = job.definition
     m = job.matrix
+    adj, dca_dist, dca_size = job.adjust_arrays()
     pos = 0
     size = 64
     while pos < job.tasks.shape[0]:
@@ -278,7 +301,8 @@ def _run_job(request: OptimalRequest, job: _Job, number: int, cancel: CancelToke
         kn.grid_kernel(
             p.o, p.h, p.low, p.c, p.t, p.bmin, p.bmax, p.bmin2, p.bmax2, p.block, p.big, side, job.sig, nxt, cap,
             m.tp, m.sl, m.trail_start, m.trail_stop, request.params.pc, request.params.fee,
-            request.params.timeout_s, request.max_open, d.eval_count_1, d.eval_count_2, chunk, out_f, out_i,
+            request.params.timeout_s, request.max_open, d.eval_count_1, d.eval_count_2, adj, dca_dist, dca_size,
+            chunk, out_f, out_i,
         )
         took = time.perf_counter() - t0
         parts.append(_columns(request, job, number, chunk, out_f, out_i))
@@ -301,8 +325,10 @@ def _columns(
     """A slice of the job's cells as columns, with the validity rules applied vectorised."""
     d = job.definition
     n_var = job.sig.shape[0]
+    n_cfg = len(job.matrix)
     v = tasks % n_var
-    k = tasks // n_var
+    k = (tasks // n_var) % n_cfg
+    a = tasks // (n_var * n_cfg)
     trades = i[:, kn.G_TRADES]
     gwin, gloss = f[:, kn.G_GWIN], f[:, kn.G_GLOSS]
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -322,5 +348,5 @@ def _columns(
     }
     cols_i = {"trades": trades.astype(np.int64), "wins": i[:, kn.G_WINS].astype(np.int64),
               "job": np.full(trades.shape, number, dtype=np.int64), "variant": v.astype(np.int64),
-              "config": k.astype(np.int64), "valid": valid.astype(np.int64)}
+              "config": k.astype(np.int64), "adjust": a.astype(np.int64), "valid": valid.astype(np.int64)}
     return cols_f, cols_i

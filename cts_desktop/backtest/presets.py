@@ -8,16 +8,23 @@ that make a result valid. Sets saved from auto-optimal hold one chosen parameter
 The five predefined presets of the original (Conservative, Balanced, Aggressive, Scalping, Swing) are kept with
 their ranges, TP/SL values and limits. Their "min PF" values (0.4–0.6) only make sense as the mean per-position
 result in pc units (Part 2 §1.2), so they are ``min_avg_pf`` here; validity still needs gross PF ≥
-``pf_min`` (default 1.0, Part 1 §2). Block and DCA flags are stored; the candle simulator does not model them
-(they change volume, which Base/Main/Real never use — Part 2 §2.1).
+``pf_min`` (default 1.0, Part 1 §2).
+
+Block and DCA (:mod:`cts_desktop.domain.adjust`) are further axes of a set's grid: with ``block`` on, every cell is
+tried without and with the set's Block parameters (only with them when ``block_only``); likewise ``dca``. So
+"Balanced" (Block on) doubles its grid, "Aggressive" and "Swing" (Block and DCA) quadruple it. A set's Block/DCA
+parameters default to the Settings defaults; :func:`with_adjust_params` puts the user's current Settings values
+into sets that have ranges (the Preset engine and "Backtest preset" do that before running a grid), while a fixed
+set keeps the parameters it was chosen with.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from cts_desktop.backtest.signals import INDICATIONS
+from cts_desktop.domain.adjust import Adjust, BlockParams, DcaParams
 from cts_desktop.domain.matrix import ExitMatrix, build_matrix
 
 Trailing = tuple[float, float]
@@ -48,6 +55,10 @@ class ConfigurationSetDef:
     dca: bool = False
     active: bool = True
     fixed: bool = False  # saved from auto-optimal: one parameter tuple and one exit configuration
+    block_only: bool = False
+    dca_only: bool = False
+    block_params: BlockParams = field(default_factory=BlockParams)
+    dca_params: DcaParams = field(default_factory=DcaParams)
 
     def __post_init__(self) -> None:
         specs = INDICATIONS.get(self.indication)
@@ -69,8 +80,18 @@ class ConfigurationSetDef:
         variants += list(self.trailing)
         return build_matrix(self.tp_values, self.sl_values, variants)
 
+    def adjust_variants(self) -> list[Adjust]:
+        """The Block × DCA axis of the grid (one plain variant when both are off)."""
+        blocks: list[BlockParams | None] = [None]
+        if self.block:
+            blocks = [self.block_params] if self.block_only else [None, self.block_params]
+        dcas: list[DcaParams | None] = [None]
+        if self.dca:
+            dcas = [self.dca_params] if self.dca_only else [None, self.dca_params]
+        return [Adjust(b, d) for b in blocks for d in dcas]
+
     def size(self) -> int:
-        return len(self.param_grid()) * len(self.matrix()) * len(self.directions)
+        return len(self.param_grid()) * len(self.matrix()) * len(self.directions) * len(self.adjust_variants())
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -82,7 +103,37 @@ class ConfigurationSetDef:
         for key in ("tp_values", "sl_values", "directions"):
             d[key] = tuple(d[key])
         d["trailing"] = tuple(tuple(v) for v in d.get("trailing", ()))
+        if isinstance(d.get("block_params"), dict):
+            d["block_params"] = BlockParams(**d["block_params"])
+        if isinstance(d.get("dca_params"), dict):
+            dp = d["dca_params"]
+            d["dca_params"] = DcaParams(tuple(float(x) for x in dp["distances"]),
+                                        tuple(float(x) for x in dp["sizes"]), int(dp["max_steps"]))
         return cls(**d)
+
+
+def adjust_params_from(values: dict[str, object]) -> tuple[BlockParams, DcaParams]:
+    """Block and DCA parameters from the settings (Settings › Strategy › Block / DCA)."""
+
+    def num(key: str) -> float:
+        return float(values[key])  # type: ignore[arg-type]
+
+    block = BlockParams(
+        size=int(num("strategy.block_size")), ratio=num("strategy.block_adjustment_ratio"),
+        neutral_wait=int(num("strategy.block_neutral_wait")), auto_disable=bool(values["strategy.block_auto_disable"]),
+        disable_win_rate=num("strategy.block_disable_win_rate"), enable_win_rate=num("strategy.block_enable_win_rate"),
+    )
+    distances = tuple(float(x) for x in values["strategy.dca_step_distances"])  # type: ignore[attr-defined]
+    sizes = tuple(float(x) for x in values["strategy.dca_step_sizes"])  # type: ignore[attr-defined]
+    steps = min(int(num("strategy.dca_max_steps")), len(distances), len(sizes))
+    return block, DcaParams(distances, sizes, steps)
+
+
+def with_adjust_params(definition: ConfigurationSetDef, block: BlockParams, dca: DcaParams) -> ConfigurationSetDef:
+    """A set with ranges takes the current Block/DCA parameters; a fixed set keeps the ones it was chosen with."""
+    if definition.fixed:
+        return definition
+    return replace(definition, block_params=block, dca_params=dca)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,14 @@ from cts_desktop.backtest.history import HistoryReport, download_history, load_b
 from cts_desktop.backtest.jobs import CancelToken, ProgressFn
 from cts_desktop.backtest.optimal import OptimalRequest, OptimalResult, OptimalRow, run_optimal
 from cts_desktop.backtest.presets import ConfigurationSetDef
-from cts_desktop.backtest.runner import BacktestReport, FixedSet, Trade, run_backtest
+from cts_desktop.backtest.runner import (
+    BacktestReport,
+    FixedSet,
+    Trade,
+    adjust_from_json,
+    adjust_to_json,
+    run_backtest,
+)
 from cts_desktop.domain.bars import Bars
 from cts_desktop.domain.exits import ExitConfig, ExitParams
 from cts_desktop.storage.candles import missing_ranges
@@ -202,7 +209,7 @@ def _row_json(r: OptimalRow) -> dict[str, Any]:
             "params": list(r.params), "direction": r.direction, "tp": r.exit.tp, "sl": r.exit.sl,
             "trail_start": r.exit.trail_start, "trail_stop": r.exit.trail_stop, "trades": r.trades, "wins": r.wins,
             "win_rate_pct": _enc(r.win_rate_pct), "valid": r.valid, "reason": r.reason, "order": r.order,
-            **{name: _enc(getattr(r, name)) for name in _ROW_FIGURES}}
+            **adjust_to_json(r.adjust), **{name: _enc(getattr(r, name)) for name in _ROW_FIGURES}}
 
 
 def row_from_json(d: dict[str, Any]) -> OptimalRow:
@@ -213,7 +220,8 @@ def row_from_json(d: dict[str, Any]) -> OptimalRow:
         indication=str(d["indication"]), params=tuple(float(x) for x in d["params"]), direction=int(d["direction"]),
         exit=ExitConfig(float(d["tp"]), float(d["sl"]), float(d["trail_start"]), float(d["trail_stop"])),
         trades=int(d["trades"]), wins=int(d.get("wins", 0)), per_24h=figures["per_48h"] / 2.0,
-        valid=bool(d["valid"]), reason=str(d.get("reason", "")), order=int(d.get("order", 0)), **figures,
+        valid=bool(d["valid"]), reason=str(d.get("reason", "")), order=int(d.get("order", 0)),
+        adjust=adjust_from_json(d), **figures,
     )
 
 
@@ -241,8 +249,7 @@ def _read_run(session: Any, run_id: int) -> StoredRun | None:
     kind = str(params.get("kind", "backtest"))
     rows = [row_from_json(d) for d in metrics.get("rows", [])] if kind == "optimal" else []
     definitions = [ConfigurationSetDef.from_json(d) for d in params.get("sets", [])] if kind == "optimal" else []
-    trades = [Trade(str(t[0]), int(t[1]), int(t[2]), float(t[3]), float(t[4]), float(t[5]), float(t[6]), str(t[7]),
-                    float(t[8])) for t in metrics.get("trades", [])]
+    trades = [Trade.from_row(t) for t in metrics.get("trades", [])]
     equity = [(float(a), float(b)) for a, b in (row.equity or [])]
     return StoredRun(int(row.id), kind, row.name, params, dict(metrics.get("summary") or {}), rows, definitions,
                      equity, trades)

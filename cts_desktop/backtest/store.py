@@ -154,7 +154,8 @@ def save_optimal_sets(session: Session, type_name: str, rows: list[OptimalRow],
     priority = max(existing, default=-1) + 1
     for r in rows:
         base = definitions[r.set_index]
-        fixed = FixedSet(r.indication, r.params, r.direction, r.exit)
+        fixed = FixedSet(r.indication, r.params, r.direction, r.exit, r.adjust)
+        block, dca = r.adjust.block, r.adjust.dca
         definition = ConfigurationSetDef(
             name=fixed.label, indication=r.indication, param_values=tuple((p,) for p in r.params),
             tp_values=(r.exit.tp,), sl_values=(r.exit.sl,),
@@ -162,7 +163,9 @@ def save_optimal_sets(session: Session, type_name: str, rows: list[OptimalRow],
             trailing_only=r.exit.trailing, directions=(r.direction,), range_days=base.range_days,
             trades_per_48h_min=base.trades_per_48h_min, pf_min=base.pf_min, min_avg_pf=base.min_avg_pf,
             drawdown_time_max_h=base.drawdown_time_max_h, eval_count_1=base.eval_count_1,
-            eval_count_2=base.eval_count_2, fixed=True,
+            eval_count_2=base.eval_count_2, fixed=True, block=block is not None, block_only=block is not None,
+            dca=dca is not None, dca_only=dca is not None, block_params=block or base.block_params,
+            dca_params=dca or base.dca_params,
         )
         metrics = {"trades": r.trades, "win_rate_pct": r.win_rate_pct, "net_pct": r.net_pct, "gross_pf": r.gross_pf,
                    "pf_a": r.pf_a, "pf_b": r.pf_b, "per_48h": r.per_48h, "drawdown_time_h": r.drawdown_time_h,

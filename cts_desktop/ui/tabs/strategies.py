@@ -337,7 +337,7 @@ class StrategiesTab(QWidget):
             await self._load_candles()
         by_symbol: dict[str, list[FixedSet]] = {}
         for r in rows:
-            by_symbol.setdefault(r.symbol, []).append(FixedSet(r.indication, r.params, r.direction, r.exit))
+            by_symbol.setdefault(r.symbol, []).append(FixedSet(r.indication, r.params, r.direction, r.exit, r.adjust))
         params = self.facade.strategies.exit_params()
         max_open = self.form.max_open.value()
         reports = []

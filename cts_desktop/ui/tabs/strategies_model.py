@@ -100,12 +100,26 @@ class ResultsFilter(QSortFilterProxyModel):
         self.text = ""
 
     def set_text(self, text: str) -> None:
+        self._begin_filter_change()
         self.text = text.strip().lower()
-        self.invalidateFilter()
+        self._end_filter_change()
 
     def set_valid_only(self, on: bool) -> None:
+        self._begin_filter_change()
         self.valid_only = on
-        self.invalidateFilter()
+        self._end_filter_change()
+
+    # Qt 6.10 deprecated invalidateFilter(): the filter change is bracketed by begin/endFilterChange instead
+    # (kept working on older Qt through invalidate(), which re-filters and re-sorts).
+    def _begin_filter_change(self) -> None:
+        if hasattr(self, "beginFilterChange"):
+            self.beginFilterChange()
+
+    def _end_filter_change(self) -> None:
+        if hasattr(self, "endFilterChange"):
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        else:  # pragma: no cover - Qt < 6.10
+            self.invalidate()
 
     def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
         model = self.sourceModel()
