@@ -122,3 +122,30 @@ def test_cancel_stops_within_a_second(bars: Bars) -> None:
     assert seen and 0 < seen[-1].done < seen[-1].total  # it was really running, and not finished
     assert stopped - started < 0.5 * (stopped - started) * seen[-1].total / seen[-1].done  # far from the end
     assert seen[-1].eta_s is not None and seen[-1].eta_s > 0
+
+
+def test_block_and_dca_axes_and_their_cells_equal_backtests(bars: Bars) -> None:
+    """Block and DCA on: the grid doubles per adjustment; every cell equals the backtest of its fixed set; the
+    adjustments really change results (else the axes would be decoration)."""
+    definition = rsi_set(param_values=((9.0, 14.0), (30.0,), (70.0,)), tp_values=(4.0, 10.0), sl_values=(0.6, 1.2),
+                         block=True, dca=True, eval_count_1=5, eval_count_2=10)
+    assert definition.size() == 2 * 2 * 2 * 2 * 2 * 4  # params × TP × SL × (off + trailing) × directions × 4
+    only = rsi_set(block=True, block_only=True, dca=True)
+    assert [a.label for a in only.adjust_variants()] == ["block 2×2", "block 2×2 DCA 4"]
+    result = run_optimal(OptimalRequest((definition,), PARAMS), {"BTC": bars})
+    assert result.evaluated == definition.size()
+    by_cell: dict[tuple[object, ...], dict[str, float]] = {}
+    for row in result.rows:
+        fixed = FixedSet(row.indication, row.params, row.direction, row.exit, row.adjust)
+        rep = run_backtest([fixed], {"BTC": bars}, PARAMS)
+        assert rep.metrics is not None
+        assert row.trades == rep.metrics.trades
+        assert row.net_pct == pytest.approx(rep.metrics.net_pct, abs=1e-9)
+        assert row.max_drawdown_pct == pytest.approx(rep.metrics.max_drawdown_pct, abs=1e-9)
+        assert row.drawdown_time_h == pytest.approx(rep.metrics.max_drawdown_hours, abs=1e-9)
+        res = np.array([t.result for t in rep.trades])
+        if row.trades:
+            assert row.pf_a == pytest.approx(tail_pf(res, 5), nan_ok=True)
+        by_cell.setdefault((row.params, row.direction, row.exit), {})[row.adjust.label] = row.net_pct
+    changed = {label for cell in by_cell.values() for label, net in cell.items() if net != cell[""]}
+    assert changed == {"block 2×2", "DCA 4", "block 2×2 DCA 4"}
