@@ -554,7 +554,8 @@ class ConnectionEngine:
             meter.record((time.perf_counter() - started) * 1000, True)
 
     def _persist_now(self, final: bool) -> None:
-        """Queue set statistics, pseudo results (optional), engine state and — when ``final`` — book snapshots."""
+        """Queue set statistics, pseudo results (optional), engine state and — when ``final`` — book snapshots
+        and cycle metrics."""
         writer = self.deps.writer
         limits = HistoryLimits(int(_num(self.values["system.position_length"])),
                                int(_num(self.values["system.position_threshold_pct"])))
@@ -587,10 +588,22 @@ class ConnectionEngine:
         state = self.status()
         writer.submit(lambda s: _write_state(s, state))
         if final:
+            self._persist_cycle_metrics()
             for symbol, pipeline in self.pipelines.items():
                 if len(pipeline.book):
                     blob = pipeline.book.snapshot()
                     writer.submit(_snapshot_writer(connection_id, symbol, blob))
+
+    def _persist_cycle_metrics(self) -> None:
+        """One row per loop for the cycles since the previous call (every minute and at stop)."""
+        connection_id, now_ms = self.config.id, int(time.time() * 1000)
+        metrics = [
+            {"connection_id": connection_id, "loop": name, "ts_ms": now_ms, "duration_ms": round(w.mean_ms, 3),
+             "max_ms": round(w.max_ms, 3), "cycles": w.cycles, "errors": w.errors, "ok": w.errors == 0}
+            for name, meter in self.meters.items() if (w := meter.take_window()) is not None
+        ]
+        if metrics:
+            self.deps.writer.insert_many("cycle_metrics", metrics)
 
     # --- status ---------------------------------------------------------------------------------------------------
 

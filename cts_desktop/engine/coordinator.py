@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 
 from sqlalchemy.orm import Session
 
@@ -133,15 +134,22 @@ class GlobalTradeEngineCoordinator:
         """Stop all, clear every live flag, cancel open orders, and (when confirmed) close all positions."""
         log.critical("EMERGENCY STOP%s", " with closing of all positions" if close_positions else "")
         for engine in list(self.engines.values()):
-            if engine.orders is None:
+            orders = engine.orders
+            if orders is None:
                 continue
-            with contextlib.suppress(Exception):
-                await engine.orders.cancel_open_orders()
+            symbols = list(engine.symbols)
+            steps: list[tuple[str, Callable[[], Awaitable[object]]]] = [
+                ("cancel open orders", orders.cancel_open_orders)]
             if close_positions:
-                with contextlib.suppress(Exception):
-                    await engine.orders.sync(engine.symbols)  # close only what is really still open
-                    await engine.orders.close_all("emergency")
-                    await engine.orders.sync(engine.symbols)
+                steps += [("sync before closing", partial(orders.sync, symbols)),  # close only what is still open
+                          ("close all positions", partial(orders.close_all, "emergency")),
+                          ("sync after closing", partial(orders.sync, symbols))]
+            for what, step in steps:  # each step runs even when the one before failed
+                try:
+                    await step()
+                except Exception:
+                    log.exception("emergency stop: %s failed on %s", what, engine.config.name,
+                                  extra={"connection_id": engine.config.id})
         for config in self.connections.list():
             if config.is_live_trade or config.is_preset_trade:
                 self.connections.update(replace(config, is_live_trade=False, is_preset_trade=False))

@@ -85,6 +85,20 @@ def loop_health(
 
 
 @dataclass(slots=True)
+class LoopWindow:
+    """Cycles of one loop between two persists."""
+
+    cycles: int
+    errors: int
+    total_ms: float
+    max_ms: float
+
+    @property
+    def mean_ms(self) -> float:
+        return self.total_ms / self.cycles
+
+
+@dataclass(slots=True)
 class LoopMeter:
     """Counts cycles and errors of a loop and keeps its recent durations (the average is over the last 100)."""
 
@@ -96,6 +110,7 @@ class LoopMeter:
     last_run_at: float | None = None
     recent_errors: deque[bool] = field(default_factory=lambda: deque(maxlen=200))
     durations: deque[float] = field(default_factory=lambda: deque(maxlen=100))
+    window: LoopWindow | None = None  # what ran since the last take_window()
 
     def record(self, duration_ms: float, ok: bool) -> None:
         self.cycles += 1
@@ -105,6 +120,19 @@ class LoopMeter:
         self.last_run_at = time.time()
         self.durations.append(duration_ms)
         self.recent_errors.append(not ok)
+        w = self.window
+        if w is None:
+            self.window = LoopWindow(1, 0 if ok else 1, duration_ms, duration_ms)
+        else:
+            w.cycles += 1
+            w.errors += 0 if ok else 1
+            w.total_ms += duration_ms
+            w.max_ms = max(w.max_ms, duration_ms)
+
+    def take_window(self) -> LoopWindow | None:
+        """The cycles since the previous call (None when the loop did not run): persisted as a cycle-metric row."""
+        window, self.window = self.window, None
+        return window
 
     def stats(self, rules: HealthRules) -> LoopStats:
         avg = sum(self.durations) / len(self.durations) if self.durations else 0.0

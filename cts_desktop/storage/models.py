@@ -343,6 +343,9 @@ class EngineState(Base):
 
 
 class CycleMetric(Base):
+    """One loop of one engine over one persist window: ``cycles`` ran, ``errors`` failed, ``duration_ms`` is their
+    mean and ``max_ms`` the slowest (``ok`` = no error in the window)."""
+
     __tablename__ = "cycle_metrics"
     __table_args__ = (Index("ix_cycle_metrics_conn_loop_ts", "connection_id", "loop", "ts_ms"),)
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -351,6 +354,9 @@ class CycleMetric(Base):
     ts_ms: Mapped[int] = mapped_column(BigInteger)
     duration_ms: Mapped[float] = mapped_column(Float)
     ok: Mapped[bool] = mapped_column(Boolean, default=True)
+    cycles: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    errors: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    max_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class LogRecord(Base):

@@ -25,7 +25,7 @@ from cts_desktop.exchanges.connections import ConnectionConfig, ConnectionServic
 from cts_desktop.exchanges.replay_connection import ReplayOptions, ReplayRuntime
 from cts_desktop.storage.connections_store import KeyringConnectionSecrets, SqlConnectionStore
 from cts_desktop.storage.db import Database, sqlite_url
-from cts_desktop.storage.models import ConfigSet, Fill, FundingPayment, Order, RealPosition
+from cts_desktop.storage.models import ConfigSet, CycleMetric, Fill, FundingPayment, Order, RealPosition
 from cts_desktop.storage.secrets import SecretStore
 from cts_desktop.storage.settings_store import SettingsStore
 from cts_desktop.storage.writer import BatchedWriter
@@ -193,3 +193,11 @@ async def test_replay_end_to_end(world: World) -> None:
     # compared unrounded (within 1/100 of a cent): rounding both sides could split a value sitting on a half cent
     drift = Decimal(10_000) + net + funding - Decimal(repr(account.wallet))
     assert abs(drift) < Decimal("0.0001"), (drift, diag, sim_diag)
+    # cycle metrics: every main-loop cycle of the run is in the DB, in per-window rows, the errors counted
+    assert world.writer.flush(10)
+    with world.db.session() as s:
+        totals = (func.sum(CycleMetric.cycles), func.sum(CycleMetric.errors), func.max(CycleMetric.max_ms))
+        mine = (CycleMetric.connection_id == world.config.id, CycleMetric.loop == "main")
+        stored = s.execute(select(*totals).where(*mine)).one()
+    main = engine.meters["main"]
+    assert (stored[0], stored[1]) == (main.cycles, main.errors) and stored[2] >= round(max(main.durations), 3) - 1e-3
