@@ -32,6 +32,7 @@ async def serve(services: Services, stop: asyncio.Event, exit_after: float | Non
     except TimeoutError:
         pass
     log.info("headless mode stopping")
+    await services.stop_monitoring()
     await services.stop_trading()
     await services.bus.drain()
 

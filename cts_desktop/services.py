@@ -1,6 +1,6 @@
 """The services of one app process, built in one place (no Qt here): paths, logging, secrets, database, writer,
-settings and the event bus. ``app.py`` builds them for the GUI or headless mode and the UI reaches them only
-through ``facade.py``.
+settings, the event bus and the alert monitor. ``app.py`` builds them for the GUI or headless mode and the UI
+reaches them only through ``facade.py``.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from cts_desktop import __version__
 from cts_desktop.engine.events import DatabaseHealthChanged, EventBus, SettingsChanged
+from cts_desktop.monitoring.alert_monitor import AlertMonitor
 from cts_desktop.monitoring.logging_setup import LoggingHandles, configure_logging, set_level
 from cts_desktop.monitoring.redaction import RedactingFilter, SecretRedactor
 from cts_desktop.paths import AppPaths, resolve_paths
@@ -42,6 +43,7 @@ class AppOptions:
     secrets_file: Path | None = None
     secrets_passphrase: str | None = field(default=None, repr=False)
     replay_speed: float = 1.0
+    alert_interval_s: float | None = None  # None: the monitoring.global_health_interval_s setting
 
 
 def database_choice(paths: AppPaths, cli_url: str | None) -> str | None:
@@ -147,6 +149,8 @@ class Services:
         if options.log_level is None:
             set_level(str(self.settings.get("system.log_level")))
         self.bus = EventBus()
+        self.alert_monitor = AlertMonitor(self.db, self.writer, self.settings.values, self.bus,
+                                          interval_s=options.alert_interval_s)
         self._loop: asyncio.AbstractEventLoop | None = None
         self.settings.subscribe(self._on_settings_changed)
         self.writer.on_health_change(self._on_writer_health)
@@ -173,14 +177,22 @@ class Services:
     # --- lifecycle ---------------------------------------------------------------------------------------------
 
     def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """Start the writer and, given the loop (it need not run yet), the alert monitor's rounds on it."""
         self._loop = loop
         self.writer.start()
+        if loop is not None:
+            self.alert_monitor.start(loop)
         self.started = True
         log.info("services started")
+
+    async def stop_monitoring(self) -> None:
+        """Stop the alert rounds and wait for one in progress (shutdown; :meth:`close` also stops them)."""
+        await self.alert_monitor.aclose()
 
     def close(self) -> None:
         if self.started:
             log.info("services stopping")
+        self.alert_monitor.stop()
         self.logging.detach_database()
         if self.started:
             self.writer.stop()

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from cts_desktop.facades.base import FacadeBase, in_thread, logger
+from cts_desktop.facades.base import FacadeBase, in_thread
 
 
 class MonitoringFacade(FacadeBase):
@@ -80,27 +80,11 @@ class MonitoringFacade(FacadeBase):
         return await self.services.db.run(lambda session: restart_history(session, limit))
 
     async def alerts(self, include_acknowledged: bool = False) -> list[Any]:
-        """Evaluate the alert rules (new alerts are stored), then list the alerts (monitoring.alerts.AlertRow)."""
-        from datetime import UTC, datetime
+        """The stored alerts (monitoring.alerts.AlertRow), newest first. The rules are evaluated by the services'
+        alert monitor (monitoring/alert_monitor.py) whether or not this tab is shown; reading raises nothing."""
+        from cts_desktop.monitoring.alerts import list_alerts
 
-        from cts_desktop.monitoring import alerts
-
-        services = self.services
-        thresholds = alerts.AlertThresholds.from_settings(services.settings.values())
-        size = await in_thread(services.db.size_bytes)
-        stats = services.writer.stats
-
-        def work(session: Session) -> list[Any]:
-            now = datetime.now(UTC)
-            candidates = alerts.evaluate(
-                session, now, thresholds, database_bytes=size, writer_healthy=stats.healthy,
-                writer_error=stats.last_error,
-            )
-            for row in alerts.raise_alerts(session, candidates, now):
-                logger("cts.system.alerts").warning("alert (%s): %s", row.severity, row.message)
-            return alerts.list_alerts(session, include_acknowledged)
-
-        return await services.db.run(work)
+        return await self.services.db.run(lambda session: list_alerts(session, include_acknowledged))
 
     async def acknowledge_alerts(self, ids: list[int]) -> int:
         from datetime import UTC, datetime

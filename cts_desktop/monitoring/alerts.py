@@ -17,7 +17,12 @@ database_writes    critical  the batched writer cannot write (rows wait in memor
 
 A rule raises a new row only when no alert of the same source and connection was raised within its cool-down
 (the rule's own window), so an acknowledged alert whose cause persists comes back once per window, not on every
-refresh.
+round. The engine coordinator stores its own alerts (source ``engine``: an engine that failed or whose restarts gave
+up); one of those for the same connection counts as a recent ``engine_error`` alert, so one incident is not
+notified twice.
+
+The rules are evaluated on the services' loop by ``alert_monitor.AlertMonitor`` (GUI or headless, window shown or
+not); the Monitoring tab only lists and acknowledges the stored rows.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ from cts_desktop.storage.models import Alert, Connection, EngineState, LogRecord
 TEN_MIN_MS = 10 * 60_000
 FAILED_ORDER_STATUSES: tuple[str, ...] = ("failed", "rejected")
 SEVERITIES: tuple[str, ...] = ("critical", "warning", "info")
+# stored alerts of another source that also count for a rule's cool-down
+COVERED_BY: dict[str, tuple[str, ...]] = {"engine_error": ("engine",)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +172,8 @@ def raise_alerts(session: Session, candidates: Iterable[AlertCandidate], now: da
         )
         recent = session.execute(
             select(func.count()).where(
-                Alert.source == candidate.source, conn_filter, Alert.created_at >= now - candidate.cooldown
+                Alert.source.in_((candidate.source, *COVERED_BY.get(candidate.source, ()))), conn_filter,
+                Alert.created_at >= now - candidate.cooldown,
             )
         ).scalar_one()
         if recent:

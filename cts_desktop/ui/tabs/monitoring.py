@@ -3,7 +3,8 @@
 Overview — log statistics of the last 24 h (by level, by category, errors by category), the hourly error rate
 chart, the most frequent errors and the critical errors of the last hour. Activity — the recent engine,
 connection, order/exchange and toast records. Logs — the filtered, paged log viewer with details and export.
-Health — every service and the auto-restart history. Alerts — computed alerts with acknowledge.
+Health — every service and the auto-restart history. Alerts — the alerts the services' alert monitor raised (in the
+background, whether or not this tab or the window is shown), with acknowledge.
 
 Every read runs off the GUI thread through the facade. The window refreshes the visible tab every 2 s; this tab
 re-reads at most every ``FULL_REFRESH_S`` seconds unless asked (Refresh button, switching pages), and never runs

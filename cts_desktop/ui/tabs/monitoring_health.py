@@ -1,5 +1,6 @@
 """Health and Alerts pages of the Monitoring tab: the state of every service with the auto-restart history, and
-the alerts (computed by the rules in monitoring/alerts.py) with acknowledge."""
+the stored alerts with acknowledge (the services' alert monitor evaluates the rules of monitoring/alerts.py in the
+background, window shown or not; this page only reads)."""
 
 from __future__ import annotations
 

@@ -100,6 +100,24 @@ def test_raised_alerts_are_stored_once_per_cooldown_and_acknowledged(db: Databas
     assert [a.source for a in again] == ["error_burst"]
 
 
+def test_an_engine_error_the_coordinator_already_alerted_is_not_raised_twice(db: Database) -> None:
+    with db.session() as s:
+        s.add_all([m.Connection(id=c, name=c, exchange="bybit", is_enabled=True, is_active=True) for c in ("c1", "c2")])
+        s.flush()
+        s.add_all([m.EngineState(connection_id=c, status="error", last_error="feed died", updated_at=NOW)
+                   for c in ("c1", "c2")])
+        # the coordinator's own alert when c1's restarts gave up (source "engine"), ten minutes ago
+        s.add(m.Alert(severity="critical", source="engine", connection_id="c1", message="c1 gave up",
+                      created_at=NOW - timedelta(minutes=10)))
+    with db.session() as s:
+        created = alerts.raise_alerts(s, alerts.evaluate(s, NOW, alerts.AlertThresholds()), NOW)
+    assert [(a.source, a.connection_id) for a in created] == [("engine_error", "c2")]
+    with db.session() as s:  # after the rule's hour the persisting error is raised again for c1 too
+        later = NOW + timedelta(minutes=61)
+        again = alerts.raise_alerts(s, alerts.evaluate(s, later, alerts.AlertThresholds()), later)
+    assert sorted((a.source, a.connection_id) for a in again) == [("engine_error", "c1"), ("engine_error", "c2")]
+
+
 def test_engine_and_connection_health_from_engine_state(db: Database) -> None:
     with db.session() as s:
         s.add_all([
