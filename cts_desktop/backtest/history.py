@@ -128,3 +128,15 @@ async def load_bars(db: Database, connection_id: str, symbol: str, timeframe: st
                     until_ms: int) -> Bars:
     rows = await db.run(lambda s: load_candles(s, connection_id, symbol, timeframe, since_ms, until_ms))
     return rows_to_bars(rows)
+
+
+def resample(bars: Bars, seconds: float) -> Bars:
+    """Candles of ``seconds`` from finer ones: a candle starts at a multiple of ``seconds`` (epoch), opens with its
+    first bar, closes with its last — the candles the Preset engine builds from the price stream."""
+    if len(bars) == 0:
+        return bars
+    start = np.floor(bars.time / seconds) * seconds
+    keys, first = np.unique(start, return_index=True)
+    last = np.r_[first[1:], len(bars)] - 1
+    return Bars(keys, bars.open[first], np.maximum.reduceat(bars.high, first), np.minimum.reduceat(bars.low, first),
+                bars.close[last])

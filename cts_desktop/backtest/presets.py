@@ -211,3 +211,45 @@ def predefined(name: str) -> PresetTypeDef:
         if preset.name.lower() == name.lower():
             return preset
     raise KeyError(name)
+
+
+def for_preset_mode(definition: ConfigurationSetDef, type_settings: dict[str, Any],
+                    values: dict[str, object]) -> ConfigurationSetDef:
+    """The grid a set with ranges runs in Preset mode (the Preset engine's coordination and "Backtest preset"):
+
+    * Block / DCA parameters from Settings › Strategy; Block is an axis when the set or its preset type asks for it
+      **and** "Preset Block" is on in the settings (likewise DCA); "only" from the set or the type;
+    * trailing: a set without trailing variants gets every preset start × stop of the settings when "Preset
+      trailing" is on; a preset type with trailing off drops them, one with "trailing only" keeps only them.
+
+    A fixed set is returned unchanged (see :func:`fixed_set_problem`)."""
+    if definition.fixed:
+        return definition
+    block_params, dca_params = adjust_params_from(values)
+    d = with_adjust_params(definition, block_params, dca_params)
+    t = type_settings
+    block = bool(values["strategy.preset_block_enabled"]) and (d.block or bool(t.get("block")) or
+                                                                bool(t.get("block_only")))
+    dca = bool(values["strategy.preset_dca_enabled"]) and (d.dca or bool(t.get("dca")) or bool(t.get("dca_only")))
+    trailing = d.trailing
+    if not trailing and bool(values["strategy.preset_trailing_enabled"]):
+        starts = tuple(float(x) for x in values["strategy.preset_trailing_starts"])  # type: ignore[attr-defined]
+        stops = tuple(float(x) for x in values["strategy.preset_trailing_stops"])  # type: ignore[attr-defined]
+        trailing = tuple((a, b) for a in starts for b in stops)
+    if not (bool(t.get("trailing", True)) or bool(t.get("trailing_only"))):
+        trailing = ()
+    return replace(
+        d, block=block, block_only=block and (d.block_only or bool(t.get("block_only"))), dca=dca,
+        dca_only=dca and (d.dca_only or bool(t.get("dca_only"))), trailing=trailing,
+        trailing_only=bool(trailing) and (d.trailing_only or bool(t.get("trailing_only"))),
+    )
+
+
+def fixed_set_problem(block: bool, dca: bool, values: dict[str, object]) -> str | None:
+    """Why a fixed set with Block/DCA cannot run in Preset mode now (None: it can) — it was chosen with them, so
+    trading it without them would not be what was backtested."""
+    if block and not bool(values["strategy.preset_block_enabled"]):
+        return "it uses Block and Preset Block is off in Settings › Strategy"
+    if dca and not bool(values["strategy.preset_dca_enabled"]):
+        return "it uses DCA and Preset DCA is off in Settings › Strategy"
+    return None

@@ -139,7 +139,7 @@ class StrategiesService:
         doc = {"symbols": list(candles), "sets": [d.to_json() for d in request.sets], "seed": request.seed,
                "max_configs": request.max_configs, "pc": request.params.pc, "fee": request.params.fee,
                "timeout_s": request.params.timeout_s, "max_open": request.max_open, **(extra or {})}
-        top = [_row_json(r) for r in ranked[:STORED_OPTIMAL_ROWS]]
+        top = [row_json(r) for r in ranked[:STORED_OPTIMAL_ROWS]]
         summary = {"evaluated": result.evaluated, "valid": result.valid_count, "seconds": result.seconds,
                    "best": top[0] if top else None}
         run_id = await self.db.run(lambda s: store.save_backtest(
@@ -204,7 +204,7 @@ _ROW_FIGURES = ("net_pct", "gross_pf", "pf_a", "pf_b", "avg_pf", "per_48h", "dra
                 "avg_duration_min")
 
 
-def _row_json(r: OptimalRow) -> dict[str, Any]:
+def row_json(r: OptimalRow) -> dict[str, Any]:
     return {"symbol": r.symbol, "set_index": r.set_index, "set": r.set_name, "indication": r.indication,
             "params": list(r.params), "direction": r.direction, "tp": r.exit.tp, "sl": r.exit.sl,
             "trail_start": r.exit.trail_start, "trail_stop": r.exit.trail_stop, "trades": r.trades, "wins": r.wins,

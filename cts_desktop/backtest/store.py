@@ -211,3 +211,43 @@ def assign_preset(session: Session, connection_id: str, preset_type_id: int | No
 def connection_preset(session: Session, connection_id: str) -> int | None:
     row = session.get(ConnectionPreset, connection_id)
     return None if row is None else int(row.preset_type_id)
+
+
+# --- the Preset engine's coordination results and set evaluator -------------------------------------------------
+
+
+def save_coordination(session: Session, set_id: int, symbol: str, rows: list[dict[str, Any]], evaluated_at: float,
+                      evaluated: int, valid: int) -> None:
+    """Store the chosen results of a set with ranges for one symbol (Part 2 §5.3 "upsert results"): they live in
+    the set's ``metrics`` under ``coordination`` → symbol, replaced at every evaluation."""
+    row = session.get(PresetSet, set_id)
+    if row is None:
+        return
+    metrics = dict(row.metrics or {})
+    coordination = dict(metrics.get("coordination") or {})
+    coordination[symbol] = {"at": evaluated_at, "evaluated": evaluated, "valid": valid, "rows": rows}
+    metrics["coordination"] = coordination
+    row.metrics = _clean(metrics)
+
+
+def disable_preset_set(session: Session, preset_type_id: int, set_id: int, reason: str, at: float) -> None:
+    """The set evaluator's verdict (Part 2 §5.5): the set's link is switched off, with reason and time."""
+    link = session.get(PresetTypeSet, (preset_type_id, set_id))
+    if link is not None:
+        link.active = False
+    row = session.get(PresetSet, set_id)
+    if row is not None:
+        metrics = dict(row.metrics or {})
+        metrics["disabled"] = {"reason": reason, "at": at}
+        row.metrics = _clean(metrics)
+
+
+def preset_signature(session: Session, connection_id: str) -> tuple[int | None, tuple[tuple[int, int, bool], ...]]:
+    """What the Preset engine of a connection trades: the assigned type and its (set, priority, active) links —
+    the engine reloads when this changes."""
+    type_id = connection_preset(session, connection_id)
+    if type_id is None:
+        return None, ()
+    links = session.execute(select(PresetTypeSet.set_id, PresetTypeSet.priority, PresetTypeSet.active)
+                            .where(PresetTypeSet.preset_type_id == type_id).order_by(PresetTypeSet.set_id)).all()
+    return type_id, tuple((int(a), int(b), bool(c)) for a, b, c in links)

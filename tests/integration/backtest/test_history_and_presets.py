@@ -124,3 +124,35 @@ def test_backtest_optimal_and_presets_on_cached_candles(db: Database) -> None:
     with db.session() as s:
         listed = store.list_backtests(s)
         assert listed[0].id == bt and listed[0].summary["trades"] == report.metrics.trades
+
+
+def test_coordination_results_evaluator_verdict_and_assignment_signature(db: Database) -> None:
+    """What the Preset engine stores: coordination rows per set and symbol, a disabled fixed set (link off, reason,
+    time); the assignment signature changes with it exactly as the engine expects (so it does not start over)."""
+    from cts_desktop.engine.preset_engine import after_disabling
+
+    with db.session() as s:
+        s.add(Connection(id=CONN, name="Bybit X03", exchange="bybit"))
+    with db.session() as s:
+        assert store.preset_signature(s, CONN) == (None, ())
+        store.seed_predefined(s)
+        balanced = next(t for t in store.list_preset_types(s) if t.name == "Balanced")
+        store.assign_preset(s, CONN, balanced.id)
+        before = store.preset_signature(s, CONN)
+        sets = store.preset_sets(s, balanced.id)
+        assert before == (balanced.id, tuple(sorted((x.id, x.priority, True) for x in sets)))
+        first = sets[0]
+        store.save_coordination(s, first.id, SYMBOL, [{"params": [3.0], "tp": 2.0}], 1000.0, 64, 12)
+        store.disable_preset_set(s, balanced.id, sets[1].id, "gross PF 0.40 of the last 25 is below 1", 2000.0)
+    with db.session() as s:
+        rows = {x.id: x for x in store.preset_sets(s, balanced.id)}
+        c = rows[first.id].metrics["coordination"][SYMBOL]
+        assert (c["evaluated"], c["valid"], c["rows"][0]["tp"]) == (64, 12, 2.0)
+        assert rows[first.id].active and not rows[sets[1].id].active
+        assert rows[sets[1].id].metrics["disabled"] == {"reason": "gross PF 0.40 of the last 25 is below 1",
+                                                        "at": 2000.0}
+        assert [x.id for x in store.preset_sets(s, balanced.id, active_only=True)] == [
+            x.id for x in sets if x.id != sets[1].id]
+        after = store.preset_signature(s, CONN)
+    assert after != before and after == after_disabling(before, {sets[1].id})
+    assert after != after_disabling(before, {first.id})
