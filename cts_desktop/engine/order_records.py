@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from cts_desktop.engine.pnl import FillRow, PositionPnl, position_pnl
@@ -190,7 +190,9 @@ def record_fills(session: Session, connection_id: str, trades: list[Trade]) -> l
             ts=datetime.fromtimestamp((trade.timestamp or 0) / 1000, UTC),
         ))
         stored.add(trade.id)
-        position_id = order.real_position_id if order is not None else _closing_target(session, connection_id, trade)
+        position_id = order.real_position_id if order is not None else None
+        if position_id is None:  # no order of ours: an exchange-side TP/SL (unknown, or recorded as external)
+            position_id = _closing_target(session, connection_id, trade)
         if position_id is not None:
             touched.add(position_id)
     session.flush()
@@ -209,13 +211,18 @@ def _closing_target(session: Session, connection_id: str, trade: Trade) -> int |
 
 
 def fills_of(session: Session, position: RealPosition) -> list[FillRow]:
-    """Fills of the position's own orders, plus unlinked closing fills routed to it (see ``_closing_target``)."""
+    """Fills of the position's own orders, plus closing fills of orders we did not send routed to it (see
+    ``_closing_target``): fills without an order row, and fills of orders recorded as external — an exchange-side
+    TP/SL order that showed up in the open orders before it fired is such an order."""
     order_ids = list(session.execute(select(Order.id).where(Order.real_position_id == position.id)).scalars())
     linked = list(session.execute(select(Fill).where(Fill.order_id.in_(order_ids))).scalars()) if order_ids else []
     closing_side = "sell" if position.side == "long" else "buy"
+    foreign_orders = select(Order.id).where(Order.connection_id == position.connection_id,
+                                            Order.real_position_id.is_(None))
     unlinked = list(session.execute(
         select(Fill).where(
-            Fill.connection_id == position.connection_id, Fill.order_id.is_(None), Fill.symbol == position.symbol,
+            Fill.connection_id == position.connection_id,
+            or_(Fill.order_id.is_(None), Fill.order_id.in_(foreign_orders)), Fill.symbol == position.symbol,
             Fill.side == closing_side, Fill.ts >= position.opened_at - timedelta(seconds=5),
         ).order_by(Fill.id)
     ).scalars())
