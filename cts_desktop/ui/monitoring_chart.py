@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from PySide6.QtCore import QEvent
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from cts_desktop.monitoring.stats import HourBucket
@@ -17,20 +18,12 @@ class ErrorRateChart(QWidget):
         import pyqtgraph as pg
 
         self._pg = pg
-        palette = self.palette()
-        background = palette.color(palette.ColorRole.Base)
-        foreground = palette.color(palette.ColorRole.Text)
-        self.plot = pg.PlotWidget(background=background)
+        self.plot = pg.PlotWidget()
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
         self.plot.showGrid(x=False, y=True, alpha=0.25)
-        self.plot.setTitle("Errors per hour, last 24 h (UTC)", color=foreground, size="10pt")
-        for axis in ("left", "bottom"):
-            self.plot.getAxis(axis).setTextPen(foreground)
-            self.plot.getAxis(axis).setPen(foreground)
-        self.plot.setLabel("left", "records", color=foreground)
-        self.plot.addLegend(offset=(-10, 10), labelTextColor=foreground)
+        self.legend = self.plot.addLegend(offset=(-10, 10))
         self.errors: Any = pg.BarGraphItem(x=[], height=[], width=0.8, brush="#e08a7a", pen=None, name="ERROR")
         self.criticals: Any = pg.BarGraphItem(x=[], height=[], width=0.8, brush="#b3261e", pen=None, name="CRITICAL")
         self.plot.addItem(self.errors)
@@ -39,6 +32,26 @@ class ErrorRateChart(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot)
+        self.apply_palette()
+
+    def apply_palette(self) -> None:
+        """Background, axes, title and legend in the colours of the current theme (again on every theme change)."""
+        palette = self.palette()
+        background = palette.color(palette.ColorRole.Base)
+        foreground = palette.color(palette.ColorRole.Text)
+        self.plot.setBackground(background)
+        self.plot.setTitle("Errors per hour, last 24 h (UTC)", color=foreground, size="10pt")
+        for axis in ("left", "bottom"):
+            self.plot.getAxis(axis).setTextPen(foreground)
+            self.plot.getAxis(axis).setPen(foreground)
+        self.plot.setLabel("left", "records", color=foreground)
+        self.legend.setLabelTextColor(foreground)
+        self.colours = (background.name(), foreground.name())
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            self.apply_palette()
+        super().changeEvent(event)
 
     def show_buckets(self, buckets: list[HourBucket]) -> None:
         """Bars of ERROR+ (light) with the CRITICAL share on top of the same bar (dark)."""

@@ -14,6 +14,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QApplication
 from sqlalchemy import text
 
 from cts_desktop.app import GuiApp, create_qapp
@@ -23,6 +25,7 @@ from cts_desktop.services import Services
 from cts_desktop.storage import models as m
 from cts_desktop.ui import tasks
 from cts_desktop.ui.tabs.monitoring import MonitoringTab
+from cts_desktop.ui.theme import apply_theme
 from tests.integration.monitoring.seed_logs import seed_logs
 from tests.ui.conftest import save_screenshot
 
@@ -245,7 +248,17 @@ async def test_health_restarts_alerts_and_screenshot(services: Services) -> None
     tab = window.monitoring
     await window.refresh_all()
     await tab.refresh(force=True)
-    save_screenshot(window, "monitoring-light")
+    chart = tab.overview.chart
+    assert chart is not None
+    colours = {}
+    for theme in ("dark", "light"):  # the chart follows a theme change of the running app
+        apply_theme(QApplication.instance(), theme)  # type: ignore[arg-type]
+        await asyncio.sleep(0.05)
+        colours[theme] = chart.colours  # type: ignore[attr-defined]
+        assert colours[theme] == (window.palette().color(QPalette.ColorRole.Base).name(),
+                                  window.palette().color(QPalette.ColorRole.Text).name())
+        save_screenshot(window, f"monitoring-{theme}")
+    assert colours["dark"] != colours["light"]
     # health: every known service, the engine rows and the restart history
     tab.pages.setCurrentWidget(tab.health)
     await tasks.wait_all()

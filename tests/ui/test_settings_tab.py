@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from cts_desktop.app import create_qapp
 from cts_desktop.domain.settings import (
@@ -32,6 +32,7 @@ from cts_desktop.storage.results import HistoryLimits, append_results
 from cts_desktop.ui import tasks
 from cts_desktop.ui.settings_editors import ChoiceEditor, FlagEditor, ListEditor, NumberEditor, format_value
 from cts_desktop.ui.tabs.settings import DATABASE_URL, SettingsTab
+from cts_desktop.ui.theme import apply_theme
 from tests.ui.conftest import save_screenshot
 
 pytestmark = pytest.mark.asyncio(loop_factories=["qasync"])
@@ -395,8 +396,10 @@ async def test_settings_screenshot(services: Services) -> None:
     strategy = gui.window.settings.stacks[Tab.STRATEGY].widget(0)
     group_box = gui.window.settings.matrix_labels[-1].parentWidget()
     strategy.verticalScrollBar().setValue(group_box.y() - 8)  # type: ignore[attr-defined]
-    await asyncio.sleep(0.05)
-    save_screenshot(gui.window, "settings-light")
+    for theme in ("dark", "light"):
+        apply_theme(QApplication.instance(), theme)  # type: ignore[arg-type]
+        await asyncio.sleep(0.05)
+        save_screenshot(gui.window, f"settings-{theme}")
     gui.window.settings.pages.setCurrentIndex(list(Tab).index(Tab.SYSTEM))
     panel = gui.window.settings.database
     assert panel is not None
