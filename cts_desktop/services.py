@@ -20,6 +20,7 @@ from cts_desktop.monitoring.logging_setup import LoggingHandles, configure_loggi
 from cts_desktop.monitoring.redaction import RedactingFilter, SecretRedactor
 from cts_desktop.paths import AppPaths, resolve_paths
 from cts_desktop.storage.db import Database, DatabaseError, normalise_url, sqlite_url
+from cts_desktop.storage.retention import RetentionCleaner
 from cts_desktop.storage.secrets import SecretRef, SecretStore, SecretStoreError
 from cts_desktop.storage.settings_store import SettingChange, SettingsStore
 from cts_desktop.storage.writer import BatchedWriter
@@ -151,6 +152,7 @@ class Services:
         self.bus = EventBus()
         self.alert_monitor = AlertMonitor(self.db, self.writer, self.settings.values, self.bus,
                                           interval_s=options.alert_interval_s)
+        self.retention = RetentionCleaner(self.db, self.settings.values)
         self._loop: asyncio.AbstractEventLoop | None = None
         self.settings.subscribe(self._on_settings_changed)
         self.writer.on_health_change(self._on_writer_health)
@@ -177,22 +179,27 @@ class Services:
     # --- lifecycle ---------------------------------------------------------------------------------------------
 
     def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
-        """Start the writer and, given the loop (it need not run yet), the alert monitor's rounds on it."""
+        """Start the writer and, given the loop (it need not run yet), the alert monitor's rounds and the
+        retention cleanup on it."""
         self._loop = loop
         self.writer.start()
         if loop is not None:
             self.alert_monitor.start(loop)
+            self.retention.start(loop)
         self.started = True
         log.info("services started")
 
     async def stop_monitoring(self) -> None:
-        """Stop the alert rounds and wait for one in progress (shutdown; :meth:`close` also stops them)."""
+        """Stop the alert rounds and the cleanup and wait for one in progress (shutdown; :meth:`close` also
+        stops them)."""
         await self.alert_monitor.aclose()
+        await self.retention.aclose()
 
     def close(self) -> None:
         if self.started:
             log.info("services stopping")
         self.alert_monitor.stop()
+        self.retention.stop()
         self.logging.detach_database()
         if self.started:
             self.writer.stop()
