@@ -19,7 +19,12 @@ from cts_desktop.backtest import store
 from cts_desktop.backtest.history import HistoryReport, download_history, load_bars, timeframe_ms
 from cts_desktop.backtest.jobs import CancelToken, ProgressFn
 from cts_desktop.backtest.optimal import OptimalRequest, OptimalResult, OptimalRow, run_optimal
-from cts_desktop.backtest.presets import ConfigurationSetDef
+from cts_desktop.backtest.presets import (
+    ConfigurationSetDef,
+    adjust_params_from,
+    fixed_set_problem,
+    for_preset_mode,
+)
 from cts_desktop.backtest.runner import (
     BacktestReport,
     FixedSet,
@@ -28,6 +33,7 @@ from cts_desktop.backtest.runner import (
     adjust_to_json,
     run_backtest,
 )
+from cts_desktop.domain.adjust import BlockParams, DcaParams
 from cts_desktop.domain.bars import Bars
 from cts_desktop.domain.exits import ExitConfig, ExitParams
 from cts_desktop.storage.candles import missing_ranges
@@ -71,6 +77,10 @@ class StrategiesService:
 
     def exit_params(self) -> ExitParams:
         return exit_params_from(self.services.settings.values())
+
+    def adjust_params(self) -> tuple[BlockParams, DcaParams]:
+        """Block and DCA parameters from Settings › Strategy (the form's defaults)."""
+        return adjust_params_from(self.services.settings.values())
 
     # --- history ------------------------------------------------------------------------------------------------
 
@@ -169,6 +179,25 @@ class StrategiesService:
     async def preset_sets(self, preset_type_id: int) -> list[store.PresetSetRow]:
         rows: list[store.PresetSetRow] = await self.db.run(lambda s: store.preset_sets(s, preset_type_id))
         return rows
+
+    async def preset_run_sets(self, preset_type_id: int) -> tuple[list[FixedSet], list[ConfigurationSetDef],
+                                                                  list[str]]:
+        """What "Backtest preset" runs — what the Preset engine would trade: the active fixed sets, the active sets
+        with ranges as their preset-mode grids (the type's toggles, the settings' Block/DCA/trailing), and notes
+        on fixed sets the Preset engine would skip with the current settings."""
+        values = self.services.settings.values()
+        types = {t.id: t for t in await self.preset_types()}
+        settings = types[preset_type_id].settings if preset_type_id in types else {}
+        rows = [r for r in await self.preset_sets(preset_type_id) if r.active]
+        fixed = [r.fixed for r in rows if r.fixed is not None]
+        grids = [for_preset_mode(r.definition, settings, values) for r in rows if r.fixed is None]
+        notes = []
+        for r in rows:
+            if r.fixed is not None:
+                problem = fixed_set_problem(r.fixed.adjust.block is not None, r.fixed.adjust.dca is not None, values)
+                if problem:
+                    notes.append(f"{r.name}: the Preset engine skips it — {problem}")
+        return fixed, grids, notes
 
     async def save_preset(self, name: str, rows: list[OptimalRow], definitions: list[ConfigurationSetDef]) -> int:
         type_id: int = await self.db.run(lambda s: store.save_optimal_sets(s, name, rows, definitions))

@@ -73,6 +73,18 @@ async def test_auto_optimal_results_backtest_presets(services: Services) -> None
     f.per_48h.setValue(1.0)
     expected = 3 * 3 * 3 * 4 * 3 * 4 * 2  # params × TP × SL × (off + 3 trailing) × directions
     assert f"{expected:,} configurations" in f.count.text()
+    # Block and DCA are axes: each doubles the grid, "only" keeps just the adjusted half
+    f.block.setChecked(True)
+    f.dca.setChecked(True)
+    assert f"{expected * 4:,} configurations" in f.count.text()
+    f.dca_only.setChecked(True)
+    assert f"{expected * 2:,} configurations" in f.count.text()
+    f.dca_distances.setText("1.0, 0.5, 1.5, 2.0")
+    assert "increase" in f.count.text()
+    f.dca_distances.setText("0.5, 1.0, 1.5, 2.0")
+    for box in (f.block, f.dca, f.dca_only):
+        box.setChecked(False)
+    assert f"{expected:,} configurations" in f.count.text()
 
     await tab._run(tab.run_optimal(), "auto-optimal")
     assert tab.last_error == ""
@@ -158,6 +170,7 @@ async def test_auto_optimal_results_backtest_presets(services: Services) -> None
     path = save_screenshot(tab, "strategies-light")
     assert path.stat().st_size > 20_000
     tab.close()
+    tab.deleteLater()
 
 
 async def test_cancel_from_the_ui_within_a_second(services: Services) -> None:
@@ -173,7 +186,9 @@ async def test_cancel_from_the_ui_within_a_second(services: Services) -> None:
     while (tab._latest is None or tab._latest.done == 0) and time.monotonic() < deadline:
         await asyncio.sleep(0.02)
     assert tab.busy and tab._latest is not None and tab._latest.done > 0
-    await asyncio.sleep(0.3)
+    shown = time.monotonic() + 10  # the bar moves once 0.1 % of the ~3.9 million cells are done
+    while tab.progress.value() == 0 and time.monotonic() < shown:
+        await asyncio.sleep(0.05)
     assert tab.progress.value() > 0 and "ETA" in tab.status.text()
     clicked = time.monotonic()
     tab.cancel_button.click()
@@ -183,4 +198,32 @@ async def test_cancel_from_the_ui_within_a_second(services: Services) -> None:
     assert time.monotonic() - clicked < 1.0
     assert "cancelled" in tab.status.text()
     assert tab.optimal_button.isEnabled() and not tab.cancel_button.isEnabled()
+    tab.close()
+
+
+async def test_dca_and_block_grid_in_the_tab(services: Services) -> None:
+    """A small grid with DCA and Block: adjusted rows are listed with their adjustment, and the backtest of a DCA
+    row shows positions that were added to (size above one entry)."""
+    tab, _raw = await make_tab(services)
+    f = tab.form
+    f.indication.setCurrentIndex(f.indication.findData("rsi"))
+    f.set_param_range("period", 14, 14, 1)
+    f.set_param_range("oversold", 30, 30, 5)
+    f.set_param_range("overbought", 70, 70, 5)
+    f.tp.setText("10")
+    f.sl.setText("1.0")
+    f.trailing.setChecked(False)
+    f.per_48h.setValue(0.0)
+    f.block.setChecked(True)
+    f.dca.setChecked(True)
+    assert "8 configurations" in f.count.text()  # 2 directions × (plain, block, DCA, both)
+    await tab._run(tab.run_optimal(), "auto-optimal")
+    assert tab.last_error == ""
+    labels = {tab.model.data(tab.model.index(i, column("Adjust"))) for i in range(tab.model.rowCount())}
+    assert labels == {"—", "block 2×2", "DCA 4", "block 2×2 DCA 4"}
+    dca_long = next(i for i, r in enumerate(tab.model.rows) if r.adjust.label == "DCA 4" and r.direction == 1)
+    await tab.backtest_rows([tab.model.rows[dca_long]])
+    assert tab.report is not None and tab.report.metrics is not None
+    assert tab.report.metrics.trades == tab.model.rows[dca_long].trades
+    assert max(t.size for t in tab.report.trades) > 1.0
     tab.close()

@@ -102,6 +102,8 @@ class StrategiesTab(QWidget):
         self.table.setAlternatingRowColors(True)
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        # widths from the visible rows only: measuring every row of a large result made each sort take seconds
+        self.table.horizontalHeader().setResizeContentsPrecision(0)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
@@ -184,6 +186,7 @@ class StrategiesTab(QWidget):
     # --- lists --------------------------------------------------------------------------------------------------
 
     async def refresh(self) -> None:
+        self.form.set_adjust_defaults(*self.facade.strategies.adjust_params())
         connections = await self.facade.connections()
         for combo in (self.form.connection, self.apply_connection):
             current = combo.currentData()
@@ -414,15 +417,14 @@ class StrategiesTab(QWidget):
         type_id = self.preset_type.currentData()
         if type_id is None:
             raise FormError("choose a preset")
-        sets = [s for s in await self.facade.strategies.preset_sets(int(type_id)) if s.active]
-        if not sets:
+        fixed, grids, notes = await self.facade.strategies.preset_run_sets(int(type_id))
+        if not fixed and not grids:
             raise FormError("the preset has no active configuration sets")
         name = self.preset_type.currentText().split(" (")[0]
-        fixed = [s.fixed for s in sets if s.fixed is not None]
-        grids = [s.definition for s in sets if s.fixed is None]
         candles = await self._load_candles()
         assert self.token is not None
         params = self.facade.strategies.exit_params()
+        messages: list[str] = []
         if grids:
             from cts_desktop.backtest.optimal import OptimalRequest
 
@@ -434,8 +436,8 @@ class StrategiesTab(QWidget):
             self.definitions = list(grids)
             self.model.set_rows(ranked)
             self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
-            self.status.setText(f"Preset {name} #{run_id}: {result.evaluated:,} configurations of its "
-                                f"{len(grids)} set(s) with ranges, {result.valid_count:,} valid.")
+            messages.append(f"Preset {name} #{run_id}: {result.evaluated:,} configurations of its {len(grids)} "
+                            f"set(s) with ranges, {result.valid_count:,} valid.")
         if fixed:
             for symbol, bars in candles.items():
                 _id, report = await self.facade.strategies.backtest(
@@ -447,9 +449,10 @@ class StrategiesTab(QWidget):
                 if report.metrics is not None:
                     self.summary.setText(f"Preset {name} ({len(fixed)} fixed sets) — "
                                          + self._summary_text(symbol, report.metrics.as_dict()))
-            if not grids:
-                self.status.setText(f"Preset {name}: {len(fixed)} fixed set(s) backtested.")
+            messages.append(f"Preset {name}: {len(fixed)} fixed set(s) backtested.")
         await self.refresh_runs()
+        self._latest = None  # the run is over: the progress timer must not overwrite the result
+        self.status.setText(" ".join(messages + notes))
 
     async def save_preset(self) -> None:
         rows = self.selected_rows()

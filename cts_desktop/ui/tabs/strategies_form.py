@@ -1,6 +1,7 @@
 """The parameter form of the Strategies tab: data (connection, symbols, timeframe, period), the indication with a
-from–to/step range per parameter, the TP/SL/trailing axes, directions and the validity rules of Part 2 §5.2/5.6.
-It shows the resulting number of configurations while the user edits."""
+from–to/step range per parameter, the TP/SL/trailing axes, directions, the Block and DCA adjustments (each an axis
+of the grid when on) and the validity rules of Part 2 §5.2/5.6. It shows the resulting number of configurations
+while the user edits."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from cts_desktop.backtest.optimal import OptimalRequest
 from cts_desktop.backtest.presets import ConfigurationSetDef
 from cts_desktop.backtest.service import CandleRequest
 from cts_desktop.backtest.signals import COMMON, INDICATIONS, MAIN, ParamSpec
+from cts_desktop.domain.adjust import MAX_DCA_STEPS, BlockParams, DcaParams
 from cts_desktop.domain.exits import ExitParams
 
 TIMEFRAMES = ("1m", "5m", "15m", "1h")
@@ -142,6 +144,37 @@ class StrategyForm(QWidget):
         e.addRow("Directions", sides)
         layout.addWidget(ex)
 
+        adj = QGroupBox("Adjustments (each one doubles the grid: without and with it)")
+        a = QFormLayout(adj)
+        self.block = QCheckBox("Block")
+        self.block_only = QCheckBox("Block only")
+        self.block_size = QSpinBox()
+        self.block_size.setRange(2, 10)
+        self.block_ratio = _spin(1.0, 0.1, 3.0, 0.1, 1)
+        self.block_wait = QSpinBox()
+        self.block_wait.setRange(0, 3)
+        for w, tip in ((self.block_size, "Positions per block"),
+                       (self.block_ratio, "After a losing block the size factor is 1 + this ratio"),
+                       (self.block_wait, "Positions at factor 1 after a losing block before the adjusted ones")):
+            w.setToolTip(tip)
+        self.dca = QCheckBox("DCA")
+        self.dca_only = QCheckBox("DCA only")
+        self.dca_steps = QSpinBox()
+        self.dca_steps.setRange(1, MAX_DCA_STEPS)
+        self.dca_distances = QLineEdit()
+        self.dca_distances.setToolTip("Adverse move from the first entry (% of price) of each add-on entry")
+        self.dca_sizes = QLineEdit()
+        self.dca_sizes.setToolTip("Size of each add-on entry as a multiple of the first entry")
+        self._block_rest = BlockParams()
+        a.addRow(self._pair(self.block, self.block_only))
+        a.addRow("Block size / ratio / wait", self._row(self.block_size, self.block_ratio, self.block_wait))
+        a.addRow(self._pair(self.dca, self.dca_only))
+        a.addRow("DCA steps", self.dca_steps)
+        a.addRow("DCA distances %", self.dca_distances)
+        a.addRow("DCA sizes ×", self.dca_sizes)
+        self.set_adjust_defaults(BlockParams(), DcaParams())
+        layout.addWidget(adj)
+
         rules = QGroupBox("Validity and ranking")
         r = QFormLayout(rules)
         self.pf_min = _spin(1.0, 0.1, 5.0, 0.1, 1)
@@ -178,8 +211,14 @@ class StrategyForm(QWidget):
         self.indication.currentIndexChanged.connect(self._rebuild_params)
         for w in (self.tp, self.sl, self.trailing_pairs):
             w.textChanged.connect(self._update_count)
-        for c in (self.trailing, self.trailing_only, self.long, self.short):
+        for c in (self.trailing, self.trailing_only, self.long, self.short, self.block, self.block_only, self.dca,
+                  self.dca_only):
             c.toggled.connect(self._update_count)
+        for box in (self.block_size, self.block_wait, self.dca_steps):
+            box.valueChanged.connect(self._update_count)
+        self.block_ratio.valueChanged.connect(self._update_count)
+        for w in (self.dca_distances, self.dca_sizes):
+            w.textChanged.connect(self._update_count)
         self.max_configs.valueChanged.connect(self._update_count)
         self._rebuild_params()
 
@@ -191,6 +230,41 @@ class StrategyForm(QWidget):
         g.addWidget(a, 0, 0)
         g.addWidget(b, 0, 1)
         return w
+
+    @staticmethod
+    def _row(*widgets: QWidget) -> QWidget:
+        w = QWidget()
+        g = QGridLayout(w)
+        g.setContentsMargins(0, 0, 0, 0)
+        for col, widget in enumerate(widgets):
+            g.addWidget(widget, 0, col)
+        return w
+
+    def set_adjust_defaults(self, block: BlockParams, dca: DcaParams) -> None:
+        """Block and DCA parameters from the settings (the switches stay as they are)."""
+        self._block_rest = block
+        self.block_size.setValue(block.size)
+        self.block_ratio.setValue(block.ratio)
+        self.block_wait.setValue(block.neutral_wait)
+        self.dca_steps.setValue(dca.max_steps)
+        self.dca_distances.setText(", ".join(f"{x:g}" for x in dca.distances))
+        self.dca_sizes.setText(", ".join(f"{x:g}" for x in dca.sizes))
+
+    def block_params(self) -> BlockParams:
+        r = self._block_rest
+        return BlockParams(self.block_size.value(), self.block_ratio.value(), self.block_wait.value(),
+                           r.auto_disable, r.disable_win_rate, r.enable_win_rate, r.window)
+
+    def dca_params(self) -> DcaParams:
+        distances = parse_numbers(self.dca_distances.text(), "DCA distances")
+        sizes = parse_numbers(self.dca_sizes.text(), "DCA sizes")
+        steps = self.dca_steps.value()
+        if len(distances) < steps or len(sizes) < steps:
+            raise FormError(f"DCA: {steps} step(s) need {steps} distance(s) and size(s)")
+        try:
+            return DcaParams(distances, sizes, steps)
+        except ValueError as error:
+            raise FormError(str(error)) from None
 
     def _rebuild_params(self) -> None:
         while self.params_grid.count():
@@ -243,7 +317,10 @@ class StrategyForm(QWidget):
             trailing=pairs, trailing_only=self.trailing_only.isChecked() and bool(pairs), directions=directions,
             trades_per_48h_min=self.per_48h.value(), pf_min=self.pf_min.value(),
             drawdown_time_max_h=self.dd_hours.value(), eval_count_1=self.window_a.value(),
-            eval_count_2=self.window_b.value(),
+            eval_count_2=self.window_b.value(), block=self.block.isChecked(),
+            block_only=self.block.isChecked() and self.block_only.isChecked(), dca=self.dca.isChecked(),
+            dca_only=self.dca.isChecked() and self.dca_only.isChecked(), block_params=self.block_params(),
+            dca_params=self.dca_params() if self.dca.isChecked() else DcaParams(),
         )
 
     def candle_request(self) -> CandleRequest:

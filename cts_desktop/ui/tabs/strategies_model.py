@@ -39,6 +39,7 @@ COLUMNS: list[tuple[str, Callable[[OptimalRow], Any], Callable[[OptimalRow], str
     ("SL", lambda r: r.exit.sl, lambda r: f"{r.exit.sl:g}"),
     ("Trailing", lambda r: r.exit.trail_start * 10 + r.exit.trail_stop,
      lambda r: f"{r.exit.trail_start:g}/{r.exit.trail_stop:g}" if r.exit.trailing else "off"),
+    ("Adjust", lambda r: r.adjust.label, lambda r: r.adjust.label or "—"),
     ("Trades", lambda r: r.trades, lambda r: str(r.trades)),
     ("Win %", lambda r: _sort_value(r.win_rate_pct), lambda r: _num(r.win_rate_pct, 1)),
     ("Net %", lambda r: r.net_pct, lambda r: _num(r.net_pct)),
@@ -50,6 +51,9 @@ COLUMNS: list[tuple[str, Callable[[OptimalRow], Any], Callable[[OptimalRow], str
     ("Max DD %", lambda r: r.max_drawdown_pct, lambda r: _num(r.max_drawdown_pct)),
     ("Valid", lambda r: int(r.valid), lambda r: "yes" if r.valid else r.reason),
 ]
+
+
+_TEXT_COLUMNS = {"Trailing", "Adjust", "Valid"}
 
 
 class ResultsModel(QAbstractTableModel):
@@ -83,7 +87,7 @@ class ResultsModel(QAbstractTableModel):
             return str(index.row() + 1) if col == 0 else COLUMNS[col][2](row)
         if role == SORT_ROLE:
             return index.row() if col == 0 else COLUMNS[col][1](row)
-        if role == Qt.ItemDataRole.TextAlignmentRole and col >= 4 and col != len(COLUMNS) - 1:
+        if role == Qt.ItemDataRole.TextAlignmentRole and col >= 4 and COLUMNS[col][0] not in _TEXT_COLUMNS:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ToolTipRole and col == len(COLUMNS) - 1:
             return row.reason
