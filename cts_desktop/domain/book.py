@@ -164,6 +164,23 @@ def _open(
     return opened
 
 
+def _pack_ring(ring: npt.NDArray[np.generic]) -> tuple[tuple[int, ...], str, npt.NDArray[np.int64], np.ndarray]:
+    """A (sets, capacity, 2) ring as (shape, dtype, entries kept per set, the kept entries in order): per set the
+    entries up to its last one with a non-zero bit, so :func:`_unpack_ring` gives back the same bytes."""
+    shape, cap = ring.shape, ring.shape[1]
+    if ring.size == 0:
+        return shape, ring.dtype.str, np.zeros(shape[0], dtype=np.int64), ring.reshape(0, *shape[2:])
+    nonzero = (ring.view(f"u{ring.dtype.itemsize}") != 0).any(axis=2)
+    last = np.where(nonzero.any(axis=1), cap - np.argmax(nonzero[:, ::-1], axis=1), 0).astype(np.int64)
+    return shape, ring.dtype.str, last, ring[np.arange(cap) < last[:, None]]
+
+
+def _unpack_ring(shape: tuple[int, ...], dtype: str, last: npt.NDArray[np.int64], kept: np.ndarray) -> np.ndarray:
+    ring: np.ndarray = np.zeros(shape, dtype=np.dtype(dtype))  # calloc: the never-written entries cost nothing
+    ring[np.arange(shape[1]) < last[:, None]] = kept
+    return ring
+
+
 class SetBook:
     """All configuration sets of one symbol. Not thread-safe: one owner (the symbol's pipeline) mutates it."""
 
@@ -300,6 +317,36 @@ class SetBook:
         r = np.asarray(self.ring_r[s, :n], dtype=np.float64)
         t = np.asarray(self.ring_t[s, :n], dtype=np.float64)
         return r[:, R_RESULT], t[:, T_ENTRY], t[:, T_CLOSE], r[:, R_UW]
+
+    # -- transfer between processes ---------------------------------------------------------------------------
+    def __getstate__(self) -> dict[str, object]:
+        """Pickle only what the book holds, uncompressed (the prehistory warm-up runs in a worker process and sends
+        the book back): the used rows of every buffer, no spare capacity, and of each ring row only its entries up
+        to the last one with a non-zero bit (rings are allocated whole — L × (1 + t) entries per set — but fill
+        slowly). Loading is a few copies of memory, no decompression. The copy equals the original bit for bit,
+        entries past ``count`` included."""
+        state = self.__dict__.copy()
+        for name in self._spec:
+            state.pop(name, None)  # the bound views are rebuilt by __setstate__
+        n = self._rows
+        buffers: dict[str, object] = {}
+        for name, buf in self._buf.items():
+            used = np.ascontiguousarray(buf[:n])
+            buffers[name] = _pack_ring(used) if name in ("ring_r", "ring_t") else used
+        state["_buf"] = buffers
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        buffers = state.pop("_buf")
+        assert isinstance(buffers, dict)
+        self.__dict__.update(state)
+        self._buf = {}
+        for name, value in buffers.items():
+            buf = _unpack_ring(*value) if isinstance(value, tuple) else value
+            if not buf.flags.writeable:  # unpickled from read-only memory: own a writable copy
+                buf = buf.copy()
+            self._buf[name] = buf
+        self._bind()
 
     # -- persistence -----------------------------------------------------------------------------------------
     _ARRAYS = (

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from cts_desktop.domain.book import SetBook
 from cts_desktop.domain.book_stats import WINDOWS, window_stats
 from cts_desktop.engine import engine_config as cfg
+from cts_desktop.engine import warmup
 from cts_desktop.engine.events import EventBus
 from cts_desktop.engine.market_rules import MarketCatalog
 from cts_desktop.engine.order_manager import EntrySignal, OrderManager
@@ -76,6 +77,19 @@ class EngineDeps:
     bus: EventBus
 
 
+@dataclass(slots=True)
+class _WarmupTask:
+    """One symbol's history replay while the engine starts: in a worker process (``job``) or, without one, in a
+    thread when its turn comes."""
+
+    index: int
+    symbol: str
+    pipeline: SymbolPipeline
+    candles: list[warmup.Candle]
+    snapshot: bytes | None
+    job: warmup.WarmupJob | None = None
+
+
 class ConnectionEngine:
     def __init__(self, config: ConnectionConfig, adapter: ExchangeAdapter, deps: EngineDeps,
                  *, feed_factory: Callable[..., LivePriceFeed] = LivePriceFeed) -> None:
@@ -116,6 +130,7 @@ class ConnectionEngine:
         self.crashed: BaseException | None = None
         self._stop_requested = False
         self._start_task: asyncio.Task[None] | None = None
+        self._start_snapshots: dict[str, bytes] = {}  # stored book snapshots, restored with the warm-up
         # how old the oldest price of each processed batch was (exchange timestamp → processed), for lag metrics
         self.lag_ms: deque[float] = deque(maxlen=5000)
 
@@ -148,6 +163,7 @@ class ConnectionEngine:
         self.connection_status = ConnectionStatus.CONNECTING
         self.crashed = None
         self._publish()
+        warmup.shared_pool().prestart()  # the history warm-up's worker boots while markets and orders load
         try:
             await self._connect()
             await self._load_prehistory()
@@ -278,7 +294,10 @@ class ConnectionEngine:
         self._set_progress(0.25, "reconciling orders and positions")
         report = await self.orders.reconcile(self.symbols)
         log.info("reconciled with the exchange: %s", report, extra={"connection_id": self.config.id})
-        self._build_pipelines(await self.deps.db.run(self._load_snapshots))
+        # the stored book snapshots are restored with the warm-up (in its worker process): restoring a
+        # decompresses tens of MB per symbol, which must not run on the GUI's event loop
+        self._build_pipelines()
+        self._start_snapshots = await self.deps.db.run(self._load_snapshots)
 
     def _selection_config(self) -> SymbolSelectionConfig:
         v = self.values
@@ -310,12 +329,7 @@ class ConnectionEngine:
             book: SetBook | None = None
             blob = snapshots.get(symbol) if snapshots else None
             if blob is not None:
-                try:
-                    book = SetBook.restore(blob, book_params)
-                    if len(book.matrix) != len(matrix) or not np.array_equal(book.matrix.tp, matrix.tp):
-                        book = None
-                except ValueError:
-                    book = None
+                book = warmup.restore_book(blob, book_params, matrix)
             old = self.pipelines.get(symbol)
             if book is None and old is not None and len(old.book.matrix) == len(matrix):
                 book = old.book
@@ -360,38 +374,114 @@ class ConnectionEngine:
 
     async def _load_prehistory(self) -> None:
         """Candles of the last *prehistoric days* (cached in the DB, only the missing range fetched), replayed
-        through each pipeline so the sets start with statistics."""
+        through each pipeline so the sets start with statistics.
+
+        The replays run in worker processes (:mod:`cts_desktop.engine.warmup`): while symbol *n* replays, symbol
+        *n + 1*'s candles load. Outcomes are applied in symbol order (pipeline, rows and results to persist), each
+        followed by its progress event. When no worker process can run a replay, it runs in a thread of this
+        process instead (logged), as do all later ones."""
         days = int(_num(self.values["overall.prehistoric_days"]))
         until = (int(time.time() * 1000) // PREHISTORY_STEP_MS) * PREHISTORY_STEP_MS
-        since = until - days * 86_400_000
-        total = len(self.symbols)
-        for index, symbol in enumerate(self.symbols, 1):
-            self._set_progress(0.3 + 0.7 * (index - 1) / max(total, 1), f"history {symbol} ({index}/{total})")
-            gaps = await self._db(missing_ranges, self.config.id, symbol, PREHISTORY_TIMEFRAME, since, until,
-                                  PREHISTORY_STEP_MS)
-            for gap in gaps:
-                rows = await self.adapter.ohlcv(symbol, PREHISTORY_TIMEFRAME, since=gap.start_ms, until=gap.end_ms)
-                await self._db(store_candles, self.config.id, symbol, PREHISTORY_TIMEFRAME, rows)
-            candles = await self._db(load_candles, self.config.id, symbol, PREHISTORY_TIMEFRAME, since, until)
-            # CPU-heavy: replayed in a worker thread (the pipeline is not shared until the feed starts)
-            await asyncio.to_thread(self._warm_up, symbol, candles)
-            if self._stop_requested:
-                raise asyncio.CancelledError
-            self.deps.bus.publish(Progress(key=self.config.id, what=f"history {symbol}", done=index, total=total))
+        await self._replay_history(until - days * 86_400_000, until)
         self._set_progress(1.0, "history loaded")
 
-    def _warm_up(self, symbol: str, candles: list[tuple[int, float, float, float, float, float]]) -> None:
-        """Each 1-minute candle as four ticks (open, the adverse extreme first by colour, close) through the
-        pipeline; stops early when the engine is asked to stop."""
+    async def _replay_history(self, since: int, until: int) -> None:
+        """Every symbol's candles of [since, until) replayed through its pipeline (see :meth:`_load_prehistory`)."""
+        total = len(self.symbols)
+        snapshots, self._start_snapshots = self._start_snapshots, {}
+        pool: warmup.WarmupPool | None = warmup.shared_pool()
+        pending: deque[_WarmupTask] = deque()
+        done = 0
+
+        def progress(index: int, symbol: str) -> None:
+            self._set_progress(0.3 + 0.7 * done / max(total, 1), f"history {symbol} ({index}/{total})")
+
+        async def finish(task: _WarmupTask) -> None:
+            nonlocal pool, done
+            progress(task.index, task.symbol)
+            outcome: warmup.WarmupOutcome | None = None
+            if task.job is not None:
+                try:
+                    outcome = await task.job.result()
+                except Exception as error:  # any failure of the worker path: replay here instead
+                    log.warning("history warm-up of %s in a worker process failed (%s: %s): replaying it in a "
+                                "thread", task.symbol, type(error).__name__, error,
+                                extra={"connection_id": self.config.id})
+                    pool = None
+            if outcome is not None and not outcome.completed:
+                if self._stop_requested:
+                    raise asyncio.CancelledError
+                outcome = None  # stopped from elsewhere (pool shut down): the pipeline here is untouched
+            if outcome is not None:
+                self._apply_warm_up(task.symbol, task.pipeline, outcome)
+            else:
+                await asyncio.to_thread(self._warm_up, task.symbol, task.candles, task.snapshot)
+            if self._stop_requested:
+                raise asyncio.CancelledError
+            done += 1
+            self.deps.bus.publish(Progress(key=self.config.id, what=f"history {task.symbol}", done=task.index,
+                                           total=total))
+
+        try:
+            for index, symbol in enumerate(self.symbols, 1):
+                progress(index, symbol)
+                candles = await self._prehistoric_candles(symbol, since, until)
+                pipeline = self.pipelines[symbol]
+                task = _WarmupTask(index, symbol, pipeline, candles, snapshots.get(symbol))
+                if pool is not None:
+                    try:
+                        task.job = pool.submit(pipeline, candles, task.snapshot,
+                                               bool(self.values["system.persist_pseudo_results"]))
+                    except warmup.PoolUnavailable as error:
+                        log.warning("no worker process for the history warm-up (%s): replaying in a thread",
+                                    error, extra={"connection_id": self.config.id})
+                        pool = None
+                pending.append(task)
+                while pending and (pending[0].job is None or pending[0].job.done()):
+                    await finish(pending[0])  # in order; a thread replay (no job) runs here
+                    pending.popleft()
+            while pending:
+                await finish(pending[0])
+                pending.popleft()
+        finally:
+            await self._stop_warm_ups(pending)
+
+    async def _prehistoric_candles(self, symbol: str, since: int, until: int) -> list[warmup.Candle]:
+        gaps = await self._db(missing_ranges, self.config.id, symbol, PREHISTORY_TIMEFRAME, since, until,
+                              PREHISTORY_STEP_MS)
+        for gap in gaps:
+            rows = await self.adapter.ohlcv(symbol, PREHISTORY_TIMEFRAME, since=gap.start_ms, until=gap.end_ms)
+            await self._db(store_candles, self.config.id, symbol, PREHISTORY_TIMEFRAME, rows)
+        return await self._db(load_candles, self.config.id, symbol, PREHISTORY_TIMEFRAME, since, until)
+
+    async def _stop_warm_ups(self, pending: deque[_WarmupTask]) -> None:
+        """Jobs not applied (stop, failure): their workers return within a few candles; wait for that briefly so
+        a stopped engine leaves no replay running."""
+        jobs = [task.job for task in pending if task.job is not None and not task.job.done()]
+        for job in jobs:
+            job.stop()
+        running = [asyncio.wrap_future(job.future) for job in jobs if not job.future.done()]
+        if running:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait(running, timeout=2.0)
+
+    def _apply_warm_up(self, symbol: str, sent: SymbolPipeline, outcome: warmup.WarmupOutcome) -> None:
+        """A worker's outcome, as if the replay had run here: its pipeline replaces the one sent (unless the
+        pipelines were rebuilt meanwhile), its rows and results join the ones to persist (``_collect``)."""
+        if self.pipelines.get(symbol) is sent:
+            self.pipelines[symbol] = outcome.pipeline
+        self._dirty.setdefault(symbol, set()).update(outcome.rows.tolist())
+        self._pending_results.extend((symbol, result) for result in outcome.closed_results())
+        log.debug("history of %s replayed in a worker: %.1f s CPU, %.1f s wall", symbol, outcome.cpu_s,
+                  outcome.wall_s, extra={"connection_id": self.config.id})
+
+    def _warm_up(self, symbol: str, candles: list[warmup.Candle], snapshot: bytes | None = None) -> None:
+        """The in-process replay (a thread): the stored snapshot (if any and fitting) becomes the book, then each
+        candle goes through the pipeline as four ticks; stops early when the engine is asked to stop."""
         pipeline = self.pipelines[symbol]
-        for index, (ts, o, h, low, c, _v) in enumerate(candles):
-            if index % 60 == 0 and self._stop_requested:
-                return
-            base = ts / 1000.0
-            path = (o, low, h, c) if c >= o else (o, h, low, c)
-            for k, price in enumerate(path):
-                update = pipeline.on_price(base + k * 15.0, price, entries_allowed=True)
-                self._collect(symbol, update.closed, update.status_changed)
+        warmup.prepare(pipeline, snapshot)
+        warmup.replay_candles(pipeline, candles, lambda closed, changed: self._collect(symbol, closed, changed),
+                              lambda: self._stop_requested)
 
     def _set_progress(self, fraction: float, text: str) -> None:
         self.progress, self.progress_text = fraction, text

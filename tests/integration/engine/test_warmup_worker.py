@@ -1,0 +1,175 @@
+"""The history warm-up in a worker process computes exactly what the in-process warm-up computes, and stops promptly.
+
+A connection engine (real SQLite DB, settings store and event bus; no exchange is needed because the candles are
+already in the DB) replays real BTCUSDT-perp minutes (tests/data, 12 h) through its pipeline at the shipped default
+settings (but the shortest history ring), once in a thread of this process (a pool without workers: the engine's
+fallback path) and once in a worker process. Everything is compared bit for bit: the pipeline (set book arrays,
+variants, indication and activity-gate state, frame builder), the set rows queued for persistence, every closed
+pseudo result, the progress events. The last two hours then start from the first part's stored book snapshot,
+restored where the replay runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import dataclasses
+import pickle
+import struct
+import time
+from collections import deque
+from collections.abc import Iterator
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from cts_desktop.domain.book import SetBook
+from cts_desktop.engine import warmup
+from cts_desktop.engine.connection_engine import ConnectionEngine, EngineDeps
+from cts_desktop.engine.events import EventBus
+from cts_desktop.engine.trading_events import Progress
+from cts_desktop.exchanges.connections import ConnectionConfig
+from cts_desktop.storage.candles import store_candles
+from cts_desktop.storage.db import Database
+from cts_desktop.storage.settings_store import SettingsStore
+from cts_desktop.storage.writer import BatchedWriter
+
+pytestmark = pytest.mark.asyncio(loop_factories=["asyncio"])
+
+DATA = Path(__file__).resolve().parents[2] / "data" / "bybit_BTCUSDT-PERP_1m_20221213.csv"
+SYMBOL = "BTC/USDT:USDT"
+MINUTE = 60_000
+
+
+def real_candles() -> list[tuple[int, float, float, float, float, float]]:
+    with DATA.open() as f:
+        rows = list(csv.reader(f))[1:]
+    return [(int(r[0]), *(float(x) for x in r[1:6])) for r in rows]  # type: ignore[misc]
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[warmup.WarmupPool]:
+    pool = warmup.WarmupPool(workers=1, idle_shutdown_s=-1)
+    pool._ensure_executor().submit(warmup._ping)  # the worker boots while the first in-process replay runs
+    try:
+        yield pool
+    finally:
+        pool.shutdown()
+
+
+def make_engine(db: Database, pool: warmup.WarmupPool, monkeypatch: pytest.MonkeyPatch,
+                snapshot: bytes | None = None) -> tuple[ConnectionEngine, list[tuple[str, int, int]]]:
+    settings = SettingsStore(db)
+    settings.load()
+    # every closed result is compared, too; the shortest ring (50 results) keeps the snapshot round fast
+    settings.set_many({"system.persist_pseudo_results": True, "system.position_length": 50})
+    bus = EventBus()
+    events: list[tuple[str, int, int]] = []
+    bus.subscribe(Progress, lambda e: events.append((e.what, e.done, e.total)))
+    config = ConnectionConfig(id="c1", name="Replay test", exchange_id="bybit")
+    # no exchange: every candle of the window is in the DB, so nothing is fetched
+    engine = ConnectionEngine(config, None, EngineDeps(db, BatchedWriter(db), settings, bus))  # type: ignore[arg-type]
+    engine.symbols = [SYMBOL]
+    engine._build_pipelines()
+    if snapshot is not None:
+        engine._start_snapshots = {SYMBOL: snapshot}
+    monkeypatch.setattr(warmup, "shared_pool", lambda: pool)
+    return engine, events
+
+
+def assert_same(a: Any, b: Any, where: str) -> None:
+    """Bit-for-bit equality of two object graphs (floats and arrays by their bytes)."""
+    assert type(a) is type(b), f"{where}: {type(a).__name__} vs {type(b).__name__}"
+    if isinstance(a, np.ndarray):
+        assert (a.dtype, a.shape) == (b.dtype, b.shape), where
+        assert a.tobytes() == b.tobytes(), f"{where}: arrays differ"
+    elif isinstance(a, float):
+        assert struct.pack("<d", a) == struct.pack("<d", b), f"{where}: {a!r} != {b!r}"
+    elif isinstance(a, list | tuple | deque):
+        assert len(a) == len(b), f"{where}: length {len(a)} != {len(b)}"
+        if len(a) > 100 and pickle.dumps(a) == pickle.dumps(b):
+            return  # same pickle: same values bit for bit (floats are pickled as their 8 bytes)
+        if isinstance(a, deque):
+            assert a.maxlen == b.maxlen, where
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            assert_same(x, y, f"{where}[{i}]")
+    elif isinstance(a, dict):
+        assert list(a) == list(b), f"{where}: keys differ"
+        for key in a:
+            assert_same(a[key], b[key], f"{where}[{key!r}]")
+    elif isinstance(a, set | frozenset | Enum | type | str | int | bool | bytes) or a is None:
+        assert a == b, f"{where}: {a!r} != {b!r}"
+    elif isinstance(a, SetBook):  # every buffer's used rows (whole rings), then the other attributes
+        assert len(a) == len(b), f"{where}: {len(a)} != {len(b)} sets"
+        assert_same({k: v[: len(a)] for k, v in a._buf.items()}, {k: v[: len(b)] for k, v in b._buf.items()}, where)
+        assert_same({k: v for k, v in vars(a).items() if k != "_buf" and k not in a._spec},
+                    {k: v for k, v in vars(b).items() if k != "_buf" and k not in b._spec}, where)
+    elif dataclasses.is_dataclass(a):
+        for f in dataclasses.fields(a):
+            assert_same(getattr(a, f.name), getattr(b, f.name), f"{where}.{f.name}")
+    else:
+        assert_same(vars(a), vars(b), where)
+
+
+def assert_same_engines(thread: ConnectionEngine, worker: ConnectionEngine) -> None:
+    assert_same(thread.pipelines[SYMBOL], worker.pipelines[SYMBOL], "pipeline")
+    assert thread._dirty == worker._dirty
+    assert_same(thread._pending_results, worker._pending_results, "results")
+
+
+async def test_worker_warm_up_equals_in_process_on_real_candles(
+    engine_db: Database, pool: warmup.WarmupPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    candles = real_candles()
+    with engine_db.session() as s:
+        store_candles(s, "c1", SYMBOL, "1m", candles)
+    half = candles[600][0]  # the market wakes up after ~9 h: the first part opens and closes thousands of positions
+    since, until = candles[0][0], candles[-1][0] + MINUTE
+
+    in_thread, thread_events = make_engine(engine_db, warmup.WarmupPool(workers=0), monkeypatch)
+    await in_thread._replay_history(since, half)
+    in_worker, worker_events = make_engine(engine_db, pool, monkeypatch)
+    await in_worker._replay_history(since, half)
+    pipeline = in_worker.pipelines[SYMBOL]
+    assert len(pipeline.book.variants) > 0 and int(pipeline.book.total.sum()) > 1000, "a real warm-up, not idle"
+    assert in_worker._pending_results and in_worker._dirty[SYMBOL]
+    assert thread_events == worker_events == [(f"history {SYMBOL}", 1, 1)]
+    assert_same_engines(in_thread, in_worker)
+
+    # the rest starts from the first part's stored snapshot, restored where the replay runs
+    blob = in_thread.pipelines[SYMBOL].book.snapshot()
+    in_thread, _ = make_engine(engine_db, warmup.WarmupPool(workers=0), monkeypatch, blob)
+    await in_thread._replay_history(half, until)
+    in_worker, _ = make_engine(engine_db, pool, monkeypatch, blob)
+    sent = in_worker.pipelines[SYMBOL]
+    await in_worker._replay_history(half, until)
+    assert in_worker.pipelines[SYMBOL] is not sent and len(sent.book) == 0  # the worker's pipeline came back
+    assert int(in_worker.pipelines[SYMBOL].book.total.sum()) > int(pipeline.book.total.sum())  # the snapshot's
+    assert_same_engines(in_thread, in_worker)
+
+
+async def test_stop_during_worker_warm_up_returns_promptly(
+    engine_db: Database, pool: warmup.WarmupPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    candles = real_candles()
+    with engine_db.session() as s:
+        store_candles(s, "c1", SYMBOL, "1m", candles)
+    await pool.ping()  # the worker is up: the stop below interrupts a replay, not a process start
+    engine, events = make_engine(engine_db, pool, monkeypatch)
+    sent = engine.pipelines[SYMBOL]
+    engine._start_task = asyncio.create_task(engine._replay_history(candles[0][0], candles[-1][0] + MINUTE))
+    deadline = time.monotonic() + 30
+    while pool.active == 0 and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    assert pool.active == 1
+    await asyncio.sleep(1.0)  # the replay of 12 h at default settings takes seconds: it is running now
+    started = time.perf_counter()
+    await engine.stop()
+    elapsed = time.perf_counter() - started
+    assert elapsed < 2.0, f"stop took {elapsed:.2f} s"
+    assert pool.active == 0, "the worker returned: no replay is left running"
+    assert engine._start_task.cancelled()
+    assert engine.pipelines[SYMBOL] is sent and events == []  # nothing half-done was applied
