@@ -97,6 +97,7 @@ class GuiApp:
         self.window.timer.stop()
         self.window.bridge.close()
         await wait_all()
+        await self.services.stop_monitoring()  # no alert round or cleanup left running when the loop closes
         await self.services.stop_trading()  # engines stop; exchange positions keep their exchange-side TP/SL
         await self.services.bus.drain()
         self.crash.uninstall()
