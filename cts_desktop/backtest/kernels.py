@@ -110,17 +110,25 @@ def grid_kernel(
         rec_result = np.empty(m_cap, dtype=np.float64)
         blk = int(adj[a, A_BLOCK])
         steps = int(adj[a, A_DCA])
-        if blk == 0 and steps == 0:
+        if steps == 0 and (blk == 0 or max_open == 1):
+            # no DCA: the plain walk. With Block and one position at a time the position still open at the end is
+            # the last entry, so it cannot change the factor of a closed one: the factors come from the records.
             trades, total, wins, gwin, gloss, maxdd, n_open = run_config(
                 o[s], h[s], low[s], c[s], t, bmin[s], bmax[s], bmin2[s], bmax2[s], block, big, sig[v], nxt[v],
                 tp[k], sl[k], ts[k], tst[k], pc, fee, timeout, max_open,
                 rec_entry, rec_exit, rec_price, rec_reason, rec_result,
             )
+            if blk > 0:
+                factor, _adjusted = block_factors(
+                    rec_entry, rec_exit, rec_result, trades, 0, blk, adj[a, A_RATIO], int(adj[a, A_WAIT]),
+                    adj[a, A_AUTO] != 0.0, adj[a, A_DISABLE], adj[a, A_ENABLE], int(adj[a, A_WINDOW]),
+                )
+                total, wins, gwin, gloss, maxdd = weighted_stats(rec_result, factor, trades)
         else:
             rec_w = np.empty(m_cap, dtype=np.float64)
             rec_avg = np.empty(m_cap, dtype=np.float64)
             trades, n_open = run_adjusted(
-                o[s], h[s], low[s], c[s], t, bmin[s], bmax[s], block, sig[v], nxt[v],
+                o[s], h[s], low[s], c[s], t, bmin[s], bmax[s], bmin2[s], bmax2[s], block, big, sig[v], nxt[v],
                 tp[k], sl[k], ts[k], tst[k], pc, fee, timeout, max_open, dca_dist[a], dca_size[a], steps,
                 rec_entry, rec_exit, rec_price, rec_reason, rec_result, rec_w, rec_avg,
             )

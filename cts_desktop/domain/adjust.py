@@ -306,7 +306,7 @@ def block_factors(
 @kernel()
 def run_adjusted(
     o: FloatArray, h: FloatArray, low: FloatArray, c: FloatArray, t: FloatArray,
-    bmin: FloatArray, bmax: FloatArray, block: int,
+    bmin: FloatArray, bmax: FloatArray, bmin2: FloatArray, bmax2: FloatArray, block: int, big: int,
     sig: BoolArray, nxt: IntArray,
     tp: float, sl: float, trail_start: float, trail_stop: float, pc: float, fee: float, timeout: float,
     max_open: int, dist: FloatArray, size: FloatArray, steps: int,
@@ -318,42 +318,54 @@ def run_adjusted(
     a bar where the configuration closed is ignored). Records every closed position (plain result, Σq, average
     entry) in close order, then the positions still open (exit index -1). Returns (closed, still open).
 
-    ``block`` > 0 skips blocks of bars (precomputed extremes ``bmin``/``bmax``) while every slot is taken and the
-    block provably changes nothing: no stop, add-on, take profit, trailing arm or timeout inside it."""
+    As in the sweep, while every slot is taken a block of ``big`` bars (then of ``block`` bars; both powers of
+    two, 0 = off) is skipped when its extremes (``bmin2``/``bmax2``, ``bmin``/``bmax``) prove that nothing
+    happens inside it: no stop, add-on, take profit, trailing arm or timeout."""
     n = o.shape[0]
     trailing = trail_stop > 0.0
     slots = np.zeros((max_open, N_SLOT), dtype=np.float64)
     n_open = 0
     trades = 0
+    fmask = block - 1
     j = nxt[0]
     while j < n:
         if n_open == 0 and not sig[j]:
             j = nxt[j]
             continue
-        if block > 0 and n_open == max_open and j % block == 0 and j + block <= n:
-            lo = bmin[j // block]
-            hi = bmax[j // block]
-            ok = True
-            for k in range(n_open):
-                sf = slots[k]
-                if (lo <= sf[S_STOP] or (timeout > 0.0 and t[j + block - 1] - sf[S_T0] >= timeout)
-                        or (sf[S_ARMED] == 0.0 and sf[S_ADDS] < steps and lo <= sf[S_NEXT])):
-                    ok = False  # a stop, timeout or add-on may happen inside the block
-                elif not trailing:
-                    ok = hi < sf[S_TP]
+        if block > 0 and n_open == max_open and (j & fmask) == 0:
+            skipped = False
+            for level in range(2):
+                span = big if level == 0 else block
+                if span == 0 or (j & (span - 1)) != 0 or j + span > n:
+                    continue
+                if level == 0:
+                    lo = bmin2[j // big]
+                    hi = bmax2[j // big]
                 else:
-                    nb = max(sf[S_BEST], hi)
-                    ok = (lo > nb - sf[S_TDIST]) if sf[S_ARMED] != 0.0 else (nb < sf[S_ARM])
-                if not ok:
+                    lo = bmin[j // block]
+                    hi = bmax[j // block]
+                ok = True
+                for k in range(n_open):
+                    if (lo <= slots[k, S_STOP] or (timeout > 0.0 and t[j + span - 1] - slots[k, S_T0] >= timeout)
+                            or (slots[k, S_ARMED] == 0.0 and slots[k, S_ADDS] < steps and lo <= slots[k, S_NEXT])):
+                        ok = False  # a stop, timeout or add-on may happen inside the block
+                    elif not trailing:
+                        ok = hi < slots[k, S_TP]
+                    else:
+                        nb = max(slots[k, S_BEST], hi)
+                        ok = (lo > nb - slots[k, S_TDIST]) if slots[k, S_ARMED] != 0.0 else (nb < slots[k, S_ARM])
+                    if not ok:
+                        break
+                if ok:
+                    if trailing:
+                        for k in range(n_open):
+                            slots[k, S_BEST] = max(slots[k, S_BEST], hi)
+                            if slots[k, S_ARMED] != 0.0:
+                                slots[k, S_STOP] = max(slots[k, S_STOP], slots[k, S_BEST] - slots[k, S_TDIST])
+                    j += span
+                    skipped = True
                     break
-            if ok:
-                if trailing:
-                    for k in range(n_open):
-                        sf = slots[k]
-                        sf[S_BEST] = max(sf[S_BEST], hi)
-                        if sf[S_ARMED] != 0.0:
-                            sf[S_STOP] = max(sf[S_STOP], sf[S_BEST] - sf[S_TDIST])
-                j += block
+            if skipped:
                 continue
         exited = False
         k = 0
@@ -580,7 +592,8 @@ def adjusted_trades(
     avg = np.empty(cap, dtype=np.float64)
     dist, size, steps = dca_arrays(adjust.dca)
     m, n_open = run_adjusted(
-        prep.o[s], prep.h[s], prep.low[s], prep.c[s], prep.t, prep.bmin[s], prep.bmax[s], prep.block, sig,
+        prep.o[s], prep.h[s], prep.low[s], prep.c[s], prep.t, prep.bmin[s], prep.bmax[s], prep.bmin2[s],
+        prep.bmax2[s], prep.block, prep.big, sig,
         next_signal_index(sig), config.tp, config.sl, config.trail_start, config.trail_stop, params.pc, params.fee,
         params.timeout_s, max_open, dist, size, steps, ent, ext, price, reason, res, w, avg,
     )

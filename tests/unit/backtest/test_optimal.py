@@ -124,20 +124,21 @@ def test_cancel_stops_within_a_second(bars: Bars) -> None:
     assert seen[-1].eta_s is not None and seen[-1].eta_s > 0
 
 
-def test_block_and_dca_axes_and_their_cells_equal_backtests(bars: Bars) -> None:
-    """Block and DCA on: the grid doubles per adjustment; every cell equals the backtest of its fixed set; the
-    adjustments really change results (else the axes would be decoration)."""
+@pytest.mark.parametrize("max_open", [1, 2])
+def test_block_and_dca_axes_and_their_cells_equal_backtests(bars: Bars, max_open: int) -> None:
+    """Block and DCA on: the grid doubles per adjustment; every cell equals the backtest of its fixed set (one
+    and two positions at a time: different kernel paths for Block); the adjustments really change results."""
     definition = rsi_set(param_values=((9.0, 14.0), (30.0,), (70.0,)), tp_values=(4.0, 10.0), sl_values=(0.6, 1.2),
                          block=True, dca=True, eval_count_1=5, eval_count_2=10)
     assert definition.size() == 2 * 2 * 2 * 2 * 2 * 4  # params × TP × SL × (off + trailing) × directions × 4
     only = rsi_set(block=True, block_only=True, dca=True)
     assert [a.label for a in only.adjust_variants()] == ["block 2×2", "block 2×2 DCA 4"]
-    result = run_optimal(OptimalRequest((definition,), PARAMS), {"BTC": bars})
+    result = run_optimal(OptimalRequest((definition,), PARAMS, max_open=max_open), {"BTC": bars})
     assert result.evaluated == definition.size()
     by_cell: dict[tuple[object, ...], dict[str, float]] = {}
     for row in result.rows:
         fixed = FixedSet(row.indication, row.params, row.direction, row.exit, row.adjust)
-        rep = run_backtest([fixed], {"BTC": bars}, PARAMS)
+        rep = run_backtest([fixed], {"BTC": bars}, PARAMS, max_open=max_open)
         assert rep.metrics is not None
         assert row.trades == rep.metrics.trades
         assert row.net_pct == pytest.approx(rep.metrics.net_pct, abs=1e-9)
