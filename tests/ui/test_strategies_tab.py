@@ -225,5 +225,14 @@ async def test_dca_and_block_grid_in_the_tab(services: Services) -> None:
     await tab.backtest_rows([tab.model.rows[dca_long]])
     assert tab.report is not None and tab.report.metrics is not None
     assert tab.report.metrics.trades == tab.model.rows[dca_long].trades
-    assert max(t.size for t in tab.report.trades) > 1.0
+    sizes = [t.size for t in tab.report.trades]
+    assert max(sizes) > 1.0
+    # the stored run keeps each position's size and average entry
+    tab.runs.setCurrentIndex(0)  # the newest run: this backtest
+    tab.trades_chart.show_trades(None, [])
+    await tab.open_run()
+    stored = await tab.facade.strategies.run(int(tab.runs.currentData()))
+    assert stored is not None and [t.size for t in stored.trades] == sizes
+    assert all(t.avg_entry <= t.entry_price for t in stored.trades)  # a long averages down
+    assert tab.trades_chart.marked == len(sizes)
     tab.close()

@@ -93,9 +93,11 @@ def test_backtest_optimal_and_presets_on_cached_candles(db: Database) -> None:
     params = ExitParams(0.001, 0.00055)
     definition = ConfigurationSetDef(name="ema", indication="ema", param_values=((5.0, 9.0), (21.0, 31.0)),
                                      tp_values=(4.0, 8.0), sl_values=(0.5, 1.0), trades_per_48h_min=1.0,
-                                     pf_min=0.5)
+                                     pf_min=0.5, block=True, dca=True)
     result = run_optimal(OptimalRequest((definition,), params), {SYMBOL: bars})
-    chosen = result.ranked()[:3]
+    ranked = result.ranked()
+    # the best three, and the best with Block and DCA (their parameters go into the stored set)
+    chosen = [*ranked[:3], next(r for r in ranked[3:] if r.adjust.block and r.adjust.dca)]
     with db.session() as s:
         assert store.seed_predefined(s) == 5
         assert store.seed_predefined(s) == 0
@@ -105,8 +107,11 @@ def test_backtest_optimal_and_presets_on_cached_candles(db: Database) -> None:
         names = [t.name for t in store.list_preset_types(s)]
         assert set(p.name for p in PREDEFINED) <= set(names) and "My EMA" in names
         sets = store.preset_sets(s, type_id)
-        assert [x.fixed for x in sets] == [store.FixedSet(r.indication, r.params, r.direction, r.exit)
+        assert [x.fixed for x in sets] == [store.FixedSet(r.indication, r.params, r.direction, r.exit, r.adjust)
                                            for r in chosen]
+        last = sets[-1].definition
+        assert last.block and last.block_only and last.dca and last.dca_only
+        assert last.adjust_variants() == [chosen[-1].adjust]
         assert store.connection_preset(s, CONN) == type_id
         conservative = next(t for t in store.list_preset_types(s) if t.name == "Conservative")
         assert conservative.predefined and conservative.sets == 2
