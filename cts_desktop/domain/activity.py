@@ -78,23 +78,68 @@ def measure(prices: list[float] | deque[float]) -> ActivityReading:
 
 @dataclass
 class ActivityGate:
-    """Per-symbol gate fed with 1-s frame prices."""
+    """Per-symbol gate fed with 1-s frame prices.
+
+    :meth:`push` gives exactly ``next_state(state, measure(window), params)`` without measuring every frame: the
+    relative changes are kept as the window slides (each computed once, by the same expression ``measure`` uses),
+    the movement is summed in the same order, and the other figures are computed only when they can decide the
+    state (movement ≥ activation); below the deactivation threshold the market is PAUSED whatever they are."""
 
     params: ActivityGateParams
     state: MarketState = MarketState.PAUSED
     _window: deque[float] = field(default_factory=deque)
+    _changes: deque[float | None] = field(default_factory=deque)  # pairwise over _window; None: divide by zero
+    _absolute: deque[float] = field(default_factory=deque)
+    _undefined: int = 0  # Nones in _changes (a zero price): such windows go through ``measure`` itself
 
     def push(self, price: float) -> MarketState:
-        if not self.params.enabled:
+        p = self.params
+        if not p.enabled:
             self.state = MarketState.ACTIVE
             return self.state
-        self._window.append(price)
-        while len(self._window) > self.params.calc_range_s + 1:  # n frames give n changes
-            self._window.popleft()
-        if len(self._window) <= self.params.calc_range_s:
+        window, changes, absolute = self._window, self._changes, self._absolute
+        if window:
+            previous = window[-1]
+            if previous == 0:
+                changes.append(None)
+                absolute.append(0.0)
+                self._undefined += 1
+            else:
+                change = (price - previous) / previous
+                changes.append(change)
+                absolute.append(abs(change))
+        window.append(price)
+        while len(window) > p.calc_range_s + 1:  # n frames give n changes
+            window.popleft()
+            if changes:
+                if changes.popleft() is None:
+                    self._undefined -= 1
+                absolute.popleft()
+        if len(window) <= p.calc_range_s:
             return self.state  # not enough history yet: keep the current state
-        self.state = next_state(self.state, measure(self._window), self.params)
+        if self._undefined:
+            self.state = next_state(self.state, measure(window), p)  # raises as it always did
+        else:
+            self.state = self._next_state()
         return self.state
+
+    def _next_state(self) -> MarketState:
+        """``next_state(state, measure(window), params)``, computed from the kept changes."""
+        p = self.params
+        absolute = list(self._absolute)
+        movement = sum(absolute)
+        if movement < p.deactivation:
+            return MarketState.PAUSED
+        if movement >= p.activation:
+            changes: list[float] = list(self._changes)  # type: ignore[arg-type]  # no None here (_undefined == 0)
+            n = len(changes)
+            mean = sum(changes) / n
+            var = sum((c - mean) ** 2 for c in changes) / n
+            prices = self._window
+            reading = ActivityReading(movement, sum(absolute) / len(absolute), math.sqrt(var),
+                                      (max(prices) - min(prices)) / prices[-1])
+            return next_state(self.state, reading, p)
+        return MarketState.ACTIVE if self.state is MarketState.ACTIVE else MarketState.MONITORING
 
 
 def next_state(current: MarketState, r: ActivityReading, p: ActivityGateParams) -> MarketState:

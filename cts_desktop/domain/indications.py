@@ -119,6 +119,8 @@ class IndicationEngine:
     _recent: deque[float] = field(init=False)
     _last_fired: dict[tuple[str, tuple[float, ...]], float] = field(default_factory=dict)
 
+    _keep_steps: tuple[IndicationParams, int] | None = field(default=None, init=False, repr=False, compare=False)
+
     def __post_init__(self) -> None:
         self._steps = StepSeries(self.params.pc)
         self._recent = deque(maxlen=self.params.activity_window_s + 1)
@@ -130,10 +132,12 @@ class IndicationEngine:
     def push(self, time: float, price: float) -> list[Indication]:
         p = self.params
         state = self.gate.push(price)
-        self._frames.append((time, price))
+        frames = self._frames
+        frames.append((time, price))
         self._recent.append(price)
-        while self._frames and self._frames[0][0] < time - p.history_s:
-            self._frames.popleft()
+        oldest = time - p.history_s
+        while frames and frames[0][0] < oldest:
+            frames.popleft()
         # the step run is tracked in every market state; indications are only built when the gate is ACTIVE,
         # and only for variants out of their validation timeout (checked before an Indication is created)
         live = state is MarketState.ACTIVE
@@ -143,7 +147,10 @@ class IndicationEngine:
             run.extreme = max(run.extreme, price) if run.sign > 0 else min(run.extreme, price)
         level_before = self._steps.level
         k = self._steps.push(time, price)
-        self._steps.trim(max(p.ranges, default=1) + 1)
+        keep = self._keep_steps
+        if keep is None or keep[0] is not p:  # the longest range + 1, per parameter set (not every frame)
+            keep = self._keep_steps = (p, max(p.ranges, default=1) + 1)
+        self._steps.trim(keep[1])
         if k != 0:
             sign = 1 if k > 0 else -1
             if sign == run.sign:
@@ -226,18 +233,27 @@ class IndicationEngine:
         p = self.params
         if IndicationType.ACTIVE not in p.types or len(self._recent) < p.activity_window_s + 1:
             return []
-        window = np.fromiter(self._recent, dtype=np.float64)
+        window = [float(x) for x in self._recent]
         net = window[-1] - window[0]
         if net == 0:
             return []
-        change = np.abs(np.diff(window) / window[:-1])
-        tail_n = last_part(change.size, p.last_part_fraction)
+        # |per-frame change| as floats (a few values: plain Python beats numpy's per-call cost); a zero price keeps
+        # numpy's semantics (inf/nan with its warning) instead of raising
+        if 0.0 in window[:-1]:
+            prices = np.asarray(window, dtype=np.float64)
+            change: list[float] = np.abs(np.diff(prices) / prices[:-1]).tolist()
+        else:
+            change = [abs((y - x) / x) for x, y in itertools.pairwise(window)]
+        size = len(change)
+        tail_n = last_part(size, p.last_part_fraction)
+        tail = change[-tail_n:]
         out: list[Indication] = []
         direction = 1 if net > 0 else -1
         for r in p.active_ranges:
-            active = change >= range_ratio(r) * p.pc
-            share = float(active.mean())
-            share_last = float(active[-tail_n:].mean())
+            threshold = range_ratio(r) * p.pc
+            # shares of frames at or above the threshold: count / n, exactly what numpy's mean of the flags gives
+            share = sum(1 for c in change if c >= threshold) / size
+            share_last = sum(1 for c in tail if c >= threshold) / tail_n
             for a in p.activity_shares:
                 if share < a:
                     continue
