@@ -46,6 +46,12 @@ class ExitMatrix:
     def trailing(self) -> np.ndarray:
         return self.trail_stop > 0.0
 
+    def same_as(self, other: ExitMatrix) -> bool:
+        """The same configurations in the same order."""
+        pairs = ((self.tp, other.tp), (self.sl, other.sl), (self.trail_start, other.trail_start),
+                 (self.trail_stop, other.trail_stop))
+        return len(self) == len(other) and all(np.array_equal(a, b) for a, b in pairs)
+
 
 def build_matrix(
     tp_values: Sequence[float] = DEFAULT_TP,

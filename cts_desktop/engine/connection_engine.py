@@ -127,6 +127,7 @@ class ConnectionEngine:
         self._mirror_positions: dict[tuple[str, int], int] = {}  # (symbol, set row) → Real position id
         self._reload_pipelines = False
         self._settings_unsub: Callable[[], None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop the engine runs on (settings hop onto it)
         self.crashed: BaseException | None = None
         self._stop_requested = False
         self._start_task: asyncio.Task[None] | None = None
@@ -174,6 +175,7 @@ class ConnectionEngine:
         except Exception as error:
             self._fail(error)
             raise
+        self._loop = asyncio.get_running_loop()
         self._settings_unsub = self.deps.settings.subscribe(self._on_settings)
         self.feed = self.feed_factory(self.adapter, self.symbols, self._on_feed_price,
                                       poll_interval_s=float(_num(self.values["overall.market_timeframe_s"])))
@@ -570,10 +572,13 @@ class ConnectionEngine:
             await self.orders.close_position(position_id, "pseudo_exit")
         while not self._signals.empty():
             symbol, signal, row, entry_time = self._signals.get_nowait()
-            if self.paused or not bool(self.values["system.main_engine_enabled"]):
+            preset = row < 0  # the Preset engine's signals carry no Main set row
+            engine_switch = "system.preset_engine_enabled" if preset else "system.main_engine_enabled"
+            if self.paused or not bool(self.values[engine_switch]):
                 continue
             outcome = await self.orders.open_position(signal)
-            if outcome.accepted and outcome.real_position_id is not None and signal.take_profit_frac is None:
+            if (not preset and outcome.accepted and outcome.real_position_id is not None
+                    and signal.take_profit_frac is None):
                 self._mirror_positions[(symbol, row)] = outcome.real_position_id
                 self.pipelines[symbol].mirror(row, entry_time)
 
@@ -617,15 +622,35 @@ class ConnectionEngine:
                 self.feed.start()
 
     def _on_settings(self, changes: list[Any]) -> None:
+        """Settings subscribers are called in the thread that saved (often a worker): the pipelines are only
+        touched on the engine's loop, between two price cycles."""
         keys = [c.key for c in changes]
-        if any(k.startswith(cfg.PIPELINE_KEYS_PREFIXES) for k in keys):
-            self._build_pipelines()
-            log.info("settings applied to the running engine (%s)", ", ".join(keys),
-                     extra={"connection_id": self.config.id})
-        if any(k.startswith("strategy.") for k in keys):
-            thresholds = cfg.gate_thresholds(self.values, self._connection_pf())
-            for pipeline in self.pipelines.values():
-                pipeline.thresholds = thresholds
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._apply_settings(keys)
+        else:
+            loop.call_soon_threadsafe(self._apply_settings, keys)
+
+    def _apply_settings(self, keys: list[str]) -> None:
+        if self.state is EngineState.STOPPED:
+            return
+        values = self.values
+        params, gate = cfg.indication_params(values), cfg.activity_params(values)
+        matrix, book_params = cfg.exit_matrix(values), cfg.book_params(values)
+        thresholds = cfg.gate_thresholds(values, self._connection_pf())
+        max_variants = int(_num(values["indications.max_variants_per_symbol"]))
+        restarted: set[str] = set()
+        for pipeline in self.pipelines.values():
+            restarted.update(pipeline.reconfigure(params, gate, matrix, book_params, thresholds, max_variants))
+        log.info("settings applied to the running engine (%s)%s", ", ".join(keys),
+                 f"; started afresh: {', '.join(sorted(restarted))}" if restarted else "",
+                 extra={"connection_id": self.config.id})
 
     # --- persistence ----------------------------------------------------------------------------------------------
 

@@ -187,7 +187,3 @@ def supervisor_policy(values: Values) -> SupervisorPolicy:
         check_interval_s=_f(values, "monitoring.health_check_interval_s"),
     )
 
-
-# keys whose change needs the symbol pipelines rebuilt (books keep their data only if the matrix is unchanged)
-PIPELINE_KEYS_PREFIXES = ("indications.", "strategy.tp_", "strategy.sl_", "strategy.trailing", "overall.position_cost",
-                          "strategy.max_positions_per_set_direction", "system.position_")

@@ -12,7 +12,7 @@ the cap bounds memory (the Indications settings narrow the ranges).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -150,6 +150,44 @@ class SymbolPipeline:
                   f"avg_pf {best_pf:.2f}",
         )
         update.signals.append((signal, row, time))
+
+    def reconfigure(
+        self,
+        indication_params: IndicationParams,
+        gate_params: ActivityGateParams,
+        matrix: ExitMatrix,
+        book_params: BookParams,
+        thresholds: GateThresholds,
+        max_variants: int,
+    ) -> list[str]:
+        """Apply changed settings to the running pipeline; returns what had to start afresh (for the log).
+
+        Gate thresholds, the variant cap, the validation timeout and the book's soft parameters (position cost,
+        fee, timeout, cooldown — used from the next update on) change in place. A different exit matrix, history
+        length or concurrency limit needs a new set book (its sets start empty; the stored statistics stay in the
+        DB); other indication parameters need a new indication engine (steps and activity are rebuilt from the
+        next prices)."""
+        restarted: list[str] = []
+        engine = self.indications
+        if gate_params != engine.gate.params or replace(
+            engine.params, validation_timeout_s=indication_params.validation_timeout_s
+        ) != indication_params:
+            self.indications = IndicationEngine(indication_params, gate=ActivityGate(gate_params))
+            restarted.append("indications")
+        else:
+            engine.params = indication_params
+        old = self.book.params
+        if not self.book.matrix.same_as(matrix) or (old.capacity, old.max_open) != (
+            book_params.capacity, book_params.max_open
+        ):
+            self.book = SetBook(matrix, book_params)
+            self.mirrored.clear()
+            restarted.append("configuration sets")
+        else:
+            self.book.params = book_params
+        self.thresholds = thresholds
+        self.max_variants = max_variants
+        return restarted
 
     def mirror(self, row: int, entry_time: float) -> None:
         """A Real position now mirrors the pseudo position of ``row`` opened at ``entry_time``."""

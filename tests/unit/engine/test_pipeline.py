@@ -4,6 +4,7 @@ gates promote, Real signals appear — and a paused pipeline tracks its open pos
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 from pathlib import Path
 
 from cts_desktop.domain.activity import ActivityGateParams
@@ -95,3 +96,34 @@ def test_paused_pipeline_tracks_open_positions_but_opens_none() -> None:
     assert fired_paused > 0  # indications are still computed
     assert closed_paused > 0  # open positions keep being tracked and closed
     assert p.open_pseudo() < open_before
+
+
+def test_reconfigure_keeps_what_it_can_and_restarts_what_it_must() -> None:
+    p = pipeline(LOW_GATES)
+    data = ticks()
+    for t, price in data[: len(data) // 2]:
+        p.on_price(t, price, entries_allowed=True)
+    book, engine = p.book, p.indications
+    totals = book.total.copy()
+    assert totals.sum() > 0
+    gate = ActivityGateParams(enabled=False)
+    # fee, cooldown, validation timeout, thresholds: the same book and indication engine, new values
+    soft = BookParams(exit=ExitParams(pc=0.001, fee=0.0006), max_open=2, history=50, cooldown_s=5.0)
+    params = replace(engine.params, validation_timeout_s=30.0)
+    assert p.reconfigure(params, gate, book.matrix, soft, GateThresholds(), 4) == []
+    assert p.book is book and p.indications is engine and (book.total == totals).all()
+    assert book.params == soft and engine.params.validation_timeout_s == 30.0
+    assert p.thresholds == GateThresholds() and p.max_variants == 4
+    # the same number of configurations with other TP values: new sets, a new book
+    other = build_matrix((2, 4, 9), (0.5, 1.0), (None, (0.6, 0.2)))
+    assert len(other) == len(book.matrix)
+    assert p.reconfigure(params, gate, other, soft, LOW_GATES, 8) == ["configuration sets"]
+    assert p.book is not book and len(p.book) == 0 and p.book.matrix.same_as(other)
+    # another history length also needs a new book; another range a new indication engine
+    longer = replace(soft, history=100)
+    assert p.reconfigure(replace(params, ranges=(3, 4)), gate, other, longer, LOW_GATES, 8) == [
+        "indications", "configuration sets"]
+    assert p.indications.params.ranges == (3, 4) and p.book.params.capacity == longer.capacity
+    for t, price in data[len(data) // 2:]:  # and the pipeline goes on trading with the new configuration
+        p.on_price(t, price, entries_allowed=True)
+    assert p.book.total.sum() > 0
