@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "packaging"))
 from bundle_config import SIZE_BUDGET_MB, START_BUDGET_S  # noqa: E402
-from bundle_size import MB, report  # noqa: E402
+from bundle_size import MB, packed_libraries, report  # noqa: E402
 
 PATTERN = re.compile(r"window shown after ([0-9.]+) s")
 
@@ -91,6 +91,8 @@ def main() -> int:
     print(f"size: {total:.1f} MB one-folder (target <= {SIZE_BUDGET_MB:.0f} MB: {verdict})")
     for name, size in parts:
         print(f"  {size / MB:8.1f} MB  {name}")
+    for name, on_disk, unpacked in packed_libraries(args.bundle):
+        print(f"  packed: {name} {on_disk / MB:.1f} MB on disk, {unpacked / MB:.1f} MB unpacked in memory at start")
     if args.archive:
         print(f"archive: {archive_mb(args.bundle):.1f} MB as .tar.gz (level 6)")
 

@@ -49,9 +49,37 @@ DROPPED_QT_PLUGINS = [
 # Qt's own translations (~7 MB): the app's UI is English and Qt's built-in strings default to English.
 DROPPED_DATA_PREFIXES = ["PySide6/Qt/translations/"]
 # Qt modules the app does not use (PySide6-Essentials ships them; the PySide6 hook would collect their libraries).
+# QtOpenGL and QtOpenGLWidgets stay: pyqtgraph (the Strategies tab's charts) imports both when it is imported.
 EXCLUDED_QT = ["QtQml", "QtQuick", "QtQuickWidgets", "QtQuickControls2", "QtQuickTest", "QtPdf", "QtPdfWidgets",
                "QtDesigner", "QtHelp", "QtUiTools", "QtSql", "QtXml", "QtConcurrent", "QtNetwork", "QtTest",
-               "QtPrintSupport", "QtStateMachine", "QtSvgWidgets", "QtOpenGL", "QtOpenGLWidgets"]
+               "QtPrintSupport", "QtStateMachine", "QtSvgWidgets"]
+
+# Linux: desktop libraries the bundle takes from the system instead of from the build machine. Each comes with a
+# package the README's Set-up already requires for the window (libdbus-1-3, libfontconfig1, libxkbcommon-x11-0,
+# libxcb-cursor0, libgl1/libegl1 -> libx11-6) or is a dependency of one of them, and each is tied to the running
+# system (the D-Bus daemon, the fonts configuration, the X keymaps), which is why AppImage's exclude list leaves most
+# of them out too. PyInstaller already leaves out libxcb, libGL/libEGL and libwayland-* for the same reason.
+SYSTEM_LIBRARIES = [
+    # libdbus-1-3 and what it links (libsystemd0 -> libgcrypt20, libgpg-error0, liblz4-1, libcap2)
+    "libdbus-1.so.3", "libsystemd.so.0", "libgcrypt.so.20", "libgpg-error.so.0", "liblz4.so.1", "libcap.so.2",
+    # libfontconfig1 -> libfreetype6 (-> libpng16-16, libbrotli1), libexpat1
+    "libfontconfig.so.1", "libfreetype.so.6", "libpng16.so.16", "libbrotlidec.so.1", "libbrotlicommon.so.1",
+    "libexpat.so.1",
+    # libxkbcommon-x11-0 -> libxkbcommon0, libxcb-xkb1
+    "libxkbcommon-x11.so.0", "libxkbcommon.so.0", "libxcb-xkb.so.1",
+    # libxcb-cursor0 -> libxcb-image0 (-> libxcb-shm0, libxcb-util1), libxcb-render0, libxcb-render-util0
+    "libxcb-cursor.so.0", "libxcb-image.so.0", "libxcb-shm.so.0", "libxcb-util.so.1", "libxcb-render.so.0",
+    "libxcb-render-util.so.0",
+    # libgl1 -> libglx0 -> libx11-6, and libxcb1's libxau6/libxdmcp6 (-> libbsd0 -> libmd0); libxcb itself is never
+    # bundled (PyInstaller's exclude list)
+    "libX11.so.6", "libXau.so.6", "libXdmcp.so.6", "libbsd.so.0", "libmd.so.0",
+]
+
+# Linux: shared libraries shipped zlib-compressed and unpacked into memory when first loaded
+# (hooks/rthook_llvmlite_packed.py). Only llvmlite's LLVM: ~150 MB stripped, ~52 MB packed, loaded by numba after
+# the window is up. CTS_BUNDLE_PACK_LLVMLITE=0 builds it unpacked (the bundle is then ~100 MB over the budget).
+PACKED_LIBRARIES = {"llvmlite/binding/libllvmlite.so": "llvmlite/binding/libllvmlite.so.zlib"}
+PACK_LEVEL = 6  # zlib: level 9 saves 0.2 MB for twice the build time; decompression speed is the same
 
 
 def version() -> str:
@@ -203,3 +231,184 @@ def strip_selected(binaries: list[tuple[str, str, str]], workdir: Path) -> list[
                 entry = (dest, str(target), kind)
         out.append(entry)
     return out
+
+
+def drop_system_libraries(binaries: list[tuple[str, str, str]],
+                          platform: str = sys.platform) -> tuple[list[tuple[str, str, str]], list[str]]:
+    """Linux: leave out the bundle-level copies of SYSTEM_LIBRARIES (the system's are used); returns (kept, dropped)."""
+    if not platform.startswith("linux"):
+        return binaries, []
+    names = set(SYSTEM_LIBRARIES)
+    kept = [b for b in binaries if _dest(b) not in names]
+    return kept, sorted(_dest(b) for b in binaries if _dest(b) in names)
+
+
+def pack_enabled(platform: str = sys.platform) -> bool:
+    import os
+
+    return platform.startswith("linux") and os.environ.get("CTS_BUNDLE_PACK_LLVMLITE", "1") != "0"
+
+
+def pack_file(source: Path, target: Path, level: int = PACK_LEVEL) -> Path:
+    """zlib-compress ``source`` into ``target`` (streamed: the 150 MB library is never held twice in memory)."""
+    import zlib
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    deflater = zlib.compressobj(level)
+    with source.open("rb") as src, target.open("wb") as out:
+        while chunk := src.read(1 << 22):
+            out.write(deflater.compress(chunk))
+        out.write(deflater.flush())
+    return target
+
+
+def pack_selected(binaries: list[tuple[str, str, str]], datas: list[tuple[str, str, str]], workdir: Path,
+                  platform: str = sys.platform) -> tuple[list, list, list[tuple[str, int, int]]]:
+    """Move the PACKED_LIBRARIES out of ``binaries`` into ``datas`` as zlib files made in ``workdir``.
+
+    Returns (binaries, datas, [(dest, bytes before, bytes after)]). Call it after strip_selected (it packs the
+    stripped copy). Does nothing unless pack_enabled().
+    """
+    if not pack_enabled(platform):
+        return binaries, datas, []
+    kept, added, report = [], list(datas), []
+    for entry in binaries:
+        src = entry[1]
+        packed_dest = PACKED_LIBRARIES.get(_dest(entry))
+        if packed_dest is None:
+            kept.append(entry)
+            continue
+        target = pack_file(Path(src), workdir / "packed" / packed_dest)
+        added.append((packed_dest, str(target), "DATA"))
+        report.append((_dest(entry), Path(src).stat().st_size, target.stat().st_size))
+    return kept, added, report
+
+
+# ICU's data (PySide6/Qt/lib/libicudata.so.NN, ~30 MB) holds far more than Qt reads: Qt 6 calls only ucol_* (QCollator),
+# ucnv_* (QStringConverter), ucal_* (QTimeZone ids and display names) and u_strToUpper/Lower (QLocale) — the ICU
+# symbols its libraries import (tests/e2e/test_bundle.py checks that list against the installed Qt). None of those
+# reads the trees below (word/line break rules and dictionaries, currency/language/region/unit display names,
+# transliterators, spelled-out number rules), so they are left out of the bundle's copy (~14 MB). Kept: the locale
+# tree, collation, converters and their aliases, time zones and their names, normalization.
+ICU_DROPPED_TREES = ("brkitr", "curr", "lang", "rbnf", "region", "translit", "unit")
+
+
+def elf_dynamic_symbols(data: bytes) -> list[tuple[str, int, int]]:
+    """[(name, file offset or -1 when undefined, size)] of the dynamic symbols of a little-endian ELF64 file."""
+    import struct
+
+    assert data[:4] == b"\x7fELF" and data[4] == 2 and data[5] == 1, "not a little-endian ELF64 file"
+    shoff, = struct.unpack_from("<Q", data, 0x28)
+    shentsize, shnum = struct.unpack_from("<HH", data, 0x3A)
+    sections = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize) for i in range(shnum)]
+    out = []
+    for _name, kind, _flags, _addr, offset, size, link, _info, _align, entsize in sections:
+        if kind != 11:  # SHT_DYNSYM
+            continue
+        strtab = sections[link][4]
+        for pos in range(offset + entsize, offset + size, entsize):
+            st_name, _st_info, _other, st_shndx, st_value, st_size = struct.unpack_from("<IBBHQQ", data, pos)
+            name = data[strtab + st_name: data.index(b"\0", strtab + st_name)].decode()
+            if st_shndx == 0 or st_shndx >= len(sections):  # undefined (or absolute/common: no bytes of its own)
+                out.append((name, -1, st_size))
+            else:
+                home = sections[st_shndx]
+                out.append((name, st_value - home[3] + home[4], st_size))
+    return out
+
+
+def _elf_symbol(data: bytes, wanted: re.Pattern[str]) -> tuple[str, int, int]:
+    """(name, file offset, size) of the first defined dynamic symbol matching ``wanted``."""
+    for name, offset, size in elf_dynamic_symbols(data):
+        if offset >= 0 and wanted.fullmatch(name):
+            return name, offset, size
+    raise ValueError(f"no dynamic symbol matching {wanted.pattern}")
+
+
+def icu_items(package: bytes) -> tuple[int, list[tuple[str, bytes]]]:
+    """(header size, [(item name, item bytes)] in table order) of an ICU common data package ("CmnD")."""
+    import struct
+
+    header, = struct.unpack_from("<H", package, 0)
+    assert package[2:4] == b"\xda\x27" and package[12:16] == b"CmnD", "not an ICU common data package"
+    count, = struct.unpack_from("<I", package, header)
+    toc = [struct.unpack_from("<II", package, header + 4 + 8 * i) for i in range(count)]
+    starts = [*sorted(header + data_offset for _n, data_offset in toc), len(package)]
+    end_of = {start: starts[i + 1] for i, start in enumerate(starts[:-1])}
+    items = []
+    for name_offset, data_offset in toc:
+        at = header + name_offset
+        name = package[at: package.index(b"\0", at)].decode("ascii")
+        items.append((name, package[header + data_offset: end_of[header + data_offset]]))
+    return header, items
+
+
+def icu_package(header: bytes, items: list[tuple[str, bytes]]) -> bytes:
+    """An ICU common data package of ``items`` (kept in the given, sorted order: ICU binary-searches the names)."""
+    import struct
+
+    names = b"".join(name.encode("ascii") + b"\0" for name, _ in items)
+    table_size = 4 + 8 * len(items)
+    offset = table_size + len(names)
+    offset += -offset % 16
+    toc, blobs, name_at = [], [], table_size
+    for name, blob in items:
+        toc.append(struct.pack("<II", name_at, offset))
+        name_at += len(name) + 1
+        padded = blob + b"\xaa" * (-len(blob) % 16)  # ICU's own tools pad with 0xaa
+        blobs.append(padded)
+        offset += len(padded)
+    body = struct.pack("<I", len(items)) + b"".join(toc) + names
+    body += b"\xaa" * (-len(body) % 16)
+    return header + body + b"".join(blobs)
+
+
+def trim_icu_package(package: bytes, dropped: tuple[str, ...] = ICU_DROPPED_TREES) -> bytes:
+    header, items = icu_items(package)
+    kept = [(n, b) for n, b in items if n.split("/")[1] not in dropped or n.count("/") < 2]
+    return icu_package(package[:header], kept)
+
+
+def build_icu_library(source: Path, target: Path, dropped: tuple[str, ...] = ICU_DROPPED_TREES) -> Path:
+    """A copy of ICU's data library ``source`` without the ``dropped`` trees, linked with binutils (as, ld)."""
+    import shutil
+    import subprocess
+
+    data = source.read_bytes()
+    symbol, offset, size = _elf_symbol(data, re.compile(r"icudt\d+_dat"))
+    trimmed = trim_icu_package(data[offset: offset + size], dropped)
+    work = target.parent
+    work.mkdir(parents=True, exist_ok=True)
+    (work / f"{symbol}.dat").write_bytes(trimmed)  # (icupkg -l wants it named icudtNNl.dat to list it)
+    (work / f"{symbol}.S").write_text(
+        f'\t.section .rodata\n\t.globl {symbol}\n\t.type {symbol}, @object\n\t.balign 16\n{symbol}:\n'
+        f'\t.incbin "{symbol}.dat"\n\t.size {symbol}, . - {symbol}\n\t.section .note.GNU-stack,"",@progbits\n',
+        encoding="utf-8")
+    assembler, linker = shutil.which("as"), shutil.which("ld")
+    if assembler is None or linker is None:
+        raise FileNotFoundError("binutils' as and ld are needed to rebuild ICU's data library")
+    subprocess.run([assembler, "--64", "-o", f"{symbol}.o", f"{symbol}.S"], cwd=work, check=True)
+    subprocess.run([linker, "-shared", "-soname", source.name, "--hash-style=gnu", "-z", "noexecstack",
+                    "-o", str(target), f"{symbol}.o"], cwd=work, check=True)
+    return target
+
+
+def trim_icu_selected(binaries: list[tuple[str, str, str]], workdir: Path,
+                      platform: str = sys.platform) -> tuple[list[tuple[str, str, str]], list[tuple[str, int, int]]]:
+    """Linux: swap PySide6's ICU data library for the trimmed one; returns (binaries, [(dest, before, after)])."""
+    if not platform.startswith("linux"):
+        return binaries, []
+    out, report = [], []
+    for entry in binaries:
+        dest, src, kind = entry
+        if re.fullmatch(r"libicudata\.so\.\d+", Path(_dest(entry)).name):
+            target = workdir / "icu" / Path(_dest(entry)).name
+            try:
+                build_icu_library(Path(src), target)
+            except (OSError, ValueError, AssertionError) as exc:  # keep the full data rather than fail the build
+                print(f"cts-desktop spec: WARNING: ICU data not trimmed ({exc})")
+            else:
+                report.append((_dest(entry), Path(src).stat().st_size, target.stat().st_size))
+                entry = (dest, str(target), kind)
+        out.append(entry)
+    return out, report

@@ -8,7 +8,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 LEFT="${1:-3600}"
-NEEDED=900   # measured here: install ~5 s, build 50-70 s, runs ~10 s; the margin covers a slow, shared machine
+NEEDED=900   # measured here: install ~5 s, build 110-210 s, runs ~20 s; the margin covers a slow, shared machine
 PY=.venv/bin/python
 if [ "$LEFT" -lt "$NEEDED" ]; then
     echo "bundle step skipped: only ${LEFT} s of the CI budget left (needs ${NEEDED} s)"
