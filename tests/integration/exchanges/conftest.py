@@ -68,8 +68,13 @@ def make_adapter(
     secret: str | None = None,
     timeout_ms: int = 3_000,
     attempts: int = 3,
+    ccxt_throttle: bool = False,
 ) -> ExchangeAdapter:
-    """An adapter on a fresh simulator account; fast limits and backoff so tests stay quick."""
+    """An adapter on a fresh simulator account; fast limits and backoff so tests stay quick.
+
+    ccxt's own calibrated throttle (0.1–1 s per weighted call, sized for the real venues' limits) is off unless a
+    test asks for it: on the loopback simulator it only made every test wait. The project's limiter
+    (``rate_limit``) stays on, and the app's own path (connections, Replay) keeps ccxt's throttle on as well."""
     key = sim.market.create_account(balance, exchange=exchange_id)
     creds = Credentials(api_key if api_key is not None else key.key, secret if secret is not None else key.secret)
     return ExchangeAdapter(
@@ -79,6 +84,7 @@ def make_adapter(
         rate_limit=RateLimit(1000, 600_000, 8),
         retry=RetryPolicy(attempts=attempts, base_delay=0.01, max_delay=0.05, jitter=0.1),
         timeout_ms=timeout_ms,
+        ccxt_throttle=ccxt_throttle,
     )
 
 

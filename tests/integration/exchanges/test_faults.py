@@ -189,7 +189,7 @@ async def test_per_key_rate_limit_backs_off_and_the_connection_limiter_avoids_it
     sim = SimulatorServer(SimulatorConfig(speed=0, key_requests_per_second=4))
     await sim.start()
     try:
-        async with make_adapter(sim, "bybit", attempts=4) as ad:
+        async with make_adapter(sim, "bybit", attempts=4, ccxt_throttle=True) as ad:
             ad.retry = type(ad.retry)(attempts=4, base_delay=0.05, max_delay=1.5, jitter=0.0)
             await ad.balance()  # ccxt's first private call also asks the account type: keep it out of the burst
             await asyncio.sleep(1.1)
@@ -198,7 +198,7 @@ async def test_per_key_rate_limit_backs_off_and_the_connection_limiter_avoids_it
             assert all(b.total == 10_000 for b in balances)
             assert any("rate-limited (429)" in r.getMessage() for r in caplog.records)
         caplog.clear()
-        async with make_adapter(sim, "bybit", attempts=1) as paced:
+        async with make_adapter(sim, "bybit", attempts=1, ccxt_throttle=True) as paced:
             paced.limiter = type(paced.limiter)(RateLimit(per_second=3, per_minute=1000, concurrent=2))
             await asyncio.gather(*(paced.balance() for _ in range(8)))  # one attempt only: a 429 would raise
             assert sim.path_counts["/v5/account/wallet-balance"] >= 17
