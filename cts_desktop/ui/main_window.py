@@ -6,8 +6,8 @@ import logging
 from collections.abc import Callable
 
 from PySide6.QtCore import QTimer
-from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget
+from PySide6.QtGui import QCloseEvent, QShowEvent
+from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget, QVBoxLayout, QWidget
 
 from cts_desktop.facade import AppFacade
 from cts_desktop.ui.bridge import EventBridge
@@ -18,7 +18,6 @@ from cts_desktop.ui.tabs.connections import ConnectionsTab
 from cts_desktop.ui.tabs.dashboard import DashboardTab
 from cts_desktop.ui.tabs.monitoring import MonitoringTab
 from cts_desktop.ui.tabs.settings import SettingsTab
-from cts_desktop.ui.tabs.strategies import StrategiesTab
 from cts_desktop.ui.tasks import spawn
 from cts_desktop.ui.tray import TrayController
 from cts_desktop.ui.widgets import human_bytes
@@ -26,6 +25,39 @@ from cts_desktop.ui.widgets import human_bytes
 log = logging.getLogger("cts.ui")
 
 REFRESH_MS = 2000
+
+
+def _strategies_tab(facade: AppFacade) -> QWidget:
+    from cts_desktop.ui.tabs.strategies import StrategiesTab  # imports numba and the kernels: about a second
+
+    return StrategiesTab(facade)
+
+
+class LazyTab(QWidget):
+    """A tab whose content is built the first time it is shown, so that what it imports does not delay the
+    window (the Strategies tab pulls numba and the backtest kernels in)."""
+
+    def __init__(self, build: Callable[[], QWidget]) -> None:
+        super().__init__()
+        self._build = build
+        self.content: QWidget | None = None
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+
+    def ensure(self) -> QWidget:
+        if self.content is None:
+            self.content = self._build()
+            self.layout().addWidget(self.content)
+        return self.content
+
+    def showEvent(self, event: QShowEvent) -> None:
+        self.ensure()
+        super().showEvent(event)
+
+    async def refresh(self) -> None:
+        refresh = getattr(self.ensure(), "refresh", None)
+        if refresh is not None:
+            await refresh()
 
 
 class MainWindow(QMainWindow):
@@ -47,7 +79,7 @@ class MainWindow(QMainWindow):
         self.connections = ConnectionsTab(facade)
         self.settings = SettingsTab(facade)
         self.monitoring = MonitoringTab(facade)
-        self.strategies = StrategiesTab(facade)
+        self.strategies = LazyTab(lambda: _strategies_tab(facade))
         self.tabs = QTabWidget()
         for widget, title in (
             (self.dashboard, "Dashboard"),

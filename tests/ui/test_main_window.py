@@ -54,7 +54,15 @@ async def test_window_has_four_tabs_with_real_content(services: Services) -> Non
     # monitoring shows the error we logged
     messages = [window.monitoring.table.item(r, 4).text() for r in range(window.monitoring.table.rowCount())]
     assert "something went wrong" in messages
-    for index, name in enumerate(["dashboard", "connections", "settings", "monitoring"]):
+    # the Strategies tab is built when first shown (it imports numba: the window must not wait for it)
+    assert window.strategies.content is None
+    window.tabs.setCurrentIndex(3)
+    await window.refresh_current()
+    from cts_desktop.ui.tabs.strategies import StrategiesTab
+
+    assert isinstance(window.strategies.content, StrategiesTab)
+    for index in range(window.tabs.count()):
+        name = window.tabs.tabText(index).lower()
         window.tabs.setCurrentIndex(index)
         await window.refresh_current()
         save_screenshot(window, f"{name}-system")
