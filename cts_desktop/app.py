@@ -92,10 +92,11 @@ class GuiApp:
         await self.quit_event.wait()
 
     async def shutdown(self) -> None:
-        from cts_desktop.ui.tasks import wait_all
+        from cts_desktop.ui.tasks import stop_spawning, wait_all
 
         self.window.timer.stop()
         self.window.bridge.close()
+        stop_spawning()
         await wait_all()
         await self.services.stop_monitoring()  # no alert round or cleanup left running when the loop closes
         await self.services.stop_trading()  # engines stop; exchange positions keep their exchange-side TP/SL
