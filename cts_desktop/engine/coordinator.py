@@ -30,6 +30,7 @@ from cts_desktop.storage.models import Alert
 from cts_desktop.storage.models import EngineState as EngineStateRow
 
 log = logging.getLogger("cts.engine.coordinator")
+EMERGENCY_ATTEMPTS = 3  # per emergency step (cancel, sync); closing orders are sent once
 
 AdapterFactory = Callable[[ConnectionConfig], Awaitable[ExchangeAdapter]]
 
@@ -131,8 +132,12 @@ class GlobalTradeEngineCoordinator:
         return await self.start()
 
     async def emergency_stop(self, close_positions: bool = False) -> EngineStatus:
-        """Stop all, clear every live flag, cancel open orders, and (when confirmed) close all positions."""
+        """Stop all, clear every live flag, cancel open orders, and (when confirmed) close all positions.
+
+        Entries stop first (pause), so no signal opens a position while the others are being closed; the last
+        synchronisation is retried so that the DB holds the closing fills before the engines stop."""
         log.critical("EMERGENCY STOP%s", " with closing of all positions" if close_positions else "")
+        self.pause()
         for engine in list(self.engines.values()):
             orders = engine.orders
             if orders is None:
@@ -145,15 +150,22 @@ class GlobalTradeEngineCoordinator:
                           ("close all positions", partial(orders.close_all, "emergency")),
                           ("sync after closing", partial(orders.sync, symbols))]
             for what, step in steps:  # each step runs even when the one before failed
-                try:
-                    await step()
-                except Exception:
-                    log.exception("emergency stop: %s failed on %s", what, engine.config.name,
-                                  extra={"connection_id": engine.config.id})
+                for attempt in range(1, EMERGENCY_ATTEMPTS + 1):
+                    try:
+                        await step()
+                        break
+                    except Exception:
+                        log.exception("emergency stop: %s failed on %s (attempt %d of %d)", what,
+                                      engine.config.name, attempt, EMERGENCY_ATTEMPTS,
+                                      extra={"connection_id": engine.config.id})
+                        if what == "close all positions":
+                            break  # never re-send closing orders blindly: the next sync shows what is still open
+                        await asyncio.sleep(0.5 * attempt)
         for config in self.connections.list():
             if config.is_live_trade or config.is_preset_trade:
                 self.connections.update(replace(config, is_live_trade=False, is_preset_trade=False))
         await self.stop()
+        self.paused = False  # the pause only held entries back during the emergency; a later start trades
         self._alert("critical", "emergency stop: trading stopped, live trading switched off on every connection"
                     + (", positions closed" if close_positions else ""))
         return self.status()

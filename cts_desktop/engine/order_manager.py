@@ -294,12 +294,14 @@ class OrderManager:
         open_symbols = {p.symbol for p in await self.db.run(lambda s: rec.open_real_positions(s, self.connection_id))}
         for symbol in sorted(set(symbols) | open_symbols):
             since = self._trades_since.get(symbol)
-            trades = await self._complete_trades(await self.broker.my_trades(symbol, since=since))
+            fetched = await self.broker.my_trades(symbol, since=since)
+            trades = await self._complete_trades(fetched)
             if trades:
-                self._trades_since[symbol] = max(t.timestamp or 0 for t in trades) - 1
                 ids = await self._run(rec.record_fills, self.connection_id, trades)
                 report.fills += len(trades)
                 touched.update(ids)
+            if fetched and len(trades) == len(fetched):  # the mark moves only past fills that are stored
+                self._trades_since[symbol] = max(t.timestamp or 0 for t in fetched) - 1
         for symbol in sorted(open_symbols):
             await self._sync_funding(symbol)
         positions = await self.broker.positions()
