@@ -3,13 +3,16 @@
 The shipped replay dataset has three real series (BTC, ETH, SOL USDT-perp 5 m). To load the engine with N symbols
 the benchmark writes a temporary dataset in which those three real series are repeated under N names (same
 contract specifications as their source), so every symbol is real market data; the copies move together.
-One connection trades them on paper at the default settings (prehistory 1 day) with the simulator at ×speed.
+One connection trades them on paper at the default settings (``--days`` of prehistory, default: the setting's
+default, 5) with the simulator at ×speed; at most ``overall.symbol_count``'s maximum (30) symbols are traded.
 
-Reported after warm-up, over a measuring window: main-loop cycle time p50/p99 (one cycle = one drained batch of
-price updates), price lag p50/p99 (exchange timestamp of the oldest price in a batch → processed), the number of
-price updates, and the process CPU (psutil; 100 % = one core).
+Reported for the start (markets + history warm-up, which runs in worker processes): wall time, CPU of this process
+and of the warm-up workers, and the event-loop stall (a probe task sleeping 10 ms: how late it wakes — what a GUI
+would feel). Then, over a measuring window: main-loop cycle time p50/p99 (one cycle = one drained batch of price
+updates), price lag p50/p99 (exchange timestamp of the oldest price in a batch → processed), the number of price
+updates, the event-loop stall and the process CPU (psutil; 100 % = one core).
 
-Usage: ``python bench/engine_lag.py [--symbols 50] [--speed 10] [--seconds 60]``
+Usage: ``python bench/engine_lag.py [--symbols 50] [--speed 10] [--seconds 60] [--days 5] [--trace-stalls]``
 """
 
 from __future__ import annotations
@@ -40,11 +43,11 @@ def make_dataset(target: Path, count: int) -> list[str]:
     for k in range(count):
         base = SOURCES[k % len(SOURCES)]
         name = base if k < len(SOURCES) else f"{base}{k:02d}"
-        entry = dict(by_base[base])
-        entry["base"] = name
-        for key in list(entry):
-            if isinstance(entry[key], str) and entry[key].startswith(base):
-                entry[key] = entry[key].replace(base, name, 1)
+        # every string field naming the source (base, symbols) names the copy; replacing once per field (the
+        # base used to be set first and then replaced again: "BTC03" became "BTC0303", which has no candle file,
+        # so only the three source series were ever traded)
+        entry = {key: (value.replace(base, name, 1) if isinstance(value, str) and value.startswith(base) else value)
+                 for key, value in by_base[base].items()}
         instruments.append(entry)
         names.append(name)
         for suffix in ("_5m.csv.gz", "_funding.csv.gz"):
@@ -60,7 +63,73 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-async def run(symbols: int, speed: float, seconds: float) -> None:
+async def probe(stop: asyncio.Event, stalls: list[float], period: float = 0.010,
+                tracer: StallTracer | None = None) -> None:
+    while not stop.is_set():
+        started = time.perf_counter()
+        await asyncio.sleep(period)
+        now = time.perf_counter()
+        stalls.append(max(0.0, (now - started - period) * 1000))
+        if tracer is not None:
+            tracer.beat = now
+
+
+class StallTracer:
+    """``--trace-stalls``: a watchdog thread samples the event-loop thread's stack every 50 ms while the loop has not
+    woken the probe for more than ``threshold`` s, and counts where it was (the innermost project frames)."""
+
+    def __init__(self, threshold: float = 0.2) -> None:
+        import collections
+        import threading
+
+        self.threshold = threshold
+        self.beat = time.perf_counter()
+        self.phase = "start"
+        self.samples: collections.Counter[tuple[str, str]] = collections.Counter()
+        self.loop_thread = threading.get_ident()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="stall-tracer", daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        import sys
+        import traceback
+
+        while not self._stop.wait(0.05):
+            if time.perf_counter() - self.beat < self.threshold:
+                continue
+            frame = sys._current_frames().get(self.loop_thread)
+            if frame is None:
+                continue
+            stack = [f for f in traceback.extract_stack(frame) if "cts_desktop" in f.filename]
+            where = " < ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(stack[-4:]))
+            self.samples[(self.phase, where or "(outside the project)")] += 1
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def report(self) -> None:
+        print("event-loop stalls > %.0f ms, where the loop thread was (samples of 50 ms):" % (self.threshold * 1000))
+        for (phase, where), n in self.samples.most_common(12):
+            print(f"  {phase:5s} {n * 0.05:6.2f} s  {where}")
+
+
+def children_cpu(proc: object) -> float:
+    import psutil
+
+    assert isinstance(proc, psutil.Process)
+    total = 0.0
+    for child in proc.children(recursive=True):
+        try:
+            t = child.cpu_times()
+            total += t.user + t.system
+        except psutil.Error:
+            pass
+    return total
+
+
+async def run(symbols: int, speed: float, seconds: float, days: int | None, trace: bool = False) -> None:
     import psutil
 
     from cts_desktop.engine.status import EngineState
@@ -84,22 +153,38 @@ async def run(symbols: int, speed: float, seconds: float) -> None:
     config = trading.store.get(REPLAY_CONNECTION_ID)
     assert config is not None
     trading.store.save(replace(config, is_live_trade=False))
-    services.settings.set_many({"overall.use_main_symbols": True, "overall.main_symbols": names,
-                                "overall.forced_symbols": [], "overall.symbol_count": min(30, symbols),
-                                "overall.prehistoric_days": 1})
+    values: dict[str, object] = {"overall.use_main_symbols": True, "overall.main_symbols": names,
+                                 "overall.forced_symbols": [], "overall.symbol_count": min(30, symbols)}
+    if days is not None:
+        values["overall.prehistoric_days"] = days
+    services.settings.set_many(values)
+    days = int(str(services.settings.values()["overall.prehistoric_days"]))
 
     async def adapter_for(_config: object) -> ExchangeAdapter:
         return ExchangeAdapter("bybit", Credentials(key.key, key.secret), api_url=url,
                                rate_limit=RateLimit(200, 60_000, 8))
 
     trading.coordinator.adapters = adapter_for
+    proc = psutil.Process()
+    cpu0, workers0 = sum(proc.cpu_times()[:2]), children_cpu(proc)
+    start_stalls: list[float] = []
+    start_stop = asyncio.Event()
+    tracer = StallTracer() if trace else None
+    start_probe = asyncio.create_task(probe(start_stop, start_stalls, tracer=tracer))
     started = time.perf_counter()
     await trading.coordinator.start()
-    await trading.coordinator.wait_started(3600)
+    await trading.coordinator.wait_started(7200)
     warm = time.perf_counter() - started
+    start_stop.set()
+    await start_probe
+    start_cpu, start_workers = sum(proc.cpu_times()[:2]) - cpu0, children_cpu(proc) - workers0
     engine = trading.coordinator.engines[REPLAY_CONNECTION_ID]
     assert engine.state is EngineState.RUNNING, engine.last_error
-    proc = psutil.Process()
+    stalls: list[float] = []
+    stop = asyncio.Event()
+    if tracer is not None:
+        tracer.phase = "trade"
+    trade_probe = asyncio.create_task(probe(stop, stalls, tracer=tracer))
     proc.cpu_percent(None)
     engine.lag_ms.clear()
     meter = engine.meters["main"]
@@ -107,19 +192,32 @@ async def run(symbols: int, speed: float, seconds: float) -> None:
     cycles0, updates0 = meter.cycles, engine.feed.updates if engine.feed else 0
     await asyncio.sleep(seconds)
     cpu = proc.cpu_percent(None)
+    stop.set()
+    await trade_probe
     durations = list(meter.durations)
     lags = list(engine.lag_ms)
     updates = (engine.feed.updates if engine.feed else 0) - updates0
     print(f"symbols traded            {len(engine.symbols)} (of {symbols} requested; {', '.join(SOURCES)} real series "
           f"repeated)")
     print(f"replay speed              x{speed:g}; feed: {engine.feed.mode if engine.feed else '-'}")
-    print(f"start (markets+history)   {warm:8.1f} s")
+    print(f"start (markets+history)   {warm:8.1f} s for {days} day(s) of 1 m history per symbol; CPU: this process "
+          f"{start_cpu:.1f} s, warm-up workers {start_workers:.1f} s")
+    print(f"loop stall while starting p50 {pct(start_stalls, 0.5):.2f} / p99 {pct(start_stalls, 0.99):.2f} ms (max "
+          f"{max(start_stalls, default=0):.1f} ms, {len(start_stalls)} probes of 10 ms)")
     print(f"measured window           {seconds:8.1f} s, {meter.cycles - cycles0} cycles, {updates} price updates")
     print(f"main cycle   p50 / p99    {pct(durations, 0.5):8.2f} / {pct(durations, 0.99):8.2f} ms")
     print(f"price lag    p50 / p99    {pct(lags, 0.5):8.1f} / {pct(lags, 0.99):8.1f} ms")
+    print(f"loop stall   p50 / p99    {pct(stalls, 0.5):8.2f} / {pct(stalls, 0.99):8.2f} ms (max "
+          f"{max(stalls, default=0):.1f} ms)")
     print(f"process CPU               {cpu:8.1f} % (100 % = one core)")
     print(f"mean cycle                {statistics.fmean(durations) if durations else float('nan'):8.2f} ms")
-    await trading.close()
+    if tracer is not None:
+        tracer.stop()
+        tracer.report()
+    try:
+        await trading.close()
+    except Exception as error:  # reported, not hidden: the numbers above stand
+        print(f"closing the engine failed: {type(error).__name__}: {str(error).splitlines()[0]}")
     services.close()
     await server.stop()
     shutil.rmtree(work, ignore_errors=True)
@@ -130,8 +228,10 @@ def main() -> None:
     parser.add_argument("--symbols", type=int, default=50)
     parser.add_argument("--speed", type=float, default=10.0)
     parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--days", type=int, default=None, help="prehistoric days (default: the setting's default)")
+    parser.add_argument("--trace-stalls", action="store_true", help="sample where the event loop stalls")
     args = parser.parse_args()
-    asyncio.run(run(args.symbols, args.speed, args.seconds))
+    asyncio.run(run(args.symbols, args.speed, args.seconds, args.days, args.trace_stalls))
 
 
 if __name__ == "__main__":

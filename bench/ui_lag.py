@@ -13,11 +13,13 @@ Part 2 — the candlestick chart alone with 10,000 real 5-minute candles (``../s
 all 10,000 bars (first time: every chunk picture is built; then cached).
 
 Matrix: ``--matrix narrow`` (the default here) trades 12 exit configurations per indication variant (TP 2/4/8 ×
-SL 0.5/1.0 × trailing off/(0.6, 0.2)) with Direction and Move over ranges 3–6, because at the default settings (924
-configurations per variant, all indications) the one-day history warm-up took about four minutes per symbol on
-this shared 2-core machine; ``--matrix default`` measures the shipped defaults.
+SL 0.5/1.0 × trailing off/(0.6, 0.2)) with Direction and Move over ranges 3–6 (once chosen because the default
+settings' history warm-up took about four minutes per symbol-day); ``--matrix default`` measures the shipped
+defaults (924 configurations per variant, all indications), whose warm-up now costs seconds per symbol-day and
+runs in worker processes (``cts_desktop/engine/warmup.py``), not in the GUI process. ``--days`` sets the prehistory
+(default 1 day here; the app's default is 5).
 
-Usage: ``python bench/ui_lag.py [--symbols 20] [--speed 10] [--seconds 60] [--matrix narrow|default]``
+Usage: ``python bench/ui_lag.py [--symbols 20] [--speed 10] [--seconds 60] [--matrix narrow|default] [--days 1]``
 """
 
 from __future__ import annotations
@@ -89,7 +91,7 @@ async def probe(stop: asyncio.Event, stalls: list[float], period: float = 0.010)
         stalls.append(max(0.0, (time.perf_counter() - started - period) * 1000))
 
 
-async def engine_part(symbols: int, speed: float, seconds: float, matrix: str) -> None:
+async def engine_part(symbols: int, speed: float, seconds: float, matrix: str, days: int = 1) -> None:
     from cts_desktop.app import GuiApp, create_qapp
     from cts_desktop.exchanges.adapter import ExchangeAdapter
     from cts_desktop.exchanges.capabilities import RateLimit
@@ -109,7 +111,7 @@ async def engine_part(symbols: int, speed: float, seconds: float, matrix: str) -
     services = Services(AppOptions(data_dir=work / "app", console_log=False, log_level=level))
     services.settings.set_many({"overall.use_main_symbols": True, "overall.main_symbols": names,
                                 "overall.forced_symbols": [], "overall.symbol_count": min(50, symbols),
-                                "overall.prehistoric_days": 1, **(NARROW if matrix == "narrow" else {})})
+                                "overall.prehistoric_days": days, **(NARROW if matrix == "narrow" else {})})
     create_qapp()
     gui = GuiApp(services)
     gui.window.resize(1366, 768)
@@ -151,14 +153,15 @@ async def engine_part(symbols: int, speed: float, seconds: float, matrix: str) -
     bridge = gui.window.bridge
     print(f"symbols traded            {len(engine.symbols)} (of {symbols} requested; BTC/ETH/SOL real series "
           f"repeated), paper, simulator x{speed:g}, {matrix} matrix")
-    print(f"engine start              {warm:8.1f} s (markets + 1 day of history per symbol)")
+    print(f"engine start              {warm:8.1f} s (markets + {days} day(s) of history per symbol)")
     print(f"measured window           {seconds:8.1f} s: {engine.meters['main'].cycles - cycles0} main cycles, "
           f"{bridge.events_in - events0} bus events → {bridge.flushes - flushes0} bridge flushes")
     print(f"chart                     {chart.source[1] if chart.source else '-'}: {chart.chart.n} bars")
     print(f"event-loop stall p50/p99  {pct(stalls, 0.5):8.2f} / {pct(stalls, 0.99):8.2f} ms "
           f"(max {max(stalls):.1f} ms, {len(stalls)} probes of 10 ms)")
     print(f"stall while starting      p50 {pct(start_stalls, 0.5):.2f} / p99 {pct(start_stalls, 0.99):.2f} ms "
-          f"(max {max(start_stalls, default=0):.1f} ms): history warm-up in a worker thread shares the GIL")
+          f"(max {max(start_stalls, default=0):.1f} ms, {len(start_stalls)} probes): history warm-up in worker "
+          f"processes")
     await gui.shutdown()
     services.close()
     await server.stop()
@@ -214,6 +217,7 @@ def main() -> None:
     parser.add_argument("--speed", type=float, default=10.0)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--matrix", choices=("narrow", "default"), default="narrow")
+    parser.add_argument("--days", type=int, default=1, help="prehistoric days of 1 m history per symbol")
     parser.add_argument("--chart-only", action="store_true")
     args = parser.parse_args()
     import qasync
@@ -225,7 +229,7 @@ def main() -> None:
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     with loop:
-        loop.run_until_complete(engine_part(args.symbols, args.speed, args.seconds, args.matrix))
+        loop.run_until_complete(engine_part(args.symbols, args.speed, args.seconds, args.matrix, args.days))
 
 
 if __name__ == "__main__":

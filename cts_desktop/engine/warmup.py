@@ -165,8 +165,12 @@ class PoolUnavailable(RuntimeError):
     """No worker process could be started (or the pool broke): replay in a thread instead."""
 
 
+MAX_DEFAULT_WORKERS = 8  # each worker is a Python process with numpy/numba loaded (~250 MB while it replays)
+
+
 def worker_count() -> int:
-    """``CTS_WARMUP_WORKERS`` if set, else the usable cores minus one for the GUI process (at least one)."""
+    """``CTS_WARMUP_WORKERS`` if set, else the usable cores minus one for the GUI process (at least one, at most
+    :data:`MAX_DEFAULT_WORKERS`). Workers start only as jobs need them."""
     env = os.environ.get(WORKERS_ENV, "").strip()
     if env:
         try:
@@ -177,7 +181,7 @@ def worker_count() -> int:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
-    return max(1, cores - 1)
+    return max(1, min(cores - 1, MAX_DEFAULT_WORKERS))
 
 
 class WarmupJob:

@@ -14,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import csv
 import dataclasses
+import os
 import pickle
+import signal
 import struct
 import time
 from collections import deque
@@ -154,7 +156,10 @@ async def test_worker_warm_up_equals_in_process_on_real_candles(
 async def test_stop_during_worker_warm_up_returns_promptly(
     engine_db: Database, pool: warmup.WarmupPool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    candles = real_candles()
+    day = real_candles()
+    span = day[-1][0] - day[0][0] + MINUTE
+    # the 12 real hours six times in a row (3 days of minutes): a replay of several seconds even on a fast machine
+    candles = [(c[0] + k * span, *c[1:]) for k in range(6) for c in day]
     with engine_db.session() as s:
         store_candles(s, "c1", SYMBOL, "1m", candles)
     await pool.ping()  # the worker is up: the stop below interrupts a replay, not a process start
@@ -165,7 +170,7 @@ async def test_stop_during_worker_warm_up_returns_promptly(
     while pool.active == 0 and time.monotonic() < deadline:
         await asyncio.sleep(0.02)
     assert pool.active == 1
-    await asyncio.sleep(1.0)  # the replay of 12 h at default settings takes seconds: it is running now
+    await asyncio.sleep(0.5)  # the replay is running now
     started = time.perf_counter()
     await engine.stop()
     elapsed = time.perf_counter() - started
@@ -173,3 +178,31 @@ async def test_stop_during_worker_warm_up_returns_promptly(
     assert pool.active == 0, "the worker returned: no replay is left running"
     assert engine._start_task.cancelled()
     assert engine.pipelines[SYMBOL] is sent and events == []  # nothing half-done was applied
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+async def test_worker_killed_mid_replay_falls_back_to_a_thread(
+    engine_db: Database, pool: warmup.WarmupPool, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A worker that dies (out of memory, killed) breaks the pool: the engine replays that symbol here instead, with
+    the same outcome, and logs why; the pool starts anew on its next job."""
+    candles = real_candles()
+    with engine_db.session() as s:
+        store_candles(s, "c1", SYMBOL, "1m", candles)
+    since, until = candles[0][0], candles[600][0]
+    await pool.ping()
+    in_thread, _ = make_engine(engine_db, warmup.WarmupPool(workers=0), monkeypatch)
+    await in_thread._replay_history(since, until)
+    engine, events = make_engine(engine_db, pool, monkeypatch)
+    replay = asyncio.create_task(engine._replay_history(since, until))
+    deadline = time.monotonic() + 30
+    while pool.active == 0 and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(0.3)
+    for pid in pool.pids():
+        os.kill(pid, signal.SIGKILL)
+    await asyncio.wait_for(replay, 120)
+    assert "replaying it in a thread" in caplog.text
+    assert events == [(f"history {SYMBOL}", 1, 1)]
+    assert_same_engines(in_thread, engine)
+    assert await pool.ping() > 0  # a new worker
