@@ -10,9 +10,11 @@ Reported for the start (markets + history warm-up, which runs in worker processe
 and of the warm-up workers, and the event-loop stall (a probe task sleeping 10 ms: how late it wakes — what a GUI
 would feel). Then, over a measuring window: main-loop cycle time p50/p99 (one cycle = one drained batch of price
 updates), price lag p50/p99 (exchange timestamp of the oldest price in a batch → processed), the number of price
-updates, the event-loop stall and the process CPU (psutil; 100 % = one core).
+updates, the event-loop stall and the process CPU (psutil; 100 % = one core); ``--settle`` seconds of trading
+before that window are reported apart (the first persist after the warm-up writes every set the warm-up touched).
 
-Usage: ``python bench/engine_lag.py [--symbols 50] [--speed 10] [--seconds 60] [--days 5] [--trace-stalls]``
+Usage: ``python bench/engine_lag.py [--symbols 50] [--speed 10] [--seconds 60] [--days 5] [--settle 0]
+[--trace-stalls]``
 """
 
 from __future__ import annotations
@@ -129,7 +131,8 @@ def children_cpu(proc: object) -> float:
     return total
 
 
-async def run(symbols: int, speed: float, seconds: float, days: int | None, trace: bool = False) -> None:
+async def run(symbols: int, speed: float, seconds: float, days: int | None, trace: bool = False,
+              settle: float = 0.0) -> None:
     import psutil
 
     from cts_desktop.engine.status import EngineState
@@ -183,6 +186,15 @@ async def run(symbols: int, speed: float, seconds: float, days: int | None, trac
     stalls: list[float] = []
     stop = asyncio.Event()
     if tracer is not None:
+        tracer.phase = "settle"
+    settle_stalls: list[float] = []
+    if settle > 0:  # the first persist after the warm-up writes every set the warm-up touched
+        settle_stop = asyncio.Event()
+        settle_probe = asyncio.create_task(probe(settle_stop, settle_stalls, tracer=tracer))
+        await asyncio.sleep(settle)
+        settle_stop.set()
+        await settle_probe
+    if tracer is not None:
         tracer.phase = "trade"
     trade_probe = asyncio.create_task(probe(stop, stalls, tracer=tracer))
     proc.cpu_percent(None)
@@ -204,6 +216,9 @@ async def run(symbols: int, speed: float, seconds: float, days: int | None, trac
           f"{start_cpu:.1f} s, warm-up workers {start_workers:.1f} s")
     print(f"loop stall while starting p50 {pct(start_stalls, 0.5):.2f} / p99 {pct(start_stalls, 0.99):.2f} ms (max "
           f"{max(start_stalls, default=0):.1f} ms, {len(start_stalls)} probes of 10 ms)")
+    if settle > 0:
+        print(f"loop stall, first {settle:g} s  p50 {pct(settle_stalls, 0.5):.2f} / p99 "
+              f"{pct(settle_stalls, 0.99):.2f} ms (max {max(settle_stalls, default=0):.1f} ms; not in the window)")
     print(f"measured window           {seconds:8.1f} s, {meter.cycles - cycles0} cycles, {updates} price updates")
     print(f"main cycle   p50 / p99    {pct(durations, 0.5):8.2f} / {pct(durations, 0.99):8.2f} ms")
     print(f"price lag    p50 / p99    {pct(lags, 0.5):8.1f} / {pct(lags, 0.99):8.1f} ms")
@@ -230,8 +245,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--days", type=int, default=None, help="prehistoric days (default: the setting's default)")
     parser.add_argument("--trace-stalls", action="store_true", help="sample where the event loop stalls")
+    parser.add_argument("--settle", type=float, default=0.0, help="seconds of trading before the measured window")
     args = parser.parse_args()
-    asyncio.run(run(args.symbols, args.speed, args.seconds, args.days, args.trace_stalls))
+    asyncio.run(run(args.symbols, args.speed, args.seconds, args.days, args.trace_stalls, args.settle))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,8 @@ thread for minutes. Here each symbol's replay is a job of one shared :class:`War
   pseudo result — the closed results as one float array (:class:`WarmupOutcome`); loading that in the GUI
   process is a few copies of memory, not seconds of Python;
 * stop: every job owns a byte in a shared array the workers inherit; :meth:`WarmupJob.stop` sets it and the
-  worker returns within ten candles (:data:`CHECK_EVERY`), its outcome marked incomplete.
+  worker returns within ten candles (:data:`CHECK_EVERY`), its outcome marked incomplete. A worker whose app
+  process died (killed) exits at once, busy or idle (it watches the parent's sentinel).
 
 When no process can be started (or the pool breaks) :meth:`WarmupPool.submit` raises :class:`PoolUnavailable`
 and the engine replays in a thread as before. ``CTS_WARMUP_WORKERS=0`` in the environment forces that path
@@ -24,6 +25,7 @@ and the engine replays in a thread as before. ``CTS_WARMUP_WORKERS=0`` in the en
 
 from __future__ import annotations
 
+import array
 import asyncio
 import ctypes
 import logging
@@ -115,13 +117,14 @@ class _Collected:
     def __init__(self, keep_results: bool) -> None:
         self.rows: set[int] = set()
         self.keep_results = keep_results
-        self.results: list[tuple[float, ...]] = []
+        self.results = array.array("d")  # 6 doubles per result: compact even for millions of results
 
     def __call__(self, closed: list[ClosedResult], changed: list[int]) -> None:
         self.rows.update(r.row for r in closed)
         self.rows.update(changed)
         if closed and self.keep_results:
-            self.results.extend((r.row, r.result, r.result_pc, r.entry_t, r.close_t, r.drawdown_s) for r in closed)
+            for r in closed:
+                self.results.extend((r.row, r.result, r.result_pc, r.entry_t, r.close_t, r.drawdown_s))
 
 
 # --- worker side ------------------------------------------------------------------------------------------------
@@ -137,19 +140,37 @@ def _init_worker(flags: Any) -> None:
             os.nice(5)
         except OSError:
             pass
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with_parent, args=(parent.sentinel,), name="warmup-parent-watch",
+                         daemon=True).start()
+
+
+def _exit_with_parent(sentinel: int) -> None:
+    """A worker holds its own end of the pool's pipes, so it would wait forever for work once the app process is
+    gone (killed): it leaves as soon as the parent's sentinel says so, even in the middle of a replay."""
+    from multiprocessing.connection import wait
+
+    wait([sentinel])
+    os._exit(0)
 
 
 def _run_job(slot: int, pipeline: SymbolPipeline, candles: Sequence[Candle], snapshot: bytes | None,
              keep_results: bool) -> WarmupOutcome:
     wall, cpu = time.perf_counter(), time.process_time()
     flags = _flags
-    stopped: Callable[[], bool] = (lambda: flags[slot] != 0) if flags is not None else (lambda: False)
+    if flags is None:  # called in this process (not through the pool)
+        def stopped() -> bool:
+            return False
+    else:
+        def stopped() -> bool:
+            return bool(flags[slot] != 0)
     collected = _Collected(keep_results)
     completed = False
     if not stopped():
         prepare(pipeline, snapshot)
         completed = replay_candles(pipeline, candles, collected, stopped)
-    results = np.asarray(collected.results, dtype=np.float64).reshape(-1, _RESULT_FIELDS) if keep_results else None
+    results = np.frombuffer(collected.results, dtype=np.float64).reshape(-1, _RESULT_FIELDS) if keep_results else None
     return WarmupOutcome(pipeline, completed, np.asarray(sorted(collected.rows), dtype=np.int64), results,
                          time.process_time() - cpu, time.perf_counter() - wall)
 

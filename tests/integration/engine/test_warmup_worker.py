@@ -18,6 +18,9 @@ import os
 import pickle
 import signal
 import struct
+import subprocess
+import sys
+import textwrap
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -39,7 +42,7 @@ from cts_desktop.storage.db import Database
 from cts_desktop.storage.settings_store import SettingsStore
 from cts_desktop.storage.writer import BatchedWriter
 
-pytestmark = pytest.mark.asyncio(loop_factories=["asyncio"])
+ASYNC = pytest.mark.asyncio(loop_factories=["asyncio"])
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "bybit_BTCUSDT-PERP_1m_20221213.csv"
 SYMBOL = "BTC/USDT:USDT"
@@ -122,6 +125,7 @@ def assert_same_engines(thread: ConnectionEngine, worker: ConnectionEngine) -> N
     assert_same(thread._pending_results, worker._pending_results, "results")
 
 
+@ASYNC
 async def test_worker_warm_up_equals_in_process_on_real_candles(
     engine_db: Database, pool: warmup.WarmupPool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -153,6 +157,7 @@ async def test_worker_warm_up_equals_in_process_on_real_candles(
     assert_same_engines(in_thread, in_worker)
 
 
+@ASYNC
 async def test_stop_during_worker_warm_up_returns_promptly(
     engine_db: Database, pool: warmup.WarmupPool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -180,6 +185,7 @@ async def test_stop_during_worker_warm_up_returns_promptly(
     assert engine.pipelines[SYMBOL] is sent and events == []  # nothing half-done was applied
 
 
+@ASYNC
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 async def test_worker_killed_mid_replay_falls_back_to_a_thread(
     engine_db: Database, pool: warmup.WarmupPool, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
@@ -206,3 +212,40 @@ async def test_worker_killed_mid_replay_falls_back_to_a_thread(
     assert events == [(f"history {SYMBOL}", 1, 1)]
     assert_same_engines(in_thread, engine)
     assert await pool.ping() > 0  # a new worker
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists() or not hasattr(signal, "SIGKILL"), reason="needs /proc")
+def test_worker_of_a_killed_app_exits() -> None:
+    """An app process killed with SIGKILL (the crash tests do it on purpose) leaves no warm-up worker behind."""
+    code = textwrap.dedent("""
+        import asyncio
+        from cts_desktop.engine import warmup
+
+        async def main():
+            pool = warmup.WarmupPool(workers=1)
+            print(await pool.ping(), flush=True)
+            await asyncio.sleep(120)
+
+        asyncio.run(main())
+    """)
+    app = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                           cwd=Path(__file__).resolve().parents[3])
+    try:
+        assert app.stdout is not None
+        worker = int(app.stdout.readline())
+        assert _running(worker)
+    finally:
+        app.kill()
+        app.wait(30)
+    deadline = time.monotonic() + 5
+    while _running(worker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _running(worker), "the worker outlived its app"
