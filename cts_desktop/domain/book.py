@@ -177,7 +177,18 @@ def _pack_ring(ring: npt.NDArray[np.generic]) -> tuple[tuple[int, ...], str, npt
 
 def _unpack_ring(shape: tuple[int, ...], dtype: str, last: npt.NDArray[np.int64], kept: np.ndarray) -> np.ndarray:
     ring: np.ndarray = np.zeros(shape, dtype=np.dtype(dtype))  # calloc: the never-written entries cost nothing
-    ring[np.arange(shape[1]) < last[:, None]] = kept
+    entry_bytes = ring.itemsize * int(np.prod(shape[2:], dtype=np.int64))
+    if kept.size == 0:
+        return ring
+    if entry_bytes != 8 or not kept.flags.c_contiguous:
+        ring[np.arange(shape[1]) < last[:, None]] = kept
+        return ring
+    # one 8-byte unit per entry, scattered by flat index: ~3x faster than a boolean mask over the whole ring
+    # (this runs in the GUI process while it loads a worker's book)
+    cap = shape[1]
+    first = np.repeat(np.arange(shape[0], dtype=np.int64) * cap, last)
+    within = np.arange(first.size, dtype=np.int64) - np.repeat(np.cumsum(last) - last, last)
+    ring.view(np.uint64).reshape(-1)[first + within] = kept.view(np.uint64).reshape(-1)
     return ring
 
 

@@ -8,6 +8,7 @@ import pickle
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from cts_desktop.domain.activity import ActivityGateParams
 from cts_desktop.domain.book import BookParams, SetBook, _pack_ring, _unpack_ring
@@ -63,14 +64,18 @@ def test_pickled_book_is_the_same_book_and_goes_on_the_same() -> None:
     assert used(copy.book) == used(book) and copy.book.variants == book.variants
 
 
-def test_ring_packing_keeps_every_bit() -> None:
-    ring = np.zeros((4, 8, 2), dtype=np.float32)
-    ring[0, :3] = 1.5
-    ring[1, 6, 1] = -0.0  # a negative zero is a written entry too
-    ring[3, 7, 0] = np.float32(np.nan)
-    shape, dtype, last, kept = _pack_ring(ring)
-    assert last.tolist() == [3, 7, 0, 8] and kept.shape == (18, 2)  # 18 of the 32 entries travel
-    back = _unpack_ring(shape, dtype, last, kept)
+@pytest.mark.parametrize("dtype", [np.float32, np.uint32, np.float64])  # 8-byte entries scatter, others mask
+def test_ring_packing_keeps_every_bit(dtype: type) -> None:
+    ring: np.ndarray = np.zeros((4, 8, 2), dtype=dtype)
+    ring[0, :3] = 1
+    ring[3, 7, 0] = 7
+    if dtype is not np.uint32:
+        ring[1, 6, 1] = -0.0  # a negative zero is a written entry too
+        ring[2, 0, 0] = np.nan
+    shape, kind, last, kept = _pack_ring(ring)
+    expected = [3, 7, 1, 8] if dtype is not np.uint32 else [3, 0, 0, 8]
+    assert last.tolist() == expected and kept.shape == (sum(expected), 2)  # only these entries travel
+    back = _unpack_ring(shape, kind, last, kept)
     assert back.dtype == ring.dtype and back.tobytes() == ring.tobytes()
-    empty = np.zeros((0, 8, 2), dtype=np.uint32)
+    empty: np.ndarray = np.zeros((0, 8, 2), dtype=dtype)
     assert _unpack_ring(*_pack_ring(empty)).shape == (0, 8, 2)
