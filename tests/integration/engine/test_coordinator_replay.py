@@ -183,11 +183,14 @@ async def test_replay_end_to_end(world: World) -> None:
     # money: the DB's realised net + funding equals the simulator wallet's change, to the cent
     net = sum((p.realized_pnl - p.fees for p in positions), Decimal(0))
     with world.db.session() as s:
-        fills = [(f.side, f.quantity, f.order_id, f.ts) for f in s.execute(select(Fill)).scalars()]
+        fills = [(f.side, f.quantity, f.order_id, f.ts, f.exchange_trade_id) for f in s.execute(select(Fill)).scalars()]
         orders = [(o.client_order_id[-6:], o.side, o.reduce_only, o.status, o.quantity)
                   for o in s.execute(select(Order)).scalars()]
         diag = [*fills, *orders]
     sim_diag = [(x.side, x.qty, x.client_id[-6:], x.ts) for x in account.executions]
+    print("DB positions:", [(p.id, p.side, p.status, p.opened_at, p.quantity) for p in positions])  # on failure
+    print("DB fills and orders:", diag)
+    print("simulator executions:", sim_diag)
     assert all(p.status in ("closed", "failed") for p in positions), (
         [(p.id, p.side, p.status, p.opened_at) for p in positions], diag, sim_diag)
     # compared unrounded (within 1/100 of a cent): rounding both sides could split a value sitting on a half cent
