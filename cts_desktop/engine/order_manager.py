@@ -315,6 +315,8 @@ class OrderManager:
                 continue
             has_it = (before.symbol, before.side) in held
             after = await self._run(rec.settle_position, position_id, has_it)
+            if not has_it and after.status == "open":
+                after = await self._look_back(after)
             if before.status != "closed" and after.status == "closed":
                 report.closed_positions += 1
                 log.info("position %s %s %s closed (%s): net %s USDT", after.id, after.side, after.symbol,
@@ -327,6 +329,18 @@ class OrderManager:
             used=to_decimal(balance.used),
         )))
         return report
+
+    async def _look_back(self, position: RealPosition) -> RealPosition:
+        """The exchange holds no such position, yet no closing fill reached the DB: fetch the symbol's fills again
+        from the position's opening (not from the incremental mark) and settle once more."""
+        log.warning("position %s %s %s is gone on the exchange without a stored closing fill: reading its fills "
+                    "since it opened", position.id, position.side, position.symbol,
+                    extra={"connection_id": self.connection_id, "symbol": position.symbol})
+        since = int(position.opened_at.timestamp() * 1000) - 5_000
+        trades = await self._complete_trades(await self.broker.my_trades(position.symbol, since=since))
+        if trades:
+            await self._run(rec.record_fills, self.connection_id, trades)
+        return await self._run(rec.settle_position, position.id, False)
 
     async def _complete_trades(self, trades: list[Trade]) -> list[Trade]:
         """Some exchanges' fill lists lack a trade id or the side (BingX swap ``allFillOrders`` has neither):

@@ -106,3 +106,35 @@ async def test_paper_broker_takes_the_same_path(sim: SimulatorServer, engine_db:
         )
     finally:
         await adapter.close()
+
+
+async def test_a_position_gone_on_the_exchange_is_closed_from_its_own_fills(
+    sim: SimulatorServer, engine_db: Database
+) -> None:
+    """Whatever happened to the incremental fills mark, a position the exchange no longer holds is settled from
+    the fills since its opening."""
+    adapter = make_adapter(sim, "bybit", balance=10_000.0)
+    try:
+        await adapter.set_position_mode(True)
+        manager = await _manager(engine_db, adapter, adapter, paper=False)
+        price = sim.market.price("BTC")
+        outcome = await manager.open_position(EntrySignal(SYMBOL, "long", price, stop_loss_frac=0.002,
+                                                          take_profit_frac=0.004, label="test"))
+        assert outcome.accepted, outcome
+        await manager.sync([SYMBOL])
+        account = next(iter(sim.market.keyring.keys.values())).account
+        for _ in range(400):  # until the exchange-side TP or SL closes it
+            sim.market.step(60_000)
+            if not [p for p in account.positions.values() if p.size > 0]:
+                break
+        manager._trades_since[SYMBOL] = 2**62  # a mark past the closing fill: the incremental read misses it
+        report = await manager.sync([SYMBOL])
+        assert report.closed_positions == 1
+        with engine_db.session() as s:
+            position = s.get(RealPosition, outcome.real_position_id)
+            assert position is not None and position.status == "closed"
+            assert position.close_reason in ("take_profit", "stop_loss")
+            wallet = Decimal(repr(account.wallet))
+            assert cents(Decimal(10_000) + position.realized_pnl - position.fees + position.funding) == cents(wallet)
+    finally:
+        await adapter.close()
