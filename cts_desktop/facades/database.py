@@ -3,7 +3,13 @@ next start (a PostgreSQL password goes to the keyring)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from cts_desktop.facades.base import FacadeBase, in_thread, plain_error
+
+if TYPE_CHECKING:
+    from cts_desktop.storage.db import Database
 
 
 class DatabaseFacade(FacadeBase):
@@ -31,8 +37,8 @@ class DatabaseFacade(FacadeBase):
             password = self.services.secrets.get(SecretRef.database(bare))
         return bare, password
 
-    async def database_test(self, url: str, password: str | None = None) -> tuple[bool, str]:
-        """Connect and run ``SELECT 1`` off the GUI thread; (passed, plain message)."""
+    async def _on_database(self, url: str, password: str | None, action: Callable[[Database], str]) -> tuple[bool, str]:
+        """Open the chosen database off the GUI thread, run ``action`` on it and dispose of it; (passed, message)."""
         from cts_desktop.storage.db import Database
 
         def work() -> tuple[bool, str]:
@@ -42,8 +48,7 @@ class DatabaseFacade(FacadeBase):
             except Exception as exc:
                 return False, plain_error(exc)
             try:
-                latency = database.ping()
-                return True, f"Connected to {database.display_url}: SELECT 1 took {latency:.1f} ms."
+                return True, action(database)
             except Exception as exc:
                 return False, plain_error(exc)
             finally:
@@ -51,27 +56,16 @@ class DatabaseFacade(FacadeBase):
 
         result: tuple[bool, str] = await in_thread(work)
         return result
+
+    async def database_test(self, url: str, password: str | None = None) -> tuple[bool, str]:
+        """Connect and run ``SELECT 1``; (passed, plain message)."""
+        return await self._on_database(
+            url, password, lambda db: f"Connected to {db.display_url}: SELECT 1 took {db.ping():.1f} ms.")
 
     async def database_migrate(self, url: str, password: str | None = None) -> tuple[bool, str]:
-        """Create or upgrade the schema of the chosen database (Alembic) off the GUI thread."""
-        from cts_desktop.storage.db import Database
-
-        def work() -> tuple[bool, str]:
-            try:
-                bare, secret = self._database_target(url, password)
-                database = Database(bare, password=secret)
-            except Exception as exc:
-                return False, plain_error(exc)
-            try:
-                revision = database.migrate()
-                return True, f"{database.display_url} is at schema revision {revision}."
-            except Exception as exc:
-                return False, plain_error(exc)
-            finally:
-                database.dispose()
-
-        result: tuple[bool, str] = await in_thread(work)
-        return result
+        """Create or upgrade the schema of the chosen database (Alembic)."""
+        return await self._on_database(
+            url, password, lambda db: f"{db.display_url} is at schema revision {db.migrate()}.")
 
     async def database_save(self, url: str | None, password: str | None = None) -> str:
         """Remember the database for the next start: None = the embedded SQLite file, an ``sqlite://`` URL, or a
