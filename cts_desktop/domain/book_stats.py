@@ -56,8 +56,21 @@ def last_n(book: SetBook, window: int, rows: npt.NDArray[np.int64] | None = None
 
 
 def window_stats(book: SetBook, window: int, rows: npt.NDArray[np.int64] | None = None) -> WindowStats:
-    res, entry_t, close_t, uw = last_n(book, window, rows)
+    return _stats(window, book.params.exit.pc, *last_n(book, window, rows))
+
+
+def windows_stats(
+    book: SetBook, windows: tuple[int, ...] = WINDOWS, rows: npt.NDArray[np.int64] | None = None
+) -> dict[int, WindowStats]:
+    """:func:`window_stats` for several windows from one gather of the widest (a narrower window is the right end
+    of a wider one) — what the engine stores for every changed set."""
+    widest = last_n(book, max(windows), rows)
     pc = book.params.exit.pc
+    return {w: _stats(w, pc, *(a[:, a.shape[1] - w:] for a in widest)) for w in windows}
+
+
+def _stats(window: int, pc: float, res: FloatArray, entry_t: FloatArray, close_t: FloatArray,
+           uw: FloatArray) -> WindowStats:
     with np.errstate(invalid="ignore", divide="ignore"):
         n = np.sum(~np.isnan(res), axis=1).astype(np.int64)
         wins = np.where(res > 0, res, 0.0)
@@ -92,7 +105,7 @@ def window_stats(book: SetBook, window: int, rows: npt.NDArray[np.int64] | None 
 
 
 def all_windows(book: SetBook) -> dict[int, WindowStats]:
-    return {w: window_stats(book, w) for w in WINDOWS}
+    return windows_stats(book)
 
 
 @kernel()

@@ -25,19 +25,18 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
 
-import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cts_desktop.domain.book import SetBook
-from cts_desktop.domain.book_stats import WINDOWS, window_stats
 from cts_desktop.engine import engine_config as cfg
 from cts_desktop.engine import warmup
 from cts_desktop.engine.events import EventBus
 from cts_desktop.engine.market_rules import MarketCatalog
 from cts_desktop.engine.order_manager import EntrySignal, OrderManager
 from cts_desktop.engine.paper_broker import PaperBroker
-from cts_desktop.engine.pipeline import ClosedResult, SetKey, SymbolPipeline
+from cts_desktop.engine.persistence import EngineStore
+from cts_desktop.engine.pipeline import ClosedResult, SymbolPipeline
 from cts_desktop.engine.status import (
     ConnectionStatus,
     EngineState,
@@ -54,10 +53,8 @@ from cts_desktop.exchanges.live_prices import LivePriceFeed
 from cts_desktop.exchanges.symbols import SymbolOrder, SymbolSelectionConfig, SymbolSelector
 from cts_desktop.storage.candles import load_candles, missing_ranges, store_candles
 from cts_desktop.storage.db import Database
-from cts_desktop.storage.models import BookSnapshot, ConfigSet
-from cts_desktop.storage.models import EngineState as EngineStateRow
+from cts_desktop.storage.models import BookSnapshot
 from cts_desktop.storage.models import Market as MarketRow
-from cts_desktop.storage.results import HistoryLimits, append_results
 from cts_desktop.storage.settings_store import SettingsStore
 from cts_desktop.storage.types import to_decimal
 from cts_desktop.storage.writer import BatchedWriter
@@ -122,8 +119,7 @@ class ConnectionEngine:
         self._signals: asyncio.Queue[tuple[str, EntrySignal, int, float]] = asyncio.Queue()
         self._exits: asyncio.Queue[int] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
-        self._dirty: dict[str, set[int]] = {}
-        self._pending_results: list[tuple[str, ClosedResult]] = []
+        self.store = EngineStore(config.id, deps.writer, lambda: self.values)
         self._mirror_positions: dict[tuple[str, int], int] = {}  # (symbol, set row) → Real position id
         self._reload_pipelines = False
         self._settings_unsub: Callable[[], None] | None = None
@@ -218,8 +214,10 @@ class ConnectionEngine:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
-        with contextlib.suppress(Exception):
-            self._persist_now(final=True)
+        try:
+            await self._persist(snapshot=True)
+        except Exception:  # stopping goes on; what was not stored is in the log
+            log.exception("storing the engine's state at stop failed", extra={"connection_id": self.config.id})
         self.state = EngineState.STOPPED
         self.connection_status = ConnectionStatus.DISABLED if not self.config.is_enabled else \
             ConnectionStatus.CONNECTING
@@ -472,8 +470,8 @@ class ConnectionEngine:
         pipelines were rebuilt meanwhile), its rows and results join the ones to persist (``_collect``)."""
         if self.pipelines.get(symbol) is sent:
             self.pipelines[symbol] = outcome.pipeline
-        self._dirty.setdefault(symbol, set()).update(outcome.rows.tolist())
-        self._pending_results.extend((symbol, result) for result in outcome.closed_results())
+        self.store.touch(symbol, outcome.rows.tolist())
+        self.store.add_results(symbol, outcome.closed_results())
         log.debug("history of %s replayed in a worker: %.1f s CPU, %.1f s wall", symbol, outcome.cpu_s,
                   outcome.wall_s, extra={"connection_id": self.config.id})
 
@@ -537,11 +535,10 @@ class ConnectionEngine:
         self.deps.bus.publish(PriceUpdate(key=self.config.id, symbol=symbol, price=price, ts_ms=ts_ms))
 
     def _collect(self, symbol: str, closed: list[ClosedResult], changed: list[int]) -> None:
-        rows = self._dirty.setdefault(symbol, set())
-        rows.update(r.row for r in closed)
-        rows.update(changed)
+        self.store.touch(symbol, (r.row for r in closed))
+        self.store.touch(symbol, changed)
         if closed and bool(self.values["system.persist_pseudo_results"]):
-            self._pending_results.extend((symbol, r) for r in closed)
+            self.store.add_results(symbol, closed)
 
     # --- orders -------------------------------------------------------------------------------------------------
 
@@ -663,62 +660,20 @@ class ConnectionEngine:
             await asyncio.sleep(interval)
             started = time.perf_counter()
             snapshot = time.monotonic() - last_snapshot > 60.0
-            self._persist_now(final=snapshot)
+            ok = True
+            try:
+                await self._persist(snapshot)
+            except Exception:
+                ok = False
+                log.exception("persist cycle failed", extra={"connection_id": self.config.id})
             if snapshot:
                 last_snapshot = time.monotonic()
-            meter.record((time.perf_counter() - started) * 1000, True)
+            meter.record((time.perf_counter() - started) * 1000, ok)
 
-    def _persist_now(self, final: bool) -> None:
-        """Queue set statistics, pseudo results (optional), engine state and — when ``final`` — book snapshots
-        and cycle metrics."""
-        writer = self.deps.writer
-        limits = HistoryLimits(int(_num(self.values["system.position_length"])),
-                               int(_num(self.values["system.position_threshold_pct"])))
-        dirty, self._dirty = self._dirty, {}
-        results, self._pending_results = self._pending_results, []
-        rows_by_symbol = {symbol: sorted(rows) for symbol, rows in dirty.items() if rows}
-        set_rows = []
-        for symbol, rows in rows_by_symbol.items():
-            pipeline = self.pipelines.get(symbol)
-            if pipeline is None:
-                continue
-            arr = np.asarray(rows, dtype=np.int64)
-            arr = arr[arr < len(pipeline.book)]
-            stats = {w: window_stats(pipeline.book, w, arr) for w in WINDOWS}
-            layers = pipeline.layer_of(arr)
-            for i, row in enumerate(arr.tolist()):
-                key = pipeline.set_key(row)
-                set_rows.append((key, int(pipeline.book.status[row]), layers[i], int(pipeline.book.total[row]),
-                                 {f"{name}_{w}": _clean(getattr(s, name)[i]) for w, s in stats.items()
-                                  for name in ("avg_pf", "gross_pf", "win_rate", "max_drawdown",
-                                               "time_in_drawdown_s", "per_24h", "avg_win", "avg_loss")}))
-        by_key: dict[SetKey, list[ClosedResult]] = {}
-        for symbol, result in results:
-            pipeline = self.pipelines.get(symbol)
-            if pipeline is not None and result.row < len(pipeline.book):
-                by_key.setdefault(pipeline.set_key(result.row), []).append(result)
-        connection_id = self.config.id
-        if set_rows or by_key:
-            writer.submit(lambda s: _write_sets(s, connection_id, set_rows, by_key, limits))
-        state = self.status()
-        writer.submit(lambda s: _write_state(s, state))
-        if final:
-            self._persist_cycle_metrics()
-            for symbol, pipeline in self.pipelines.items():
-                if len(pipeline.book):
-                    blob = pipeline.book.snapshot()
-                    writer.submit(_snapshot_writer(connection_id, symbol, blob))
-
-    def _persist_cycle_metrics(self) -> None:
-        """One row per loop for the cycles since the previous call (every minute and at stop)."""
-        connection_id, now_ms = self.config.id, int(time.time() * 1000)
-        metrics = [
-            {"connection_id": connection_id, "loop": name, "ts_ms": now_ms, "duration_ms": round(w.mean_ms, 3),
-             "max_ms": round(w.max_ms, 3), "cycles": w.cycles, "errors": w.errors, "ok": w.errors == 0}
-            for name, meter in self.meters.items() if (w := meter.take_window()) is not None
-        ]
-        if metrics:
-            self.deps.writer.insert_many("cycle_metrics", metrics)
+    async def _persist(self, snapshot: bool) -> None:
+        """Changed sets, pseudo results (when asked), engine state; with ``snapshot`` also every book and the cycle
+        metrics — in steps that leave the loop free between them (:mod:`cts_desktop.engine.persistence`)."""
+        await self.store.persist(self.pipelines, self.status, snapshot, self.meters)
 
     # --- status ---------------------------------------------------------------------------------------------------
 
@@ -747,74 +702,6 @@ class ConnectionEngine:
         self.deps.bus.publish(TradeEngineChanged(key=self.config.id, status=self.status()))
 
 
-def _snapshot_writer(connection_id: str, symbol: str, blob: bytes) -> Callable[[Session], None]:
-    def write(session: Session) -> None:
-        session.merge(BookSnapshot(connection_id=connection_id, symbol=symbol, payload=blob))
-
-    return write
-
-
 def _num(value: object) -> float:
     assert isinstance(value, int | float)
     return float(value)
-
-
-def _clean(value: float) -> float | None:
-    return None if not np.isfinite(value) else round(float(value), 6)
-
-
-def _write_sets(
-    session: Session, connection_id: str, set_rows: list[tuple[Any, int, str, int, dict[str, Any]]],
-    results: dict[Any, list[ClosedResult]], limits: HistoryLimits,
-) -> None:
-    from cts_desktop.domain.gates import SetStatus
-
-    ids: dict[Any, int] = {}
-    for key, status, layer, total, stats in set_rows:
-        row = _get_set(session, connection_id, key)
-        row.status = SetStatus(status).name.lower()
-        row.layer = layer
-        row.total_closed = max(row.total_closed or 0, total)
-        row.stats = stats
-        ids[key] = row.id
-    for key, closed in results.items():
-        set_id = ids.get(key) or _get_set(session, connection_id, key).id
-        append_results(session, set_id, [
-            {"opened_ms": int(r.entry_t * 1000), "closed_ms": int(r.close_t * 1000), "entry": 0.0, "exit": 0.0,
-             "result_pc": r.result_pc, "drawdown_ms": int(r.drawdown_s * 1000), "reason": "closed"}
-            for r in closed
-        ], limits)
-
-
-def _get_set(session: Session, connection_id: str, key: Any) -> ConfigSet:
-    row = session.execute(select(ConfigSet).where(
-        ConfigSet.connection_id == connection_id, ConfigSet.symbol == key.symbol,
-        ConfigSet.indication_type == key.indication_type, ConfigSet.params == key.params,
-        ConfigSet.direction == key.direction, ConfigSet.tp == key.tp, ConfigSet.sl == key.sl,
-        ConfigSet.trail_start == key.trail_start, ConfigSet.trail_stop == key.trail_stop,
-    )).scalar_one_or_none()
-    if row is None:
-        row = ConfigSet(connection_id=connection_id, symbol=key.symbol, indication_type=key.indication_type,
-                        params=key.params, direction=key.direction, tp=key.tp, sl=key.sl,
-                        trail_start=key.trail_start, trail_stop=key.trail_stop, stored_results=0, total_closed=0,
-                        stats={}, status="evaluating", layer="base")
-        session.add(row)
-        session.flush()
-    return row
-
-
-def _write_state(session: Session, status: TradeEngineStatus) -> None:
-    from datetime import UTC, datetime
-
-    row = session.get(EngineStateRow, status.connection_id)
-    if row is None:
-        row = EngineStateRow(connection_id=status.connection_id)
-        session.add(row)
-    row.status = status.state.value
-    row.started_at = None if status.started_at is None else datetime.fromtimestamp(status.started_at, UTC)
-    row.cycles = {loop.name: {"cycles": loop.cycles, "errors": loop.errors, "avg_ms": round(loop.avg_ms, 3),
-                              "last_ms": round(loop.last_ms, 3)} for loop in status.loops}
-    row.health = {"overall": status.health.label, **{loop.name: loop.health.label for loop in status.loops},
-                  "pseudo_open": status.pseudo_open, "real_open": status.real_open,
-                  "sets": status.sets_by_status, "paper": status.paper, "symbols": list(status.symbols)}
-    row.last_error = status.last_error

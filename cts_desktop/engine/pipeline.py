@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+import numpy.typing as npt
 
 from cts_desktop.domain import gates
 from cts_desktop.domain.activity import ActivityGate, ActivityGateParams
@@ -196,18 +197,28 @@ class SymbolPipeline:
     # --- views ----------------------------------------------------------------------------------------------
 
     def set_key(self, row: int) -> SetKey:
-        book = self.book
-        variant, config = divmod(row, book.n_cfg)
-        kind, params, direction = next(k for k, v in book.variants.items() if v == variant)
-        m = book.matrix
-        return SetKey(
-            self.symbol, kind, ",".join(f"{p:g}" for p in params), "long" if direction > 0 else "short",
-            float(m.tp[config]), float(m.sl[config]), float(m.trail_start[config]), float(m.trail_stop[config]),
-        )
+        return self.set_keys(np.array([row], dtype=np.int64))[0]
 
-    def layer_of(self, rows: np.ndarray) -> list[str]:
+    def set_keys(self, rows: npt.NDArray[np.int64]) -> list[SetKey]:
+        """The stored identity of each set row (variant parameters as canonical text)."""
+        book = self.book
+        m = book.matrix
+        variants = {v: (kind, ",".join(f"{p:g}" for p in params), "long" if direction > 0 else "short")
+                    for (kind, params, direction), v in book.variants.items()}
+        keys = []
+        for row in rows.tolist():
+            variant, config = divmod(row, book.n_cfg)
+            kind, params, direction = variants[variant]
+            keys.append(SetKey(self.symbol, kind, params, direction, float(m.tp[config]), float(m.sl[config]),
+                               float(m.trail_start[config]), float(m.trail_stop[config])))
+        return keys
+
+    def layer_of(self, rows: npt.NDArray[np.int64]) -> list[str]:
+        """base, main or real per row (Real sets are a subset of Main sets)."""
         main = gates.main_sets(self.book, self.thresholds, rows)
-        real = gates.real_sets(self.book, self.thresholds, rows)
+        real = np.zeros_like(main)
+        if main.any():
+            real[main] = gates.real_sets(self.book, self.thresholds, rows[main])
         return ["real" if r else "main" if m else "base" for m, r in zip(main.tolist(), real.tolist(), strict=True)]
 
     def status_counts(self) -> dict[str, int]:

@@ -14,7 +14,7 @@ rows; plus the auto-restart history.
 The history is read by ``category = 'engine'`` plus the logger (the ``(category, ts_ms)`` index narrows it), so no
 extra table is needed.
 
-**Engine state shape read here** (as ``connection_engine._write_state`` writes it). ``EngineState.status`` is
+**Engine state shape read here** (as ``engine.persistence.write_state`` writes it). ``EngineState.status`` is
 ``starting | running | paused | stopping | stopped | error``; ``EngineState.health`` holds ``"overall"`` and one
 entry per loop, each a status word (``healthy | unknown | degraded | unhealthy``) or ``{"status": …, "detail":
 …}``, next to counters (``pseudo_open``, ``sets``, …) that are not health and are skipped; ``updated_at`` is the

@@ -32,20 +32,19 @@ class HistoryLimits:
 
 
 def append_results(
-    session: Session, set_id: int, results: Sequence[dict[str, Any]], limits: HistoryLimits
+    session: Session, set_id: int, results: Sequence[dict[str, Any]], limits: HistoryLimits, *,
+    count_total: bool = True,
 ) -> int:
-    """Insert closed results of one set and trim it when it reaches the threshold; returns rows trimmed."""
+    """Insert closed results of one set and trim it when it reaches the threshold; returns rows trimmed.
+    ``count_total=False`` leaves ``total_closed`` alone (the engine stores its book's count of every close)."""
     if not results:
         return 0
     session.execute(insert(PseudoResult), [{**row, "set_id": set_id} for row in results])
+    counts: dict[str, Any] = {"stored_results": ConfigSet.stored_results + len(results)}
+    if count_total:
+        counts["total_closed"] = ConfigSet.total_closed + len(results)
     stored = session.execute(
-        update(ConfigSet)
-        .where(ConfigSet.id == set_id)
-        .values(
-            stored_results=ConfigSet.stored_results + len(results),
-            total_closed=ConfigSet.total_closed + len(results),
-        )
-        .returning(ConfigSet.stored_results)
+        update(ConfigSet).where(ConfigSet.id == set_id).values(**counts).returning(ConfigSet.stored_results)
     ).scalar_one()
     if stored < limits.trim_at:
         return 0

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from cts_desktop.domain.bars import LONG, SHORT, Bars
-from cts_desktop.domain.book import BookParams, SetBook
-from cts_desktop.domain.book_stats import WINDOWS, gate_figures, window_stats
+from cts_desktop.domain.book import BookParams, SetBook, SnapshotCopy
+from cts_desktop.domain.book_stats import WINDOWS, gate_figures, window_stats, windows_stats
 from cts_desktop.domain.exits import ExitParams
 from cts_desktop.domain.gates import (
     GateThresholds,
@@ -113,6 +113,18 @@ def test_window_statistics_match_direct_computation(btc5m_bars: Bars) -> None:
     assert (window_stats(book, 50).time_in_drawdown_s > 0).any()
 
 
+def test_all_windows_from_one_gather_equal_each_window_alone(btc5m_bars: Bars) -> None:
+    book = SetBook(MATRIX, BookParams(EXIT, max_open=2, history=100))
+    feed(book, btc5m_bars, w1_like(btc5m_bars))
+    rows = np.flatnonzero(book.count > 0)[::3].astype(np.int64)
+    for rows_arg in (None, rows):
+        together = windows_stats(book, WINDOWS, rows_arg)
+        for w in WINDOWS:
+            alone = window_stats(book, w, rows_arg)
+            for name in alone.__slots__:
+                np.testing.assert_array_equal(getattr(together[w], name), getattr(alone, name), err_msg=f"{w} {name}")
+
+
 def arr(*v: float) -> np.ndarray:
     return np.array(v, dtype=np.float64)
 
@@ -178,16 +190,45 @@ def test_snapshot_restore_gives_the_same_book(btc5m_bars: Bars) -> None:
     feed(book, btc5m_bars.slice(0, half), first, GateThresholds())
     copy = SetBook.restore(book.snapshot(), params)
     assert copy.variants == book.variants
-    for name in SetBook._ARRAYS:
+    for name in SetBook.ARRAYS:
         assert np.array_equal(getattr(copy, name), getattr(book, name)), name
     rest = {k: v[half:] for k, v in signals.items()}
     for b in (book, copy):
         feed(b, btc5m_bars.slice(half, len(btc5m_bars)), rest, GateThresholds())
-    for name in SetBook._ARRAYS:
+    for name in SetBook.ARRAYS:
         assert np.array_equal(getattr(copy, name), getattr(book, name)), name
     assert len(book.snapshot()) < 200_000
     with pytest.raises(ValueError):
         SetBook.restore(book.snapshot(), BookParams(EXIT, max_open=2, history=100))
+
+
+def test_snapshot_copied_in_steps_while_the_book_trades(btc5m_bars: Bars) -> None:
+    """The engine copies a snapshot a few rows at a time between price updates: each set restores as it was when
+    its rows were copied, and a variant added meanwhile is left out."""
+    params = BookParams(EXIT, max_open=2, history=50, trim_threshold=0.2)
+    signals = w1_like(btc5m_bars)
+    third = len(btc5m_bars) // 3
+    book = SetBook(MATRIX, params)
+    feed(book, btc5m_bars.slice(0, third), {k: v[:third] for k, v in signals.items()}, GateThresholds())
+    copy = SnapshotCopy(book)
+    step = max(1, len(book) // 4)
+    seen: dict[str, list[np.ndarray]] = {name: [] for name in SetBook.ARRAYS}
+    for k in range(4):
+        start = copy.done_rows
+        copy.copy_step(step if k < 3 else len(book))
+        for name in SetBook.ARRAYS:
+            seen[name].append(getattr(book, name)[start:copy.done_rows].copy())
+        bars = btc5m_bars.slice(third + k * 50, third + (k + 1) * 50)
+        feed(book, bars, {key: v[third + k * 50: third + (k + 1) * 50] for key, v in signals.items()}, GateThresholds())
+    book.add_variant(("extra", (1.0,), SHORT))
+    with pytest.raises(RuntimeError):
+        SnapshotCopy(book).encode()
+    restored = SetBook.restore(copy.encode(), params)
+    assert copy.complete and len(restored) == copy.rows < len(book)
+    for name in SetBook.ARRAYS:
+        expected = np.concatenate(seen[name])
+        assert np.array_equal(getattr(restored, name), expected), name
+    assert not np.array_equal(restored.total, book.total[: copy.rows])  # the book moved on after the copy
 
 
 def test_price_updates_and_cooldown() -> None:
@@ -240,7 +281,7 @@ def test_growing_the_book_keeps_every_set(btc5m_bars: Bars) -> None:
     signals = w1_like(btc5m_bars)
     half = len(btc5m_bars) // 2
     feed(book, btc5m_bars.slice(0, half), {k: v[:half] for k, v in signals.items()})
-    before = {name: getattr(book, name).copy() for name in SetBook._ARRAYS}
+    before = {name: getattr(book, name).copy() for name in SetBook.ARRAYS}
     for r in range(3, 40):  # many variants, one by one (buffers grow by doubling)
         book.add_variant(("move", (float(r),), SHORT))
     assert len(book) == (2 + 37) * len(MATRIX)
@@ -255,5 +296,5 @@ def test_growing_the_book_keeps_every_set(btc5m_bars: Bars) -> None:
     rest = {k: v[half:] for k, v in signals.items()}
     feed(book, btc5m_bars.slice(half, len(btc5m_bars)), rest)
     feed(twin, btc5m_bars.slice(half, len(btc5m_bars)), rest)
-    for name in SetBook._ARRAYS:
+    for name in SetBook.ARRAYS:
         assert np.array_equal(getattr(book, name), getattr(twin, name)), name

@@ -1,0 +1,291 @@
+"""What one connection engine stores, and how, without stalling its event loop (issue 5, item 6).
+
+Every persist interval the engine stores the statistics of the configuration sets that changed (status, layer,
+total closed, the window figures the Strategies tab shows), optionally every closed pseudo result, and its state
+row; every minute and at stop also a snapshot of each symbol's book and the cycle metrics.
+
+The book is only ever read on the engine's loop (it is not thread-safe), so the work is split into steps that
+each take a few milliseconds there and yield in between (a warm-up can leave tens of thousands of changed sets —
+computed in one go that was a stall of seconds per symbol):
+
+* statistics of at most :data:`ROWS_PER_STEP` sets per step, all windows from one gather of the ring;
+* a snapshot copied :data:`SNAPSHOT_BYTES_PER_STEP` at a time (:class:`~cts_desktop.domain.book.SnapshotCopy`)
+  and compressed in a worker thread;
+* the SQL in the batched writer's thread, one job per step: the set ids of a step come from one SELECT per
+  variant (not one per set), new sets are inserted and known ones updated in one executemany each.
+
+A book replaced while its steps run (settings gave a new one) is left for the next round: rows of the old book
+mean nothing in the new one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import Table, bindparam, case, insert, select, update
+from sqlalchemy.orm import Session
+
+from cts_desktop.domain.book import SetBook, SnapshotCopy
+from cts_desktop.domain.book_stats import WINDOWS, windows_stats
+from cts_desktop.domain.gates import SetStatus
+from cts_desktop.engine.pipeline import ClosedResult, SetKey, SymbolPipeline
+from cts_desktop.engine.status import LoopMeter, TradeEngineStatus
+from cts_desktop.storage.models import BookSnapshot, ConfigSet
+from cts_desktop.storage.models import EngineState as EngineStateRow
+from cts_desktop.storage.results import HistoryLimits, append_results
+from cts_desktop.storage.writer import BatchedWriter
+
+log = logging.getLogger("cts.engine.persist")
+
+ROWS_PER_STEP = 2048
+SNAPSHOT_BYTES_PER_STEP = 8 << 20
+STAT_NAMES = ("avg_pf", "gross_pf", "win_rate", "max_drawdown", "time_in_drawdown_s", "per_24h", "avg_win",
+              "avg_loss")
+STAT_COLUMNS = tuple(f"{name}_{w}" for w in WINDOWS for name in STAT_NAMES)
+
+
+@dataclass(slots=True)
+class SetRows:
+    """The changed sets of one step, as plain values (the writer thread never touches the book)."""
+
+    keys: list[SetKey]
+    status: list[int]
+    layers: list[str]
+    totals: list[int]
+    figures: npt.NDArray[np.float64]  # (sets, len(STAT_COLUMNS)), rounded to 6 decimals, NaN/inf where undefined
+    results: dict[SetKey, list[ClosedResult]] = field(default_factory=dict)
+
+    def stats(self, i: int) -> dict[str, float | None]:
+        row = self.figures[i]
+        return {name: (float(v) if np.isfinite(v) else None) for name, v in zip(STAT_COLUMNS, row.tolist(),
+                                                                                 strict=True)}
+
+
+def set_rows(pipeline: SymbolPipeline, rows: npt.NDArray[np.int64]) -> SetRows:
+    """Statistics, status, layer and identity of ``rows`` of the pipeline's book, now."""
+    book = pipeline.book
+    stats = windows_stats(book, WINDOWS, rows)
+    figures = np.column_stack([getattr(stats[w], name) for w in WINDOWS for name in STAT_NAMES]) if len(rows) else \
+        np.zeros((0, len(STAT_COLUMNS)))
+    with np.errstate(invalid="ignore"):
+        figures = np.round(figures, 6)
+    return SetRows(
+        keys=pipeline.set_keys(rows), status=book.status[rows].tolist(), layers=pipeline.layer_of(rows),
+        totals=book.total[rows].tolist(), figures=figures,
+    )
+
+
+class EngineStore:
+    """Collects what changed on the engine's loop and stores it in steps (see the module docstring)."""
+
+    def __init__(self, connection_id: str, writer: BatchedWriter, values: Callable[[], dict[str, object]]) -> None:
+        self.connection_id = connection_id
+        self.writer = writer
+        self.values = values
+        self.dirty: dict[str, set[int]] = {}
+        self.pending_results: list[tuple[str, ClosedResult]] = []
+        self._lock = asyncio.Lock()  # the persist loop and stop() never interleave their steps
+
+    # --- collecting (on the loop, or in the warm-up thread before the loops start) ------------------------------
+
+    def touch(self, symbol: str, rows: Iterable[int]) -> None:
+        self.dirty.setdefault(symbol, set()).update(rows)
+
+    def add_results(self, symbol: str, results: Iterable[ClosedResult]) -> None:
+        self.pending_results.extend((symbol, r) for r in results)
+
+    # --- storing ------------------------------------------------------------------------------------------------
+
+    async def persist(self, pipelines: dict[str, SymbolPipeline], status: Callable[[], TradeEngineStatus],
+                      snapshot: bool, meters: dict[str, LoopMeter] | None = None) -> None:
+        """Store the changed sets (and results), the engine state and, with ``snapshot``, every book and the cycle
+        metrics of ``meters``."""
+        async with self._lock:
+            limits = HistoryLimits(int(_num(self.values()["system.position_length"])),
+                                   int(_num(self.values()["system.position_threshold_pct"])))
+            dirty, self.dirty = self.dirty, {}
+            results, self.pending_results = self.pending_results, []
+            by_symbol: dict[str, list[ClosedResult]] = {}
+            for symbol, result in results:
+                by_symbol.setdefault(symbol, []).append(result)
+            for symbol in sorted(set(dirty) | set(by_symbol)):
+                pipeline = pipelines.get(symbol)
+                if pipeline is not None:
+                    await self._store_sets(pipeline, dirty.get(symbol, set()), by_symbol.get(symbol, []), limits)
+            state = status()
+            self.writer.submit(lambda s: write_state(s, state))
+            if snapshot:
+                if meters is not None:
+                    self._store_cycle_metrics(meters)
+                for symbol, pipeline in list(pipelines.items()):
+                    await self._store_snapshot(symbol, pipeline)
+
+    async def _store_sets(self, pipeline: SymbolPipeline, dirty: set[int], results: list[ClosedResult],
+                          limits: HistoryLimits) -> None:
+        book = pipeline.book
+        n = len(book)
+        rows = np.fromiter((r for r in dirty if r < n), dtype=np.int64)
+        rows.sort()
+        results = [r for r in results if r.row < n]
+        result_rows = np.unique(np.fromiter((r.row for r in results), dtype=np.int64, count=len(results)))
+        rows = np.union1d(rows, result_rows)  # a result's set is stored with it, so its id exists
+        connection_id = self.connection_id
+        for start in range(0, len(rows), ROWS_PER_STEP):
+            if pipeline.book is not book:
+                log.debug("book of %s replaced while storing its sets: the rest waits for the next round",
+                          pipeline.symbol)
+                return
+            chunk = rows[start:start + ROWS_PER_STEP]
+            batch = set_rows(pipeline, chunk)
+            lo, hi = int(chunk[0]), int(chunk[-1])
+            mine = [r for r in results if lo <= r.row <= hi]
+            if mine:
+                keys = dict(zip(chunk.tolist(), batch.keys, strict=True))
+                for r in mine:
+                    batch.results.setdefault(keys[r.row], []).append(r)
+            self.writer.submit(_sets_writer(connection_id, batch, limits))
+            await asyncio.sleep(0)
+
+    async def _store_snapshot(self, symbol: str, pipeline: SymbolPipeline) -> None:
+        book = pipeline.book
+        if len(book) == 0:
+            return
+        copy = SnapshotCopy(book)
+        rows_per_step = max(1, SNAPSHOT_BYTES_PER_STEP // max(1, _row_bytes(book)))
+        while not copy.copy_step(rows_per_step):
+            await asyncio.sleep(0)
+            if pipeline.book is not book:
+                return  # a new book: its snapshot is taken next minute
+        started = time.perf_counter()
+        blob = await asyncio.to_thread(copy.encode)
+        log.debug("snapshot of %s: %d sets, %.1f MB in %.0f ms", symbol, copy.rows, len(blob) / 1e6,
+                  (time.perf_counter() - started) * 1000)
+        connection_id = self.connection_id
+        def write(session: Session) -> None:
+            session.merge(BookSnapshot(connection_id=connection_id, symbol=symbol, payload=blob))
+
+        self.writer.submit(write)
+
+    def _store_cycle_metrics(self, meters: dict[str, LoopMeter]) -> None:
+        """One row per loop for the cycles since the previous call (every minute and at stop)."""
+        now_ms = int(time.time() * 1000)
+        metrics = [
+            {"connection_id": self.connection_id, "loop": name, "ts_ms": now_ms, "duration_ms": round(w.mean_ms, 3),
+             "max_ms": round(w.max_ms, 3), "cycles": w.cycles, "errors": w.errors, "ok": w.errors == 0}
+            for name, meter in meters.items() if (w := meter.take_window()) is not None
+        ]
+        if metrics:
+            self.writer.insert_many("cycle_metrics", metrics)
+
+
+def _row_bytes(book: SetBook) -> int:
+    return sum(getattr(book, name)[:1].nbytes for name in SetBook.ARRAYS)
+
+
+def _num(value: object) -> float:
+    assert isinstance(value, int | float)
+    return float(value)
+
+
+# --- SQL (in the writer's thread) ------------------------------------------------------------------------------
+
+_T: Table = ConfigSet.__table__  # type: ignore[assignment]  # a mapped class's table is a Table
+_IDENTITY = ("symbol", "indication_type", "params", "direction", "tp", "sl", "trail_start", "trail_stop")
+_UPDATE = (
+    update(_T)
+    .where(_T.c.id == bindparam("set_id"))
+    .values(
+        status=bindparam("new_status"), layer=bindparam("new_layer"),
+        stats=bindparam("new_stats", type_=_T.c.stats.type),
+        # a new book (other settings) counts from zero again: the stored total never goes down
+        total_closed=case((_T.c.total_closed > bindparam("new_total"), _T.c.total_closed),
+                          else_=bindparam("new_total")),
+    )
+)
+
+
+def _key_of(row: Any) -> SetKey:
+    return SetKey(*(getattr(row, name) for name in _IDENTITY))
+
+
+def _known_ids(session: Session, connection_id: str, keys: list[SetKey]) -> dict[SetKey, int]:
+    """Ids of the stored sets among ``keys``: one SELECT per variant (its sets share symbol, type, parameters and
+    direction), not one per set."""
+    variants = {(k.symbol, k.indication_type, k.params, k.direction) for k in keys}
+    wanted = set(keys)
+    found: dict[SetKey, int] = {}
+    for symbol, kind, params, direction in sorted(variants):
+        rows = session.execute(
+            select(_T.c.id, *(_T.c[name] for name in _IDENTITY)).where(
+                _T.c.connection_id == connection_id, _T.c.symbol == symbol, _T.c.indication_type == kind,
+                _T.c.params == params, _T.c.direction == direction,
+            )
+        )
+        for row in rows:
+            key = _key_of(row)
+            if key in wanted:
+                found[key] = row.id
+    return found
+
+
+def _sets_writer(connection_id: str, batch: SetRows, limits: HistoryLimits) -> Callable[[Session], None]:
+    def write(session: Session) -> None:
+        write_sets(session, connection_id, batch, limits)
+
+    return write
+
+
+def write_sets(session: Session, connection_id: str, batch: SetRows, limits: HistoryLimits) -> None:
+    """Insert or update the sets of one step (status, layer, total, statistics) and append their results."""
+    ids = _known_ids(session, connection_id, batch.keys)
+    now = datetime.now(UTC)
+    new, changed = [], []
+    for i, key in enumerate(batch.keys):
+        status, layer, total, stats = SetStatus(batch.status[i]).name.lower(), batch.layers[i], batch.totals[i], \
+            batch.stats(i)
+        set_id = ids.get(key)
+        if set_id is None:
+            new.append({"connection_id": connection_id, **{name: getattr(key, name) for name in _IDENTITY},
+                        "status": status, "layer": layer, "total_closed": total, "stored_results": 0,
+                        "stats": stats, "updated_at": now})
+        else:
+            changed.append({"set_id": set_id, "new_status": status, "new_layer": layer, "new_total": total,
+                            "new_stats": stats})
+    if changed:
+        session.execute(_UPDATE, changed)
+    if new:
+        session.execute(insert(_T), new)
+        if batch.results:
+            ids = _known_ids(session, connection_id, list(batch.results))
+    for key, closed in batch.results.items():
+        append_results(session, ids[key], [
+            {"opened_ms": int(r.entry_t * 1000), "closed_ms": int(r.close_t * 1000), "entry": 0.0, "exit": 0.0,
+             "result_pc": r.result_pc, "drawdown_ms": int(r.drawdown_s * 1000), "reason": "closed"}
+            for r in closed
+        ], limits, count_total=False)  # the set's total is the book's count, stored above
+
+
+def write_state(session: Session, status: TradeEngineStatus) -> None:
+    row = session.get(EngineStateRow, status.connection_id)
+    if row is None:
+        row = EngineStateRow(connection_id=status.connection_id)
+        session.add(row)
+    row.status = status.state.value
+    row.started_at = None if status.started_at is None else datetime.fromtimestamp(status.started_at, UTC)
+    row.cycles = {loop.name: {"cycles": loop.cycles, "errors": loop.errors, "avg_ms": round(loop.avg_ms, 3),
+                              "last_ms": round(loop.last_ms, 3)} for loop in status.loops}
+    row.health = {"overall": status.health.label, **{loop.name: loop.health.label for loop in status.loops},
+                  "pseudo_open": status.pseudo_open, "real_open": status.real_open,
+                  "sets": status.sets_by_status, "paper": status.paper, "symbols": list(status.symbols)}
+    row.last_error = status.last_error
+
+
+__all__ = ["STAT_COLUMNS", "EngineStore", "SetRows", "set_rows", "write_sets", "write_state"]

@@ -1,0 +1,180 @@
+"""The engine's persistence (issue 5 item 6) on SQLite and PostgreSQL: a pipeline trades half a day of real
+BTCUSDT-perp minutes, then the changed sets, their results and the book are stored in small steps — the rows in the
+database equal the book's figures, a second round updates instead of duplicating, the snapshot restores the book,
+and the event loop runs other tasks between the steps."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+from sqlalchemy import func, select
+
+from cts_desktop.domain.book import SetBook
+from cts_desktop.domain.book_stats import WINDOWS, window_stats
+from cts_desktop.engine import persistence
+from cts_desktop.engine.persistence import EngineStore
+from cts_desktop.engine.pipeline import SymbolPipeline
+from cts_desktop.engine.status import ConnectionStatus, EngineState, HealthStatus, TradeEngineStatus
+from cts_desktop.storage.db import Database
+from cts_desktop.storage.models import BookSnapshot, ConfigSet, Connection, PseudoResult
+from cts_desktop.storage.models import EngineState as EngineStateRow
+from cts_desktop.storage.writer import BatchedWriter
+from tests.unit.engine.test_pipeline import LOW_GATES, pipeline, ticks
+
+SYMBOL = "BTC/USDT:USDT"
+pytestmark = pytest.mark.asyncio(loop_factories=["asyncio"])
+VALUES: dict[str, object] = {"system.position_length": 500, "system.position_threshold_pct": 20}
+
+
+@pytest.fixture
+def writer(db: Database) -> Iterator[BatchedWriter]:
+    with db.session() as s:
+        s.add(Connection(id="c1", name="Persist test", exchange="bybit", kind="replay"))
+    w = BatchedWriter(db, flush_interval=0.05)
+    w.start()
+    try:
+        yield w
+    finally:
+        w.stop()
+
+
+def status() -> TradeEngineStatus:
+    return TradeEngineStatus(
+        connection_id="c1", connection_name="Persist test", state=EngineState.RUNNING,
+        connection=ConnectionStatus.CONNECTED, paper=True, paused=False, started_at=time.time(), loops=(),
+        health=HealthStatus.HEALTHY, symbols=(SYMBOL,), pseudo_open=0, real_open=0, sets_by_status={},
+        balance_usdt=None, progress=None, progress_text="", last_error=None,
+    )
+
+
+def trade(p: SymbolPipeline, store: EngineStore, prices: list[tuple[float, float]]) -> int:
+    closed = 0
+    for t, price in prices:
+        update = p.on_price(t, price, entries_allowed=True)
+        store.touch(SYMBOL, (r.row for r in update.closed))
+        store.touch(SYMBOL, update.status_changed)
+        store.add_results(SYMBOL, update.closed)
+        closed += len(update.closed)
+    return closed
+
+
+async def persist_counting_turns(store: EngineStore, p: SymbolPipeline, snapshot: bool) -> int:
+    """Persist while a task counts how often the loop ran it: the steps must leave the loop to others."""
+    turns = 0
+    done = asyncio.Event()
+
+    async def probe() -> None:
+        nonlocal turns
+        while not done.is_set():
+            turns += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(probe())
+    await asyncio.sleep(0)
+    turns = 0
+    await store.persist({SYMBOL: p}, status, snapshot)
+    done.set()
+    await task
+    return turns
+
+
+def stored_sets(db: Database) -> dict[tuple[object, ...], ConfigSet]:
+    with db.session() as s:
+        rows = s.execute(select(ConfigSet).where(ConfigSet.connection_id == "c1")).scalars().all()
+        s.expunge_all()
+    return {(r.indication_type, r.params, r.direction, r.tp, r.sl, r.trail_start, r.trail_stop): r for r in rows}
+
+
+def assert_rows_equal_book(p: SymbolPipeline, rows: dict[tuple[object, ...], ConfigSet], set_rows: np.ndarray) -> None:
+    book = p.book
+    layers = p.layer_of(set_rows)
+    stats = {w: window_stats(book, w, set_rows) for w in WINDOWS}
+    for i, row in enumerate(set_rows.tolist()):
+        key = p.set_key(row)
+        stored = rows[(key.indication_type, key.params, key.direction, key.tp, key.sl, key.trail_start,
+                       key.trail_stop)]
+        assert stored.symbol == SYMBOL
+        assert stored.status == ("evaluating", "active", "paused", "failed")[int(book.status[row])]
+        assert stored.layer == layers[i]
+        assert stored.total_closed == int(book.total[row])
+        for w in WINDOWS:
+            for name in persistence.STAT_NAMES:
+                value = float(getattr(stats[w], name)[i])
+                got = stored.stats[f"{name}_{w}"]
+                if math.isfinite(value):
+                    assert got == pytest.approx(value, abs=1e-6), (row, name, w)
+                else:
+                    assert got is None, (row, name, w)
+
+
+async def test_sets_results_and_book_stored_in_steps(db: Database, writer: BatchedWriter,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(persistence, "ROWS_PER_STEP", 3)
+    monkeypatch.setattr(persistence, "SNAPSHOT_BYTES_PER_STEP", 4096)
+    p = pipeline(LOW_GATES)
+    store = EngineStore("c1", writer, lambda: VALUES)
+    prices = ticks()
+    half = len(prices) // 2
+    closed = trade(p, store, prices[:half])
+    first_rows = np.array(sorted(store.dirty[SYMBOL]), dtype=np.int64)
+    assert closed > 0 and len(first_rows) > 3 * 3
+
+    turns = await persist_counting_turns(store, p, snapshot=False)
+    await store.persist({SYMBOL: p}, status, snapshot=True)  # nothing changed since: only the book's snapshot
+    assert writer.flush(30)
+    steps = -(-len(first_rows) // 3)
+    assert turns >= steps - 1, "the set statistics must be stored in steps that yield to the loop"
+    rows = stored_sets(db)
+    assert len(rows) == len(first_rows)
+    assert_rows_equal_book(p, rows, first_rows)
+    with db.session() as s:
+        assert s.execute(select(func.count()).select_from(PseudoResult)).scalar_one() == closed
+        state = s.get(EngineStateRow, "c1")
+        assert state is not None and state.status == "running"
+        blob = s.execute(select(BookSnapshot.payload)).scalar_one()
+    restored = SetBook.restore(blob, p.book.params)
+    for name in SetBook.ARRAYS:
+        assert np.array_equal(getattr(restored, name), getattr(p.book, name)), name
+
+    # the second half: the same sets are updated (never duplicated), new ones added, results appended
+    more = trade(p, store, prices[half:])
+    second_rows = np.array(sorted(store.dirty[SYMBOL]), dtype=np.int64)
+    await persist_counting_turns(store, p, snapshot=False)
+    assert writer.flush(30)
+    rows = stored_sets(db)
+    assert len(rows) == len(np.union1d(first_rows, second_rows))
+    assert_rows_equal_book(p, rows, second_rows)
+    assert {r.layer for r in rows.values()} >= {"base", "real"}, "low gates promote some sets to Real"
+    with db.session() as s:
+        assert s.execute(select(func.count()).select_from(PseudoResult)).scalar_one() == closed + more
+        totals = dict(s.execute(select(ConfigSet.id, ConfigSet.total_closed)).all())
+    assert sum(totals.values()) == int(p.book.total.sum()) == closed + more  # each close counted once
+
+
+async def test_a_book_replaced_while_storing_is_left_for_the_next_round(db: Database, writer: BatchedWriter,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(persistence, "ROWS_PER_STEP", 2)
+    p = pipeline(LOW_GATES)
+    store = EngineStore("c1", writer, lambda: VALUES)
+    trade(p, store, ticks()[:2000])
+    dirty = len(store.dirty[SYMBOL])
+    assert dirty > 4
+    old_book = p.book
+
+    async def replace_book() -> None:
+        await asyncio.sleep(0)
+        p.book = SetBook(old_book.matrix, old_book.params)  # what other settings do (a new, empty book)
+
+    replacer = asyncio.create_task(replace_book())
+    await store.persist({SYMBOL: p}, status, snapshot=True)
+    await replacer
+    assert writer.flush(30)
+    stored = stored_sets(db)
+    assert 0 < len(stored) < dirty  # the steps before the new book, none after
+    with db.session() as s:
+        assert s.execute(select(func.count()).select_from(BookSnapshot)).scalar_one() == 0  # the new book is empty
