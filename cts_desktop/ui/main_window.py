@@ -102,6 +102,7 @@ class MainWindow(QMainWindow):
         from cts_desktop.ui.theme import on_theme_changed
 
         self._theme_listener = on_theme_changed(self.dashboard.apply_theme)
+        self.destroyed.connect(self._theme_listener)  # also when deleted without closing
         self.security = security
         self._build_menu()
         self.first_close_notified = False
@@ -175,6 +176,7 @@ class MainWindow(QMainWindow):
             event.accept()
             if not self.quitting:
                 self.request_quit()
+            self.release()
             return
         event.ignore()
         self.hide()
@@ -184,6 +186,13 @@ class MainWindow(QMainWindow):
                 "CTS Desktop keeps running",
                 "Trading continues in the tray. Use the tray menu to show the window or quit.",
             )
+
+    def release(self) -> None:
+        """The window closes for good (the app quits): stop following theme changes and remove the tray icon, so
+        nothing outside the window keeps using it (a closed window's dashboard was re-themed on every later theme
+        change, and failed once the window was deleted)."""
+        self._theme_listener()
+        self.tray.hide()
 
     def request_quit(self) -> None:
         if self.quitting:

@@ -2,14 +2,63 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import shiboken6
+from PySide6.QtCore import QEvent
+from PySide6.QtWidgets import QApplication, QWidget
 
 from cts_desktop.services import AppOptions, Services
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
+
+
+def _new_parentless_widgets(before: set[int]) -> list[QWidget]:
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        return []
+    return [w for w in app.topLevelWidgets()
+            if w.parent() is None and shiboken6.getCppPointer(w)[0] not in before]
+
+
+def _delete_now(widgets: list[QWidget]) -> None:
+    for widget in widgets:
+        widget.deleteLater()
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+
+
+@pytest.fixture(autouse=True)
+def _delete_widgets_left_by_the_test() -> Iterator[None]:
+    """Delete the top-level widgets a test created (windows, tabs, dialogs), after its fixtures shut down.
+
+    They would otherwise live on in the one QApplication: GuiApp windows are kept alive by their own signal
+    connections (lambdas holding ``self``), and every later ``apply_theme`` (each ``create_qapp``) re-polished all
+    of them, so UI tests got slower the later they ran (a 1 s tray test took 12 s at the end of tests/ui).
+
+    Order matters. Deleting every new top-level widget in one batch segfaulted (in ~QGraphicsScene, deleting
+    the pyqtgraph items of a window's chart) when Qt's own parentless helper widgets (created in C++, empty, not
+    by Python) were deleted before the window whose chart still used them: parentless is not unowned. So the
+    project's own top-level widgets (windows, tabs, dialogs) go first, with everything they own; then the
+    parentless widgets that Python created and nothing owns any more (pyqtgraph's plot menus and control forms,
+    plain Qt widgets a test made). Widgets Qt created itself are left to Qt.
+
+    In between, Python's collector runs here, on the GUI thread: deleting a window frees the Python cycles its
+    connections kept alive, and some hold QObjects of their own (timers). Left to the automatic collector they
+    were freed on whatever thread allocated next (the log writer, a test's worker thread): "QObject::~QObject:
+    Timers cannot be stopped from another thread", then a segfault in the next test's processEvents.
+    """
+    app = QApplication.instance()
+    before = {shiboken6.getCppPointer(w)[0] for w in app.topLevelWidgets()} if isinstance(app, QApplication) \
+        else set()
+    yield
+    own = [w for w in _new_parentless_widgets(before)
+           if type(w).__module__.partition(".")[0] in ("cts_desktop", "tests")]
+    _delete_now(own)
+    gc.collect()
+    _delete_now([w for w in _new_parentless_widgets(before) if shiboken6.createdByPython(w)])
 
 
 @pytest.fixture
