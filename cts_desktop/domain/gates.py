@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cts_desktop.domain.book import SetBook, SetStatus
-from cts_desktop.domain.book_stats import gate_figures, window_stats
+from cts_desktop.domain.book_stats import gate_figures, window_means
 
 BoolArray = npt.NDArray[np.bool_]
 __all__ = ["GateThresholds", "SetStatus", "evaluate", "exchange_candidates", "main_sets", "may_open", "next_status",
@@ -123,7 +123,7 @@ def main_sets(book: SetBook, th: GateThresholds, rows: npt.NDArray[np.int64] | N
     idx = _rows(book, rows)
     out = (book.status[idx] == SetStatus.ACTIVE) & (book.total[idx] >= th.main_min_closed)
     if out.any():
-        out[out] = window_stats(book, book.params.capacity, idx[out]).avg_pf >= th.main_min_avg_pf
+        out[out] = window_means(book, book.params.capacity, idx[out])[0] >= th.main_min_avg_pf
     return np.asarray(out)
 
 
@@ -133,8 +133,8 @@ def real_sets(book: SetBook, th: GateThresholds, rows: npt.NDArray[np.int64] | N
     idx = _rows(book, rows)
     out = main_sets(book, th, idx)
     if out.any():
-        w = window_stats(book, th.real_window, idx[out])
-        out[out] = (w.avg_pf >= th.real_min_avg_pf) & (w.time_in_drawdown_s <= th.real_max_time_in_drawdown_s)
+        avg_pf, time_in_drawdown_s = window_means(book, th.real_window, idx[out])
+        out[out] = (avg_pf >= th.real_min_avg_pf) & (time_in_drawdown_s <= th.real_max_time_in_drawdown_s)
     return out
 
 
@@ -144,5 +144,5 @@ def exchange_candidates(book: SetBook, th: GateThresholds, rows: npt.NDArray[np.
     idx = _rows(book, rows)
     out = real_sets(book, th, idx)
     if out.any():
-        out[out] = window_stats(book, th.exchange_window, idx[out]).avg_pf >= th.exchange_min_avg_pf
+        out[out] = window_means(book, th.exchange_window, idx[out])[0] >= th.exchange_min_avg_pf
     return out

@@ -32,6 +32,7 @@ from cts_desktop.domain.book import SetBook
 from cts_desktop.engine import engine_config as cfg
 from cts_desktop.engine import warmup
 from cts_desktop.engine.events import EventBus
+from cts_desktop.engine.heap import settle_heap
 from cts_desktop.engine.market_rules import MarketCatalog
 from cts_desktop.engine.order_manager import EntrySignal, OrderManager
 from cts_desktop.engine.paper_broker import PaperBroker
@@ -185,6 +186,7 @@ class ConnectionEngine:
         from cts_desktop.engine.preset_engine import attach_preset_engine
 
         attach_preset_engine(self)
+        settle_heap()
         self.state = EngineState.PAUSED if self.paused else EngineState.RUNNING
         self.connection_status = ConnectionStatus.CONNECTED
         self.progress, self.progress_text = None, ""
@@ -264,6 +266,7 @@ class ConnectionEngine:
     async def _connect(self) -> None:
         values = self.values
         self._set_progress(0.05, "loading markets")
+        await self.adapter.import_library()
         markets = await self.adapter.markets()
         self.catalog = MarketCatalog(self.adapter.client, markets)
         await self._store_markets()

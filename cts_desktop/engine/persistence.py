@@ -34,7 +34,7 @@ from sqlalchemy import Table, bindparam, case, insert, select, update
 from sqlalchemy.orm import Session
 
 from cts_desktop.domain.book import SetBook, SnapshotCopy
-from cts_desktop.domain.book_stats import WINDOWS, windows_stats
+from cts_desktop.domain.book_stats import FIGURE_NAMES, WINDOWS, stored_figures
 from cts_desktop.domain.gates import SetStatus
 from cts_desktop.engine.pipeline import ClosedResult, SetKey, SymbolPipeline
 from cts_desktop.engine.status import LoopMeter, TradeEngineStatus
@@ -47,9 +47,7 @@ log = logging.getLogger("cts.engine.persist")
 
 ROWS_PER_STEP = 2048
 SNAPSHOT_BYTES_PER_STEP = 8 << 20
-STAT_NAMES = ("avg_pf", "gross_pf", "win_rate", "max_drawdown", "time_in_drawdown_s", "per_24h", "avg_win",
-              "avg_loss")
-STAT_COLUMNS = tuple(f"{name}_{w}" for w in WINDOWS for name in STAT_NAMES)
+STAT_COLUMNS = tuple(f"{name}_{w}" for w in WINDOWS for name in FIGURE_NAMES)
 
 
 @dataclass(slots=True)
@@ -63,20 +61,19 @@ class SetRows:
     figures: npt.NDArray[np.float64]  # (sets, len(STAT_COLUMNS)), rounded to 6 decimals, NaN/inf where undefined
     results: dict[SetKey, list[ClosedResult]] = field(default_factory=dict)
 
-    def stats(self, i: int) -> dict[str, float | None]:
-        row = self.figures[i]
-        return {name: (float(v) if np.isfinite(v) else None) for name, v in zip(STAT_COLUMNS, row.tolist(),
-                                                                                 strict=True)}
+    def stats(self) -> list[dict[str, float | None]]:
+        """One ``{column: value}`` per set, undefined figures as None (built with few Python steps per set: this
+        runs in the writer's thread, whose every GIL slice the event loop waits for)."""
+        values = self.figures.astype(object)
+        values[~np.isfinite(self.figures)] = None
+        return [dict(zip(STAT_COLUMNS, row, strict=True)) for row in values.tolist()]
 
 
 def set_rows(pipeline: SymbolPipeline, rows: npt.NDArray[np.int64]) -> SetRows:
     """Statistics, status, layer and identity of ``rows`` of the pipeline's book, now."""
     book = pipeline.book
-    stats = windows_stats(book, WINDOWS, rows)
-    figures = np.column_stack([getattr(stats[w], name) for w in WINDOWS for name in STAT_NAMES]) if len(rows) else \
-        np.zeros((0, len(STAT_COLUMNS)))
     with np.errstate(invalid="ignore"):
-        figures = np.round(figures, 6)
+        figures = np.round(stored_figures(book, rows), 6)
     return SetRows(
         keys=pipeline.set_keys(rows), status=book.status[rows].tolist(), layers=pipeline.layer_of(rows),
         totals=book.total[rows].tolist(), figures=figures,
@@ -248,9 +245,10 @@ def write_sets(session: Session, connection_id: str, batch: SetRows, limits: His
     ids = _known_ids(session, connection_id, batch.keys)
     now = datetime.now(UTC)
     new, changed = [], []
-    for i, key in enumerate(batch.keys):
-        status, layer, total, stats = SetStatus(batch.status[i]).name.lower(), batch.layers[i], batch.totals[i], \
-            batch.stats(i)
+    names = {status.value: status.name.lower() for status in SetStatus}
+    for key, status_value, layer, total, stats in zip(batch.keys, batch.status, batch.layers, batch.totals,
+                                                      batch.stats(), strict=True):
+        status = names[status_value]
         set_id = ids.get(key)
         if set_id is None:
             new.append({"connection_id": connection_id, **{name: getattr(key, name) for name in _IDENTITY},

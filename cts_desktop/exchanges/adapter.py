@@ -97,6 +97,14 @@ class ExchangeAdapter:
         self._unknown_outcome: set[str] = set()
 
     # ---- client lifecycle -----------------------------------------------------------------------------------
+    @staticmethod
+    async def import_library(name: str = "ccxt.async_support") -> Any:
+        """Import (a part of) ccxt in a worker thread — ~0.6 s of module loading that would otherwise stall the
+        event loop on the first request; later imports find it loaded."""
+        import importlib
+
+        return await asyncio.to_thread(importlib.import_module, name)
+
     @property
     def client(self) -> Any:
         """The ccxt instance (created and ccxt imported on first use)."""

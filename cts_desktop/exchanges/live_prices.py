@@ -84,7 +84,7 @@ class LivePriceFeed:
             await self._poll(self.ws_retry_s if self.use_websocket else None)
 
     async def _websocket(self) -> None:
-        import ccxt.pro as ccxt_pro
+        ccxt_pro = await self.adapter.import_library("ccxt.pro")
 
         cls = getattr(ccxt_pro, self.adapter.exchange_id, None)
         if cls is None:

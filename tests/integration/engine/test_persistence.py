@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from cts_desktop.domain.book import SetBook
-from cts_desktop.domain.book_stats import WINDOWS, window_stats
+from cts_desktop.domain.book_stats import FIGURE_NAMES, WINDOWS, window_stats
 from cts_desktop.engine import persistence
 from cts_desktop.engine.persistence import EngineStore
 from cts_desktop.engine.pipeline import SymbolPipeline
@@ -103,7 +103,7 @@ def assert_rows_equal_book(p: SymbolPipeline, rows: dict[tuple[object, ...], Con
         assert stored.layer == layers[i]
         assert stored.total_closed == int(book.total[row])
         for w in WINDOWS:
-            for name in persistence.STAT_NAMES:
+            for name in FIGURE_NAMES:
                 value = float(getattr(stats[w], name)[i])
                 got = stored.stats[f"{name}_{w}"]
                 if math.isfinite(value):

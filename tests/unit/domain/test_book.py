@@ -8,7 +8,14 @@ import pytest
 
 from cts_desktop.domain.bars import LONG, SHORT, Bars
 from cts_desktop.domain.book import BookParams, SetBook, SnapshotCopy
-from cts_desktop.domain.book_stats import WINDOWS, gate_figures, window_stats, windows_stats
+from cts_desktop.domain.book_stats import (
+    FIGURE_NAMES,
+    WINDOWS,
+    gate_figures,
+    stored_figures,
+    window_means,
+    window_stats,
+)
 from cts_desktop.domain.exits import ExitParams
 from cts_desktop.domain.gates import (
     GateThresholds,
@@ -113,16 +120,27 @@ def test_window_statistics_match_direct_computation(btc5m_bars: Bars) -> None:
     assert (window_stats(book, 50).time_in_drawdown_s > 0).any()
 
 
-def test_all_windows_from_one_gather_equal_each_window_alone(btc5m_bars: Bars) -> None:
+def test_stored_figures_and_gate_means_equal_window_statistics(btc5m_bars: Bars) -> None:
     book = SetBook(MATRIX, BookParams(EXIT, max_open=2, history=100))
     feed(book, btc5m_bars, w1_like(btc5m_bars))
+    book.add_variant(("never fired", (1.0,), LONG))  # sets without results: every figure undefined
+    all_rows = np.arange(len(book), dtype=np.int64)
     rows = np.flatnonzero(book.count > 0)[::3].astype(np.int64)
-    for rows_arg in (None, rows):
-        together = windows_stats(book, WINDOWS, rows_arg)
-        for w in WINDOWS:
-            alone = window_stats(book, w, rows_arg)
-            for name in alone.__slots__:
-                np.testing.assert_array_equal(getattr(together[w], name), getattr(alone, name), err_msg=f"{w} {name}")
+    assert (book.count == 0).any() and (book.count > 50).any() and ((book.count > 0) & (book.count < 50)).any()
+    for selection in (all_rows, rows):
+        figures = stored_figures(book, selection)
+        assert figures.shape == (len(selection), len(WINDOWS) * len(FIGURE_NAMES))
+        for w in (*WINDOWS, book.params.capacity):
+            alone = window_stats(book, w, selection)
+            avg_pf, uw = window_means(book, w, selection)
+            np.testing.assert_array_equal(avg_pf, alone.avg_pf)  # what the gates read, bit for bit
+            np.testing.assert_array_equal(uw, alone.time_in_drawdown_s)
+            if w not in WINDOWS:
+                continue
+            k = WINDOWS.index(w)
+            for f, name in enumerate(FIGURE_NAMES):
+                got, want = figures[:, k * len(FIGURE_NAMES) + f], getattr(alone, name)
+                np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-15, err_msg=f"{w} {name}")  # NaN/inf alike
 
 
 def arr(*v: float) -> np.ndarray:
