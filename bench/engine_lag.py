@@ -4,7 +4,8 @@ The shipped replay dataset has three real series (BTC, ETH, SOL USDT-perp 5 m). 
 the benchmark writes a temporary dataset in which those three real series are repeated under N names (same
 contract specifications as their source), so every symbol is real market data; the copies move together.
 One connection trades them on paper at the default settings (``--days`` of prehistory, default: the setting's
-default, 5) with the simulator at ×speed; at most ``overall.symbol_count``'s maximum (30) symbols are traded.
+default, 5) with the simulator at ×speed, in its own process (as a real exchange is elsewhere); at most
+``overall.symbol_count``'s maximum (30) symbols are traded.
 
 Reported for the start (markets + history warm-up, which runs in worker processes): wall time, CPU of this process
 and of the warm-up workers, and the event-loop stall (a probe task sleeping 10 ms: how late it wakes — what a GUI
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
+import contextlib
 import os
 import shutil
 import statistics
@@ -32,97 +33,18 @@ from pathlib import Path
 
 os.environ.setdefault("PYTHON_KEYRING_BACKEND", "cts_desktop.storage.keyring_memory.MemoryKeyring")
 
-SOURCES = ("BTC", "ETH", "SOL")
+from benchlib import SOURCES, StallTracer, make_dataset, pct, probe, simulator_process
 
 
-def make_dataset(target: Path, count: int) -> list[str]:
-    from cts_desktop.exchanges.simulator.replay import default_replay_dir
-
-    source = default_replay_dir()
-    spec = json.loads((source / "instruments.json").read_text())
-    by_base = {i["base"]: i for i in spec["instruments"]}
-    instruments, names = [], []
-    for k in range(count):
-        base = SOURCES[k % len(SOURCES)]
-        name = base if k < len(SOURCES) else f"{base}{k:02d}"
-        # every string field naming the source (base, symbols) names the copy; replacing once per field (the
-        # base used to be set first and then replaced again: "BTC03" became "BTC0303", which has no candle file,
-        # so only the three source series were ever traded)
-        entry = {key: (value.replace(base, name, 1) if isinstance(value, str) and value.startswith(base) else value)
-                 for key, value in by_base[base].items()}
-        instruments.append(entry)
-        names.append(name)
-        for suffix in ("_5m.csv.gz", "_funding.csv.gz"):
-            src = source / f"{base}USDT{suffix}"
-            if src.exists():
-                shutil.copyfile(src, target / f"{name}USDT{suffix}")
-    (target / "instruments.json").write_text(json.dumps({"instruments": instruments}))
-    return names
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
-
-
-async def probe(stop: asyncio.Event, stalls: list[float], period: float = 0.010,
-                tracer: StallTracer | None = None) -> None:
-    while not stop.is_set():
-        started = time.perf_counter()
-        await asyncio.sleep(period)
-        now = time.perf_counter()
-        stalls.append(max(0.0, (now - started - period) * 1000))
-        if tracer is not None:
-            tracer.beat = now
-
-
-class StallTracer:
-    """``--trace-stalls``: a watchdog thread samples the event-loop thread's stack every 50 ms while the loop has not
-    woken the probe for more than ``threshold`` s, and counts where it was (the innermost project frames)."""
-
-    def __init__(self, threshold: float = 0.2) -> None:
-        import collections
-        import threading
-
-        self.threshold = threshold
-        self.beat = time.perf_counter()
-        self.phase = "start"
-        self.samples: collections.Counter[tuple[str, str]] = collections.Counter()
-        self.loop_thread = threading.get_ident()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, name="stall-tracer", daemon=True)
-        self._thread.start()
-
-    def _watch(self) -> None:
-        import sys
-        import traceback
-
-        while not self._stop.wait(0.05):
-            if time.perf_counter() - self.beat < self.threshold:
-                continue
-            frame = sys._current_frames().get(self.loop_thread)
-            if frame is None:
-                continue
-            stack = [f for f in traceback.extract_stack(frame) if "cts_desktop" in f.filename]
-            where = " < ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(stack[-4:]))
-            self.samples[(self.phase, where or "(outside the project)")] += 1
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def report(self) -> None:
-        print("event-loop stalls > %.0f ms, where the loop thread was (samples of 50 ms):" % (self.threshold * 1000))
-        for (phase, where), n in self.samples.most_common(12):
-            print(f"  {phase:5s} {n * 0.05:6.2f} s  {where}")
-
-
-def children_cpu(proc: object) -> float:
+def children_cpu(proc: object, exclude: int) -> float:
+    """CPU seconds of the child processes (the warm-up workers), the simulator's process (``exclude``) left out."""
     import psutil
 
     assert isinstance(proc, psutil.Process)
     total = 0.0
     for child in proc.children(recursive=True):
+        if child.pid == exclude:
+            continue
         try:
             t = child.cpu_times()
             total += t.user + t.system
@@ -140,16 +62,14 @@ async def run(symbols: int, speed: float, seconds: float, days: int | None, trac
     from cts_desktop.exchanges.capabilities import RateLimit
     from cts_desktop.exchanges.connections import REPLAY_CONNECTION_ID
     from cts_desktop.exchanges.models import Credentials
-    from cts_desktop.exchanges.simulator import SimulatorConfig, SimulatorServer
     from cts_desktop.services import AppOptions, Services
 
     work = Path(tempfile.mkdtemp(prefix="cts-bench-"))
     data = work / "replay"
     data.mkdir()
     names = make_dataset(data, symbols)
-    server = SimulatorServer(SimulatorConfig(speed=speed, data_dir=data))
-    url = await server.start()
-    key = server.market.create_account(10_000.0, exchange="bybit")
+    exits = contextlib.ExitStack()
+    sim = exits.enter_context(simulator_process(data, speed))
     services = Services(AppOptions(data_dir=work / "app", console_log=False, log_level="warning"))
     services.start(asyncio.get_running_loop())
     trading = services.trading
@@ -164,12 +84,12 @@ async def run(symbols: int, speed: float, seconds: float, days: int | None, trac
     days = int(str(services.settings.values()["overall.prehistoric_days"]))
 
     async def adapter_for(_config: object) -> ExchangeAdapter:
-        return ExchangeAdapter("bybit", Credentials(key.key, key.secret), api_url=url,
+        return ExchangeAdapter("bybit", Credentials(sim.key, sim.secret), api_url=sim.url,
                                rate_limit=RateLimit(200, 60_000, 8))
 
     trading.coordinator.adapters = adapter_for
     proc = psutil.Process()
-    cpu0, workers0 = sum(proc.cpu_times()[:2]), children_cpu(proc)
+    cpu0, workers0 = sum(proc.cpu_times()[:2]), children_cpu(proc, sim.pid)
     start_stalls: list[float] = []
     start_stop = asyncio.Event()
     tracer = StallTracer() if trace else None
@@ -180,7 +100,7 @@ async def run(symbols: int, speed: float, seconds: float, days: int | None, trac
     warm = time.perf_counter() - started
     start_stop.set()
     await start_probe
-    start_cpu, start_workers = sum(proc.cpu_times()[:2]) - cpu0, children_cpu(proc) - workers0
+    start_cpu, start_workers = sum(proc.cpu_times()[:2]) - cpu0, children_cpu(proc, sim.pid) - workers0
     engine = trading.coordinator.engines[REPLAY_CONNECTION_ID]
     assert engine.state is EngineState.RUNNING, engine.last_error
     stalls: list[float] = []
@@ -234,7 +154,7 @@ async def run(symbols: int, speed: float, seconds: float, days: int | None, trac
     except Exception as error:  # reported, not hidden: the numbers above stand
         print(f"closing the engine failed: {type(error).__name__}: {str(error).splitlines()[0]}")
     services.close()
-    await server.stop()
+    exits.close()
     shutil.rmtree(work, ignore_errors=True)
 
 

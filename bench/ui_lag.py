@@ -1,7 +1,8 @@
 """GUI responsiveness while the engine trades: event-loop stalls of the qasync loop and the chart's redraw time.
 
 Part 1 — the whole app (services, main window at 1366×768 on the Dashboard, offscreen) with the coordinator
-trading N symbols on paper against the in-process simulator at ×speed. The shipped replay dataset has three real
+trading N symbols on paper against the simulator at ×speed, in its own process (as a real exchange is
+elsewhere). The shipped replay dataset has three real
 series (BTC, ETH, SOL); the benchmark writes a temporary dataset repeating them under N names (as
 ``bench/engine_lag.py`` does), so every symbol is real market data — the copies move together.
 A probe task sleeps 10 ms in a loop; how late it wakes is the stall that a click or a repaint would wait.
@@ -17,15 +18,18 @@ SL 0.5/1.0 × trailing off/(0.6, 0.2)) with Direction and Move over ranges 3–6
 settings' history warm-up took about four minutes per symbol-day); ``--matrix default`` measures the shipped
 defaults (924 configurations per variant, all indications), whose warm-up now costs seconds per symbol-day and
 runs in worker processes (``cts_desktop/engine/warmup.py``), not in the GUI process. ``--days`` sets the prehistory
-(default 1 day here; the app's default is 5).
+(default 1 day here; the app's default is 5). ``--trace-stalls MS`` samples where the loop thread is during
+stalls longer than MS.
 
-Usage: ``python bench/ui_lag.py [--symbols 20] [--speed 10] [--seconds 60] [--matrix narrow|default] [--days 1]``
+Usage: ``python bench/ui_lag.py [--symbols 20] [--speed 10] [--seconds 60] [--matrix narrow|default] [--days 1]
+[--trace-stalls 20]``
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import shutil
 import statistics
@@ -42,6 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
+from benchlib import StallTracer, make_dataset, pct, probe, simulator_process  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402  (PySide6 before qasync)
 
 NARROW = {
@@ -53,60 +58,24 @@ NARROW = {
 }
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-def make_dataset(target: Path, count: int) -> list[str]:
-    """The shipped real series repeated under ``count`` names (BTC, ETH, SOL, BTC03, ETH04, …), each copy with its
-    source's contract specification, so every symbol the engine trades is real market data."""
-    import json
 
-    from cts_desktop.exchanges.simulator.replay import default_replay_dir
-
-    source = default_replay_dir()
-    spec = json.loads((source / "instruments.json").read_text())
-    originals = {entry["base"]: entry for entry in spec["instruments"]}
-    bases = sorted(originals)
-    instruments, names = [], []
-    for k in range(count):
-        base = bases[k % len(bases)]
-        name = base if k < len(bases) else f"{base}{k:02d}"
-        entry = {key: (value.replace(base, name, 1) if isinstance(value, str) and value.startswith(base) else value)
-                 for key, value in originals[base].items()}
-        instruments.append(entry)
-        names.append(name)
-        for suffix in ("_5m.csv.gz", "_funding.csv.gz"):
-            if (source / f"{base}USDT{suffix}").exists():
-                shutil.copyfile(source / f"{base}USDT{suffix}", target / f"{name}USDT{suffix}")
-    (target / "instruments.json").write_text(json.dumps({"instruments": instruments}))
-    return names
-
-
-async def probe(stop: asyncio.Event, stalls: list[float], period: float = 0.010) -> None:
-    while not stop.is_set():
-        started = time.perf_counter()
-        await asyncio.sleep(period)
-        stalls.append(max(0.0, (time.perf_counter() - started - period) * 1000))
-
-
-async def engine_part(symbols: int, speed: float, seconds: float, matrix: str, days: int = 1) -> None:
+async def engine_part(symbols: int, speed: float, seconds: float, matrix: str, days: int = 1,
+                      trace_ms: float | None = None) -> None:
     from cts_desktop.app import GuiApp, create_qapp
     from cts_desktop.exchanges.adapter import ExchangeAdapter
     from cts_desktop.exchanges.capabilities import RateLimit
     from cts_desktop.exchanges.connections import REPLAY_CONNECTION_ID
     from cts_desktop.exchanges.models import Credentials
-    from cts_desktop.exchanges.simulator import SimulatorConfig, SimulatorServer
     from cts_desktop.services import AppOptions, Services
 
     work = Path(tempfile.mkdtemp(prefix="cts-ui-bench-"))
     data = work / "replay"
     data.mkdir()
     names = make_dataset(data, symbols)
-    server = SimulatorServer(SimulatorConfig(speed=speed, data_dir=data))
-    url = await server.start()
-    key = server.market.create_account(10_000.0, exchange="bybit")
+    exits = contextlib.ExitStack()
+    sim = exits.enter_context(simulator_process(data, speed))
     level = os.environ.get("CTS_BENCH_LOG", "warning")
     services = Services(AppOptions(data_dir=work / "app", console_log=False, log_level=level))
     services.settings.set_many({"overall.use_main_symbols": True, "overall.main_symbols": names,
@@ -123,7 +92,7 @@ async def engine_part(symbols: int, speed: float, seconds: float, matrix: str, d
     trading.store.save(replace(config, is_live_trade=False))
 
     async def adapter_for(_config: object) -> ExchangeAdapter:
-        return ExchangeAdapter("bybit", Credentials(key.key, key.secret), api_url=url,
+        return ExchangeAdapter("bybit", Credentials(sim.key, sim.secret), api_url=sim.url,
                                rate_limit=RateLimit(200, 60_000, 8))
 
     trading.coordinator.adapters = adapter_for
@@ -146,7 +115,8 @@ async def engine_part(symbols: int, speed: float, seconds: float, matrix: str, d
     stalls: list[float] = []
     stop = asyncio.Event()
     flushes0, events0, cycles0 = gui.window.bridge.flushes, gui.window.bridge.events_in, engine.meters["main"].cycles
-    task = asyncio.create_task(probe(stop, stalls))
+    tracer = StallTracer(trace_ms / 1000, period=min(0.01, trace_ms / 2000)) if trace_ms else None
+    task = asyncio.create_task(probe(stop, stalls, tracer=tracer))
     await asyncio.sleep(seconds)
     stop.set()
     await task
@@ -162,9 +132,12 @@ async def engine_part(symbols: int, speed: float, seconds: float, matrix: str, d
     print(f"stall while starting      p50 {pct(start_stalls, 0.5):.2f} / p99 {pct(start_stalls, 0.99):.2f} ms "
           f"(max {max(start_stalls, default=0):.1f} ms, {len(start_stalls)} probes): history warm-up in worker "
           f"processes")
+    if tracer is not None:
+        tracer.stop()
+        tracer.report()
     await gui.shutdown()
     services.close()
-    await server.stop()
+    exits.close()
     shutil.rmtree(work, ignore_errors=True)
 
 
@@ -219,6 +192,8 @@ def main() -> None:
     parser.add_argument("--matrix", choices=("narrow", "default"), default="narrow")
     parser.add_argument("--days", type=int, default=1, help="prehistoric days of 1 m history per symbol")
     parser.add_argument("--chart-only", action="store_true")
+    parser.add_argument("--trace-stalls", type=float, default=None, metavar="MS",
+                        help="sample where the GUI loop thread is while it stalls longer than MS")
     args = parser.parse_args()
     import qasync
 
@@ -229,7 +204,8 @@ def main() -> None:
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     with loop:
-        loop.run_until_complete(engine_part(args.symbols, args.speed, args.seconds, args.matrix, args.days))
+        loop.run_until_complete(engine_part(args.symbols, args.speed, args.seconds, args.matrix, args.days,
+                                            args.trace_stalls))
 
 
 if __name__ == "__main__":

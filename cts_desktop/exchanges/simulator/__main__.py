@@ -1,4 +1,4 @@
-"""Standalone simulator: ``python -m cts_desktop.exchanges.simulator --port 8765 [--speed 10]``.
+"""Standalone simulator: ``python -m cts_desktop.exchanges.simulator --port 8765 [--speed 10] [--data-dir DIR]``.
 
 Prints one JSON line per created account (key and secret) so scripts can pick them up; control endpoints live
 under ``/_sim/`` (state, step?ms=, speed?speed=, account?balance=&exchange=, fault?path=&kind=, clear-faults).
@@ -11,13 +11,17 @@ import asyncio
 import contextlib
 import json
 import logging
+from pathlib import Path
 
 from cts_desktop.exchanges.simulator.market import SimulatorConfig
 from cts_desktop.exchanges.simulator.server import SimulatorServer
 
 
 async def _run(args: argparse.Namespace) -> None:
-    server = SimulatorServer(SimulatorConfig(speed=args.speed))
+    config = SimulatorConfig(speed=args.speed)
+    if args.data_dir is not None:
+        config = SimulatorConfig(speed=args.speed, data_dir=args.data_dir)
+    server = SimulatorServer(config)
     url = await server.start(args.port)
     for exchange in ("bybit", "bingx"):
         key = server.market.create_account(args.balance, exchange=exchange)
@@ -32,6 +36,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Loopback Bybit/BingX exchange simulator (127.0.0.1 only)")
     parser.add_argument("--port", type=int, default=0, help="TCP port (0 = any free port)")
     parser.add_argument("--speed", type=float, default=1.0, help="market speed: 1 = real time, 0 = stepped only")
+    parser.add_argument("--data-dir", type=Path, default=None, help="replay dataset (default: the shipped one)")
     parser.add_argument("--balance", type=float, default=10_000.0, help="USDT balance of the generated accounts")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
