@@ -1,7 +1,9 @@
 """One batched writer for high-rate rows (logs, pseudo results, metrics): callers never block on a commit.
 
 Callers hand rows (or small write functions) to :meth:`BatchedWriter.insert` / :meth:`BatchedWriter.submit`; a
-single worker thread commits them together every ``flush_interval`` seconds or ``max_batch`` items. When the
+single worker thread commits them together every ``flush_interval`` seconds or ``max_batch`` items (at most
+``max_functions`` write functions per transaction: one of them may write thousands of rows, and the app's other
+writers — an order row before it is sent — wait for the SQLite write lock while a transaction is open). When the
 database is unavailable the batch is kept and retried with a growing pause (the connection pool is rebuilt on each
 try), so nothing is lost while it is away; rows of *spoolable* tables (logs, metrics) that are still pending at
 shutdown are appended to a spool file and written at the next start.
@@ -62,12 +64,14 @@ class BatchedWriter:
         *,
         flush_interval: float = 1.0,
         max_batch: int = 5_000,
+        max_functions: int = 8,
         spool_file: Path | None = None,
         retry_pause_max: float = 5.0,
     ) -> None:
         self.db = db
         self.flush_interval = flush_interval
         self.max_batch = max_batch
+        self.max_functions = max_functions
         self.spool_file = spool_file
         self.retry_pause_max = retry_pause_max
         self.stats = WriterStats()
@@ -183,6 +187,8 @@ class BatchedWriter:
                 batch.rows[table].append(row)
             elif kind == "fn":
                 batch.functions.append(payload)
+                if len(batch.functions) >= self.max_functions:
+                    return  # commit these now; the rest goes in the next transaction
             elif kind == "wake":
                 # flush()/stop() asked: write what we have without waiting for the interval
                 if len(batch) or self._stop.is_set():

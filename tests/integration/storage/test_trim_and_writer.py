@@ -113,6 +113,26 @@ def test_writer_runs_write_functions_in_order_with_rows(db: Database) -> None:
         assert s.execute(select(func.count()).where(m.PseudoResult.set_id == a)).scalar_one() == 50
 
 
+def test_writer_commits_a_few_write_functions_per_transaction(db: Database) -> None:
+    """A write function may store thousands of sets: at most ``max_functions`` share one transaction, so the
+    write lock other writers wait for is held briefly; all of them run, in order."""
+    writer = BatchedWriter(db, flush_interval=0.5, max_functions=8)
+    seen: list[tuple[int, int]] = []  # (transactions committed before, function number)
+    for i in range(20):
+        writer.submit(lambda s, i=i: seen.append((writer.stats.written_batches, i)))
+    writer.start()
+    try:
+        assert writer.flush(30)
+    finally:
+        writer.stop()
+    assert [i for _, i in seen] == list(range(20))
+    per_transaction: dict[int, int] = {}
+    for transaction, _ in seen:
+        per_transaction[transaction] = per_transaction.get(transaction, 0) + 1
+    assert per_transaction == {0: 8, 1: 8, 2: 4}
+    assert writer.stats.written_batches == 3
+
+
 def test_writer_flush_from_threads(db: Database) -> None:
     writer = BatchedWriter(db, flush_interval=0.05)
     writer.start()
