@@ -7,7 +7,10 @@ Loops (each metered for the health rules of Part 2 §6.3):
   drained batch, expected at least once per market timeframe);
 * ``orders`` — sends Real signals to the order manager and closes mirrored positions whose pseudo twin exited;
 * ``sync``   — fills, funding, positions and balance every *Exchange sync interval*;
-* ``persist``— set statistics, book snapshots, engine state (and optionally each pseudo result) through the writer.
+* ``persist``— set statistics, book snapshots, engine state (and optionally each pseudo result) through the writer
+  (:mod:`cts_desktop.engine.persistence`, in steps that leave the loop free).
+
+At start the markets load, symbols are chosen and the prehistory is replayed (:mod:`cts_desktop.engine.prehistory`).
 
 Pause stops entries (pseudo and Real) while data, pseudo tracking and exchange sync go on. Stop leaves exchange
 positions alone (their exchange-side TP/SL stay).
@@ -38,6 +41,7 @@ from cts_desktop.engine.order_manager import EntrySignal, OrderManager
 from cts_desktop.engine.paper_broker import PaperBroker
 from cts_desktop.engine.persistence import EngineStore
 from cts_desktop.engine.pipeline import ClosedResult, SymbolPipeline
+from cts_desktop.engine.prehistory import Prehistory
 from cts_desktop.engine.status import (
     ConnectionStatus,
     EngineState,
@@ -46,13 +50,12 @@ from cts_desktop.engine.status import (
     TradeEngineStatus,
     worst,
 )
-from cts_desktop.engine.trading_events import IndicationFired, PriceUpdate, Progress, TradeEngineChanged
+from cts_desktop.engine.trading_events import IndicationFired, PriceUpdate, TradeEngineChanged
 from cts_desktop.exchanges.adapter import ExchangeAdapter
 from cts_desktop.exchanges.connections import ConnectionConfig
 from cts_desktop.exchanges.errors import ExchangeError
 from cts_desktop.exchanges.live_prices import LivePriceFeed
 from cts_desktop.exchanges.symbols import SymbolOrder, SymbolSelectionConfig, SymbolSelector
-from cts_desktop.storage.candles import load_candles, missing_ranges, store_candles
 from cts_desktop.storage.db import Database
 from cts_desktop.storage.models import BookSnapshot
 from cts_desktop.storage.models import Market as MarketRow
@@ -63,8 +66,6 @@ from cts_desktop.storage.writer import BatchedWriter
 log = logging.getLogger("cts.engine")
 
 T = TypeVar("T")
-PREHISTORY_TIMEFRAME = "1m"
-PREHISTORY_STEP_MS = 60_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,19 +74,6 @@ class EngineDeps:
     writer: BatchedWriter
     settings: SettingsStore
     bus: EventBus
-
-
-@dataclass(slots=True)
-class _WarmupTask:
-    """One symbol's history replay while the engine starts: in a worker process (``job``) or, without one, in a
-    thread when its turn comes."""
-
-    index: int
-    symbol: str
-    pipeline: SymbolPipeline
-    candles: list[warmup.Candle]
-    snapshot: bytes | None
-    job: warmup.WarmupJob | None = None
 
 
 class ConnectionEngine:
@@ -121,6 +109,7 @@ class ConnectionEngine:
         self._exits: asyncio.Queue[int] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self.store = EngineStore(config.id, deps.writer, lambda: self.values)
+        self.prehistory = Prehistory(self)
         self._mirror_positions: dict[tuple[str, int], int] = {}  # (symbol, set row) → Real position id
         self._reload_pipelines = False
         self._settings_unsub: Callable[[], None] | None = None
@@ -164,7 +153,7 @@ class ConnectionEngine:
         warmup.shared_pool().prestart()  # the history warm-up's worker boots while markets and orders load
         try:
             await self._connect()
-            await self._load_prehistory()
+            await self.prehistory.load()
         except asyncio.CancelledError:
             self.state = EngineState.STOPPED
             self._publish()
@@ -175,7 +164,7 @@ class ConnectionEngine:
         self._loop = asyncio.get_running_loop()
         self._settings_unsub = self.deps.settings.subscribe(self._on_settings)
         self.feed = self.feed_factory(self.adapter, self.symbols, self._on_feed_price,
-                                      poll_interval_s=float(_num(self.values["overall.market_timeframe_s"])))
+                                      poll_interval_s=cfg.number(self.values, "overall.market_timeframe_s"))
         self.feed.start()
         self._spawn(self._main_loop(), "main")
         self._spawn(self._order_loop(), "orders")
@@ -281,7 +270,7 @@ class ConnectionEngine:
         self.symbols = (await self.selector.current(force=True)).symbols
         balance = await self.adapter.balance("USDT")
         self.balance_usdt = balance.total
-        default_fee = Decimal(repr(_num(values["overall.default_taker_fee"]) / 100.0))
+        default_fee = Decimal(repr(cfg.number(values, "overall.default_taker_fee") / 100.0))
         broker: Any = self.adapter
         if self.paper:
             fees = {s: self.catalog.taker_fee(s, float(default_fee)) for s in self.symbols}
@@ -313,12 +302,12 @@ class ConnectionEngine:
         return SymbolSelectionConfig(
             quote=str(v["overall.quote_asset"]),
             order=mapping.get(order, SymbolOrder.VOLUME_24H),
-            count=int(_num(v["overall.symbol_count"])),
+            count=cfg.integer(v, "overall.symbol_count"),
             forced=tuple(str(s) for s in forced),
             main=tuple(str(s) for s in main),
             use_main_symbols=bool(v["overall.use_main_symbols"]) or self.config.settings.use_main_symbols,
-            volatility_period_ms=int(_num(v["system.volatility_period_hours"]) * 3_600_000),
-            update_interval_s=float(_num(v["system.symbol_update_interval_min"])) * 60.0,
+            volatility_period_ms=int(cfg.number(v, "system.volatility_period_hours") * 3_600_000),
+            update_interval_s=cfg.number(v, "system.symbol_update_interval_min") * 60.0,
         )
 
     def _build_pipelines(self, snapshots: dict[str, bytes] | None = None) -> None:
@@ -326,7 +315,7 @@ class ConnectionEngine:
         params, gate = cfg.indication_params(values), cfg.activity_params(values)
         matrix, book_params = cfg.exit_matrix(values), cfg.book_params(values)
         thresholds = cfg.gate_thresholds(values, self._connection_pf())
-        max_variants = int(_num(values["indications.max_variants_per_symbol"]))
+        max_variants = int(cfg.number(values, "indications.max_variants_per_symbol"))
         pipelines: dict[str, SymbolPipeline] = {}
         for symbol in self.symbols:
             book: SetBook | None = None
@@ -375,117 +364,6 @@ class ConnectionEngine:
 
         await self.deps.db.run(write)
 
-    async def _load_prehistory(self) -> None:
-        """Candles of the last *prehistoric days* (cached in the DB, only the missing range fetched), replayed
-        through each pipeline so the sets start with statistics.
-
-        The replays run in worker processes (:mod:`cts_desktop.engine.warmup`): while symbol *n* replays, symbol
-        *n + 1*'s candles load. Outcomes are applied in symbol order (pipeline, rows and results to persist), each
-        followed by its progress event. When no worker process can run a replay, it runs in a thread of this
-        process instead (logged), as do all later ones."""
-        days = int(_num(self.values["overall.prehistoric_days"]))
-        until = (int(time.time() * 1000) // PREHISTORY_STEP_MS) * PREHISTORY_STEP_MS
-        await self._replay_history(until - days * 86_400_000, until)
-        self._set_progress(1.0, "history loaded")
-
-    async def _replay_history(self, since: int, until: int) -> None:
-        """Every symbol's candles of [since, until) replayed through its pipeline (see :meth:`_load_prehistory`)."""
-        total = len(self.symbols)
-        snapshots, self._start_snapshots = self._start_snapshots, {}
-        pool: warmup.WarmupPool | None = warmup.shared_pool()
-        pending: deque[_WarmupTask] = deque()
-        done = 0
-
-        def progress(index: int, symbol: str) -> None:
-            self._set_progress(0.3 + 0.7 * done / max(total, 1), f"history {symbol} ({index}/{total})")
-
-        async def finish(task: _WarmupTask) -> None:
-            nonlocal pool, done
-            progress(task.index, task.symbol)
-            outcome: warmup.WarmupOutcome | None = None
-            if task.job is not None:
-                try:
-                    outcome = await task.job.result()
-                except Exception as error:  # any failure of the worker path: replay here instead
-                    log.warning("history warm-up of %s in a worker process failed (%s: %s): replaying it in a "
-                                "thread", task.symbol, type(error).__name__, error,
-                                extra={"connection_id": self.config.id})
-                    pool = None
-            if outcome is not None and not outcome.completed:
-                if self._stop_requested:
-                    raise asyncio.CancelledError
-                outcome = None  # stopped from elsewhere (pool shut down): the pipeline here is untouched
-            if outcome is not None:
-                self._apply_warm_up(task.symbol, task.pipeline, outcome)
-            else:
-                await asyncio.to_thread(self._warm_up, task.symbol, task.candles, task.snapshot)
-            if self._stop_requested:
-                raise asyncio.CancelledError
-            done += 1
-            self.deps.bus.publish(Progress(key=self.config.id, what=f"history {task.symbol}", done=task.index,
-                                           total=total))
-
-        try:
-            for index, symbol in enumerate(self.symbols, 1):
-                progress(index, symbol)
-                candles = await self._prehistoric_candles(symbol, since, until)
-                pipeline = self.pipelines[symbol]
-                task = _WarmupTask(index, symbol, pipeline, candles, snapshots.get(symbol))
-                if pool is not None:
-                    try:
-                        task.job = pool.submit(pipeline, candles, task.snapshot,
-                                               bool(self.values["system.persist_pseudo_results"]))
-                    except warmup.PoolUnavailable as error:
-                        log.warning("no worker process for the history warm-up (%s): replaying in a thread",
-                                    error, extra={"connection_id": self.config.id})
-                        pool = None
-                pending.append(task)
-                while pending and (pending[0].job is None or pending[0].job.done()):
-                    await finish(pending[0])  # in order; a thread replay (no job) runs here
-                    pending.popleft()
-            while pending:
-                await finish(pending[0])
-                pending.popleft()
-        finally:
-            await self._stop_warm_ups(pending)
-
-    async def _prehistoric_candles(self, symbol: str, since: int, until: int) -> list[warmup.Candle]:
-        gaps = await self._db(missing_ranges, self.config.id, symbol, PREHISTORY_TIMEFRAME, since, until,
-                              PREHISTORY_STEP_MS)
-        for gap in gaps:
-            rows = await self.adapter.ohlcv(symbol, PREHISTORY_TIMEFRAME, since=gap.start_ms, until=gap.end_ms)
-            await self._db(store_candles, self.config.id, symbol, PREHISTORY_TIMEFRAME, rows)
-        return await self._db(load_candles, self.config.id, symbol, PREHISTORY_TIMEFRAME, since, until)
-
-    async def _stop_warm_ups(self, pending: deque[_WarmupTask]) -> None:
-        """Jobs not applied (stop, failure): their workers return within a few candles; wait for that briefly so
-        a stopped engine leaves no replay running."""
-        jobs = [task.job for task in pending if task.job is not None and not task.job.done()]
-        for job in jobs:
-            job.stop()
-        running = [asyncio.wrap_future(job.future) for job in jobs if not job.future.done()]
-        if running:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait(running, timeout=2.0)
-
-    def _apply_warm_up(self, symbol: str, sent: SymbolPipeline, outcome: warmup.WarmupOutcome) -> None:
-        """A worker's outcome, as if the replay had run here: its pipeline replaces the one sent (unless the
-        pipelines were rebuilt meanwhile), its rows and results join the ones to persist (``_collect``)."""
-        if self.pipelines.get(symbol) is sent:
-            self.pipelines[symbol] = outcome.pipeline
-        self.store.touch(symbol, outcome.rows.tolist())
-        self.store.add_results(symbol, outcome.closed_results())
-        log.debug("history of %s replayed in a worker: %.1f s CPU, %.1f s wall", symbol, outcome.cpu_s,
-                  outcome.wall_s, extra={"connection_id": self.config.id})
-
-    def _warm_up(self, symbol: str, candles: list[warmup.Candle], snapshot: bytes | None = None) -> None:
-        """The in-process replay (a thread): the stored snapshot (if any and fitting) becomes the book, then each
-        candle goes through the pipeline as four ticks; stops early when the engine is asked to stop."""
-        pipeline = self.pipelines[symbol]
-        warmup.prepare(pipeline, snapshot)
-        warmup.replay_candles(pipeline, candles, lambda closed, changed: self._collect(symbol, closed, changed),
-                              lambda: self._stop_requested)
-
     def _set_progress(self, fraction: float, text: str) -> None:
         self.progress, self.progress_text = fraction, text
         self.connection_status = ConnectionStatus.LOADING if fraction < 1.0 else self.connection_status
@@ -513,7 +391,7 @@ class ConnectionEngine:
             except Exception:
                 ok = False
                 log.exception("main loop cycle failed", extra={"connection_id": self.config.id})
-            meter.expected_interval_ms = float(_num(self.values["overall.market_timeframe_s"])) * 1000
+            meter.expected_interval_ms = cfg.number(self.values, "overall.market_timeframe_s") * 1000
             meter.record((time.perf_counter() - started) * 1000, ok)
 
     def _process_price(self, symbol: str, price: float, ts_ms: int) -> None:
@@ -548,7 +426,7 @@ class ConnectionEngine:
     async def _order_loop(self) -> None:
         meter = self.meters["orders"]
         while True:
-            wait_s = float(_num(self.values["system.order_handling_interval_ms"])) / 1000.0
+            wait_s = cfg.number(self.values, "system.order_handling_interval_ms") / 1000.0
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake_orders(), timeout=max(wait_s, 0.05))
             started = time.perf_counter()
@@ -587,7 +465,7 @@ class ConnectionEngine:
     async def _sync_loop(self) -> None:
         meter = self.meters["sync"]
         while True:
-            interval = float(_num(self.values["system.exchange_sync_interval_s"]))
+            interval = cfg.number(self.values, "system.exchange_sync_interval_s")
             meter.expected_interval_ms = interval * 1000
             await asyncio.sleep(interval)
             started = time.perf_counter()
@@ -618,7 +496,7 @@ class ConnectionEngine:
                 if self.feed is not None:
                     await self.feed.stop()
                 self.feed = self.feed_factory(self.adapter, self.symbols, self._on_feed_price,
-                                              poll_interval_s=float(_num(self.values["overall.market_timeframe_s"])))
+                                              poll_interval_s=cfg.number(self.values, "overall.market_timeframe_s"))
                 self.feed.start()
 
     def _on_settings(self, changes: list[Any]) -> None:
@@ -644,7 +522,7 @@ class ConnectionEngine:
         params, gate = cfg.indication_params(values), cfg.activity_params(values)
         matrix, book_params = cfg.exit_matrix(values), cfg.book_params(values)
         thresholds = cfg.gate_thresholds(values, self._connection_pf())
-        max_variants = int(_num(values["indications.max_variants_per_symbol"]))
+        max_variants = int(cfg.number(values, "indications.max_variants_per_symbol"))
         restarted: set[str] = set()
         for pipeline in self.pipelines.values():
             restarted.update(pipeline.reconfigure(params, gate, matrix, book_params, thresholds, max_variants))
@@ -658,7 +536,7 @@ class ConnectionEngine:
         meter = self.meters["persist"]
         last_snapshot = time.monotonic()
         while True:
-            interval = float(_num(self.values["system.persist_interval_ms"])) / 1000.0
+            interval = cfg.number(self.values, "system.persist_interval_ms") / 1000.0
             meter.expected_interval_ms = interval * 1000
             await asyncio.sleep(interval)
             started = time.perf_counter()
@@ -704,7 +582,3 @@ class ConnectionEngine:
     def _publish(self) -> None:
         self.deps.bus.publish(TradeEngineChanged(key=self.config.id, status=self.status()))
 
-
-def _num(value: object) -> float:
-    assert isinstance(value, int | float)
-    return float(value)

@@ -20,13 +20,15 @@ from cts_desktop.engine.status import HealthRules
 Values = Mapping[str, object]
 
 
-def _f(values: Values, key: str) -> float:
+def number(values: Values, key: str) -> float:
+    """A numeric setting as float (the schema validated it)."""
     value = values[key]
     assert isinstance(value, int | float)
     return float(value)
 
 
-def _i(values: Values, key: str) -> int:
+def integer(values: Values, key: str) -> int:
+    """An integer setting (the schema validated it)."""
     value = values[key]
     assert isinstance(value, int)
     return value
@@ -44,11 +46,11 @@ def _floats(values: Values, key: str) -> tuple[float, ...]:
 
 def pc(values: Values) -> float:
     """Position cost as a fraction of price (the setting is in percent)."""
-    return _f(values, "overall.position_cost") / 100.0
+    return number(values, "overall.position_cost") / 100.0
 
 
 def _span(values: Values, prefix: str, step: float = 1.0) -> tuple[float, ...]:
-    low, high = _f(values, f"{prefix}_min"), _f(values, f"{prefix}_max")
+    low, high = number(values, f"{prefix}_min"), number(values, f"{prefix}_max")
     count = round((high - low) / step) + 1
     return tuple(round(low + k * step, 6) for k in range(max(count, 0)))
 
@@ -69,13 +71,13 @@ def indication_params(values: Values) -> IndicationParams:
         drawdowns=_span(values, "indications.optimal.drawdown_ratio", 0.1),
         market_changes=tuple(int(v) for v in _span(values, "indications.optimal.market_change", 2.0)),
         last_part_ratios=_span(values, "indications.optimal.last_part_ratio", 0.5),
-        last_part_fraction=_f(values, "indications.last_part_pct") / 100.0,
-        min_calc_time_s=_f(values, "indications.min_calculation_time_s"),
+        last_part_fraction=number(values, "indications.last_part_pct") / 100.0,
+        min_calc_time_s=number(values, "indications.min_calculation_time_s"),
         active_ranges=tuple(int(v) for v in _span(values, "indications.active.range")),
         activity_shares=tuple(round(v / 100.0, 2) for v in _span(values, "indications.active.calculated_pct", 10)),
         activity_last_shares=tuple(round(v / 100.0, 2) for v in _span(values, "indications.active.last_part_pct", 10)),
-        activity_window_s=_i(values, "indications.activity.calculation_range_s"),
-        validation_timeout_s=_f(values, "strategy.validation_timeout_s"),
+        activity_window_s=integer(values, "indications.activity.calculation_range_s"),
+        validation_timeout_s=number(values, "strategy.validation_timeout_s"),
         types=frozenset(types),
     )
 
@@ -84,12 +86,12 @@ def activity_params(values: Values) -> ActivityGateParams:
     return ActivityGateParams(
         pc=pc(values),
         enabled=_b(values, "indications.activity.enabled"),
-        calc_range_s=_i(values, "indications.activity.calculation_range_s"),
-        pc_ratio_index=_i(values, "indications.activity.pc_ratio_index"),
-        min_price_change=_f(values, "indications.activity.min_price_change_pct") / 100.0,
-        min_volatility=_f(values, "indications.activity.min_volatility_pct") / 100.0,
-        activation=_f(values, "indications.activity.activation_pct") / 100.0,
-        deactivation=_f(values, "indications.activity.deactivation_pct") / 100.0,
+        calc_range_s=integer(values, "indications.activity.calculation_range_s"),
+        pc_ratio_index=integer(values, "indications.activity.pc_ratio_index"),
+        min_price_change=number(values, "indications.activity.min_price_change_pct") / 100.0,
+        min_volatility=number(values, "indications.activity.min_volatility_pct") / 100.0,
+        activation=number(values, "indications.activity.activation_pct") / 100.0,
+        deactivation=number(values, "indications.activity.deactivation_pct") / 100.0,
     )
 
 
@@ -104,14 +106,14 @@ def exit_matrix(values: Values) -> ExitMatrix:
 
 
 def book_params(values: Values) -> BookParams:
-    timeout_h = _f(values, "strategy.main_position_timeout_hours")
+    timeout_h = number(values, "strategy.main_position_timeout_hours")
     return BookParams(
-        exit=ExitParams(pc=pc(values), fee=_f(values, "overall.default_taker_fee") / 100.0,
+        exit=ExitParams(pc=pc(values), fee=number(values, "overall.default_taker_fee") / 100.0,
                         timeout_s=timeout_h * 3600.0),
-        max_open=_i(values, "strategy.max_positions_per_set_direction"),
-        history=_i(values, "system.position_length"),
-        trim_threshold=_f(values, "system.position_threshold_pct") / 100.0,
-        cooldown_s=_f(values, "strategy.position_cooldown_ms") / 1000.0,
+        max_open=integer(values, "strategy.max_positions_per_set_direction"),
+        history=integer(values, "system.position_length"),
+        trim_threshold=number(values, "system.position_threshold_pct") / 100.0,
+        cooldown_s=number(values, "strategy.position_cooldown_ms") / 1000.0,
     )
 
 
@@ -119,40 +121,40 @@ def gate_thresholds(values: Values, connection_pf: Mapping[str, float] | None = 
     """Per-connection PF limits (Part 2 §9.7) override the global ones where the connection sets them."""
     pf = dict(connection_pf or {})
     return GateThresholds(
-        phase1_count=_i(values, "strategy.phase1_count"),
-        phase1_min_win_rate=_f(values, "strategy.phase1_min_win_rate") / 100.0,
-        phase2_count=_i(values, "strategy.phase2_count"),
-        phase2_min_win_rate=_f(values, "strategy.phase2_min_win_rate") / 100.0,
-        phase2_min_win_loss=_f(values, "strategy.phase2_min_win_loss_ratio"),
-        pause_below_win_rate=_f(values, "strategy.production_pause_win_rate") / 100.0,
-        pause_above_drawdown=_f(values, "strategy.production_max_drawdown_pct") / 100.0,
-        resume_win_rate=_f(values, "strategy.production_resume_win_rate") / 100.0,
-        main_min_avg_pf=pf.get("main", _f(values, "strategy.main_min_avg_pf")),
-        main_min_closed=_i(values, "strategy.main_window"),
-        real_window=_i(values, "strategy.real_window"),
-        real_min_avg_pf=pf.get("real", _f(values, "strategy.real_min_avg_pf")),
-        real_max_time_in_drawdown_s=pf.get("drawdown_hours", _f(values, "strategy.max_drawdown_time_hours")) * 3600,
-        exchange_window=_i(values, "strategy.exchange_window"),
-        exchange_min_avg_pf=_f(values, "strategy.exchange_min_avg_pf"),
+        phase1_count=integer(values, "strategy.phase1_count"),
+        phase1_min_win_rate=number(values, "strategy.phase1_min_win_rate") / 100.0,
+        phase2_count=integer(values, "strategy.phase2_count"),
+        phase2_min_win_rate=number(values, "strategy.phase2_min_win_rate") / 100.0,
+        phase2_min_win_loss=number(values, "strategy.phase2_min_win_loss_ratio"),
+        pause_below_win_rate=number(values, "strategy.production_pause_win_rate") / 100.0,
+        pause_above_drawdown=number(values, "strategy.production_max_drawdown_pct") / 100.0,
+        resume_win_rate=number(values, "strategy.production_resume_win_rate") / 100.0,
+        main_min_avg_pf=pf.get("main", number(values, "strategy.main_min_avg_pf")),
+        main_min_closed=integer(values, "strategy.main_window"),
+        real_window=integer(values, "strategy.real_window"),
+        real_min_avg_pf=pf.get("real", number(values, "strategy.real_min_avg_pf")),
+        real_max_time_in_drawdown_s=pf.get("drawdown_hours", number(values, "strategy.max_drawdown_time_hours")) * 3600,
+        exchange_window=integer(values, "strategy.exchange_window"),
+        exchange_min_avg_pf=number(values, "strategy.exchange_min_avg_pf"),
     )
 
 
 def risk_limits(values: Values, exchange_id: str, connection_volume_factor: float) -> RiskLimits:
     key = f"exchange.max_positions.{exchange_id}"
-    max_open = _i(values, key if key in values else "exchange.max_positions.other")
+    max_open = integer(values, key if key in values else "exchange.max_positions.other")
     return RiskLimits(
         max_open_exchange=max_open,
-        max_per_symbol_direction=_i(values, "strategy.max_real_per_symbol_direction"),
-        cooldown_s=_f(values, "strategy.real_cooldown_s"),
-        daily_loss_limit_pct=_f(values, "strategy.daily_loss_limit_pct"),
+        max_per_symbol_direction=integer(values, "strategy.max_real_per_symbol_direction"),
+        cooldown_s=number(values, "strategy.real_cooldown_s"),
+        daily_loss_limit_pct=number(values, "strategy.daily_loss_limit_pct"),
         volume=VolumeSettings(
-            base_volume_factor=_f(values, "overall.base_volume_factor"),
+            base_volume_factor=number(values, "overall.base_volume_factor"),
             connection_volume_factor=connection_volume_factor,
-            positions_average=_i(values, "overall.positions_average"),
-            risk_percent=_f(values, "overall.loss_trigger_pct"),
+            positions_average=integer(values, "overall.positions_average"),
+            risk_percent=number(values, "overall.loss_trigger_pct"),
             use_max_leverage=_b(values, "overall.use_max_leverage"),
-            leverage_percent=_f(values, "overall.leverage_pct"),
-            max_leverage=_f(values, "overall.max_leverage"),
+            leverage_percent=number(values, "overall.leverage_pct"),
+            max_leverage=number(values, "overall.max_leverage"),
             min_volume_enforcement=_b(values, "overall.min_volume_enforcement"),
         ),
     )
@@ -160,10 +162,10 @@ def risk_limits(values: Values, exchange_id: str, connection_volume_factor: floa
 
 def health_rules(values: Values) -> HealthRules:
     return HealthRules(
-        degraded_success_pct=_f(values, "monitoring.degraded_success_pct"),
-        unhealthy_success_pct=_f(values, "monitoring.unhealthy_success_pct"),
-        degraded_cycle_factor=_f(values, "monitoring.degraded_cycle_factor"),
-        unhealthy_cycle_factor=_f(values, "monitoring.unhealthy_cycle_factor"),
+        degraded_success_pct=number(values, "monitoring.degraded_success_pct"),
+        unhealthy_success_pct=number(values, "monitoring.unhealthy_success_pct"),
+        degraded_cycle_factor=number(values, "monitoring.degraded_cycle_factor"),
+        unhealthy_cycle_factor=number(values, "monitoring.unhealthy_cycle_factor"),
     )
 
 
@@ -180,10 +182,10 @@ class SupervisorPolicy:
 def supervisor_policy(values: Values) -> SupervisorPolicy:
     return SupervisorPolicy(
         enabled=_b(values, "monitoring.auto_restart"),
-        unhealthy_checks=_i(values, "monitoring.unhealthy_checks_before_restart"),
-        cooldown_s=_f(values, "monitoring.restart_cooldown_min") * 60.0,
-        max_attempts=_i(values, "monitoring.max_restart_attempts"),
-        window_s=_f(values, "monitoring.restart_window_hours") * 3600.0,
-        check_interval_s=_f(values, "monitoring.health_check_interval_s"),
+        unhealthy_checks=integer(values, "monitoring.unhealthy_checks_before_restart"),
+        cooldown_s=number(values, "monitoring.restart_cooldown_min") * 60.0,
+        max_attempts=integer(values, "monitoring.max_restart_attempts"),
+        window_s=number(values, "monitoring.restart_window_hours") * 3600.0,
+        check_interval_s=number(values, "monitoring.health_check_interval_s"),
     )
 

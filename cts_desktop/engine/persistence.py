@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 from cts_desktop.domain.book import SetBook, SnapshotCopy
 from cts_desktop.domain.book_stats import FIGURE_NAMES, WINDOWS, stored_figures
 from cts_desktop.domain.gates import SetStatus
+from cts_desktop.engine import engine_config as cfg
 from cts_desktop.engine.pipeline import ClosedResult, SetKey, SymbolPipeline
 from cts_desktop.engine.status import LoopMeter, TradeEngineStatus
 from cts_desktop.storage.models import BookSnapshot, ConfigSet
@@ -106,8 +107,8 @@ class EngineStore:
         """Store the changed sets (and results), the engine state and, with ``snapshot``, every book and the cycle
         metrics of ``meters``."""
         async with self._lock:
-            limits = HistoryLimits(int(_num(self.values()["system.position_length"])),
-                                   int(_num(self.values()["system.position_threshold_pct"])))
+            limits = HistoryLimits(int(cfg.number(self.values(), "system.position_length")),
+                                   int(cfg.number(self.values(), "system.position_threshold_pct")))
             dirty, self.dirty = self.dirty, {}
             results, self.pending_results = self.pending_results, []
             by_symbol: dict[str, list[ClosedResult]] = {}
@@ -186,10 +187,6 @@ class EngineStore:
 def _row_bytes(book: SetBook) -> int:
     return sum(getattr(book, name)[:1].nbytes for name in SetBook.ARRAYS)
 
-
-def _num(value: object) -> float:
-    assert isinstance(value, int | float)
-    return float(value)
 
 
 # --- SQL (in the writer's thread) ------------------------------------------------------------------------------

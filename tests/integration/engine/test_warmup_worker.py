@@ -136,9 +136,9 @@ async def test_worker_warm_up_equals_in_process_on_real_candles(
     since, until = candles[0][0], candles[-1][0] + MINUTE
 
     in_thread, thread_events = make_engine(engine_db, warmup.WarmupPool(workers=0), monkeypatch)
-    await in_thread._replay_history(since, half)
+    await in_thread.prehistory.replay(since, half)
     in_worker, worker_events = make_engine(engine_db, pool, monkeypatch)
-    await in_worker._replay_history(since, half)
+    await in_worker.prehistory.replay(since, half)
     pipeline = in_worker.pipelines[SYMBOL]
     assert len(pipeline.book.variants) > 0 and int(pipeline.book.total.sum()) > 1000, "a real warm-up, not idle"
     assert in_worker.store.pending_results and in_worker.store.dirty[SYMBOL]
@@ -148,10 +148,10 @@ async def test_worker_warm_up_equals_in_process_on_real_candles(
     # the rest starts from the first part's stored snapshot, restored where the replay runs
     blob = in_thread.pipelines[SYMBOL].book.snapshot()
     in_thread, _ = make_engine(engine_db, warmup.WarmupPool(workers=0), monkeypatch, blob)
-    await in_thread._replay_history(half, until)
+    await in_thread.prehistory.replay(half, until)
     in_worker, _ = make_engine(engine_db, pool, monkeypatch, blob)
     sent = in_worker.pipelines[SYMBOL]
-    await in_worker._replay_history(half, until)
+    await in_worker.prehistory.replay(half, until)
     assert in_worker.pipelines[SYMBOL] is not sent and len(sent.book) == 0  # the worker's pipeline came back
     assert int(in_worker.pipelines[SYMBOL].book.total.sum()) > int(pipeline.book.total.sum())  # the snapshot's
     assert_same_engines(in_thread, in_worker)
@@ -170,7 +170,7 @@ async def test_stop_during_worker_warm_up_returns_promptly(
     await pool.ping()  # the worker is up: the stop below interrupts a replay, not a process start
     engine, events = make_engine(engine_db, pool, monkeypatch)
     sent = engine.pipelines[SYMBOL]
-    engine._start_task = asyncio.create_task(engine._replay_history(candles[0][0], candles[-1][0] + MINUTE))
+    engine._start_task = asyncio.create_task(engine.prehistory.replay(candles[0][0], candles[-1][0] + MINUTE))
     deadline = time.monotonic() + 30
     while pool.active == 0 and time.monotonic() < deadline:
         await asyncio.sleep(0.02)
@@ -198,9 +198,9 @@ async def test_worker_killed_mid_replay_falls_back_to_a_thread(
     since, until = candles[0][0], candles[600][0]
     await pool.ping()
     in_thread, _ = make_engine(engine_db, warmup.WarmupPool(workers=0), monkeypatch)
-    await in_thread._replay_history(since, until)
+    await in_thread.prehistory.replay(since, until)
     engine, events = make_engine(engine_db, pool, monkeypatch)
-    replay = asyncio.create_task(engine._replay_history(since, until))
+    replay = asyncio.create_task(engine.prehistory.replay(since, until))
     deadline = time.monotonic() + 30
     while pool.active == 0 and time.monotonic() < deadline:
         await asyncio.sleep(0.002)

@@ -1,0 +1,166 @@
+"""The history warm-up of a starting engine: the candles of the last *prehistoric days* per symbol (cached in the DB,
+only the missing range fetched) replayed through each symbol pipeline so its sets start with statistics.
+
+The replays run in worker processes (:mod:`cts_desktop.engine.warmup`); without one, in a thread of this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from cts_desktop.engine import engine_config as cfg
+from cts_desktop.engine import warmup
+from cts_desktop.engine.pipeline import SymbolPipeline
+from cts_desktop.engine.trading_events import Progress
+from cts_desktop.storage.candles import load_candles, missing_ranges, store_candles
+
+if TYPE_CHECKING:
+    from cts_desktop.engine.connection_engine import ConnectionEngine
+
+log = logging.getLogger("cts.engine")
+
+PREHISTORY_TIMEFRAME = "1m"
+PREHISTORY_STEP_MS = 60_000
+
+
+@dataclass(slots=True)
+class _WarmupTask:
+    """One symbol's history replay while the engine starts: in a worker process (``job``) or, without one, in a
+    thread when its turn comes."""
+
+    index: int
+    symbol: str
+    pipeline: SymbolPipeline
+    candles: list[warmup.Candle]
+    snapshot: bytes | None
+    job: warmup.WarmupJob | None = None
+
+
+class Prehistory:
+    """Loads and replays one engine's prehistory (the engine's state — pipelines, progress, what to persist — is
+    updated as if the replay had run in it)."""
+
+    def __init__(self, engine: ConnectionEngine) -> None:
+        self.engine = engine
+
+    async def load(self) -> None:
+        """Candles of the last *prehistoric days* (cached in the DB, only the missing range fetched), replayed
+        through each pipeline so the sets start with statistics.
+
+        The replays run in worker processes (:mod:`cts_desktop.engine.warmup`): while symbol *n* replays, symbol
+        *n + 1*'s candles load. Outcomes are applied in symbol order (pipeline, rows and results to persist), each
+        followed by its progress event. When no worker process can run a replay, it runs in a thread of this
+        process instead (logged), as do all later ones."""
+        e = self.engine
+        days = cfg.integer(e.values, "overall.prehistoric_days")
+        until = (int(time.time() * 1000) // PREHISTORY_STEP_MS) * PREHISTORY_STEP_MS
+        await self.replay(until - days * 86_400_000, until)
+        e._set_progress(1.0, "history loaded")
+
+    async def replay(self, since: int, until: int) -> None:
+        """Every symbol's candles of [since, until) replayed through its pipeline (see :meth:`load`)."""
+        e = self.engine
+        total = len(e.symbols)
+        snapshots, e._start_snapshots = e._start_snapshots, {}
+        pool: warmup.WarmupPool | None = warmup.shared_pool()
+        pending: deque[_WarmupTask] = deque()
+        done = 0
+
+        def progress(index: int, symbol: str) -> None:
+            e._set_progress(0.3 + 0.7 * done / max(total, 1), f"history {symbol} ({index}/{total})")
+
+        async def finish(task: _WarmupTask) -> None:
+            nonlocal pool, done
+            progress(task.index, task.symbol)
+            outcome: warmup.WarmupOutcome | None = None
+            if task.job is not None:
+                try:
+                    outcome = await task.job.result()
+                except Exception as error:  # any failure of the worker path: replay here instead
+                    log.warning("history warm-up of %s in a worker process failed (%s: %s): replaying it in a "
+                                "thread", task.symbol, type(error).__name__, error,
+                                extra={"connection_id": e.config.id})
+                    pool = None
+            if outcome is not None and not outcome.completed:
+                if e._stop_requested:
+                    raise asyncio.CancelledError
+                outcome = None  # stopped from elsewhere (pool shut down): the pipeline here is untouched
+            if outcome is not None:
+                self._apply(task.symbol, task.pipeline, outcome)
+            else:
+                await asyncio.to_thread(self._replay_here, task.symbol, task.candles, task.snapshot)
+            if e._stop_requested:
+                raise asyncio.CancelledError
+            done += 1
+            e.deps.bus.publish(Progress(key=e.config.id, what=f"history {task.symbol}", done=task.index,
+                                           total=total))
+
+        try:
+            for index, symbol in enumerate(e.symbols, 1):
+                progress(index, symbol)
+                candles = await self.candles(symbol, since, until)
+                pipeline = e.pipelines[symbol]
+                task = _WarmupTask(index, symbol, pipeline, candles, snapshots.get(symbol))
+                if pool is not None:
+                    try:
+                        task.job = pool.submit(pipeline, candles, task.snapshot,
+                                               bool(e.values["system.persist_pseudo_results"]))
+                    except warmup.PoolUnavailable as error:
+                        log.warning("no worker process for the history warm-up (%s): replaying in a thread",
+                                    error, extra={"connection_id": e.config.id})
+                        pool = None
+                pending.append(task)
+                while pending and (pending[0].job is None or pending[0].job.done()):
+                    await finish(pending[0])  # in order; a thread replay (no job) runs here
+                    pending.popleft()
+            while pending:
+                await finish(pending[0])
+                pending.popleft()
+        finally:
+            await self._stop_jobs(pending)
+
+    async def candles(self, symbol: str, since: int, until: int) -> list[warmup.Candle]:
+        e = self.engine
+        gaps = await e._db(missing_ranges, e.config.id, symbol, PREHISTORY_TIMEFRAME, since, until,
+                              PREHISTORY_STEP_MS)
+        for gap in gaps:
+            rows = await e.adapter.ohlcv(symbol, PREHISTORY_TIMEFRAME, since=gap.start_ms, until=gap.end_ms)
+            await e._db(store_candles, e.config.id, symbol, PREHISTORY_TIMEFRAME, rows)
+        return await e._db(load_candles, e.config.id, symbol, PREHISTORY_TIMEFRAME, since, until)
+
+    async def _stop_jobs(self, pending: deque[_WarmupTask]) -> None:
+        """Jobs not applied (stop, failure): their workers return within a few candles; wait for that briefly so
+        a stopped engine leaves no replay running."""
+        jobs = [task.job for task in pending if task.job is not None and not task.job.done()]
+        for job in jobs:
+            job.stop()
+        running = [asyncio.wrap_future(job.future) for job in jobs if not job.future.done()]
+        if running:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait(running, timeout=2.0)
+
+    def _apply(self, symbol: str, sent: SymbolPipeline, outcome: warmup.WarmupOutcome) -> None:
+        """A worker's outcome, as if the replay had run here: its pipeline replaces the one sent (unless the
+        pipelines were rebuilt meanwhile), its rows and results join the ones to persist (``_collect``)."""
+        e = self.engine
+        if e.pipelines.get(symbol) is sent:
+            e.pipelines[symbol] = outcome.pipeline
+        e.store.touch(symbol, outcome.rows.tolist())
+        e.store.add_results(symbol, outcome.closed_results())
+        log.debug("history of %s replayed in a worker: %.1f s CPU, %.1f s wall", symbol, outcome.cpu_s,
+                  outcome.wall_s, extra={"connection_id": e.config.id})
+
+    def _replay_here(self, symbol: str, candles: list[warmup.Candle], snapshot: bytes | None = None) -> None:
+        """The in-process replay (a thread): the stored snapshot (if any and fitting) becomes the book, then each
+        candle goes through the pipeline as four ticks; stops early when the engine is asked to stop."""
+        e = self.engine
+        pipeline = e.pipelines[symbol]
+        warmup.prepare(pipeline, snapshot)
+        warmup.replay_candles(pipeline, candles, lambda closed, changed: e._collect(symbol, closed, changed),
+                              lambda: e._stop_requested)
