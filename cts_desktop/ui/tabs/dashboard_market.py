@@ -69,6 +69,7 @@ class ChartPanel(QWidget):
         self.source: tuple[str, str] | None = None  # (connection id, symbol)
         self._overlay_at = 0.0
         self._loading = False
+        self.stored_bars = 0  # bars the last load found in the database (live ticks add more)
         bar = QHBoxLayout()
         bar.setContentsMargins(0, 0, 0, 0)
         title = QLabel("Chart")
@@ -91,6 +92,9 @@ class ChartPanel(QWidget):
         keys = [(cid, symbol) for cid, _name, symbol in sources]
         current = [self.symbol.itemData(i) for i in range(self.symbol.count())]
         if keys == current:
+            if self.source in keys and self.stored_bars == 0 and not self._loading:
+                # chosen while its engine was still loading the history: look again until candles are stored
+                self.run(self.load(), "chart load")
             return
         self.symbol.blockSignals(True)
         self.symbol.clear()
@@ -118,6 +122,7 @@ class ChartPanel(QWidget):
             series = await self.facade.chart_candles(cid, symbol, self.timeframe.currentText(), bars)
             if self.source != (cid, symbol):
                 return
+            self.stored_bars = len(series)
             self.chart.set_series(series)
             await self.load_overlay()
         finally:
