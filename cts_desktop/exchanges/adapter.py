@@ -146,14 +146,17 @@ class ExchangeAdapter:
 
     # ---- plumbing -------------------------------------------------------------------------------------------
     def _limit_http(self, client: Any) -> None:
-        """Every HTTP request ccxt sends (one call may send several) passes the connection's limiter."""
-        raw_fetch = client.fetch
+        """Every HTTP request ccxt sends (one call may send several) passes the connection's limiter — before ccxt
+        signs it (``fetch2`` signs, then ``fetch`` sends): a request signed first and then queued here behind a
+        burst carried a timestamp older than the exchange's receive window by the time it left (Bybit answers
+        such a request with an invalid-timestamp error; seen with concurrent private calls on the simulator)."""
+        raw_fetch2 = client.fetch2
 
-        async def limited_fetch(*args: Any, **kwargs: Any) -> Any:
+        async def limited_fetch2(*args: Any, **kwargs: Any) -> Any:
             async with self.limiter.slot():
-                return await raw_fetch(*args, **kwargs)
+                return await raw_fetch2(*args, **kwargs)
 
-        client.fetch = limited_fetch
+        client.fetch2 = limited_fetch2
 
     async def _read(self, what: str, fn: Callable[[], Awaitable[T]]) -> T:
         return await retry_read(

@@ -17,7 +17,7 @@ from cts_desktop.exchanges.errors import (
     TemporaryError,
 )
 from cts_desktop.exchanges.models import OrderRequest, OrderSide, OrderType
-from cts_desktop.exchanges.simulator import SimulatorServer
+from cts_desktop.exchanges.simulator import SimulatorConfig, SimulatorServer
 from tests.integration.exchanges.conftest import EXCHANGES, SYMBOL, make_adapter
 
 TICKER_PATH = {"bybit": "/v5/market/tickers", "bingx": "/openApi/swap/v2/quote/ticker"}
@@ -184,12 +184,11 @@ async def test_per_key_rate_limit_backs_off_and_the_connection_limiter_avoids_it
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     from cts_desktop.exchanges.capabilities import RateLimit
-    from cts_desktop.exchanges.simulator import SimulatorConfig
 
     sim = SimulatorServer(SimulatorConfig(speed=0, key_requests_per_second=4))
     await sim.start()
     try:
-        async with make_adapter(sim, "bybit", attempts=4, ccxt_throttle=True) as ad:
+        async with make_adapter(sim, "bybit", attempts=4, ccxt_throttle=False) as ad:
             ad.retry = type(ad.retry)(attempts=4, base_delay=0.05, max_delay=1.5, jitter=0.0)
             await ad.balance()  # ccxt's first private call also asks the account type: keep it out of the burst
             await asyncio.sleep(1.1)
@@ -198,10 +197,31 @@ async def test_per_key_rate_limit_backs_off_and_the_connection_limiter_avoids_it
             assert all(b.total == 10_000 for b in balances)
             assert any("rate-limited (429)" in r.getMessage() for r in caplog.records)
         caplog.clear()
-        async with make_adapter(sim, "bybit", attempts=1, ccxt_throttle=True) as paced:
+        async with make_adapter(sim, "bybit", attempts=1, ccxt_throttle=False) as paced:
             paced.limiter = type(paced.limiter)(RateLimit(per_second=3, per_minute=1000, concurrent=2))
             await asyncio.gather(*(paced.balance() for _ in range(8)))  # one attempt only: a 429 would raise
             assert sim.path_counts["/v5/account/wallet-balance"] >= 17
             assert paced.limiter.waited_s > 0
+    finally:
+        await sim.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.asyncio
+async def test_requests_queued_behind_the_limiter_are_signed_when_they_leave() -> None:
+    """A burst of private calls waits in the connection's limiter longer than Bybit's 5-s receive window: each
+    request is signed when its turn comes, so none reaches the exchange with a stale timestamp."""
+    from cts_desktop.exchanges.capabilities import RateLimit
+
+    sim = SimulatorServer(SimulatorConfig(speed=0))
+    await sim.start()
+    try:
+        async with make_adapter(sim, "bybit", attempts=1, ccxt_throttle=False) as ad:
+            await ad.balance()  # ccxt's first private call also asks the account type
+            ad.limiter = type(ad.limiter)(RateLimit(per_second=1, per_minute=1000, concurrent=1))
+            started = asyncio.get_running_loop().time()
+            balances = await asyncio.gather(*(ad.balance() for _ in range(8)))  # one attempt: a stale one raises
+            assert asyncio.get_running_loop().time() - started > 6.0  # the last waited past the window
+            assert all(b.total == 10_000 for b in balances)
     finally:
         await sim.stop()
