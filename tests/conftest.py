@@ -8,7 +8,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("DBUS_SESSION_BUS_ADDRESS", "disabled:")
 os.environ["PYTHON_KEYRING_BACKEND"] = "cts_desktop.storage.keyring_memory.MemoryKeyring"
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -41,3 +41,15 @@ def _fresh_memory_keyring() -> None:
     from cts_desktop.storage.keyring_memory import MemoryKeyring
 
     keyring.set_keyring(MemoryKeyring())
+
+
+@pytest.fixture(autouse=True)
+def _heap_not_frozen_across_tests() -> Iterator[None]:
+    """The first engine started in a process freezes the objects alive then (cts_desktop.engine.heap): in the app
+    they live as long as the process, in this one they are one test's. Thawed after each test, so a later test's
+    garbage collection (the UI fixtures rely on it) still reaches them."""
+    yield
+    import gc
+
+    if gc.get_freeze_count():
+        gc.unfreeze()
