@@ -14,14 +14,44 @@ from pathlib import Path
 import pytest
 
 
+def _delete_qt_objects_of(loop: object) -> None:
+    """Delete a closed qasync loop's own QObjects now, on the GUI thread.
+
+    qasync's ``close`` only marks its timer object stopped: the Qt timers of callbacks still pending (a cancelled
+    ``sleep``, a ``wait_for`` timeout) stay registered until they fire. The loop, its timer object, call-soon
+    signaller and executor threads are then freed by Python's collector whenever a collection runs — often on
+    another thread (a log writer, an executor thread importing ccxt). Qt then cannot unregister those timers
+    ("QObject::~QObject: Timers cannot be stopped from another thread") and a later timer event reaches the freed
+    object: a segfault in the next test's event processing (seen in UI tests once their windows were deleted and
+    stopped keeping every loop alive). Deleting them here kills the timers on the right thread."""
+    import shiboken6
+    from PySide6.QtCore import QObject
+
+    parts = vars(loop)
+    owned = [value for value in parts.values() if isinstance(value, QObject)]
+    executor = parts.get("_QEventLoop__default_executor")
+    if executor is not None:  # shut down (threads finished) by close()
+        owned += [w for w in vars(executor).get("_QThreadExecutor__workers", []) if isinstance(w, QObject)]
+    for obj in owned:
+        if shiboken6.isValid(obj):
+            shiboken6.delete(obj)
+
+
 def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Callable[[], object]]:
     """Async tests run on a qasync loop so Qt widgets and asyncio services share one loop, as in the app."""
     import qasync
     from PySide6.QtWidgets import QApplication  # PySide6 before qasync
 
+    class TestLoop(qasync.QEventLoop):  # type: ignore[misc, name-defined]
+        def close(self) -> None:
+            was_closed = self.is_closed()
+            super().close()
+            if not was_closed:
+                _delete_qt_objects_of(self)
+
     def make_loop() -> object:
         app = QApplication.instance() or QApplication([])
-        return qasync.QEventLoop(app)
+        return TestLoop(app)
 
     return {"qasync": make_loop}
 
