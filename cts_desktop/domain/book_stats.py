@@ -63,17 +63,98 @@ def window_stats(book: SetBook, window: int, rows: npt.NDArray[np.int64] | None 
 
 
 def window_means(book: SetBook, window: int, rows: npt.NDArray[np.int64]) -> tuple[FloatArray, FloatArray]:
-    """(``avg_pf``, ``time_in_drawdown_s``) of :func:`window_stats`, bit for bit, for the promotion gates: the
-    same sums over a gather of the results ring only (a fifth of the work — the Main gate reads the whole stored
-    history of every set it checks)."""
-    count = book.count[rows]
-    col = count[:, None] - window + np.arange(window)[None, :]
-    valid = col >= 0
-    r = np.where(valid[:, :, None], book.ring_r[rows[:, None], np.where(valid, col, 0)].astype(np.float64), np.nan)
-    res, uw = r[:, :, R_RESULT], r[:, :, R_UW]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        n = np.sum(~np.isnan(res), axis=1).astype(np.int64)
-        return np.nansum(res, axis=1) / n / book.params.exit.pc, np.nansum(uw, axis=1) / n
+    """(``avg_pf``, ``time_in_drawdown_s``) of :func:`window_stats`, bit for bit, for the promotion gates (the Main
+    gate reads the whole stored history of every set it checks). One compiled pass without the gathered copies:
+    numpy's sums are pairwise over the NaN-padded window, so :func:`_padded_pairwise_sum` adds in that order
+    (float64 sums of float32 results are mostly exact in any order, but not for every mix of magnitudes)."""
+    return _window_means(book.ring_r, book.count, np.ascontiguousarray(rows, dtype=np.int64), window,
+                         book.params.exit.pc)
+
+
+@kernel()
+def _padded_block_sum(ring_r: npt.NDArray[np.float32], s: int, field: int, lo: int, pad: int, start: int,
+                      n: int) -> float:
+    """One leaf of numpy's pairwise summation (``n`` ≤ 128): under 8 elements added in turn, else eight
+    interleaved sums combined as ((0+1)+(2+3))+((4+5)+(6+7)), then the rest in turn. Element ``i`` of the row is
+    0.0 below ``pad`` (``np.nansum``'s NaN padding), else ``ring_r[s, lo + i - pad, field]``."""
+    if n < 8:
+        res = 0.0
+        for i in range(start, start + n):
+            res += 0.0 if i < pad else np.float64(ring_r[s, lo + i - pad, field])
+        return res
+    r = np.empty(8)
+    for j in range(8):
+        i = start + j
+        r[j] = 0.0 if i < pad else np.float64(ring_r[s, lo + i - pad, field])
+    k = 8
+    while k < n - (n % 8):
+        for j in range(8):
+            i = start + k + j
+            r[j] += 0.0 if i < pad else np.float64(ring_r[s, lo + i - pad, field])
+        k += 8
+    res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    while k < n:
+        i = start + k
+        res += 0.0 if i < pad else np.float64(ring_r[s, lo + i - pad, field])
+        k += 1
+    return float(res)
+
+
+@kernel()
+def _padded_pairwise_sum(ring_r: npt.NDArray[np.float32], s: int, field: int, lo: int, pad: int,
+                         n: int) -> float:
+    """numpy's pairwise summation of a float64 row of ``n`` elements (see :func:`_padded_block_sum`): runs longer
+    than 128 split in halves rounded down to a multiple of eight, each half summed the same way, then added.
+    Written with an explicit stack: numba's cache loads self-recursive functions badly (a segfault)."""
+    starts = np.empty(32, dtype=np.int64)
+    sizes = np.empty(32, dtype=np.int64)
+    stages = np.empty(32, dtype=np.int64)
+    values = np.empty(32)
+    top = 0
+    nv = 0
+    starts[0], sizes[0], stages[0] = 0, n, 0
+    while top >= 0:
+        start, size = starts[top], sizes[top]
+        if size <= 128:
+            values[nv] = _padded_block_sum(ring_r, s, field, lo, pad, start, size)
+            nv += 1
+            top -= 1
+            continue
+        half = size // 2
+        half -= half % 8
+        if stages[top] == 0:  # the left half first
+            stages[top] = 1
+            top += 1
+            starts[top], sizes[top], stages[top] = start, half, 0
+        elif stages[top] == 1:  # then the right half
+            stages[top] = 2
+            top += 1
+            starts[top], sizes[top], stages[top] = start + half, size - half, 0
+        else:  # both done: left + right
+            nv -= 1
+            values[nv - 1] = values[nv - 1] + values[nv]
+            top -= 1
+    return float(values[0])
+
+
+@kernel()
+def _window_means(ring_r: npt.NDArray[np.float32], count: npt.NDArray[np.int64], rows: npt.NDArray[np.int64],
+                  window: int, pc: float) -> tuple[FloatArray, FloatArray]:
+    avg_pf = np.empty(rows.shape[0])
+    uw = np.empty(rows.shape[0])
+    for k in range(rows.shape[0]):
+        s = rows[k]
+        hi = count[s]
+        lo = max(0, hi - window)
+        n = hi - lo
+        pad = window - n
+        if n == 0:
+            avg_pf[k] = np.nan
+            uw[k] = np.nan
+            continue
+        avg_pf[k] = _padded_pairwise_sum(ring_r, s, R_RESULT, lo, pad, window) / n / pc
+        uw[k] = _padded_pairwise_sum(ring_r, s, R_UW, lo, pad, window) / n
+    return avg_pf, uw
 
 
 def _stats(window: int, pc: float, res: FloatArray, entry_t: FloatArray, close_t: FloatArray,

@@ -143,6 +143,26 @@ def test_stored_figures_and_gate_means_equal_window_statistics(btc5m_bars: Bars)
                 np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-15, err_msg=f"{w} {name}")  # NaN/inf alike
 
 
+def test_gate_means_add_in_numpys_order_even_where_order_matters() -> None:
+    """Rings filled with results of every magnitude (1e-12 … 1e3, where the order of float64 additions changes the
+    last bits) and every fill level: the compiled gate means still equal window_stats bit for bit, for windows
+    shorter than 8, within one 128-block and split into halves."""
+    rng = np.random.default_rng(7)
+    book = SetBook(MATRIX, BookParams(EXIT, max_open=2, history=250))
+    book.add_variant(("direction", (3.0,), LONG))
+    n = len(book)
+    shape = (n, book.params.capacity, 2)
+    values = rng.standard_normal(shape) * 10.0 ** rng.uniform(-12, 3, shape)
+    book.ring_r[...] = values.astype(np.float32)
+    book.count[:] = rng.integers(0, book.params.capacity + 1, n)
+    rows = np.arange(n, dtype=np.int64)
+    for w in (1, 5, 8, 50, 128, 129, 200, book.params.capacity):
+        alone = window_stats(book, w, rows)
+        avg_pf, uw = window_means(book, w, rows)
+        np.testing.assert_array_equal(avg_pf, alone.avg_pf, err_msg=str(w))
+        np.testing.assert_array_equal(uw, alone.time_in_drawdown_s, err_msg=str(w))
+
+
 def arr(*v: float) -> np.ndarray:
     return np.array(v, dtype=np.float64)
 
