@@ -224,8 +224,9 @@ class SymbolPipeline:
     def status_counts(self) -> dict[str, int]:
         if len(self.book) == 0:
             return {s.name.lower(): 0 for s in SetStatus}
-        counts = np.bincount(self.book.status.astype(np.int64), minlength=len(SetStatus))
+        counts = np.bincount(self.book.status, minlength=len(SetStatus))
         return {s.name.lower(): int(counts[s.value]) for s in SetStatus}
 
     def open_pseudo(self) -> int:
-        return int(self.book.open_count().sum()) if len(self.book) else 0
+        """Open pseudo positions of every set (counted without a per-set array: status() asks every second)."""
+        return int(np.count_nonzero(self.book.slot_b[:, :, B_OPEN])) if len(self.book) else 0
