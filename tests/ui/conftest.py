@@ -46,9 +46,11 @@ def _delete_widgets_left_by_the_test() -> Iterator[None]:
     plain Qt widgets a test made). Widgets Qt created itself are left to Qt.
 
     In between, Python's collector runs here, on the GUI thread: deleting a window frees the Python cycles its
-    connections kept alive, and some hold QObjects of their own (timers). Left to the automatic collector they
-    were freed on whatever thread allocated next (the log writer, a test's worker thread): "QObject::~QObject:
-    Timers cannot be stopped from another thread", then a segfault in the next test's processEvents.
+    connections kept alive, some holding QObjects that no widget owns (table models, pyqtgraph's objects). Left
+    to the automatic collector they are freed on whatever thread allocates next (the log writer, an executor
+    thread), and Qt objects must die on their own thread: that is how closed qasync loops' timer objects gave
+    "QObject::~QObject: Timers cannot be stopped from another thread" and then a segfault in a later test's
+    processEvents (those are now deleted when the loop closes, see tests/conftest.py).
     """
     app = QApplication.instance()
     before = {shiboken6.getCppPointer(w)[0] for w in app.topLevelWidgets()} if isinstance(app, QApplication) \
