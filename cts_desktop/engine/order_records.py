@@ -74,11 +74,17 @@ def insert_entry(session: Session, entry: NewEntry) -> tuple[int, int]:
 def insert_exit_order(
     session: Session, connection_id: str, position_id: int, client_order_id: str, paper: bool
 ) -> Decimal:
-    """A reduce-only market order closing what is still open of a Real position; returns its quantity."""
+    """A reduce-only market order closing what is still open of a Real position; returns its quantity — 0, and no
+    order, when nothing is open any more (closed meanwhile, e.g. by its exchange-side stop: writing the order and
+    marking the position ``closing`` anyway reopened a closed position, and the order row was never sent)."""
     position = session.get(RealPosition, position_id)
     assert position is not None
+    if position.status not in OPEN_STATES:
+        return Decimal(0)
     pnl = pnl_of(session, position)
     quantity = pnl.open_quantity if pnl.opened_quantity > 0 else position.quantity
+    if quantity <= 0:
+        return Decimal(0)
     session.add(Order(
         connection_id=connection_id, client_order_id=client_order_id, real_position_id=position_id,
         symbol=position.symbol, side="sell" if position.side == "long" else "buy", order_type="market",

@@ -138,3 +138,38 @@ async def test_a_position_gone_on_the_exchange_is_closed_from_its_own_fills(
             assert cents(Decimal(10_000) + position.realized_pnl - position.fees + position.funding) == cents(wallet)
     finally:
         await adapter.close()
+
+
+async def test_closing_a_position_its_exchange_stop_already_closed_changes_nothing(
+    sim: SimulatorServer, engine_db: Database
+) -> None:
+    """The pseudo twin of a Real position exits after the exchange-side stop closed the position (or an emergency
+    stop closes all): no order row is written, nothing is sent and the position stays closed (it used to become
+    ``closing`` again with a pending order that never left)."""
+    adapter = make_adapter(sim, "bybit", balance=10_000.0)
+    try:
+        await adapter.set_position_mode(True)
+        manager = await _manager(engine_db, adapter, adapter, paper=False)
+        price = sim.market.price("BTC")
+        outcome = await manager.open_position(EntrySignal(SYMBOL, "long", price, stop_loss_frac=0.002,
+                                                          take_profit_frac=0.004, label="test"))
+        assert outcome.accepted, outcome
+        account = next(iter(sim.market.keyring.keys.values())).account
+        for _ in range(400):
+            sim.market.step(60_000)
+            if not [p for p in account.positions.values() if p.size > 0]:
+                break
+        assert (await manager.sync([SYMBOL])).closed_positions == 1
+        orders_before = len(account.orders)
+        with engine_db.session() as s:
+            rows_before = s.execute(select(func.count()).select_from(Order)).scalar_one()
+        assert await manager.close_position(outcome.real_position_id, "pseudo exit") == "nothing to close"
+        assert await manager.close_all() == 0
+        assert len(account.orders) == orders_before
+        with engine_db.session() as s:
+            assert s.execute(select(func.count()).select_from(Order)).scalar_one() == rows_before
+            position = s.get(RealPosition, outcome.real_position_id)
+            assert position is not None and position.status == "closed"
+            assert position.close_reason in ("take_profit", "stop_loss")
+    finally:
+        await adapter.close()
