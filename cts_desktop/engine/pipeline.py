@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from cts_desktop.domain import gates
 from cts_desktop.domain.activity import ActivityGate, ActivityGateParams
-from cts_desktop.domain.book import B_OPEN, F_T0, BookParams, SetBook, VariantKey
+from cts_desktop.domain.book import B_OPEN, F_T0, R_RESULT, R_UW, T_CLOSE, T_ENTRY, BookParams, SetBook, VariantKey
 from cts_desktop.domain.book_stats import window_stats
 from cts_desktop.domain.gates import GateThresholds, SetStatus
 from cts_desktop.domain.indications import Indication, IndicationEngine, IndicationParams
@@ -108,16 +108,25 @@ class SymbolPipeline:
             return
         rows = np.flatnonzero(book.closed_now)
         pc = book.params.exit.pc
-        for row in rows.tolist():
-            n = int(book.closed_now[row])
-            results, entry_t, close_t, drawdown = book.history(row)
-            for k in range(max(0, len(results) - n), len(results)):
-                update.closed.append(ClosedResult(row, float(results[k]), float(results[k]) / pc,
-                                                  float(entry_t[k]), float(close_t[k]), float(drawdown[k])))
-                mirrored = self.mirrored.get(row)
-                if mirrored is not None and int(mirrored) == int(entry_t[k]):
-                    update.mirrored_exits.append(row)
-                    del self.mirrored[row]
+        # the newest closed_now entries of each row's ring (fewer when a trim left fewer), gathered at once: a
+        # per-row copy of the whole ring cost a GUI-visible stall when hundreds of sets closed on one tick
+        counts = book.count[rows]
+        taken = np.minimum(book.closed_now[rows], counts)
+        set_rows = np.repeat(rows, taken)
+        first = np.repeat(counts - taken, taken)
+        within = np.arange(set_rows.size) - np.repeat(np.cumsum(taken) - taken, taken)
+        ring_r = book.ring_r[set_rows, first + within].astype(np.float64)
+        ring_t = book.ring_t[set_rows, first + within].astype(np.float64)
+        mirrored = self.mirrored
+        for row, result, entry_t, close_t, drawdown in zip(
+            set_rows.tolist(), ring_r[:, R_RESULT].tolist(), ring_t[:, T_ENTRY].tolist(), ring_t[:, T_CLOSE].tolist(),
+            ring_r[:, R_UW].tolist(), strict=True,
+        ):
+            update.closed.append(ClosedResult(row, result, result / pc, entry_t, close_t, drawdown))
+            twin = mirrored.get(row)
+            if twin is not None and int(twin) == int(entry_t):
+                update.mirrored_exits.append(row)
+                del mirrored[row]
         update.status_changed = gates.evaluate(book, self.thresholds).tolist()
 
     def _enter(self, indication: Indication, time: float, price: float, update: PipelineUpdate) -> None:

@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from cts_desktop.domain.activity import ActivityGateParams
-from cts_desktop.domain.book import BookParams
+from cts_desktop.domain.book import BookParams, SetBook
 from cts_desktop.domain.exits import ExitParams
 from cts_desktop.domain.gates import GateThresholds
 from cts_desktop.domain.indications import IndicationParams, IndicationType
@@ -127,3 +127,22 @@ def test_reconfigure_keeps_what_it_can_and_restarts_what_it_must() -> None:
     for t, price in data[len(data) // 2:]:  # and the pipeline goes on trading with the new configuration
         p.on_price(t, price, entries_allowed=True)
     assert p.book.total.sum() > 0
+
+
+def test_closed_results_are_each_sets_newest_ring_entries() -> None:
+    """Every result the pipeline reports is the ring entry the book stored for it: per set, the reported results'
+    tail equals what its ring holds (trims included), and each close is reported once."""
+    p = pipeline(LOW_GATES)
+    p.book = SetBook(p.book.matrix, replace(p.book.params, history=2, trim_threshold=0.5))  # rings of 3: trims
+    reported: dict[int, list[tuple[float, float, float, float]]] = {}
+    for t, price in ticks():
+        for r in p.on_price(t, price, entries_allowed=True).closed:
+            reported.setdefault(r.row, []).append((r.result, r.entry_t, r.close_t, r.drawdown_s))
+            assert r.result_pc == r.result / p.book.params.exit.pc
+    book = p.book
+    assert sum(len(v) for v in reported.values()) == int(book.total.sum()) > 0
+    assert int(book.total.max()) > book.params.capacity  # some rings were trimmed on the way
+    for row, got in reported.items():
+        results, entry_t, close_t, drawdown = book.history(row)
+        held = list(zip(results.tolist(), entry_t.tolist(), close_t.tolist(), drawdown.tolist(), strict=True))
+        assert got[-len(held):] == held, row
