@@ -86,9 +86,13 @@ class StallTracer:
             frame = sys._current_frames().get(self.loop_thread)
             if frame is None:
                 continue
-            stack = [f for f in traceback.extract_stack(frame) if "cts_desktop" in f.filename]
+            frames = traceback.extract_stack(frame)
+            stack = [f for f in frames if "cts_desktop" in f.filename]
             where = " < ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(stack[-4:]))
-            self.samples[(self.phase, where or "(outside the project)")] += 1
+            if not where:  # outside the project: the innermost frames say whose code it was (Qt, asyncio, …)
+                where = "(outside) " + " < ".join(
+                    f"{Path(f.filename).parent.name}/{Path(f.filename).name}:{f.name}" for f in reversed(frames[-3:]))
+            self.samples[(self.phase, where)] += 1
 
     def stop(self) -> None:
         self._stop.set()
