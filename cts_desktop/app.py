@@ -72,6 +72,7 @@ class GuiApp:
         self.services = services
         self.facade = AppFacade(services)
         self.quit_event = asyncio.Event()
+        self.signal_timer: object | None = None  # keeps Python running signal handlers (quit_on_signals)
         self.security = SecurityActions(services)
         self.window = MainWindow(self.facade, self.quit_event.set, self.security)
         self.security.parent = self.window
@@ -127,6 +128,29 @@ def ask_passphrase_before_start(services: Services, attempts: int = 3) -> None:
             label = f"{error}\nPassphrase of {services.secrets_file}:"
 
 
+def quit_on_signals(gui: GuiApp, loop: asyncio.AbstractEventLoop) -> None:
+    """Ctrl+C in the terminal and SIGTERM (log-out, ``kill``) quit the app as its Quit does: engines stop, state is
+    stored. Without this SIGTERM killed the process on the spot and Ctrl+C raised KeyboardInterrupt inside a Qt slot,
+    where it was lost (the app kept running). Python runs the handler between bytecodes — often under qasync — and
+    a half-second timer makes sure it gets the chance while Qt is idle."""
+    import signal
+
+    from PySide6.QtCore import QTimer
+
+    def request(signum: int, _frame: object) -> None:
+        log.info("signal %d: quitting", signum)
+        loop.call_soon_threadsafe(gui.quit_event.set)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            signal.signal(sig, request)
+        except (ValueError, OSError):  # not the main thread, or the platform has no such signal
+            continue
+    gui.signal_timer = QTimer()
+    gui.signal_timer.timeout.connect(lambda: None)
+    gui.signal_timer.start(500)
+
+
 def run_gui(options: AppOptions, exit_after: float | None = None) -> int:
     started = process_started_at()
     app = create_qapp()
@@ -153,6 +177,7 @@ def run_gui(options: AppOptions, exit_after: float | None = None) -> int:
         print(f"cts-desktop: window shown after {elapsed:.2f} s", flush=True)
 
     QTimer.singleShot(0, shown)
+    quit_on_signals(gui, loop)
     if exit_after is not None:
         QTimer.singleShot(int(exit_after * 1000), gui.quit_event.set)
     try:
