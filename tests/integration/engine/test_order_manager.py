@@ -4,6 +4,7 @@ client id, exchange-side TP/SL, fills and PnL in the DB equal to the simulator's
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -11,7 +12,7 @@ from sqlalchemy import func, select
 from cts_desktop.domain.sizing import VolumeSettings
 from cts_desktop.engine.events import EventBus
 from cts_desktop.engine.market_rules import MarketCatalog
-from cts_desktop.engine.order_manager import EntrySignal, OrderManager, RiskLimits
+from cts_desktop.engine.order_manager import EntryOutcome, EntrySignal, OrderManager, RiskLimits
 from cts_desktop.engine.paper_broker import PaperBroker
 from cts_desktop.engine.pnl import cents
 from cts_desktop.exchanges.adapter import ExchangeAdapter
@@ -108,6 +109,26 @@ async def test_paper_broker_takes_the_same_path(sim: SimulatorServer, engine_db:
         await adapter.close()
 
 
+async def _long_closed_by_its_exchange_stop(
+    sim: SimulatorServer, engine_db: Database, adapter: ExchangeAdapter, sync_first: bool = False
+) -> tuple[OrderManager, EntryOutcome, Any]:
+    """A live long with exchange-side TP/SL, then the market walked until one of them closed it on the exchange."""
+    await adapter.set_position_mode(True)
+    manager = await _manager(engine_db, adapter, adapter, paper=False)
+    price = sim.market.price("BTC")
+    outcome = await manager.open_position(EntrySignal(SYMBOL, "long", price, stop_loss_frac=0.002,
+                                                      take_profit_frac=0.004, label="test"))
+    assert outcome.accepted, outcome
+    if sync_first:
+        await manager.sync([SYMBOL])
+    account = next(iter(sim.market.keyring.keys.values())).account
+    for _ in range(400):
+        sim.market.step(60_000)
+        if not [p for p in account.positions.values() if p.size > 0]:
+            break
+    return manager, outcome, account
+
+
 async def test_a_position_gone_on_the_exchange_is_closed_from_its_own_fills(
     sim: SimulatorServer, engine_db: Database
 ) -> None:
@@ -115,18 +136,7 @@ async def test_a_position_gone_on_the_exchange_is_closed_from_its_own_fills(
     the fills since its opening."""
     adapter = make_adapter(sim, "bybit", balance=10_000.0)
     try:
-        await adapter.set_position_mode(True)
-        manager = await _manager(engine_db, adapter, adapter, paper=False)
-        price = sim.market.price("BTC")
-        outcome = await manager.open_position(EntrySignal(SYMBOL, "long", price, stop_loss_frac=0.002,
-                                                          take_profit_frac=0.004, label="test"))
-        assert outcome.accepted, outcome
-        await manager.sync([SYMBOL])
-        account = next(iter(sim.market.keyring.keys.values())).account
-        for _ in range(400):  # until the exchange-side TP or SL closes it
-            sim.market.step(60_000)
-            if not [p for p in account.positions.values() if p.size > 0]:
-                break
+        manager, outcome, account = await _long_closed_by_its_exchange_stop(sim, engine_db, adapter, sync_first=True)
         manager._trades_since[SYMBOL] = 2**62  # a mark past the closing fill: the incremental read misses it
         report = await manager.sync([SYMBOL])
         assert report.closed_positions == 1
@@ -148,17 +158,7 @@ async def test_closing_a_position_its_exchange_stop_already_closed_changes_nothi
     ``closing`` again with a pending order that never left)."""
     adapter = make_adapter(sim, "bybit", balance=10_000.0)
     try:
-        await adapter.set_position_mode(True)
-        manager = await _manager(engine_db, adapter, adapter, paper=False)
-        price = sim.market.price("BTC")
-        outcome = await manager.open_position(EntrySignal(SYMBOL, "long", price, stop_loss_frac=0.002,
-                                                          take_profit_frac=0.004, label="test"))
-        assert outcome.accepted, outcome
-        account = next(iter(sim.market.keyring.keys.values())).account
-        for _ in range(400):
-            sim.market.step(60_000)
-            if not [p for p in account.positions.values() if p.size > 0]:
-                break
+        manager, outcome, account = await _long_closed_by_its_exchange_stop(sim, engine_db, adapter)
         assert (await manager.sync([SYMBOL])).closed_positions == 1
         orders_before = len(account.orders)
         with engine_db.session() as s:
