@@ -22,7 +22,7 @@ from cts_desktop.domain.adjust import Adjust, BlockParams, DcaParams
 from cts_desktop.domain.bars import LONG, SHORT, Bars
 from cts_desktop.domain.exits import ExitConfig, ExitParams
 from cts_desktop.domain.settings import default_values
-from cts_desktop.engine.preset_engine import LiveSet, PresetLimits, PresetRunner, choose_candidates
+from cts_desktop.engine.preset_runner import LiveSet, PresetLimits, PresetRunner, choose_candidates
 from tests.unit.backtest.conftest import load_bars
 
 PARAMS = ExitParams(pc=0.001, fee=0.00055)
