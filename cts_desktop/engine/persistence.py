@@ -132,9 +132,12 @@ class EngineStore:
         n = len(book)
         rows = np.fromiter((r for r in dirty if r < n), dtype=np.int64)
         rows.sort()
-        results = [r for r in results if r.row < n]
-        result_rows = np.unique(np.fromiter((r.row for r in results), dtype=np.int64, count=len(results)))
-        rows = np.union1d(rows, result_rows)  # a result's set is stored with it, so its id exists
+        by_row: dict[int, list[ClosedResult]] = {}
+        for r in results:
+            if r.row < n:
+                by_row.setdefault(r.row, []).append(r)
+        # a result's set is stored in the same step, so its id exists when the result is appended
+        rows = np.union1d(rows, np.fromiter(by_row, dtype=np.int64, count=len(by_row)))
         connection_id = self.connection_id
         for start in range(0, len(rows), ROWS_PER_STEP):
             if pipeline.book is not book:
@@ -143,12 +146,11 @@ class EngineStore:
                 return
             chunk = rows[start:start + ROWS_PER_STEP]
             batch = set_rows(pipeline, chunk)
-            lo, hi = int(chunk[0]), int(chunk[-1])
-            mine = [r for r in results if lo <= r.row <= hi]
-            if mine:
-                keys = dict(zip(chunk.tolist(), batch.keys, strict=True))
-                for r in mine:
-                    batch.results.setdefault(keys[r.row], []).append(r)
+            if by_row:  # each step takes its own sets' results (not a scan of all results per step)
+                for row, key in zip(chunk.tolist(), batch.keys, strict=True):
+                    closed = by_row.get(row)
+                    if closed:
+                        batch.results[key] = closed
             self.writer.submit(_sets_writer(connection_id, batch, limits))
             await asyncio.sleep(0)
 
