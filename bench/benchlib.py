@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 SOURCES = ("BTC", "ETH", "SOL")
 
@@ -40,6 +41,79 @@ def make_dataset(target: Path, count: int) -> list[str]:
                 shutil.copyfile(src, target / f"{name}USDT{suffix}")
     (target / "instruments.json").write_text(json.dumps({"instruments": instruments}))
     return names
+
+
+class ThreadCpu:
+    """CPU seconds per thread of this process over a window: which threads compete with the event loop for the GIL
+    (a thread running Python holds it; the loop thread waits up to the switch interval each time it takes it
+    back). Python threads are named; others (Qt's, numba's) are shown by their native id."""
+
+    def __init__(self) -> None:
+        self.start = self._times()
+
+    @staticmethod
+    def _times() -> dict[int, float]:
+        import psutil
+
+        return {t.id: t.user_time + t.system_time for t in psutil.Process().threads()}
+
+    def report(self, seconds: float, top: int = 8) -> None:
+        import threading
+
+        names = {t.native_id: t.name for t in threading.enumerate()}
+        end = self._times()
+        used = sorted(((end[k] - self.start.get(k, 0.0), k) for k in end), reverse=True)
+        groups: dict[str, float] = {}
+        for cpu, tid in used:
+            name = names.get(tid, f"native {tid}")
+            if name.startswith("asyncio_"):
+                name = "asyncio.to_thread pool"
+            groups[name] = groups.get(name, 0.0) + cpu
+        print(f"CPU by thread ({seconds:.0f} s window):")
+        for name, cpu in sorted(groups.items(), key=lambda item: -item[1])[:top]:
+            print(f"  {name:28s} {cpu:7.2f} s  ({cpu / seconds * 100:5.1f} % of a core)")
+
+
+def timed_application(argv: list[str]) -> Any:
+    """``--profile-qt``: a QApplication whose ``notify`` times every event it delivers, by event type and receiver
+    class, exclusive of nested events (a window's UpdateRequest contains its widgets' Paint events). Delivering every
+    event through Python costs some speed, so stall figures taken with it are only comparable with each other."""
+    import collections
+
+    from PySide6.QtWidgets import QApplication
+
+    class TimedApplication(QApplication):
+        def __init__(self, args: list[str]) -> None:
+            super().__init__(args)
+            self.enabled = False
+            self.exclusive: collections.Counter[str] = collections.Counter()
+            self.counts: collections.Counter[str] = collections.Counter()
+            self.worst: dict[str, float] = {}
+            self._nested: list[float] = []
+
+        def notify(self, receiver: Any, event: Any) -> bool:
+            if not self.enabled:
+                return super().notify(receiver, event)
+            self._nested.append(0.0)
+            started = time.perf_counter()
+            try:
+                return super().notify(receiver, event)
+            finally:
+                took = time.perf_counter() - started
+                own = took - self._nested.pop()
+                if self._nested:
+                    self._nested[-1] += took
+                key = f"{event.type().name} → {type(receiver).__name__}"
+                self.exclusive[key] += own
+                self.counts[key] += 1
+                self.worst[key] = max(self.worst.get(key, 0.0), own)
+
+        def report(self, seconds: float, top: int = 16) -> None:
+            print(f"Qt events by exclusive time ({seconds:.0f} s window; event → receiver class):")
+            for key, total in self.exclusive.most_common(top):
+                print(f"  {total:7.3f} s  {self.counts[key]:7d}×  worst {self.worst[key] * 1000:6.1f} ms  {key}")
+
+    return TimedApplication(argv)
 
 
 def pct(values: list[float], q: float) -> float:

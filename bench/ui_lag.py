@@ -46,7 +46,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
-from benchlib import StallTracer, make_dataset, pct, probe, simulator_process  # noqa: E402
+from benchlib import (  # noqa: E402
+    StallTracer,
+    ThreadCpu,
+    make_dataset,
+    pct,
+    probe,
+    simulator_process,
+    timed_application,
+)
 from PySide6.QtWidgets import QApplication  # noqa: E402  (PySide6 before qasync)
 
 NARROW = {
@@ -116,6 +124,10 @@ async def engine_part(symbols: int, speed: float, seconds: float, matrix: str, d
     stop = asyncio.Event()
     flushes0, events0, cycles0 = gui.window.bridge.flushes, gui.window.bridge.events_in, engine.meters["main"].cycles
     tracer = StallTracer(trace_ms / 1000, period=min(0.01, trace_ms / 2000)) if trace_ms else None
+    threads = ThreadCpu()
+    qt_app = QApplication.instance()
+    if hasattr(qt_app, "report"):
+        qt_app.enabled = True  # type: ignore[attr-defined]
     task = asyncio.create_task(probe(stop, stalls, tracer=tracer))
     await asyncio.sleep(seconds)
     stop.set()
@@ -132,6 +144,10 @@ async def engine_part(symbols: int, speed: float, seconds: float, matrix: str, d
     print(f"stall while starting      p50 {pct(start_stalls, 0.5):.2f} / p99 {pct(start_stalls, 0.99):.2f} ms "
           f"(max {max(start_stalls, default=0):.1f} ms, {len(start_stalls)} probes): history warm-up in worker "
           f"processes")
+    threads.report(seconds)
+    if hasattr(qt_app, "report"):
+        qt_app.enabled = False  # type: ignore[attr-defined]
+        qt_app.report(seconds)  # type: ignore[attr-defined]
     if tracer is not None:
         tracer.stop()
         tracer.report()
@@ -192,12 +208,18 @@ def main() -> None:
     parser.add_argument("--matrix", choices=("narrow", "default"), default="narrow")
     parser.add_argument("--days", type=int, default=1, help="prehistoric days of 1 m history per symbol")
     parser.add_argument("--chart-only", action="store_true")
+    parser.add_argument("--profile-qt", action="store_true",
+                        help="time every Qt event by type and receiver (adds overhead; compare runs with each other)")
+    parser.add_argument("--switch-interval", type=float, default=None, metavar="MS",
+                        help="sys.setswitchinterval for this run (Python's default is 5 ms)")
     parser.add_argument("--trace-stalls", type=float, default=None, metavar="MS",
                         help="sample where the GUI loop thread is while it stalls longer than MS")
     args = parser.parse_args()
     import qasync
 
-    app = QApplication.instance() or QApplication([])
+    if args.switch_interval is not None:
+        sys.setswitchinterval(args.switch_interval / 1000)
+    app = QApplication.instance() or (timed_application([]) if args.profile_qt else QApplication([]))
     chart_part()
     if args.chart_only:
         return

@@ -29,6 +29,15 @@ T = TypeVar("T")
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
+AFTER_COMMIT = "cts.after_commit"
+
+
+def after_commit(session: Session, fn: Callable[[], None]) -> None:
+    """Run ``fn`` once ``session``'s transaction (from :meth:`Database.session`) has committed, never after a
+    rollback: a cache of what the database holds learns it only when the database holds it."""
+    session.info.setdefault(AFTER_COMMIT, []).append(fn)
+
+
 class DatabaseError(RuntimeError):
     """A database problem in plain words (locked, corrupt, unreachable, bad URL); never contains a password."""
 
@@ -131,8 +140,11 @@ class Database:
                 yield session
                 session.commit()
             except BaseException:
+                session.info.pop(AFTER_COMMIT, None)
                 session.rollback()
                 raise
+            for fn in session.info.pop(AFTER_COMMIT, ()):
+                fn()
 
     async def run(self, fn: Callable[[Session], T]) -> T:
         """Run ``fn(session)`` in a worker thread and commit; the asyncio loop never waits on the database."""

@@ -33,7 +33,7 @@ _COMMON_QSS = """
 #dangerButton { color: white; background: #b3261e; border: 1px solid #8c1d18; border-radius: 4px;
                 padding: 4px 8px; }
 #dangerButton:disabled { background: #a56b67; }
-#tickerItem { font-size: 12px; }
+#ticker { font-size: 12px; }
 #chartInfo { font-family: monospace; font-size: 11px; }
 """
 

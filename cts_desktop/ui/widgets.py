@@ -17,6 +17,15 @@ from PySide6.QtWidgets import (
 )
 
 
+def set_style_state(widget: QWidget, name: str, value: str) -> None:
+    """Set a property the stylesheet selects on (``#stateBadge[state="running"]``), re-polishing the widget only
+    when the value changed: a polish resolves the stylesheet again and re-lays the widget out, and status updates
+    arrive five times a second with the same state."""
+    if widget.property(name) != value:
+        widget.setProperty(name, value)
+        widget.style().polish(widget)
+
+
 class MetricCard(QFrame):
     """A titled number with a detail line (e.g. "Connections" / "2" / "1 enabled")."""
 

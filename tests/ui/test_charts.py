@@ -117,6 +117,36 @@ def test_markers_levels_and_crosshair(chart) -> None:  # type: ignore[no-untyped
         assert f"{value:g}" in text
 
 
+def test_grid_lines_are_opaque_background_mixes_drawn_behind_the_bars(chart) -> None:  # type: ignore[no-untyped-def]
+    """pyqtgraph draws its grid semi-transparent, which Qt blends slowly (3/4 of a live tick's repaint); the chart's
+    axes draw the same colours pre-mixed with the background, behind the ViewBox so no line crosses a candle."""
+    from PySide6.QtGui import QColor, QImage, QPainter, QPen
+
+    from cts_desktop.ui.charts.chart import THEMES
+
+    chart.set_series(series_10k())
+    chart.grab()
+    background = QColor(THEMES["dark"]["bg"])
+    for axis in chart.grid_axes:
+        image = QImage(8, 8, QImage.Format.Format_ARGB32)
+        painter = QPainter(image)
+        _, ticks, _ = axis.generateDrawSpecs(painter)
+        painter.end()
+        assert len(ticks) > 3, axis.orientation
+        assert all(pen.color().alpha() == 255 for pen, _, _ in ticks)
+        assert axis.zValue() < chart.price.getViewBox().zValue()
+    # a colour drawn at alpha a over the background looks like the mix the axis uses instead
+    axis = chart.grid_axes[0]
+    faint = QColor(THEMES["dark"]["fg"])
+    faint.setAlpha(40)
+    mixed = axis.opaque(QPen(faint)).color()
+    a = 40 / 255
+    for got, fg, bg in zip(mixed.getRgbF()[:3], faint.getRgbF()[:3], background.getRgbF()[:3], strict=True):
+        assert got == pytest.approx(fg * a + bg * (1 - a), abs=1 / 255)
+    chart.apply_theme("light")
+    assert axis.opaque(QPen(faint)).color() != mixed  # mixed with the light background now
+
+
 def test_resample_matches_a_bar_by_bar_oracle() -> None:
     d = load("bybit_BTCUSDT-PERP_1m_20221213.csv")
     rows = [tuple(r) for r in d]

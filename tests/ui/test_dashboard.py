@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QApplication
 from sqlalchemy import func, select
 
 from cts_desktop.app import GuiApp, create_qapp
+from cts_desktop.engine.trading_events import PriceUpdate
 from cts_desktop.exchanges.connections import REPLAY_CONNECTION_ID, ConnectionRuleError
 from cts_desktop.services import AppOptions, Services
 from cts_desktop.storage.models import Candle, ConfigSet, RealPosition
@@ -150,6 +151,21 @@ async def test_dashboard_drives_and_shows_the_engine(fast_services: Services) ->
     assert card.balance.text() == f"{paper_equity:,.2f}"
     assert card.positions.text() == str(sql(services, select(func.count()).where(
         RealPosition.connection_id == REPLAY_CONNECTION_ID, RealPosition.status.in_(("opening", "open", "closing")))))
+    assert card.pseudo.text() == f"{engine.status().pseudo_open:,}"
+    # ticker: each main symbol with the exchange's last price and 24 h change, all readable at 1366 px
+    rows = await gui.facade.dashboard_ticker()
+    dash.ticker.show_rows(rows)
+    dash.ticker.grab()
+    assert rows and set(dash.ticker.visible_symbols) == {r.symbol for r in rows}
+    for row in rows:
+        assert row.last is not None and row.change_pct_24h is not None, row
+        assert dash.ticker.text_of(row.symbol) == \
+            f"{row.symbol.split('/')[0]} {row.last:,.2f} {row.change_pct_24h:+.2f} %"
+    # a price the engine publishes reaches the ticker through the batched bridge
+    moved = rows[0].last * 1.001
+    services.bus.publish(PriceUpdate(key=REPLAY_CONNECTION_ID, symbol=rows[0].symbol, price=moved, ts_ms=0))
+    dash.bridge.flush()
+    assert dash.ticker.text_of(rows[0].symbol).split()[1] == f"{moved:,.2f}"
     main_row = [dash.engine.loops.item(r, 0).text() for r in range(dash.engine.loops.rowCount())].index("main")
     assert dash.engine.loops.item(main_row, 1).text() == f"{engine.meters['main'].cycles:,}"
     assert dash.banner.isHidden()

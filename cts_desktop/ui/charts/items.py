@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QLineF, QPointF, QRectF
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QPainter, QPen, QPicture
 
 CHUNK = 256
@@ -147,7 +147,53 @@ class VolumeItem(ChunkedBarsItem):
                 painter.drawRect(QRectF(x - 0.35, 0.0, 0.7, float(self.v[x])))
 
 
-class IndexAxis(pg.AxisItem):  # type: ignore[misc]
+class GridAxis(pg.AxisItem):  # type: ignore[misc]
+    """An axis whose grid lines are opaque colours pre-mixed with the chart's background, drawn behind the data.
+
+    Qt's raster engine draws a semi-transparent line through its slow blending path: pyqtgraph's grid (an alpha per
+    tick level) cost ~5 ms per axis per repaint on a 1000-px pane, three quarters of a live tick's repaint. Mixed
+    with the background beforehand the lines look the same and draw several times faster; stacked behind the
+    ViewBox they no longer cross the candles.
+    """
+
+    BEHIND_VIEW = -200.0  # the ViewBox sits at z -100 in its PlotItem
+
+    def __init__(self, *args: Any, background: str = "#000000", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.background = QColor(background)
+        self._pens: dict[tuple[int, float], QPen] = {}
+
+    def set_background(self, colour: str) -> None:
+        self.background = QColor(colour)
+        self._pens.clear()
+        self.picture = None
+        self.update()
+
+    def generateDrawSpecs(self, p: QPainter) -> Any:
+        specs = super().generateDrawSpecs(p)
+        if specs is None:
+            return None
+        axis_spec, tick_specs, text_specs = specs
+        return axis_spec, [(self.opaque(pen), a, b) for pen, a, b in tick_specs], text_specs
+
+    def opaque(self, pen: QPen) -> QPen:
+        """``pen`` with its colour mixed over the background (alpha 255); pens already opaque are kept."""
+        colour = pen.color()
+        if colour.alpha() == 255 or pen.brush().style() != Qt.BrushStyle.SolidPattern:
+            return pen
+        key = (colour.rgba(), pen.widthF())
+        cached = self._pens.get(key)
+        if cached is None:
+            a, bg = colour.alphaF(), self.background
+            mixed = QColor.fromRgbF(*(c * a + b * (1 - a) for c, b in zip(colour.getRgbF()[:3], bg.getRgbF()[:3],
+                                                                          strict=True)))
+            cached = QPen(pen)
+            cached.setColor(mixed)
+            self._pens[key] = cached
+        return cached
+
+
+class IndexAxis(GridAxis):
     """Bottom axis of a bar-index chart: ticks show the bar's open time (UTC)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

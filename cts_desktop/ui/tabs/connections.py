@@ -42,6 +42,7 @@ from cts_desktop.ui.tabs.connections_form import KeysBox, OptionsBox
 from cts_desktop.ui.tabs.connections_test import FAIL_STYLE, OK_STYLE, ConnectionTestPanel
 from cts_desktop.ui.tabs.dashboard_connections import LiveTradeDialog
 from cts_desktop.ui.tasks import spawn
+from cts_desktop.ui.widgets import set_style_state
 
 BADGE_COLOURS = {"running": "#2e9d57", "paused": "#c98f0a", "starting": "#3d7bd9", "error": "#d64541",
                  "stopped": "#7a8391"}
@@ -294,8 +295,7 @@ class ConnectionsTab(QWidget):
         c = item.config
         text, state = item.badge()
         self.badge.setText(text)
-        self.badge.setProperty("state", state)
-        self.badge.style().polish(self.badge)
+        set_style_state(self.badge, "state", state)
         self.badge.show()
         for box, value in ((self.enabled, c.is_enabled), (self.active, c.is_active), (self.live, c.is_live_trade)):
             box.blockSignals(True)

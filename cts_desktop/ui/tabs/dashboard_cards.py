@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QGridLayout, QWidget
 
 from cts_desktop.ui.models.dashboard_data import DashboardMetrics
-from cts_desktop.ui.widgets import MetricCard, human_bytes
+from cts_desktop.ui.widgets import MetricCard, human_bytes, set_style_state
 
 CARDS = (
     ("connections", "Active connections"), ("positions", "Open positions"), ("pnl", "Daily P&L (24 h)"),
@@ -37,8 +37,7 @@ class MetricsPanel(QWidget):
                            f"live {m.live_positions} · paper {m.paper_positions} · pseudo {m.pseudo_positions}")
         pnl = float(m.daily_pnl)
         c["pnl"].set(f"{pnl:+,.2f}", f"USDT · {m.daily_closed} closed")
-        c["pnl"].value.setProperty("sign", "up" if pnl > 0 else "down" if pnl < 0 else "flat")
-        c["pnl"].value.style().polish(c["pnl"].value)
+        set_style_state(c["pnl"].value, "sign", "up" if pnl > 0 else "down" if pnl < 0 else "flat")
         if m.balance_usdt is None:
             c["balance"].set("—", "no balance read yet")
         else:

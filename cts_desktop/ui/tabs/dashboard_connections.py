@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from cts_desktop.ui.models.dashboard_data import ConnectionCard
+from cts_desktop.ui.widgets import set_style_state
 
 Runner = Callable[[Coroutine[Any, Any, Any], str], None]
 
@@ -100,6 +101,7 @@ class ConnectionCardWidget(QFrame):
         self.volume.setToolTip("Live volume factor of this connection (0.1–10)")
         self.balance = QLabel("—")
         self.positions = QLabel("0")
+        self.pseudo = QLabel("—")
         self.detail = QLabel("")
         self.detail.setObjectName("metricDetail")
         self.detail.setWordWrap(True)
@@ -117,7 +119,8 @@ class ConnectionCardWidget(QFrame):
         grid = QGridLayout()
         grid.setHorizontalSpacing(8)
         grid.setVerticalSpacing(2)
-        for col, (label, widget) in enumerate((("Balance USDT", self.balance), ("Open positions", self.positions))):
+        facts = (("Balance USDT", self.balance), ("Open positions", self.positions), ("Pseudo open", self.pseudo))
+        for col, (label, widget) in enumerate(facts):
             caption = QLabel(label)
             caption.setObjectName("metricDetail")
             grid.addWidget(caption, 0, col)
@@ -147,9 +150,8 @@ class ConnectionCardWidget(QFrame):
         self.card = card
         status = card.status
         self.badge.setText(status)
-        self.badge.setProperty("state", {"Connected": "running", "Loading": "paused", "Connecting": "paused",
-                                         "Error": "error"}.get(status, "stopped"))
-        self.badge.style().polish(self.badge)
+        set_style_state(self.badge, "state", {"Connected": "running", "Loading": "paused", "Connecting": "paused",
+                                              "Error": "error"}.get(status, "stopped"))
         for box, value in ((self.enable, card.enabled), (self.live, card.live_trade)):
             box.blockSignals(True)
             box.setChecked(value)
@@ -164,10 +166,11 @@ class ConnectionCardWidget(QFrame):
         engine = card.engine
         self.show_progress(engine.progress if engine is not None else None,
                            engine.progress_text if engine is not None else "")
+        self.pseudo.setText("—" if engine is None else f"{engine.pseudo_open:,}")
+        # the wrapped detail line changes only with the mode or an error (a new text re-lays the column out)
         parts = [card.exchange + (" · offline simulator" if card.is_replay else "")]
         if engine is not None:
-            parts.append(f"{'paper' if engine.paper else 'LIVE'} · {len(engine.symbols)} symbols · "
-                         f"pseudo {engine.pseudo_open}")
+            parts.append(f"{'paper' if engine.paper else 'LIVE'} · {len(engine.symbols)} symbols")
             if engine.last_error:
                 parts.append(engine.last_error)
         self.detail.setText(" · ".join(parts))

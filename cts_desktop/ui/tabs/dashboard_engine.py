@@ -27,6 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from cts_desktop.ui.widgets import set_style_state
+
 SHORTCUTS = {"start": "F5", "pause": "F6", "resume": "F7", "stop": "F8", "emergency": "Ctrl+Shift+F12"}
 LABELS = {"start": "Start", "pause": "Pause", "resume": "Resume", "stop": "Stop", "emergency": "Emergency stop"}
 LOOPS = ("main", "orders", "sync", "persist")
@@ -160,8 +162,7 @@ class EnginePanel(QFrame):
         state = "stopped" if status is None else status.state.value
         self.state = state
         self.badge.setText(state.upper())
-        self.badge.setProperty("state", state)
-        self.badge.style().polish(self.badge)
+        set_style_state(self.badge, "state", state)
         busy = state in ("starting", "stopping")
         self.buttons["start"].setEnabled(state in ("stopped", "error") and not busy)
         self.buttons["pause"].setEnabled(state == "running")

@@ -178,3 +178,83 @@ async def test_a_book_replaced_while_storing_is_left_for_the_next_round(db: Data
     assert 0 < len(stored) < dirty  # the steps before the new book, none after
     with db.session() as s:
         assert s.execute(select(func.count()).select_from(BookSnapshot)).scalar_one() == 0  # the new book is empty
+
+
+def count_set_lookups(db: Database) -> list[str]:
+    """Every SELECT on config_sets the writer runs from now on (the statements, for the failure message)."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def before(_conn, _cursor, statement: str, *_args: object) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("SELECT") and "config_sets" in statement:
+            seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", before)
+    return seen
+
+
+async def test_a_stored_set_is_updated_by_its_cached_id_without_a_lookup(db: Database, writer: BatchedWriter) -> None:
+    """Steady trading stores the same sets again and again: their ids come from the cache, not one SELECT per
+    variant (which returned all ~900 sets of every touched variant: most of the writer's time)."""
+    p = pipeline(LOW_GATES)
+    store = EngineStore("c1", writer, lambda: VALUES)
+    prices = ticks()
+    trade(p, store, prices[: len(prices) // 2])
+    await store.persist({SYMBOL: p}, status, snapshot=False)
+    assert writer.flush(30)
+    first = stored_sets(db)
+    lookups = count_set_lookups(db)
+    # the same sets change again (their statistics are recomputed from the book as it is now)
+    rows = np.flatnonzero(p.book.total > 0).astype(np.int64)
+    assert len(rows) == len(first) > 0
+    store.touch(SYMBOL, rows.tolist())
+    p.book.total[rows[0]] += 1  # one set's figure changes: the update must reach its row
+    await store.persist({SYMBOL: p}, status, snapshot=False)
+    assert writer.flush(30)
+    assert lookups == [], "known sets must not be looked up again"
+    again = stored_sets(db)
+    assert {k: r.id for k, r in again.items()} == {k: r.id for k, r in first.items()}
+    assert_rows_equal_book(p, again, rows)
+
+
+async def test_cached_ids_of_deleted_sets_are_looked_up_again(db: Database, writer: BatchedWriter) -> None:
+    """A database that lost the sets (replaced under the app) gets them inserted again, not silently missed."""
+    from sqlalchemy import delete
+
+    p = pipeline(LOW_GATES)
+    store = EngineStore("c1", writer, lambda: VALUES)
+    trade(p, store, ticks()[:3000])
+    rows = np.array(sorted(store.dirty[SYMBOL]), dtype=np.int64)
+    await store.persist({SYMBOL: p}, status, snapshot=False)
+    assert writer.flush(30)
+    with db.session() as s:
+        s.execute(delete(ConfigSet))
+    store.touch(SYMBOL, rows.tolist())
+    await store.persist({SYMBOL: p}, status, snapshot=False)
+    assert writer.flush(30)
+    assert_rows_equal_book(p, stored_sets(db), rows)
+
+
+async def test_ids_of_a_rolled_back_insert_are_not_cached(db: Database) -> None:
+    """The cache learns an id only after its transaction committed: a failed batch (retried later) must insert its
+    sets again rather than update ids that were never stored."""
+    from cts_desktop.engine.persistence import SetIds, set_rows, write_sets
+    from cts_desktop.storage.results import HistoryLimits
+
+    with db.session() as s:
+        s.add(Connection(id="c1", name="Persist test", exchange="bybit", kind="replay"))
+    p = pipeline(LOW_GATES)
+    trade(p, EngineStore("c1", None, lambda: VALUES), ticks()[:3000])  # type: ignore[arg-type]
+    rows = np.flatnonzero(p.book.total > 0).astype(np.int64)
+    batch = set_rows(p, rows)
+    batch.ids = SetIds(len(p.book))
+    limits = HistoryLimits(500, 20)
+    with pytest.raises(RuntimeError), db.session() as s:
+        write_sets(s, "c1", batch, limits)
+        raise RuntimeError("the commit failed")
+    assert (batch.ids.get(rows) == -1).all()
+    with db.session() as s:
+        write_sets(s, "c1", batch, limits)
+    assert (batch.ids.get(rows) > 0).all()
+    assert_rows_equal_book(p, stored_sets(db), rows)
