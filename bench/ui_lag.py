@@ -70,7 +70,7 @@ NARROW = {
 
 
 async def engine_part(symbols: int, speed: float, seconds: float, matrix: str, days: int = 1,
-                      trace_ms: float | None = None) -> None:
+                      trace_ms: float | None = None, switch_ms: float | None = None) -> None:
     from cts_desktop.app import GuiApp, create_qapp
     from cts_desktop.exchanges.adapter import ExchangeAdapter
     from cts_desktop.exchanges.capabilities import RateLimit
@@ -90,6 +90,9 @@ async def engine_part(symbols: int, speed: float, seconds: float, matrix: str, d
                                 "overall.forced_symbols": [], "overall.symbol_count": min(50, symbols),
                                 "overall.prehistoric_days": days, **(NARROW if matrix == "narrow" else {})})
     create_qapp()
+    if switch_ms is not None:  # instead of the app's (cts_desktop.app.GIL_SWITCH_INTERVAL_S)
+        sys.setswitchinterval(switch_ms / 1000)
+    print(f"GIL switch interval       {sys.getswitchinterval() * 1000:g} ms", flush=True)
     gui = GuiApp(services)
     gui.window.resize(1366, 768)
     gui.show()
@@ -211,14 +214,12 @@ def main() -> None:
     parser.add_argument("--profile-qt", action="store_true",
                         help="time every Qt event by type and receiver (adds overhead; compare runs with each other)")
     parser.add_argument("--switch-interval", type=float, default=None, metavar="MS",
-                        help="sys.setswitchinterval for this run (Python's default is 5 ms)")
+                        help="sys.setswitchinterval for this run (the app sets 1 ms; Python's default is 5)")
     parser.add_argument("--trace-stalls", type=float, default=None, metavar="MS",
                         help="sample where the GUI loop thread is while it stalls longer than MS")
     args = parser.parse_args()
     import qasync
 
-    if args.switch_interval is not None:
-        sys.setswitchinterval(args.switch_interval / 1000)
     app = QApplication.instance() or (timed_application([]) if args.profile_qt else QApplication([]))
     chart_part()
     if args.chart_only:
@@ -227,7 +228,7 @@ def main() -> None:
     asyncio.set_event_loop(loop)
     with loop:
         loop.run_until_complete(engine_part(args.symbols, args.speed, args.seconds, args.matrix, args.days,
-                                            args.trace_stalls))
+                                            args.trace_stalls, args.switch_interval))
 
 
 if __name__ == "__main__":

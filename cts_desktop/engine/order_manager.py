@@ -330,6 +330,19 @@ class OrderManager:
         )))
         return report
 
+    async def sync_until_settled(self, symbols: list[str], timeout_s: float = 10.0) -> ReconcileReport:
+        """:meth:`sync` again (every half second, up to ``timeout_s``) while a closing order's fill has not reached
+        the DB yet: an emergency close must leave no position 'closing' when the engine stops (the exchange may
+        report a market order's fill a moment after accepting it)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while True:
+            report = await self.sync(symbols)
+            positions = await self.db.run(lambda s: rec.open_real_positions(s, self.connection_id))
+            if not any(p.status == "closing" for p in positions) or loop.time() >= deadline:
+                return report
+            await asyncio.sleep(0.5)
+
     async def _look_back(self, position: RealPosition) -> RealPosition:
         """The exchange holds no such position, yet no closing fill reached the DB: fetch the symbol's fills again
         from the position's opening (not from the incremental mark) and settle once more."""

@@ -11,8 +11,12 @@ computed in one go that was a stall of seconds per symbol):
 * statistics of at most :data:`ROWS_PER_STEP` sets per step, all windows from one gather of the ring;
 * a snapshot copied :data:`SNAPSHOT_BYTES_PER_STEP` at a time (:class:`~cts_desktop.domain.book.SnapshotCopy`)
   and compressed in a worker thread;
-* the SQL in the batched writer's thread, one job per step: the set ids of a step come from one SELECT per
-  variant (not one per set), new sets are inserted and known ones updated in one executemany each.
+* the SQL in the batched writer's thread, one job per step: a set's id is looked up once (one SELECT per variant,
+  not one per set) and then kept (:class:`SetIds`, learnt only after the transaction committed); new sets are
+  inserted with RETURNING, known ones updated through the driver's executemany with their statistics already JSON
+  text — the writer's every GIL slice is one the GUI thread waits for;
+* after a history warm-up in a worker process, the worker has already stored the sets it changed
+  (:func:`store_sets_now`) and only their ids arrive here.
 
 A book replaced while its steps run (settings gave a new one) is left for the next round: rows of the old book
 mean nothing in the new one.
@@ -144,6 +148,16 @@ class EngineStore:
     def add_results(self, symbol: str, results: Iterable[ClosedResult]) -> None:
         self.pending_results.extend((symbol, r) for r in results)
 
+    def learn_ids(self, symbol: str, book: SetBook, rows: npt.NDArray[np.int64], ids: npt.NDArray[np.int64]) -> None:
+        """Ids of ``book``'s sets stored elsewhere (a warm-up worker stored them): later stores update them
+        without looking them up."""
+        self._set_ids(symbol, book).remember(rows, ids)
+
+    def limits(self) -> HistoryLimits:
+        values = self.values()
+        return HistoryLimits(int(cfg.number(values, "system.position_length")),
+                             int(cfg.number(values, "system.position_threshold_pct")))
+
     # --- storing ------------------------------------------------------------------------------------------------
 
     async def persist(self, pipelines: dict[str, SymbolPipeline], status: Callable[[], TradeEngineStatus],
@@ -151,8 +165,7 @@ class EngineStore:
         """Store the changed sets (and results), the engine state and, with ``snapshot``, every book and the cycle
         metrics of ``meters``."""
         async with self._lock:
-            limits = HistoryLimits(int(cfg.number(self.values(), "system.position_length")),
-                                   int(cfg.number(self.values(), "system.position_threshold_pct")))
+            limits = self.limits()
             dirty, self.dirty = self.dirty, {}
             results, self.pending_results = self.pending_results, []
             by_symbol: dict[str, list[ClosedResult]] = {}
@@ -237,6 +250,25 @@ class EngineStore:
         ]
         if metrics:
             self.writer.insert_many("cycle_metrics", metrics)
+
+
+def store_sets_now(session_scope: Callable[[], Any], connection_id: str, pipeline: SymbolPipeline,
+                   rows: npt.NDArray[np.int64], limits: HistoryLimits,
+                   stopped: Callable[[], bool] = lambda: False) -> npt.NDArray[np.int64] | None:
+    """Store the sets ``rows`` of the pipeline's book now, :data:`ROWS_PER_STEP` per transaction
+    (``session_scope()`` gives one), for a process that has the book to itself: a warm-up worker stores what it
+    computed, so neither the GUI process's loop (statistics) nor its writer thread (SQL) spends time on the
+    hundreds of thousands of sets a warm-up changes. Returns each row's set id; None when ``stopped()`` turned
+    true between two transactions."""
+    ids = SetIds(len(pipeline.book))
+    for start in range(0, len(rows), ROWS_PER_STEP):
+        if stopped():
+            return None
+        batch = set_rows(pipeline, rows[start:start + ROWS_PER_STEP])
+        batch.ids = ids
+        with session_scope() as session:
+            write_sets(session, connection_id, batch, limits)
+    return ids.get(rows)
 
 
 def _row_bytes(book: SetBook) -> int:
@@ -387,4 +419,5 @@ def write_state(session: Session, status: TradeEngineStatus) -> None:
     row.last_error = status.last_error
 
 
-__all__ = ["STAT_COLUMNS", "EngineStore", "SetIds", "SetRows", "set_rows", "write_sets", "write_state"]
+__all__ = ["STAT_COLUMNS", "EngineStore", "SetIds", "SetRows", "set_rows", "store_sets_now", "write_sets",
+           "write_state"]

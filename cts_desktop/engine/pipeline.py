@@ -30,6 +30,10 @@ from cts_desktop.engine.order_manager import EntrySignal
 log = logging.getLogger("cts.engine.pipeline")
 
 
+_VariantText = tuple[str, str, str]  # indication type, parameters as text, direction
+_ExitText = tuple[float, float, float, float]  # tp, sl, trailing start, trailing stop
+
+
 @dataclass(frozen=True, slots=True)
 class SetKey:
     """The identity of a configuration set as stored in ``config_sets``."""
@@ -88,6 +92,7 @@ class SymbolPipeline:
         self.last_price: float | None = None
         self.last_time: float | None = None
         self.mirrored: dict[int, float] = {}  # set row → entry time of the pseudo position a Real one mirrors
+        self._keys_cache: tuple[SetBook, int, dict[int, _VariantText], list[_ExitText]] | None = None
 
     # --- updates --------------------------------------------------------------------------------------------
 
@@ -211,16 +216,29 @@ class SymbolPipeline:
     def set_keys(self, rows: npt.NDArray[np.int64]) -> list[SetKey]:
         """The stored identity of each set row (variant parameters as canonical text)."""
         book = self.book
+        variants, configs = self._key_parts(book)
+        symbol = self.symbol
+        n_cfg = book.n_cfg
+        return [SetKey(symbol, *variants[row // n_cfg], *configs[row % n_cfg]) for row in rows.tolist()]
+
+    def __getstate__(self) -> dict[str, object]:
+        state = self.__dict__.copy()
+        state["_keys_cache"] = None  # derived, rebuilt on demand (not sent to or from a warm-up worker)
+        return state
+
+    def _key_parts(self, book: SetBook) -> tuple[dict[int, _VariantText], list[_ExitText]]:
+        """Per variant (type, parameter text, direction) and per exit configuration (tp, sl, trailing start/stop),
+        kept while the book and its variants stay the same: formatting every variant's parameters for each
+        persistence step was most of the loop's time in it."""
+        cached = self._keys_cache
+        if cached is not None and cached[0] is book and cached[1] == len(book.variants):
+            return cached[2], cached[3]
         m = book.matrix
         variants = {v: (kind, ",".join(f"{p:g}" for p in params), "long" if direction > 0 else "short")
                     for (kind, params, direction), v in book.variants.items()}
-        keys = []
-        for row in rows.tolist():
-            variant, config = divmod(row, book.n_cfg)
-            kind, params, direction = variants[variant]
-            keys.append(SetKey(self.symbol, kind, params, direction, float(m.tp[config]), float(m.sl[config]),
-                               float(m.trail_start[config]), float(m.trail_stop[config])))
-        return keys
+        configs = list(zip(m.tp.tolist(), m.sl.tolist(), m.trail_start.tolist(), m.trail_stop.tolist(), strict=True))
+        self._keys_cache = (book, len(book.variants), variants, configs)
+        return variants, configs
 
     def layer_of(self, rows: npt.NDArray[np.int64]) -> list[str]:
         """base, main or real per row (Real sets are a subset of Main sets)."""

@@ -69,6 +69,8 @@ class Prehistory:
         total = len(e.symbols)
         snapshots, e._start_snapshots = e._start_snapshots, {}
         pool: warmup.WarmupPool | None = warmup.shared_pool()
+        spec = e.deps.db.spec()
+        store = warmup.WarmupStore(spec, e.config.id, e.store.limits()) if spec is not None else None
         pending: deque[_WarmupTask] = deque()
         done = 0
 
@@ -110,7 +112,7 @@ class Prehistory:
                 if pool is not None:
                     try:
                         task.job = pool.submit(pipeline, candles, task.snapshot,
-                                               bool(e.values["system.persist_pseudo_results"]))
+                                               bool(e.values["system.persist_pseudo_results"]), store)
                     except warmup.PoolUnavailable as error:
                         log.warning("no worker process for the history warm-up (%s): replaying in a thread",
                                     error, extra={"connection_id": e.config.id})
@@ -149,9 +151,17 @@ class Prehistory:
         """A worker's outcome, as if the replay had run here: its pipeline replaces the one sent (unless the
         pipelines were rebuilt meanwhile), its rows and results join the ones to persist (``_collect``)."""
         e = self.engine
-        if e.pipelines.get(symbol) is sent:
+        installed = e.pipelines.get(symbol) is sent
+        if installed:
             e.pipelines[symbol] = outcome.pipeline
-        e.store.touch(symbol, outcome.rows.tolist())
+        if outcome.stored_ids is not None:  # the worker stored the sets: only their ids are new here
+            if installed:
+                e.store.learn_ids(symbol, outcome.pipeline.book, outcome.rows, outcome.stored_ids)
+        else:
+            if outcome.store_error:
+                log.warning("the warm-up worker could not store the sets of %s (%s): storing them from here",
+                            symbol, outcome.store_error, extra={"connection_id": e.config.id})
+            e.store.touch(symbol, outcome.rows.tolist())
         e.store.add_results(symbol, outcome.closed_results())
         log.debug("history of %s replayed in a worker: %.1f s CPU, %.1f s wall", symbol, outcome.cpu_s,
                   outcome.wall_s, extra={"connection_id": e.config.id})

@@ -14,6 +14,9 @@ thread for minutes. Here each symbol's replay is a job of one shared :class:`War
   sends back the pipeline, the set rows whose results or status changed and — when the engine persists every
   pseudo result — the closed results as one float array (:class:`WarmupOutcome`); loading that in the GUI
   process is a few copies of memory, not seconds of Python;
+* with a :class:`WarmupStore` the worker also stores the changed sets itself (its own connection to the same
+  database) and sends their ids back: the first store after a warm-up is hundreds of thousands of sets, which in
+  the GUI process cost its loop the statistics and its writer thread a minute of GIL the Qt thread waited for;
 * stop: every job owns a byte in a shared array the workers inherit; :meth:`WarmupJob.stop` sets it and the
   worker returns within ten candles (:data:`CHECK_EVERY`), its outcome marked incomplete. A worker whose app
   process died (killed) exits at once, busy or idle (it watches the parent's sentinel).
@@ -44,6 +47,8 @@ import numpy as np
 from cts_desktop.domain.book import BookParams, SetBook
 from cts_desktop.domain.matrix import ExitMatrix
 from cts_desktop.engine.pipeline import ClosedResult, SymbolPipeline
+from cts_desktop.storage.db import DatabaseSpec
+from cts_desktop.storage.results import HistoryLimits
 
 log = logging.getLogger("cts.engine.warmup")
 
@@ -93,10 +98,21 @@ def prepare(pipeline: SymbolPipeline, snapshot: bytes | None) -> None:
         pipeline.book = book
 
 
+@dataclass(frozen=True, slots=True)
+class WarmupStore:
+    """Where a worker stores the sets its replay changed, itself: a warm-up changes hundreds of thousands of sets,
+    whose statistics and SQL would otherwise cost the GUI process's loop and writer thread a minute of GIL."""
+
+    database: DatabaseSpec
+    connection_id: str
+    limits: HistoryLimits
+
+
 @dataclass(slots=True)
 class WarmupOutcome:
     """What a worker sends back: the warmed pipeline, whether the replay ran to the end, the set rows to persist
-    (every row that closed a result or changed status) and, when asked, every closed result in order."""
+    (every row that closed a result or changed status), their ids when the worker stored them itself (else the
+    reason it could not) and, when asked, every closed result in order."""
 
     pipeline: SymbolPipeline
     completed: bool
@@ -104,6 +120,8 @@ class WarmupOutcome:
     results: np.ndarray | None  # float64 (n, 6): row, result, result_pc, entry_t, close_t, drawdown_s
     cpu_s: float
     wall_s: float
+    stored_ids: np.ndarray | None = None  # int64 per row: the worker stored the sets (WarmupStore)
+    store_error: str | None = None
 
     def closed_results(self) -> list[ClosedResult]:
         if self.results is None:
@@ -156,7 +174,7 @@ def _exit_with_parent(sentinel: int) -> None:
 
 
 def _run_job(slot: int, pipeline: SymbolPipeline, candles: Sequence[Candle], snapshot: bytes | None,
-             keep_results: bool) -> WarmupOutcome:
+             keep_results: bool, store: WarmupStore | None = None) -> WarmupOutcome:
     wall, cpu = time.perf_counter(), time.process_time()
     flags = _flags
     if flags is None:  # called in this process (not through the pool)
@@ -171,8 +189,26 @@ def _run_job(slot: int, pipeline: SymbolPipeline, candles: Sequence[Candle], sna
         prepare(pipeline, snapshot)
         completed = replay_candles(pipeline, candles, collected, stopped)
     results = np.frombuffer(collected.results, dtype=np.float64).reshape(-1, _RESULT_FIELDS) if keep_results else None
-    return WarmupOutcome(pipeline, completed, np.asarray(sorted(collected.rows), dtype=np.int64), results,
-                         time.process_time() - cpu, time.perf_counter() - wall)
+    rows = np.asarray(sorted(collected.rows), dtype=np.int64)
+    outcome = WarmupOutcome(pipeline, completed, rows, results, 0.0, 0.0)
+    if completed and store is not None and len(rows):
+        try:
+            outcome.stored_ids = _store_sets(store, pipeline, rows, stopped)
+        except Exception as error:  # the GUI process stores them instead (and says why)
+            outcome.store_error = f"{type(error).__name__}: {error}"
+    outcome.cpu_s, outcome.wall_s = time.process_time() - cpu, time.perf_counter() - wall
+    return outcome
+
+
+def _store_sets(store: WarmupStore, pipeline: SymbolPipeline, rows: np.ndarray,
+                stopped: Callable[[], bool]) -> np.ndarray | None:
+    from cts_desktop.engine.persistence import store_sets_now
+
+    database = store.database.open()
+    try:
+        return store_sets_now(database.session, store.connection_id, pipeline, rows, store.limits, stopped)
+    finally:
+        database.dispose()
 
 
 def _ping() -> int:
@@ -254,8 +290,9 @@ class WarmupPool:
         return self._active
 
     def submit(self, pipeline: SymbolPipeline, candles: Sequence[Candle], snapshot: bytes | None = None,
-               keep_results: bool = False) -> WarmupJob:
-        """Queue one symbol's replay; raises :class:`PoolUnavailable` when no worker process can run it."""
+               keep_results: bool = False, store: WarmupStore | None = None) -> WarmupJob:
+        """Queue one symbol's replay (with ``store``, the worker also stores the sets it changed); raises
+        :class:`PoolUnavailable` when no worker process can run it."""
         if not self.enabled:
             raise PoolUnavailable(f"worker processes disabled ({WORKERS_ENV}=0)")
         with self._lock:
@@ -265,7 +302,7 @@ class WarmupPool:
             self._flags[slot] = 0
             try:
                 executor = self._ensure_executor()
-                future = executor.submit(_run_job, slot, pipeline, candles, snapshot, keep_results)
+                future = executor.submit(_run_job, slot, pipeline, candles, snapshot, keep_results, store)
             except (OSError, RuntimeError, BrokenProcessPool) as error:  # RuntimeError: shut down meanwhile
                 self._free.append(slot)
                 self._executor = None

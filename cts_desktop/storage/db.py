@@ -14,6 +14,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -76,6 +77,21 @@ def sqlite_url(path: Path) -> URL:
     return URL.create("sqlite", database=str(path))
 
 
+@dataclass(frozen=True, slots=True)
+class DatabaseSpec:
+    """What another process of the app needs to open the same database (a warm-up worker storing the sets it
+    computed). The password travels only in memory — pickled through the pipe to the worker — never into a file,
+    the URL or a log line (``repr`` leaves it out)."""
+
+    url: str  # without a password
+    schema: str | None
+    busy_timeout_ms: int
+    password: str | None = field(default=None, repr=False)
+
+    def open(self) -> Database:
+        return Database(self.url, password=self.password, schema=self.schema, busy_timeout_ms=self.busy_timeout_ms)
+
+
 class Database:
     """One database: its engine, a session factory, migrations and health information."""
 
@@ -92,6 +108,7 @@ class Database:
         self.url = normalise_url(url) if isinstance(url, str) else url
         self.schema = schema
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        self._password = password  # kept for spec() only (another process opening this database)
         self.engine = self._create_engine(password, echo)
         self.sessions: sessionmaker[Session] = sessionmaker(self.engine, expire_on_commit=False)
         self.created_now = False  # set by migrate(): True when this start created the schema (first start)
@@ -118,6 +135,15 @@ class Database:
         return create_engine(
             self.url, echo=echo, connect_args=connect_args, pool_pre_ping=True, pool_size=5, max_overflow=5
         )
+
+    def spec(self) -> DatabaseSpec | None:
+        """How another process opens this database; None for an in-memory SQLite database (only this process
+        has it)."""
+        if self.is_sqlite and (self.url.database or ":memory:") == ":memory:":
+            return None
+        password = self._password or (str(self.url.password) if self.url.password else None)
+        return DatabaseSpec(self.url.set(password=None).render_as_string(hide_password=False), self.schema,
+                            self.busy_timeout_ms, password)
 
     @property
     def display_url(self) -> str:

@@ -41,6 +41,7 @@ from cts_desktop.storage.candles import store_candles
 from cts_desktop.storage.db import Database
 from cts_desktop.storage.settings_store import SettingsStore
 from cts_desktop.storage.writer import BatchedWriter
+from tests.integration.engine.test_persistence import assert_rows_equal_book, stored_sets
 
 ASYNC = pytest.mark.asyncio(loop_factories=["asyncio"])
 
@@ -119,10 +120,25 @@ def assert_same(a: Any, b: Any, where: str) -> None:
         assert_same(vars(a), vars(b), where)
 
 
-def assert_same_engines(thread: ConnectionEngine, worker: ConnectionEngine) -> None:
+def assert_same_engines(thread: ConnectionEngine, worker: ConnectionEngine, db: Database | None = None) -> int:
+    """Same pipeline and results. Without ``db`` both replayed here (the same sets queued for this process's
+    writer); with it, the sets the thread replay queued the worker stored itself — the stored rows equal the thread's
+    book, and the worker's ids are known here. Returns the number of sets."""
     assert_same(thread.pipelines[SYMBOL], worker.pipelines[SYMBOL], "pipeline")
-    assert thread.store.dirty == worker.store.dirty
     assert_same(thread.store.pending_results, worker.store.pending_results, "results")
+    if db is None:
+        assert thread.store.dirty == worker.store.dirty
+        return len(thread.store.dirty[SYMBOL])
+    rows = np.array(sorted(thread.store.dirty[SYMBOL]), dtype=np.int64)
+    assert len(rows) > 0 and SYMBOL not in worker.store.dirty
+    stored = stored_sets(db)
+    assert_rows_equal_book(thread.pipelines[SYMBOL], stored, rows)
+    keys = [thread.pipelines[SYMBOL].set_key(r) for r in rows.tolist()]
+    expected = [stored[(k.indication_type, k.params, k.direction, k.tp, k.sl, k.trail_start, k.trail_stop)].id
+                for k in keys]
+    book, ids = worker.store._ids[SYMBOL]
+    assert book is worker.pipelines[SYMBOL].book and ids.get(rows).tolist() == expected
+    return len(rows)
 
 
 @ASYNC
@@ -141,9 +157,9 @@ async def test_worker_warm_up_equals_in_process_on_real_candles(
     await in_worker.prehistory.replay(since, half)
     pipeline = in_worker.pipelines[SYMBOL]
     assert len(pipeline.book.variants) > 0 and int(pipeline.book.total.sum()) > 1000, "a real warm-up, not idle"
-    assert in_worker.store.pending_results and in_worker.store.dirty[SYMBOL]
+    assert in_worker.store.pending_results and in_thread.store.dirty[SYMBOL]
     assert thread_events == worker_events == [(f"history {SYMBOL}", 1, 1)]
-    assert_same_engines(in_thread, in_worker)
+    assert assert_same_engines(in_thread, in_worker, engine_db) == len(stored_sets(engine_db))
 
     # the rest starts from the first part's stored snapshot, restored where the replay runs
     blob = in_thread.pipelines[SYMBOL].book.snapshot()
@@ -154,7 +170,7 @@ async def test_worker_warm_up_equals_in_process_on_real_candles(
     await in_worker.prehistory.replay(half, until)
     assert in_worker.pipelines[SYMBOL] is not sent and len(sent.book) == 0  # the worker's pipeline came back
     assert int(in_worker.pipelines[SYMBOL].book.total.sum()) > int(pipeline.book.total.sum())  # the snapshot's
-    assert_same_engines(in_thread, in_worker)
+    assert_same_engines(in_thread, in_worker, engine_db)  # the stored sets updated, new ones added
 
 
 @ASYNC
@@ -213,6 +229,30 @@ async def test_worker_killed_mid_replay_falls_back_to_a_thread(
     assert events == [(f"history {SYMBOL}", 1, 1)]
     assert_same_engines(in_thread, engine)
     assert await pool.ping() > 0  # a new worker
+
+
+@ASYNC
+async def test_a_worker_that_cannot_store_leaves_the_sets_to_this_process(
+    engine_db: Database, pool: warmup.WarmupPool, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+) -> None:
+    """The worker's own connection fails (here: a database without the schema): the sets are queued for this
+    process's writer as without a worker, and the log says why."""
+    from cts_desktop.storage.db import DatabaseSpec, sqlite_url
+
+    candles = real_candles()
+    with engine_db.session() as s:
+        store_candles(s, "c1", SYMBOL, "1m", candles)
+    since, until = candles[0][0], candles[600][0]
+    in_thread, _ = make_engine(engine_db, warmup.WarmupPool(workers=0), monkeypatch)
+    await in_thread.prehistory.replay(since, until)
+    engine, _ = make_engine(engine_db, pool, monkeypatch)
+    empty = DatabaseSpec(sqlite_url(tmp_path / "empty.sqlite3").render_as_string(), None, 1000)
+    monkeypatch.setattr(engine_db, "spec", lambda: empty)
+    await engine.prehistory.replay(since, until)
+    assert "could not store the sets" in caplog.text and "no such table" in caplog.text
+    assert assert_same_engines(in_thread, engine) > 0
+    assert stored_sets(engine_db) == {}
 
 
 def _running(pid: int) -> bool:
