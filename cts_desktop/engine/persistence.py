@@ -42,7 +42,7 @@ from cts_desktop.domain.book import SetBook, SnapshotCopy
 from cts_desktop.domain.book_stats import FIGURE_NAMES, WINDOWS, stored_figures
 from cts_desktop.domain.gates import SetStatus
 from cts_desktop.engine import engine_config as cfg
-from cts_desktop.engine.pipeline import ClosedResult, SetKey, SymbolPipeline
+from cts_desktop.engine.pipeline import ClosedResult, SetKey, SetKeys, SymbolPipeline
 from cts_desktop.engine.status import LoopMeter, TradeEngineStatus
 from cts_desktop.storage.db import after_commit
 from cts_desktop.storage.models import BookSnapshot, ConfigSet
@@ -97,19 +97,19 @@ class SetRows:
     """The changed sets of one step, as plain values (the writer thread never touches the book)."""
 
     rows: npt.NDArray[np.int64]
-    keys: list[SetKey]
+    source: SetKeys  # each row's identity, derived where needed (the writer's thread)
     status: list[int]
     layers: list[str]
     totals: list[int]
     figures: npt.NDArray[np.float64]  # (sets, len(STAT_COLUMNS)), rounded to 6 decimals, NaN/inf where undefined
-    results: dict[SetKey, list[ClosedResult]] = field(default_factory=dict)
+    results: dict[int, list[ClosedResult]] = field(default_factory=dict)  # by book row
     ids: SetIds | None = None  # the book's id cache (None: look every id up)
 
     def stats_json(self) -> list[str]:
         """Each set's statistics as the JSON text the ``stats`` column stores (``JsonText``: sorted keys, compact,
         undefined figures as null), for all sets with one encoder call. A ``json.dumps`` per set was 40 % of the
         writer's time per stored set, and the GUI's event loop waits for the writer's every GIL slice."""
-        if len(self.keys) == 0:
+        if len(self.rows) == 0:
             return []
         values = self.figures[:, _SORTED].astype(object)
         values[~np.isfinite(self.figures[:, _SORTED])] = None
@@ -123,7 +123,7 @@ def set_rows(pipeline: SymbolPipeline, rows: npt.NDArray[np.int64]) -> SetRows:
     with np.errstate(invalid="ignore"):
         figures = np.round(stored_figures(book, rows), 6)
     return SetRows(
-        rows=rows, keys=pipeline.set_keys(rows), status=book.status[rows].tolist(), layers=pipeline.layer_of(rows),
+        rows=rows, source=pipeline.key_source(), status=book.status[rows].tolist(), layers=pipeline.layer_of(rows),
         totals=book.total[rows].tolist(), figures=figures,
     )
 
@@ -206,10 +206,10 @@ class EngineStore:
             batch = set_rows(pipeline, chunk)
             batch.ids = ids
             if by_row:  # each step takes its own sets' results (not a scan of all results per step)
-                for row, key in zip(chunk.tolist(), batch.keys, strict=True):
+                for row in chunk.tolist():
                     closed = by_row.get(row)
                     if closed:
-                        batch.results[key] = closed
+                        batch.results[row] = closed
             self.writer.submit(_sets_writer(connection_id, batch, limits))
             await asyncio.sleep(0)
 
@@ -351,12 +351,12 @@ def _sets_writer(connection_id: str, batch: SetRows, limits: HistoryLimits) -> C
 
 def _set_ids(session: Session, connection_id: str, batch: SetRows, cached: bool) -> npt.NDArray[np.int64]:
     """The stored id of each set of ``batch`` (-1: not stored yet): from the book's cache where known."""
-    ids = batch.ids.get(batch.rows) if cached and batch.ids is not None else np.full(len(batch.keys), -1)
-    unknown = np.flatnonzero(ids < 0).tolist()
-    if unknown:
-        found = _known_ids(session, connection_id, [batch.keys[i] for i in unknown])
-        for i in unknown:
-            ids[i] = found.get(batch.keys[i], -1)
+    ids = batch.ids.get(batch.rows) if cached and batch.ids is not None else np.full(len(batch.rows), -1)
+    unknown = np.flatnonzero(ids < 0)
+    if len(unknown):
+        keys = batch.source.keys(batch.rows[unknown])
+        found = _known_ids(session, connection_id, keys)
+        ids[unknown] = [found.get(key, -1) for key in keys]
     return ids
 
 
@@ -369,10 +369,12 @@ def write_sets(session: Session, connection_id: str, batch: SetRows, limits: His
     stamp = processor(now) if processor is not None else now  # as the driver takes it (raw executemany below)
     new, new_at, changed = [], [], []
     names = {status.value: status.name.lower() for status in SetStatus}
-    for i, (key, status_value, layer, total, stats, set_id) in enumerate(zip(
-            batch.keys, batch.status, batch.layers, batch.totals, batch.stats_json(), ids.tolist(), strict=True)):
+    for i, (row, status_value, layer, total, stats, set_id) in enumerate(zip(
+            batch.rows.tolist(), batch.status, batch.layers, batch.totals, batch.stats_json(), ids.tolist(),
+            strict=True)):
         status = names[status_value]
         if set_id < 0:
+            key = batch.source.key(row)
             new.append({"connection_id": connection_id, **{name: getattr(key, name) for name in _IDENTITY},
                         "status": status, "layer": layer, "total_closed": total, "stored_results": 0,
                         "stats_text": stats, "updated_at": now})
@@ -395,9 +397,9 @@ def write_sets(session: Session, connection_id: str, batch: SetRows, limits: His
     if batch.ids is not None:
         cache, rows = batch.ids, batch.rows
         after_commit(session, lambda: cache.remember(rows, ids))
-    id_of = dict(zip(batch.keys, ids.tolist(), strict=True)) if batch.results else {}
-    for key, closed in batch.results.items():
-        append_results(session, id_of[key], [
+    id_of = dict(zip(batch.rows.tolist(), ids.tolist(), strict=True)) if batch.results else {}
+    for row, closed in batch.results.items():
+        append_results(session, id_of[row], [
             {"opened_ms": int(r.entry_t * 1000), "closed_ms": int(r.close_t * 1000), "entry": 0.0, "exit": 0.0,
              "result_pc": r.result_pc, "drawdown_ms": int(r.drawdown_s * 1000), "reason": "closed"}
             for r in closed

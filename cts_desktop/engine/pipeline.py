@@ -49,6 +49,24 @@ class SetKey:
 
 
 @dataclass(frozen=True, slots=True)
+class SetKeys:
+    """The stored identity of a book's set rows, from texts built once per book and variant count and never
+    changed afterwards — so the DB writer's thread can derive keys itself, only for the sets it needs them for."""
+
+    symbol: str
+    n_cfg: int
+    variants: dict[int, _VariantText]
+    configs: list[_ExitText]
+
+    def key(self, row: int) -> SetKey:
+        variant, config = divmod(int(row), self.n_cfg)
+        return SetKey(self.symbol, *self.variants[variant], *self.configs[config])
+
+    def keys(self, rows: npt.NDArray[np.int64]) -> list[SetKey]:
+        return [self.key(row) for row in rows.tolist()]
+
+
+@dataclass(frozen=True, slots=True)
 class ClosedResult:
     row: int
     result: float  # fraction of entry notional after fees
@@ -92,7 +110,7 @@ class SymbolPipeline:
         self.last_price: float | None = None
         self.last_time: float | None = None
         self.mirrored: dict[int, float] = {}  # set row → entry time of the pseudo position a Real one mirrors
-        self._keys_cache: tuple[SetBook, int, dict[int, _VariantText], list[_ExitText]] | None = None
+        self._keys_cache: tuple[SetBook, int, SetKeys] | None = None
 
     # --- updates --------------------------------------------------------------------------------------------
 
@@ -211,34 +229,34 @@ class SymbolPipeline:
     # --- views ----------------------------------------------------------------------------------------------
 
     def set_key(self, row: int) -> SetKey:
-        return self.set_keys(np.array([row], dtype=np.int64))[0]
+        return self.key_source().key(row)
 
     def set_keys(self, rows: npt.NDArray[np.int64]) -> list[SetKey]:
         """The stored identity of each set row (variant parameters as canonical text)."""
+        return self.key_source().keys(rows)
+
+    def key_source(self) -> SetKeys:
+        """The identities of the book's sets, derivable from any thread (see :class:`SetKeys`); rebuilt only when
+        the book or its variants changed: formatting every variant's parameters for each persistence step was
+        most of the loop's time in it."""
         book = self.book
-        variants, configs = self._key_parts(book)
-        symbol = self.symbol
-        n_cfg = book.n_cfg
-        return [SetKey(symbol, *variants[row // n_cfg], *configs[row % n_cfg]) for row in rows.tolist()]
+        cached = self._keys_cache
+        if cached is not None and cached[0] is book and cached[1] == len(book.variants):
+            return cached[2]
+        m = book.matrix
+        source = SetKeys(
+            self.symbol, book.n_cfg,
+            {v: (kind, ",".join(f"{p:g}" for p in params), "long" if direction > 0 else "short")
+             for (kind, params, direction), v in book.variants.items()},
+            list(zip(m.tp.tolist(), m.sl.tolist(), m.trail_start.tolist(), m.trail_stop.tolist(), strict=True)),
+        )
+        self._keys_cache = (book, len(book.variants), source)
+        return source
 
     def __getstate__(self) -> dict[str, object]:
         state = self.__dict__.copy()
         state["_keys_cache"] = None  # derived, rebuilt on demand (not sent to or from a warm-up worker)
         return state
-
-    def _key_parts(self, book: SetBook) -> tuple[dict[int, _VariantText], list[_ExitText]]:
-        """Per variant (type, parameter text, direction) and per exit configuration (tp, sl, trailing start/stop),
-        kept while the book and its variants stay the same: formatting every variant's parameters for each
-        persistence step was most of the loop's time in it."""
-        cached = self._keys_cache
-        if cached is not None and cached[0] is book and cached[1] == len(book.variants):
-            return cached[2], cached[3]
-        m = book.matrix
-        variants = {v: (kind, ",".join(f"{p:g}" for p in params), "long" if direction > 0 else "short")
-                    for (kind, params, direction), v in book.variants.items()}
-        configs = list(zip(m.tp.tolist(), m.sl.tolist(), m.trail_start.tolist(), m.trail_stop.tolist(), strict=True))
-        self._keys_cache = (book, len(book.variants), variants, configs)
-        return variants, configs
 
     def layer_of(self, rows: npt.NDArray[np.int64]) -> list[str]:
         """base, main or real per row (Real sets are a subset of Main sets)."""
