@@ -293,8 +293,10 @@ _UPDATE = (
     )
 )
 
-_INSERT = insert(_T).values(stats=bindparam("stats_text", type_=Text())).returning(_T.c.id,
-                                                                                   sort_by_parameter_order=True)
+# RETURNING the identity, not ``sort_by_parameter_order``: with that SQLite inserts one row per statement, here
+# a multi-row INSERT per batch; the ids are matched to the sets by their identity
+_INSERT = (insert(_T).values(stats=bindparam("stats_text", type_=Text()))
+           .returning(_T.c.id, *(_T.c[name] for name in _IDENTITY)))
 
 
 def _execute_many(session: Session, statement: Any, params: list[dict[str, Any]]) -> int:
@@ -392,8 +394,9 @@ def write_sets(session: Session, connection_id: str, batch: SetRows, limits: His
             write_sets(session, connection_id, batch, limits, cached=False)
             return
     if new:
-        inserted = session.execute(_INSERT, new).scalars()
-        ids[new_at] = np.fromiter(inserted, dtype=np.int64, count=len(new))
+        index_of = {SetKey(*(row[name] for name in _IDENTITY)): i for i, row in zip(new_at, new, strict=True)}
+        for stored in session.execute(_INSERT, new):
+            ids[index_of[_key_of(stored)]] = stored.id
     if batch.ids is not None:
         cache, rows = batch.ids, batch.rows
         after_commit(session, lambda: cache.remember(rows, ids))
