@@ -40,7 +40,7 @@ from cts_desktop.engine.market_rules import MarketCatalog
 from cts_desktop.engine.order_manager import EntrySignal, OrderManager
 from cts_desktop.engine.paper_broker import PaperBroker
 from cts_desktop.engine.persistence import EngineStore
-from cts_desktop.engine.pipeline import ClosedResult, SymbolPipeline
+from cts_desktop.engine.pipeline import PipelineUpdate, SymbolPipeline
 from cts_desktop.engine.prehistory import Prehistory
 from cts_desktop.engine.status import (
     ConnectionStatus,
@@ -402,7 +402,7 @@ class ConnectionEngine:
             return
         main_on = bool(self.values["system.main_engine_enabled"])
         update = pipeline.on_price(ts_ms / 1000.0, price, entries_allowed=not self.paused and main_on)
-        self._collect(symbol, update.closed, update.status_changed)
+        self._collect(symbol, update)
         for indication in update.indications:
             self.deps.bus.publish(IndicationFired(key=self.config.id, symbol=symbol, indication=indication.kind.value,
                                                   direction="long" if indication.direction > 0 else "short",
@@ -415,11 +415,11 @@ class ConnectionEngine:
                 self._exits.put_nowait(position_id)
         self.deps.bus.publish(PriceUpdate(key=self.config.id, symbol=symbol, price=price, ts_ms=ts_ms))
 
-    def _collect(self, symbol: str, closed: list[ClosedResult], changed: list[int]) -> None:
-        self.store.touch(symbol, (r.row for r in closed))
-        self.store.touch(symbol, changed)
-        if closed and bool(self.values["system.persist_pseudo_results"]):
-            self.store.add_results(symbol, closed)
+    def _collect(self, symbol: str, update: PipelineUpdate) -> None:
+        self.store.touch(symbol, update.closed_rows.tolist())
+        self.store.touch(symbol, update.status_changed)
+        if len(update.closed_rows) and bool(self.values["system.persist_pseudo_results"]):
+            self.store.add_results(symbol, update.closed)
 
     # --- orders -------------------------------------------------------------------------------------------------
 

@@ -80,10 +80,21 @@ class ClosedResult:
 class PipelineUpdate:
     indications: list[Indication] = field(default_factory=list)
     opened: int = 0
-    closed: list[ClosedResult] = field(default_factory=list)
+    # the pseudo results closed by this price, as arrays (a big move closes tens of thousands at once: one Python
+    # object each was the main loop's longest stall); ``closed`` builds the objects where they are wanted
+    closed_rows: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    closed_values: npt.NDArray[np.float64] = field(default_factory=lambda: np.empty((0, 5)))  # CLOSED_FIELDS
     status_changed: list[int] = field(default_factory=list)
     signals: list[tuple[EntrySignal, int, float]] = field(default_factory=list)  # signal, set row, entry time
     mirrored_exits: list[int] = field(default_factory=list)  # set rows whose mirrored pseudo position closed
+
+    @property
+    def closed(self) -> list[ClosedResult]:
+        return [ClosedResult(row, *values) for row, values in
+                zip(self.closed_rows.tolist(), self.closed_values.tolist(), strict=True)]
+
+
+CLOSED_FIELDS = ("result", "result_pc", "entry_t", "close_t", "drawdown_s")  # columns of closed_values
 
 
 class SymbolPipeline:
@@ -140,16 +151,17 @@ class SymbolPipeline:
         within = np.arange(set_rows.size) - np.repeat(np.cumsum(taken) - taken, taken)
         ring_r = book.ring_r[set_rows, first + within].astype(np.float64)
         ring_t = book.ring_t[set_rows, first + within].astype(np.float64)
+        result = ring_r[:, R_RESULT]
+        update.closed_rows = set_rows
+        update.closed_values = np.column_stack((result, result / pc, ring_t[:, T_ENTRY], ring_t[:, T_CLOSE],
+                                                ring_r[:, R_UW]))
         mirrored = self.mirrored
-        for row, result, entry_t, close_t, drawdown in zip(
-            set_rows.tolist(), ring_r[:, R_RESULT].tolist(), ring_t[:, T_ENTRY].tolist(), ring_t[:, T_CLOSE].tolist(),
-            ring_r[:, R_UW].tolist(), strict=True,
-        ):
-            update.closed.append(ClosedResult(row, result, result / pc, entry_t, close_t, drawdown))
-            twin = mirrored.get(row)
-            if twin is not None and int(twin) == int(entry_t):
-                update.mirrored_exits.append(row)
-                del mirrored[row]
+        for row, twin in list(mirrored.items()):  # the few sets a Real position mirrors
+            for hit in np.flatnonzero(set_rows == row).tolist():
+                if int(twin) == int(ring_t[hit, T_ENTRY]):
+                    update.mirrored_exits.append(row)
+                    del mirrored[row]
+                    break
         update.status_changed = gates.evaluate(book, self.thresholds).tolist()
 
     def _enter(self, indication: Indication, time: float, price: float, update: PipelineUpdate) -> None:

@@ -172,5 +172,5 @@ class Prehistory:
         e = self.engine
         pipeline = e.pipelines[symbol]
         warmup.prepare(pipeline, snapshot)
-        warmup.replay_candles(pipeline, candles, lambda closed, changed: e._collect(symbol, closed, changed),
+        warmup.replay_candles(pipeline, candles, lambda update: e._collect(symbol, update),
                               lambda: e._stop_requested)

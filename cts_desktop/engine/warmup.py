@@ -46,14 +46,14 @@ import numpy as np
 
 from cts_desktop.domain.book import BookParams, SetBook
 from cts_desktop.domain.matrix import ExitMatrix
-from cts_desktop.engine.pipeline import ClosedResult, SymbolPipeline
+from cts_desktop.engine.pipeline import ClosedResult, PipelineUpdate, SymbolPipeline
 from cts_desktop.storage.db import DatabaseSpec
 from cts_desktop.storage.results import HistoryLimits
 
 log = logging.getLogger("cts.engine.warmup")
 
 Candle = tuple[int, float, float, float, float, float]
-Collector = Callable[[list[ClosedResult], list[int]], None]
+Collector = Callable[[PipelineUpdate], None]
 CHECK_EVERY = 10  # candles between two looks at the stop flag (~40 ticks: well under 0.1 s)
 WORKERS_ENV = "CTS_WARMUP_WORKERS"
 IDLE_SHUTDOWN_S = 60.0
@@ -64,7 +64,7 @@ _RESULT_FIELDS = 6  # row, result, result_pc, entry_t, close_t, drawdown_s
 def replay_candles(pipeline: SymbolPipeline, candles: Sequence[Candle], collect: Collector,
                    stopped: Callable[[], bool]) -> bool:
     """Each 1-minute candle as four ticks 15 s apart (open, the adverse extreme first by colour, close) through
-    the pipeline with entries allowed; ``collect(closed, status_changed)`` after every tick. Returns False when
+    the pipeline with entries allowed; ``collect(update)`` after every tick. Returns False when
     ``stopped()`` turned true (checked every :data:`CHECK_EVERY` candles) before the end."""
     for index, (ts, o, h, low, c, _v) in enumerate(candles):
         if index % CHECK_EVERY == 0 and stopped():
@@ -73,7 +73,7 @@ def replay_candles(pipeline: SymbolPipeline, candles: Sequence[Candle], collect:
         path = (o, low, h, c) if c >= o else (o, h, low, c)
         for k, price in enumerate(path):
             update = pipeline.on_price(base + k * 15.0, price, entries_allowed=True)
-            collect(update.closed, update.status_changed)
+            collect(update)
     return True
 
 
@@ -130,19 +130,20 @@ class WarmupOutcome:
 
 
 class _Collected:
-    """The worker's version of the engine's ``_collect``: the same rows and results, kept as plain lists."""
+    """The worker's version of the engine's ``_collect``: the same rows and results, kept compact."""
 
     def __init__(self, keep_results: bool) -> None:
         self.rows: set[int] = set()
         self.keep_results = keep_results
         self.results = array.array("d")  # 6 doubles per result: compact even for millions of results
 
-    def __call__(self, closed: list[ClosedResult], changed: list[int]) -> None:
-        self.rows.update(r.row for r in closed)
-        self.rows.update(changed)
-        if closed and self.keep_results:
-            for r in closed:
-                self.results.extend((r.row, r.result, r.result_pc, r.entry_t, r.close_t, r.drawdown_s))
+    def __call__(self, update: PipelineUpdate) -> None:
+        if len(update.closed_rows):
+            self.rows.update(update.closed_rows.tolist())
+            if self.keep_results:
+                self.results.frombytes(np.column_stack((update.closed_rows.astype(np.float64),
+                                                        update.closed_values)).tobytes())
+        self.rows.update(update.status_changed)
 
 
 # --- worker side ------------------------------------------------------------------------------------------------

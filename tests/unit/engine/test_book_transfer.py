@@ -44,7 +44,7 @@ def used(book: SetBook) -> dict[str, bytes]:
 def test_pickled_book_is_the_same_book_and_goes_on_the_same() -> None:
     rows = candles()
     original = pipeline()
-    replay_candles(original, rows[:500], lambda _c, _s: None, lambda: False)
+    replay_candles(original, rows[:500], lambda _update: None, lambda: False)
     book = original.book
     assert len(book.variants) >= 3
     assert (book.total > book.params.capacity).any(), "some rings were cut back (stale entries past count)"
@@ -58,8 +58,8 @@ def test_pickled_book_is_the_same_book_and_goes_on_the_same() -> None:
     # both go on through the rest of the day (new variants grow the copy's buffers) and stay identical
     closed_a: list[object] = []
     closed_b: list[object] = []
-    replay_candles(original, rows[500:], lambda c, s: closed_a.extend([*c, *s]), lambda: False)
-    replay_candles(copy, rows[500:], lambda c, s: closed_b.extend([*c, *s]), lambda: False)
+    replay_candles(original, rows[500:], lambda u: closed_a.extend([*u.closed, *u.status_changed]), lambda: False)
+    replay_candles(copy, rows[500:], lambda u: closed_b.extend([*u.closed, *u.status_changed]), lambda: False)
     assert closed_a and closed_a == closed_b
     assert used(copy.book) == used(book) and copy.book.variants == book.variants
 
