@@ -52,7 +52,7 @@ from cts_desktop.storage.writer import BatchedWriter
 
 log = logging.getLogger("cts.engine.persist")
 
-ROWS_PER_STEP = 2048
+ROWS_PER_STEP = 1024  # sets per persistence step on the loop (statistics, layer): a few ms each
 SNAPSHOT_BYTES_PER_STEP = 8 << 20
 STAT_COLUMNS = tuple(f"{name}_{w}" for w in WINDOWS for name in FIGURE_NAMES)
 _SORTED = np.argsort(STAT_COLUMNS, kind="stable")  # JsonText sorts the keys
