@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from PySide6.QtCore import QSize
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPaintEvent
 from PySide6.QtWidgets import (
     QComboBox,
@@ -46,6 +46,8 @@ class TickerBar(QWidget):
         self.setObjectName("ticker")
         self.rows: dict[str, TickerRow] = {}
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        # it paints its whole rectangle itself, so a price change repaints this strip only, not the tab behind it
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.visible_symbols: list[str] = []  # the symbols the last paint fitted in (tests read it)
 
     def bold(self) -> QFont:
@@ -89,6 +91,7 @@ class TickerBar(QWidget):
 
     def paintEvent(self, _event: QPaintEvent) -> None:
         painter = QPainter(self)
+        painter.fillRect(self.rect(), self.palette().color(self.backgroundRole()))
         bold_font = self.bold()
         plain, bold = QFontMetrics(self.font()), QFontMetrics(bold_font)
         baseline = (self.height() + bold.ascent() - bold.descent()) // 2
