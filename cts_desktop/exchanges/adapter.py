@@ -64,6 +64,13 @@ class OrderOutcomeUnknownError(TemporaryError):
     """
 
 
+MAX_TRADE_PAGES = 50  # requests for one range of own fills (Capabilities.my_trades_page)
+
+
+def _trade_key(trade: Trade) -> str:
+    return f"{trade.id}:{trade.order_id}:{trade.timestamp}:{trade.price}"
+
+
 class ExchangeAdapter:
     def __init__(
         self,
@@ -430,28 +437,61 @@ class ExchangeAdapter:
 
     async def my_trades(self, symbol: str, since: int | None = None, limit: int | None = None) -> list[Trade]:
         """Own fills, oldest first. A long ``since`` is walked in the exchange's history window (7 days on
-        Bybit and BingX), one request per window."""
+        Bybit and BingX), one window at a time; within a window, pages are read back from the newest while they
+        come full (Bybit answers the newest 50–100 fills: a sync that missed more than a page since its mark, or
+        a look-back from an old position's opening, never saw the older fills)."""
         await self.markets()
-        ex = self.client
         window = self.caps.my_trades_window_ms
-        now = int(ex.milliseconds())
-        if since is None or window is None or now - since < window:
-            raw = await self._read("fetch_my_trades", lambda: ex.fetch_my_trades(symbol, since, limit))
-            return [Trade.from_ccxt(t) for t in raw]
-        seen: dict[str, Trade] = {}
-        start = since
-        while start <= now:
-            end = min(start + window - 1, now)
-            raw = await self._read(
-                "fetch_my_trades",
-                lambda s=start, e=end: ex.fetch_my_trades(symbol, s, limit, {"until": e}),
-            )
-            for t in raw:
-                trade = Trade.from_ccxt(t)
-                seen[f"{trade.id}:{trade.order_id}:{trade.timestamp}:{trade.price}"] = trade
-            start = end + 1
-        trades = sorted(seen.values(), key=lambda t: t.timestamp or 0)
+        now = int(self.client.milliseconds())
+        if since is None:
+            trades = await self._trades_page(symbol, None, None)
+        elif window is None or now - since < window:
+            trades = await self._trades_between(symbol, since, None)
+        else:
+            seen: dict[str, Trade] = {}
+            start = since
+            while start <= now:
+                end = min(start + window - 1, now)
+                for trade in await self._trades_between(symbol, start, end):
+                    seen[_trade_key(trade)] = trade
+                start = end + 1
+            trades = list(seen.values())
+        trades.sort(key=lambda t: t.timestamp or 0)
         return trades[-limit:] if limit else trades
+
+    async def _trades_page(self, symbol: str, since: int | None, until: int | None) -> list[Trade]:
+        ex = self.client
+        params = {} if until is None else {"until": until}
+        raw = await self._read("fetch_my_trades",
+                               lambda: ex.fetch_my_trades(symbol, since, self.caps.my_trades_page, params))
+        return [Trade.from_ccxt(t) for t in raw]
+
+    async def _trades_between(self, symbol: str, since: int, until: int | None) -> list[Trade]:
+        """Every fill in [since, until] (None: up to now). Where the exchange pages its answer (Bybit: the newest
+        100), a full page means fills were cut, so the range is halved and each half read again until pages come
+        back short (at most :data:`MAX_TRADE_PAGES` requests; the log says what was left unread)."""
+        page_size = self.caps.my_trades_page
+        seen: dict[str, Trade] = {}
+        pending: list[tuple[int, int | None]] = [(since, until)]
+        requests = 0
+        while pending:
+            start, end = pending.pop()
+            if requests >= MAX_TRADE_PAGES:
+                log.warning("%s: own fills from %d to %s not read (more than %d pages)", symbol, start, end,
+                            MAX_TRADE_PAGES)
+                continue
+            requests += 1
+            page = await self._trades_page(symbol, start, end)
+            for trade in page:
+                seen[_trade_key(trade)] = trade
+            stamps = [t.timestamp for t in page if t.timestamp is not None]
+            if page_size is None or len(page) < page_size or not stamps:
+                continue
+            high = end if end is not None else max(stamps)  # the open end stays open: newer fills may come
+            if high - start > 1:
+                middle = (start + high) // 2
+                pending += [(start, middle), (middle + 1, end)]
+        return list(seen.values())
 
     async def funding_history(self, symbol: str, since: int | None = None) -> list[FundingPayment]:
         """Funding settlements of the account for ``symbol``; ``amount`` < 0 means paid."""

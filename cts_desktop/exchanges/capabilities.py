@@ -39,6 +39,9 @@ class Capabilities:
     noop_codes: frozenset[str] = frozenset()
     ohlcv_limit: int = 1000
     my_trades_window_ms: int | None = None
+    # own fills per request when the exchange pages them (Bybit: the newest 100 at most); None: it answers every
+    # fill of the time range (ccxt would cut a limit on the client side only: it is not passed)
+    my_trades_page: int | None = None
     rate_limit: RateLimit = field(default_factory=lambda: RateLimit(5, 100, 3))
     ccxt_options: dict[str, Any] = field(default_factory=dict)
     # ccxt "has" flags to switch off: currencies are a private call at load_markets and swaps do not need them
@@ -92,6 +95,7 @@ CAPABILITIES: dict[str, Capabilities] = {
         noop_codes=frozenset({"110043", "110025", "110026", "34040"}),
         ohlcv_limit=1000,
         my_trades_window_ms=7 * 24 * 3600 * 1000,
+        my_trades_page=100,
         rate_limit=RateLimit(10, 120, 5),
         # Only linear markets: skips spot/inverse/option instrument pages at load_markets (ENVIRONMENT-NOTES).
         ccxt_options={"defaultType": "swap", "defaultSubType": "linear", "fetchMarkets": {"types": ["linear"]}},

@@ -109,6 +109,24 @@ async def test_market_order_with_tp_sl_fills_and_is_found_by_client_id(
 
 
 @pytest.mark.asyncio
+async def test_more_own_fills_than_a_page_are_all_read(adapter: ExchangeAdapter, sim: SimulatorServer) -> None:
+    """Bybit answers at most the newest 100 own fills: a sync that fell more than a page behind, or the look-back
+    from an old position's opening, missed the older ones (a position stayed open in the DB forever)."""
+    since = sim.market.now() - 1000  # BingX stamps fills to the second
+    ids = []
+    for k in range(137):
+        side = OrderSide.BUY if k % 2 == 0 else OrderSide.SELL
+        order = await adapter.place_order(OrderRequest(SYMBOL, side, OrderType.MARKET, 0.001, f"page-{k}"))
+        ids.append(order.id)
+        sim.market.step(10)  # the stepped market's clock stays behind the wall clock the adapter asks "until"
+    trades = await adapter.my_trades(SYMBOL, since=since)
+    assert [t.order_id for t in trades] == ids  # every fill once, oldest first
+    walked = await adapter.my_trades(SYMBOL, since=since - 20 * 24 * HOUR)  # through three history windows
+    assert [t.order_id for t in walked] == ids
+    assert [t.order_id for t in await adapter.my_trades(SYMBOL, since=since, limit=5)] == ids[-5:]
+
+
+@pytest.mark.asyncio
 async def test_limit_order_rests_and_cancels_by_client_id(adapter: ExchangeAdapter, sim: SimulatorServer) -> None:
     price = round(sim.market.price("BTC") * 0.8, 1)
     order = await adapter.place_order(OrderRequest(SYMBOL, OrderSide.BUY, OrderType.LIMIT, 0.01, "lim-1", price))
