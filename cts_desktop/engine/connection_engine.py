@@ -28,9 +28,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from cts_desktop.domain.book import SetBook
 from cts_desktop.engine import engine_config as cfg
 from cts_desktop.engine import warmup
@@ -39,7 +36,7 @@ from cts_desktop.engine.heap import settle_heap
 from cts_desktop.engine.market_rules import MarketCatalog
 from cts_desktop.engine.order_manager import EntrySignal, OrderManager
 from cts_desktop.engine.paper_broker import PaperBroker
-from cts_desktop.engine.persistence import EngineStore
+from cts_desktop.engine.persistence import EngineStore, load_snapshots, write_markets
 from cts_desktop.engine.pipeline import PipelineUpdate, SymbolPipeline
 from cts_desktop.engine.prehistory import Prehistory
 from cts_desktop.engine.status import (
@@ -55,10 +52,8 @@ from cts_desktop.exchanges.adapter import ExchangeAdapter
 from cts_desktop.exchanges.connections import ConnectionConfig
 from cts_desktop.exchanges.errors import ExchangeError
 from cts_desktop.exchanges.live_prices import LivePriceFeed
-from cts_desktop.exchanges.symbols import SymbolOrder, SymbolSelectionConfig, SymbolSelector
+from cts_desktop.exchanges.symbols import SymbolSelectionConfig, SymbolSelector
 from cts_desktop.storage.db import Database
-from cts_desktop.storage.models import BookSnapshot
-from cts_desktop.storage.models import Market as MarketRow
 from cts_desktop.storage.settings_store import SettingsStore
 from cts_desktop.storage.types import to_decimal
 from cts_desktop.storage.writer import BatchedWriter
@@ -268,7 +263,7 @@ class ConnectionEngine:
             log.warning("could not set %s position mode: %s", self.config.position_mode, error,
                         extra={"connection_id": self.config.id})
         self._set_progress(0.15, "selecting symbols")
-        self.selector = SymbolSelector(self.adapter, self._selection_config())
+        self.selector = SymbolSelector(self.adapter, self._symbol_selection())
         self.symbols = (await self.selector.current(force=True)).symbols
         balance = await self.adapter.balance("USDT")
         self.balance_usdt = balance.total
@@ -291,26 +286,11 @@ class ConnectionEngine:
         # the stored book snapshots are restored with the warm-up (in its worker process): restoring a
         # decompresses tens of MB per symbol, which must not run on the GUI's event loop
         self._build_pipelines()
-        self._start_snapshots = await self.deps.db.run(self._load_snapshots)
+        connection_id = self.config.id
+        self._start_snapshots = await self.deps.db.run(lambda session: load_snapshots(session, connection_id))
 
-    def _selection_config(self) -> SymbolSelectionConfig:
-        v = self.values
-        order = str(v["overall.symbol_order_type"])
-        mapping = {"volume_24h": SymbolOrder.VOLUME_24H, "change_24h": SymbolOrder.CHANGE_24H,
-                   "volatility": SymbolOrder.VOLATILITY, "alphabetical": SymbolOrder.ALPHABETICAL}
-        main = v["overall.main_symbols"]
-        forced = v["overall.forced_symbols"]
-        assert isinstance(main, tuple | list) and isinstance(forced, tuple | list)
-        return SymbolSelectionConfig(
-            quote=str(v["overall.quote_asset"]),
-            order=mapping.get(order, SymbolOrder.VOLUME_24H),
-            count=cfg.integer(v, "overall.symbol_count"),
-            forced=tuple(str(s) for s in forced),
-            main=tuple(str(s) for s in main),
-            use_main_symbols=bool(v["overall.use_main_symbols"]) or self.config.settings.use_main_symbols,
-            volatility_period_ms=int(cfg.number(v, "system.volatility_period_hours") * 3_600_000),
-            update_interval_s=cfg.number(v, "system.symbol_update_interval_min") * 60.0,
-        )
+    def _symbol_selection(self) -> SymbolSelectionConfig:
+        return cfg.symbol_selection(self.values, self.config.settings.use_main_symbols)
 
     def _build_pipelines(self, snapshots: dict[str, bytes] | None = None) -> None:
         values = self.values
@@ -335,36 +315,14 @@ class ConnectionEngine:
         s = self.config.settings
         return {"main": s.live_pf_min_main, "real": s.live_pf_min_real, "drawdown_hours": s.max_drawdown_hours}
 
-    def _load_snapshots(self, session: Session) -> dict[str, bytes]:
-        rows = session.execute(select(BookSnapshot).where(BookSnapshot.connection_id == self.config.id)).scalars()
-        return {r.symbol: r.payload for r in rows}
-
     def _db(self, fn: Callable[..., T], *args: Any) -> Coroutine[Any, Any, T]:
         """``fn(session, *args)`` in one transaction off the event loop."""
         return self.deps.db.run(lambda session: fn(session, *args))
 
     async def _store_markets(self) -> None:
         assert self.catalog is not None
-        infos = list(self.catalog.markets.values())
-        connection_id = self.config.id
-
-        def write(session: Session) -> None:
-            existing = {m.symbol: m for m in session.execute(
-                select(MarketRow).where(MarketRow.connection_id == connection_id)).scalars()}
-            for info in infos:
-                row = existing.get(info.symbol) or MarketRow(connection_id=connection_id, symbol=info.symbol,
-                                                             base=info.base, quote=info.quote)
-                row.active = info.active
-                row.amount_precision = None if info.amount_step is None else to_decimal(info.amount_step)
-                row.price_precision = None if info.price_step is None else to_decimal(info.price_step)
-                row.min_amount = None if info.min_amount is None else to_decimal(info.min_amount)
-                row.min_cost = None if info.min_cost is None else to_decimal(info.min_cost)
-                row.max_leverage = info.max_leverage
-                row.taker_fee = None if info.taker_fee is None else to_decimal(info.taker_fee)
-                if info.symbol not in existing:
-                    session.add(row)
-
-        await self.deps.db.run(write)
+        infos, connection_id = list(self.catalog.markets.values()), self.config.id
+        await self.deps.db.run(lambda session: write_markets(session, connection_id, infos))
 
     def _set_progress(self, fraction: float, text: str) -> None:
         self.progress, self.progress_text = fraction, text
@@ -492,7 +450,7 @@ class ConnectionEngine:
 
     async def _symbol_refresh_loop(self) -> None:
         while True:
-            await asyncio.sleep(self._selection_config().update_interval_s)
+            await asyncio.sleep(self._symbol_selection().update_interval_s)
             try:
                 selection = await self.selector.current(force=True)
             except ExchangeError as error:

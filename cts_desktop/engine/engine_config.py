@@ -16,6 +16,7 @@ from cts_desktop.domain.matrix import ExitMatrix, build_matrix
 from cts_desktop.domain.sizing import VolumeSettings
 from cts_desktop.engine.order_manager import RiskLimits
 from cts_desktop.engine.status import HealthRules
+from cts_desktop.exchanges.symbols import SymbolOrder, SymbolSelectionConfig
 
 Values = Mapping[str, object]
 
@@ -189,3 +190,24 @@ def supervisor_policy(values: Values) -> SupervisorPolicy:
         check_interval_s=number(values, "monitoring.health_check_interval_s"),
     )
 
+
+
+SYMBOL_ORDERS = {"volume_24h": SymbolOrder.VOLUME_24H, "change_24h": SymbolOrder.CHANGE_24H,
+                 "volatility": SymbolOrder.VOLATILITY, "alphabetical": SymbolOrder.ALPHABETICAL}
+
+
+def symbol_selection(v: Mapping[str, object], connection_uses_main: bool = False) -> SymbolSelectionConfig:
+    """Which symbols an engine trades (overall.* settings; the connection may ask for the main symbols)."""
+    main = v["overall.main_symbols"]
+    forced = v["overall.forced_symbols"]
+    assert isinstance(main, tuple | list) and isinstance(forced, tuple | list)
+    return SymbolSelectionConfig(
+        quote=str(v["overall.quote_asset"]),
+        order=SYMBOL_ORDERS.get(str(v["overall.symbol_order_type"]), SymbolOrder.VOLUME_24H),
+        count=integer(v, "overall.symbol_count"),
+        forced=tuple(str(s) for s in forced),
+        main=tuple(str(s) for s in main),
+        use_main_symbols=bool(v["overall.use_main_symbols"]) or connection_uses_main,
+        volatility_period_ms=int(number(v, "system.volatility_period_hours") * 3_600_000),
+        update_interval_s=number(v, "system.symbol_update_interval_min") * 60.0,
+    )

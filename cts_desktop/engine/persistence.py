@@ -47,7 +47,9 @@ from cts_desktop.engine.status import LoopMeter, TradeEngineStatus
 from cts_desktop.storage.db import after_commit
 from cts_desktop.storage.models import BookSnapshot, ConfigSet
 from cts_desktop.storage.models import EngineState as EngineStateRow
+from cts_desktop.storage.models import Market as MarketRow
 from cts_desktop.storage.results import HistoryLimits, append_results
+from cts_desktop.storage.types import to_decimal
 from cts_desktop.storage.writer import BatchedWriter
 
 log = logging.getLogger("cts.engine.persist")
@@ -409,6 +411,30 @@ def write_sets(session: Session, connection_id: str, batch: SetRows, limits: His
         ], limits, count_total=False)  # the set's total is the book's count, stored above
 
 
+def write_markets(session: Session, connection_id: str, infos: list[Any]) -> None:
+    """The exchange's market rules (precision, minimums, leverage, fee) as the ``markets`` rows of a connection."""
+    existing = {m.symbol: m for m in session.execute(
+        select(MarketRow).where(MarketRow.connection_id == connection_id)).scalars()}
+    for info in infos:
+        row = existing.get(info.symbol) or MarketRow(connection_id=connection_id, symbol=info.symbol,
+                                                     base=info.base, quote=info.quote)
+        row.active = info.active
+        row.amount_precision = None if info.amount_step is None else to_decimal(info.amount_step)
+        row.price_precision = None if info.price_step is None else to_decimal(info.price_step)
+        row.min_amount = None if info.min_amount is None else to_decimal(info.min_amount)
+        row.min_cost = None if info.min_cost is None else to_decimal(info.min_cost)
+        row.max_leverage = info.max_leverage
+        row.taker_fee = None if info.taker_fee is None else to_decimal(info.taker_fee)
+        if info.symbol not in existing:
+            session.add(row)
+
+
+def load_snapshots(session: Session, connection_id: str) -> dict[str, bytes]:
+    """The stored book snapshot of each symbol of a connection (restored with the warm-up, in its worker)."""
+    rows = session.execute(select(BookSnapshot).where(BookSnapshot.connection_id == connection_id)).scalars()
+    return {r.symbol: r.payload for r in rows}
+
+
 def write_state(session: Session, status: TradeEngineStatus) -> None:
     row = session.get(EngineStateRow, status.connection_id)
     if row is None:
@@ -424,5 +450,5 @@ def write_state(session: Session, status: TradeEngineStatus) -> None:
     row.last_error = status.last_error
 
 
-__all__ = ["STAT_COLUMNS", "EngineStore", "SetIds", "SetRows", "set_rows", "store_sets_now", "write_sets",
-           "write_state"]
+__all__ = ["STAT_COLUMNS", "EngineStore", "SetIds", "SetRows", "load_snapshots", "set_rows", "store_sets_now",
+           "write_markets", "write_sets", "write_state"]

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from cts_desktop.exchanges.connections import REPLAY_CONNECTION_ID
 from cts_desktop.services import AppOptions, Services
+from tests.e2e.conftest import wait_for_line
 from tests.integration.engine.test_coordinator_replay import FAST_GATES
 
 KILLS = 10
@@ -82,12 +83,7 @@ def test_sigkill_while_trading_never_loses_or_doubles_an_order(tmp_path: Path, s
             [sys.executable, "-m", "cts_desktop", "--headless", "--data-dir", str(tmp_path)],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=app_env(simulator),
         )
-        assert proc.stdout is not None
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if "headless: ready" in line or not line:
-                break
+        wait_for_line(proc, "headless: ready", 60)
         # kill while orders flow: right after this run's first new order row, at a random moment. Polled with a
         # generous deadline: a run whose numba cache is cold (a fresh clone, a kernel just changed) compiles the
         # engine's kernels first, and with another test process on the second core that took over a minute

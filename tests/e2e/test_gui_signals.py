@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.conftest import wait_for_line
+
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
@@ -21,13 +23,7 @@ def test_gui_quits_in_order_on_a_signal(tmp_path: Path, sig: signal.Signals) -> 
     proc = subprocess.Popen([sys.executable, "-m", "cts_desktop", "--data-dir", str(tmp_path)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        assert proc.stdout is not None
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if "window shown after" in line or not line:
-                break
-        assert "window shown after" in line, line
+        wait_for_line(proc, "window shown after", 120)
         time.sleep(1.0)
         proc.send_signal(sig)
         out, _ = proc.communicate(timeout=60)
