@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.conftest import wait_for_line
+
 
 def _env() -> dict[str, str]:
     env = dict(os.environ)
@@ -28,18 +30,7 @@ def _start(data_dir: Path, *extra: str) -> subprocess.Popen[str]:
 
 
 def _wait_ready(proc: subprocess.Popen[str], timeout: float = 30) -> list[str]:
-    lines: list[str] = []
-    deadline = time.monotonic() + timeout
-    assert proc.stdout is not None
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        if "headless: ready" in line:
-            return lines
-    proc.kill()
-    raise AssertionError("headless process never became ready:\n" + "".join(lines))
+    return wait_for_line(proc, "headless: ready", timeout)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
