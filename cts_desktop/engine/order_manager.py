@@ -17,7 +17,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -26,20 +26,23 @@ from sqlalchemy.orm import Session
 
 from cts_desktop.domain.sizing import MarketRules, VolumeSettings, size_position
 from cts_desktop.engine import order_records as rec
+from cts_desktop.engine import position_ledger as ledger
 from cts_desktop.engine.broker import Broker
 from cts_desktop.engine.client_ids import is_ours, new_client_id
 from cts_desktop.engine.events import EventBus
-from cts_desktop.engine.trading_events import OrderChanged, PositionChanged
+from cts_desktop.engine.fill_sync import FillSync
+from cts_desktop.engine.inflight import InFlightOrders
+from cts_desktop.engine.position_reconciler import PositionReconciler, SideCheck
+from cts_desktop.engine.settlement import Settlement
+from cts_desktop.engine.trading_events import AlertRaised, OrderChanged, PositionChanged, PositionsReconciled
 from cts_desktop.exchanges.errors import ExchangeError, OrderUnknownError, TemporaryError
-from cts_desktop.exchanges.models import Balance, OrderRequest, OrderSide, OrderType, Trade
+from cts_desktop.exchanges.models import Balance, OrderRequest, OrderSide, OrderType
 from cts_desktop.storage.db import Database
-from cts_desktop.storage.models import BalanceSnapshot, RealPosition
+from cts_desktop.storage.models import Alert, BalanceSnapshot, RealPosition
 from cts_desktop.storage.types import to_decimal
 
 log = logging.getLogger("cts.engine.orders")
 T = TypeVar("T")
-
-UNKNOWN_ORDER_GRACE = timedelta(seconds=30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,10 +114,13 @@ class OrderManager:
         self.limits = limits
         self._leverage_set: dict[str, int] = {}
         self._balance: tuple[float, Balance] | None = None
-        self._trades_since: dict[str, int] = {}
-        self._funding_since: dict[str, int] = {}
-        self._order_sides: dict[str, str | None] = {}
-        self._lock = asyncio.Lock()
+        self._lock = asyncio.Lock()  # one entry or exit at a time: the checks read what the previous one wrote
+        self._sync_lock = asyncio.Lock()  # one reconciliation at a time (the sync loop, a start, an emergency stop)
+        self.inflight = InFlightOrders(connection_id, db, broker)
+        self.fills = FillSync(connection_id, db, broker)
+        self.reconciler = PositionReconciler(connection_id, db, self.fills, paper=paper)
+        self.last_checks: list[SideCheck] = []
+        self._refreshed_all = False
         self.kill_switch_active = False
 
     def _run(self, fn: Callable[..., T], *args: Any) -> Awaitable[T]:
@@ -168,12 +174,22 @@ class OrderManager:
             self.connection_id, signal.set_id, signal.symbol, signal.direction, self.paper, quantity,
             float(sizing.leverage), target, stop, client_id,
         )
+        self.inflight.sending.add(client_id)  # from its row's commit until its answer is recorded
+        try:
+            return await self._enter(signal, entry, sizing.leverage)
+        finally:
+            self.inflight.sending.discard(client_id)
+
+    async def _enter(self, signal: EntrySignal, entry: rec.NewEntry, leverage: int) -> EntryOutcome:
         position_id, _ = await self.db.run(lambda s: rec.insert_entry(s, entry))
-        await self._ensure_leverage(signal.symbol, sizing.leverage)
+        await self._ensure_leverage(signal.symbol, leverage)
+        sign = 1 if signal.direction == "long" else -1
+        client_id, target, stop = entry.client_order_id, entry.take_profit, entry.stop_loss
         request = OrderRequest(
             symbol=signal.symbol, side=OrderSide.BUY if sign > 0 else OrderSide.SELL, order_type=OrderType.MARKET,
-            amount=float(quantity), client_id=client_id, take_profit=None if target is None else float(target),
-            stop_loss=float(stop), hedged=self.hedged,
+            amount=float(entry.quantity), client_id=client_id,
+            take_profit=None if target is None else float(target),
+            stop_loss=None if stop is None else float(stop), hedged=self.hedged,
         )
         status = await self._send(request, position_id)
         return EntryOutcome(status not in ("rejected", "failed"), signal.label or "entry", client_id, position_id,
@@ -231,7 +247,10 @@ class OrderManager:
                       extra={"connection_id": self.connection_id, "symbol": request.symbol})
             self._publish_order(client_id, request.symbol, status)
             return status
-        await self.db.run(lambda s: rec.apply_order_answer(s, client_id, answer))
+        touched = await self.db.run(lambda s: rec.apply_order_answer(s, client_id, answer))
+        if touched:
+            connection_id = self.connection_id
+            await self.db.run(lambda s: ledger.allocate_and_refresh(s, connection_id, touched))
         status = rec.order_status(answer)
         log.info("order %s %s %s %s: %s", client_id, request.side.value, request.amount, request.symbol, status,
                  extra={"connection_id": self.connection_id, "symbol": request.symbol})
@@ -250,20 +269,27 @@ class OrderManager:
         """Close what is still open of a Real position with a reduce-only market order."""
         async with self._lock:
             client_id = new_client_id(self.connection_id)
-            quantity = await self.db.run(
-                lambda s: rec.insert_exit_order(s, self.connection_id, position_id, client_id, self.paper)
-            )
-            position = await self.db.run(lambda s: s.get(RealPosition, position_id))
-            assert position is not None
-            if quantity <= 0:
-                return "nothing to close"
-            await self.db.run(lambda s: _set_reason(s, position_id, reason))
-            request = OrderRequest(
-                symbol=position.symbol, side=OrderSide.SELL if position.side == "long" else OrderSide.BUY,
-                order_type=OrderType.MARKET, amount=float(quantity), client_id=client_id, reduce_only=True,
-                hedged=self.hedged,
-            )
-            return await self._send(request, position_id)
+            self.inflight.sending.add(client_id)  # from its row's commit until its answer is recorded
+            try:
+                return await self._close(position_id, reason, client_id)
+            finally:
+                self.inflight.sending.discard(client_id)
+
+    async def _close(self, position_id: int, reason: str, client_id: str) -> str:
+        quantity = await self.db.run(
+            lambda s: rec.insert_exit_order(s, self.connection_id, position_id, client_id, self.paper)
+        )
+        position = await self.db.run(lambda s: s.get(RealPosition, position_id))
+        assert position is not None
+        if quantity <= 0:
+            return "nothing to close"
+        await self.db.run(lambda s: _set_reason(s, position_id, reason))
+        request = OrderRequest(
+            symbol=position.symbol, side=OrderSide.SELL if position.side == "long" else OrderSide.BUY,
+            order_type=OrderType.MARKET, amount=float(quantity), client_id=client_id, reduce_only=True,
+            hedged=self.hedged,
+        )
+        return await self._send(request, position_id)
 
     async def close_all(self, reason: str = "emergency") -> int:
         positions = await self.db.run(lambda s: rec.open_real_positions(s, self.connection_id))
@@ -288,47 +314,70 @@ class OrderManager:
     # --- synchronisation ----------------------------------------------------------------------------------------
 
     async def sync(self, symbols: list[str]) -> ReconcileReport:
-        """Fills, funding, positions and balance (every sync cycle)."""
+        """One reconciliation with the exchange (every sync cycle): orders in flight looked up, positions read,
+        then fills and funding since the marks allocated to the Real positions, and per symbol and side the DB's
+        live quantity compared with the exchange's — differences no fill explains settled once. Balance last."""
+        async with self._sync_lock:
+            return await self._sync(symbols)
+
+    async def _sync(self, symbols: list[str]) -> ReconcileReport:
         report = ReconcileReport()
-        touched: set[int] = set()
-        open_symbols = {p.symbol for p in await self.db.run(lambda s: rec.open_real_positions(s, self.connection_id))}
-        for symbol in sorted(set(symbols) | open_symbols):
-            since = self._trades_since.get(symbol)
-            fetched = await self.broker.my_trades(symbol, since=since)
-            trades = await self._complete_trades(fetched)
-            if trades:
-                ids = await self._run(rec.record_fills, self.connection_id, trades)
-                report.fills += len(trades)
-                touched.update(ids)
-            if fetched and len(trades) == len(fetched):  # the mark moves only past fills that are stored
-                self._trades_since[symbol] = max(t.timestamp or 0 for t in fetched) - 1
-        for symbol in sorted(open_symbols):
-            await self._sync_funding(symbol)
-        positions = await self.broker.positions()
-        await self.db.run(lambda s: rec.mirror_positions(s, self.connection_id, positions))
-        held = {(p.symbol, p.side.value) for p in positions if p.contracts > 0}
-        for position in await self.db.run(lambda s: rec.open_real_positions(s, self.connection_id)):
-            touched.add(position.id)
-        for position_id in sorted(touched):
-            before = await self._run(_get_position, position_id)
-            if before is None:
-                continue
-            has_it = (before.symbol, before.side) in held
-            after = await self._run(rec.settle_position, position_id, has_it)
-            if not has_it and after.status == "open":
-                after = await self._look_back(after)
-            if before.status != "closed" and after.status == "closed":
-                report.closed_positions += 1
-                log.info("position %s %s %s closed (%s): net %s USDT", after.id, after.side, after.symbol,
-                         after.close_reason, after.realized_pnl - after.fees + after.funding,
-                         extra={"connection_id": self.connection_id, "symbol": after.symbol})
-                self.bus.publish(PositionChanged(key=self.connection_id, position_id=after.id, symbol=after.symbol))
+        inflight, touched = await self.inflight.resolve()
+        report.resolved, report.not_sent, report.still_unknown = (
+            inflight.resolved, inflight.not_sent, inflight.still_unknown)
+        positions = await self.broker.positions()  # before the fills: every fill that built them is listed then
+        live = await self._run(rec.open_real_positions, self.connection_id)
+        held = {p.symbol for p in positions if p.contracts > 0}
+        report.fills = await self.fills.fills(sorted(set(symbols) | {p.symbol for p in live} | held))
+        touched |= await self.fills.funding(sorted({p.symbol for p in live} | held))
+        if not self._refreshed_all:
+            touched |= {p.id for p in live}  # once after a start: positions stored by an older version
+        connection_id = self.connection_id
+        changes = await self.db.run(lambda s: ledger.allocate_and_refresh(s, connection_id, touched))
+        self._refreshed_all = True
+        await self.db.run(lambda s: rec.mirror_positions(s, connection_id, positions))
+        in_flight = await self._run(rec.unresolved_symbols, connection_id)
+        self.last_checks = await self.reconciler.check(positions, in_flight)
+        for check in self.last_checks:
+            if check.settled is not None:
+                await self._settled(check.settled)
+        changes += self.reconciler.changes + await self.db.run(lambda s: ledger.allocate_and_refresh(s, connection_id))
+        self.reconciler.changes = []
+        for change in changes:
+            self._report_change(change, report)
         balance = await self.balance(max_age_s=0)
         await self.db.run(lambda s: s.add(BalanceSnapshot(
-            connection_id=self.connection_id, total=to_decimal(balance.total), free=to_decimal(balance.free),
+            connection_id=connection_id, total=to_decimal(balance.total), free=to_decimal(balance.free),
             used=to_decimal(balance.used),
         )))
+        self.bus.publish(PositionsReconciled(
+            key=connection_id, checked=len(self.last_checks),
+            differences=sum(c.state != "equal" for c in self.last_checks),
+            settled=sum(c.state == "settled" for c in self.last_checks),
+        ))
         return report
+
+    def _report_change(self, change: ledger.PositionChange, report: ReconcileReport) -> None:
+        if change.before == change.after:
+            return
+        if change.after == "closed":
+            report.closed_positions += 1
+            log.info("position %s %s %s closed (%s): net %s USDT", change.id, change.side, change.symbol,
+                     change.close_reason, change.net, extra={"connection_id": self.connection_id,
+                                                               "symbol": change.symbol})
+        self.bus.publish(PositionChanged(key=self.connection_id, position_id=change.id, symbol=change.symbol))
+
+    async def _settled(self, done: Settlement) -> None:
+        """A settled difference is told once: an alert (stored, and a desktop notification) naming the reason."""
+        message = f"positions reconciled with the exchange: {done.summary}"
+        connection_id = self.connection_id
+        await self.db.run(lambda s: s.add(Alert(severity="warning", source="reconciliation",
+                                                connection_id=connection_id, message=message[:2000])))
+        self.bus.publish(AlertRaised(key=connection_id, severity="warning", source="reconciliation",
+                                     message=message))
+        for part in done.parts:
+            self.bus.publish(PositionChanged(key=self.connection_id, position_id=part.position_id,
+                                             symbol=done.key.symbol))
 
     async def sync_until_settled(self, symbols: list[str], timeout_s: float = 10.0) -> ReconcileReport:
         """:meth:`sync` again (every half second, up to ``timeout_s``) while a closing order's fill has not reached
@@ -343,96 +392,31 @@ class OrderManager:
                 return report
             await asyncio.sleep(0.5)
 
-    async def _look_back(self, position: RealPosition) -> RealPosition:
-        """The exchange holds no such position, yet no closing fill reached the DB: fetch the symbol's fills again
-        from the position's opening (not from the incremental mark) and settle once more."""
-        log.warning("position %s %s %s is gone on the exchange without a stored closing fill: reading its fills "
-                    "since it opened", position.id, position.side, position.symbol,
-                    extra={"connection_id": self.connection_id, "symbol": position.symbol})
-        since = int(position.opened_at.timestamp() * 1000) - 5_000
-        trades = await self._complete_trades(await self.broker.my_trades(position.symbol, since=since))
-        if trades:
-            await self._run(rec.record_fills, self.connection_id, trades)
-        return await self._run(rec.settle_position, position.id, False)
-
-    async def _complete_trades(self, trades: list[Trade]) -> list[Trade]:
-        """Some exchanges' fill lists lack a trade id or the side (BingX swap ``allFillOrders`` has neither):
-        derive a stable id from the fill's own fields and take the side from its order."""
-        out = []
-        for trade in trades:
-            trade_id = trade.id if trade.id not in ("", "None") else None
-            side = trade.side if trade.side in ("buy", "sell") else None
-            if trade_id is None:
-                trade_id = f"{trade.order_id}:{trade.timestamp}:{trade.amount!r}:{trade.price!r}"
-            if side is None and trade.order_id:
-                side = await self._order_side(trade.symbol, trade.order_id)
-            if side is None:
-                log.warning("fill %s on %s has no side and its order is unknown; skipped", trade_id, trade.symbol,
-                            extra={"connection_id": self.connection_id})
-                continue
-            out.append(replace(trade, id=trade_id, side=side))
-        return out
-
-    async def _order_side(self, symbol: str, order_id: str) -> str | None:
-        if order_id not in self._order_sides:
-            fetch = getattr(self.broker, "fetch_order", None)
-            try:
-                order = await fetch(symbol, order_id) if fetch is not None else None
-            except ExchangeError:
-                order = None
-            self._order_sides[order_id] = order.side if order is not None and order.side in ("buy", "sell") else None
-        return self._order_sides[order_id]
-
-    async def _sync_funding(self, symbol: str) -> None:
-        payments = await self.broker.funding_history(symbol, since=self._funding_since.get(symbol))
-        for payment in payments:
-            if payment.timestamp is None:
-                continue
-            ts = datetime.fromtimestamp(payment.timestamp / 1000, UTC)
-            amount = to_decimal(payment.amount)
-            await self._run(rec.record_funding, self.connection_id, symbol, amount, ts)
-            self._funding_since[symbol] = max(self._funding_since.get(symbol, 0), payment.timestamp + 1)
-
     async def reconcile(self, symbols: list[str]) -> ReconcileReport:
-        """After a start or a reconnect: settle every unresolved order by its client id, record unknown exchange
-        orders as external, then synchronise fills, positions and balance."""
-        report = ReconcileReport()
-        for client_id, symbol, created in await self.db.run(
-            lambda s: rec.unresolved_orders(s, self.connection_id)
-        ):
-            try:
-                answer = await self.broker.order_by_client_id(symbol, client_id)
-            except OrderUnknownError:
-                if datetime.now(UTC) - created < UNKNOWN_ORDER_GRACE:
-                    report.still_unknown += 1
+        """After a start or a reconnect: every unresolved order looked up by its client id at once, unknown
+        exchange orders recorded as external, then one full sync."""
+        async with self._sync_lock:
+            first, touched = await self.inflight.resolve(now_only=True)
+            connection_id = self.connection_id
+            await self.db.run(lambda s: ledger.allocate_and_refresh(s, connection_id, touched))
+            external = 0
+            known = await self.db.run(lambda s: rec.known_client_ids(s, self.connection_id))
+            known_ids = await self.db.run(lambda s: rec.known_exchange_ids(s, self.connection_id))
+            for order in await self.broker.open_orders():
+                if (order.client_id and order.client_id in known) or order.id in known_ids:
                     continue
-                why = "not on the exchange: the app stopped before sending it"
-                await self._run(rec.mark_order_failed, client_id, "not_sent", why)
-                report.not_sent += 1
-                log.warning("order %s was never received by the exchange; marked not sent", client_id,
-                            extra={"connection_id": self.connection_id, "symbol": symbol})
-                continue
-            except TemporaryError as error:
-                report.still_unknown += 1
-                log.warning("order %s still unknown: %s", client_id, error,
-                            extra={"connection_id": self.connection_id})
-                continue
-            await self._run(rec.apply_order_answer, client_id, answer)
-            report.resolved += 1
-        known = await self.db.run(lambda s: rec.known_client_ids(s, self.connection_id))
-        known_ids = await self.db.run(lambda s: rec.known_exchange_ids(s, self.connection_id))
-        for order in await self.broker.open_orders():
-            if (order.client_id and order.client_id in known) or order.id in known_ids:
-                continue
-            await self._run(rec.insert_external_order, self.connection_id, order, self.paper)
-            report.external += 1
-            log.warning("order %s on %s was not placed by this app: recorded as external (%s)", order.id,
-                        order.symbol, f"client id {order.client_id}" if is_ours(order.client_id) else "no client id",
-                        extra={"connection_id": self.connection_id, "symbol": order.symbol})
-        synced = await self.sync(symbols)
-        report.fills, report.closed_positions = synced.fills, synced.closed_positions
-        return report
-
+                await self._run(rec.insert_external_order, self.connection_id, order, self.paper)
+                external += 1
+                log.warning("order %s on %s was not placed by this app: recorded as external (%s)", order.id,
+                            order.symbol,
+                            f"client id {order.client_id}" if is_ours(order.client_id) else "no client id",
+                            extra={"connection_id": self.connection_id, "symbol": order.symbol})
+            report = await self._sync(symbols)
+            report.external = external
+            report.resolved += first.resolved
+            report.not_sent += first.not_sent
+            report.still_unknown = report.still_unknown or first.still_unknown
+            return report
 
 def _get_position(session: Session, position_id: int) -> RealPosition | None:
     return session.get(RealPosition, position_id)

@@ -7,19 +7,19 @@ committed as ``pending`` *before* the order is sent, and every answer (or the la
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from cts_desktop.engine.pnl import FillRow, PositionPnl, position_pnl
+from cts_desktop.engine import position_ledger as ledger
+from cts_desktop.engine.position_ledger import OPEN_STATES
 from cts_desktop.exchanges.models import Order as ExchangeOrder
-from cts_desktop.exchanges.models import Position, Trade
-from cts_desktop.storage.models import ExchangePosition, Fill, FundingPayment, Order, RealPosition
+from cts_desktop.exchanges.models import Position
+from cts_desktop.storage.models import ExchangePosition, FillAllocation, FundingPayment, Order, RealPosition
 from cts_desktop.storage.types import to_decimal
 
-OPEN_STATES = ("opening", "open", "closing")
 UNRESOLVED_ORDER_STATES = ("pending", "unknown")
 
 
@@ -81,8 +81,11 @@ def insert_exit_order(
     assert position is not None
     if position.status not in OPEN_STATES:
         return Decimal(0)
-    pnl = pnl_of(session, position)
-    quantity = pnl.open_quantity if pnl.opened_quantity > 0 else position.quantity
+    held = ledger.open_quantity(session, position.id)
+    ever_filled = session.execute(
+        select(FillAllocation.id).where(FillAllocation.real_position_id == position.id)
+    ).first() is not None
+    quantity = held if ever_filled or position.origin == "external" else position.quantity
     if quantity <= 0:
         return Decimal(0)
     session.add(Order(
@@ -94,7 +97,9 @@ def insert_exit_order(
     return quantity
 
 
-def apply_order_answer(session: Session, client_order_id: str, answer: ExchangeOrder) -> None:
+def apply_order_answer(session: Session, client_order_id: str, answer: ExchangeOrder) -> set[int]:
+    """Record the exchange's answer for one of our orders; fills stored before its exchange id was known are
+    linked now. Returns the Real positions whose fills changed."""
     row = session.execute(select(Order).where(Order.client_order_id == client_order_id)).scalar_one()
     row.exchange_order_id = answer.id
     row.status = order_status(answer)
@@ -106,12 +111,20 @@ def apply_order_answer(session: Session, client_order_id: str, answer: ExchangeO
     position = session.get(RealPosition, row.real_position_id) if row.real_position_id else None
     if position is not None and not row.reduce_only:
         if row.status in ("filled", "partially_filled"):
-            position.status = "open" if position.status == "opening" else position.status
-            if answer.average:
+            position.status = "open" if position.status in ("opening", "failed") else position.status
+            position.closed_at = None if position.status == "open" else position.closed_at
+            if answer.average and position.entry_price is None:
                 position.entry_price = to_decimal(answer.average)
-        elif row.status in ("canceled", "rejected"):
+        elif row.status in ("canceled", "rejected") and position.status == "opening":
             position.status = "failed"
+            position.close_reason = "order_" + row.status
             position.closed_at = datetime.now(UTC)
+    elif position is not None and row.status in ("canceled", "rejected") and position.status == "closing":
+        position.status = "open"  # the close did not happen: the position is still there
+    touched = ledger.link_order_fills(session, row)
+    if position is not None:
+        touched.add(position.id)
+    return touched
 
 
 def mark_order_failed(session: Session, client_order_id: str, status: str, error: str) -> None:
@@ -168,143 +181,7 @@ def insert_external_order(session: Session, connection_id: str, order: ExchangeO
     ))
 
 
-# --- fills, funding, positions -------------------------------------------------------------------------------------
-
-
-def record_fills(session: Session, connection_id: str, trades: list[Trade]) -> list[int]:
-    """Insert new fills (a fill already stored is skipped); returns the Real positions they touched."""
-    if not trades:
-        return []
-    stored = set(session.execute(
-        select(Fill.exchange_trade_id).where(
-            Fill.connection_id == connection_id, Fill.exchange_trade_id.in_([t.id for t in trades])
-        )
-    ).scalars())
-    touched: set[int] = set()
-    for trade in trades:
-        if trade.id in stored:
-            continue
-        order = None
-        if trade.order_id:
-            order = session.execute(
-                select(Order).where(Order.connection_id == connection_id, Order.exchange_order_id == trade.order_id)
-            ).scalar_one_or_none()
-        session.add(Fill(
-            connection_id=connection_id, order_id=order.id if order else None, exchange_trade_id=trade.id,
-            symbol=trade.symbol, side=trade.side, quantity=to_decimal(trade.amount), price=to_decimal(trade.price),
-            fee=to_decimal(trade.fee or 0),
-            ts=datetime.fromtimestamp((trade.timestamp or 0) / 1000, UTC),
-        ))
-        stored.add(trade.id)
-        position_id = order.real_position_id if order is not None else None
-        if position_id is None:  # no order of ours: an exchange-side TP/SL (unknown, or recorded as external)
-            position_id = _closing_target(session, connection_id, trade)
-        if position_id is not None:
-            touched.add(position_id)
-    session.flush()
-    return sorted(touched)
-
-
-def _closing_target(session: Session, connection_id: str, trade: Trade) -> int | None:
-    """A fill of an order we did not send (an exchange-side TP/SL): a sell closes the open long, a buy the short."""
-    direction = "long" if trade.side == "sell" else "short"
-    return session.execute(
-        select(RealPosition.id).where(
-            RealPosition.connection_id == connection_id, RealPosition.symbol == trade.symbol,
-            RealPosition.side == direction, RealPosition.status.in_(OPEN_STATES),
-        ).order_by(RealPosition.id)
-    ).scalars().first()
-
-
-def fills_of(session: Session, position: RealPosition) -> list[FillRow]:
-    """Fills of the position's own orders, plus closing fills of orders we did not send routed to it (see
-    ``_closing_target``): fills without an order row, and fills of orders recorded as external — an exchange-side
-    TP/SL order that showed up in the open orders before it fired is such an order."""
-    order_ids = list(session.execute(select(Order.id).where(Order.real_position_id == position.id)).scalars())
-    linked = list(session.execute(select(Fill).where(Fill.order_id.in_(order_ids))).scalars()) if order_ids else []
-    closing_side = "sell" if position.side == "long" else "buy"
-    foreign_orders = select(Order.id).where(Order.connection_id == position.connection_id,
-                                            Order.real_position_id.is_(None))
-    unlinked = list(session.execute(
-        select(Fill).where(
-            Fill.connection_id == position.connection_id,
-            or_(Fill.order_id.is_(None), Fill.order_id.in_(foreign_orders)), Fill.symbol == position.symbol,
-            Fill.side == closing_side, Fill.ts >= position.opened_at - timedelta(seconds=5),
-        ).order_by(Fill.id)
-    ).scalars())
-    rows = [FillRow(f.side, f.quantity, f.price, f.fee) for f in linked]
-    opened = sum((f.quantity for f in linked if f.side != closing_side), Decimal(0))
-    closed = sum((f.quantity for f in linked if f.side == closing_side), Decimal(0))
-    for fill in unlinked:  # only as much as is still open
-        if closed >= opened:
-            break
-        rows.append(FillRow(fill.side, fill.quantity, fill.price, fill.fee))
-        closed += fill.quantity
-    return rows
-
-
-def pnl_of(session: Session, position: RealPosition) -> PositionPnl:
-    return position_pnl(position.side, fills_of(session, position), position.funding or Decimal(0))
-
-
-def settle_position(session: Session, position_id: int, exchange_has_it: bool | None) -> RealPosition:
-    """Recompute a Real position from its fills; close it when its quantity is closed (or the exchange has none)."""
-    position = session.get(RealPosition, position_id)
-    assert position is not None
-    pnl = pnl_of(session, position)
-    if pnl.entry_price is not None:
-        position.entry_price = pnl.entry_price
-    if pnl.opened_quantity > 0:
-        position.quantity = pnl.opened_quantity
-    position.fees = pnl.fees
-    position.realized_pnl = pnl.gross
-    if pnl.exit_price is not None:
-        position.exit_price = pnl.exit_price
-    if position.status in OPEN_STATES and pnl.opened_quantity > 0:
-        if pnl.is_closed or (exchange_has_it is False and pnl.closed_quantity > 0):
-            position.status = "closed"
-            position.closed_at = position.closed_at or datetime.now(UTC)
-            position.close_reason = position.close_reason or _close_reason(position, pnl)
-        elif position.status == "opening":
-            position.status = "open"
-    return position
-
-
-def _close_reason(position: RealPosition, pnl: PositionPnl) -> str:
-    if pnl.exit_price is None:
-        return "closed"
-    if position.take_profit is not None and (
-        (position.side == "long" and pnl.exit_price >= position.take_profit)
-        or (position.side == "short" and pnl.exit_price <= position.take_profit)
-    ):
-        return "take_profit"
-    if position.stop_loss is not None and (
-        (position.side == "long" and pnl.exit_price <= position.stop_loss)
-        or (position.side == "short" and pnl.exit_price >= position.stop_loss)
-    ):
-        return "stop_loss"
-    return "closed"
-
-
-def record_funding(session: Session, connection_id: str, symbol: str, amount: Decimal, ts: datetime) -> bool:
-    exists = session.execute(
-        select(FundingPayment.id).where(
-            FundingPayment.connection_id == connection_id, FundingPayment.symbol == symbol, FundingPayment.ts == ts
-        )
-    ).first()
-    if exists:
-        return False
-    session.add(FundingPayment(connection_id=connection_id, symbol=symbol, amount=amount, ts=ts))
-    holders = list(session.execute(
-        select(RealPosition).where(
-            RealPosition.connection_id == connection_id, RealPosition.symbol == symbol,
-            RealPosition.opened_at <= ts, (RealPosition.closed_at.is_(None)) | (RealPosition.closed_at >= ts),
-            RealPosition.status.in_((*OPEN_STATES, "closed")),
-        )
-    ).scalars())
-    if len(holders) == 1:
-        holders[0].funding = (holders[0].funding or Decimal(0)) + amount
-    return True
+# --- positions ------------------------------------------------------------------------------------------------------
 
 
 def mirror_positions(session: Session, connection_id: str, positions: list[Position]) -> None:
@@ -355,11 +232,13 @@ def open_real_positions(session: Session, connection_id: str) -> list[RealPositi
 
 
 def count_open(session: Session, connection_id: str, symbol: str | None = None, direction: str | None = None) -> int:
+    """Live positions; per symbol and direction only the app's own (an external position found on the exchange
+    does not take a set's place)."""
     query = select(func.count()).where(
         RealPosition.connection_id == connection_id, RealPosition.status.in_(OPEN_STATES)
     )
     if symbol is not None:
-        query = query.where(RealPosition.symbol == symbol)
+        query = query.where(RealPosition.symbol == symbol, RealPosition.origin != "external")
     if direction is not None:
         query = query.where(RealPosition.side == direction)
     return int(session.execute(query).scalar_one())
@@ -375,10 +254,38 @@ def last_entry_at(session: Session, connection_id: str, symbol: str, direction: 
 
 
 def net_result_since(session: Session, connection_id: str, since: datetime) -> Decimal:
-    rows = session.execute(
-        select(RealPosition.realized_pnl, RealPosition.fees, RealPosition.funding).where(
+    """What trading did to the account since ``since``, as the exchange's wallet shows it: realised PnL less fees
+    of the positions closed since, less the fees already paid on positions still open, plus every funding
+    payment since (held positions pay it too). The daily-loss kill switch compares it with the balance."""
+    closed = session.execute(
+        select(RealPosition.realized_pnl, RealPosition.fees).where(
             RealPosition.connection_id == connection_id, RealPosition.closed_at >= since,
             RealPosition.status == "closed",
         )
     ).all()
-    return sum((r[0] - r[1] + r[2] for r in rows), Decimal(0))
+    open_fees = session.execute(
+        select(RealPosition.fees).where(
+            RealPosition.connection_id == connection_id, RealPosition.status.in_(OPEN_STATES)
+        )
+    ).scalars()
+    funding = session.execute(
+        select(FundingPayment.amount).where(FundingPayment.connection_id == connection_id, FundingPayment.ts >= since)
+    ).scalars()
+    return (
+        sum((to_decimal(pnl) - to_decimal(fees) for pnl, fees in closed), Decimal(0))
+        - sum((to_decimal(f) for f in open_fees), Decimal(0))
+        + sum((to_decimal(a) for a in funding), Decimal(0))
+    )
+
+
+def positions_of_order(session: Session, client_order_id: str) -> set[int]:
+    position_id = session.execute(
+        select(Order.real_position_id).where(Order.client_order_id == client_order_id)
+    ).scalar_one_or_none()
+    return set() if position_id is None else {position_id}
+
+
+def unresolved_symbols(session: Session, connection_id: str) -> set[str]:
+    return set(session.execute(
+        select(Order.symbol).where(Order.connection_id == connection_id, Order.status.in_(UNRESOLVED_ORDER_STATES))
+    ).scalars())

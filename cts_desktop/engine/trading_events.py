@@ -62,3 +62,13 @@ class AlertRaised(Event):
     severity: str
     source: str
     message: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PositionsReconciled(Event):
+    """One reconciliation with the exchange ended: ``checked`` symbol sides compared, ``differences`` of them not
+    equal (waiting or settled now), ``settled`` settled now."""
+
+    checked: int
+    differences: int
+    settled: int

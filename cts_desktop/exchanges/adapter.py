@@ -21,6 +21,7 @@ import copy
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from cts_desktop.exchanges.capabilities import Capabilities, RateLimit, capabilities_for
@@ -499,7 +500,7 @@ class ExchangeAdapter:
         raw = await self._read("fetch_funding_history", lambda: self.client.fetch_funding_history(symbol, since))
         payments = [FundingPayment.from_ccxt(f) for f in raw]
         if self.caps.funding_paid_positive:
-            payments = [FundingPayment(p.symbol, -p.amount, p.timestamp) for p in payments]
+            payments = [replace(p, amount=-p.amount) for p in payments]
         return payments
 
 

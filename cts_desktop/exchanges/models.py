@@ -215,6 +215,7 @@ class Trade:
     amount: float
     fee: float | None
     timestamp: int | None
+    client_id: str | None = None  # the order's client id where the exchange reports it with the fill
 
     @staticmethod
     def from_ccxt(t: dict[str, Any]) -> Trade:
@@ -228,7 +229,21 @@ class Trade:
             amount=_f(t.get("amount")),
             fee=_fo(fee.get("cost")),
             timestamp=t.get("timestamp"),
+            client_id=_client_id_of(t),
         )
+
+
+def _client_id_of(raw: dict[str, Any]) -> str | None:
+    """ccxt leaves a fill's client order id in the raw answer: Bybit ``orderLinkId``, BingX ``clientOrderID``."""
+    info = raw.get("info") if isinstance(raw.get("info"), dict) else {}
+    for value in (raw.get("clientOrderId"), info.get("orderLinkId"), info.get("clientOrderID"),
+                  info.get("clientOrderId")):
+        if value:
+            return str(value)
+    return None
+
+
+_POSITION_SIDE_OF_EXECUTION = {"buy": "long", "sell": "short", "long": "long", "short": "short"}
 
 
 @dataclass(frozen=True)
@@ -236,10 +251,15 @@ class FundingPayment:
     symbol: str
     amount: float  # signed, in the settle currency: negative = paid
     timestamp: int | None
+    id: str | None = None  # the exchange's id of the settlement (Bybit execId, BingX tranId)
+    side: str | None = None  # "long" / "short" where the exchange names the position charged (Bybit), else None
 
     @staticmethod
     def from_ccxt(f: dict[str, Any]) -> FundingPayment:
-        return FundingPayment(symbol=str(f.get("symbol")), amount=_f(f.get("amount")), timestamp=f.get("timestamp"))
+        info = f.get("info") if isinstance(f.get("info"), dict) else {}
+        side = _POSITION_SIDE_OF_EXECUTION.get(str(info.get("positionSide") or info.get("side") or "").lower())
+        return FundingPayment(symbol=str(f.get("symbol")), amount=_f(f.get("amount")), timestamp=f.get("timestamp"),
+                              id=None if f.get("id") in (None, "") else str(f.get("id")), side=side)
 
 
 @dataclass(frozen=True)

@@ -225,6 +225,10 @@ class RealPosition(Base):
     close_reason: Mapped[str | None] = mapped_column(String(20), nullable=True)
     opened_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True, index=True)
+    # what is open now by the ledger: opening fills - closing fills + reconciliation adjustments
+    open_quantity: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    # "engine": opened by this app; "external": found on the exchange, opened by someone else
+    origin: Mapped[str] = mapped_column(String(10), default="engine")
 
 
 class Order(Base):
@@ -262,12 +266,17 @@ class Order(Base):
 
 
 class Fill(Base):
+    """One execution as the exchange reports it. ``order_id`` links it to our order row (by client id or exchange
+    order id, also when the order's id is learned after the fill was stored); its quantity reaches Real positions
+    through :class:`FillAllocation` rows."""
+
     __tablename__ = "fills"
     __table_args__ = (UniqueConstraint("connection_id", "exchange_trade_id"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"), nullable=True)
     exchange_trade_id: Mapped[str] = mapped_column(String(80))
+    exchange_order_id: Mapped[str | None] = mapped_column(String(80), nullable=True, index=True)
     symbol: Mapped[str] = mapped_column(String(60))
     side: Mapped[str] = mapped_column(String(5))
     quantity: Mapped[Decimal] = mapped_column(Money)
@@ -275,6 +284,41 @@ class Fill(Base):
     fee: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
     fee_currency: Mapped[str] = mapped_column(String(12), default="USDT")
     ts: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+
+
+class FillAllocation(Base):
+    """The part of a fill that opened or closed one Real position (a fill that closes several positions of one
+    exchange position — an exchange-side stop of the whole side — is split over them, oldest first). ``fee`` is
+    the fill's fee pro rata; the shares of a fully allocated fill add up to its fee exactly."""
+
+    __tablename__ = "fill_allocations"
+    __table_args__ = (UniqueConstraint("fill_id", "real_position_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    fill_id: Mapped[int] = mapped_column(ForeignKey("fills.id", ondelete="CASCADE"), index=True)
+    real_position_id: Mapped[int] = mapped_column(ForeignKey("real_positions.id", ondelete="CASCADE"), index=True)
+    quantity: Mapped[Decimal] = mapped_column(Money)
+    fee: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    opening: Mapped[bool] = mapped_column(Boolean)
+
+
+class PositionAdjustment(Base):
+    """A difference between the DB and the exchange that no fill explains, settled once with its reason: a
+    negative quantity closed part of a position the exchange no longer holds, a positive one is an external
+    position's quantity. A fill that arrives later and explains it adds the opposite adjustment."""
+
+    __tablename__ = "position_adjustments"
+    __table_args__ = (Index("ix_position_adjustments_conn_ts", "connection_id", "ts"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    real_position_id: Mapped[int] = mapped_column(ForeignKey("real_positions.id", ondelete="CASCADE"), index=True)
+    symbol: Mapped[str] = mapped_column(String(60))
+    side: Mapped[str] = mapped_column(String(5))
+    quantity: Mapped[Decimal] = mapped_column(Money)
+    db_quantity: Mapped[Decimal] = mapped_column(Money)
+    exchange_quantity: Mapped[Decimal] = mapped_column(Money)
+    fill_id: Mapped[int | None] = mapped_column(ForeignKey("fills.id", ondelete="SET NULL"), nullable=True)
+    reason: Mapped[str] = mapped_column(Text)
+    ts: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class ExchangePosition(Base):
@@ -304,14 +348,33 @@ class ExchangePosition(Base):
 
 
 class FundingPayment(Base):
+    """One funding settlement of the account as the exchange reports it (``amount`` < 0: paid). ``side`` is the
+    position side it was charged to where the exchange says so (Bybit), else empty (BingX: per symbol)."""
+
     __tablename__ = "funding_payments"
-    __table_args__ = (UniqueConstraint("connection_id", "symbol", "ts"),)
+    __table_args__ = (UniqueConstraint("connection_id", "exchange_id"), Index("ix_funding_payments_conn_ts",
+                                                                               "connection_id", "symbol", "ts"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    exchange_id: Mapped[str] = mapped_column(String(120))
     symbol: Mapped[str] = mapped_column(String(60))
+    side: Mapped[str] = mapped_column(String(5), default="")
     amount: Mapped[Decimal] = mapped_column(Money)
     rate: Mapped[float | None] = mapped_column(Float, nullable=True)
     ts: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class FundingAllocation(Base):
+    """The share of a funding payment charged to one Real position: pro rata by the quantity each position held
+    at the settlement, the shares adding up to the payment exactly."""
+
+    __tablename__ = "funding_allocations"
+    __table_args__ = (UniqueConstraint("funding_payment_id", "real_position_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    funding_payment_id: Mapped[int] = mapped_column(ForeignKey("funding_payments.id", ondelete="CASCADE"),
+                                                    index=True)
+    real_position_id: Mapped[int] = mapped_column(ForeignKey("real_positions.id", ondelete="CASCADE"), index=True)
+    amount: Mapped[Decimal] = mapped_column(Money)
 
 
 class BalanceSnapshot(Base):

@@ -137,7 +137,7 @@ async def test_a_position_gone_on_the_exchange_is_closed_from_its_own_fills(
     adapter = make_adapter(sim, "bybit", balance=10_000.0)
     try:
         manager, outcome, account = await _long_closed_by_its_exchange_stop(sim, engine_db, adapter, sync_first=True)
-        manager._trades_since[SYMBOL] = 2**62  # a mark past the closing fill: the incremental read misses it
+        manager.fills._trades_since[SYMBOL] = 2**62  # a mark past the closing fill: the incremental read misses it
         report = await manager.sync([SYMBOL])
         assert report.closed_positions == 1
         with engine_db.session() as s:

@@ -91,8 +91,17 @@ def test_crud_of_every_model(db: Database) -> None:
                      side="buy", quantity=Decimal("0.002"), price=Decimal("64000.5"), fee=Decimal("0.0704"), ts=now))
         s.add(m.ExchangePosition(connection_id="c1", real_position_id=real.id, symbol="BTC/USDT:USDT", side="long",
                                  quantity=Decimal("0.002"), entry_price=Decimal("64000.5")))
-        s.add(m.FundingPayment(connection_id="c1", symbol="BTC/USDT:USDT", amount=Decimal("-0.0128"), rate=1e-4,
-                               ts=now))
+        funding = m.FundingPayment(connection_id="c1", exchange_id="f1", symbol="BTC/USDT:USDT", side="long",
+                                   amount=Decimal("-0.0128"), rate=1e-4, ts=now)
+        s.add(funding)
+        s.flush()
+        fill = s.execute(select(m.Fill)).scalar_one()
+        s.add(m.FillAllocation(fill_id=fill.id, real_position_id=real.id, quantity=Decimal("0.002"),
+                               fee=Decimal("0.0704"), opening=True))
+        s.add(m.FundingAllocation(funding_payment_id=funding.id, real_position_id=real.id, amount=Decimal("-0.0128")))
+        s.add(m.PositionAdjustment(connection_id="c1", real_position_id=real.id, symbol="BTC/USDT:USDT", side="long",
+                                   quantity=Decimal("-0.001"), db_quantity=Decimal("0.002"),
+                                   exchange_quantity=Decimal("0.001"), reason="test"))
         s.add(m.BalanceSnapshot(connection_id="c1", total=Decimal("1000"), free=Decimal("900"), used=Decimal("100")))
         s.add(m.EngineState(connection_id="c1", status="running", cycles={"main": 3}))
         s.add(m.CycleMetric(connection_id="c1", loop="main", ts_ms=1, duration_ms=1.5))

@@ -1,0 +1,126 @@
+"""Reading the account's own fills and funding payments from the exchange into the ledger, incrementally.
+
+Each symbol has a mark: fills are read from it, and it moves only past fills that are stored, less an overlap
+(exchanges list an execution a moment after it happened, BingX stamps fills to the second). The first read after
+a start begins at the older of the newest stored fill and the oldest live position's opening, so nothing that
+happened while the app was stopped — or killed — is skipped; a fetch that fails moves no mark.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Iterable
+from dataclasses import replace
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from cts_desktop.engine import funding_ledger
+from cts_desktop.engine import position_ledger as ledger
+from cts_desktop.engine.broker import Broker
+from cts_desktop.exchanges.errors import ExchangeError
+from cts_desktop.exchanges.models import FundingPayment as FundingReport
+from cts_desktop.exchanges.models import Trade
+from cts_desktop.storage.db import Database
+from cts_desktop.storage.models import Fill, FundingPayment, RealPosition
+
+log = logging.getLogger("cts.engine.orders")
+
+OVERLAP_MS = 10_000  # read again this far behind the newest stored fill
+LOOK_BACK_MS = 10_000  # a look-back starts this far before a position's opening
+
+
+class FillSync:
+    def __init__(self, connection_id: str, db: Database, broker: Broker) -> None:
+        self.connection_id = connection_id
+        self.db = db
+        self.broker = broker
+        self._trades_since: dict[str, int | None] = {}
+        self._funding_since: dict[str, int | None] = {}
+        self._order_sides: dict[str, str | None] = {}
+
+    async def fills(self, symbols: Iterable[str]) -> int:
+        """New fills of ``symbols`` stored; returns how many."""
+        added = 0
+        for symbol in symbols:
+            if symbol not in self._trades_since:
+                self._trades_since[symbol] = await self._mark_from_db(symbol, Fill)
+            fetched = await self.broker.my_trades(symbol, since=self._trades_since[symbol])
+            added += await self._store(fetched, symbol, move_mark=True)
+        return added
+
+    async def look_back(self, symbol: str, since: datetime) -> int:
+        """Read a symbol's fills again from ``since`` (not from the mark); returns how many were new."""
+        start = int(since.timestamp() * 1000) - LOOK_BACK_MS
+        return await self._store(await self.broker.my_trades(symbol, since=start), symbol, move_mark=False)
+
+    async def funding(self, symbols: Iterable[str]) -> set[int]:
+        """New funding payments of ``symbols`` stored and shared; returns the positions whose funding changed."""
+        touched: set[int] = set()
+        for symbol in symbols:
+            if symbol not in self._funding_since:
+                self._funding_since[symbol] = await self._mark_from_db(symbol, FundingPayment)
+            reports = await self.broker.funding_history(symbol, since=self._funding_since[symbol])
+            reports = [r for r in reports if r.timestamp is not None]
+            if reports:
+                touched |= await self._record_funding(reports)
+                newest = max(r.timestamp or 0 for r in reports)
+                self._funding_since[symbol] = max(self._funding_since[symbol] or 0, newest - OVERLAP_MS)
+        return touched
+
+    def _record_funding(self, reports: list[FundingReport]) -> Awaitable[set[int]]:
+        return self.db.run(lambda s: funding_ledger.record_funding(s, self.connection_id, reports))
+
+    def _mark_from_db(self, symbol: str, model: type[Fill] | type[FundingPayment]) -> Awaitable[int | None]:
+        return self.db.run(lambda s: self._start_mark(s, symbol, model))
+
+    def _start_mark(self, session: Session, symbol: str, model: type[Fill] | type[FundingPayment]) -> int | None:
+        newest = session.execute(
+            select(func.max(model.ts)).where(model.connection_id == self.connection_id, model.symbol == symbol)
+        ).scalar_one()
+        oldest_live = session.execute(
+            select(func.min(RealPosition.opened_at)).where(
+                RealPosition.connection_id == self.connection_id, RealPosition.symbol == symbol,
+                RealPosition.status.in_(ledger.OPEN_STATES),
+            )
+        ).scalar_one()
+        stamps = [int(t.timestamp() * 1000) for t in (newest, oldest_live) if t is not None]
+        return min(stamps) - OVERLAP_MS if stamps else None
+
+    async def _store(self, fetched: list[Trade], symbol: str, *, move_mark: bool) -> int:
+        trades = await self._complete(fetched)
+        connection_id = self.connection_id
+        added = await self.db.run(lambda s: ledger.store_fills(s, connection_id, trades)) if trades else 0
+        if move_mark and fetched and len(trades) == len(fetched):  # the mark moves only past stored fills
+            newest = max(t.timestamp or 0 for t in fetched)
+            self._trades_since[symbol] = max(self._trades_since.get(symbol) or 0, newest - OVERLAP_MS)
+        return added
+
+    async def _complete(self, trades: list[Trade]) -> list[Trade]:
+        """Some exchanges' fill lists lack a trade id or the side (BingX swap ``allFillOrders`` has neither):
+        derive a stable id from the fill's own fields and take the side from its order."""
+        out = []
+        for trade in trades:
+            trade_id = trade.id if trade.id not in ("", "None") else None
+            side = trade.side if trade.side in ("buy", "sell") else None
+            if trade_id is None:
+                trade_id = f"{trade.order_id}:{trade.timestamp}:{trade.amount!r}:{trade.price!r}"
+            if side is None and trade.order_id:
+                side = await self._order_side(trade.symbol, trade.order_id)
+            if side is None:
+                log.warning("fill %s on %s has no side and its order is unknown; skipped", trade_id, trade.symbol,
+                            extra={"connection_id": self.connection_id})
+                continue
+            out.append(replace(trade, id=trade_id, side=side))
+        return out
+
+    async def _order_side(self, symbol: str, order_id: str) -> str | None:
+        if order_id not in self._order_sides:
+            fetch = getattr(self.broker, "fetch_order", None)
+            try:
+                order = await fetch(symbol, order_id) if fetch is not None else None
+            except ExchangeError:
+                order = None
+            self._order_sides[order_id] = order.side if order is not None and order.side in ("buy", "sell") else None
+        return self._order_sides[order_id]
