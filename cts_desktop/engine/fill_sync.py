@@ -29,6 +29,7 @@ log = logging.getLogger("cts.engine.orders")
 
 OVERLAP_MS = 10_000  # read again this far behind the newest stored fill
 LOOK_BACK_MS = 10_000  # a look-back starts this far before a position's opening
+RATE_WINDOW_MS = 60_000  # a settlement's rate is looked up this far around the payment's time
 
 
 class FillSync:
@@ -62,12 +63,41 @@ class FillSync:
             if symbol not in self._funding_since:
                 self._funding_since[symbol] = await self._mark_from_db(symbol, FundingPayment)
             reports = await self.broker.funding_history(symbol, since=self._funding_since[symbol])
-            reports = [r for r in reports if r.timestamp is not None]
+            reports = await self._sided([r for r in reports if r.timestamp is not None])
             if reports:
                 touched |= await self._record_funding(reports)
                 newest = max(r.timestamp or 0 for r in reports)
                 self._funding_since[symbol] = max(self._funding_since[symbol] or 0, newest - OVERLAP_MS)
         return touched
+
+    async def _sided(self, reports: list[FundingReport]) -> list[FundingReport]:
+        """Where the exchange names no side (BingX) and one settlement has a payment of each sign (hedge mode,
+        long and short held), the settlement's rate tells which is which: with a positive rate longs pay."""
+        by_time: dict[int, list[FundingReport]] = {}
+        for report in reports:
+            by_time.setdefault(report.timestamp or 0, []).append(report)
+        out: list[FundingReport] = []
+        for ts, group in by_time.items():
+            signs = {r.amount > 0 for r in group if r.side is None and r.amount != 0}
+            rate = await self._rate_at(group[0].symbol, ts) if len(signs) == 2 else None
+            for report in group:
+                if report.side is None and rate:
+                    paid = report.amount < 0
+                    report = replace(report, side="long" if paid == (rate > 0) else "short")
+                out.append(report)
+        return out
+
+    async def _rate_at(self, symbol: str, ts: int) -> float | None:
+        rates = getattr(self.broker, "funding_rates", None)
+        if rates is None:
+            return None
+        try:
+            near = await rates(symbol, ts - RATE_WINDOW_MS, ts + RATE_WINDOW_MS)
+        except ExchangeError as error:
+            log.info("%s: funding rate at %d unknown (%s): payments shared by signed quantity", symbol, ts, error,
+                     extra={"connection_id": self.connection_id})
+            return None
+        return min(near, key=lambda r: abs(r[0] - ts))[1] if near else None
 
     def _record_funding(self, reports: list[FundingReport]) -> Awaitable[set[int]]:
         return self.db.run(lambda s: funding_ledger.record_funding(s, self.connection_id, reports))
@@ -106,6 +136,8 @@ class FillSync:
             side = trade.side if trade.side in ("buy", "sell") else None
             if trade_id is None:
                 trade_id = f"{trade.order_id}:{trade.timestamp}:{trade.amount!r}:{trade.price!r}"
+            if side is None:
+                side = await self._our_order_side(trade)
             if side is None and trade.order_id:
                 side = await self._order_side(trade.symbol, trade.order_id)
             if side is None:
@@ -114,6 +146,10 @@ class FillSync:
                 continue
             out.append(replace(trade, id=trade_id, side=side))
         return out
+
+    def _our_order_side(self, trade: Trade) -> Awaitable[str | None]:
+        """The side of our own order the fill belongs to (by client id or exchange order id), from its row."""
+        return self.db.run(lambda s: ledger.side_of_our_order(s, self.connection_id, trade))
 
     async def _order_side(self, symbol: str, order_id: str) -> str | None:
         if order_id not in self._order_sides:

@@ -329,12 +329,13 @@ class OrderManager:
         live = await self._run(rec.open_real_positions, self.connection_id)
         held = {p.symbol for p in positions if p.contracts > 0}
         report.fills = await self.fills.fills(sorted(set(symbols) | {p.symbol for p in live} | held))
-        touched |= await self.fills.funding(sorted({p.symbol for p in live} | held))
         if not self._refreshed_all:
             touched |= {p.id for p in live}  # once after a start: positions stored by an older version
         connection_id = self.connection_id
         changes = await self.db.run(lambda s: ledger.allocate_and_refresh(s, connection_id, touched))
         self._refreshed_all = True
+        funded = await self.fills.funding(sorted({p.symbol for p in live} | held))  # shared by the fills' holdings
+        changes += await self.db.run(lambda s: ledger.allocate_and_refresh(s, connection_id, funded))
         await self.db.run(lambda s: rec.mirror_positions(s, connection_id, positions))
         in_flight = await self._run(rec.unresolved_symbols, connection_id)
         self.last_checks = await self.reconciler.check(positions, in_flight)

@@ -115,6 +115,11 @@ def _order_of(session: Session, connection_id: str, trade: Trade) -> Order | Non
     return None
 
 
+def side_of_our_order(session: Session, connection_id: str, trade: Trade) -> str | None:
+    order = _order_of(session, connection_id, trade)
+    return None if order is None else order.side
+
+
 def link_order_fills(session: Session, order: Order) -> set[int]:
     """The order's exchange id is known now: fills stored before that carry it are linked, and allocated again
     (an unlinked closing fill was spread oldest first; it belongs to this order's position). Returns the positions

@@ -494,6 +494,14 @@ class ExchangeAdapter:
                 pending += [(start, middle), (middle + 1, end)]
         return list(seen.values())
 
+    async def funding_rates(self, symbol: str, since: int, until: int) -> list[tuple[int, float]]:
+        """The market's funding settlements in [since, until]: (time, rate) — public, no account needed."""
+        await self.markets()
+        raw = await self._read("fetch_funding_rate_history", lambda: self.client.fetch_funding_rate_history(
+            symbol, since, None, {"until": until}))
+        return [(int(r["timestamp"]), float(r["fundingRate"])) for r in raw
+                if r.get("timestamp") is not None and r.get("fundingRate") is not None]
+
     async def funding_history(self, symbol: str, since: int | None = None) -> list[FundingPayment]:
         """Funding settlements of the account for ``symbol``; ``amount`` < 0 means paid."""
         await self.markets()

@@ -94,6 +94,7 @@ class BingxDialect:
             ("GET", "/openApi/swap/v2/quote/ticker"): self.ticker,
             ("GET", "/openApi/swap/v3/quote/klines"): self.klines,
             ("GET", "/openApi/swap/v2/quote/premiumIndex"): self.premium_index,
+            ("GET", "/openApi/swap/v2/quote/fundingRate"): self.funding_rates,
         }
         self.private: dict[tuple[str, str], Callable[[Params, SimMarket, Account], Any]] = {
             ("GET", "/openApi/wallets/v1/capital/config/getall"): self.coins,
@@ -266,6 +267,17 @@ class BingxDialect:
                 }
             )
         return rows[0] if params.get("symbol") and rows else rows
+
+    def funding_rates(self, params: Params, market: SimMarket) -> list[dict[str, Any]]:
+        """The settlements charged so far (their exchange time), newest first as BingX answers."""
+        base = _base_of(market, params["symbol"])
+        start, end = int(params.get("startTime", 0)), int(params.get("endTime", 2**62))
+        rows = [
+            {"symbol": market.instruments[b].bingx_symbol, "fundingRate": f"{rate:.8f}", "fundingTime": ts}
+            for ts, b, rate in reversed(market.settlements)
+            if b == base and start <= ts <= end
+        ]
+        return rows[: int(params.get("limit", "100"))]
 
     # ---- account ------------------------------------------------------------------------------------------
     def coins(self, params: Params, market: SimMarket, acc: Account) -> list[dict[str, Any]]:

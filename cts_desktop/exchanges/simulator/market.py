@@ -63,6 +63,7 @@ class SimMarket:
         self._stats_cache: dict[str, tuple[int, Bar, float]] = {}
         self._key_stamps: dict[str, deque[float]] = {}
         self.last: dict[str, float] = {b: self.path.price(b, self.processed_replay) for b in self.series}
+        self.settlements: list[tuple[int, str, float]] = []  # (exchange time, base, rate) of every funding charged
 
     # ---- accounts -----------------------------------------------------------------------------------------
     def create_account(
@@ -136,6 +137,7 @@ class SimMarket:
             for base, series in self.series.items():
                 rate = series.funding_rate_at(self.path.original_ts(boundary))
                 price = self.path.price(base, boundary)
+                self.settlements.append((stamp, base, rate))
                 for acc in accounts:
                     acc.settle_funding(base, price, rate, stamp)
 

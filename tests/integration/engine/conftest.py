@@ -9,6 +9,11 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from cts_desktop.domain.sizing import VolumeSettings
+from cts_desktop.engine.events import EventBus
+from cts_desktop.engine.market_rules import MarketCatalog
+from cts_desktop.engine.order_manager import OrderManager, RiskLimits
+from cts_desktop.exchanges.adapter import ExchangeAdapter
 from cts_desktop.exchanges.simulator import SimulatorConfig, SimulatorServer
 from cts_desktop.storage.db import Database, sqlite_url
 from cts_desktop.storage.models import Connection
@@ -38,3 +43,19 @@ def engine_db(tmp_path: Path) -> Iterator[Database]:
         yield db
     finally:
         db.dispose()
+
+
+SYMBOL = "BTC/USDT:USDT"
+LIMITS = RiskLimits(max_open_exchange=10, max_per_symbol_direction=1, cooldown_s=0, daily_loss_limit_pct=0,
+                    volume=VolumeSettings(positions_average=20, risk_percent=20))
+
+
+async def manager_for(
+    db: Database, adapter: ExchangeAdapter, broker: object, paper: bool, limits: RiskLimits = LIMITS
+) -> OrderManager:
+    """The order manager of connection ``c1`` as the engine builds it, over ``broker`` (the adapter or paper)."""
+    markets = await adapter.markets()
+    catalog = MarketCatalog(adapter.client, markets)
+    return OrderManager("c1", db, broker, EventBus(), paper=paper,  # type: ignore[arg-type]
+                        market_rules=catalog.rules, amount_to_precision=catalog.amount,
+                        price_to_precision=catalog.price, limits=lambda: limits)

@@ -9,30 +9,17 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from cts_desktop.domain.sizing import VolumeSettings
-from cts_desktop.engine.events import EventBus
-from cts_desktop.engine.market_rules import MarketCatalog
-from cts_desktop.engine.order_manager import EntryOutcome, EntrySignal, OrderManager, RiskLimits
+from cts_desktop.engine.order_manager import EntryOutcome, EntrySignal, OrderManager
 from cts_desktop.engine.paper_broker import PaperBroker
 from cts_desktop.engine.pnl import cents
 from cts_desktop.exchanges.adapter import ExchangeAdapter
 from cts_desktop.exchanges.simulator import SimulatorServer
 from cts_desktop.storage.db import Database
 from cts_desktop.storage.models import Fill, FundingPayment, Order, RealPosition
+from tests.integration.engine.conftest import SYMBOL, manager_for
 from tests.integration.exchanges.conftest import make_adapter
 
 pytestmark = pytest.mark.asyncio(loop_factories=["asyncio"])
-SYMBOL = "BTC/USDT:USDT"
-LIMITS = RiskLimits(max_open_exchange=10, max_per_symbol_direction=1, cooldown_s=0, daily_loss_limit_pct=0,
-                    volume=VolumeSettings(positions_average=20, risk_percent=20))
-
-
-async def _manager(db: Database, adapter: ExchangeAdapter, broker: object, paper: bool) -> OrderManager:
-    markets = await adapter.markets()
-    catalog = MarketCatalog(adapter.client, markets)
-    return OrderManager("c1", db, broker, EventBus(), paper=paper,  # type: ignore[arg-type]
-                        market_rules=catalog.rules, amount_to_precision=catalog.amount,
-                        price_to_precision=catalog.price, limits=lambda: LIMITS)
 
 
 @pytest.mark.parametrize("exchange", ["bybit", "bingx"])
@@ -42,7 +29,7 @@ async def test_live_entry_reaches_simulator_once_and_pnl_matches_account(
     adapter = make_adapter(sim, exchange, balance=10_000.0)
     try:
         await adapter.set_position_mode(True)  # the connections' default: hedge mode
-        manager = await _manager(engine_db, adapter, adapter, paper=False)
+        manager = await manager_for(engine_db, adapter, adapter, paper=False)
         price = sim.market.price("BTC")
         outcome = await manager.open_position(EntrySignal(SYMBOL, "long", price, stop_loss_frac=0.002,
                                                           take_profit_frac=0.004, label="test"))
@@ -89,7 +76,7 @@ async def test_paper_broker_takes_the_same_path(sim: SimulatorServer, engine_db:
         paper = PaperBroker(Decimal(repr(balance.total)), {}, Decimal("0.00055"))
         price = sim.market.price("BTC")
         paper.on_price(SYMBOL, price)
-        manager = await _manager(engine_db, adapter, paper, paper=True)
+        manager = await manager_for(engine_db, adapter, paper, paper=True)
         outcome = await manager.open_position(EntrySignal(SYMBOL, "short", price, 0.002, 0.004))
         assert outcome.accepted and outcome.status == "filled"
         account = next(iter(sim.market.keyring.keys.values())).account
@@ -114,7 +101,7 @@ async def _long_closed_by_its_exchange_stop(
 ) -> tuple[OrderManager, EntryOutcome, Any]:
     """A live long with exchange-side TP/SL, then the market walked until one of them closed it on the exchange."""
     await adapter.set_position_mode(True)
-    manager = await _manager(engine_db, adapter, adapter, paper=False)
+    manager = await manager_for(engine_db, adapter, adapter, paper=False)
     price = sim.market.price("BTC")
     outcome = await manager.open_position(EntrySignal(SYMBOL, "long", price, stop_loss_frac=0.002,
                                                       take_profit_frac=0.004, label="test"))
