@@ -59,6 +59,7 @@ from cts_desktop.storage.types import to_decimal
 from cts_desktop.storage.writer import BatchedWriter
 
 MAIN_SLICE_S = 0.005  # the main loop yields to the event loop after this much work within one batch of prices
+LAST_SYNC_TIMEOUT_S = 20.0  # the reconciliation at a stop gives up after this long
 
 log = logging.getLogger("cts.engine")
 
@@ -196,12 +197,15 @@ class ConnectionEngine:
             self._settings_unsub = None
         if self.feed is not None:
             await self.feed.stop()
+        if self.orders is not None:
+            await self.orders.drain()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        await self._last_sync()
         try:
             await self._persist(snapshot=True)
         except Exception:  # stopping goes on; what was not stored is in the log
@@ -211,6 +215,17 @@ class ConnectionEngine:
             ConnectionStatus.CONNECTING
         log.info("engine stopped for %s", self.config.name, extra={"connection_id": self.config.id})
         self._publish()
+
+    async def _last_sync(self) -> None:
+        """One reconciliation after the loops ended, so the DB is left equal to the exchange at a stop (bounded:
+        a stop never waits long for an exchange that does not answer)."""
+        if self.orders is None or self.state is not EngineState.STOPPING:
+            return
+        try:
+            await asyncio.wait_for(self.orders.sync(self.symbols), LAST_SYNC_TIMEOUT_S)
+        except (TimeoutError, ExchangeError) as error:
+            log.warning("last reconciliation at stop did not finish (%s); the next start reconciles",
+                        error or "timed out", extra={"connection_id": self.config.id})
 
     def pause(self) -> None:
         self.paused = True

@@ -121,6 +121,7 @@ class OrderManager:
         self.reconciler = PositionReconciler(connection_id, db, self.fills, paper=paper)
         self.last_checks: list[SideCheck] = []
         self._refreshed_all = False
+        self.stopping = False
         self.kill_switch_active = False
 
     def _run(self, fn: Callable[..., T], *args: Any) -> Awaitable[T]:
@@ -137,7 +138,22 @@ class OrderManager:
 
     async def open_position(self, signal: EntrySignal) -> EntryOutcome:
         async with self._lock:  # one entry at a time: the checks read what the previous entry wrote
+            if self.stopping:
+                return self._refuse(signal, "the engine is stopping")
             return await self._open(signal)
+
+    async def drain(self, timeout_s: float = 15.0) -> bool:
+        """No new entries from now on; wait (up to ``timeout_s``) for the entry or exit being sent to get its
+        answer, so a stop never cuts an order off between sending and recording. True when none was left."""
+        self.stopping = True
+        try:
+            await asyncio.wait_for(self._lock.acquire(), timeout_s)
+        except TimeoutError:
+            log.warning("an order was still being sent after %.0f s at stop; it is looked up at the next start",
+                        timeout_s, extra={"connection_id": self.connection_id})
+            return False
+        self._lock.release()
+        return True
 
     async def _open(self, signal: EntrySignal) -> EntryOutcome:
         limits = self.limits()

@@ -52,9 +52,9 @@ def exchange_sides(sim: SimulatorServer) -> dict[ledger.SideKey, Decimal]:
     return out
 
 
-def db_sides(db: Database) -> dict[ledger.SideKey, Decimal]:
+def db_sides(db: Database, connection_id: str = "c1") -> dict[ledger.SideKey, Decimal]:
     with db.session() as s:
-        return {k: q for k, q in ledger.live_quantities(s, "c1").items() if q != 0}
+        return {k: q for k, q in ledger.live_quantities(s, connection_id).items() if q != 0}
 
 
 async def _live_manager(sim: SimulatorServer, db: Database, exchange: str, limits: RiskLimits = LIMITS
