@@ -132,13 +132,13 @@ class SelfTest:
         def compile_and_run() -> str:
             import numpy as np
 
-            from cts_desktop.domain import indicators
+            from cts_desktop.domain import indicator_kernels, indicators
 
             values = np.full(64, 42.5)
             result = indicators.ema(values, 10)
             if not np.allclose(result[9:], 42.5) or not np.isnan(result[:9]).all():
                 raise SelfTestFailure("the EMA kernel returned wrong values")
-            compiled = getattr(indicators._ema_seeded, "signatures", None)
+            compiled = getattr(indicator_kernels.ema_seeded, "signatures", None)
             if not compiled:
                 raise SelfTestFailure("the EMA kernel ran without numba")
             import numba

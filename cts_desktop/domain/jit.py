@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import numba
+from numba import types
 from numba.core import config as numba_config
+from numba.extending import intrinsic
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -53,3 +55,17 @@ def kernel(parallel: bool = False) -> Callable[[F], F]:
         return cast(F, compiled)
 
     return wrap
+
+
+def _fused_multiply_add(typingctx: Any, a: Any, b: Any, c: Any) -> tuple[Any, Callable[..., Any]]:
+    signature = types.float64(types.float64, types.float64, types.float64)
+
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        return builder.fma(*args)
+
+    return signature, codegen
+
+
+fma = cast(Callable[[float, float, float], float], intrinsic(_fused_multiply_add))
+"""a × b + c rounded once, a fused multiply-add (in kernels only). TA-Lib is built with its recursions contracted
+to fused multiply-adds, so a kernel that must give TA-Lib's digits uses it where TA-Lib's build does."""
