@@ -58,8 +58,8 @@ async def test_db_equals_the_exchange_at_every_simulated_minute_for_six_hours(tm
         with world.db.session() as s:
             settled = s.execute(select(PositionAdjustment.reason)).scalars().all()
             fills = _count(world.db, Fill)
-        print(f"{SIMULATED_MINUTES} simulated minutes in {time.monotonic() - began:.0f} s: {checked} checked, {busy} busy, {fills} fills, "
-              f"{_count(world.db, Order)} orders, mismatches {mismatches[:3]}")
+        print(f"{SIMULATED_MINUTES} simulated minutes in {time.monotonic() - began:.0f} s: {checked} checked, "
+              f"{busy} busy, {fills} fills, {_count(world.db, Order)} orders, mismatches {mismatches[:3]}")
         assert not mismatches, mismatches[:5]
         assert checked >= SIMULATED_MINUTES * 0.8, (checked, busy)
         assert fills >= 4, "the run traded"
