@@ -104,8 +104,7 @@ class ExchangeAdapter:
         self.limiter = RequestLimiter(self.caps.rate_limit)
         self._unknown_outcome: set[str] = set()
         # the exchange's clock: measured from its server time, applied to every signed timestamp (clock.py)
-        self.clock = ExchangeClock(exchange_id, self.server_time, lambda: int(self.client.milliseconds()),
-                                   logger=self.log)
+        self.clock = ExchangeClock(exchange_id, self.server_time, logger=self.log)
 
     # ---- client lifecycle -----------------------------------------------------------------------------------
     @staticmethod

@@ -53,8 +53,8 @@ class Capabilities:
     # ccxt passes Bybit's execFee through as the funding "amount" (positive = paid); we report paid as negative
     funding_paid_positive: bool = False
     max_open_positions: int = 100
-    # ccxt's nonce() is the millisecond timestamp the exchange checks against its receive window: the measured clock
-    # offset is applied through it (exchanges/clock.py)
+    # ccxt signs milliseconds() (through nonce()) as the timestamp the exchange checks against its receive window:
+    # the measured clock offset is applied through it (exchanges/clock.py)
     nonce_is_timestamp: bool = False
 
     def with_rate_limit(self, limit: RateLimit | None) -> Capabilities:

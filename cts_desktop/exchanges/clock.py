@@ -12,15 +12,14 @@ once, at ``load_markets``, takes the receive time as the server's (no round-trip
   of ``samples`` readings the one with the shortest round trip is kept;
 * measured before the first signed request, again once the reading is older than ``refresh_s``, and at once when the
   exchange refuses a request for its timestamp (see :func:`install`);
-* applied through the ccxt instance's ``nonce()``, which Bybit's and BingX's ``sign()`` put into every signed REST
-  request (``X-BAPI-TIMESTAMP`` / ``timestamp=``) — in ``ccxt.async_support`` and in ``ccxt.pro``, whose REST
-  requests are signed by the same method (pro's private websocket login reads ``milliseconds()``; the app subscribes
-  to public websockets only);
+* applied by making the ccxt instance's ``milliseconds()`` the exchange's time: Bybit's ``nonce()`` (``milliseconds()
+  − options['timeDifference']``, which stays 0) and BingX's (``milliseconds()``) stamp every signed REST request with
+  it (``X-BAPI-TIMESTAMP`` / ``timestamp=``), in ``ccxt.async_support`` and in ``ccxt.pro`` alike (pro inherits
+  ``sign()``; its private websocket login and websocket orders read ``milliseconds()`` too), and ccxt's own "now"
+  defaults (BingX's ``fetch_my_trades`` ends at ``milliseconds()``: fills stamped by a clock ahead of ours were
+  cut off) are the exchange's now as well;
 * a skew (|offset| > 1 s; cleared at ≤ 0.8 s) is logged once per change and handed to listeners, so the engine can
   show it on its Dashboard card and raise one alert. Trading goes on with the corrected timestamps meanwhile.
-
-Times are milliseconds of the local clock as ccxt reads it (``client.milliseconds()``), so a test that skews that
-clock skews exactly what ccxt would sign.
 """
 
 from __future__ import annotations
@@ -54,6 +53,11 @@ class ClockReading:
     measured_at: float  # time.time() of the measurement
 
 
+def wall_ms() -> int:
+    """This computer's clock (ms), as ccxt's own ``milliseconds()`` reads it."""
+    return int(time.time() * 1000)
+
+
 def describe_offset(offset_ms: int) -> str:
     """This computer's clock against the exchange's: ``"3.0 s ahead"``, ``"8.0 s behind"``, ``"in step"``."""
     if offset_ms == 0:
@@ -69,7 +73,7 @@ class ExchangeClock:
         self,
         exchange: str,
         server_ms: Callable[[], Awaitable[int]],
-        local_ms: Callable[[], int],
+        local_ms: Callable[[], int] = wall_ms,
         *,
         refresh_s: float = REFRESH_S,
         samples: int = SAMPLES,
@@ -184,13 +188,13 @@ def install(client: Any, clock: ExchangeClock, exchange_id: str, codes: CodeMap,
     """Sign every request of the ccxt instance ``client`` with the exchange's time.
 
     Every HTTP request (``fetch2``, which signs and sends) first lets the clock measure when a reading is due. With
-    ``sign`` (the exchange's ``nonce()`` is the signed millisecond timestamp: Bybit, BingX) ``nonce()`` becomes the
+    ``sign`` (the exchange signs ``milliseconds()`` through ``nonce()``: Bybit, BingX) ``milliseconds()`` becomes the
     corrected clock, and a request the exchange refuses for its timestamp is signed and sent once more after a new
     measurement. That repeat is safe for an order too: the exchange checked the timestamp before anything else and
     processed nothing, and the order keeps its client id. Install this outside any per-request slot (the rate
     limiter wraps ``fetch2`` first): a measurement needs a slot of its own."""
     if sign:
-        client.nonce = clock.now_ms
+        client.milliseconds = clock.now_ms
     raw_fetch2 = client.fetch2
 
     async def fetch2(*args: Any, **kwargs: Any) -> Any:
