@@ -22,23 +22,12 @@ from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from enum import IntEnum
 from fractions import Fraction
 
-Number = Decimal | float | int | str
+from cts_desktop.domain.money import Number, dec
 
 # Output arithmetic (quantity × price, ÷ leverage) in a context of its own: ccxt changes the thread's default
 # context (rounding half-up, underflow trapped) whenever it formats a number.
 _CONTEXT = decimal.Context(prec=60, rounding=decimal.ROUND_HALF_EVEN,
                            traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow])
-
-
-def dec(value: Number) -> Decimal:
-    """The exact decimal of a number as it prints: ``dec(0.1) == Decimal("0.1")`` (not 0.1000000000000000055…)."""
-    if isinstance(value, Decimal):
-        return value
-    if isinstance(value, bool):
-        raise TypeError("a bool is not a number here")
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    return Decimal(value)
 
 
 class PrecisionMode(IntEnum):
@@ -53,7 +42,7 @@ class MarketRules:
     """A market's limits as ccxt reports them (``market['precision']['amount']``, ``limits``...).
 
     Every number is kept as a :class:`~decimal.Decimal`; floats and strings given here are converted exactly
-    (:func:`dec`)."""
+    (:func:`~cts_desktop.domain.money.dec`)."""
 
     amount_precision: Decimal  # decimal places (DECIMAL_PLACES) or step size (TICK_SIZE)
     precision_mode: PrecisionMode
@@ -168,7 +157,8 @@ def size_position(
 ) -> Sizing:
     """Quantity for one live position. ``free_margin`` (if known) rejects a position whose margin exceeds it.
 
-    Numbers may be Decimals, ints, strings or floats (floats are read as they print, see :func:`dec`)."""
+    Numbers may be Decimals, ints, strings or floats (floats are read as they print,
+    :func:`~cts_desktop.domain.money.dec`)."""
     price_d = dec(price)
     if not (price_d.is_finite() and price_d > 0):
         raise ValueError("price must be positive")

@@ -6,6 +6,7 @@ own (once per change). Trading is not touched: the adapter already signs with th
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from cts_desktop.engine.alerting import raise_alert
 from cts_desktop.engine.events import EventBus
@@ -13,17 +14,16 @@ from cts_desktop.exchanges.clock import ClockReading, describe_offset
 from cts_desktop.storage.writer import BatchedWriter
 
 
+@dataclass(slots=True, eq=False)
 class ClockWatch:
-    def __init__(self, connection_id: str, connection_name: str, exchange: str, bus: EventBus,
-                 writer: BatchedWriter, publish: Callable[[], None]) -> None:
-        self.connection_id = connection_id
-        self.connection_name = connection_name
-        self.exchange = exchange
-        self.bus = bus
-        self.writer = writer
-        self.publish = publish
-        self.alerts = 0
-        self.reading: ClockReading | None = None  # the newest, for the engine's status
+    connection_id: str
+    connection_name: str
+    exchange: str
+    bus: EventBus
+    writer: BatchedWriter
+    publish: Callable[[], None]
+    alerts: int = 0
+    reading: ClockReading | None = None  # the newest, for the engine's status
 
     def __call__(self, reading: ClockReading, changed: bool) -> None:
         self.reading = reading

@@ -11,7 +11,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from cts_desktop.domain.sizing import MarketRules, PrecisionMode, dec
+from cts_desktop.domain.money import dec
+from cts_desktop.domain.sizing import MarketRules, PrecisionMode
 from cts_desktop.exchanges.models import MarketInfo
 
 ZERO = Decimal(0)

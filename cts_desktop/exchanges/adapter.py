@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from cts_desktop.exchanges.capabilities import Capabilities, RateLimit, capabilities_for
-from cts_desktop.exchanges.clock import ExchangeClock, install
+from cts_desktop.exchanges.clock import ClockReading, ExchangeClock, install
 from cts_desktop.exchanges.errors import (
     DuplicateClientIdError,
     ExchangeError,
@@ -214,6 +214,11 @@ class ExchangeAdapter:
 
     async def server_time(self) -> int:
         return int(await self._read("fetch_time", lambda: self.client.fetch_time()))
+
+    async def measure_clock(self) -> ClockReading:
+        """Measure the exchange clock's offset now (it is measured on its own before the first request and then
+        every few minutes; the connection test shows it first)."""
+        return await self.clock.measure()
 
     async def ticker(self, symbol: str) -> Ticker:
         await self.markets()

@@ -166,7 +166,7 @@ async def run_connection_test(
         return value
 
     async def server_time() -> float:
-        result.clock_offset_ms = float((await adapter.clock.measure()).offset_ms)
+        result.clock_offset_ms = float((await adapter.measure_clock()).offset_ms)
         return result.clock_offset_ms
 
     def describe_offset(offset: float) -> str:
