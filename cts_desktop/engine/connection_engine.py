@@ -350,7 +350,8 @@ class ConnectionEngine:
             batch = [first]
             while not self._prices.empty():
                 batch.append(self._prices.get_nowait())
-            self.lag_ms.append(time.time() * 1000 - min(item[2] for item in batch))
+            # exchange timestamps against the exchange's now (this computer's clock corrected by the measured offset)
+            self.lag_ms.append(self.adapter.clock.now_ms() - min(item[2] for item in batch))
             ok = True
             busy = 0.0  # the cycle's own time, without the other tasks that ran while it yielded
             started = time.perf_counter()

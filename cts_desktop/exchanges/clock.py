@@ -91,6 +91,7 @@ class ExchangeClock:
         self._lock = asyncio.Lock()
         self._listeners: list[Listener] = []
         self._logged_offset: int | None = None
+        self._failing = False  # the last scheduled measurement failed
 
     @property
     def offset_ms(self) -> int:
@@ -111,8 +112,9 @@ class ExchangeClock:
         return unsubscribe
 
     async def ensure_fresh(self) -> None:
-        """Measure when no reading is due yet (first use, every ``refresh_s``). A failed measurement keeps the last
-        offset, is logged and tried again after :data:`RETRY_S`; it never fails the caller's request."""
+        """Measure when a reading is due (first use, then every ``refresh_s``). A failed measurement keeps the last
+        offset, is logged (once per outage) and tried again after :data:`RETRY_S`; it never fails the caller's
+        request."""
         if _MEASURING.get() or time.monotonic() < self._due:
             return
         async with self._lock:
@@ -122,8 +124,10 @@ class ExchangeClock:
                 await self._measure()
             except ExchangeError as error:
                 self._due = time.monotonic() + min(RETRY_S, self.refresh_s)
-                self.log.warning("%s server time could not be read (%s); signing with the last offset %+d ms",
-                                 self.exchange, type(error).__name__, self.offset_ms)
+                if not self._failing:  # an outage is told once, not every RETRY_S
+                    self.log.warning("%s server time could not be read (%s); signing with the last offset %+d ms",
+                                     self.exchange, type(error).__name__, self.offset_ms)
+                self._failing = True
 
     async def correct(self, generation: int) -> None:
         """The exchange refused a request signed with the offset of ``generation`` for its timestamp: measure again
@@ -158,6 +162,7 @@ class ExchangeClock:
         self.reading = reading
         self.generation += 1
         self._due = time.monotonic() + self.refresh_s
+        self._failing = False
         self._report(reading, changed=skewed != was)
         return reading
 

@@ -73,7 +73,7 @@ def test_skew_is_logged_once_per_change_and_listeners_hear_every_reading(caplog:
     assert sum("back within" in r.getMessage() for r in caplog.records) == 2
 
 
-def test_measures_only_when_due_and_a_failure_never_fails_the_request() -> None:
+def test_measures_only_when_due_and_a_failure_never_fails_the_request(caplog: pytest.LogCaptureFixture) -> None:
     fake = FakeTime(50, [(1, 1)])
     clock = ExchangeClock("bybit", fake.server, fake.now, samples=2, refresh_s=300)
 
@@ -88,8 +88,11 @@ def test_measures_only_when_due_and_a_failure_never_fails_the_request() -> None:
             raise TemporaryError("server time unreachable")
 
         clock.server_ms = down
-        await clock.ensure_fresh()  # logged, keeps the last offset
+        await clock.ensure_fresh()  # logged once, keeps the last offset
         assert clock.offset_ms == 50 and clock._due > time.monotonic()
+        clock._due = 0.0
+        await clock.ensure_fresh()
+        assert sum("could not be read" in r.getMessage() for r in caplog.records) == 1
 
     run(scenario())
 
