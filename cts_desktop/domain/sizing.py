@@ -1,22 +1,33 @@
 """Volume of a live exchange position (Part 1 §9, Part 2 §7) — the only place balance and money enter.
 
-notional = balance × base VF × connection VF × block factor × DCA step factor ÷ (positions average × risk)
+budget   = balance × base VF × connection VF × block factor × DCA step factor ÷ (positions average × risk)
 leverage = min(market max, max-leverage setting) when "use maximal leverage", else
            round-half-up(market max × leverage %) capped the same way (at least 1)
-quantity = notional ÷ price ÷ contract size, rounded **down** to the market's amount precision.
+quantity = budget ÷ (price × contract size), rounded **down** to the market's lot step — once, exactly.
 Below the market's minimum amount or minimum notional: raised to the smallest valid quantity when minimum-volume
 enforcement is on (``adjusted`` and a reason, for the volume log), else skipped. Above the market's maximum
-amount: capped to it (``adjusted``). Everything arrives as plain
-values the exchange layer read from ccxt's market structure; the balance always comes from the exchange.
-Quantities are :class:`~decimal.Decimal` so "0.1 + 0.2" never becomes an order size.
+amount: capped to it (``adjusted``). Everything arrives as plain values the exchange layer read from ccxt's market
+structure; the balance always comes from the exchange.
+
+All of it is exact decimal arithmetic: floats are taken as they print (``0.1`` is 1/10, via ``repr``), and the
+number of lot steps is the floor of one exact rational quotient, so a quantity is never above the budget and never
+a step short of it (in binary floating point 0.3 ÷ 0.1 is 2.9999999999999996, which floored to 2.999).
 """
 
 from __future__ import annotations
 
-import math
+import decimal
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from enum import IntEnum
+from fractions import Fraction
+
+from cts_desktop.domain.money import Number, dec
+
+# Output arithmetic (quantity × price, ÷ leverage) in a context of its own: ccxt changes the thread's default
+# context (rounding half-up, underflow trapped) whenever it formats a number.
+_CONTEXT = decimal.Context(prec=60, rounding=decimal.ROUND_HALF_EVEN,
+                           traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow])
 
 
 class PrecisionMode(IntEnum):
@@ -28,17 +39,22 @@ class PrecisionMode(IntEnum):
 
 @dataclass(frozen=True, slots=True)
 class MarketRules:
-    """A market's limits as ccxt reports them (``market['precision']['amount']``, ``limits``...)."""
+    """A market's limits as ccxt reports them (``market['precision']['amount']``, ``limits``...).
 
-    amount_precision: float  # decimal places (DECIMAL_PLACES) or step size (TICK_SIZE)
+    Every number is kept as a :class:`~decimal.Decimal`; floats and strings given here are converted exactly
+    (:func:`~cts_desktop.domain.money.dec`)."""
+
+    amount_precision: Decimal  # decimal places (DECIMAL_PLACES) or step size (TICK_SIZE)
     precision_mode: PrecisionMode
-    min_amount: float = 0.0
-    min_notional: float = 0.0
-    max_leverage: float = 1.0
-    contract_size: float = 1.0
-    max_amount: float = 0.0  # 0: no maximum (ccxt ``limits.amount.max`` is often None)
+    min_amount: Decimal = Decimal(0)
+    min_notional: Decimal = Decimal(0)
+    max_leverage: Decimal = Decimal(1)
+    contract_size: Decimal = Decimal(1)
+    max_amount: Decimal = Decimal(0)  # 0: no maximum (ccxt ``limits.amount.max`` is often None)
 
     def __post_init__(self) -> None:
+        for name in ("amount_precision", "min_amount", "min_notional", "max_leverage", "contract_size", "max_amount"):
+            object.__setattr__(self, name, dec(getattr(self, name)))
         if self.precision_mode not in (PrecisionMode.DECIMAL_PLACES, PrecisionMode.TICK_SIZE):
             raise ValueError("only decimal-places and tick-size precision modes are supported")
         if self.amount_precision < 0 or (self.precision_mode is PrecisionMode.TICK_SIZE and self.amount_precision == 0):
@@ -50,7 +66,7 @@ class MarketRules:
     def step(self) -> Decimal:
         if self.precision_mode is PrecisionMode.DECIMAL_PLACES:
             return Decimal(1).scaleb(-int(self.amount_precision))
-        return Decimal(repr(self.amount_precision))
+        return self.amount_precision
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,74 +86,110 @@ class VolumeSettings:
 @dataclass(frozen=True, slots=True)
 class Sizing:
     quantity: Decimal  # contracts, on the amount grid; 0 when skipped
-    calculated_quantity: Decimal  # before the minimum rule
-    notional: float  # quote currency, of ``quantity``
+    calculated_quantity: Decimal  # before the minimum / maximum rule
+    notional: Decimal  # quote currency, of ``quantity``
     leverage: int
-    margin: float
+    margin: Decimal
     adjusted: bool
     skipped: bool
     reason: str
+    budget: Decimal = Decimal(0)  # the risk budget (the notional the formula allows), to 60 significant digits
 
 
-def round_down(value: float, step: Decimal) -> Decimal:
-    return (Decimal(repr(value)) / step).to_integral_value(rounding=ROUND_FLOOR) * step
+def _q(value: Number) -> Fraction:
+    return Fraction(dec(value))
 
 
-def round_up(value: float, step: Decimal) -> Decimal:
-    return (Decimal(repr(value)) / step).to_integral_value(rounding=ROUND_CEILING) * step
+def _floor_steps(amount: Fraction, step: Fraction) -> int:
+    return int(amount // step)
+
+
+def _ceil_steps(amount: Fraction, step: Fraction) -> int:
+    return -int(-amount // step)
+
+
+def round_down(value: Number, step: Decimal) -> Decimal:
+    """``value`` down to a multiple of ``step``, exactly (``round_down(0.3, Decimal("0.1")) == Decimal("0.3")``)."""
+    return _on_grid(_floor_steps(_q(value), Fraction(step)), step)
+
+
+def round_up(value: Number, step: Decimal) -> Decimal:
+    return _on_grid(_ceil_steps(_q(value), Fraction(step)), step)
+
+
+def _on_grid(steps: int, step: Decimal) -> Decimal:
+    return _CONTEXT.multiply(Decimal(steps), step)
 
 
 def leverage_for(market: MarketRules, s: VolumeSettings) -> int:
-    cap = min(market.max_leverage, s.max_leverage)
-    wanted = market.max_leverage * (1.0 if s.use_max_leverage else s.leverage_percent / 100.0)
-    return max(1, math.floor(min(math.floor(wanted + 0.5), cap)))
+    cap = min(market.max_leverage, dec(s.max_leverage))
+    wanted = market.max_leverage if s.use_max_leverage else \
+        _CONTEXT.divide(_CONTEXT.multiply(market.max_leverage, dec(s.leverage_percent)), Decimal(100))
+    rounded = wanted.to_integral_value(rounding=ROUND_HALF_UP)
+    return max(1, int(min(rounded, cap).to_integral_value(rounding=ROUND_FLOOR)))
+
+
+def risk_budget(balance: Number, settings: VolumeSettings, block_factor: Number = 1,
+                dca_step_factor: Number = 1) -> Fraction:
+    """The notional one position may have (Part 2 §7 step 2), as an exact fraction."""
+    factors = (_q(balance) * _q(settings.base_volume_factor) * _q(settings.connection_volume_factor)
+               * _q(block_factor) * _q(dca_step_factor))
+    return factors * 100 / (settings.positions_average * _q(settings.risk_percent))
+
+
+def minimum_quantity(market: MarketRules, unit: Fraction) -> Decimal:
+    """The smallest quantity on the grid that meets the market's minimum amount and minimum notional (at least one
+    step); ``unit`` is the quote value of one contract."""
+    step = Fraction(market.step)
+    by_amount = _ceil_steps(Fraction(market.min_amount), step)
+    by_notional = _ceil_steps(Fraction(market.min_notional) / unit, step)
+    return _on_grid(max(1, by_amount, by_notional), market.step)
 
 
 def size_position(
-    balance: float,
-    price: float,
+    balance: Number,
+    price: Number,
     market: MarketRules,
     settings: VolumeSettings,
-    block_factor: float = 1.0,
-    dca_step_factor: float = 1.0,
-    free_margin: float | None = None,
+    block_factor: Number = 1,
+    dca_step_factor: Number = 1,
+    free_margin: Number | None = None,
 ) -> Sizing:
-    """Quantity for one live position. ``free_margin`` (if known) rejects a position whose margin exceeds it."""
-    if not price > 0:
+    """Quantity for one live position. ``free_margin`` (if known) rejects a position whose margin exceeds it.
+
+    Numbers may be Decimals, ints, strings or floats (floats are read as they print,
+    :func:`~cts_desktop.domain.money.dec`)."""
+    price_d = dec(price)
+    if not (price_d.is_finite() and price_d > 0):
         raise ValueError("price must be positive")
-    if settings.positions_average <= 0 or settings.risk_percent <= 0:
+    if settings.positions_average <= 0 or not settings.risk_percent > 0:
         raise ValueError("positions average and risk percent must be positive")
     lev = leverage_for(market, settings)
     zero = Decimal(0)
-    if not balance > 0:
-        return Sizing(zero, zero, 0.0, lev, 0.0, False, True, "no balance reported by the exchange")
-    notional = (
-        balance * settings.base_volume_factor * settings.connection_volume_factor * block_factor * dca_step_factor
-        / (settings.positions_average * settings.risk_percent / 100.0)
-    )
+    balance_d = dec(balance)
+    if not (balance_d.is_finite() and balance_d > 0):
+        return Sizing(zero, zero, zero, lev, zero, False, True, "no balance reported by the exchange")
+    budget = risk_budget(balance_d, settings, block_factor, dca_step_factor)
     step = market.step
-    unit = price * market.contract_size  # quote value of one contract
-    calculated = round_down(notional / unit, step)
-    needed = max(market.min_amount, market.min_notional / unit if market.min_notional > 0 else 0.0)
-    minimum = round_up(needed, step) if needed > 0 else step
-    # a quantity on the grid whose notional is still a hair below the minimum notional moves up one step
-    while market.min_notional > 0 and float(minimum) * unit < market.min_notional:
-        minimum += step
+    unit = Fraction(price_d) * Fraction(market.contract_size)  # quote value of one contract
+    calculated = _on_grid(_floor_steps(budget / unit, Fraction(step)), step)
+    minimum = minimum_quantity(market, unit)
     quantity, adjusted, reason = calculated, False, ""
-    if market.max_amount > 0 and calculated > Decimal(repr(market.max_amount)):
+    budget_d = _CONTEXT.divide(Decimal(budget.numerator), Decimal(budget.denominator))
+    if market.max_amount > 0 and calculated > market.max_amount:
         capped = round_down(market.max_amount, step)
         quantity, adjusted, reason = capped, True, f"capped from {calculated} to the market maximum {capped}"
         if capped < minimum:
-            return Sizing(zero, calculated, 0.0, lev, 0.0, False, True, "market maximum below its minimum")
+            return Sizing(zero, calculated, zero, lev, zero, False, True, "market maximum below its minimum", budget_d)
     elif calculated < minimum:
         if not settings.min_volume_enforcement:
-            return Sizing(zero, calculated, 0.0, lev, 0.0, False, True,
-                          f"quantity {calculated} below the market minimum {minimum} and enforcement is off")
+            return Sizing(zero, calculated, zero, lev, zero, False, True,
+                          f"quantity {calculated} below the market minimum {minimum} and enforcement is off", budget_d)
         quantity, adjusted = minimum, True
         reason = f"raised from {calculated} to the market minimum {minimum}"
-    value = float(quantity) * unit
-    margin = value / lev
-    if free_margin is not None and margin > free_margin:
-        return Sizing(zero, calculated, 0.0, lev, margin, adjusted, True,
-                      f"margin {margin:.8g} exceeds free margin {free_margin:.8g}")
-    return Sizing(quantity, calculated, value, lev, margin, adjusted, False, reason)
+    value = _CONTEXT.multiply(_CONTEXT.multiply(quantity, price_d), market.contract_size)
+    margin = _CONTEXT.divide(value, Decimal(lev))
+    if free_margin is not None and margin > dec(free_margin):
+        return Sizing(zero, calculated, zero, lev, margin, adjusted, True,
+                      f"margin {margin:.8g} exceeds free margin {dec(free_margin):.8g}", budget_d)
+    return Sizing(quantity, calculated, value, lev, margin, adjusted, False, reason, budget_d)

@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 from cts_desktop.domain.book import SetBook
 from cts_desktop.engine import engine_config as cfg
 from cts_desktop.engine import warmup
+from cts_desktop.engine.clock_watch import ClockWatch
 from cts_desktop.engine.events import EventBus
 from cts_desktop.engine.heap import settle_heap
 from cts_desktop.engine.market_rules import MarketCatalog
@@ -118,6 +119,8 @@ class ConnectionEngine:
         self._start_snapshots: dict[str, bytes] = {}  # stored book snapshots, restored with the warm-up
         # how old the oldest price of each processed batch was (exchange timestamp → processed), for lag metrics
         self.lag_ms: deque[float] = deque(maxlen=5000)
+        self.clock_watch = ClockWatch(config.id, config.name, config.exchange_id, deps.bus, deps.writer, self._publish)
+        self._clock_unsub: Callable[[], None] | None = None
 
     # --- settings --------------------------------------------------------------------------------------------
 
@@ -148,6 +151,8 @@ class ConnectionEngine:
         self.connection_status = ConnectionStatus.CONNECTING
         self.crashed = None
         self._publish()
+        if self._clock_unsub is None:
+            self._clock_unsub = self.adapter.clock.subscribe(self.clock_watch)
         warmup.shared_pool().prestart()  # the history warm-up's worker boots while markets and orders load
         try:
             await self._connect()
@@ -195,6 +200,9 @@ class ConnectionEngine:
         if self._settings_unsub is not None:
             self._settings_unsub()
             self._settings_unsub = None
+        if self._clock_unsub is not None:
+            self._clock_unsub()
+            self._clock_unsub = None
         if self.feed is not None:
             await self.feed.stop()
         if self.orders is not None:
@@ -357,7 +365,8 @@ class ConnectionEngine:
             batch = [first]
             while not self._prices.empty():
                 batch.append(self._prices.get_nowait())
-            self.lag_ms.append(time.time() * 1000 - min(item[2] for item in batch))
+            # exchange timestamps against the exchange's now (this computer's clock corrected by the measured offset)
+            self.lag_ms.append(self.adapter.clock.now_ms() - min(item[2] for item in batch))
             ok = True
             busy = 0.0  # the cycle's own time, without the other tasks that ran while it yielded
             started = time.perf_counter()
@@ -553,12 +562,14 @@ class ConnectionEngine:
         real_open = 0
         if self.paper_broker is not None:
             real_open = len(self.paper_broker.positions_)
+        clock = self.clock_watch.reading
         return TradeEngineStatus(
             connection_id=self.config.id, connection_name=self.config.name, state=self.state,
             connection=self.connection_status, paper=self.paper, paused=self.paused, started_at=self.started_at,
             loops=loops, health=health, symbols=tuple(self.symbols), pseudo_open=pseudo, real_open=real_open,
             sets_by_status=counts, balance_usdt=self.balance_usdt, progress=self.progress,
             progress_text=self.progress_text, last_error=self.last_error,
+            clock_offset_ms=None if clock is None else clock.offset_ms, clock_skewed=clock is not None and clock.skewed,
         )
 
     def _publish(self) -> None:

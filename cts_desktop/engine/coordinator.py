@@ -19,14 +19,14 @@ from functools import partial
 from sqlalchemy.orm import Session
 
 from cts_desktop.engine import engine_config as cfg
+from cts_desktop.engine.alerting import raise_alert
 from cts_desktop.engine.connection_engine import ConnectionEngine, EngineDeps
 from cts_desktop.engine.lease import LeaseKeeper
 from cts_desktop.engine.status import EngineState, EngineStatus, HealthStatus, TradeEngineStatus, worst
 from cts_desktop.engine.supervisor import Supervisor
-from cts_desktop.engine.trading_events import AlertRaised, EngineStatusChanged
+from cts_desktop.engine.trading_events import EngineStatusChanged
 from cts_desktop.exchanges.adapter import ExchangeAdapter
 from cts_desktop.exchanges.connections import ConnectionConfig, ConnectionService
-from cts_desktop.storage.models import Alert
 from cts_desktop.storage.models import EngineState as EngineStateRow
 
 log = logging.getLogger("cts.engine.coordinator")
@@ -281,6 +281,5 @@ class GlobalTradeEngineCoordinator:
         self.deps.writer.submit(write)
 
     def _alert(self, severity: str, message: str, connection_id: str | None = None) -> None:
-        self.deps.bus.publish(AlertRaised(key=connection_id, severity=severity, source="engine", message=message))
-        self.deps.writer.submit(lambda s: s.add(Alert(severity=severity, source="engine",
-                                                      connection_id=connection_id, message=message)))
+        raise_alert(self.deps.bus, self.deps.writer, severity=severity, source="engine", message=message,
+                    connection_id=connection_id)

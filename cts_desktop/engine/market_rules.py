@@ -1,8 +1,9 @@
 """Market precision and limits for the order manager, straight from ccxt's loaded markets.
 
-Sizing (``domain/sizing.py``) gets the market's rules as plain values; the final quantity and prices then go through
-ccxt's own ``amount_to_precision`` (truncating) and ``price_to_precision`` so what is sent is exactly what the
-exchange accepts.
+Sizing (``domain/sizing.py``) gets the market's rules as Decimals (ccxt's floats read as they print, ``0.001`` is
+1/1000); the final quantity and prices then go through ccxt's own ``amount_to_precision`` (truncating) and
+``price_to_precision`` so what is sent is exactly what the exchange accepts. A quantity reaches ccxt as its decimal
+string, never as a float.
 """
 
 from __future__ import annotations
@@ -10,8 +11,17 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from cts_desktop.domain.money import dec
 from cts_desktop.domain.sizing import MarketRules, PrecisionMode
 from cts_desktop.exchanges.models import MarketInfo
+
+ZERO = Decimal(0)
+
+
+def _limit(raw: dict[str, Any], kind: str, bound: str) -> Decimal:
+    """``market['limits'][kind][bound]`` as a Decimal (0 when ccxt has none)."""
+    value = ((raw.get("limits") or {}).get(kind) or {}).get(bound)
+    return ZERO if value is None else dec(value)
 
 
 class MarketCatalog:
@@ -30,18 +40,18 @@ class MarketCatalog:
     def rules(self, symbol: str) -> MarketRules:
         info = self.info(symbol)
         raw = self.client.markets.get(symbol, {}) if getattr(self.client, "markets", None) else {}
-        contract = float(raw.get("contractSize") or 1.0)
         return MarketRules(
-            amount_precision=float(info.amount_step if info.amount_step is not None else 0.001),
+            amount_precision=dec(info.amount_step if info.amount_step is not None else 0.001),
             precision_mode=self.mode,
-            min_amount=float(info.min_amount or 0.0),
-            min_notional=float(info.min_cost or 0.0),
-            max_leverage=max(1.0, float(info.max_leverage or 1.0)),
-            contract_size=contract,
+            min_amount=dec(info.min_amount or 0),
+            min_notional=dec(info.min_cost or 0),
+            max_leverage=max(Decimal(1), dec(info.max_leverage or 1)),
+            contract_size=dec(raw.get("contractSize") or 1),
+            max_amount=_limit(raw, "amount", "max"),
         )
 
     def amount(self, symbol: str, quantity: Decimal) -> Decimal:
-        return Decimal(str(self.client.amount_to_precision(symbol, float(quantity))))
+        return Decimal(self.client.amount_to_precision(symbol, format(quantity, "f")))
 
     def price(self, symbol: str, price: float) -> Decimal:
         return Decimal(str(self.client.price_to_precision(symbol, price)))

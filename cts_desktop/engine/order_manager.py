@@ -172,7 +172,8 @@ class OrderManager:
                 return self._refuse(signal, f"daily loss kill switch ({net} USDT in 24 h)")
         self.kill_switch_active = False
         rules = self.market_rules(signal.symbol)
-        sizing = size_position(balance.total, signal.price, rules, limits.volume, free_margin=balance.free)
+        sizing = size_position(to_decimal(balance.total), to_decimal(signal.price), rules, limits.volume,
+                               free_margin=to_decimal(balance.free))
         if sizing.skipped:
             return self._refuse(signal, sizing.reason)
         if sizing.adjusted:

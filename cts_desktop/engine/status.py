@@ -13,6 +13,8 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
+from cts_desktop.exchanges.clock import describe_offset
+
 
 class EngineState(enum.StrEnum):
     STOPPED = "stopped"
@@ -166,6 +168,10 @@ class TradeEngineStatus:
     progress: float | None  # 0..1 while markets/history load, else None
     progress_text: str
     last_error: str | None
+    # the exchange's clock minus this computer's (ms; None before the first measurement), and whether that is a skew
+    # worth showing (over 1 s; exchanges/clock.py)
+    clock_offset_ms: int | None = None
+    clock_skewed: bool = False
 
     @property
     def uptime_s(self) -> float:
@@ -176,6 +182,11 @@ class TradeEngineStatus:
         cycles = sum(loop.cycles for loop in self.loops)
         errors = sum(loop.errors for loop in self.loops)
         return 100.0 if cycles == 0 else 100.0 * (cycles - errors) / cycles
+
+    @property
+    def clock_text(self) -> str:
+        """This computer's clock against the exchange's ("3.0 s ahead"); "" before the first measurement."""
+        return "" if self.clock_offset_ms is None else describe_offset(self.clock_offset_ms)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from cts_desktop.exchanges.capabilities import Capabilities, RateLimit, capabilities_for
+from cts_desktop.exchanges.clock import ClockReading, ExchangeClock, install
 from cts_desktop.exchanges.errors import (
     DuplicateClientIdError,
     ExchangeError,
@@ -103,6 +104,8 @@ class ExchangeAdapter:
         self._markets_lock = asyncio.Lock()
         self.limiter = RequestLimiter(self.caps.rate_limit)
         self._unknown_outcome: set[str] = set()
+        # the exchange's clock: measured from its server time, applied to every signed timestamp (clock.py)
+        self.clock = ExchangeClock(exchange_id, self.server_time, logger=self.log)
 
     # ---- client lifecycle -----------------------------------------------------------------------------------
     @staticmethod
@@ -138,6 +141,8 @@ class ExchangeAdapter:
             if self.api_url:
                 point_at(client, self.api_url + self.caps.api_url_suffix)
             self._limit_http(client)
+            install(client, self.clock, exchange_id=self.exchange_id, codes=self.caps.error_codes,
+                    sign=self.caps.nonce_is_timestamp)
             self._client = client
         return self._client
 
@@ -210,6 +215,11 @@ class ExchangeAdapter:
 
     async def server_time(self) -> int:
         return int(await self._read("fetch_time", lambda: self.client.fetch_time()))
+
+    async def measure_clock(self) -> ClockReading:
+        """Measure the exchange clock's offset now (it is measured on its own before the first request and then
+        every few minutes; the connection test shows it first)."""
+        return await self.clock.measure()
 
     async def ticker(self, symbol: str) -> Ticker:
         await self.markets()
@@ -443,7 +453,7 @@ class ExchangeAdapter:
         a look-back from an old position's opening, never saw the older fills)."""
         await self.markets()
         window = self.caps.my_trades_window_ms
-        now = int(self.client.milliseconds())
+        now = self.clock.now_ms()
         if since is None:
             trades = await self._trades_page(symbol, None, None)
         elif window is None or now - since < window:

@@ -53,6 +53,9 @@ class Capabilities:
     # ccxt passes Bybit's execFee through as the funding "amount" (positive = paid); we report paid as negative
     funding_paid_positive: bool = False
     max_open_positions: int = 100
+    # ccxt signs milliseconds() (through nonce()) as the timestamp the exchange checks against its receive window:
+    # the measured clock offset is applied through it (exchanges/clock.py)
+    nonce_is_timestamp: bool = False
 
     def with_rate_limit(self, limit: RateLimit | None) -> Capabilities:
         return self if limit is None else replace(self, rate_limit=limit)
@@ -103,6 +106,7 @@ CAPABILITIES: dict[str, Capabilities] = {
         ccxt_has_off=("fetchCurrencies",),
         funding_paid_positive=True,
         max_open_positions=500,
+        nonce_is_timestamp=True,
     ),
     "bingx": Capabilities(
         exchange_id="bingx",
@@ -118,6 +122,7 @@ CAPABILITIES: dict[str, Capabilities] = {
         ccxt_has_off=("fetchCurrencies",),
         api_url_suffix="/openApi",
         max_open_positions=100,
+        nonce_is_timestamp=True,
     ),
 }
 

@@ -3,8 +3,9 @@
 Steps, each one timestamped log line with its duration: server time and clock offset → public BTC perpetual
 price → signed balance (total / free / used) → account configuration (position mode, margin mode, max leverage
 for BTC) → number of markets. The first failing step ends the test with one plain message that says what to do;
-wrong key, wrong secret, IP not whitelisted, skewed clock and no network each have their own. Nothing secret is
-ever written to the log.
+wrong key, wrong secret, IP not whitelisted, skewed clock and no network each have their own. A clock that is off
+is measured in the first step and corrected in every signed request (``clock.py``): the test passes and its first
+line says how far off the clock is. Nothing secret is ever written to the log.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from enum import Enum
 from typing import Any, TypeVar
 
 from cts_desktop.exchanges.adapter import ExchangeAdapter
+from cts_desktop.exchanges.clock import describe_offset as clock_phrase
 from cts_desktop.exchanges.errors import (
     AuthenticationError,
     AuthProblem,
@@ -164,15 +166,15 @@ async def run_connection_test(
         return value
 
     async def server_time() -> float:
-        local_before = adapter.client.milliseconds()
-        server = await adapter.server_time()
-        local_after = adapter.client.milliseconds()
-        result.clock_offset_ms = server - (local_before + local_after) / 2
+        result.clock_offset_ms = float((await adapter.measure_clock()).offset_ms)
         return result.clock_offset_ms
 
     def describe_offset(offset: float) -> str:
         text = f"server time answered, clock offset {offset:+.0f} ms"
-        return text + " (large: enable time synchronisation)" if abs(offset) > warn_clock_offset_ms else text
+        if abs(offset) <= warn_clock_offset_ms:
+            return text
+        return (f"{text}: this computer's clock is {clock_phrase(round(offset))} (signed requests are corrected; "
+                "enable time synchronisation)")
 
     async def body() -> None:
         await step("server time", server_time, describe_offset)

@@ -63,7 +63,7 @@ class LivePriceFeed:
         if last is None:
             return
         self.updates += 1
-        self.on_price(symbol, float(last), int(ts or time.time() * 1000))
+        self.on_price(symbol, float(last), int(ts or self.adapter.clock.now_ms()))  # the exchange's time, as ts
 
     async def _run(self) -> None:
         while True:

@@ -17,21 +17,16 @@ from sqlalchemy import DateTime, Numeric, String, Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+from cts_desktop.domain.money import dec
+
 MONEY_SCALE = 18
 
 
 def to_decimal(value: object) -> Decimal:
-    """Exact conversion: floats go through ``repr`` so 0.1 becomes Decimal('0.1'), not its binary expansion."""
-    if isinstance(value, Decimal):
-        return value
-    if isinstance(value, bool):
-        raise TypeError("a bool is not an amount")
-    if isinstance(value, int):
-        return Decimal(value)
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    if isinstance(value, str):
-        return Decimal(value.strip())
+    """Exact conversion: floats go through ``repr`` so 0.1 becomes Decimal('0.1'), not its binary expansion
+    (:func:`cts_desktop.domain.money.dec`)."""
+    if isinstance(value, Decimal | int | float | str):
+        return dec(value)
     raise TypeError(f"cannot convert {type(value).__name__} to an amount")
 
 

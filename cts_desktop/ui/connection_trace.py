@@ -23,7 +23,7 @@ Emit = Callable[[str], None]
 
 # adapter methods the test calls → what the trace says when each starts
 STEPS = {
-    "server_time": "server time: asking for the exchange clock",
+    "measure_clock": "server time: asking for the exchange clock",
     "ticker": "public price: reading the BTC perpetual price",
     "balance": "signed balance: reading the USDT balance with the key",
     "account_config": "account config: reading position mode, margin mode and leverage",

@@ -191,3 +191,31 @@ async def test_banner_shows_an_unhealthy_running_engine(services: Services) -> N
     dash._on_engine_status(replace(status, health=HealthStatus.HEALTHY))
     assert "engine" not in dash.banner.text()
     await gui.shutdown()
+
+
+def test_connection_card_shows_a_clock_skew(qtbot) -> None:  # type: ignore[no-untyped-def]
+    """A skew over 1 s reported in the engine's status (issue 14 item 6) is a badge on the connection card, pushed
+    with the engine snapshots between full refreshes; back in step, the badge goes."""
+    from cts_desktop.engine.status import ConnectionStatus, EngineState, HealthStatus, TradeEngineStatus
+    from cts_desktop.ui.models.dashboard_data import ConnectionCard
+    from cts_desktop.ui.tabs.dashboard_connections import ConnectionsPanel
+
+    engine = TradeEngineStatus(
+        connection_id="c1", connection_name="Bybit X03", state=EngineState.RUNNING,
+        connection=ConnectionStatus.CONNECTED, paper=False, paused=False, started_at=None, loops=(),
+        health=HealthStatus.HEALTHY, symbols=(), pseudo_open=0, real_open=0, sets_by_status={}, balance_usdt=None,
+        progress=None, progress_text="", last_error=None, clock_offset_ms=-200, clock_skewed=False)
+    card = ConnectionCard(id="c1", name="Bybit X03", exchange="bybit", is_replay=False, enabled=True, active=True,
+                          live_trade=True, volume_factor=1.0, open_positions=0, engine=engine)
+    panel = ConnectionsPanel(None, lambda coro, what: coro.close())
+    qtbot.addWidget(panel)
+    panel.show_cards([card])
+    widget = panel.cards["c1"]
+    assert widget.clock.isHidden()
+    panel.show_engines({"c1": replace(engine, clock_offset_ms=-3_012, clock_skewed=True)})
+    assert not widget.clock.isHidden() and widget.clock.text() == "clock 3.0 s ahead"
+    assert "offset -3012 ms" in widget.clock.toolTip() and "trading goes on" in widget.clock.toolTip()
+    panel.show_engines({"c1": replace(engine, clock_offset_ms=8_000, clock_skewed=True)})
+    assert widget.clock.text() == "clock 8.0 s behind"
+    panel.show_engines({"c1": engine})
+    assert widget.clock.isHidden()

@@ -1,7 +1,9 @@
-"""Standalone simulator: ``python -m cts_desktop.exchanges.simulator --port 8765 [--speed 10] [--data-dir DIR]``.
+"""Standalone simulator: ``python -m cts_desktop.exchanges.simulator --port 8765 [--speed 10] [--data-dir DIR]
+[--clock-offset-ms MS]``.
 
 Prints one JSON line per created account (key and secret) so scripts can pick them up; control endpoints live
-under ``/_sim/`` (state, step?ms=, speed?speed=, account?balance=&exchange=, fault?path=&kind=, clear-faults).
+under ``/_sim/`` (state, step?ms=, speed?speed=, account?balance=&exchange=, fault?path=&kind=, clear-faults,
+clock?offset_ms=).
 """
 
 from __future__ import annotations
@@ -18,9 +20,7 @@ from cts_desktop.exchanges.simulator.server import SimulatorServer
 
 
 async def _run(args: argparse.Namespace) -> None:
-    config = SimulatorConfig(speed=args.speed)
-    if args.data_dir is not None:
-        config = SimulatorConfig(speed=args.speed, data_dir=args.data_dir)
+    config = SimulatorConfig(speed=args.speed, data_dir=args.data_dir, clock_offset_ms=args.clock_offset_ms)
     server = SimulatorServer(config)
     url = await server.start(args.port)
     for exchange in ("bybit", "bingx"):
@@ -38,6 +38,9 @@ def main() -> None:
     parser.add_argument("--speed", type=float, default=1.0, help="market speed: 1 = real time, 0 = stepped only")
     parser.add_argument("--data-dir", type=Path, default=None, help="replay dataset (default: the shipped one)")
     parser.add_argument("--balance", type=float, default=10_000.0, help="USDT balance of the generated accounts")
+    parser.add_argument("--clock-offset-ms", type=int, default=0,
+                        help="the venue's clock ahead of this computer's by MS (behind when negative): its server "
+                             "time and its receive-window check use the shifted clock")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
     with contextlib.suppress(KeyboardInterrupt):

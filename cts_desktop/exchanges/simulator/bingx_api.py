@@ -85,7 +85,8 @@ def envelope(data: Any, code: int = 0, msg: str = "") -> web.Response:
 class BingxDialect:
     name = "bingx"
 
-    def __init__(self) -> None:
+    def __init__(self, now: Callable[[], int] = wall_ms) -> None:
+        self.now = now  # the venue's clock (server time, error stamps, the receive-window check)
         self.public: dict[tuple[str, str], Callable[[Params, SimMarket], Any]] = {
             ("GET", "/openApi/swap/v2/server/time"): self.server_time,
             ("GET", "/openApi/swap/v2/quote/contracts"): self.contracts,
@@ -121,7 +122,7 @@ class BingxDialect:
 
     def auth_error(self, failure: AuthFailure) -> web.Response:
         code, msg = AUTH_ERRORS[failure]
-        return web.json_response({"code": code, "msg": msg, "timestamp": wall_ms()})
+        return web.json_response({"code": code, "msg": msg, "timestamp": self.now()})
 
     def rate_limited(self, retry_after: int) -> web.Response:
         return web.json_response(
@@ -147,7 +148,7 @@ class BingxDialect:
                 request.headers.get("X-BX-APIKEY"),
                 request.rel_url.raw_query_string,
                 params,
-                wall_ms(),
+                self.now(),
                 request.remote,
             )
             if isinstance(auth, AuthFailure):
@@ -162,7 +163,7 @@ class BingxDialect:
 
     # ---- public -------------------------------------------------------------------------------------------
     def server_time(self, params: Params, market: SimMarket) -> dict[str, int]:
-        return {"serverTime": wall_ms()}
+        return {"serverTime": self.now()}
 
     def contracts(self, params: Params, market: SimMarket) -> list[dict[str, Any]]:
         out = []

@@ -68,15 +68,11 @@ INTERVALS = {
 Params = dict[str, str]
 
 
-def envelope(result: Any, code: int = 0, msg: str = "OK") -> web.Response:
-    body = {"retCode": code, "retMsg": msg, "result": result, "retExtInfo": {}, "time": wall_ms()}
-    return web.json_response(body)
-
-
 class BybitDialect(BybitBodies):
     name = "bybit"
 
-    def __init__(self) -> None:
+    def __init__(self, now: Callable[[], int] = wall_ms) -> None:
+        self.now = now  # the venue's clock (server time, envelope stamps, the receive-window check)
         self.public: dict[str, Callable[[Params, SimMarket], Any]] = {
             "/v5/market/time": self.time,
             "/v5/market/instruments-info": self.instruments,
@@ -106,12 +102,16 @@ class BybitDialect(BybitBodies):
     def owns(self, path: str) -> bool:
         return path.startswith("/v5/")
 
+    def envelope(self, result: Any, code: int = 0, msg: str = "OK") -> web.Response:
+        body = {"retCode": code, "retMsg": msg, "result": result, "retExtInfo": {}, "time": self.now()}
+        return web.json_response(body)
+
     def auth_error(self, failure: AuthFailure) -> web.Response:
         code, msg = AUTH_ERRORS[failure]
-        return envelope({}, code, msg)
+        return self.envelope({}, code, msg)
 
     def rate_limited(self, retry_after: int) -> web.Response:
-        body = {"retCode": 10006, "retMsg": "Too many visits!", "result": {}, "retExtInfo": {}, "time": wall_ms()}
+        body = {"retCode": 10006, "retMsg": "Too many visits!", "result": {}, "retExtInfo": {}, "time": self.now()}
         return web.json_response(body, status=429, headers={"Retry-After": str(retry_after)})
 
     async def handle(self, request: web.Request, market: SimMarket) -> web.Response:
@@ -119,14 +119,14 @@ class BybitDialect(BybitBodies):
         if path in self.public:
             market.advance()
             try:
-                return envelope(self.public[path](dict(request.query), market))
+                return self.envelope(self.public[path](dict(request.query), market))
             except SimError as exc:
                 code, msg = SIM_ERRORS[exc.kind]
-                return envelope({}, code, msg)
+                return self.envelope({}, code, msg)
         if path not in self.private:
             return web.json_response({"retCode": 10001, "retMsg": f"unknown path {path}"}, status=404)
         raw = await request.text() if request.method == "POST" else request.rel_url.raw_query_string
-        auth = market.keyring.check_bybit(dict(request.headers), raw, wall_ms(), request.remote)
+        auth = market.keyring.check_bybit(dict(request.headers), raw, self.now(), request.remote)
         if isinstance(auth, AuthFailure):
             return self.auth_error(auth)
         if market.over_limit(auth):
@@ -139,14 +139,14 @@ class BybitDialect(BybitBodies):
             result = self.private[path](params, market, auth.account)
         except SimError as exc:
             code, msg = SIM_ERRORS[exc.kind]
-            return envelope({}, code, msg)
+            return self.envelope({}, code, msg)
         if isinstance(result, web.Response):
             return result
-        return envelope(result)
+        return self.envelope(result)
 
     # ---- public -------------------------------------------------------------------------------------------
     def time(self, params: Params, market: SimMarket) -> dict[str, str]:
-        now = wall_ms()
+        now = self.now()
         return {"timeSecond": str(now // 1000), "timeNano": str(now * 1_000_000)}
 
     def instruments(self, params: Params, market: SimMarket) -> dict[str, Any]:
@@ -318,7 +318,7 @@ class BybitDialect(BybitBodies):
             "marginMode": "ISOLATED_MARGIN" if isolated else "REGULAR_MARGIN",
             "isMasterTrader": False,
             "spotHedgingStatus": "OFF",
-            "updatedTime": str(wall_ms()),
+            "updatedTime": str(self.now()),
             "dcpStatus": "OFF",
             "timeWindow": 10,
             "smpGroup": 0,

@@ -37,6 +37,8 @@ class SimulatorConfig:
     start_wall_ms: int | None = None
     # signed requests per second allowed per API key (None = unlimited); above it: 429 + the exchange's code
     key_requests_per_second: float | None = None
+    # the venue's clock against this computer's (ms, > 0: ahead): server time, timestamps and the receive window
+    clock_offset_ms: int = 0
 
 
 @dataclass
@@ -55,8 +57,8 @@ class SimMarket:
         self.config = config
         self.series = load_dataset(config.data_dir)
         self.path = PricePath(self.series, config.start_wall_ms or now_ms, config.history_candles)
-        self.clock = ReplayClock(self.path.start_ms, config.speed)
-        self.processed_ms = max(self.path.start_ms, self.clock.wall())
+        self.clock = ReplayClock(self.path.start_ms, config.speed, config.clock_offset_ms)
+        self.processed_ms = max(self.path.start_ms, self.clock.now())
         self.processed_replay = self.clock.replay_at(self.processed_ms)
         self.instruments = {b: s.instrument for b, s in self.series.items()}
         self.keyring = KeyRing()
@@ -104,12 +106,16 @@ class SimMarket:
         return False
 
     # ---- time ---------------------------------------------------------------------------------------------
+    def wall_ms(self) -> int:
+        """The exchange's clock now (server time, the receive-window check, response stamps)."""
+        return self.clock.now()
+
     def now(self) -> int:
         """Exchange time of the last processed state (wall clock, ms)."""
         return self.processed_ms
 
     def advance(self) -> None:
-        wall = max(self.clock.wall(), self.processed_ms)
+        wall = max(self.clock.now(), self.processed_ms)
         target = self.clock.replay_at(wall)
         self.processed_ms = wall
         if target <= self.processed_replay:

@@ -127,7 +127,9 @@ def _load_dataset(folder_name: str) -> dict[str, SymbolSeries]:
 
 
 class ReplayClock:
-    """Maps exchange time (the wall clock, what timestamps show) to replay time (where the path is).
+    """Maps exchange time (the wall clock shifted by ``offset_ms``, what timestamps show) to replay time (where the
+    path is). ``offset_ms`` puts the venue's clock ahead (> 0) or behind (< 0) this computer's, as a real exchange's
+    clock is to a client whose clock is off; it may change while running (``SimulatorServer.set_clock_offset``).
 
     Before the replay start the map is the identity (history is served as recorded, shifted). From the start it
     is piecewise linear: ``speed`` replay ms per wall ms (1 = real time, N = accelerated, 0 = frozen), and a
@@ -135,12 +137,18 @@ class ReplayClock:
     ahead of the client's clock (ccxt filters by its own "now"), while the price path can move at any pace.
     """
 
-    def __init__(self, start_ms: int, speed: float = 1.0) -> None:
+    def __init__(self, start_ms: int, speed: float = 1.0, offset_ms: int = 0) -> None:
         self._segments: list[tuple[int, float, float]] = [(start_ms, float(start_ms), speed)]
+        self.offset_ms = offset_ms
 
     @staticmethod
     def wall() -> int:
+        """This computer's clock (ms)."""
         return int(time.time() * 1000)
+
+    def now(self) -> int:
+        """The exchange's clock (ms): what its server time, timestamps and receive-window check use."""
+        return self.wall() + self.offset_ms
 
     @property
     def speed(self) -> float:
@@ -157,17 +165,17 @@ class ReplayClock:
         return int(seg[1] + (wall_ms - seg[0]) * seg[2])
 
     def _restart(self, replay_ms: float, speed: float) -> None:
-        t = max(self.wall(), self._segments[-1][0])
+        t = max(self.now(), self._segments[-1][0])
         if self._segments[-1][0] == t and len(self._segments) > 1:
             self._segments.pop()
         self._segments.append((t, replay_ms, speed))
 
     def step(self, ms: int) -> None:
-        t = max(self.wall(), self._segments[-1][0])
+        t = max(self.now(), self._segments[-1][0])
         self._restart(self.replay_at(t) + ms, self.speed)
 
     def set_speed(self, speed: float) -> None:
-        t = max(self.wall(), self._segments[-1][0])
+        t = max(self.now(), self._segments[-1][0])
         self._restart(self.replay_at(t), speed)
 
 

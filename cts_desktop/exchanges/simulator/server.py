@@ -37,9 +37,9 @@ LOOPBACK = "127.0.0.1"
 class SimulatorServer:
     def __init__(self, config: SimulatorConfig | None = None) -> None:
         self.config = config or SimulatorConfig()
-        self.market = SimMarket(self.config, int(time.time() * 1000))
+        self.market = SimMarket(self.config, int(time.time() * 1000) + self.config.clock_offset_ms)
         self.faults = FaultInjector()
-        self.dialects = [BybitDialect(), BingxDialect()]
+        self.dialects = [BybitDialect(self.market.wall_ms), BingxDialect(self.market.wall_ms)]
         self.public_ws = BybitPublicWs(self.market)
         self.request_count = 0
         self.path_counts: Counter[str] = Counter()
@@ -82,6 +82,10 @@ class SimulatorServer:
         if self._runner:
             await self._runner.cleanup()
             self._runner = None
+
+    def set_clock_offset(self, offset_ms: int) -> None:
+        """Put the venue's clock ``offset_ms`` ahead of this computer's (behind when negative), from now on."""
+        self.market.clock.offset_ms = offset_ms
 
     async def _tick_loop(self) -> None:
         """Keep TP/SL and funding moving when nobody asks (real-time or accelerated replay)."""
@@ -135,6 +139,8 @@ class SimulatorServer:
             self.faults.add(q["path"], q["kind"], count=int(q.get("count", "1")), seconds=float(q.get("seconds", "0")))
         elif action == "clear-faults":
             self.faults.clear()
+        elif action == "clock":
+            self.set_clock_offset(int(q.get("offset_ms", "0")))
         elif action != "state":
             return web.json_response({"error": f"unknown action {action}"}, status=404)
         return web.json_response(
@@ -142,6 +148,7 @@ class SimulatorServer:
                 "market_ms": self.market.now(),
                 "prices": self.market.prices(),
                 "speed": self.market.clock.speed,
+                "clock_offset_ms": self.market.clock.offset_ms,
                 "requests": self.request_count,
             }
         )

@@ -16,7 +16,6 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from cts_desktop.exchanges.simulator.bybit_api import BybitDialect
-from cts_desktop.exchanges.simulator.common import wall_ms
 from cts_desktop.exchanges.simulator.market import SimMarket
 
 WS_PATH = "/v5/public/linear"
@@ -26,7 +25,7 @@ class BybitPublicWs:
     def __init__(self, market: SimMarket, interval_s: float = 0.5) -> None:
         self.market = market
         self.interval_s = interval_s
-        self.dialect = BybitDialect()
+        self.dialect = BybitDialect(market.wall_ms)
         self.connections = 0
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
@@ -82,7 +81,8 @@ class BybitPublicWs:
         items = self.dialect.tickers({"category": "linear", "symbol": symbol}, self.market)["list"]
         if not items:
             return None
-        return {"topic": topic, "type": "snapshot", "data": items[0], "cs": wall_ms(), "ts": wall_ms()}
+        now = self.market.wall_ms()
+        return {"topic": topic, "type": "snapshot", "data": items[0], "cs": now, "ts": now}
 
     async def _push(self, ws: web.WebSocketResponse, topics: set[str]) -> None:
         while not ws.closed:

@@ -1,5 +1,5 @@
-"""Active connection cards: status badge, loading progress, balance, enable and live-trade switches, volume
-factor, open positions and an expandable log.
+"""Active connection cards: status badge, clock-skew badge, loading progress, balance, enable and live-trade
+switches, volume factor, open positions and an expandable log.
 
 Switching live trading on asks the user to type the connection's name (DOMAIN Part 1 §12); the dialog's OK stays
 disabled until the text matches, and the facade refuses again if it does not. The dialog is opened with
@@ -85,6 +85,11 @@ class ConnectionCardWidget(QFrame):
         self.badge = QLabel("")
         self.badge.setObjectName("stateBadge")
         self.badge.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.clock = QLabel("")  # shown while this computer's clock is more than 1 s off the exchange's
+        self.clock.setObjectName("stateBadge")
+        self.clock.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        set_style_state(self.clock, "state", "paused")
+        self.clock.hide()
         self.progress = QProgressBar()
         self.progress.setRange(0, 100)
         self.progress.setTextVisible(True)
@@ -115,6 +120,7 @@ class ConnectionCardWidget(QFrame):
         head = QHBoxLayout()
         head.addWidget(self.name)
         head.addStretch(1)
+        head.addWidget(self.clock)
         head.addWidget(self.badge)
         grid = QGridLayout()
         grid.setHorizontalSpacing(8)
@@ -164,6 +170,7 @@ class ConnectionCardWidget(QFrame):
         self.balance.setText("—" if card.balance_usdt is None else f"{card.balance_usdt:,.2f}")
         self.positions.setText(str(card.open_positions))
         engine = card.engine
+        self.show_clock(engine)
         self.show_progress(engine.progress if engine is not None else None,
                            engine.progress_text if engine is not None else "")
         self.pseudo.setText("—" if engine is None else f"{engine.pseudo_open:,}")
@@ -174,6 +181,17 @@ class ConnectionCardWidget(QFrame):
             if engine.last_error:
                 parts.append(engine.last_error)
         self.detail.setText(" · ".join(parts))
+
+    def show_clock(self, engine: Any) -> None:
+        """The skew badge: "clock 3.0 s ahead" while the engine's exchange clock reports a skew over 1 s."""
+        skewed = engine is not None and engine.clock_skewed
+        if skewed:
+            self.clock.setText(f"clock {engine.clock_text}")
+            self.clock.setToolTip(
+                f"This computer's clock is {engine.clock_text} of the exchange's (offset {engine.clock_offset_ms:+d} "
+                "ms). Signed requests carry the corrected time, so trading goes on; turn on the system's automatic "
+                "time synchronisation.")
+        self.clock.setVisible(skewed)
 
     def show_progress(self, fraction: float | None, text: str) -> None:
         if fraction is None or fraction >= 1.0:

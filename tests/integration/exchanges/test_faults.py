@@ -155,8 +155,8 @@ async def test_authentication_problems_are_told_apart(sim: SimulatorServer, exch
     async with ad:
         if case == "ip":
             sim.market.keyring.keys[ad._credentials.api_key].allowed_ips = ["10.1.2.3"]  # type: ignore[union-attr]
-        if case == "clock":
-            ad.client.milliseconds = lambda: int(time.time() * 1000) - 120_000
+        if case == "clock":  # a signed timestamp two minutes old that no clock measurement corrects
+            ad.client.nonce = lambda: int(time.time() * 1000) - 120_000
         with pytest.raises(AuthenticationError) as info:
             await ad.balance()
         assert info.value.problem is expected

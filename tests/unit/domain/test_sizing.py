@@ -39,6 +39,29 @@ def test_rounds_down_in_both_precision_modes() -> None:
     assert round_down(0.30000000000000004, Decimal("0.1")) == Decimal("0.3")
 
 
+def test_a_budget_of_three_tenths_at_a_tenth_is_three_lots_exactly() -> None:
+    """Issue 14 item 5: in float 0.3 / 0.1 is 2.9999999999999996, which floored to 2.999 — one step short."""
+    no_minimum = MarketRules(amount_precision=0.001, precision_mode=PrecisionMode.TICK_SIZE, max_leverage=10)
+    s = size_position(3.0, 0.1, no_minimum, DEFAULT)  # 3 USDT / (50 × 20 %) = 0.3 USDT budget
+    assert s.quantity == Decimal("3.000") and not s.adjusted and s.budget == Decimal("0.3")
+    assert s.notional == Decimal("0.3") and s.margin == Decimal("0.03")
+    decimals = size_position(Decimal("3"), Decimal("0.1"), no_minimum, DEFAULT)
+    assert decimals.quantity == Decimal("3.000")
+    # the same in decimal places mode and with a factor that is not exact in binary either
+    places = MarketRules(amount_precision=3, precision_mode=PrecisionMode.DECIMAL_PLACES)
+    assert size_position(0.7, 0.1, places, VolumeSettings(positions_average=10, risk_percent=10)).quantity == 7
+    assert size_position(10.0, 0.1, places, VolumeSettings(connection_volume_factor=0.3)).quantity == 3
+
+
+def test_market_numbers_are_kept_as_exact_decimals() -> None:
+    rules = MarketRules(amount_precision=0.1, precision_mode=PrecisionMode.TICK_SIZE, min_notional=5.1,
+                        max_amount="28740.0", max_leverage=50)
+    assert rules.step == Decimal("0.1") and rules.min_notional == Decimal("5.1")
+    assert rules.max_amount == Decimal("28740") and rules.max_leverage == 50
+    # a minimum notional of 5.1 at 1.7 is exactly 3 contracts: no extra step "for a hair below"
+    assert size_position(10.0, 1.7, rules, DEFAULT).quantity == Decimal("3.0")
+
+
 def test_factors_and_contract_size() -> None:
     s = size_position(2000.0, 25_000.0, BTC, VolumeSettings(base_volume_factor=1.5, connection_volume_factor=0.5,
                                                             positions_average=100, risk_percent=10.0),
