@@ -194,7 +194,7 @@ def restore_from_command_line(backup: Path, data_dir: Path | None, db_url: str |
         result = restore_backup(backup.expanduser().resolve(), database)
     except BackupError as exc:
         return 2, f"cts-desktop: {exc}"
-    return 0, result.describe()
+    return 0, f"{result.describe()} Start CTS Desktop again to use it."
 
 
 __all__ = ["BackupsState", "DatabaseSafety", "ensure_undamaged", "restore_from_command_line"]

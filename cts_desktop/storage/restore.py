@@ -37,8 +37,7 @@ class RestoreResult:
 
     def describe(self) -> str:
         aside = f" The previous file is kept as {self.kept_aside[0]}." if self.kept_aside else ""
-        return (f"Restored {self.backup} (schema revision {self.revision}) into {self.database}.{aside} "
-                "Start CTS Desktop again to use it.")
+        return f"Restored {self.backup} (schema revision {self.revision}) into {self.database}.{aside}"
 
 
 def check_restorable(backup: Path, database: Path) -> str:

@@ -46,3 +46,9 @@ def junk_in_the_middle(path: Path, size: int = JUNK_BYTES) -> None:
 def fingerprint(path: Path) -> tuple[str, int]:
     """(SHA-256, mtime in ns) of a file: both stay the same when nothing wrote it."""
     return hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime_ns
+
+
+def log_row(message: str, ts_ms: int = 1) -> dict[str, object]:
+    """A whole ``logs`` row, as the log sink queues it (one batch's rows must all have the same keys)."""
+    return {"ts_ms": ts_ms, "levelno": 20, "level": "INFO", "category": "system", "logger": "test",
+            "connection_id": None, "symbol": None, "message": message, "context": None, "exc_text": None}

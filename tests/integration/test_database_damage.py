@@ -22,7 +22,7 @@ from cts_desktop.storage.backups import BackupReason, backup_folder, make_backup
 from cts_desktop.storage.db import Database, DatabaseDamagedError, sqlite_url
 from cts_desktop.storage.integrity import is_damage_error
 from cts_desktop.storage.models import LogRecord
-from tests.helpers.damage import fill_logs, fingerprint, junk_in_the_middle
+from tests.helpers.damage import fill_logs, fingerprint, junk_in_the_middle, log_row
 
 LOG_ROWS = 20_000  # ~4 MB: the middle of the file is log pages, far from the schema
 
@@ -79,8 +79,7 @@ async def test_damage_met_while_trading_stops_the_engines_and_nothing_more_is_wr
         damaged = fingerprint(database)
 
         # every way the app writes is refused from now on, and says why
-        services.writer.insert("logs", {"ts_ms": 1, "levelno": 20, "level": "INFO", "category": "system",
-                                        "logger": "test", "message": "after the damage"})
+        services.writer.insert("logs", log_row("after the damage"))
         assert not services.writer.flush(timeout=1)
         with pytest.raises(OperationalError, match="writes refused: the database is damaged"):
             services.settings.set("system.backup_count", 3)
