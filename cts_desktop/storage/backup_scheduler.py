@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from cts_desktop.storage.background import LoopTask
 from cts_desktop.storage.backups import BackupError, BackupFile, BackupReason, make_backup, newest_backup, rotate
 from cts_desktop.storage.integrity import check_file
 
@@ -52,7 +53,7 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class BackupScheduler:
+class BackupScheduler(LoopTask):
     def __init__(
         self,
         database: Path | None,
@@ -63,6 +64,7 @@ class BackupScheduler:
         clock: Clock = utc_now,
         tick_s: float = TICK_S,
     ) -> None:
+        super().__init__("periodic backups")
         self.database = database
         self.folder = folder
         self.values = values
@@ -71,7 +73,6 @@ class BackupScheduler:
         self.tick_s = tick_s
         self.last: BackupFile | None = None
         self._last_error: str | None = None
-        self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
 
     @property
@@ -119,19 +120,7 @@ class BackupScheduler:
             log.info("periodic backups: none made by the app on this database server; back it up with the "
                      "server's own tools (pg_dump, see Settings › System › Backups)")
             return
-        if self._task is None or self._task.done():
-            self._task = loop.create_task(self._run(), name="periodic backups")
-
-    def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
-
-    async def aclose(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        super().start(loop)
 
     async def _run(self) -> None:
         while True:

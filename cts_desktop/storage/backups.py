@@ -26,6 +26,7 @@ from pathlib import Path
 from sqlalchemy.engine import URL
 
 from cts_desktop.storage.db import DatabaseError
+from cts_desktop.storage.durable import fsync_file, fsync_folder
 from cts_desktop.storage.integrity import check_file, read_only_connection, summary
 
 FOLDER_NAME = "backups"
@@ -133,6 +134,7 @@ def make_backup(database: Path, folder: Path, reason: BackupReason, now: datetim
         revision = verify_backup(partial)
         target = folder / backup_name(database.stem, made_at, revision, reason)
         os.replace(partial, target)
+        fsync_folder(folder)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
@@ -154,8 +156,7 @@ def _copy(database: Path, target: Path) -> None:
     finally:
         copy.close()
         source.close()
-    with open(target, "rb+") as handle:
-        os.fsync(handle.fileno())
+    fsync_file(target)
 
 
 def rotate(folder: Path, stem: str, keep: int) -> list[Path]:

@@ -85,7 +85,8 @@ def summary(problems: list[str]) -> str:
     """The first problem, and how many more there are."""
     if not problems:
         return "no problem found"
-    more = f" and {len(problems) - 1} more problem(s)" if len(problems) > 1 else ""
+    capped = "+" if len(problems) >= CHECK_LIMIT else ""  # quick_check stopped counting there
+    more = f" and {len(problems) - 1}{capped} more" if len(problems) > 1 else ""
     return f"{problems[0]}{more}"
 
 

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cts_desktop.storage.backups import STAMP, BackupError, BackupFile, newest_backup, verify_backup
+from cts_desktop.storage.durable import fsync_file, fsync_folder
 from cts_desktop.storage.integrity import summary
 from cts_desktop.storage.sqlite_locks import in_use_by_another_process, processes_using
 
@@ -64,8 +65,7 @@ def restore_backup(backup: Path, database: Path, now: datetime | None = None) ->
     database.parent.mkdir(parents=True, exist_ok=True)
     try:
         shutil.copyfile(backup, incoming)
-        with open(incoming, "rb+") as handle:
-            os.fsync(handle.fileno())
+        fsync_file(incoming)
     except OSError as exc:
         incoming.unlink(missing_ok=True)
         raise RestoreRefused(f"not restored: copying {backup} next to the database failed: {exc}") from exc
@@ -77,7 +77,7 @@ def restore_backup(backup: Path, database: Path, now: datetime | None = None) ->
             with contextlib.suppress(OSError):
                 os.replace(aside, original)
         raise RestoreRefused(f"not restored: {exc}") from exc
-    _sync_folder(database.parent)
+    fsync_folder(database.parent)
     return RestoreResult(backup, revision, database, tuple(aside for _, aside in moved))
 
 
@@ -93,16 +93,6 @@ def _move_aside(database: Path, aside: Path) -> list[tuple[Path, Path]]:
             os.replace(original, target)
             moved.append((original, target))
     return moved
-
-
-def _sync_folder(folder: Path) -> None:
-    if os.name != "posix":
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def restore_command(backup: Path | str, data_dir: Path | None = None) -> str:
@@ -121,6 +111,6 @@ def damage_message(database: Path, problems: list[str], folder: Path, data_dir: 
         return (f"{text} There is no backup in {folder}. Keep the damaged file: SQLite's own tool may recover "
                 f"most of it (sqlite3 \"{database}\" .recover), or move it out of the data folder to start with an "
                 "empty database.")
-    return (f"{text} Newest backup: {newest.describe()}. To restore it, quit CTS Desktop and run:  "
-            f"{restore_command(newest.path, data_dir)}  — or use Settings › System › Backups › Restore. The "
-            "damaged file is kept aside, never deleted.")
+    return (f"{text} Newest backup: {newest.describe()}. To restore it, run while CTS Desktop is not running:  "
+            f"{restore_command(newest.path, data_dir)}  (or use Settings › System › Backups › Restore in the "
+            "window). The damaged file is kept aside, never deleted.")

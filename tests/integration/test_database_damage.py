@@ -129,3 +129,23 @@ def test_damage_errors_are_told_apart_from_other_database_errors(tmp_path: Path)
     locked = sqlite3.OperationalError("database is locked")
     assert not is_damage_error(locked)
     assert not is_damage_error(ValueError("malformed JSON"))
+
+
+@pytest.mark.asyncio(loop_factories=["qasync"])
+async def test_headless_mode_stops_when_the_database_is_found_damaged(data_dir: Path) -> None:
+    from cts_desktop.headless import serve
+
+    services = Services(AppOptions(data_dir=data_dir, console_log=False))
+    try:
+        stop = asyncio.Event()
+        served = asyncio.get_running_loop().create_task(serve(services, stop))
+        deadline = asyncio.get_running_loop().time() + 60
+        while not (services.trading_loaded and services.trading.coordinator.engines):
+            assert asyncio.get_running_loop().time() < deadline and not served.done()
+            await asyncio.sleep(0.05)
+        await asyncio.to_thread(services.db.guard.trip, "database disk image is malformed")  # as a reader would
+        await asyncio.wait_for(served, timeout=60)  # serve returns by itself: headless mode exits (status 3)
+        assert services.safety.damage is not None and "is damaged" in services.safety.damage
+        assert not services.trading.coordinator.engines
+    finally:
+        services.close()

@@ -21,7 +21,7 @@ from cts_desktop.storage.db import normalise_url
 from cts_desktop.ui import tasks
 from cts_desktop.ui.theme import apply_theme
 from tests.helpers.damage import count_logs, fingerprint, log_row
-from tests.ui.conftest import save_screenshot
+from tests.ui.conftest import open_window, save_screenshot
 from tests.ui.test_settings_tab import make_tab, settle
 
 pytestmark = pytest.mark.asyncio(loop_factories=["qasync"])
@@ -105,13 +105,7 @@ async def test_postgresql_shows_the_server_tools_without_the_password(services: 
 
 
 async def test_damage_found_while_running_is_shown_in_the_window(services: Services) -> None:
-    from cts_desktop.app import GuiApp, create_qapp
-
-    create_qapp()
-    gui = GuiApp(services)
-    services.start(asyncio.get_running_loop())
-    gui.window.resize(1366, 768)
-    gui.show()
+    gui = open_window(services)
     message = "The database file /data/cts.sqlite3 is damaged (…). Newest backup: /data/backups/cts-….sqlite3"
     services.bus.publish(DatabaseDamaged(message=message))
     alarm = gui.window.database_alarm

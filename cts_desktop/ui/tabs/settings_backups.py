@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 from cts_desktop.database_safety import BackupsState
 from cts_desktop.facade import AppFacade
 from cts_desktop.ui.tasks import spawn
-from cts_desktop.ui.widgets import human_bytes
+from cts_desktop.ui.widgets import human_bytes, show_result
 
 COLUMNS = ("Made (UTC)", "Kind", "Schema", "Size", "File")
 
@@ -130,8 +130,7 @@ class BackupsPanel(QGroupBox):
         return str(items[0].data(Qt.ItemDataRole.UserRole)) if items else None
 
     def _say(self, ok: bool, message: str) -> None:
-        self.result.setText(("✔ " if ok else "✖ ") + message)
-        self.result.setStyleSheet("color: #1b7f3a;" if ok else "color: #b3261e;")
+        show_result(self.result, ok, message)
 
     def _busy(self, busy: bool) -> None:
         for button in (self.backup_button, self.restore_button, self.restore_file_button):

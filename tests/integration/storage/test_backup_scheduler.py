@@ -150,7 +150,7 @@ async def test_on_postgresql_no_backup_is_made_the_log_says_so_and_writes_stop_o
         scheduler = BackupScheduler(db.sqlite_file, tmp_path / "backups", lambda: {INTERVAL_KEY: 1, KEEP_KEY: 1})
         with caplog.at_level(logging.INFO, logger="cts.storage.backups"):
             scheduler.start(asyncio.get_running_loop())
-        assert [r.message for r in caplog.records if "pg_dump" in r.message] and scheduler._task is None
+        assert [r.message for r in caplog.records if "pg_dump" in r.message] and not scheduler.running
         assert await scheduler.run_due() is None
         with pytest.raises(BackupError, match="server's own tools"):
             await scheduler.backup(BackupReason.MANUAL)
