@@ -24,7 +24,6 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from sqlalchemy import Engine, event
 from sqlalchemy.exc import OperationalError
@@ -58,8 +57,7 @@ def is_damage_error(exc: BaseException) -> bool:
 
 def read_only_connection(path: Path) -> sqlite3.Connection:
     """A connection that cannot write ``path`` (nor create it), usable from any thread."""
-    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
-    return sqlite3.connect(uri, uri=True, timeout=10, check_same_thread=False)
+    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10, check_same_thread=False)
 
 
 def check_file(path: Path, *, full: bool = False, limit: int = CHECK_LIMIT) -> list[str]:
