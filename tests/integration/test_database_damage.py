@@ -37,9 +37,18 @@ def _app_database_with_a_backup(data_dir: Path) -> tuple[Path, Path]:
     return database, backup
 
 
-def test_mid_file_junk_is_refused_at_start_and_the_message_names_the_newest_backup(data_dir: Path) -> None:
+@pytest.mark.parametrize("damage", ["junk in the middle", "junk header", "truncated"])
+def test_a_damaged_file_is_refused_at_start_and_the_message_names_the_newest_backup(
+        data_dir: Path, damage: str) -> None:
     database, backup = _app_database_with_a_backup(data_dir)
-    junk_in_the_middle(database)
+    if damage == "junk in the middle":
+        junk_in_the_middle(database)
+    elif damage == "junk header":
+        with open(database, "r+b") as handle:
+            handle.write(b"\x5a" * 100)
+    else:
+        with open(database, "r+b") as handle:
+            handle.truncate(database.stat().st_size // 3)
     before = fingerprint(database)
     with pytest.raises(DatabaseDamagedError) as damaged:
         Services(AppOptions(data_dir=data_dir, console_log=False))
