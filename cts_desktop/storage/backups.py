@@ -127,18 +127,30 @@ def make_backup(database: Path, folder: Path, reason: BackupReason, now: datetim
     made_at = (now or datetime.now(UTC)).replace(microsecond=0)
     if not database.is_file():
         raise BackupError(f"there is no database file {database} to back up")
-    folder.mkdir(parents=True, exist_ok=True)
     partial = folder / f".{database.stem}-{made_at:{STAMP}}.partial"
     try:
+        folder.mkdir(parents=True, exist_ok=True)
         _copy(database, partial)
         revision = verify_backup(partial)
         target = folder / backup_name(database.stem, made_at, revision, reason)
         os.replace(partial, target)
         fsync_folder(folder)
-    except BaseException:
-        partial.unlink(missing_ok=True)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise BackupError(f"the backup of {database} into {folder} failed: {exc}") from exc
         raise
     return BackupFile(target, database.stem, made_at, revision, reason)
+
+
+def backup_before_upgrade(database: Path, folder: Path) -> BackupFile:
+    """The backup made before a schema upgrade; without it the upgrade does not happen."""
+    try:
+        return make_backup(database, folder, BackupReason.PRE_MIGRATION)
+    except BackupError as exc:
+        raise DatabaseError(f"the schema of {database} was not upgraded: the backup before the upgrade failed "
+                            f"({exc}); the database is unchanged") from exc
 
 
 def _copy(database: Path, target: Path) -> None:

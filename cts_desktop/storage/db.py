@@ -213,9 +213,9 @@ class Database:
             file = self.sqlite_file
             if backup_folder is not None and file is not None and current is not None \
                     and current != head_revision():
-                from cts_desktop.storage.backups import BackupReason, make_backup
+                from cts_desktop.storage.backups import backup_before_upgrade
 
-                make_backup(file, backup_folder, BackupReason.PRE_MIGRATION)
+                backup_before_upgrade(file, backup_folder)
             return upgrade_to_head(self)
         except DBAPIError as exc:
             raise DatabaseError(describe_db_error(exc, self.display_url)) from exc

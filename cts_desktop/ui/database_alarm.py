@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QLabel, QMessageBox
+from PySide6.QtWidgets import QLabel, QMessageBox, QScrollArea
 
 if TYPE_CHECKING:
     from cts_desktop.ui.main_window import MainWindow
@@ -51,7 +51,7 @@ class DatabaseAlarm(QObject):
         window.settings.build_page(Tab.SYSTEM)
         panel = window.settings.backups
         scroll = window.settings.stacks[Tab.SYSTEM].widget(0)
-        if panel is not None and hasattr(scroll, "ensureWidgetVisible"):
+        if panel is not None and isinstance(scroll, QScrollArea):
             scroll.ensureWidgetVisible(panel)
 
 

@@ -22,7 +22,7 @@ from cts_desktop.storage.backups import (
     postgres_commands,
     rotate,
 )
-from cts_desktop.storage.db import Database, normalise_url, sqlite_url
+from cts_desktop.storage.db import Database, DatabaseError, normalise_url, sqlite_url
 from cts_desktop.storage.migrate import alembic_config, current_revision, head_revision
 from cts_desktop.storage.restore import RestoreRefused, restore_backup
 from tests.helpers.damage import count_logs, fill_logs, fingerprint, junk_in_the_middle
@@ -179,3 +179,18 @@ def test_postgres_commands_name_host_and_database_but_never_the_password() -> No
     assert "--schema=cts_schema" in dump and "--format=custom" in dump
     assert restore.startswith("pg_restore --host=db.example") and "--clean" in restore
     assert "s3cret-pw" not in dump + restore
+
+
+def test_no_upgrade_without_its_backup(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "cts.sqlite3"
+    db = Database(sqlite_url(path))
+    config = alembic_config()
+    with db.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0002")
+    blocked = tmp_path / "data" / "backups"
+    blocked.write_text("a file where the backups folder should be", encoding="utf-8")
+    with pytest.raises(DatabaseError, match="was not upgraded: the backup before the upgrade failed"):
+        db.migrate(backup_folder=blocked)
+    assert current_revision(db) == "0002"
+    db.dispose()
