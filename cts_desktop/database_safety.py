@@ -15,6 +15,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -149,7 +150,7 @@ class DatabaseSafety:
         database = self.database
         if database is None:
             raise BackupError("a PostgreSQL database is restored with the server's tools (pg_restore)")
-        await asyncio.to_thread(check_restorable, backup, database)
+        await asyncio.to_thread(partial(check_restorable, backup, database, this_process_has_it_open=True))
         log.warning("restoring %s: stopping trading and closing the database", backup)
         await self._close_database()
         self.restored = await asyncio.to_thread(restore_backup, backup, database)

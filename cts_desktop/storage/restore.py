@@ -41,16 +41,23 @@ class RestoreResult:
         return f"Restored {self.backup} (schema revision {self.revision}) into {self.database}.{aside}"
 
 
-def check_restorable(backup: Path, database: Path) -> str:
-    """Refuse a restore that must not happen (bad backup, database open elsewhere); returns the backup's revision."""
+def check_restorable(backup: Path, database: Path, *, this_process_has_it_open: bool = False) -> str:
+    """Refuse a restore that must not happen (bad backup, database open in another process); returns the backup's
+    revision. A process that has the database open itself can only ask the OS's table of open files (the lock
+    probe would drop its locks): its caller closes the database and lets :func:`restore_backup` ask again."""
     try:
         revision = verify_backup(backup)
     except BackupError as exc:
         raise RestoreRefused(f"not restored: {exc}") from exc
     if backup.resolve() == database.resolve():
         raise RestoreRefused(f"not restored: {backup} is the database itself")
-    if in_use_by_another_process(database):
+    if this_process_has_it_open:
         users = processes_using(database)
+        in_use = bool(users)
+    else:
+        in_use = in_use_by_another_process(database)
+        users = processes_using(database) if in_use else []
+    if in_use:
         who = f" ({', '.join(users)})" if users else ""
         raise RestoreRefused(f"not restored: {database} is open in another CTS Desktop process{who}; quit it "
                              "first, then restore again")

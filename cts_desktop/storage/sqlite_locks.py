@@ -6,8 +6,10 @@ connections open while it runs, and once it found the file damaged it keeps one 
 exclusive lock on that range, as SQLite itself does before it writes the file alone, fails while any such process
 exists. The probe only locks and unlocks (POSIX ``lockf``, Windows ``LockFile``); it reads and writes nothing.
 
-The caller must not hold SQLite connections to the file itself: on POSIX, closing the probe's descriptor would
-drop the locks of this process's own connections to the same file.
+The probe must only run in a process that has no SQLite connection to the file: on POSIX, closing *any*
+descriptor of a file drops every lock the process holds on it — its own connections' locks included (SQLite
+itself works around this; a plain ``open``/``close`` cannot). A process that has the file open asks
+:func:`processes_using` instead, which reads the operating system's table of open files and opens nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ SHARED_SIZE = 510
 
 
 def in_use_by_another_process(path: Path) -> bool:
+    """True while another process has the SQLite file open (see the module docstring: never call it while this
+    process has a connection to the file)."""
     if not path.exists():
         return False
     fd = os.open(path, os.O_RDWR | getattr(os, "O_BINARY", 0))

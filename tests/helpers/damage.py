@@ -5,6 +5,10 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 JUNK_BYTES = 64 * 1024
@@ -52,3 +56,19 @@ def log_row(message: str, ts_ms: int = 1) -> dict[str, object]:
     """A whole ``logs`` row, as the log sink queues it (one batch's rows must all have the same keys)."""
     return {"ts_ms": ts_ms, "levelno": 20, "level": "INFO", "category": "system", "logger": "test",
             "connection_id": None, "symbol": None, "message": message, "context": None, "exc_text": None}
+
+
+@contextmanager
+def held_open(database: Path) -> Iterator[int]:
+    """Another process with the database open (as a running app has it) while the block runs; yields its pid."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sqlite3, sys\n"
+         f"c = sqlite3.connect({str(database)!r}); c.execute('SELECT count(*) FROM logs').fetchone()\n"
+         "print('open', flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+        yield holder.pid
+    finally:
+        holder.communicate("", timeout=10)

@@ -20,11 +20,17 @@ from cts_desktop.storage.backups import postgres_commands
 from cts_desktop.storage.db import normalise_url
 from cts_desktop.ui import tasks
 from cts_desktop.ui.theme import apply_theme
-from tests.helpers.damage import count_logs, fingerprint, log_row
+from tests.helpers.damage import count_logs, fingerprint, held_open, log_row
 from tests.ui.conftest import open_window, save_screenshot
 from tests.ui.test_settings_tab import make_tab, settle
 
 pytestmark = pytest.mark.asyncio(loop_factories=["qasync"])
+
+
+async def services_backup(services: Services) -> tuple[bool, str]:
+    from cts_desktop.facade import AppFacade
+
+    return await AppFacade(services).backup_now()
 
 
 def _log(services: Services, tag: str, rows: int) -> None:
@@ -89,6 +95,21 @@ async def test_a_file_that_is_not_a_backup_is_refused_and_nothing_stops(services
     assert fingerprint(database)[0] == before[0]
     _log(services, "still written", 5)  # the writer runs on
     assert count_logs(database, "still written") == 5
+
+
+async def test_restore_is_refused_while_another_process_has_the_database_open(services: Services) -> None:
+    tab = make_tab(services, Tab.SYSTEM)
+    panel = tab.backups
+    assert panel is not None and services.db.sqlite_file is not None
+    ok, _message = await services_backup(services)
+    assert ok
+    backup = (await tab.facade.backups_state()).backups[0].path
+    with held_open(services.db.sqlite_file) as pid:
+        tasks.spawn(panel.restore(str(backup)), "restore while open elsewhere")
+        await settle(tab)
+    assert "open in another CTS Desktop process" in panel.result.text() and f"pid {pid}" in panel.result.text()
+    _log(services, "still written", 3)  # nothing was stopped
+    assert count_logs(services.db.sqlite_file, "still written") == 3
 
 
 async def test_postgresql_shows_the_server_tools_without_the_password(services: Services) -> None:

@@ -5,8 +5,6 @@ open in another process are refused with a plain message and nothing changes."""
 from __future__ import annotations
 
 import sqlite3
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,7 +23,7 @@ from cts_desktop.storage.backups import (
 from cts_desktop.storage.db import Database, DatabaseError, normalise_url, sqlite_url
 from cts_desktop.storage.migrate import alembic_config, current_revision, head_revision
 from cts_desktop.storage.restore import RestoreRefused, restore_backup
-from tests.helpers.damage import count_logs, fill_logs, fingerprint, junk_in_the_middle
+from tests.helpers.damage import count_logs, fill_logs, fingerprint, held_open, junk_in_the_middle
 
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 
@@ -144,22 +142,12 @@ def test_restore_refuses_what_is_not_a_valid_backup_and_changes_nothing(
 
 def test_restore_is_refused_while_another_process_has_the_database_open(database: Path, tmp_path: Path) -> None:
     made = make_backup(database, tmp_path / "backups", BackupReason.MANUAL, now=T0)
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import sqlite3, sys\n"
-         f"c = sqlite3.connect({str(database)!r}); c.execute('SELECT count(*) FROM logs').fetchone()\n"
-         "print('open', flush=True); sys.stdin.read()"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+    with held_open(database) as pid:
         before = fingerprint(database)
         with pytest.raises(RestoreRefused) as refused:
             restore_backup(made.path, database)
-        assert "open in another CTS Desktop process" in str(refused.value)
-        assert f"pid {holder.pid}" in str(refused.value)
+        assert "open in another CTS Desktop process" in str(refused.value) and f"pid {pid}" in str(refused.value)
         assert fingerprint(database) == before
-    finally:
-        holder.communicate("", timeout=10)
     restore_backup(made.path, database)  # once it is closed, the restore goes through
 
 
