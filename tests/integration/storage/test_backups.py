@@ -90,14 +90,20 @@ def test_rotation_keeps_the_newest_n_of_each_reason_and_nothing_else(database: P
     assert before_migration in kept and other.exists()
 
 
-def test_a_database_at_an_older_revision_is_backed_up_before_it_is_migrated(tmp_path: Path) -> None:
-    path = tmp_path / "data" / "cts.sqlite3"
+def _database_at_revision(path: Path, revision: str) -> Database:
+    """A database made by an older version of the app: its schema at ``revision``."""
     db = Database(sqlite_url(path))
     config = alembic_config()
     with db.engine.begin() as conn:
         config.attributes["connection"] = conn
-        command.upgrade(config, "0002")
-    assert current_revision(db) == "0002"
+        command.upgrade(config, revision)
+    assert current_revision(db) == revision
+    return db
+
+
+def test_a_database_at_an_older_revision_is_backed_up_before_it_is_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "cts.sqlite3"
+    db = _database_at_revision(path, "0002")
     folder = tmp_path / "data" / "backups"
     assert db.migrate(backup_folder=folder) == head_revision()
     db.dispose()
@@ -170,12 +176,7 @@ def test_postgres_commands_name_host_and_database_but_never_the_password() -> No
 
 
 def test_no_upgrade_without_its_backup(tmp_path: Path) -> None:
-    path = tmp_path / "data" / "cts.sqlite3"
-    db = Database(sqlite_url(path))
-    config = alembic_config()
-    with db.engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, "0002")
+    db = _database_at_revision(tmp_path / "data" / "cts.sqlite3", "0002")
     blocked = tmp_path / "data" / "backups"
     blocked.write_text("a file where the backups folder should be", encoding="utf-8")
     with pytest.raises(DatabaseError, match="was not upgraded: the backup before the upgrade failed"):
