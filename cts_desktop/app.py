@@ -160,18 +160,35 @@ def quit_on_signals(gui: GuiApp, loop: asyncio.AbstractEventLoop) -> None:
     gui.signal_timer.start(500)
 
 
+def open_services_or_explain(options: AppOptions) -> Services | None:
+    """The services, or None after the user was told why the app cannot start (a dialog; no event loop runs yet,
+    so ``exec`` is safe). A damaged database comes with the offer to restore its newest backup and start."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from cts_desktop.storage.db import DatabaseDamagedError
+    from cts_desktop.ui.database_alarm import offer_restore_at_start
+
+    while True:
+        try:
+            return open_services(options)
+        except StartupError as error:
+            print(f"cts-desktop: {error}", file=sys.stderr, flush=True)
+            damaged = error.__cause__
+            if not isinstance(damaged, DatabaseDamagedError):
+                QMessageBox.critical(None, "CTS Desktop cannot start", str(error))
+                return None
+            if not offer_restore_at_start(str(error), damaged.database, damaged.backup):
+                return None
+
+
 def run_gui(options: AppOptions, exit_after: float | None = None) -> int:
     started = process_started_at()
     app = create_qapp()
     import qasync
     from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QMessageBox
 
-    try:
-        services = open_services(options)
-    except StartupError as error:
-        print(f"cts-desktop: {error}", file=sys.stderr, flush=True)
-        QMessageBox.critical(None, "CTS Desktop cannot start", str(error))  # no event loop yet: exec is safe
+    services = open_services_or_explain(options)
+    if services is None:
         return 2
     if services.secrets_locked:
         ask_passphrase_before_start(services)

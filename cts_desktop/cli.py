@@ -47,6 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--replay-speed", type=float, default=1.0, metavar="X",
         help="speed of the offline Replay market (1 = real time; e.g. 10 replays ten times faster)",
     )
+    parser.add_argument(
+        "--restore-backup", type=Path, metavar="FILE",
+        help="put this backup back in place of the SQLite database (of --data-dir / --db-url) and exit; the "
+        "current file is kept aside; refused while CTS Desktop runs on that database",
+    )
     parser.add_argument("--exit-after", type=float, metavar="SECONDS", help=argparse.SUPPRESS)
     return parser
 
@@ -67,6 +72,12 @@ def run(argv: list[str]) -> int:
         from cts_desktop.selftest import run_self_test
 
         return run_self_test()
+    if args.restore_backup is not None:
+        from cts_desktop.database_safety import restore_from_command_line
+
+        status, message = restore_from_command_line(args.restore_backup, args.data_dir, args.db_url)
+        print(message, file=sys.stderr if status else sys.stdout, flush=True)
+        return status
     from cts_desktop.services import AppOptions
 
     options = AppOptions(

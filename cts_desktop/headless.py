@@ -5,15 +5,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 
+from cts_desktop.engine.events import DatabaseDamaged
 from cts_desktop.services import AppOptions, Services
 from cts_desktop.startup import StartupError, open_services
 
 log = logging.getLogger("cts.system.headless")
 
+EXIT_DATABASE_DAMAGED = 3  # the database was found damaged while running: engines stopped, nothing more written
+
 
 async def serve(services: Services, stop: asyncio.Event, exit_after: float | None = None) -> None:
+    """Run until ``stop`` is set (a signal, ``exit_after``) or the database is found damaged."""
     loop = asyncio.get_running_loop()
+    services.bus.subscribe(DatabaseDamaged, lambda _event: stop.set())
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
             loop.add_signal_handler(sig, stop.set)
@@ -42,7 +48,7 @@ def run_headless(options: AppOptions, exit_after: float | None = None) -> int:
     try:
         services = open_services(options)
     except StartupError as error:
-        print(f"cts-desktop: {error}", flush=True)
+        print(f"cts-desktop: {error}", file=sys.stderr, flush=True)
         return 2
     try:
         asyncio.run(serve(services, asyncio.Event(), exit_after))
@@ -50,5 +56,9 @@ def run_headless(options: AppOptions, exit_after: float | None = None) -> int:
         pass
     finally:
         services.close()
+    if services.safety.damage is not None:
+        print(f"cts-desktop: {services.safety.damage}", file=sys.stderr, flush=True)
+        print("cts-desktop headless: stopped (database damaged)", flush=True)
+        return EXIT_DATABASE_DAMAGED
     print("cts-desktop headless: stopped", flush=True)
     return 0

@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cts_desktop import __version__
+from cts_desktop.database_safety import DatabaseSafety, ensure_undamaged
 from cts_desktop.engine.events import DatabaseHealthChanged, EventBus, SettingsChanged
 from cts_desktop.monitoring.alert_monitor import AlertMonitor
 from cts_desktop.monitoring.logging_setup import LoggingHandles, configure_logging, set_level
 from cts_desktop.monitoring.redaction import RedactingFilter, SecretRedactor
 from cts_desktop.paths import AppPaths, resolve_paths
+from cts_desktop.storage.backups import backup_folder
 from cts_desktop.storage.db import Database, DatabaseError, normalise_url, sqlite_url
 from cts_desktop.storage.retention import RetentionCleaner
 from cts_desktop.storage.secrets import SecretRef, SecretStore, SecretStoreError
@@ -141,7 +143,8 @@ class Services:
         if not self.secrets.status().usable and self.secrets_file is None:
             log.warning("secrets: %s", self.secrets.status().message)
         self.db = open_database(database_choice(self.paths, options.db_url), self.paths, self.secrets)
-        self.revision = self.db.migrate()
+        ensure_undamaged(self.db, backup_folder(self.paths.data), options.data_dir)
+        self.revision = self.db.migrate(backup_folder(self.paths.data))
         log.info("database %s at revision %s", self.db.display_url, self.revision)
         self.writer = BatchedWriter(self.db, spool_file=self.paths.logs / "pending-db-rows.jsonl")
         self.logging.attach_database(self.writer)  # queued now, written once the writer starts
@@ -153,6 +156,7 @@ class Services:
         self.alert_monitor = AlertMonitor(self.db, self.writer, self.settings.values, self.bus,
                                           interval_s=options.alert_interval_s)
         self.retention = RetentionCleaner(self.db, self.settings.values)
+        self.safety = DatabaseSafety(self)
         self._loop: asyncio.AbstractEventLoop | None = None
         self.settings.subscribe(self._on_settings_changed)
         self.writer.on_health_change(self._on_writer_health)
@@ -179,27 +183,30 @@ class Services:
     # --- lifecycle ---------------------------------------------------------------------------------------------
 
     def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
-        """Start the writer and, given the loop (it need not run yet), the alert monitor's rounds and the
-        retention cleanup on it."""
+        """Start the writer and, given the loop (it need not run yet), the alert monitor's rounds, the
+        retention cleanup and the periodic backups on it."""
         self._loop = loop
         self.writer.start()
         if loop is not None:
             self.alert_monitor.start(loop)
             self.retention.start(loop)
+            self.safety.start(loop)
         self.started = True
         log.info("services started")
 
     async def stop_monitoring(self) -> None:
-        """Stop the alert rounds and the cleanup and wait for one in progress (shutdown; :meth:`close` also
-        stops them)."""
+        """Stop the alert rounds, the cleanup and the backups and wait for one in progress (shutdown;
+        :meth:`close` also stops them)."""
         await self.alert_monitor.aclose()
         await self.retention.aclose()
+        await self.safety.aclose()
 
     def close(self) -> None:
         if self.started:
             log.info("services stopping")
         self.alert_monitor.stop()
         self.retention.stop()
+        self.safety.stop()
         self.logging.detach_database()
         if self.started:
             self.writer.stop()

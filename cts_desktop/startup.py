@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from cts_desktop.services import AppOptions, Services
-from cts_desktop.storage.db import DatabaseError
+from cts_desktop.storage.db import DatabaseDamagedError, DatabaseError
 from cts_desktop.storage.secrets import SecretStoreError
 
 log = logging.getLogger("cts.system")
@@ -18,6 +18,8 @@ class StartupError(RuntimeError):
 def open_services(options: AppOptions) -> Services:
     try:
         return Services(options)
+    except DatabaseDamagedError as error:
+        raise StartupError(str(error)) from error  # says itself what is wrong and how to restore
     except DatabaseError as error:
         raise StartupError(f"the database could not be opened: {error}") from error
     except SecretStoreError as error:

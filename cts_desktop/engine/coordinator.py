@@ -68,6 +68,7 @@ class GlobalTradeEngineCoordinator:
 
     async def start(self) -> EngineStatus:
         """Start engines for every enabled and active connection (idempotent)."""
+        self._refuse_on_damaged_database()
         async with self._lock:
             if self.state in (EngineState.RUNNING, EngineState.PAUSED):
                 return self.status()
@@ -173,9 +174,15 @@ class GlobalTradeEngineCoordinator:
     # --- per connection ---------------------------------------------------------------------------------------
 
     async def start_connection(self, connection_id: str) -> None:
+        self._refuse_on_damaged_database()
         async with self._lock:
             self.supervisor.reset(connection_id)
             await self._start_connection(self.connections.get(connection_id))
+
+    def _refuse_on_damaged_database(self) -> None:
+        reason = self.deps.db.guard.reason
+        if reason is not None:
+            raise CoordinatorError(f"trading cannot start: {reason}")
 
     async def stop_connection(self, connection_id: str) -> None:
         async with self._lock:

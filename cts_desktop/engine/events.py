@@ -48,6 +48,13 @@ class DatabaseHealthChanged(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class DatabaseDamaged(Event):
+    """The database file is damaged: trading stopped, nothing more is written; ``message`` says how to restore."""
+
+    message: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ConnectionsChanged(Event):
     """The set of connections or one connection's stored fields changed (key = connection id or None)."""
 

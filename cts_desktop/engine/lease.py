@@ -8,19 +8,21 @@ that stops releases its leases; one that dies loses them when they expire.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from cts_desktop.storage.db import Database
+from cts_desktop.storage.db import Database, describe_db_error
 from cts_desktop.storage.models import Lease
 
 LEASE_SECONDS = 30.0
+log = logging.getLogger("cts.engine.lease")
 
 
 def this_process() -> str:
@@ -103,8 +105,13 @@ class LeaseKeeper:
         return lost
 
     async def release(self, connection_id: str) -> None:
+        """Give the lease up; when the database refuses (unreachable, damaged) it runs out by itself."""
         self.held.discard(connection_id)
-        await self.db.run(lambda s: release(s, connection_id, self.holder))
+        try:
+            await self.db.run(lambda s: release(s, connection_id, self.holder))
+        except SQLAlchemyError as exc:
+            log.warning("the lease of %s could not be released (it expires within %.0f s): %s", connection_id,
+                        self.seconds, describe_db_error(exc, self.db.display_url))
 
     async def release_all(self) -> None:
         for connection_id in sorted(self.held):

@@ -1,5 +1,5 @@
 """Database choice of the Settings tab: the database in use, test and migrate a target, save the choice for the
-next start (a PostgreSQL password goes to the keyring)."""
+next start (a PostgreSQL password goes to the keyring); backups: list, back up now, restore (``DatabaseSafety``)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from cts_desktop.facades.base import FacadeBase, in_thread, plain_error
 
 if TYPE_CHECKING:
+    from cts_desktop.database_safety import BackupsState
     from cts_desktop.storage.db import Database
 
 
@@ -64,8 +65,11 @@ class DatabaseFacade(FacadeBase):
 
     async def database_migrate(self, url: str, password: str | None = None) -> tuple[bool, str]:
         """Create or upgrade the schema of the chosen database (Alembic)."""
+        from cts_desktop.storage.backups import backup_folder
+
+        folder = backup_folder(self.services.paths.data)  # an SQLite file is backed up before it is upgraded
         return await self._on_database(
-            url, password, lambda db: f"{db.display_url} is at schema revision {db.migrate()}.")
+            url, password, lambda db: f"{db.display_url} is at schema revision {db.migrate(folder)}.")
 
     async def database_save(self, url: str | None, password: str | None = None) -> str:
         """Remember the database for the next start: None = the embedded SQLite file, an ``sqlite://`` URL, or a
@@ -92,3 +96,30 @@ class DatabaseFacade(FacadeBase):
 
         result: str = await in_thread(work)
         return result
+
+    # --- backups ------------------------------------------------------------------------------------------------
+
+    async def backups_state(self) -> BackupsState:
+        """The backups folder, its backups (newest first), the policy, PostgreSQL's commands, damage/restore."""
+        state: BackupsState = await in_thread(self.services.safety.state)
+        return state
+
+    async def backup_now(self) -> tuple[bool, str]:
+        """Make a verified backup now; (made, plain message)."""
+        try:
+            made = await self.services.safety.backup_now()
+        except Exception as exc:
+            return False, plain_error(exc)
+        return True, f"Backup made and verified: {made.path.name} ({made.size_bytes / 1e6:.1f} MB)."
+
+    async def restore_backup(self, path: str) -> tuple[bool, str]:
+        """Put a backup back in place of the SQLite database: refused (nothing changed) for a file that is not a
+        valid backup or while another process has the database open; otherwise trading stops, the current file
+        is kept aside and the app must be started again. (restored, plain message)"""
+        from pathlib import Path
+
+        try:
+            result = await self.services.safety.restore(Path(path))
+        except Exception as exc:
+            return False, plain_error(exc)
+        return True, result.describe()

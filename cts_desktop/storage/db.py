@@ -23,6 +23,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from cts_desktop.storage.integrity import REFUSED, DamageGuard
+
 log = logging.getLogger("cts.database")
 
 T = TypeVar("T")
@@ -41,6 +43,15 @@ def after_commit(session: Session, fn: Callable[[], None]) -> None:
 
 class DatabaseError(RuntimeError):
     """A database problem in plain words (locked, corrupt, unreachable, bad URL); never contains a password."""
+
+
+class DatabaseDamagedError(DatabaseError):
+    """The database file is damaged: the app does not open it for writing; the message says how to restore."""
+
+    def __init__(self, message: str, *, database: Path | None = None, backup: Path | None = None) -> None:
+        super().__init__(message)
+        self.database = database
+        self.backup = backup  # the newest backup, if any
 
 
 def public_url(url: str | URL) -> str:
@@ -112,6 +123,8 @@ class Database:
         self.engine = self._create_engine(password, echo)
         self.sessions: sessionmaker[Session] = sessionmaker(self.engine, expire_on_commit=False)
         self.created_now = False  # set by migrate(): True when this start created the schema (first start)
+        self.guard = DamageGuard()
+        self.guard.install(self.engine, self.sqlite_file)
 
     # --- engine -----------------------------------------------------------------------------------------------
 
@@ -135,6 +148,12 @@ class Database:
         return create_engine(
             self.url, echo=echo, connect_args=connect_args, pool_pre_ping=True, pool_size=5, max_overflow=5
         )
+
+    @property
+    def sqlite_file(self) -> Path | None:
+        """The SQLite database file, or None (PostgreSQL, in-memory SQLite)."""
+        database = (self.url.database or "") if self.is_sqlite else ""
+        return Path(database) if database and database != ":memory:" else None
 
     def spec(self) -> DatabaseSpec | None:
         """How another process opens this database; None for an in-memory SQLite database (only this process
@@ -183,12 +202,20 @@ class Database:
 
     # --- migrations and health ------------------------------------------------------------------------------------
 
-    def migrate(self) -> str:
-        """Bring the schema to the newest revision (Alembic); returns the revision now applied."""
-        from cts_desktop.storage.migrate import current_revision, upgrade_to_head
+    def migrate(self, backup_folder: Path | None = None) -> str:
+        """Bring the schema to the newest revision (Alembic); returns the revision now applied. With
+        ``backup_folder``, a SQLite file that is about to be upgraded is backed up there first."""
+        from cts_desktop.storage.migrate import current_revision, head_revision, upgrade_to_head
 
         try:
-            self.created_now = current_revision(self) is None
+            current = current_revision(self)
+            self.created_now = current is None
+            file = self.sqlite_file
+            if backup_folder is not None and file is not None and current is not None \
+                    and current != head_revision():
+                from cts_desktop.storage.backups import backup_before_upgrade
+
+                backup_before_upgrade(file, backup_folder)
             return upgrade_to_head(self)
         except DBAPIError as exc:
             raise DatabaseError(describe_db_error(exc, self.display_url)) from exc
@@ -247,6 +274,8 @@ def _sqlite_pragmas(dbapi_connection: Any, busy_timeout_ms: int) -> None:
 def describe_db_error(exc: BaseException, where: str) -> str:
     """A plain message for the usual database failures; the URL is always the password-free one."""
     text_ = str(getattr(exc, "orig", exc)).lower()
+    if text_.startswith(REFUSED):  # the damage guard's refusal says itself why
+        return f"{where}: {getattr(exc, 'orig', exc)}"
     if "database is locked" in text_:
         return f"the database {where} is locked by another program; close it and try again"
     if "file is not a database" in text_ or "malformed" in text_:

@@ -42,3 +42,11 @@ def upgrade_to_head(db: Database) -> str:
     revision = current_revision(db)
     assert revision is not None
     return revision
+
+
+def is_known_revision(revision: str) -> bool:
+    """True when this version of the app has the migration ``revision`` (a newer app's revision is unknown)."""
+    try:
+        return ScriptDirectory.from_config(alembic_config()).get_revision(revision) is not None
+    except Exception:  # alembic raises its own errors for unknown or malformed ids
+        return False

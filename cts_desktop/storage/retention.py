@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import ColumnElement, delete, select
 
+from cts_desktop.storage.background import LoopTask
 from cts_desktop.storage.db import Database
 from cts_desktop.storage.models import Alert, BalanceSnapshot, Candle, CycleMetric, LogRecord
 
@@ -98,31 +99,16 @@ def _utc(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
 
 
-class RetentionCleaner:
+class RetentionCleaner(LoopTask):
     """Runs :func:`purge` periodically while the app runs (headless or with a window)."""
 
     def __init__(self, db: Database, values: Callable[[], Mapping[str, object]],
                  first_delay_s: float = FIRST_ROUND_DELAY_S) -> None:
+        super().__init__("retention cleanup")
         self.db = db
         self.values = values
         self.first_delay_s = first_delay_s
         self.last_report: PurgeReport | None = None
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self, loop: asyncio.AbstractEventLoop) -> None:
-        if self._task is None or self._task.done():
-            self._task = loop.create_task(self._run(), name="retention cleanup")
-
-    def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
-
-    async def aclose(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
 
     async def run_once(self) -> PurgeReport | None:
         policy = RetentionPolicy.from_values(self.values())

@@ -34,6 +34,7 @@ from pathlib import Path
 from keyring.backend import KeyringBackend
 from keyring.errors import PasswordDeleteError
 
+from cts_desktop.storage.durable import fsync_folder
 from cts_desktop.storage.secrets_errors import SecretStoreError
 
 MAGIC = b"CTSSECv1"
@@ -114,17 +115,6 @@ def _derive(passphrase: str, salt: bytes, params: ScryptParams) -> tuple[bytes, 
     return enc_key, key_check
 
 
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename itself durable (POSIX); directories cannot be opened this way on Windows."""
-    if os.name != "posix":
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def atomic_write_private(path: Path, data: bytes) -> None:
     """Write `data` to `path` atomically with owner-only permissions (0600 on POSIX)."""
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -139,7 +129,7 @@ def atomic_write_private(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp_name)
         raise
-    _fsync_dir(path.parent)
+    fsync_folder(path.parent)
 
 
 class EncryptedFileKeyring(KeyringBackend):

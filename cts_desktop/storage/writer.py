@@ -126,6 +126,8 @@ class BatchedWriter:
         """Block until everything queued so far is committed; False if that did not happen within ``timeout``."""
         if self._thread is None:
             return self._in_flight == 0  # not started: nothing can be written yet
+        if self.db.guard.tripped:
+            return False  # nothing will be written: waiting would only delay the shutdown
         deadline = time.monotonic() + timeout
         self._queue.put(("wake", None))
         with self._idle:

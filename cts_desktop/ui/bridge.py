@@ -15,7 +15,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from cts_desktop.engine.events import ConnectionsChanged, Event, EventBus, Toast
+from cts_desktop.engine.events import ConnectionsChanged, DatabaseDamaged, Event, EventBus, Toast
 from cts_desktop.engine.trading_events import (
     AlertRaised,
     EngineStatusChanged,
@@ -41,6 +41,7 @@ class EventBridge(QObject):
     toasts = Signal(object)  # list[Toast]
     indications = Signal(int)  # indications fired since the last flush
     connections_changed = Signal()
+    database_damaged = Signal(str)  # the message (rare and urgent: emitted at once, not batched)
 
     def __init__(self, bus: EventBus, interval_ms: int = FLUSH_MS, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -64,6 +65,7 @@ class EventBridge(QObject):
             (PositionChanged, self._positions.append), (AlertRaised, self._alerts.append),
             (Toast, self._toasts.append), (IndicationFired, self._on_indication),
             (ConnectionsChanged, self._on_connections),
+            (DatabaseDamaged, lambda event: self.database_damaged.emit(event.message)),
         ]
         self._unsubscribe = [bus.subscribe(kind, self._counted(handler)) for kind, handler in handlers]
         self.timer = QTimer(self)

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget, QVBoxLayout, QWid
 
 from cts_desktop.facade import AppFacade
 from cts_desktop.ui.bridge import EventBridge
+from cts_desktop.ui.database_alarm import DatabaseAlarm
 from cts_desktop.ui.icons import app_icon
 from cts_desktop.ui.notifications import Notifier
 from cts_desktop.ui.security import SecurityActions
@@ -99,6 +100,7 @@ class MainWindow(QMainWindow):
         self.tray.attach_engine(lambda name: spawn(self.dashboard.run_command(name), f"tray {name}"),
                                 facade.open_position_count)
         self.notifier = Notifier(self.bridge, self.tray, self)
+        self.database_alarm = DatabaseAlarm(self)
         from cts_desktop.ui.theme import on_theme_changed
 
         self._theme_listener = on_theme_changed(self.dashboard.apply_theme)

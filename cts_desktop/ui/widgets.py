@@ -84,6 +84,12 @@ class ReadOnlyTable(QTableWidget):
         self.setSortingEnabled(True)
 
 
+def show_result(label: QLabel, ok: bool, message: str) -> None:
+    """The outcome of an action in its result label: ✔ green or ✖ red."""
+    label.setText(("✔ " if ok else "✖ ") + message)
+    label.setStyleSheet("color: #1b7f3a;" if ok else "color: #b3261e;")
+
+
 def human_bytes(size: int) -> str:
     value = float(size)
     for unit in ("B", "KB", "MB", "GB", "TB"):

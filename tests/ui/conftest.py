@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import shiboken6
@@ -12,6 +13,9 @@ from PySide6.QtCore import QEvent
 from PySide6.QtWidgets import QApplication, QWidget
 
 from cts_desktop.services import AppOptions, Services
+
+if TYPE_CHECKING:
+    from cts_desktop.app import GuiApp
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
 
@@ -70,6 +74,20 @@ def services(data_dir: Path) -> Iterator[Services]:
         yield svc
     finally:
         svc.close()
+
+
+def open_window(services: Services) -> GuiApp:
+    """The app's main window over ``services`` (started on the running loop), shown at 1366×768."""
+    import asyncio
+
+    from cts_desktop.app import GuiApp, create_qapp
+
+    create_qapp()
+    gui = GuiApp(services)
+    services.start(asyncio.get_running_loop())
+    gui.window.resize(1366, 768)
+    gui.show()
+    return gui
 
 
 def save_screenshot(widget: object, name: str) -> Path:

@@ -33,7 +33,7 @@ from cts_desktop.ui import tasks
 from cts_desktop.ui.settings_editors import ChoiceEditor, FlagEditor, ListEditor, NumberEditor, format_value
 from cts_desktop.ui.tabs.settings import DATABASE_URL, SettingsTab
 from cts_desktop.ui.theme import apply_theme
-from tests.ui.conftest import save_screenshot
+from tests.ui.conftest import open_window, save_screenshot
 
 pytestmark = pytest.mark.asyncio(loop_factories=["qasync"])
 
@@ -382,13 +382,7 @@ async def test_database_test_against_the_postgresql_server(services: Services) -
 
 
 async def test_settings_screenshot(services: Services) -> None:
-    from cts_desktop.app import GuiApp
-
-    create_qapp()
-    gui = GuiApp(services)
-    services.start(asyncio.get_running_loop())
-    gui.window.resize(1366, 768)
-    gui.show()
+    gui = open_window(services)
     gui.window.tabs.setCurrentWidget(gui.window.settings)
     gui.window.settings.pages.setCurrentIndex(list(Tab).index(Tab.STRATEGY))
     await gui.window.refresh_all()

@@ -68,6 +68,16 @@ _b.text(
     confirm="The app will use the other database from the next start; data is not copied. Continue?",
 )
 _b.integer(
+    "system.backup_interval_hours", "Backup interval", 6, 1, 168, 1, unit="h",
+    help="How often the SQLite database is copied to a verified backup in the backups folder of the data "
+    "folder (a PostgreSQL server is backed up with its own tools, see Backups below).",
+)
+_b.integer(
+    "system.backup_count", "Backups kept", 10, 1, 50, 1,
+    help="Backups kept of each kind (periodic, manual, before a schema upgrade); the oldest is deleted once a "
+    "new one has passed its check.",
+)
+_b.integer(
     "system.position_length", "Database position length", 250, 50, 500, 50, unit="",
     help="Closed results kept per configuration set (its history ring). Statistics windows read from it.",
     confirm="Lowering the position length trims every configuration set to its newest results; the older "

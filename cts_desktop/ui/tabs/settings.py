@@ -48,6 +48,7 @@ from cts_desktop.domain.settings import (
 from cts_desktop.facade import AppFacade
 from cts_desktop.ui.settings_editors import ResetButton, SettingEditor, format_value, make_editor
 from cts_desktop.ui.settings_matrix import MatrixCountLabel, depends_on
+from cts_desktop.ui.tabs.settings_backups import BackupsPanel
 from cts_desktop.ui.tabs.settings_database import DatabasePanel
 from cts_desktop.ui.tasks import spawn
 from cts_desktop.ui.widgets import ReadOnlyTable
@@ -122,6 +123,7 @@ class SettingsTab(QWidget):
         self.confirm_box: QMessageBox | None = None
         self.file_dialog: QFileDialog | None = None
         self.database: DatabasePanel | None = None
+        self.backups: BackupsPanel | None = None
         self.busy = False
 
         self.pages = QTabWidget()
@@ -175,7 +177,9 @@ class SettingsTab(QWidget):
             column.addWidget(self._build_group(tab, group, values))
             if tab is Tab.SYSTEM and group == "Database":
                 self.database = DatabasePanel(self.facade, self)
+                self.backups = BackupsPanel(self.facade, self)
                 column.addWidget(self.database)
+                column.addWidget(self.backups)
         column.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -239,6 +243,8 @@ class SettingsTab(QWidget):
         self.show_values(values)
         if self.database is not None:
             self.database.show_state()
+        if self.backups is not None:
+            await self.backups.refresh()
 
     def show_values(self, values: Mapping[str, object], force: bool = False) -> None:
         for key, row in self.rows.items():

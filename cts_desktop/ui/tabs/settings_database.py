@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 from cts_desktop.domain.settings import confirmation_for
 from cts_desktop.facade import AppFacade
 from cts_desktop.ui.tasks import spawn
+from cts_desktop.ui.widgets import show_result
 
 
 class DatabasePanel(QGroupBox):
@@ -127,8 +128,7 @@ class DatabasePanel(QGroupBox):
         return self.pg_password.text() or None if self.postgres_radio.isChecked() else None
 
     def _say(self, ok: bool, message: str) -> None:
-        self.result.setText(("✔ " if ok else "✖ ") + message)
-        self.result.setStyleSheet("color: #1b7f3a;" if ok else "color: #b3261e;")
+        show_result(self.result, ok, message)
 
     def _busy(self, busy: bool) -> None:
         for button in (self.test_button, self.migrate_button, self.save_button):
