@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cts_desktop import __version__
-from cts_desktop.engine.events import DatabaseHealthChanged, EventBus, SettingsChanged
+from cts_desktop.events.app import DatabaseHealthChanged, SettingsChanged
+from cts_desktop.events.bus import EventBus
 from cts_desktop.monitoring.alert_monitor import AlertMonitor
 from cts_desktop.monitoring.logging_setup import LoggingHandles, configure_logging, set_level
 from cts_desktop.monitoring.redaction import RedactingFilter, SecretRedactor
@@ -22,7 +23,7 @@ from cts_desktop.paths import AppPaths, resolve_paths
 from cts_desktop.storage.db import Database, DatabaseError, normalise_url, sqlite_url
 from cts_desktop.storage.retention import RetentionCleaner
 from cts_desktop.storage.secrets import SecretRef, SecretStore, SecretStoreError
-from cts_desktop.storage.settings_store import SettingChange, SettingsStore
+from cts_desktop.storage.settings_store import SettingsStore
 from cts_desktop.storage.writer import BatchedWriter
 
 if TYPE_CHECKING:
@@ -145,16 +146,15 @@ class Services:
         log.info("database %s at revision %s", self.db.display_url, self.revision)
         self.writer = BatchedWriter(self.db, spool_file=self.paths.logs / "pending-db-rows.jsonl")
         self.logging.attach_database(self.writer)  # queued now, written once the writer starts
-        self.settings = SettingsStore(self.db)
+        self.bus = EventBus()
+        self.settings = SettingsStore(self.db, self.bus)
         self.settings.load()
         if options.log_level is None:
             set_level(str(self.settings.get("system.log_level")))
-        self.bus = EventBus()
         self.alert_monitor = AlertMonitor(self.db, self.writer, self.settings.values, self.bus,
                                           interval_s=options.alert_interval_s)
         self.retention = RetentionCleaner(self.db, self.settings.values)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self.settings.subscribe(self._on_settings_changed)
+        self.bus.subscribe(SettingsChanged, self._on_settings_changed)
         self.writer.on_health_change(self._on_writer_health)
         self.started = False
         self._trading: Trading | None = None
@@ -181,7 +181,8 @@ class Services:
     def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
         """Start the writer and, given the loop (it need not run yet), the alert monitor's rounds and the
         retention cleanup on it."""
-        self._loop = loop
+        if loop is not None:
+            self.bus.attach(loop)
         self.writer.start()
         if loop is not None:
             self.alert_monitor.start(loop)
@@ -234,21 +235,13 @@ class Services:
 
     # --- glue -------------------------------------------------------------------------------------------------
 
-    def _publish_threadsafe(self, event: SettingsChanged | DatabaseHealthChanged) -> None:
-        loop = self._loop
-        if loop is not None and loop.is_running():
-            loop.call_soon_threadsafe(self.bus.publish, event)
-        else:
-            self.bus.publish(event)
-
-    def _on_settings_changed(self, changes: list[SettingChange]) -> None:
-        for change in changes:
-            if change.key == "system.log_level" and self.options.log_level is None:
-                set_level(str(change.new))
-        self._publish_threadsafe(SettingsChanged(changes=tuple((c.key, c.old, c.new) for c in changes)))
+    def _on_settings_changed(self, event: SettingsChanged) -> None:
+        for key, _old, new in event.changes:
+            if key == "system.log_level" and self.options.log_level is None:
+                set_level(str(new))
 
     def _on_writer_health(self, healthy: bool, message: str | None) -> None:
-        self._publish_threadsafe(DatabaseHealthChanged(healthy=healthy, message=message))
+        self.bus.publish_threadsafe(DatabaseHealthChanged(healthy=healthy, message=message))
 
 
 __all__ = ["AppOptions", "DatabaseError", "Services", "open_database", "save_database_choice"]

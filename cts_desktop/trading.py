@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING
 
 from cts_desktop.engine.connection_engine import EngineDeps
 from cts_desktop.engine.coordinator import GlobalTradeEngineCoordinator
-from cts_desktop.engine.events import ConnectionsChanged, EventBus
 from cts_desktop.engine.lease import LeaseKeeper
+from cts_desktop.events.app import ConnectionsChanged
+from cts_desktop.events.bus import EventBus
 from cts_desktop.exchanges.adapter import ExchangeAdapter
 from cts_desktop.exchanges.capabilities import RateLimit
 from cts_desktop.exchanges.connections import REPLAY_CONNECTION_ID, ConnectionConfig, ConnectionService

@@ -31,7 +31,6 @@ from typing import Any, TypeVar
 from cts_desktop.domain.book import SetBook
 from cts_desktop.engine import engine_config as cfg
 from cts_desktop.engine import warmup
-from cts_desktop.engine.events import EventBus
 from cts_desktop.engine.heap import settle_heap
 from cts_desktop.engine.market_rules import MarketCatalog
 from cts_desktop.engine.order_manager import EntrySignal, OrderManager
@@ -39,15 +38,11 @@ from cts_desktop.engine.paper_broker import PaperBroker
 from cts_desktop.engine.persistence import EngineStore, load_snapshots, write_markets
 from cts_desktop.engine.pipeline import PipelineUpdate, SymbolPipeline
 from cts_desktop.engine.prehistory import Prehistory
-from cts_desktop.engine.status import (
-    ConnectionStatus,
-    EngineState,
-    HealthRules,
-    LoopMeter,
-    TradeEngineStatus,
-    worst,
-)
-from cts_desktop.engine.trading_events import IndicationFired, PriceUpdate, TradeEngineChanged
+from cts_desktop.engine.status import HealthRules, LoopMeter
+from cts_desktop.events.app import SettingsChanged
+from cts_desktop.events.bus import EventBus
+from cts_desktop.events.status import ConnectionStatus, EngineState, TradeEngineStatus, worst
+from cts_desktop.events.trading import IndicationFired, PriceUpdate, TradeEngineChanged
 from cts_desktop.exchanges.adapter import ExchangeAdapter
 from cts_desktop.exchanges.connections import ConnectionConfig
 from cts_desktop.exchanges.errors import ExchangeError
@@ -110,7 +105,6 @@ class ConnectionEngine:
         self._mirror_positions: dict[tuple[str, int], int] = {}  # (symbol, set row) → Real position id
         self._reload_pipelines = False
         self._settings_unsub: Callable[[], None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None  # the loop the engine runs on (settings hop onto it)
         self.crashed: BaseException | None = None
         self._stop_requested = False
         self._start_task: asyncio.Task[None] | None = None
@@ -158,8 +152,7 @@ class ConnectionEngine:
         except Exception as error:
             self._fail(error)
             raise
-        self._loop = asyncio.get_running_loop()
-        self._settings_unsub = self.deps.settings.subscribe(self._on_settings)
+        self._settings_unsub = self.deps.bus.subscribe(SettingsChanged, self._on_settings)
         self.feed = self.feed_factory(self.adapter, self.symbols, self._on_feed_price,
                                       poll_interval_s=cfg.number(self.values, "overall.market_timeframe_s"))
         self.feed.start()
@@ -466,23 +459,9 @@ class ConnectionEngine:
                                               poll_interval_s=cfg.number(self.values, "overall.market_timeframe_s"))
                 self.feed.start()
 
-    def _on_settings(self, changes: list[Any]) -> None:
-        """Settings subscribers are called in the thread that saved (often a worker): the pipelines are only
-        touched on the engine's loop, between two price cycles."""
-        keys = [c.key for c in changes]
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            self._apply_settings(keys)
-        else:
-            loop.call_soon_threadsafe(self._apply_settings, keys)
-
-    def _apply_settings(self, keys: list[str]) -> None:
+    def _on_settings(self, event: SettingsChanged) -> None:
+        """Stored settings reach the running engine as an event on its loop, between two price cycles."""
+        keys = event.keys
         if self.state is EngineState.STOPPED:
             return
         values = self.values

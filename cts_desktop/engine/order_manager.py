@@ -28,8 +28,8 @@ from cts_desktop.domain.sizing import MarketRules, VolumeSettings, size_position
 from cts_desktop.engine import order_records as rec
 from cts_desktop.engine.broker import Broker
 from cts_desktop.engine.client_ids import is_ours, new_client_id
-from cts_desktop.engine.events import EventBus
-from cts_desktop.engine.trading_events import OrderChanged, PositionChanged
+from cts_desktop.events.bus import EventBus
+from cts_desktop.events.trading import OrderChanged, PositionChanged
 from cts_desktop.exchanges.errors import ExchangeError, OrderUnknownError, TemporaryError
 from cts_desktop.exchanges.models import Balance, OrderRequest, OrderSide, OrderType, Trade
 from cts_desktop.storage.db import Database

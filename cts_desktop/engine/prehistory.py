@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from cts_desktop.engine import engine_config as cfg
 from cts_desktop.engine import warmup
 from cts_desktop.engine.pipeline import SymbolPipeline
-from cts_desktop.engine.trading_events import Progress
+from cts_desktop.events.trading import Progress
 from cts_desktop.storage.candles import load_candles, missing_ranges, store_candles
 
 if TYPE_CHECKING:

@@ -56,7 +56,7 @@ from cts_desktop.engine.preset_runner import (
     choose_candidates,
     coordinate,
 )
-from cts_desktop.engine.trading_events import PriceUpdate
+from cts_desktop.events.trading import PriceUpdate
 
 if TYPE_CHECKING:
     from cts_desktop.backtest.presets import ConfigurationSetDef

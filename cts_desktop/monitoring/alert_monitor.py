@@ -5,7 +5,7 @@ first round runs at once, then one every ``monitoring.global_health_interval_s``
 change in Settings applies to the running app; ``AppOptions.alert_interval_s`` overrides it). While
 ``monitoring.enabled`` is off no rule is evaluated. Each round stores the new alerts (with the rules' cool-downs),
 logs each one as a warning (logger ``cts.system.alerts``) and publishes it as an
-:class:`~cts_desktop.engine.trading_events.AlertRaised` event, which the GUI turns into a desktop notification
+:class:`~cts_desktop.events.trading.AlertRaised` event, which the GUI turns into a desktop notification
 even while the window is hidden in the tray. The Monitoring tab only reads and acknowledges the stored rows.
 
 Rounds never overlap (a lock), a failing round is logged and the next one runs on schedule.
@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from cts_desktop.engine.trading_events import AlertRaised
+from cts_desktop.events.trading import AlertRaised
 from cts_desktop.monitoring.alerts import AlertRow, AlertThresholds, evaluate, raise_alerts
 
 if TYPE_CHECKING:
-    from cts_desktop.engine.events import EventBus
+    from cts_desktop.events.bus import EventBus
     from cts_desktop.storage.db import Database
     from cts_desktop.storage.writer import BatchedWriter
 

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QApplication
 from sqlalchemy import func, select
 
 from cts_desktop.app import GuiApp, create_qapp
-from cts_desktop.engine.trading_events import PriceUpdate
+from cts_desktop.events.trading import PriceUpdate
 from cts_desktop.exchanges.connections import REPLAY_CONNECTION_ID, ConnectionRuleError
 from cts_desktop.services import AppOptions, Services
 from cts_desktop.storage.models import Candle, ConfigSet, RealPosition

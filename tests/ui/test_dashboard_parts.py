@@ -14,7 +14,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from cts_desktop.app import GuiApp, create_qapp
-from cts_desktop.engine.trading_events import OrderChanged, PriceUpdate
+from cts_desktop.events.trading import OrderChanged, PriceUpdate
 from cts_desktop.exchanges.connections import REPLAY_CONNECTION_ID, ConnectionRuleError
 from cts_desktop.services import Services
 from cts_desktop.ui.bridge import EventBridge
@@ -175,7 +175,7 @@ def test_emergency_stop_asks_and_reports_the_choice(qtbot) -> None:  # type: ign
 async def test_banner_shows_an_unhealthy_running_engine(services: Services) -> None:
     import time as _time
 
-    from cts_desktop.engine.status import EngineState, EngineStatus, HealthStatus
+    from cts_desktop.events.status import EngineState, EngineStatus, HealthStatus
 
     create_qapp()
     gui = GuiApp(services)

@@ -25,6 +25,7 @@ from cts_desktop.domain.settings import (
     validate_many,
     validate_value,
 )
+from cts_desktop.events.app import SettingsChanged
 from cts_desktop.facade import AppFacade
 from cts_desktop.services import Services
 from cts_desktop.storage import models as m
@@ -127,8 +128,8 @@ async def test_every_setting_round_trips_from_its_widget_to_the_database(service
     tab = make_tab(services)
     editable = [d for d in SETTINGS if d.key != DATABASE_URL]
     assert set(tab.rows) == {d.key for d in editable}  # every setting has an editor (the URL: database panel)
-    notified: list[str] = []  # what running engines hear: the store's change events
-    services.settings.subscribe(lambda changes: notified.extend(c.key for c in changes))
+    notified: list[str] = []  # what running engines hear: the change events on the bus
+    services.bus.subscribe(SettingsChanged, lambda event: notified.extend(event.keys))
     confirmed: list[str] = []
     for index, defn in enumerate(editable):
         current = services.settings.values()

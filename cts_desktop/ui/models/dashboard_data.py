@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from cts_desktop.storage.models import BalanceSnapshot, ConfigSet, Fill, Order, RealPosition
 
 if TYPE_CHECKING:
-    from cts_desktop.engine.status import EngineStatus
+    from cts_desktop.events.status import EngineStatus
 
 OPEN_STATUSES = ("opening", "open", "closing")
 TIMEFRAME_MS = {"1m": 60_000, "5m": 300_000, "15m": 900_000, "1h": 3_600_000, "4h": 14_400_000}

@@ -23,7 +23,7 @@ from cts_desktop.domain.adjust import Adjust, DcaParams
 from cts_desktop.domain.bars import LONG, SHORT
 from cts_desktop.domain.exits import ExitConfig
 from cts_desktop.engine import preset_engine
-from cts_desktop.engine.status import EngineState
+from cts_desktop.events.status import EngineState
 from cts_desktop.storage.models_presets import PresetSet, PresetType, PresetTypeSet
 from tests.integration.engine.test_coordinator_replay import make_world
 

@@ -18,9 +18,9 @@ from sqlalchemy import func, select
 
 from cts_desktop.engine.connection_engine import EngineDeps
 from cts_desktop.engine.coordinator import GlobalTradeEngineCoordinator
-from cts_desktop.engine.events import EventBus
 from cts_desktop.engine.lease import LeaseKeeper
-from cts_desktop.engine.status import EngineState
+from cts_desktop.events.bus import EventBus
+from cts_desktop.events.status import EngineState
 from cts_desktop.exchanges.connections import ConnectionConfig, ConnectionService
 from cts_desktop.exchanges.replay_connection import ReplayOptions, ReplayRuntime
 from cts_desktop.storage.connections_store import KeyringConnectionSecrets, SqlConnectionStore
@@ -90,10 +90,10 @@ async def make_world(tmp_path: Path, live: bool = True, db: Database | None = No
     db.migrate()
     writer = BatchedWriter(db, flush_interval=0.2)
     writer.start()
-    settings = SettingsStore(db)
+    bus = EventBus()
+    settings = SettingsStore(db, bus)
     settings.load()
     settings.set_many(FAST_GATES)
-    bus = EventBus()
     secrets = SecretStore()
     store = SqlConnectionStore(db)
     service = ConnectionService(store, KeyringConnectionSecrets(secrets))

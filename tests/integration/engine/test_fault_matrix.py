@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from cts_desktop.engine.status import EngineState
+from cts_desktop.events.status import EngineState
 from cts_desktop.exchanges.simulator.faults import FaultKind, FaultRule
 from cts_desktop.storage.models import Fill, Order
 from tests.integration.engine.test_coordinator_replay import _count, _until, make_world

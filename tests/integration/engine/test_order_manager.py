@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import func, select
 
 from cts_desktop.domain.sizing import VolumeSettings
-from cts_desktop.engine.events import EventBus
 from cts_desktop.engine.market_rules import MarketCatalog
 from cts_desktop.engine.order_manager import EntryOutcome, EntrySignal, OrderManager, RiskLimits
 from cts_desktop.engine.paper_broker import PaperBroker
 from cts_desktop.engine.pnl import cents
+from cts_desktop.events.bus import EventBus
 from cts_desktop.exchanges.adapter import ExchangeAdapter
 from cts_desktop.exchanges.simulator import SimulatorServer
 from cts_desktop.storage.db import Database

@@ -34,8 +34,8 @@ import pytest
 from cts_desktop.domain.book import SetBook
 from cts_desktop.engine import warmup
 from cts_desktop.engine.connection_engine import ConnectionEngine, EngineDeps
-from cts_desktop.engine.events import EventBus
-from cts_desktop.engine.trading_events import Progress
+from cts_desktop.events.bus import EventBus
+from cts_desktop.events.trading import Progress
 from cts_desktop.exchanges.connections import ConnectionConfig
 from cts_desktop.storage.candles import store_candles
 from cts_desktop.storage.db import Database
@@ -68,11 +68,11 @@ def pool() -> Iterator[warmup.WarmupPool]:
 
 def make_engine(db: Database, pool: warmup.WarmupPool, monkeypatch: pytest.MonkeyPatch,
                 snapshot: bytes | None = None) -> tuple[ConnectionEngine, list[tuple[str, int, int]]]:
-    settings = SettingsStore(db)
+    bus = EventBus()
+    settings = SettingsStore(db, bus)
     settings.load()
     # every closed result is compared, too; the shortest ring (50 results) keeps the snapshot round fast
     settings.set_many({"system.persist_pseudo_results": True, "system.position_length": 50})
-    bus = EventBus()
     events: list[tuple[str, int, int]] = []
     bus.subscribe(Progress, lambda e: events.append((e.what, e.done, e.total)))
     config = ConnectionConfig(id="c1", name="Replay test", exchange_id="bybit")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from cts_desktop.engine.trading_events import AlertRaised
+from cts_desktop.events.trading import AlertRaised
 from cts_desktop.facade import AppFacade
 from cts_desktop.headless import serve
 from cts_desktop.services import AppOptions, Services
