@@ -1,6 +1,6 @@
 """The services of one app process, built in one place (no Qt here): paths, logging, secrets, database, writer,
 settings, the event bus and the alert monitor. ``app.py`` builds them for the GUI or headless mode and the UI
-reaches them only through ``facade.py``.
+reaches them only through the application layer (``application/``).
 """
 
 from __future__ import annotations
@@ -163,9 +163,11 @@ class Services:
     def trading(self) -> Trading:
         """Connections, Replay and the coordinator, built on first use (they import ccxt, numba, aiohttp)."""
         if self._trading is None:
+            from cts_desktop.engine.deps import EngineDeps
             from cts_desktop.trading import Trading
 
-            self._trading = Trading(self, replay_speed=self.options.replay_speed)
+            deps = EngineDeps(self.db, self.writer, self.settings, self.bus)
+            self._trading = Trading(deps, self.secrets, replay_speed=self.options.replay_speed)
         return self._trading
 
     @property

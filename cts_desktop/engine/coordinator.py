@@ -19,7 +19,8 @@ from functools import partial
 from sqlalchemy.orm import Session
 
 from cts_desktop.engine import engine_config as cfg
-from cts_desktop.engine.connection_engine import ConnectionEngine, EngineDeps
+from cts_desktop.engine.connection_engine import ConnectionEngine
+from cts_desktop.engine.deps import EngineDeps
 from cts_desktop.engine.lease import LeaseKeeper
 from cts_desktop.engine.supervisor import Supervisor
 from cts_desktop.events.status import EngineState, EngineStatus, HealthStatus, TradeEngineStatus, worst

@@ -188,8 +188,8 @@ class Database:
         from cts_desktop.storage.migrate import current_revision, upgrade_to_head
 
         try:
-            self.created_now = current_revision(self) is None
-            return upgrade_to_head(self)
+            self.created_now = current_revision(self.engine) is None
+            return upgrade_to_head(self.engine, self.schema)
         except DBAPIError as exc:
             raise DatabaseError(describe_db_error(exc, self.display_url)) from exc
 

@@ -147,6 +147,15 @@ class SettingsStore:
 
     def import_json(self, text: str) -> list[SettingChange]:
         """Validate the whole document first; write only if every value is valid. Returns what changed."""
+        normalised = self.validate_import(text)
+        before = self.values()
+        self._write(normalised)
+        return [SettingChange(k, before[k], v) for k, v in normalised.items() if before[k] != v]
+
+    def validate_import(self, text: str) -> dict[str, object]:
+        """The normalised values an export document would apply, validated as a whole against the current values
+        (:class:`SettingsImportError` when it would be refused). Writes nothing: the UI asks for the
+        confirmations the changes need first."""
         try:
             document = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -160,14 +169,11 @@ class SettingsStore:
         if unknown:
             raise SettingsImportError("unknown settings: " + ", ".join(unknown))
         try:
-            normalised = schema.validate_many(values, base=self.values())
+            return schema.validate_many(values, base=self.values())
         except schema.SettingsValidationErrors as errors:
             raise SettingsImportError(
                 "the import was refused, nothing was changed:\n" + "\n".join(str(e) for e in errors.errors)
             ) from None
-        before = self.values()
-        self._write(normalised)
-        return [SettingChange(k, before[k], v) for k, v in normalised.items() if before[k] != v]
 
     def clear_unknown_rows(self) -> int:
         with self.db.session() as session:

@@ -1,8 +1,8 @@
 """The log viewer's model: a QAbstractTableModel that holds only the pages the user has scrolled to.
 
 Qt asks ``canFetchMore``/``fetchMore`` when the view reaches the bottom; the next page is read off the GUI thread
-through the facade with keyset paging (``after`` = the last row's (ts_ms, id)), so a table of 100k records opens
-as fast as one of 100 and scrolling deep costs the same per page. A filter change starts a new generation: pages
+through the Monitoring part with keyset paging (``after`` = the last row's (ts_ms, id)), so a table of 100k records
+opens as fast as one of 100 and scrolling deep costs the same per page. A filter change starts a new generation: pages
 of an older query that arrive late are dropped.
 """
 
@@ -14,8 +14,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 
-from cts_desktop.facade import AppFacade
-from cts_desktop.monitoring.stats import LogEntry, LogFilter, time_text
+from cts_desktop.application.monitoring import LogEntry, LogFilter, MonitoringPart, time_text
 from cts_desktop.ui.tasks import spawn
 
 LEVEL_COLOURS = {"CRITICAL": "#b3261e", "ERROR": "#c0392b", "WARNING": "#9a6700", "DEBUG": "#6b7280"}
@@ -47,9 +46,9 @@ class LogTableModel(QAbstractTableModel):
 
     loaded = Signal()  # a page arrived (tests and the count label listen)
 
-    def __init__(self, facade: AppFacade, page_size: int = 200) -> None:
+    def __init__(self, part: MonitoringPart, page_size: int = 200) -> None:
         super().__init__()
-        self.facade = facade
+        self.part = part
         self.page_size = page_size
         self.filter = LogFilter()
         self.rows: list[LogEntry] = []
@@ -81,7 +80,7 @@ class LogTableModel(QAbstractTableModel):
         generation = self.generation
         after = self.rows[-1].cursor if self.rows else None
         try:
-            page = await self.facade.log_page(self.filter, after, self.page_size)
+            page = await self.part.log_page(self.filter, after, self.page_size)
         finally:
             if generation == self.generation:
                 self.loading = False

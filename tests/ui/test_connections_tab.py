@@ -105,7 +105,7 @@ async def test_keys_go_to_the_keyring_and_nothing_secret_to_the_db(services: Ser
     assert picker is not None
     await until(lambda: picker.list.count() > 20, 20, "ccxt exchange list")
     started = time.perf_counter()
-    again = await gui.facade.connection_exchanges()  # cached: no second pass over ccxt
+    again = await gui.app.connections.exchanges()  # cached: no second pass over ccxt
     assert time.perf_counter() - started < 0.1 and len(again) == picker.list.count()
     assert all(c.id in picker.choices for c in again) and {"bybit", "bingx", "okx"} <= set(picker.choices)
     picker.search.setText("okx")
@@ -165,7 +165,7 @@ async def test_connection_test_shows_price_balance_and_bad_key_message(services:
     assert tab.test.connection_id == config.id
     tab.test.button.click()
     await asyncio.wait_for(finished.wait(), 30)
-    trading = await gui.facade.dashboard_trading()
+    trading = await gui.app.load_trading()
     assert trading.connections.get(config.id).is_enabled, tab.test.message.text()
     assert tab.test.price.text() == f"{sim.market.price('BTC'):,.2f}"
     assert tab.test.balance.text() == "12,345.67"
@@ -212,7 +212,7 @@ async def test_live_trade_needs_the_typed_name(services: Services) -> None:
     tab = gui.window.connections
     config = await tab.add("replay")  # enabled from the start: it moves no money
     assert config.id == REPLAY_CONNECTION_ID and tab.enabled.isChecked() and tab.live.isEnabled()
-    trading = await gui.facade.dashboard_trading()
+    trading = await gui.app.load_trading()
 
     tab.live.click()
     dialog = tab.live_dialog
@@ -221,7 +221,7 @@ async def test_live_trade_needs_the_typed_name(services: Services) -> None:
     assert not dialog.ok.isEnabled()
     dialog.ok.click()
     with pytest.raises(ConnectionRuleError, match="type the connection name"):
-        await gui.facade.connection_set_live_trade(config.id, True, "replay")
+        await gui.app.connections.switches.set_live_trade(config.id, True, "replay")
     await tab.set_live(True, "Replay")  # the tab's own path refuses as well, and says why
     assert "type the connection name" in tab.notice.text()
     await asyncio.sleep(0.1)
@@ -267,8 +267,8 @@ async def test_delete_asks_and_refuses_with_an_open_live_position(services: Serv
     await until(lambda: "open live position" in tab.notice.text(), 5, "refusal")
     assert tab.confirm is None  # refused before asking
     with pytest.raises(ConnectionRuleError, match="1 open live position"):
-        await gui.facade.connection_delete(config.id)
-    trading = await gui.facade.dashboard_trading()
+        await gui.app.connections.switches.delete(config.id)
+    trading = await gui.app.load_trading()
     assert trading.connections.get(config.id).name == "BingX X01"
 
     with services.db.session() as s:  # the live position closed
@@ -288,7 +288,7 @@ async def test_delete_asks_and_refuses_with_an_open_live_position(services: Serv
     assert stored(config.id, "api_key") is None and stored(config.id, "secret") is None
     await until(lambda: tab.row_of(config.id) == -1, 5, "row gone")
     with pytest.raises(ConnectionRuleError, match="built in"):
-        await gui.facade.connection_delete(REPLAY_CONNECTION_ID)
+        await gui.app.connections.switches.delete(REPLAY_CONNECTION_ID)
     await gui.shutdown()
 
 
@@ -336,7 +336,7 @@ async def test_every_option_round_trips_and_bad_values_are_refused(services: Ser
     await asyncio.sleep(0.05)  # let the layout settle before the grab
     save_screenshot(window, "connections-options")
     form.save.click()
-    trading = await gui.facade.dashboard_trading()
+    trading = await gui.app.load_trading()
     await until(lambda: trading.connections.get(config.id).name == "BingX main", 5, "options saved")
     saved = trading.connections.get(config.id)
     s = saved.settings
@@ -352,18 +352,18 @@ async def test_every_option_round_trips_and_bad_values_are_refused(services: Ser
     await until(lambda: tab.title.text() == "BingX main", 5, "editor re-read")
     assert form.api_type.currentData() == "futures" and form.count.value() == 25
 
-    # what the widgets cannot produce, the facade still refuses (with every reason), and nothing is written
+    # what the widgets cannot produce, the Connections part still refuses (with every reason), and nothing is written
     edit = form.edit()
     bad = replace(edit, name=" ", settings=replace(edit.settings, live_volume_factor=12.0, symbol_count=7,
                                                    trailing_only=True))
     with pytest.raises(ConnectionRuleError) as refused:
-        await gui.facade.connection_save(config.id, bad)
+        await gui.app.connections.save(config.id, bad)
     text = str(refused.value)
     assert "name must not be empty" in text and "0.1–10" in text and "5–50" in text and "Trailing only" in text
     assert trading.connections.get(config.id).settings.live_volume_factor == 2.5
     with pytest.raises(ConnectionRuleError, match="already exists"):
-        await gui.facade.connection_save(config.id, replace(edit, name="Bybit X03"))
+        await gui.app.connections.save(config.id, replace(edit, name="Bybit X03"))
     form.name.setText("")
-    form.save.click()  # refused in the form before it reaches the facade
+    form.save.click()  # refused in the form before it reaches the Connections part
     assert "must not be empty" in form.problems.text()
     await gui.shutdown()

@@ -90,7 +90,7 @@ async def test_dashboard_drives_and_shows_the_engine(fast_services: Services) ->
     window, dash = gui.window, gui.window.dashboard
     window.resize(1366, 768)
     gui.show()
-    trading = await gui.facade.dashboard_trading()
+    trading = await gui.app.load_trading()
     coordinator = trading.coordinator
     daily = seed_closed_positions(services)
 
@@ -139,7 +139,7 @@ async def test_dashboard_drives_and_shows_the_engine(fast_services: Services) ->
                                     ConfigSet.symbol).distinct()).all()
     assert len(variants) > 0
     assert cards["indications"].value.text() == str(len(variants))
-    metrics = await gui.facade.dashboard_metrics()
+    metrics = await gui.app.dashboard.metrics()
     dash.metrics.show_metrics(metrics)
     assert cards["database"].value.text() == human_bytes(metrics.database_bytes)
     assert abs(metrics.database_bytes - services.db.size_bytes()) < 2**20  # the log keeps writing meanwhile
@@ -153,7 +153,7 @@ async def test_dashboard_drives_and_shows_the_engine(fast_services: Services) ->
         RealPosition.connection_id == REPLAY_CONNECTION_ID, RealPosition.status.in_(("opening", "open", "closing")))))
     assert card.pseudo.text() == f"{engine.status().pseudo_open:,}"
     # ticker: each main symbol with the exchange's last price and 24 h change, all readable at 1366 px
-    rows = await gui.facade.dashboard_ticker()
+    rows = await gui.app.dashboard.ticker()
     dash.ticker.show_rows(rows)
     dash.ticker.grab()
     assert rows and set(dash.ticker.visible_symbols) == {r.symbol for r in rows}
@@ -193,7 +193,7 @@ async def test_dashboard_drives_and_shows_the_engine(fast_services: Services) ->
     dialog.edit.setText("replay")
     assert not dialog.ok.isEnabled()
     with pytest.raises(ConnectionRuleError):
-        await gui.facade.connection_set_live_trade(REPLAY_CONNECTION_ID, True, "replay")
+        await gui.app.dashboard.switches.set_live_trade(REPLAY_CONNECTION_ID, True, "replay")
     assert not trading.connections.get(REPLAY_CONNECTION_ID).is_live_trade
     card.live.click()  # opens the dialog, the switch stays off
     assert card.dialog is not None and not card.live.isChecked()

@@ -1,6 +1,6 @@
 """Dashboard parts on real services without an engine: the bridge batches events to at most ~5 signals a second
 with the newest values, the table model caps/sorts/exports, notifications reach the tray and the ``toast`` log,
-the live-trade confirmation accepts only the exact name, and the facade's connection switches keep the rules."""
+the live-trade confirmation accepts only the exact name, and the connection switches keep the rules."""
 
 from __future__ import annotations
 
@@ -114,7 +114,7 @@ async def test_notifications_reach_the_tray_and_the_toast_log(services: Services
     assert window.tray.notifications[-1][0] == "Order filled (paper)"
     assert "cts-1" in window.tray.notifications[-1][1]
     assert services.writer.flush(10)
-    logs = await gui.facade.recent_logs(limit=20)
+    logs = await gui.app.overview.recent_logs(limit=20)
     toasts = [r for r in logs if r.category == "toast"]
     assert toasts and "Order filled" in toasts[0].message and toasts[0].level == "INFO"
     await gui.shutdown()
@@ -125,26 +125,26 @@ async def test_connection_switches_keep_the_rules(services: Services) -> None:
     create_qapp()
     gui = GuiApp(services)
     services.start(asyncio.get_running_loop())
-    facade = gui.facade
-    trading = await facade.dashboard_trading()
+    dashboard = gui.app.dashboard
+    trading = await gui.app.load_trading()
     bybit = next(c for c in trading.connections.list() if c.name == "Bybit X03")
     with pytest.raises(ConnectionRuleError):  # never tested: cannot be enabled
-        await facade.connection_set_enabled(bybit.id, True)
+        await dashboard.switches.set_enabled(bybit.id, True)
     with pytest.raises(ConnectionRuleError):  # disabled: no live trading even with the name
-        await facade.connection_set_live_trade(bybit.id, True, "Bybit X03")
-    await facade.connection_set_enabled(REPLAY_CONNECTION_ID, False)
+        await dashboard.switches.set_live_trade(bybit.id, True, "Bybit X03")
+    await dashboard.switches.set_enabled(REPLAY_CONNECTION_ID, False)
     assert not trading.connections.get(REPLAY_CONNECTION_ID).is_enabled
-    await facade.connection_set_enabled(REPLAY_CONNECTION_ID, True)  # Replay moves no money: no test needed
+    await dashboard.switches.set_enabled(REPLAY_CONNECTION_ID, True)  # Replay moves no money: no test needed
     assert trading.connections.get(REPLAY_CONNECTION_ID).is_enabled
-    assert await facade.connection_set_volume_factor(REPLAY_CONNECTION_ID, 2.345) == 2.3
+    assert await dashboard.switches.set_volume_factor(REPLAY_CONNECTION_ID, 2.345) == 2.3
     assert trading.connections.get(REPLAY_CONNECTION_ID).settings.live_volume_factor == 2.3
     with pytest.raises(ConnectionRuleError):
-        await facade.connection_set_volume_factor(REPLAY_CONNECTION_ID, 11)
-    cards = {c.id: c for c in await facade.dashboard_connections()}
+        await dashboard.switches.set_volume_factor(REPLAY_CONNECTION_ID, 11)
+    cards = {c.id: c for c in await dashboard.connection_cards()}
     assert cards[REPLAY_CONNECTION_ID].volume_factor == 2.3 and cards[bybit.id].status == "Disabled"
     logging.getLogger("cts.engine").info("replay line", extra={"connection_id": REPLAY_CONNECTION_ID})
     assert services.writer.flush(10)
-    assert any(r.message == "replay line" for r in await facade.connection_log(REPLAY_CONNECTION_ID))
+    assert any(r.message == "replay line" for r in await dashboard.connection_log(REPLAY_CONNECTION_ID))
     await gui.shutdown()
 
 

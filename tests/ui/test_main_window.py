@@ -71,7 +71,7 @@ async def test_window_has_four_tabs_with_real_content(services: Services) -> Non
 
 async def test_setting_change_reaches_settings_tab(services: Services) -> None:
     gui = _make_gui(services)
-    await gui.facade.set_setting("system.position_length", 300)
+    await gui.app.settings.set("system.position_length", 300)
     await gui.window.settings.refresh()
     from cts_desktop.domain.settings import Tab
 
@@ -139,7 +139,7 @@ async def test_crash_hook_logs_and_shows_without_blocking(services: Services) ->
     assert len(gui.crash.shown) == 2
     assert "boom in a slot" in gui.crash.shown[0].informativeText()
     assert services.writer.flush(10)
-    logs = await gui.facade.recent_logs(min_level=logging.CRITICAL)
+    logs = await gui.app.overview.recent_logs(min_level=logging.CRITICAL)
     assert any("boom in a slot" in r.message for r in logs)
     assert any("ZeroDivisionError" in (r.exc_text or "") for r in logs)
     for box in list(gui.crash.shown):

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QApplication
 from sqlalchemy import text
 
 from cts_desktop.app import GuiApp, create_qapp
-from cts_desktop.facade import AppFacade
+from cts_desktop.application.application import Application
 from cts_desktop.monitoring import health as health_mod
 from cts_desktop.services import Services
 from cts_desktop.storage import models as m
@@ -71,7 +71,7 @@ async def seeded_tab(services: Services) -> MonitoringTab:
     services.start(asyncio.get_running_loop())
     await services.alert_monitor.settle()  # its first round (the seeded error burst) is logged before we count
     assert services.writer.flush(10)  # the app's own start-up records are in the table before we count
-    tab = MonitoringTab(AppFacade(services))
+    tab = MonitoringTab(Application(services).monitoring)
     tab.resize(1366, 720)
     return tab
 

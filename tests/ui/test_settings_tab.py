@@ -13,6 +13,7 @@ import pytest
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from cts_desktop.app import create_qapp
+from cts_desktop.application.application import Application
 from cts_desktop.domain.settings import (
     SETTINGS,
     SettingDef,
@@ -26,7 +27,6 @@ from cts_desktop.domain.settings import (
     validate_value,
 )
 from cts_desktop.events.app import SettingsChanged
-from cts_desktop.facade import AppFacade
 from cts_desktop.services import Services
 from cts_desktop.storage import models as m
 from cts_desktop.storage.results import HistoryLimits, append_results
@@ -43,7 +43,7 @@ def make_tab(services: Services, *pages: Tab) -> SettingsTab:
     """The tab with the given pages built (all of them when none is named)."""
     create_qapp()
     services.start(asyncio.get_running_loop())
-    tab = SettingsTab(AppFacade(services))
+    tab = SettingsTab(Application(services).settings)
     tab.resize(1366, 720)
     for page in pages or tuple(Tab):
         tab.build_page(page)

@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from cts_desktop.app import create_qapp
-from cts_desktop.facade import AppFacade
+from cts_desktop.application.application import Application
 from cts_desktop.services import Services
 from cts_desktop.storage.candles import store_candles
 from cts_desktop.storage.models import Backtest, Connection
@@ -45,7 +45,7 @@ async def make_tab(services: Services) -> tuple[StrategiesTab, np.ndarray]:
     apply_theme(QApplication.instance(), "light")  # type: ignore[arg-type]
     services.start(asyncio.get_running_loop())
     raw = seed(services)
-    tab = StrategiesTab(AppFacade(services))
+    tab = StrategiesTab(Application(services).strategies)
     tab.resize(1600, 960)
     tab.show()
     await tab.refresh()
@@ -231,7 +231,7 @@ async def test_dca_and_block_grid_in_the_tab(services: Services) -> None:
     tab.runs.setCurrentIndex(0)  # the newest run: this backtest
     tab.trades_chart.show_trades(None, [])
     await tab.open_run()
-    stored = await tab.facade.strategies.run(int(tab.runs.currentData()))
+    stored = await tab.part.run(int(tab.runs.currentData()))
     assert stored is not None and [t.size for t in stored.trades] == sizes
     assert all(t.avg_entry <= t.entry_price for t in stored.trades)  # a long averages down
     assert tab.trades_chart.marked == len(sizes)

@@ -93,7 +93,7 @@ async def test_first_close_to_tray_notifies_once_and_logs_a_toast(services: Serv
     assert not gui.quit_event.is_set()
     assert [n[0] for n in window.tray.notifications] == ["CTS Desktop keeps running"]
     assert services.writer.flush(10)
-    logs = await gui.facade.recent_logs(limit=20)
+    logs = await gui.app.overview.recent_logs(limit=20)
     assert [r.message for r in logs if r.category == "toast"] == [
         "notification: CTS Desktop keeps running — Trading continues in the tray. Use the tray menu to show the "
         "window or quit."]

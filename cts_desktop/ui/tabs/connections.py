@@ -5,7 +5,7 @@ connection: its switches (enabled — only after a passed test, the service's ru
 typing the connection's name; delete — asks, and is refused while live positions are open), its keys (to the
 keyring, masked afterwards), the connection test with its live log, and every option.
 
-Everything goes through the facade's connections-tab section; slow work (ccxt import, keyring, DB, the test) runs
+Everything goes through the application's Connections part; slow work (ccxt import, keyring, DB, the test) runs
 off the GUI thread there. Dialogs are opened with ``open()`` and answer through signals — never ``exec()``.
 """
 
@@ -35,9 +35,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cts_desktop.facade import AppFacade
+from cts_desktop.application.connections import ConnectionDetail, ConnectionEdit, ConnectionItem, ConnectionsPart
 from cts_desktop.ui.connection_add_dialog import ExchangePickerDialog
-from cts_desktop.ui.connection_data import ConnectionDetail, ConnectionEdit, ConnectionItem
 from cts_desktop.ui.tabs.connections_form import KeysBox, OptionsBox
 from cts_desktop.ui.tabs.connections_test import FAIL_STYLE, OK_STYLE, ConnectionTestPanel
 from cts_desktop.ui.tabs.dashboard_connections import LiveTradeDialog
@@ -53,9 +52,9 @@ PREDEFINED_MENU = (("bybit", "Bybit X03 — Bybit V5 unified account (predefined
 class ConnectionsTab(QWidget):
     HEADERS = ("Name", "Exchange", "Kind", "Status", "Active", "Live pos.", "Last test")
 
-    def __init__(self, facade: AppFacade, parent: QWidget | None = None) -> None:
+    def __init__(self, part: ConnectionsPart, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.facade = facade
+        self.part = part
         self.items: dict[str, ConnectionItem] = {}
         self.detail: ConnectionDetail | None = None
         self.selected_id: str | None = None
@@ -125,7 +124,7 @@ class ConnectionsTab(QWidget):
         self.notice.setWordWrap(True)
         self.notice.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.keys = KeysBox()
-        self.test = ConnectionTestPanel(facade)
+        self.test = ConnectionTestPanel(part.switches)
         self.options = OptionsBox()
         head = QHBoxLayout()
         head.addWidget(self.title)
@@ -180,10 +179,10 @@ class ConnectionsTab(QWidget):
     # --- list -----------------------------------------------------------------------------------------------
 
     async def _fetch_items(self) -> list[ConnectionItem] | None:
-        """The list from the facade, or None when a newer fetch started meanwhile (its answer wins)."""
+        """The list from the Connections part, or None when a newer fetch started meanwhile (its answer wins)."""
         self._list_generation += 1
         generation = self._list_generation
-        items: list[ConnectionItem] = await self.facade.connections_list()
+        items: list[ConnectionItem] = await self.part.items()
         return items if generation == self._list_generation else None
 
     async def refresh(self) -> None:
@@ -263,7 +262,7 @@ class ConnectionsTab(QWidget):
             return
         self._detail_generation += 1
         generation = self._detail_generation
-        detail = await self.facade.connection_detail(connection_id)
+        detail = await self.part.detail(connection_id)
         if generation != self._detail_generation:
             return  # another connection was chosen meanwhile
         self.detail = detail
@@ -314,7 +313,7 @@ class ConnectionsTab(QWidget):
 
     async def add(self, kind: str, exchange_id: str = "", name: str = "") -> Any:
         try:
-            config = await self.facade.connection_add(kind, exchange_id, name)
+            config = await self.part.add(kind, exchange_id, name)
         except Exception as error:
             self.say(str(error), False)
             return None
@@ -332,7 +331,7 @@ class ConnectionsTab(QWidget):
 
     async def _fill_picker(self, picker: ExchangePickerDialog) -> None:
         try:
-            choices = await self.facade.connection_exchanges()
+            choices = await self.part.exchanges()
         except Exception as error:
             picker.info.setText(f"Could not list the ccxt exchanges: {error}")
             return
@@ -344,7 +343,7 @@ class ConnectionsTab(QWidget):
         if self.selected_id is None:
             return
         try:
-            await self.facade.connection_set_enabled(self.selected_id, on)
+            await self.part.switches.set_enabled(self.selected_id, on)
             self.say(f"Connection {'enabled' if on else 'disabled'}.", True)
         except Exception as error:
             self.say(str(error), False)
@@ -354,7 +353,7 @@ class ConnectionsTab(QWidget):
         if self.selected_id is None:
             return
         try:
-            await self.facade.connection_set_active(self.selected_id, on)
+            await self.part.switches.set_active(self.selected_id, on)
             self.say(f"Connection {'active' if on else 'inactive'}.", True)
         except Exception as error:
             self.say(str(error), False)
@@ -375,7 +374,7 @@ class ConnectionsTab(QWidget):
         if self.selected_id is None:
             return
         try:
-            await self.facade.connection_set_live_trade(self.selected_id, on, typed)
+            await self.part.switches.set_live_trade(self.selected_id, on, typed)
             self.say("Live trading is ON: real orders with real money." if on else "Live trading is off.", True)
         except Exception as error:
             self.say(str(error), False)
@@ -385,7 +384,7 @@ class ConnectionsTab(QWidget):
         if self.detail is None:
             return
         config = self.detail.config
-        live = await self.facade.connection_live_positions(config.id)
+        live = await self.part.switches.live_positions(config.id)
         if live:
             self.say(f"{config.name} has {live} open live position{'s' if live != 1 else ''}: close them before "
                      "deleting the connection.", False)
@@ -403,7 +402,7 @@ class ConnectionsTab(QWidget):
 
     async def delete(self, connection_id: str) -> bool:
         try:
-            await self.facade.connection_delete(connection_id)
+            await self.part.switches.delete(connection_id)
         except Exception as error:
             self.say(str(error), False)
             return False
@@ -417,7 +416,7 @@ class ConnectionsTab(QWidget):
         if self.selected_id is None:
             return
         try:
-            await self.facade.connection_set_keys(self.selected_id, key, secret, password)
+            await self.part.set_keys(self.selected_id, key, secret, password)
             self.say("Keys saved to the keyring. Run the connection test to enable the connection.", True)
         except Exception as error:
             self.say(str(error), False)
@@ -428,7 +427,7 @@ class ConnectionsTab(QWidget):
         if self.selected_id is None:
             return
         try:
-            await self.facade.connection_save(self.selected_id, edit)
+            await self.part.save(self.selected_id, edit)
             self.say("Options saved.", True)
         except Exception as error:
             self.options.problems.setText(str(error))

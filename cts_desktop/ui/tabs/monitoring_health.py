@@ -20,8 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cts_desktop.facade import AppFacade
-from cts_desktop.monitoring.stats import time_text
+from cts_desktop.application.monitoring import MonitoringPart, time_text
 from cts_desktop.ui.widgets import ReadOnlyTable
 
 STATUS_COLOURS = {"ok": "#1b7f3a", "degraded": "#9a6700", "down": "#b3261e", "stopped": "#6b7280"}
@@ -36,9 +35,9 @@ def _colour_column(table: ReadOnlyTable, column: int, colours: dict[str, str]) -
 
 
 class HealthPage(QWidget):
-    def __init__(self, facade: AppFacade, parent: QWidget | None = None) -> None:
+    def __init__(self, part: MonitoringPart, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.facade = facade
+        self.part = part
         self.table = ReadOnlyTable(("Kind", "Service", "Status", "Detail"))
         self.restarts = ReadOnlyTable(("Time (UTC)", "Connection", "Attempt", "Reason", "Outcome", "Message"))
         self.restarts_empty = QLabel("No automatic engine restarts recorded.")
@@ -60,10 +59,10 @@ class HealthPage(QWidget):
         layout.addWidget(splitter)
 
     async def refresh(self) -> None:
-        rows = await self.facade.health()
+        rows = await self.part.health()
         self.table.fill([(r.kind, r.name, r.status.value, r.detail) for r in rows])
         _colour_column(self.table, 2, STATUS_COLOURS)
-        history = await self.facade.restart_history()
+        history = await self.part.restart_history()
         self.restarts.fill(
             [
                 (
@@ -77,9 +76,9 @@ class HealthPage(QWidget):
 
 
 class AlertsPage(QWidget):
-    def __init__(self, facade: AppFacade, parent: QWidget | None = None) -> None:
+    def __init__(self, part: MonitoringPart, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.facade = facade
+        self.part = part
         self.table = ReadOnlyTable(("Raised (UTC)", "Severity", "Rule", "Connection", "Acknowledged (UTC)", "Message"))
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.show_acknowledged = QCheckBox("Show acknowledged")
@@ -103,7 +102,7 @@ class AlertsPage(QWidget):
         self.open_count = 0
 
     async def refresh(self) -> None:
-        rows = await self.facade.alerts(self.show_acknowledged.isChecked())
+        rows = await self.part.alerts(self.show_acknowledged.isChecked())
         self.table.fill(
             [
                 (
@@ -135,7 +134,7 @@ class AlertsPage(QWidget):
         return ids
 
     async def acknowledge_selected(self) -> int:
-        count = await self.facade.acknowledge_alerts(self.selected_ids())
+        count = await self.part.acknowledge_alerts(self.selected_ids())
         await self.refresh()
         return count
 
@@ -145,6 +144,6 @@ class AlertsPage(QWidget):
             for row in range(self.table.rowCount())
             if (item := self.table.item(row, 0)) is not None and item.data(Qt.ItemDataRole.UserRole) is not None
         ]
-        count = await self.facade.acknowledge_alerts(ids)
+        count = await self.part.acknowledge_alerts(ids)
         await self.refresh()
         return count

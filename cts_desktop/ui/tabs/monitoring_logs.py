@@ -23,9 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cts_desktop.facade import AppFacade
-from cts_desktop.monitoring.logging_setup import Category
-from cts_desktop.monitoring.stats import LogFilter
+from cts_desktop.application.monitoring import Category, LogFilter, MonitoringPart
 from cts_desktop.ui.log_model import LogTableModel, entry_details
 from cts_desktop.ui.tasks import spawn
 
@@ -37,10 +35,10 @@ TEXT_DEBOUNCE_MS = 300
 
 
 class LogViewer(QWidget):
-    def __init__(self, facade: AppFacade, parent: QWidget | None = None) -> None:
+    def __init__(self, part: MonitoringPart, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.facade = facade
-        self.model = LogTableModel(facade)
+        self.part = part
+        self.model = LogTableModel(part)
         self.file_dialog: QFileDialog | None = None
         self.level = QComboBox()
         for text, value in LEVEL_FILTERS:
@@ -127,7 +125,7 @@ class LogViewer(QWidget):
 
     async def load_connections(self) -> None:
         chosen = self.connection.currentData()
-        ids = await self.facade.log_connections()
+        ids = await self.part.log_connections()
         self.connection.blockSignals(True)
         self.connection.clear()
         self.connection.addItem("All connections", None)
@@ -146,7 +144,7 @@ class LogViewer(QWidget):
         self.count.setText("Counting…")
         self.details.clear()
         await self.model.reload(flt)
-        total = await self.facade.log_count(flt)
+        total = await self.part.log_count(flt)
         if flt == self.current_filter():
             self.total = total
             self._show_loaded()
@@ -180,7 +178,7 @@ class LogViewer(QWidget):
         flt = self.current_filter()
         self.count.setText(f"Exporting to {path}…")
         try:
-            written = await self.facade.export_logs(flt, path, fmt)
+            written = await self.part.export_logs(flt, path, fmt)
         except OSError as exc:
             self.count.setText(f"Export failed: {exc.strerror or exc}")
             return 0

@@ -16,8 +16,8 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import func, select
 
-from cts_desktop.engine.connection_engine import EngineDeps
 from cts_desktop.engine.coordinator import GlobalTradeEngineCoordinator
+from cts_desktop.engine.deps import EngineDeps
 from cts_desktop.engine.lease import LeaseKeeper
 from cts_desktop.events.bus import EventBus
 from cts_desktop.events.status import EngineState

@@ -33,7 +33,8 @@ import pytest
 
 from cts_desktop.domain.book import SetBook
 from cts_desktop.engine import warmup
-from cts_desktop.engine.connection_engine import ConnectionEngine, EngineDeps
+from cts_desktop.engine.connection_engine import ConnectionEngine
+from cts_desktop.engine.deps import EngineDeps
 from cts_desktop.events.bus import EventBus
 from cts_desktop.events.trading import Progress
 from cts_desktop.exchanges.connections import ConnectionConfig
@@ -81,7 +82,7 @@ def make_engine(db: Database, pool: warmup.WarmupPool, monkeypatch: pytest.Monke
     engine.symbols = [SYMBOL]
     engine._build_pipelines()
     if snapshot is not None:
-        engine._start_snapshots = {SYMBOL: snapshot}
+        engine.start_snapshots = {SYMBOL: snapshot}
     monkeypatch.setattr(warmup, "shared_pool", lambda: pool)
     return engine, events
 

@@ -1,5 +1,6 @@
 """Alerts are raised by the services themselves (headless, no Qt, no Monitoring tab): the alert monitor's periodic
-rounds store, log and publish them; the facade lists and acknowledges them; settings change the running monitor."""
+rounds store, log and publish them; the Monitoring part lists and acknowledges them; settings change the running
+monitor."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from cts_desktop.application.monitoring import MonitoringPart
 from cts_desktop.events.trading import AlertRaised
-from cts_desktop.facade import AppFacade
 from cts_desktop.headless import serve
 from cts_desktop.services import AppOptions, Services
 from cts_desktop.storage.models import Alert, LogRecord
@@ -80,14 +81,14 @@ async def test_an_alert_fires_in_headless_mode_and_is_stored_and_acknowledgeable
     rounds = services.alert_monitor.rounds
     await wait_for(lambda: services.alert_monitor.rounds >= rounds + 3)
     assert len(raised) == 1 and len(stored(services)) == 1
-    # the facade (no Qt, no tab) lists it; acknowledging stores who saw it when
-    facade = AppFacade(services)
-    [listed] = await facade.alerts()
+    # the Monitoring part (no Qt, no tab) lists it; acknowledging stores who saw it when
+    monitoring = MonitoringPart(services)
+    [listed] = await monitoring.alerts()
     assert listed.id == row.id and listed.source == "error_burst"
-    assert await facade.acknowledge_alerts([row.id]) == 1
-    assert await facade.acknowledge_alerts([row.id]) == 0  # already acknowledged
-    assert await facade.alerts() == []
-    [acked] = await facade.alerts(include_acknowledged=True)
+    assert await monitoring.acknowledge_alerts([row.id]) == 1
+    assert await monitoring.acknowledge_alerts([row.id]) == 0  # already acknowledged
+    assert await monitoring.alerts() == []
+    [acked] = await monitoring.alerts(include_acknowledged=True)
     assert acked.id == row.id and acked.acknowledged_at is not None
     # listing raises nothing: the monitor alone does
     assert len(stored(services)) == 1

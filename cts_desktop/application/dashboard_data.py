@@ -1,6 +1,6 @@
 """What the Dashboard shows, as plain dataclasses read from the database and the running engines (no Qt here).
 
-The facade's ``# --- dashboard ---`` methods call these functions in a worker thread (SQL) or on the loop (engine
+The Dashboard part (``dashboard.py``) calls these functions in a worker thread (SQL) or on the loop (engine
 snapshots); the Qt models and widgets only format them. Every figure has one source: the DB rows the engine
 writes, the engine's own status snapshot, psutil, or the database's size.
 """
