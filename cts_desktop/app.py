@@ -77,8 +77,10 @@ class GuiApp:
         from cts_desktop.ui.crash import CrashReporter
         from cts_desktop.ui.main_window import MainWindow
         from cts_desktop.ui.security import SecurityActions
+        from cts_desktop.ui.table import keep_state_in
 
         self.services = services
+        keep_state_in(services.paths.config)  # the tables' column state
         self.app = Application(services)
         self.quit_event = asyncio.Event()
         self.signal_timer: object | None = None  # keeps Python running signal handlers (quit_on_signals)

@@ -12,6 +12,7 @@ from PySide6.QtCore import QEvent
 from PySide6.QtWidgets import QApplication, QWidget
 
 from cts_desktop.services import AppOptions, Services
+from cts_desktop.ui.table import keep_state_in
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
 
@@ -61,6 +62,12 @@ def _delete_widgets_left_by_the_test() -> Iterator[None]:
     _delete_now(own)
     gc.collect()
     _delete_now([w for w in _new_parentless_widgets(before) if shiboken6.createdByPython(w)])
+
+
+@pytest.fixture(autouse=True)
+def _table_state_in_tmp(tmp_path: Path) -> None:
+    """The tables' column state goes to this test's folder, never the user's config (nor another test's)."""
+    keep_state_in(tmp_path / "table-state")
 
 
 @pytest.fixture

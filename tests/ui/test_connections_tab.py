@@ -77,15 +77,15 @@ async def test_keys_go_to_the_keyring_and_nothing_secret_to_the_db(services: Ser
     gui = make_gui(services)
     tab = gui.window.connections
     await tab.refresh()
-    assert tab.table.rowCount() == 0 and not tab.empty.isHidden()
+    assert tab.table.row_count() == 0 and not tab.empty.isHidden()
 
     # predefined Bybit X03 (first use builds the trading services: both predefined rows and Replay appear)
     config = await tab.add("predefined", "bybit")
     assert config.name == "Bybit X03" and not config.is_enabled
-    assert {tab.table.item(r, 0).text() for r in range(tab.table.rowCount())} == {
+    assert set(tab.table.column_texts(0)) == {
         "Bybit X03", "BingX X01", "Replay (offline)"}
     assert tab.selected_id == config.id and tab.detail is not None
-    assert tab.table.item(tab.row_of(config.id), 3).text() == "No keys"
+    assert tab.table.text(tab.row_of(config.id), 3) == "No keys"
     assert not tab.keys.form.isRowVisible(tab.keys.password)  # Bybit keys have no passphrase
 
     key, secret = "BK" + secrets.token_hex(12), secrets.token_hex(20)
@@ -97,7 +97,7 @@ async def test_keys_go_to_the_keyring_and_nothing_secret_to_the_db(services: Ser
     assert stored(config.id, "api_key") == key
     await until(lambda: tab.keys.key.placeholderText().startswith("stored: "), 5, "masked key shown")
     assert masked(key) in tab.keys.key.placeholderText()
-    assert tab.table.item(tab.row_of(config.id), 3).text() == "Not tested"
+    assert tab.table.text(tab.row_of(config.id), 3) == "Not tested"
 
     # any ccxt exchange: searchable list computed off the GUI thread; OKX needs a passphrase
     tab.open_picker()
@@ -175,7 +175,7 @@ async def test_connection_test_shows_price_balance_and_bad_key_message(services:
     assert "signed balance: ok" in log and "GET /v5/market/time" in log
     assert any("server time: asking" in t and "signed balance: ok" not in t for t in lines)  # it grew live
     assert account.key not in log and account.secret not in log
-    await until(lambda: tab.table.item(tab.row_of(config.id), 3).text() == "Enabled", 5, "enabled badge")
+    await until(lambda: tab.table.text(tab.row_of(config.id), 3) == "Enabled", 5, "enabled badge")
     await tab.reload()  # the stored truth re-read: this session's result (price, trace) stays on screen
     assert tab.test.price.text() == f"{sim.market.price('BTC'):,.2f}" and tab.test.balance.text() == "12,345.67"
     assert "Requests:" in tab.test.log.toPlainText() and "one-way" in tab.test.account.text()
@@ -199,7 +199,7 @@ async def test_connection_test_shows_price_balance_and_bad_key_message(services:
     assert "does not know this API key" in tab.test.message.text()
     assert tab.test.price.text() == f"{sim.market.price('BTC'):,.2f}"  # the public step passed before
     assert tab.test.balance.text() == "—"
-    await until(lambda: tab.table.item(tab.row_of(bingx), 3).text() == "Test failed", 5, "failed badge")
+    await until(lambda: tab.table.text(tab.row_of(bingx), 3) == "Test failed", 5, "failed badge")
     assert not trading.connections.get(bingx).is_enabled
     tab.enabled.click()  # enabling without a passed test is refused by the service
     await until(lambda: "successfully before enabling" in tab.notice.text(), 5, "enable refused")
@@ -235,7 +235,7 @@ async def test_live_trade_needs_the_typed_name(services: Services) -> None:
     assert dialog.ok.isEnabled()
     dialog.ok.click()
     await until(lambda: trading.connections.get(config.id).is_live_trade, 5, "live trade on")
-    await until(lambda: tab.live.isChecked() and tab.table.item(tab.row_of(config.id), 3).text() == "LIVE", 5,
+    await until(lambda: tab.live.isChecked() and tab.table.text(tab.row_of(config.id), 3) == "LIVE", 5,
                 "LIVE badge")
     tab.live.click()  # switching off needs no confirmation
     await until(lambda: not trading.connections.get(config.id).is_live_trade, 5, "live trade off")
@@ -261,7 +261,7 @@ async def test_delete_asks_and_refuses_with_an_open_live_position(services: Serv
         s.add(RealPosition(connection_id=config.id, symbol="ETH/USDT:USDT", side="short", paper=True,
                            quantity=Decimal("0.1"), entry_price=Decimal(3000), status="open"))
     await tab.reload()
-    assert tab.table.item(tab.row_of(config.id), 5).text() == "1"  # the paper one does not count
+    assert tab.table.text(tab.row_of(config.id), 5) == "1"  # the paper one does not count
 
     tab.delete_button.click()
     await until(lambda: "open live position" in tab.notice.text(), 5, "refusal")

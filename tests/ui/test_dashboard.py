@@ -166,8 +166,8 @@ async def test_dashboard_drives_and_shows_the_engine(fast_services: Services) ->
     services.bus.publish(PriceUpdate(key=REPLAY_CONNECTION_ID, symbol=rows[0].symbol, price=moved, ts_ms=0))
     dash.bridge.flush()
     assert dash.ticker.text_of(rows[0].symbol).split()[1] == f"{moved:,.2f}"
-    main_row = [dash.engine.loops.item(r, 0).text() for r in range(dash.engine.loops.rowCount())].index("main")
-    assert dash.engine.loops.item(main_row, 1).text() == f"{engine.meters['main'].cycles:,}"
+    main_row = dash.engine.loops.column_texts(0).index("main")
+    assert dash.engine.loops.text(main_row, 1) == f"{engine.meters['main'].cycles:,}"
     assert dash.banner.isHidden()
 
     # chart: the stored 1-minute candles of the traded symbol, pseudo markers from the engine's book

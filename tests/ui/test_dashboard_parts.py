@@ -18,7 +18,7 @@ from cts_desktop.events.trading import OrderChanged, PriceUpdate
 from cts_desktop.exchanges.connections import REPLAY_CONNECTION_ID, ConnectionRuleError
 from cts_desktop.services import Services
 from cts_desktop.ui.bridge import EventBridge
-from cts_desktop.ui.models.table import Column, RowTableModel, fmt_num
+from cts_desktop.ui.table import Column, DataTable, RowTableModel, fmt_num
 from cts_desktop.ui.tabs.dashboard_connections import LiveTradeDialog
 
 QASYNC = pytest.mark.asyncio(loop_factories=["qasync"])
@@ -78,7 +78,7 @@ def test_table_model_caps_sorts_updates_and_exports(tmp_path: Path) -> None:
     assert resets == [True] and model.rowCount() == 1
     model.set_rows(rows[:3])
     path = tmp_path / "t.csv"
-    assert model.to_csv(str(path)) == 3
+    assert DataTable(model, "test.caps").export_csv(str(path)) == 3
     with path.open() as f:
         assert list(csv.reader(f)) == [["#", "Symbol", "PnL"], ["2", "ETH", "-1.50"], ["1", "BTC", "5.00"],
                                        ["3", "SOL", ""]]

@@ -44,15 +44,15 @@ async def test_window_has_four_tabs_with_real_content(services: Services) -> Non
     assert window.dashboard.cards["errors"].value.text() == "1"
     assert window.dashboard.banner.isVisible() or not window.isVisible()
     # connections tab lists the row from the DB
-    assert window.connections.table.rowCount() == 1
-    assert window.connections.table.item(0, 0).text() == "Bybit X03"
+    assert window.connections.table.row_count() == 1
+    assert window.connections.table.text(0, 0) == "Bybit X03"
     # settings tab shows every setting with its stored value
-    total = sum(t.rowCount() for t in window.settings.tables.values())
+    total = sum(t.row_count() for t in window.settings.tables.values())
     from cts_desktop.domain.settings import SETTINGS
 
     assert total == len(SETTINGS)
     # monitoring shows the error we logged
-    messages = [window.monitoring.table.item(r, 4).text() for r in range(window.monitoring.table.rowCount())]
+    messages = window.monitoring.table.column_texts(4)
     assert "something went wrong" in messages
     # the Strategies tab is built when first shown (it imports numba: the window must not wait for it)
     assert window.strategies.content is None
@@ -76,7 +76,7 @@ async def test_setting_change_reaches_settings_tab(services: Services) -> None:
     from cts_desktop.domain.settings import Tab
 
     table = gui.window.settings.tables[Tab.SYSTEM]
-    keys = {table.item(r, 6).text(): table.item(r, 2).text() for r in range(table.rowCount())}
+    keys = {table.text(r, 6): table.text(r, 2) for r in range(table.row_count())}
     assert keys["system.position_length"] == "300"
     await gui.shutdown()
 

@@ -55,7 +55,7 @@ async def test_alert_notifies_while_the_window_is_hidden_in_the_tray(services: S
     await tasks.wait_all()
     await tab.refresh(force=True)
     assert tab.overview.cards["alerts"].value.text() == "1"
-    assert [tab.alerts.table.item(r, 2).text() for r in range(tab.alerts.table.rowCount())] == ["error_burst"]
+    assert tab.alerts.table.column_texts(2) == ["error_burst"]
     assert await tab.alerts.acknowledge_every() == 1
     with services.db.engine.connect() as conn:
         rows = conn.execute(text("SELECT source, acknowledged_at IS NOT NULL FROM alerts")).all()

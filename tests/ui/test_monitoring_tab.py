@@ -82,7 +82,7 @@ def sql(services: Services, query: str, **params: object) -> list[tuple[object, 
 
 
 def cells(table: object, column: int) -> list[str]:
-    return [table.item(r, column).text() for r in range(table.rowCount())]  # type: ignore[attr-defined]
+    return table.column_texts(column)  # type: ignore[attr-defined]
 
 
 async def test_overview_numbers_equal_direct_database_queries(services: Services) -> None:

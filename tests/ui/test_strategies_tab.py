@@ -58,7 +58,7 @@ async def make_tab(services: Services) -> tuple[StrategiesTab, np.ndarray]:
 
 
 def column(name: str) -> int:
-    return next(i for i, c in enumerate(COLUMNS) if c[0] == name)
+    return next(i for i, c in enumerate(COLUMNS) if c.header == name)
 
 
 async def test_auto_optimal_results_backtest_presets(services: Services) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -28,8 +27,6 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSizePolicy,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -37,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from cts_desktop.application.connections import ConnectionDetail, ConnectionEdit, ConnectionItem, ConnectionsPart
 from cts_desktop.ui.connection_add_dialog import ExchangePickerDialog
+from cts_desktop.ui.table import Column, DataTable, RowTableModel
 from cts_desktop.ui.tabs.connections_form import KeysBox, OptionsBox
 from cts_desktop.ui.tabs.connections_test import FAIL_STYLE, OK_STYLE, ConnectionTestPanel
 from cts_desktop.ui.tabs.dashboard_connections import LiveTradeDialog
@@ -49,8 +47,19 @@ PREDEFINED_MENU = (("bybit", "Bybit X03 — Bybit V5 unified account (predefined
                    ("bingx", "BingX X01 — BingX USDT perpetual swap (predefined)"))
 
 
+LIST_COLUMNS = [
+    Column(lambda i: i.config.name, "Name"),
+    Column(lambda i: i.config.exchange_id + (" · testnet" if i.config.is_testnet else ""), "Exchange"),
+    Column("kind", "Kind"),
+    Column(lambda i: i.badge(), "Status", fmt=lambda badge: badge[0], background=lambda badge: BADGE_COLOURS[badge[1]],
+           sort_key=lambda badge: badge[0]),
+    Column(lambda i: "yes" if i.config.is_active else "no", "Active"),
+    Column(lambda i: str(i.live_positions), "Live pos."),
+    Column(lambda i: i.last_test_text(), "Last test"),
+]
+
+
 class ConnectionsTab(QWidget):
-    HEADERS = ("Name", "Exchange", "Kind", "Status", "Active", "Live pos.", "Last test")
 
     def __init__(self, part: ConnectionsPart, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -82,17 +91,12 @@ class ConnectionsTab(QWidget):
         self.add_button.setMenu(menu)
         self.empty = QLabel("No connections yet. Add Bybit X03, BingX X01, any ccxt exchange or the offline Replay.")
         self.empty.setWordWrap(True)
-        self.table = QTableWidget(0, len(self.HEADERS))
-        self.table.setHorizontalHeaderLabels(list(self.HEADERS))
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.list_model = RowTableModel(LIST_COLUMNS)
+        self.table = DataTable(self.list_model, "connections.list", sortable=False,
+                               resize=QHeaderView.ResizeMode.ResizeToContents)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setAlternatingRowColors(True)
-        self.table.verticalHeader().setVisible(False)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.table.itemSelectionChanged.connect(self._selection_changed)
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         left = QWidget()
         left_box = QVBoxLayout(left)
         left_box.setContentsMargins(0, 0, 0, 0)
@@ -197,25 +201,10 @@ class ConnectionsTab(QWidget):
 
     def show_items(self, items: list[ConnectionItem]) -> None:
         self.items = {i.id: i for i in items}
-        self.table.blockSignals(True)
-        self.table.setRowCount(len(items))
-        bold = QFont()
-        bold.setBold(True)
-        for row, item in enumerate(items):
-            c = item.config
-            text, state = item.badge()
-            values = (c.name, c.exchange_id + (" · testnet" if c.is_testnet else ""), item.kind, text,
-                      "yes" if c.is_active else "no", str(item.live_positions), item.last_test_text())
-            for col, value in enumerate(values):
-                cell = QTableWidgetItem(value)
-                cell.setData(Qt.ItemDataRole.UserRole, c.id)
-                if col == 3:
-                    cell.setBackground(QColor(BADGE_COLOURS[state]))
-                    cell.setForeground(QColor("white"))
-                    cell.setFont(bold)
-                    cell.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
-                self.table.setItem(row, col, cell)
-        self.table.blockSignals(False)
+        selection = self.table.selectionModel()
+        selection.blockSignals(True)
+        self.table.fill(items)
+        selection.blockSignals(False)
         self.select(self.selected_id)
         self.empty.setVisible(not items)
         self.table.setVisible(bool(items))
@@ -223,28 +212,25 @@ class ConnectionsTab(QWidget):
             self._show_switches(self.items[self.selected_id])
 
     def row_of(self, connection_id: str | None) -> int:
-        for row in range(self.table.rowCount()):
-            cell = self.table.item(row, 0)
-            if cell is not None and cell.data(Qt.ItemDataRole.UserRole) == connection_id:
-                return row
-        return -1
+        ids = [item.id for item in self.list_model.rows]
+        return ids.index(connection_id) if connection_id in ids else -1
 
     def select(self, connection_id: str | None) -> None:
         row = self.row_of(connection_id)
-        self.table.blockSignals(True)
+        selection = self.table.selectionModel()
+        selection.blockSignals(True)
         if row >= 0:
             self.table.selectRow(row)
         else:
             self.table.clearSelection()
-        self.table.blockSignals(False)
+        selection.blockSignals(False)
         self.selected_id = connection_id if row >= 0 else None
 
     def _selection_changed(self) -> None:
-        rows = self.table.selectionModel().selectedRows()
+        rows = self.table.selected_rows()
         if not rows:
             return
-        cell = self.table.item(rows[0].row(), 0)
-        connection_id = str(cell.data(Qt.ItemDataRole.UserRole)) if cell is not None else None
+        connection_id = rows[0].id
         if connection_id and connection_id != self.selected_id:
             self.selected_id = connection_id
             spawn(self.load_detail(connection_id), "connection detail")

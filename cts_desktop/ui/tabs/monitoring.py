@@ -29,10 +29,11 @@ from PySide6.QtWidgets import (
 )
 
 from cts_desktop.application.monitoring import MonitoringOverview, MonitoringPart, time_text
+from cts_desktop.ui.table import text_table
 from cts_desktop.ui.tabs.monitoring_health import AlertsPage, HealthPage
 from cts_desktop.ui.tabs.monitoring_logs import LogViewer
 from cts_desktop.ui.tasks import spawn
-from cts_desktop.ui.widgets import MetricCard, ReadOnlyTable
+from cts_desktop.ui.widgets import MetricCard
 
 FULL_REFRESH_S = 10.0
 
@@ -69,15 +70,15 @@ class OverviewPage(QWidget):
         self.chart: QWidget | None = None
         chart_box = QWidget()
         chart_box.setLayout(self.chart_slot)
-        self.by_category = ReadOnlyTable(("Category", "Records", "Errors"))
-        self.by_level = ReadOnlyTable(("Level", "Records"))
+        self.by_category = text_table("monitoring.by_category", "Category", "Records", "Errors")
+        self.by_level = text_table("monitoring.by_level", "Level", "Records")
         counts = QWidget()
         counts_layout = QGridLayout(counts)
         counts_layout.setContentsMargins(0, 0, 0, 0)
         counts_layout.addWidget(_titled("By category (24 h)", self.by_category), 0, 0)
         counts_layout.addWidget(_titled("By level (24 h)", self.by_level), 0, 1)
-        self.top_errors = ReadOnlyTable(("Count", "Last seen (UTC)", "Message"))
-        self.critical = ReadOnlyTable(("Time (UTC)", "Category", "Connection", "Message"))
+        self.top_errors = text_table("monitoring.top_errors", "Count", "Last seen (UTC)", "Message")
+        self.critical = text_table("monitoring.critical", "Time (UTC)", "Category", "Connection", "Message")
         self.critical_empty = QLabel("No critical errors in the last hour.")
         middle = QSplitter(Qt.Orientation.Horizontal)
         middle.addWidget(chart_box)
@@ -148,7 +149,7 @@ class MonitoringTab(QWidget):
         super().__init__(parent)
         self.part = part
         self.overview = OverviewPage()
-        self.table = ReadOnlyTable(self.HEADERS)  # the activity timeline
+        self.table = text_table("monitoring.timeline", *self.HEADERS)  # the activity timeline
         self.logs = LogViewer(part)
         self.health = HealthPage(part)
         self.alerts = AlertsPage(part)

@@ -12,19 +12,18 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
     QSplitter,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
 from cts_desktop.application.monitoring import Category, LogFilter, MonitoringPart
 from cts_desktop.ui.log_model import LogTableModel, entry_details
+from cts_desktop.ui.table import DataTable
 from cts_desktop.ui.tasks import spawn
 
 LEVEL_FILTERS = (
@@ -67,19 +66,11 @@ class LogViewer(QWidget):
         bar.addWidget(self.export_csv)
         bar.addWidget(self.export_json)
 
-        self.view = QTableView()
-        self.view.setModel(self.model)
-        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view = DataTable(self.model, "monitoring.logs", sortable=False)  # newest first, paged by the database
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.view.setAlternatingRowColors(True)
         self.view.setWordWrap(False)
-        self.view.verticalHeader().setVisible(False)
         self.view.verticalHeader().setDefaultSectionSize(22)
-        header = self.view.horizontalHeader()
-        header.setStretchLastSection(True)
-        for column, width in enumerate((170, 80, 95, 110, 90)):
-            header.resizeSection(column, width)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.view.set_widths((170, 80, 95, 110, 90))
         self.details = QPlainTextEdit()
         self.details.setReadOnly(True)
         self.details.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))

@@ -49,9 +49,9 @@ from cts_desktop.domain.settings import (
 )
 from cts_desktop.ui.settings_editors import ResetButton, SettingEditor, format_value, make_editor
 from cts_desktop.ui.settings_matrix import MatrixCountLabel, depends_on
+from cts_desktop.ui.table import DataTable, text_table
 from cts_desktop.ui.tabs.settings_database import DatabasePanel
 from cts_desktop.ui.tasks import spawn
-from cts_desktop.ui.widgets import ReadOnlyTable
 
 log = logging.getLogger("cts.ui.settings")
 
@@ -127,13 +127,13 @@ class SettingsTab(QWidget):
 
         self.pages = QTabWidget()
         self.stacks: dict[Tab, QStackedWidget] = {}
-        self.tables: dict[Tab, ReadOnlyTable] = {}
+        self.tables: dict[Tab, DataTable] = {}
         self._built: set[Tab] = set()
         self._table_values: dict[str, object] = {}
         for tab in Tab:
             stack = QStackedWidget()
             stack.addWidget(QWidget())  # placeholder until the form is built
-            table = ReadOnlyTable(self.HEADERS)
+            table = text_table(f"settings.{tab.name.lower()}", *self.HEADERS)
             stack.addWidget(table)
             self.stacks[tab] = stack
             self.tables[tab] = table

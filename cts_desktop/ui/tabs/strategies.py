@@ -14,7 +14,6 @@ from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QHBoxLayout,
@@ -25,7 +24,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSplitter,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -43,6 +41,7 @@ from cts_desktop.application.strategies import (
     StrategiesPart,
 )
 from cts_desktop.domain.bars import Bars
+from cts_desktop.ui.table import DataTable
 from cts_desktop.ui.tabs.strategies_charts import EquityChart, TradesChart
 from cts_desktop.ui.tabs.strategies_form import FormError, StrategyForm
 from cts_desktop.ui.tabs.strategies_model import ResultsFilter, ResultsModel
@@ -101,17 +100,11 @@ class StrategiesTab(QWidget):
         self.model = ResultsModel()
         self.proxy = ResultsFilter()
         self.proxy.setSourceModel(self.model)
-        self.table = QTableView()
-        self.table.setModel(self.proxy)
-        self.table.setSortingEnabled(True)
-        self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setAlternatingRowColors(True)
-        self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table = DataTable(self.proxy, "strategies.results", resize=QHeaderView.ResizeMode.ResizeToContents)
+        if not self.table.restored:
+            self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
         # widths from the visible rows only: measuring every row of a large result made each sort take seconds
         self.table.horizontalHeader().setResizeContentsPrecision(0)
-        self.table.horizontalHeader().setStretchLastSection(True)
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
 
@@ -333,8 +326,7 @@ class StrategiesTab(QWidget):
                             f"{valid:,} valid{shown}; the best one is backtested below.")
 
     def selected_rows(self) -> list[OptimalRow]:
-        rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
-        return [self.proxy.row_at(r) for r in rows]
+        return list(self.table.selected_rows())
 
     async def backtest_selected(self) -> None:
         rows = self.selected_rows()
