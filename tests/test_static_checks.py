@@ -3,6 +3,7 @@ import contracts of ``scripts/import_graph.py`` (every import counted, lazy and 
 
 from __future__ import annotations
 
+import ast
 import shutil
 import subprocess
 import sys
@@ -83,3 +84,39 @@ def test_the_contracts_catch_what_they_guard(graph: ImportGraph) -> None:
                for problem in import_graph.ui_violations(broken))
     assert import_graph.qt_violations(broken) == [
         "cts_desktop.storage.writer imports PySide6 (Qt only in cts_desktop.ui, cts_desktop.app)"]
+
+
+WAITING_HELPERS = ROOT / "tests" / "helpers" / "waiting.py"
+
+
+def fixed_sleeps(source: str) -> list[tuple[int, str]]:
+    """``time.sleep(...)``, ``qtbot.wait(...)``/``qWait`` and ``asyncio.sleep(<constant other than 0>)`` calls:
+    waits for a fixed time (``asyncio.sleep(0)`` only yields to the loop)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+            continue
+        owner = node.func.value
+        name = f"{owner.id}.{node.func.attr}" if isinstance(owner, ast.Name) else node.func.attr
+        if name in ("time.sleep", "qtbot.wait", "QTest.qWait") or node.func.attr == "qWait":
+            found.append((node.lineno, name))
+        elif name == "asyncio.sleep":
+            delay = node.args[0] if node.args else None
+            if not (isinstance(delay, ast.Constant) and delay.value == 0):
+                found.append((node.lineno, name))
+    return found
+
+
+def test_tests_wait_on_conditions_not_fixed_sleeps() -> None:
+    """Outside the polling helpers of tests/helpers/waiting.py no test sleeps: it waits for what it needs."""
+    offenders = [f"{path.relative_to(ROOT)}:{line} {name}"
+                 for path in sorted((ROOT / "tests").rglob("*.py")) if path != WAITING_HELPERS
+                 and "artifacts" not in path.parts
+                 for line, name in fixed_sleeps(path.read_text(encoding="utf-8"))]
+    assert offenders == []
+
+
+def test_the_sleep_check_sees_every_form() -> None:
+    source = ("import asyncio, time\nasync def t(qtbot):\n    time.sleep(1)\n    qtbot.wait(50)\n"
+              "    await asyncio.sleep(0.4)\n    await asyncio.sleep(delay)\n    await asyncio.sleep(0)\n")
+    assert fixed_sleeps(source) == [(3, "time.sleep"), (4, "qtbot.wait"), (5, "asyncio.sleep"), (6, "asyncio.sleep")]

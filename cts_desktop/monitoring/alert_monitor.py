@@ -51,6 +51,7 @@ class AlertMonitor:
         self.bus = bus
         self.fixed_interval_s = interval_s
         self.rounds = 0  # rounds that evaluated the rules
+        self.ticks = 0  # rounds run, also those that evaluated nothing (monitoring switched off)
         self.raised = 0  # alerts stored and published since start
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -63,6 +64,11 @@ class AlertMonitor:
     @property
     def running(self) -> bool:
         return self._loop is not None
+
+    @property
+    def idle(self) -> bool:
+        """No round runs and none is scheduled."""
+        return self._timer is None and (self._task is None or self._task.done())
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         """Run the first round now (the loop may not be running yet) and then one per interval."""
@@ -113,6 +119,7 @@ class AlertMonitor:
                 log.warning("alert rules could not be evaluated: %s", text, exc_info=True)
             self._last_failure = text
         finally:
+            self.ticks += 1
             loop = self._loop
             if loop is not None and not loop.is_closed():
                 self._timer = loop.call_later(self.interval(), self._next)

@@ -11,13 +11,13 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
 from cts_desktop.exchanges.connections import REPLAY_CONNECTION_ID
 from cts_desktop.services import AppOptions, Services
 from tests.e2e.conftest import wait_for_line
+from tests.helpers.waiting import random_moment, wait_until
 from tests.integration.engine.test_coordinator_replay import FAST_GATES
 
 KILLS = 10
@@ -88,10 +88,8 @@ def test_sigkill_while_trading_never_loses_or_doubles_an_order(tmp_path: Path, s
         # generous deadline: a run whose numba cache is cold (a fresh clone, a kernel just changed) compiles the
         # engine's kernels first, and with another test process on the second core that took over a minute
         before = len(_db_orders(db_file)[1])
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline and len(_db_orders(db_file)[1]) <= before:
-            time.sleep(0.1)
-        time.sleep(rng.uniform(0.0, 1.5))
+        wait_until(lambda n=before: len(_db_orders(db_file)[1]) > n, 240, "a new order row", interval=0.1)
+        random_moment(rng, 1.5)
         flowing += len(_db_orders(db_file)[1]) > before
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)

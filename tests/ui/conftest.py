@@ -80,7 +80,10 @@ def services(data_dir: Path) -> Iterator[Services]:
 
 
 def save_screenshot(widget: object, name: str) -> Path:
-    """Save ``widget.grab()`` to tests/artifacts/screenshots/<name>.png (git-ignored) and return the path."""
+    """Save ``widget.grab()`` to tests/artifacts/screenshots/<name>.png (git-ignored) and return the path. The
+    events already posted (a theme's style and palette changes, layout requests) are delivered first, so the
+    picture shows the state the test set up."""
+    QApplication.sendPostedEvents()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     pixmap = widget.grab()  # type: ignore[attr-defined]

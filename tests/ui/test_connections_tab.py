@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -23,8 +23,10 @@ from cts_desktop.exchanges.simulator import SimulatorConfig, SimulatorServer
 from cts_desktop.services import Services
 from cts_desktop.storage.models import RealPosition
 from cts_desktop.storage.secrets import SERVICE_NAME, SecretRef, masked
+from cts_desktop.ui import tasks
 from cts_desktop.ui.tabs.connections import ConnectionsTab
 from cts_desktop.ui.theme import apply_theme
+from tests.helpers.waiting import until
 from tests.ui.conftest import save_screenshot
 
 pytestmark = pytest.mark.asyncio(loop_factories=["qasync"])
@@ -39,15 +41,6 @@ async def sim() -> AsyncIterator[SimulatorServer]:
         yield server
     finally:
         await server.stop()
-
-
-async def until(predicate: Callable[[], object], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def make_gui(services: Services) -> GuiApp:
@@ -186,7 +179,6 @@ async def test_connection_test_shows_price_balance_and_bad_key_message(services:
 
     for theme in ("dark", "light"):
         apply_theme(QApplication.instance(), theme)  # type: ignore[arg-type]
-        await asyncio.sleep(0.05)
         save_screenshot(window, f"connections-{theme}")
 
     # BingX X01 with a key the exchange does not know: the plain message, and it stays disabled
@@ -224,7 +216,7 @@ async def test_live_trade_needs_the_typed_name(services: Services) -> None:
         await gui.app.connections.switches.set_live_trade(config.id, True, "replay")
     await tab.set_live(True, "Replay")  # the tab's own path refuses as well, and says why
     assert "type the connection name" in tab.notice.text()
-    await asyncio.sleep(0.1)
+    await tasks.wait_all()
     assert not trading.connections.get(config.id).is_live_trade and not tab.live.isChecked()
     dialog.reject()
 
@@ -279,7 +271,7 @@ async def test_delete_asks_and_refuses_with_an_open_live_position(services: Serv
     box = tab.confirm
     assert box is not None and "BingX X01" in box.text()
     box.button(QMessageBox.StandardButton.Cancel).click()  # cancel keeps it
-    await asyncio.sleep(0.1)
+    await tasks.wait_all()
     assert trading.connections.store.get(config.id) is not None
     tab.delete_button.click()
     await until(lambda: tab.confirm is not None and tab.confirm is not box and tab.confirm.isVisible(), 5, "ask")
@@ -333,7 +325,6 @@ async def test_every_option_round_trips_and_bad_values_are_refused(services: Ser
     form.rate_minute.setValue(90)
     form.rate_concurrent.setValue(2)
     form.pages.setCurrentIndex(3)
-    await asyncio.sleep(0.05)  # let the layout settle before the grab
     save_screenshot(window, "connections-options")
     form.save.click()
     trading = await gui.app.load_trading()

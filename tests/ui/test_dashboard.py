@@ -5,8 +5,7 @@ without the typed name, the chart shows the stored candles with pseudo markers, 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -26,6 +25,7 @@ from cts_desktop.storage.models import Candle, ConfigSet, RealPosition
 from cts_desktop.ui.tabs.dashboard_connections import LiveTradeDialog
 from cts_desktop.ui.theme import apply_theme
 from cts_desktop.ui.widgets import human_bytes
+from tests.helpers.waiting import until
 from tests.ui.conftest import save_screenshot
 
 pytestmark = pytest.mark.asyncio(loop_factories=["qasync"])
@@ -52,15 +52,6 @@ def fast_services(data_dir: Path) -> Iterator[Services]:
         yield svc
     finally:
         svc.close()
-
-
-async def until(predicate: Callable[[], object], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def seed_closed_positions(services: Services) -> Decimal:
@@ -114,7 +105,9 @@ async def test_dashboard_drives_and_shows_the_engine(fast_services: Services) ->
     # freeze the pipelines (no more prices), let the persist loop write, then compare every card with the truth
     assert engine.feed is not None
     await engine.feed.stop()
-    await asyncio.sleep(0.8)
+    await until(lambda: engine._prices.empty(), 10, "the last prices processed")
+    persisted = engine.meters["persist"].cycles
+    await until(lambda: engine.meters["persist"].cycles > persisted, 10, "a persist cycle after the last price")
     assert services.writer.flush(10)
     await dash.refresh()
     cards = dash.cards
@@ -184,7 +177,6 @@ async def test_dashboard_drives_and_shows_the_engine(fast_services: Services) ->
     await window.refresh()  # the status bar, as the window's timer would
     for theme in ("dark", "light"):
         apply_theme(QApplication.instance(), theme)  # type: ignore[arg-type]
-        await asyncio.sleep(0.05)
         save_screenshot(window, f"dashboard-{theme}")
 
     # live-trade switch: refused without the exact typed name, accepted with it

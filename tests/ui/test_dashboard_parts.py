@@ -20,6 +20,7 @@ from cts_desktop.services import Services
 from cts_desktop.ui.bridge import EventBridge
 from cts_desktop.ui.table import Column, DataTable, RowTableModel, fmt_num
 from cts_desktop.ui.tabs.dashboard_connections import LiveTradeDialog
+from tests.helpers.waiting import until
 
 QASYNC = pytest.mark.asyncio(loop_factories=["qasync"])
 
@@ -33,12 +34,17 @@ async def test_bridge_batches_to_five_signals_a_second_with_newest_values(servic
     loop = asyncio.get_running_loop()
     started = loop.time()
     sent = 0
-    while loop.time() - started < 1.0:  # ~2,000 prices a second for 10 symbols
+
+    def burst() -> bool:  # ~2,000 prices a second for 10 symbols, for a second
+        nonlocal sent
         for k in range(10):
             services.bus.publish(PriceUpdate(key="c1", symbol=f"S{k}", price=float(sent), ts_ms=sent))
             sent += 1
-        await asyncio.sleep(0.005)
-    await asyncio.sleep(0.25)
+        return loop.time() - started >= 1.0
+
+    await until(burst, 10, "a second of prices", interval=0.005)
+    await until(lambda: emitted and emitted[-1].get(("c1", "S9")) == (float(sent - 1), sent - 1), 2,
+                "the newest prices flushed")
     bridge.close()
     assert sent > 500
     assert 3 <= len(emitted) <= 7  # one flush per 200 ms

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QSystemTrayIcon
 from cts_desktop.app import GuiApp, create_qapp
 from cts_desktop.services import Services
 from cts_desktop.storage.models import Connection
+from tests.helpers.waiting import until
 from tests.ui.conftest import save_screenshot
 
 pytestmark = pytest.mark.asyncio(loop_factories=["qasync"])
@@ -135,8 +136,7 @@ async def test_crash_hook_logs_and_shows_without_blocking(services: Services) ->
     worker = threading.Thread(target=lambda: 1 / 0, name="worker")
     worker.start()
     worker.join()
-    await asyncio.sleep(0.05)  # let the queued signal reach the GUI thread
-    assert len(gui.crash.shown) == 2
+    await until(lambda: len(gui.crash.shown) == 2, 5, "the worker thread's crash shown on the GUI thread")
     assert "boom in a slot" in gui.crash.shown[0].informativeText()
     assert services.writer.flush(10)
     logs = await gui.app.overview.recent_logs(min_level=logging.CRITICAL)
