@@ -41,11 +41,7 @@ def mermaid(graph: import_graph.ImportGraph) -> str:
         lines.append("  end")
     for source in sorted(edges):
         lines += [f"  {_node(source)} --> {_node(target)}" for target in sorted(edges[source])]
-    modules = len(graph.modules)
-    imports = sum(len(targets) for targets in graph.edges.values())
     lines.append("```")
-    lines.append(f"\n{modules} modules, {imports} imports between them, "
-                 f"{len(import_graph.cycles(graph))} cycles.")
     return "\n".join(lines)
 
 

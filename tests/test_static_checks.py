@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts import import_graph
+from scripts import import_graph, package_graph
 from scripts.import_graph import ImportGraph
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,6 +63,11 @@ def test_no_qt_below_ui(graph: ImportGraph) -> None:
 def test_no_import_cycles(graph: ImportGraph) -> None:
     """Not even one hidden by a lazy or a TYPE_CHECKING import."""
     assert import_graph.cycles(graph) == []
+
+
+def test_the_package_graph_in_the_docs_is_current() -> None:
+    """docs/architecture.md shows the packages and their imports as the code has them."""
+    assert package_graph.main(["--check"]) == 0, "run: python scripts/package_graph.py"
 
 
 def test_the_contracts_catch_what_they_guard(graph: ImportGraph) -> None:
