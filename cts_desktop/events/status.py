@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import enum
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -82,13 +83,11 @@ class TradeEngineStatus:
 
     @property
     def uptime_s(self) -> float:
-        return 0.0 if self.started_at is None else max(0.0, time.time() - self.started_at)
+        return _uptime(self.started_at)
 
     @property
     def success_rate(self) -> float:
-        cycles = sum(loop.cycles for loop in self.loops)
-        errors = sum(loop.errors for loop in self.loops)
-        return 100.0 if cycles == 0 else 100.0 * (cycles - errors) / cycles
+        return _success_rate(self.loops)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +104,7 @@ class EngineStatus:
 
     @property
     def uptime_s(self) -> float:
-        return 0.0 if self.started_at is None else max(0.0, time.time() - self.started_at)
+        return _uptime(self.started_at)
 
     @property
     def active_positions(self) -> int:
@@ -113,10 +112,18 @@ class EngineStatus:
 
     @property
     def success_rate(self) -> float:
-        cycles = sum(loop.cycles for e in self.engines for loop in e.loops)
-        errors = sum(loop.errors for e in self.engines for loop in e.loops)
-        return 100.0 if cycles == 0 else 100.0 * (cycles - errors) / cycles
+        return _success_rate([loop for e in self.engines for loop in e.loops])
 
 
 def worst(healths: list[HealthStatus]) -> HealthStatus:
     return max(healths, default=HealthStatus.UNKNOWN)
+
+
+def _uptime(started_at: float | None) -> float:
+    return 0.0 if started_at is None else max(0.0, time.time() - started_at)
+
+
+def _success_rate(loops: Sequence[LoopStats]) -> float:
+    cycles = sum(loop.cycles for loop in loops)
+    errors = sum(loop.errors for loop in loops)
+    return 100.0 if cycles == 0 else 100.0 * (cycles - errors) / cycles
