@@ -57,7 +57,7 @@ async def run(symbols: int, speed: float, seconds: float, days: int | None, trac
               settle: float = 0.0) -> None:
     import psutil
 
-    from cts_desktop.engine.status import EngineState
+    from cts_desktop.events.status import EngineState
     from cts_desktop.exchanges.adapter import ExchangeAdapter
     from cts_desktop.exchanges.capabilities import RateLimit
     from cts_desktop.exchanges.connections import REPLAY_CONNECTION_ID

@@ -97,7 +97,7 @@ async def engine_part(symbols: int, speed: float, seconds: float, matrix: str, d
     gui.window.resize(1366, 768)
     gui.show()
     gui.start(asyncio.get_running_loop())
-    trading = await gui.facade.dashboard_trading()
+    trading = await gui.app.load_trading()
     config = trading.store.get(REPLAY_CONNECTION_ID)
     assert config is not None
     trading.store.save(replace(config, is_live_trade=False))
@@ -161,8 +161,8 @@ async def engine_part(symbols: int, speed: float, seconds: float, matrix: str, d
 
 
 def chart_part() -> None:
+    from cts_desktop.application.dashboard_data import CandleSeries
     from cts_desktop.ui.charts.chart import CandleChart
-    from cts_desktop.ui.models.dashboard_data import CandleSeries
 
     shared = ROOT.parent / "shared" / "data" / "candles" / "bybit_BTCUSDT-PERP_5m.csv"
     if shared.exists():

@@ -70,20 +70,22 @@ def create_qapp() -> object:
 
 
 class GuiApp:
-    """The running GUI: services, facade, window and crash hooks, with an orderly shutdown."""
+    """The running GUI: services, the application layer, window and crash hooks, with an orderly shutdown."""
 
     def __init__(self, services: Services) -> None:
-        from cts_desktop.facade import AppFacade
+        from cts_desktop.application.application import Application
         from cts_desktop.ui.crash import CrashReporter
         from cts_desktop.ui.main_window import MainWindow
         from cts_desktop.ui.security import SecurityActions
+        from cts_desktop.ui.table import keep_state_in
 
         self.services = services
-        self.facade = AppFacade(services)
+        keep_state_in(services.paths.config)  # the tables' column state
+        self.app = Application(services)
         self.quit_event = asyncio.Event()
         self.signal_timer: object | None = None  # keeps Python running signal handlers (quit_on_signals)
-        self.security = SecurityActions(services)
-        self.window = MainWindow(self.facade, self.quit_event.set, self.security)
+        self.security = SecurityActions(self.app.security)
+        self.window = MainWindow(self.app, self.quit_event.set, self.security)
         self.security.parent = self.window
         self.crash = CrashReporter(self.window, services.redactor.redact)
 
@@ -96,7 +98,7 @@ class GuiApp:
         from cts_desktop.ui.tasks import spawn
 
         # connections, Replay and the coordinator (ccxt/numba imports in a worker thread) once the window is up
-        spawn(self.facade.dashboard_trading(), "trading services")
+        spawn(self.app.load_trading(), "trading services")
 
     async def wait_for_quit(self) -> None:
         await self.quit_event.wait()

@@ -73,7 +73,7 @@ def run(argv: list[str]) -> int:
 
         return run_self_test()
     if args.restore_backup is not None:
-        from cts_desktop.database_safety import restore_from_command_line
+        from cts_desktop.services import restore_from_command_line
 
         status, message = restore_from_command_line(args.restore_backup, args.data_dir, args.db_url)
         print(message, file=sys.stderr if status else sys.stdout, flush=True)

@@ -7,7 +7,7 @@ import logging
 import signal
 import sys
 
-from cts_desktop.engine.events import DatabaseDamaged
+from cts_desktop.events.app import DatabaseDamaged
 from cts_desktop.services import AppOptions, Services
 from cts_desktop.startup import StartupError, open_services
 

@@ -118,7 +118,7 @@ class SelfTest:
         try:
             revision = await asyncio.to_thread(db.migrate)
             head = head_revision()
-            if revision != head or current_revision(db) != head:
+            if revision != head or current_revision(db.engine) != head:
                 raise SelfTestFailure(f"migrated to {revision}, but the newest migration is {head}")
             problems = db.integrity_check()
             if problems:

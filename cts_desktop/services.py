@@ -1,6 +1,6 @@
 """The services of one app process, built in one place (no Qt here): paths, logging, secrets, database, writer,
 settings, the event bus and the alert monitor. ``app.py`` builds them for the GUI or headless mode and the UI
-reaches them only through ``facade.py``.
+reaches them only through the application layer (``application/``).
 """
 
 from __future__ import annotations
@@ -10,21 +10,23 @@ import json
 import logging
 import os
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cts_desktop import __version__
-from cts_desktop.database_safety import DatabaseSafety, ensure_undamaged
-from cts_desktop.engine.events import DatabaseHealthChanged, EventBus, SettingsChanged
+from cts_desktop.events.app import DatabaseHealthChanged, SettingsChanged
+from cts_desktop.events.bus import EventBus
 from cts_desktop.monitoring.alert_monitor import AlertMonitor
 from cts_desktop.monitoring.logging_setup import LoggingHandles, configure_logging, set_level
 from cts_desktop.monitoring.redaction import RedactingFilter, SecretRedactor
 from cts_desktop.paths import AppPaths, resolve_paths
-from cts_desktop.storage.backups import backup_folder
+from cts_desktop.storage.backups import backup_before_upgrade, backup_folder
 from cts_desktop.storage.db import Database, DatabaseError, normalise_url, sqlite_url
 from cts_desktop.storage.retention import RetentionCleaner
+from cts_desktop.storage.safety import DatabaseSafety, ensure_undamaged
 from cts_desktop.storage.secrets import SecretRef, SecretStore, SecretStoreError
-from cts_desktop.storage.settings_store import SettingChange, SettingsStore
+from cts_desktop.storage.settings_store import SettingsStore
 from cts_desktop.storage.writer import BatchedWriter
 
 if TYPE_CHECKING:
@@ -144,21 +146,23 @@ class Services:
             log.warning("secrets: %s", self.secrets.status().message)
         self.db = open_database(database_choice(self.paths, options.db_url), self.paths, self.secrets)
         ensure_undamaged(self.db, backup_folder(self.paths.data), options.data_dir)
-        self.revision = self.db.migrate(backup_folder(self.paths.data))
+        self.revision = self.db.migrate(partial(backup_before_upgrade, folder=backup_folder(self.paths.data)))
         log.info("database %s at revision %s", self.db.display_url, self.revision)
         self.writer = BatchedWriter(self.db, spool_file=self.paths.logs / "pending-db-rows.jsonl")
         self.logging.attach_database(self.writer)  # queued now, written once the writer starts
-        self.settings = SettingsStore(self.db)
+        self.bus = EventBus()
+        self.settings = SettingsStore(self.db, self.bus)
         self.settings.load()
         if options.log_level is None:
             set_level(str(self.settings.get("system.log_level")))
-        self.bus = EventBus()
         self.alert_monitor = AlertMonitor(self.db, self.writer, self.settings.values, self.bus,
                                           interval_s=options.alert_interval_s)
         self.retention = RetentionCleaner(self.db, self.settings.values)
-        self.safety = DatabaseSafety(self)
+        self.safety = DatabaseSafety(self.db, self.paths.data, self.settings.values, self.bus,
+                                     data_dir=options.data_dir, halt=self._halt_for_the_database,
+                                     close_writers=self._close_writers)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self.settings.subscribe(self._on_settings_changed)
+        self.bus.subscribe(SettingsChanged, self._on_settings_changed)
         self.writer.on_health_change(self._on_writer_health)
         self.started = False
         self._trading: Trading | None = None
@@ -167,9 +171,11 @@ class Services:
     def trading(self) -> Trading:
         """Connections, Replay and the coordinator, built on first use (they import ccxt, numba, aiohttp)."""
         if self._trading is None:
+            from cts_desktop.engine.deps import EngineDeps
             from cts_desktop.trading import Trading
 
-            self._trading = Trading(self, replay_speed=self.options.replay_speed)
+            deps = EngineDeps(self.db, self.writer, self.settings, self.bus)
+            self._trading = Trading(deps, self.secrets, replay_speed=self.options.replay_speed)
         return self._trading
 
     @property
@@ -186,6 +192,8 @@ class Services:
         """Start the writer and, given the loop (it need not run yet), the alert monitor's rounds, the
         retention cleanup and the periodic backups on it."""
         self._loop = loop
+        if loop is not None:
+            self.bus.attach(loop)
         self.writer.start()
         if loop is not None:
             self.alert_monitor.start(loop)
@@ -241,21 +249,50 @@ class Services:
 
     # --- glue -------------------------------------------------------------------------------------------------
 
-    def _publish_threadsafe(self, event: SettingsChanged | DatabaseHealthChanged) -> None:
-        loop = self._loop
-        if loop is not None and loop.is_running():
-            loop.call_soon_threadsafe(self.bus.publish, event)
-        else:
-            self.bus.publish(event)
+    async def _halt_for_the_database(self) -> None:
+        await self.stop_monitoring()
+        await self.stop_trading()
 
-    def _on_settings_changed(self, changes: list[SettingChange]) -> None:
-        for change in changes:
-            if change.key == "system.log_level" and self.options.log_level is None:
-                set_level(str(change.new))
-        self._publish_threadsafe(SettingsChanged(changes=tuple((c.key, c.old, c.new) for c in changes)))
+    async def _close_writers(self) -> None:
+        self.logging.detach_database()
+        await asyncio.to_thread(self.writer.stop)
+
+    def _on_settings_changed(self, event: SettingsChanged) -> None:
+        for key, _old, new in event.changes:
+            if key == "system.log_level" and self.options.log_level is None:
+                set_level(str(new))
 
     def _on_writer_health(self, healthy: bool, message: str | None) -> None:
-        self._publish_threadsafe(DatabaseHealthChanged(healthy=healthy, message=message))
+        self.bus.publish_threadsafe(DatabaseHealthChanged(healthy=healthy, message=message))
 
 
-__all__ = ["AppOptions", "DatabaseError", "Services", "open_database", "save_database_choice"]
+def database_file(paths: AppPaths, db_url: str | None) -> Path | None:
+    """The SQLite file the app would open with these options; None for PostgreSQL."""
+    url = database_choice(paths, db_url)
+    if not url:
+        return paths.sqlite_file
+    parsed = normalise_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return None
+    return Path(parsed.database)
+
+
+def restore_from_command_line(backup: Path, data_dir: Path | None, db_url: str | None) -> tuple[int, str]:
+    """``cts-desktop --restore-backup FILE``: (exit status, message)."""
+    from cts_desktop.storage.backups import BackupError
+    from cts_desktop.storage.restore import restore_backup
+
+    paths = resolve_paths(data_dir)
+    database = database_file(paths, db_url)
+    if database is None:
+        return 2, ("cts-desktop: the configured database is a PostgreSQL server: restore a dump with its own tool "
+                   "(pg_restore), see Settings › System › Backups")
+    try:
+        result = restore_backup(backup.expanduser().resolve(), database)
+    except BackupError as exc:
+        return 2, f"cts-desktop: {exc}"
+    return 0, f"{result.describe()} Start CTS Desktop again to use it."
+
+
+__all__ = ["AppOptions", "DatabaseError", "Services", "open_database", "restore_from_command_line",
+           "save_database_choice"]

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import TYPE_CHECKING
 
-from cts_desktop.engine.connection_engine import EngineDeps
 from cts_desktop.engine.coordinator import GlobalTradeEngineCoordinator
-from cts_desktop.engine.events import ConnectionsChanged, EventBus
+from cts_desktop.engine.deps import EngineDeps
 from cts_desktop.engine.lease import LeaseKeeper
+from cts_desktop.events.app import ConnectionsChanged
+from cts_desktop.events.bus import EventBus
 from cts_desktop.exchanges.adapter import ExchangeAdapter
 from cts_desktop.exchanges.capabilities import RateLimit
 from cts_desktop.exchanges.connections import REPLAY_CONNECTION_ID, ConnectionConfig, ConnectionService
@@ -26,9 +26,6 @@ from cts_desktop.exchanges.models import Credentials
 from cts_desktop.exchanges.replay_connection import ReplayOptions, ReplayRuntime
 from cts_desktop.storage.connections_store import KeyringConnectionSecrets, SqlConnectionStore
 from cts_desktop.storage.secrets import SecretStore
-
-if TYPE_CHECKING:
-    from cts_desktop.services import Services
 
 log = logging.getLogger("cts.engine.trading")
 
@@ -73,25 +70,22 @@ class PublishingConnectionStore:
 
 
 class Trading:
-    def __init__(self, services: Services, replay_speed: float = 1.0) -> None:
-        self.services = services
-        self.store = PublishingConnectionStore(SqlConnectionStore(services.db), services.bus)
-        self.secrets = KeyringConnectionSecrets(services.secrets)
+    def __init__(self, deps: EngineDeps, secrets: SecretStore, replay_speed: float = 1.0) -> None:
+        db = deps.db
+        self.store = PublishingConnectionStore(SqlConnectionStore(db), deps.bus)
+        self.secrets = KeyringConnectionSecrets(secrets)
         self.connections = ConnectionService(self.store, self.secrets)
-        usable = services.secrets.status().usable
+        usable = secrets.status().usable
         replay_secrets = self.secrets if usable else _SessionSecrets()
         self.replay = ReplayRuntime(replay_secrets, ReplayOptions(speed=replay_speed))
         self.external_replay = os.environ.get("CTS_REPLAY_URL")
-        if services.db.created_now:  # first start only: a predefined connection the user deleted stays deleted
+        if db.created_now:  # first start only: a predefined connection the user deleted stays deleted
             created = self.connections.ensure_predefined()
             for config in created:
                 log.info("created the predefined connection %s (disabled until keys are entered and tested)",
                          config.name)
         self.replay.ensure_connection(self.store)
-        self.coordinator = GlobalTradeEngineCoordinator(
-            EngineDeps(services.db, services.writer, services.settings, services.bus),
-            self.connections, self.adapter_for, LeaseKeeper(services.db),
-        )
+        self.coordinator = GlobalTradeEngineCoordinator(deps, self.connections, self.adapter_for, LeaseKeeper(db))
 
     async def adapter_for(self, config: ConnectionConfig) -> ExchangeAdapter:
         if config.id == REPLAY_CONNECTION_ID or config.is_replay:

@@ -25,6 +25,7 @@ from typing import Any
 
 from cts_desktop.backtest.signals import INDICATIONS
 from cts_desktop.domain.adjust import Adjust, BlockParams, DcaParams
+from cts_desktop.domain.exits import ExitParams
 from cts_desktop.domain.matrix import ExitMatrix, build_matrix
 
 Trailing = tuple[float, float]
@@ -110,6 +111,14 @@ class ConfigurationSetDef:
             d["dca_params"] = DcaParams(tuple(float(x) for x in dp["distances"]),
                                         tuple(float(x) for x in dp["sizes"]), int(dp["max_steps"]))
         return cls(**d)
+
+
+def exit_params_from(values: dict[str, object]) -> ExitParams:
+    """pc, taker fee and the Preset position timeout from the settings (backtests and the Preset engine)."""
+    pc = float(values["overall.position_cost"]) / 100.0  # type: ignore[arg-type]
+    fee = float(values["overall.default_taker_fee"]) / 100.0  # type: ignore[arg-type]
+    timeout_h = float(values["strategy.preset_position_timeout_hours"])  # type: ignore[arg-type]
+    return ExitParams(pc=pc, fee=fee, timeout_s=timeout_h * 3600.0)
 
 
 def adjust_params_from(values: dict[str, object]) -> tuple[BlockParams, DcaParams]:

@@ -1,5 +1,6 @@
-"""Database side of backtests and presets: stored runs, the predefined presets, sets saved from auto-optimal and
-the preset type of each connection. Plain functions on a Session (callers run them through ``Database.run``)."""
+"""Database side of backtests and presets: stored runs (auto-optimal rows as JSON and back), the predefined presets,
+sets saved from auto-optimal and the preset type of each connection. Plain functions on a Session (callers run them
+through ``Database.run``)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from cts_desktop.backtest.optimal import OptimalRow
 from cts_desktop.backtest.presets import PREDEFINED, ConfigurationSetDef, PresetTypeDef
-from cts_desktop.backtest.runner import FixedSet
+from cts_desktop.backtest.runner import FixedSet, Trade, adjust_from_json, adjust_to_json
+from cts_desktop.domain.exits import ExitConfig
 from cts_desktop.storage.models import Backtest
 from cts_desktop.storage.models_presets import ConnectionPreset, PresetSet, PresetType, PresetTypeSet
 
@@ -251,3 +253,75 @@ def preset_signature(session: Session, connection_id: str) -> tuple[int | None, 
     links = session.execute(select(PresetTypeSet.set_id, PresetTypeSet.priority, PresetTypeSet.active)
                             .where(PresetTypeSet.preset_type_id == type_id).order_by(PresetTypeSet.set_id)).all()
     return type_id, tuple((int(a), int(b), bool(c)) for a, b, c in links)
+
+
+def _enc(x: float) -> float | str | None:
+    """JSON for a figure: inf is kept as the text "inf" (a PF without losses), NaN becomes null."""
+    if math.isnan(x):
+        return None
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return x
+
+
+def _dec(x: Any) -> float:
+    if x is None:
+        return math.nan
+    return float(x)
+
+
+_ROW_FIGURES = ("net_pct", "gross_pf", "pf_a", "pf_b", "avg_pf", "per_48h", "drawdown_time_h", "max_drawdown_pct",
+                "avg_duration_min")
+
+
+def row_json(r: OptimalRow) -> dict[str, Any]:
+    """An auto-optimal row as JSON for a stored run or a coordination result (inf kept as text)."""
+    return {"symbol": r.symbol, "set_index": r.set_index, "set": r.set_name, "indication": r.indication,
+            "params": list(r.params), "direction": r.direction, "tp": r.exit.tp, "sl": r.exit.sl,
+            "trail_start": r.exit.trail_start, "trail_stop": r.exit.trail_stop, "trades": r.trades, "wins": r.wins,
+            "win_rate_pct": _enc(r.win_rate_pct), "valid": r.valid, "reason": r.reason, "order": r.order,
+            **adjust_to_json(r.adjust), **{name: _enc(getattr(r, name)) for name in _ROW_FIGURES}}
+
+
+def row_from_json(d: dict[str, Any]) -> OptimalRow:
+    """An auto-optimal row as stored by :func:`row_json` (auto-optimal runs, preset coordination)."""
+    figures = {name: _dec(d.get(name)) for name in _ROW_FIGURES}
+    return OptimalRow(
+        symbol=str(d["symbol"]), set_index=int(d.get("set_index", 0)), set_name=str(d.get("set", "")),
+        indication=str(d["indication"]), params=tuple(float(x) for x in d["params"]), direction=int(d["direction"]),
+        exit=ExitConfig(float(d["tp"]), float(d["sl"]), float(d["trail_start"]), float(d["trail_stop"])),
+        trades=int(d["trades"]), wins=int(d.get("wins", 0)), per_24h=figures["per_48h"] / 2.0,
+        valid=bool(d["valid"]), reason=str(d.get("reason", "")), order=int(d.get("order", 0)),
+        adjust=adjust_from_json(d), **figures,
+    )
+
+
+@dataclass(slots=True)
+class StoredRun:
+    """A stored run read back: auto-optimal rows, or a backtest's summary, equity and trades."""
+
+    id: int
+    kind: str
+    name: str
+    params: dict[str, Any]
+    summary: dict[str, Any]
+    rows: list[OptimalRow]
+    definitions: list[ConfigurationSetDef]
+    equity: list[tuple[float, float]]
+    trades: list[Trade]
+
+
+def read_run(session: Session, run_id: int) -> StoredRun | None:
+    """A stored run with its rows, definitions, equity and trades (None when there is no such run)."""
+    row = get_backtest(session, run_id)
+    if row is None:
+        return None
+    params = dict(row.params or {})
+    metrics = dict(row.metrics or {})
+    kind = str(params.get("kind", "backtest"))
+    rows = [row_from_json(d) for d in metrics.get("rows", [])] if kind == "optimal" else []
+    definitions = [ConfigurationSetDef.from_json(d) for d in params.get("sets", [])] if kind == "optimal" else []
+    trades = [Trade.from_row(t) for t in metrics.get("trades", [])]
+    equity = [(float(a), float(b)) for a, b in (row.equity or [])]
+    return StoredRun(int(row.id), kind, row.name, params, dict(metrics.get("summary") or {}), rows, definitions,
+                     equity, trades)

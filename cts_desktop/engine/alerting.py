@@ -3,8 +3,8 @@ notification) and stored in the ``alerts`` table through the batched writer (the
 
 from __future__ import annotations
 
-from cts_desktop.engine.events import EventBus
-from cts_desktop.engine.trading_events import AlertRaised
+from cts_desktop.events.bus import EventBus
+from cts_desktop.events.trading import AlertRaised
 from cts_desktop.storage.models import Alert
 from cts_desktop.storage.writer import BatchedWriter
 

@@ -9,8 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from cts_desktop.engine.alerting import raise_alert
-from cts_desktop.engine.events import EventBus
-from cts_desktop.exchanges.clock import ClockReading, describe_offset
+from cts_desktop.events.bus import EventBus
+from cts_desktop.events.status import describe_offset
+from cts_desktop.exchanges.clock import ClockReading
 from cts_desktop.storage.writer import BatchedWriter
 
 

@@ -24,7 +24,6 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -32,7 +31,7 @@ from cts_desktop.domain.book import SetBook
 from cts_desktop.engine import engine_config as cfg
 from cts_desktop.engine import warmup
 from cts_desktop.engine.clock_watch import ClockWatch
-from cts_desktop.engine.events import EventBus
+from cts_desktop.engine.deps import EngineDeps
 from cts_desktop.engine.heap import settle_heap
 from cts_desktop.engine.market_rules import MarketCatalog
 from cts_desktop.engine.order_manager import EntrySignal, OrderManager
@@ -40,24 +39,18 @@ from cts_desktop.engine.paper_broker import PaperBroker
 from cts_desktop.engine.persistence import EngineStore, load_snapshots, write_markets
 from cts_desktop.engine.pipeline import PipelineUpdate, SymbolPipeline
 from cts_desktop.engine.prehistory import Prehistory
-from cts_desktop.engine.status import (
-    ConnectionStatus,
-    EngineState,
-    HealthRules,
-    LoopMeter,
-    TradeEngineStatus,
-    worst,
-)
-from cts_desktop.engine.trading_events import IndicationFired, PriceUpdate, TradeEngineChanged
+from cts_desktop.engine.preset_engine import attach_preset_engine
+from cts_desktop.engine.preset_runner import PresetRunner
+from cts_desktop.engine.status import HealthRules, LoopMeter
+from cts_desktop.events.app import SettingsChanged
+from cts_desktop.events.status import ConnectionStatus, EngineState, TradeEngineStatus, worst
+from cts_desktop.events.trading import IndicationFired, PriceUpdate, TradeEngineChanged
 from cts_desktop.exchanges.adapter import ExchangeAdapter
 from cts_desktop.exchanges.connections import ConnectionConfig
 from cts_desktop.exchanges.errors import ExchangeError
 from cts_desktop.exchanges.live_prices import LivePriceFeed
 from cts_desktop.exchanges.symbols import SymbolSelectionConfig, SymbolSelector
-from cts_desktop.storage.db import Database
-from cts_desktop.storage.settings_store import SettingsStore
 from cts_desktop.storage.types import to_decimal
-from cts_desktop.storage.writer import BatchedWriter
 
 MAIN_SLICE_S = 0.005  # the main loop yields to the event loop after this much work within one batch of prices
 LAST_SYNC_TIMEOUT_S = 20.0  # the reconciliation at a stop gives up after this long
@@ -65,14 +58,6 @@ LAST_SYNC_TIMEOUT_S = 20.0  # the reconciliation at a stop gives up after this l
 log = logging.getLogger("cts.engine")
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class EngineDeps:
-    db: Database
-    writer: BatchedWriter
-    settings: SettingsStore
-    bus: EventBus
 
 
 class ConnectionEngine:
@@ -112,11 +97,11 @@ class ConnectionEngine:
         self._mirror_positions: dict[tuple[str, int], int] = {}  # (symbol, set row) → Real position id
         self._reload_pipelines = False
         self._settings_unsub: Callable[[], None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None  # the loop the engine runs on (settings hop onto it)
         self.crashed: BaseException | None = None
-        self._stop_requested = False
+        self.stop_requested = False  # stop() was called: a warm-up in progress gives up
         self._start_task: asyncio.Task[None] | None = None
-        self._start_snapshots: dict[str, bytes] = {}  # stored book snapshots, restored with the warm-up
+        self.start_snapshots: dict[str, bytes] = {}  # stored book snapshots, restored with the warm-up
+        self.preset_runner: PresetRunner | None = None  # the Preset engine's, while a preset type is assigned
         # how old the oldest price of each processed batch was (exchange timestamp → processed), for lag metrics
         self.lag_ms: deque[float] = deque(maxlen=5000)
         self.clock_watch = ClockWatch(config.id, config.name, config.exchange_id, deps.bus, deps.writer, self._publish)
@@ -145,7 +130,7 @@ class ConnectionEngine:
     async def start(self) -> None:
         if self.state in (EngineState.RUNNING, EngineState.PAUSED, EngineState.STARTING):
             return
-        self._stop_requested = False
+        self.stop_requested = False
         self.state = EngineState.STARTING
         self.started_at = time.time()
         self.connection_status = ConnectionStatus.CONNECTING
@@ -164,20 +149,16 @@ class ConnectionEngine:
         except Exception as error:
             self._fail(error)
             raise
-        self._loop = asyncio.get_running_loop()
-        self._settings_unsub = self.deps.settings.subscribe(self._on_settings)
+        self._settings_unsub = self.deps.bus.subscribe(SettingsChanged, self._on_settings)
         self.feed = self.feed_factory(self.adapter, self.symbols, self._on_feed_price,
                                       poll_interval_s=cfg.number(self.values, "overall.market_timeframe_s"))
         self.feed.start()
-        self._spawn(self._main_loop(), "main")
-        self._spawn(self._order_loop(), "orders")
-        self._spawn(self._sync_loop(), "sync")
-        self._spawn(self._persist_loop(), "persist")
-        self._spawn(self._symbol_refresh_loop(), "symbols")
-        # --- Preset engine hook (issue 8): the assigned preset type's sets, fed by this engine's PriceUpdate events
-        from cts_desktop.engine.preset_engine import attach_preset_engine
-
-        attach_preset_engine(self)
+        self.spawn(self._main_loop(), "main")
+        self.spawn(self._order_loop(), "orders")
+        self.spawn(self._sync_loop(), "sync")
+        self.spawn(self._persist_loop(), "persist")
+        self.spawn(self._symbol_refresh_loop(), "symbols")
+        attach_preset_engine(self)  # the assigned preset type's sets, fed by this engine's PriceUpdate events
         settle_heap()
         self.state = EngineState.PAUSED if self.paused else EngineState.RUNNING
         self.connection_status = ConnectionStatus.CONNECTED
@@ -188,7 +169,7 @@ class ConnectionEngine:
 
     async def stop(self) -> None:
         """Stop every loop and persist the state; exchange positions keep their exchange-side TP/SL."""
-        self._stop_requested = True
+        self.stop_requested = True
         if self._start_task is not None and not self._start_task.done():
             self._start_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -249,7 +230,8 @@ class ConnectionEngine:
         log.info("engine resumed for %s", self.config.name, extra={"connection_id": self.config.id})
         self._publish()
 
-    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        """Run ``coro`` as one of the engine's loops: stopped with the engine, its crash fails the engine."""
         task = asyncio.create_task(coro, name=f"{self.config.id}:{name}")
         task.add_done_callback(self._task_done)
         self._tasks.append(task)
@@ -274,7 +256,7 @@ class ConnectionEngine:
 
     async def _connect(self) -> None:
         values = self.values
-        self._set_progress(0.05, "loading markets")
+        self.set_progress(0.05, "loading markets")
         await self.adapter.import_library()
         markets = await self.adapter.markets()
         self.catalog = MarketCatalog(self.adapter.client, markets)
@@ -285,7 +267,7 @@ class ConnectionEngine:
         except ExchangeError as error:
             log.warning("could not set %s position mode: %s", self.config.position_mode, error,
                         extra={"connection_id": self.config.id})
-        self._set_progress(0.15, "selecting symbols")
+        self.set_progress(0.15, "selecting symbols")
         self.selector = SymbolSelector(self.adapter, self._symbol_selection())
         self.symbols = (await self.selector.current(force=True)).symbols
         balance = await self.adapter.balance("USDT")
@@ -303,14 +285,14 @@ class ConnectionEngine:
             limits=lambda: cfg.risk_limits(self.values, self.config.exchange_id,
                                            self.config.settings.live_volume_factor),
         )
-        self._set_progress(0.25, "reconciling orders and positions")
+        self.set_progress(0.25, "reconciling orders and positions")
         report = await self.orders.reconcile(self.symbols)
         log.info("reconciled with the exchange: %s", report, extra={"connection_id": self.config.id})
         # the stored book snapshots are restored with the warm-up (in its worker process): restoring a
         # decompresses tens of MB per symbol, which must not run on the GUI's event loop
         self._build_pipelines()
         connection_id = self.config.id
-        self._start_snapshots = await self.deps.db.run(lambda session: load_snapshots(session, connection_id))
+        self.start_snapshots = await self.deps.db.run(lambda session: load_snapshots(session, connection_id))
 
     def _symbol_selection(self) -> SymbolSelectionConfig:
         return cfg.symbol_selection(self.values, self.config.settings.use_main_symbols)
@@ -338,16 +320,12 @@ class ConnectionEngine:
         s = self.config.settings
         return {"main": s.live_pf_min_main, "real": s.live_pf_min_real, "drawdown_hours": s.max_drawdown_hours}
 
-    def _db(self, fn: Callable[..., T], *args: Any) -> Coroutine[Any, Any, T]:
-        """``fn(session, *args)`` in one transaction off the event loop."""
-        return self.deps.db.run(lambda session: fn(session, *args))
-
     async def _store_markets(self) -> None:
         assert self.catalog is not None
         infos, connection_id = list(self.catalog.markets.values()), self.config.id
         await self.deps.db.run(lambda session: write_markets(session, connection_id, infos))
 
-    def _set_progress(self, fraction: float, text: str) -> None:
+    def set_progress(self, fraction: float, text: str) -> None:
         self.progress, self.progress_text = fraction, text
         self.connection_status = ConnectionStatus.LOADING if fraction < 1.0 else self.connection_status
         self._publish()
@@ -393,20 +371,25 @@ class ConnectionEngine:
             return
         main_on = bool(self.values["system.main_engine_enabled"])
         update = pipeline.on_price(ts_ms / 1000.0, price, entries_allowed=not self.paused and main_on)
-        self._collect(symbol, update)
+        self.collect(symbol, update)
         for indication in update.indications:
             self.deps.bus.publish(IndicationFired(key=self.config.id, symbol=symbol, indication=indication.kind.value,
                                                   direction="long" if indication.direction > 0 else "short",
                                                   price=indication.price))
         for signal, row, entry_time in update.signals:
-            self._signals.put_nowait((symbol, signal, row, entry_time))
+            self.send_signal(symbol, signal, row, entry_time)
         for row in update.mirrored_exits:
             position_id = self._mirror_positions.pop((symbol, row), None)
             if position_id is not None:
                 self._exits.put_nowait(position_id)
         self.deps.bus.publish(PriceUpdate(key=self.config.id, symbol=symbol, price=price, ts_ms=ts_ms))
 
-    def _collect(self, symbol: str, update: PipelineUpdate) -> None:
+    def send_signal(self, symbol: str, signal: EntrySignal, set_row: int, at: float) -> None:
+        """Queue a Real entry signal for the order loop (``set_row`` -1: not a set of this engine's book)."""
+        self._signals.put_nowait((symbol, signal, set_row, at))
+
+    def collect(self, symbol: str, update: PipelineUpdate) -> None:
+        """Note what a price moved in ``symbol``'s book for the next persist (the warm-up replays collect too)."""
         self.store.touch(symbol, update.closed_rows.tolist())
         self.store.touch(symbol, update.status_changed)
         if len(update.closed_rows) and bool(self.values["system.persist_pseudo_results"]):
@@ -490,23 +473,9 @@ class ConnectionEngine:
                                               poll_interval_s=cfg.number(self.values, "overall.market_timeframe_s"))
                 self.feed.start()
 
-    def _on_settings(self, changes: list[Any]) -> None:
-        """Settings subscribers are called in the thread that saved (often a worker): the pipelines are only
-        touched on the engine's loop, between two price cycles."""
-        keys = [c.key for c in changes]
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            self._apply_settings(keys)
-        else:
-            loop.call_soon_threadsafe(self._apply_settings, keys)
-
-    def _apply_settings(self, keys: list[str]) -> None:
+    def _on_settings(self, event: SettingsChanged) -> None:
+        """Stored settings reach the running engine as an event on its loop, between two price cycles."""
+        keys = event.keys
         if self.state is EngineState.STOPPED:
             return
         values = self.values

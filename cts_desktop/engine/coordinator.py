@@ -20,11 +20,12 @@ from sqlalchemy.orm import Session
 
 from cts_desktop.engine import engine_config as cfg
 from cts_desktop.engine.alerting import raise_alert
-from cts_desktop.engine.connection_engine import ConnectionEngine, EngineDeps
+from cts_desktop.engine.connection_engine import ConnectionEngine
+from cts_desktop.engine.deps import EngineDeps
 from cts_desktop.engine.lease import LeaseKeeper
-from cts_desktop.engine.status import EngineState, EngineStatus, HealthStatus, TradeEngineStatus, worst
 from cts_desktop.engine.supervisor import Supervisor
-from cts_desktop.engine.trading_events import EngineStatusChanged
+from cts_desktop.events.status import EngineState, EngineStatus, HealthStatus, TradeEngineStatus, worst
+from cts_desktop.events.trading import EngineStatusChanged
 from cts_desktop.exchanges.adapter import ExchangeAdapter
 from cts_desktop.exchanges.connections import ConnectionConfig, ConnectionService
 from cts_desktop.storage.models import EngineState as EngineStateRow

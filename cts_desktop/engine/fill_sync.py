@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from cts_desktop.engine import funding_ledger
 from cts_desktop.engine import position_ledger as ledger
 from cts_desktop.engine.broker import Broker
+from cts_desktop.engine.ledger_writes import LedgerWrites
 from cts_desktop.exchanges.errors import ExchangeError
 from cts_desktop.exchanges.models import FundingPayment as FundingReport
 from cts_desktop.exchanges.models import Trade
@@ -33,9 +34,10 @@ RATE_WINDOW_MS = 60_000  # a settlement's rate is looked up this far around the 
 
 
 class FillSync:
-    def __init__(self, connection_id: str, db: Database, broker: Broker) -> None:
+    def __init__(self, connection_id: str, db: Database, broker: Broker, ledger: LedgerWrites) -> None:
         self.connection_id = connection_id
         self.db = db
+        self.ledger = ledger
         self.broker = broker
         self._trades_since: dict[str, int | None] = {}
         self._funding_since: dict[str, int | None] = {}
@@ -100,7 +102,7 @@ class FillSync:
         return min(near, key=lambda r: abs(r[0] - ts))[1] if near else None
 
     def _record_funding(self, reports: list[FundingReport]) -> Awaitable[set[int]]:
-        return self.db.run(lambda s: funding_ledger.record_funding(s, self.connection_id, reports))
+        return self.ledger(lambda s: funding_ledger.record_funding(s, self.connection_id, reports))
 
     def _mark_from_db(self, symbol: str, model: type[Fill] | type[FundingPayment]) -> Awaitable[int | None]:
         return self.db.run(lambda s: self._start_mark(s, symbol, model))
@@ -121,7 +123,7 @@ class FillSync:
     async def _store(self, fetched: list[Trade], symbol: str, *, move_mark: bool) -> int:
         trades = await self._complete(fetched)
         connection_id = self.connection_id
-        added = await self.db.run(lambda s: ledger.store_fills(s, connection_id, trades)) if trades else 0
+        added = await self.ledger(lambda s: ledger.store_fills(s, connection_id, trades)) if trades else 0
         if move_mark and fetched and len(trades) == len(fetched):  # the mark moves only past stored fills
             newest = max(t.timestamp or 0 for t in fetched)
             self._trades_since[symbol] = max(self._trades_since.get(symbol) or 0, newest - OVERLAP_MS)

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from cts_desktop.engine import order_records as rec
 from cts_desktop.engine.broker import Broker
+from cts_desktop.engine.ledger_writes import LedgerWrites
 from cts_desktop.exchanges.errors import OrderUnknownError, TemporaryError
 from cts_desktop.storage.db import Database
 
@@ -35,11 +36,12 @@ class InFlightReport:
 
 class InFlightOrders:
     def __init__(
-        self, connection_id: str, db: Database, broker: Broker, *, grace: timedelta = UNKNOWN_ORDER_GRACE,
-        clock: Callable[[], float] = time.monotonic,
+        self, connection_id: str, db: Database, broker: Broker, ledger: LedgerWrites, *,
+        grace: timedelta = UNKNOWN_ORDER_GRACE, clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.connection_id = connection_id
         self.db = db
+        self.ledger = ledger
         self.broker = broker
         self.grace = grace
         self.clock = clock
@@ -71,7 +73,7 @@ class InFlightOrders:
                 report.still_unknown += 1
                 return set()
             why = "not on the exchange: it was never received (the app stopped or the request was lost)"
-            await self.db.run(lambda s: rec.mark_order_failed(s, client_id, "not_sent", why))
+            await self.ledger(lambda s: rec.mark_order_failed(s, client_id, "not_sent", why))
             self._retry.pop(client_id, None)
             report.not_sent += 1
             log.warning("order %s was never received by the exchange; marked not sent", client_id,
@@ -83,7 +85,7 @@ class InFlightOrders:
             log.info("order %s still unknown (%s); next look-up in %.0f s", client_id, error,
                      self._retry[client_id][1], extra={"connection_id": self.connection_id, "symbol": symbol})
             return set()
-        touched = await self.db.run(lambda s: rec.apply_order_answer(s, client_id, answer))
+        touched = await self.ledger(lambda s: rec.apply_order_answer(s, client_id, answer))
         self._retry.pop(client_id, None)
         report.resolved += 1
         log.info("order %s resolved by its client id: %s", client_id, rec.order_status(answer),

@@ -29,12 +29,13 @@ from cts_desktop.engine import order_records as rec
 from cts_desktop.engine import position_ledger as ledger
 from cts_desktop.engine.broker import Broker
 from cts_desktop.engine.client_ids import is_ours, new_client_id
-from cts_desktop.engine.events import EventBus
 from cts_desktop.engine.fill_sync import FillSync
 from cts_desktop.engine.inflight import InFlightOrders
+from cts_desktop.engine.ledger_writes import LedgerWrites
 from cts_desktop.engine.position_reconciler import PositionReconciler, SideCheck
 from cts_desktop.engine.settlement import Settlement
-from cts_desktop.engine.trading_events import AlertRaised, OrderChanged, PositionChanged, PositionsReconciled
+from cts_desktop.events.bus import EventBus
+from cts_desktop.events.trading import AlertRaised, OrderChanged, PositionChanged, PositionsReconciled
 from cts_desktop.exchanges.errors import ExchangeError, OrderUnknownError, TemporaryError
 from cts_desktop.exchanges.models import Balance, OrderRequest, OrderSide, OrderType
 from cts_desktop.storage.db import Database
@@ -116,9 +117,10 @@ class OrderManager:
         self._balance: tuple[float, Balance] | None = None
         self._lock = asyncio.Lock()  # one entry or exit at a time: the checks read what the previous one wrote
         self._sync_lock = asyncio.Lock()  # one reconciliation at a time (the sync loop, a start, an emergency stop)
-        self.inflight = InFlightOrders(connection_id, db, broker)
-        self.fills = FillSync(connection_id, db, broker)
-        self.reconciler = PositionReconciler(connection_id, db, self.fills, paper=paper)
+        self.ledger = LedgerWrites(db)
+        self.inflight = InFlightOrders(connection_id, db, broker, self.ledger)
+        self.fills = FillSync(connection_id, db, broker, self.ledger)
+        self.reconciler = PositionReconciler(connection_id, db, self.fills, self.ledger, paper=paper)
         self.last_checks: list[SideCheck] = []
         self._refreshed_all = False
         self.stopping = False
@@ -259,15 +261,15 @@ class OrderManager:
             return "unknown"
         except ExchangeError as error:
             status, message = "rejected", str(error)
-            await self.db.run(lambda s: rec.mark_order_failed(s, client_id, status, message))
+            await self.ledger(lambda s: rec.mark_order_failed(s, client_id, status, message))
             log.error("order %s rejected: %s", client_id, error,
                       extra={"connection_id": self.connection_id, "symbol": request.symbol})
             self._publish_order(client_id, request.symbol, status)
             return status
-        touched = await self.db.run(lambda s: rec.apply_order_answer(s, client_id, answer))
+        touched = await self.ledger(lambda s: rec.apply_order_answer(s, client_id, answer))
         if touched:
             connection_id = self.connection_id
-            await self.db.run(lambda s: ledger.allocate_and_refresh(s, connection_id, touched))
+            await self.ledger(lambda s: ledger.allocate_and_refresh(s, connection_id, touched))
         status = rec.order_status(answer)
         log.info("order %s %s %s %s: %s", client_id, request.side.value, request.amount, request.symbol, status,
                  extra={"connection_id": self.connection_id, "symbol": request.symbol})
@@ -349,17 +351,17 @@ class OrderManager:
         if not self._refreshed_all:
             touched |= {p.id for p in live}  # once after a start: positions stored by an older version
         connection_id = self.connection_id
-        changes = await self.db.run(lambda s: ledger.allocate_and_refresh(s, connection_id, touched))
+        changes = await self.ledger(lambda s: ledger.allocate_and_refresh(s, connection_id, touched))
         self._refreshed_all = True
         funded = await self.fills.funding(sorted({p.symbol for p in live} | held))  # shared by the fills' holdings
-        changes += await self.db.run(lambda s: ledger.allocate_and_refresh(s, connection_id, funded))
+        changes += await self.ledger(lambda s: ledger.allocate_and_refresh(s, connection_id, funded))
         await self.db.run(lambda s: rec.mirror_positions(s, connection_id, positions))
         in_flight = await self._run(rec.unresolved_symbols, connection_id)
         self.last_checks = await self.reconciler.check(positions, in_flight)
         for check in self.last_checks:
             if check.settled is not None:
                 await self._settled(check.settled)
-        changes += self.reconciler.changes + await self.db.run(lambda s: ledger.allocate_and_refresh(s, connection_id))
+        changes += self.reconciler.changes + await self.ledger(lambda s: ledger.allocate_and_refresh(s, connection_id))
         self.reconciler.changes = []
         for change in changes:
             self._report_change(change, report)
@@ -416,7 +418,7 @@ class OrderManager:
         async with self._sync_lock:
             first, touched = await self.inflight.resolve(now_only=True)
             connection_id = self.connection_id
-            await self.db.run(lambda s: ledger.allocate_and_refresh(s, connection_id, touched))
+            await self.ledger(lambda s: ledger.allocate_and_refresh(s, connection_id, touched))
             external = 0
             known = await self.db.run(lambda s: rec.known_client_ids(s, self.connection_id))
             known_ids = await self.db.run(lambda s: rec.known_exchange_ids(s, self.connection_id))

@@ -43,7 +43,8 @@ from cts_desktop.domain.book_stats import FIGURE_NAMES, WINDOWS, stored_figures
 from cts_desktop.domain.gates import SetStatus
 from cts_desktop.engine import engine_config as cfg
 from cts_desktop.engine.pipeline import ClosedResult, SetKey, SetKeys, SymbolPipeline
-from cts_desktop.engine.status import LoopMeter, TradeEngineStatus
+from cts_desktop.engine.status import LoopMeter
+from cts_desktop.events.status import TradeEngineStatus
 from cts_desktop.storage.db import after_commit
 from cts_desktop.storage.models import BookSnapshot, ConfigSet
 from cts_desktop.storage.models import EngineState as EngineStateRow

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from cts_desktop.engine import position_ledger as ledger
 from cts_desktop.engine import settlement
 from cts_desktop.engine.fill_sync import FillSync
+from cts_desktop.engine.ledger_writes import LedgerWrites
 from cts_desktop.engine.position_ledger import ZERO, SideKey
 from cts_desktop.exchanges.models import Position
 from cts_desktop.storage.db import Database
@@ -56,11 +57,12 @@ class _Difference:
 
 class PositionReconciler:
     def __init__(
-        self, connection_id: str, db: Database, fills: FillSync, *, paper: bool,
+        self, connection_id: str, db: Database, fills: FillSync, ledger_writes: LedgerWrites, *, paper: bool,
         clock: Callable[[], float] = time.monotonic, settle_after_s: float = SETTLE_AFTER_S,
     ) -> None:
         self.connection_id = connection_id
         self.db = db
+        self.writes = ledger_writes
         self.fills = fills
         self.paper = paper
         self.clock = clock
@@ -104,7 +106,7 @@ class PositionReconciler:
         if seen.checks < SETTLE_AFTER_CHECKS or self.clock() - seen.first_seen < self.settle_after_s:
             return SideCheck(key, db_quantity, exchange_quantity, "waiting", "seen again before it is settled")
         connection_id, paper = self.connection_id, self.paper
-        done = await self.db.run(
+        done = await self.writes(
             lambda s: settlement.settle(s, connection_id, key, exchange_quantity, entry, paper)
         )
         del self._open[key]
@@ -117,7 +119,7 @@ class PositionReconciler:
         oldest = await self.db.run(lambda s: _oldest_live(s, connection_id, key))
         since = oldest or datetime.now(UTC) - LOOK_BACK_WITHOUT_POSITIONS
         if await self.fills.look_back(key.symbol, since):
-            self.changes += await self.db.run(lambda s: ledger.allocate_and_refresh(s, connection_id))
+            self.changes += await self.writes(lambda s: ledger.allocate_and_refresh(s, connection_id))
         held = await self.db.run(lambda s: ledger.live_quantities(s, connection_id))
         return held.get(key, ZERO)
 

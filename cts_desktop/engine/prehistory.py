@@ -8,25 +8,47 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from cts_desktop.engine import engine_config as cfg
 from cts_desktop.engine import warmup
-from cts_desktop.engine.pipeline import SymbolPipeline
-from cts_desktop.engine.trading_events import Progress
+from cts_desktop.engine.deps import EngineDeps
+from cts_desktop.engine.persistence import EngineStore
+from cts_desktop.engine.pipeline import PipelineUpdate, SymbolPipeline
+from cts_desktop.events.trading import Progress
+from cts_desktop.exchanges.adapter import ExchangeAdapter
+from cts_desktop.exchanges.connections import ConnectionConfig
 from cts_desktop.storage.candles import load_candles, missing_ranges, store_candles
-
-if TYPE_CHECKING:
-    from cts_desktop.engine.connection_engine import ConnectionEngine
 
 log = logging.getLogger("cts.engine")
 
 PREHISTORY_TIMEFRAME = "1m"
 PREHISTORY_STEP_MS = 60_000
+
+
+class WarmupHost(Protocol):
+    """What the warm-up needs of the engine it loads (``ConnectionEngine`` is one)."""
+
+    config: ConnectionConfig
+    adapter: ExchangeAdapter
+    deps: EngineDeps
+    store: EngineStore
+    symbols: list[str]
+    pipelines: dict[str, SymbolPipeline]
+    start_snapshots: dict[str, bytes]  # stored book snapshots to restore (taken by the warm-up)
+    stop_requested: bool
+
+    @property
+    def values(self) -> dict[str, object]: ...
+
+    def set_progress(self, fraction: float, text: str) -> None: ...
+
+    def collect(self, symbol: str, update: PipelineUpdate) -> None: ...
 
 
 @dataclass(slots=True)
@@ -46,7 +68,7 @@ class Prehistory:
     """Loads and replays one engine's prehistory (the engine's state — pipelines, progress, what to persist — is
     updated as if the replay had run in it)."""
 
-    def __init__(self, engine: ConnectionEngine) -> None:
+    def __init__(self, engine: WarmupHost) -> None:
         self.engine = engine
 
     async def load(self) -> None:
@@ -61,13 +83,13 @@ class Prehistory:
         days = cfg.integer(e.values, "overall.prehistoric_days")
         until = (int(time.time() * 1000) // PREHISTORY_STEP_MS) * PREHISTORY_STEP_MS
         await self.replay(until - days * 86_400_000, until)
-        e._set_progress(1.0, "history loaded")
+        e.set_progress(1.0, "history loaded")
 
     async def replay(self, since: int, until: int) -> None:
         """Every symbol's candles of [since, until) replayed through its pipeline (see :meth:`load`)."""
         e = self.engine
         total = len(e.symbols)
-        snapshots, e._start_snapshots = e._start_snapshots, {}
+        snapshots, e.start_snapshots = e.start_snapshots, {}
         pool: warmup.WarmupPool | None = warmup.shared_pool()
         spec = e.deps.db.spec()
         store = warmup.WarmupStore(spec, e.config.id, e.store.limits()) if spec is not None else None
@@ -75,7 +97,7 @@ class Prehistory:
         done = 0
 
         def progress(index: int, symbol: str) -> None:
-            e._set_progress(0.3 + 0.7 * done / max(total, 1), f"history {symbol} ({index}/{total})")
+            e.set_progress(0.3 + 0.7 * done / max(total, 1), f"history {symbol} ({index}/{total})")
 
         async def finish(task: _WarmupTask) -> None:
             nonlocal pool, done
@@ -90,14 +112,14 @@ class Prehistory:
                                 extra={"connection_id": e.config.id})
                     pool = None
             if outcome is not None and not outcome.completed:
-                if e._stop_requested:
+                if e.stop_requested:
                     raise asyncio.CancelledError
                 outcome = None  # stopped from elsewhere (pool shut down): the pipeline here is untouched
             if outcome is not None:
                 self._apply(task.symbol, task.pipeline, outcome)
             else:
                 await asyncio.to_thread(self._replay_here, task.symbol, task.candles, task.snapshot)
-            if e._stop_requested:
+            if e.stop_requested:
                 raise asyncio.CancelledError
             done += 1
             e.deps.bus.publish(Progress(key=e.config.id, what=f"history {task.symbol}", done=task.index,
@@ -129,12 +151,13 @@ class Prehistory:
 
     async def candles(self, symbol: str, since: int, until: int) -> list[warmup.Candle]:
         e = self.engine
-        gaps = await e._db(missing_ranges, e.config.id, symbol, PREHISTORY_TIMEFRAME, since, until,
-                              PREHISTORY_STEP_MS)
+        db, cid, frame = e.deps.db, e.config.id, PREHISTORY_TIMEFRAME
+        gaps = await db.run(lambda s: missing_ranges(s, cid, symbol, frame, since, until, PREHISTORY_STEP_MS))
         for gap in gaps:
-            rows = await e.adapter.ohlcv(symbol, PREHISTORY_TIMEFRAME, since=gap.start_ms, until=gap.end_ms)
-            await e._db(store_candles, e.config.id, symbol, PREHISTORY_TIMEFRAME, rows)
-        return await e._db(load_candles, e.config.id, symbol, PREHISTORY_TIMEFRAME, since, until)
+            rows = await e.adapter.ohlcv(symbol, frame, since=gap.start_ms, until=gap.end_ms)
+            await db.run(functools.partial(store_candles, connection_id=cid, symbol=symbol, timeframe=frame,
+                                           rows=rows))
+        return await db.run(lambda s: load_candles(s, cid, symbol, frame, since, until))
 
     async def _stop_jobs(self, pending: deque[_WarmupTask]) -> None:
         """Jobs not applied (stop, failure): their workers return within a few candles; wait for that briefly so
@@ -172,5 +195,5 @@ class Prehistory:
         e = self.engine
         pipeline = e.pipelines[symbol]
         warmup.prepare(pipeline, snapshot)
-        warmup.replay_candles(pipeline, candles, lambda update: e._collect(symbol, update),
-                              lambda: e._stop_requested)
+        warmup.replay_candles(pipeline, candles, lambda update: e.collect(symbol, update),
+                              lambda: e.stop_requested)

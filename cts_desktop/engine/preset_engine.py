@@ -27,8 +27,10 @@ candles built from the price stream. It runs as one of the connection engine's l
   sets); a Block set's signal carries its factor in the label (the order side sizes base volume).
 
 The engine subscribes to the connection's ``PriceUpdate`` events; :func:`attach_preset_engine` is the one call the
-connection engine makes at start (its task ends with the engine's other loops). It re-reads the assignment every
-:data:`RELOAD_S` seconds and starts over when the assigned type or its set links changed.
+connection engine makes at start (its task ends with the engine's other loops). What it needs of that engine is
+the :class:`PresetHost` protocol: its loops (``spawn``) and its order queue (``send_signal``), nothing private.
+It re-reads the assignment every :data:`RELOAD_S` seconds and starts over when the assigned type or its set links
+changed.
 """
 
 from __future__ import annotations
@@ -39,14 +41,18 @@ import functools
 import logging
 import math
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from cts_desktop.backtest.history import resample, rows_to_bars
+from cts_desktop.backtest import store
+from cts_desktop.backtest.history import download_history, resample, rows_to_bars
+from cts_desktop.backtest.presets import ConfigurationSetDef, exit_params_from, fixed_set_problem, for_preset_mode
 from cts_desktop.domain.bars import Bars
-from cts_desktop.domain.exits import ExitParams
+from cts_desktop.engine.deps import EngineDeps
+from cts_desktop.engine.order_manager import EntrySignal
 from cts_desktop.engine.preset_runner import (
     HISTORY_BARS,
     MAX_CANDIDATES,
@@ -56,15 +62,32 @@ from cts_desktop.engine.preset_runner import (
     choose_candidates,
     coordinate,
 )
-from cts_desktop.engine.trading_events import PriceUpdate
-
-if TYPE_CHECKING:
-    from cts_desktop.backtest.presets import ConfigurationSetDef
-    from cts_desktop.engine.connection_engine import ConnectionEngine
+from cts_desktop.events.trading import PriceUpdate
+from cts_desktop.exchanges.adapter import ExchangeAdapter
+from cts_desktop.exchanges.connections import ConnectionConfig
+from cts_desktop.storage.candles import load_candles
 
 log = logging.getLogger("cts.engine.preset")
 EVALUATOR_S = 3600.0  # the set evaluator's period (Part 2 §5.5)
 RELOAD_S = 30.0  # how often the assignment is re-read
+
+
+class PresetHost(Protocol):
+    """What the Preset engine needs of the connection engine it runs in (``ConnectionEngine`` is one)."""
+
+    config: ConnectionConfig
+    adapter: ExchangeAdapter
+    deps: EngineDeps
+    symbols: list[str]
+    paused: bool
+    preset_runner: PresetRunner | None
+
+    @property
+    def values(self) -> dict[str, object]: ...
+
+    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None: ...
+
+    def send_signal(self, symbol: str, signal: EntrySignal, set_row: int, at: float) -> None: ...
 
 
 # --- loading from the database ----------------------------------------------------------------------------------
@@ -82,9 +105,6 @@ class _Loaded:
 def load_preset(session: Any, connection_id: str, values: dict[str, object]) -> _Loaded:
     """The preset type assigned to the connection (its settings), its active fixed sets as live sets and its
     active sets with ranges as preset-mode grids, by priority."""
-    from cts_desktop.backtest import store
-    from cts_desktop.backtest.presets import fixed_set_problem, for_preset_mode
-
     type_id = store.connection_preset(session, connection_id)
     if type_id is None:
         return _Loaded(None, {}, [], [], [])
@@ -119,26 +139,19 @@ def after_disabling(signature: Signature, set_ids: set[int]) -> Signature:
     return type_id, tuple((sid, pr, act and sid not in set_ids) for sid, pr, act in links)
 
 
-def attach_preset_engine(engine: ConnectionEngine) -> None:
+def attach_preset_engine(engine: PresetHost) -> None:
     """Start the Preset engine of ``engine``'s connection as one of its loops (stopped with the engine)."""
-    engine._spawn(_run(engine), "preset")
-
-
-def _exit_params(values: dict[str, object]) -> ExitParams:
-    pc = float(values["overall.position_cost"]) / 100.0  # type: ignore[arg-type]
-    fee = float(values["overall.default_taker_fee"]) / 100.0  # type: ignore[arg-type]
-    timeout_h = float(values["strategy.preset_position_timeout_hours"])  # type: ignore[arg-type]
-    return ExitParams(pc=pc, fee=fee, timeout_s=timeout_h * 3600.0)
+    engine.spawn(_run(engine), "preset")
 
 
 class _Session:
     """One assignment's run: the runner, its coordination task and timers."""
 
-    def __init__(self, engine: ConnectionEngine, loaded: _Loaded) -> None:
+    def __init__(self, engine: PresetHost, loaded: _Loaded) -> None:
         self.engine = engine
         self.loaded = loaded
         values = engine.values
-        self.params = _exit_params(values)
+        self.params = exit_params_from(values)
         self.limits = PresetLimits.from_type(loaded.settings)
         self.runner = PresetRunner(
             loaded.fixed, self.params, float(values["indications.common.candle_timeframe_s"]),  # type: ignore[arg-type]
@@ -178,8 +191,6 @@ class _Session:
                 await self._persist_disabled(disabled)
 
     async def _persist_disabled(self, disabled: list[tuple[LiveSet, str]]) -> None:
-        from cts_desktop.backtest import store
-
         type_id = self.loaded.type_id
         if type_id is None:
             return
@@ -203,9 +214,6 @@ class _Session:
             self.next_coordination = time.monotonic() + 300.0
 
     async def _coordinate_now(self) -> None:
-        from cts_desktop.backtest import store
-        from cts_desktop.backtest.service import row_json
-
         engine = self.engine
         started = time.perf_counter()
         days = max(d.range_days for _i, _p, d in self.loaded.ranged)
@@ -241,7 +249,7 @@ class _Session:
             key = (set_ids[row.set_index], row.symbol)
             rows = rows_by_key.setdefault(key, [])
             if len(rows) < MAX_CANDIDATES:
-                rows.append(row_json(row))
+                rows.append(store.row_json(row))
 
         def save(session: Any) -> None:
             for (sid, symbol), (ev, va) in counts.items():
@@ -262,11 +270,9 @@ class _Session:
                 await self.coordination
 
 
-async def _history(engine: ConnectionEngine, days: int, candle_s: float) -> dict[str, Bars]:
+async def _history(engine: PresetHost, days: int, candle_s: float) -> dict[str, Bars]:
     """The last ``days`` of 1-minute candles per symbol (the missing range fetched into the cache first),
     resampled to the Preset candle size."""
-    from cts_desktop.backtest.history import download_history
-
     until = int(time.time() // 60) * 60_000
     since = until - days * 86_400_000
     out: dict[str, Bars] = {}
@@ -287,21 +293,19 @@ async def _history(engine: ConnectionEngine, days: int, candle_s: float) -> dict
     return out
 
 
-async def _load(engine: ConnectionEngine) -> _Loaded:
+async def _load(engine: PresetHost) -> _Loaded:
     values = engine.values
     connection_id = engine.config.id
     loaded: _Loaded = await engine.deps.db.run(lambda s: load_preset(s, connection_id, values))
     return loaded
 
 
-async def _signature(engine: ConnectionEngine) -> Any:
-    from cts_desktop.backtest import store
-
+async def _signature(engine: PresetHost) -> Any:
     connection_id = engine.config.id
     return await engine.deps.db.run(lambda s: store.preset_signature(s, connection_id))
 
 
-async def _run(engine: ConnectionEngine) -> None:
+async def _run(engine: PresetHost) -> None:
     connection_id = engine.config.id
     queue: asyncio.Queue[PriceUpdate] = asyncio.Queue(maxsize=100_000)
 
@@ -326,7 +330,7 @@ async def _run(engine: ConnectionEngine) -> None:
                     if session is not None:
                         await session.close()
                     session = await _start_session(engine)
-                    engine.preset_runner = session.runner if session else None  # type: ignore[attr-defined]
+                    engine.preset_runner = session.runner if session else None
             if session is not None:
                 await session.tick()
             interval = float(engine.values["system.preset_engine_interval_ms"]) / 1000.0  # type: ignore[arg-type]
@@ -345,14 +349,14 @@ async def _run(engine: ConnectionEngine) -> None:
                 t = event.ts_ms / 1000.0
                 for signal in session.runner.on_price(event.symbol, t, event.price, entries_allowed=True):
                     if live:
-                        engine._signals.put_nowait((event.symbol, signal, -1, t))
+                        engine.send_signal(event.symbol, signal, -1, t)
     finally:
         unsubscribe()
         if session is not None:
             await session.close()
 
 
-async def _start_session(engine: ConnectionEngine) -> _Session | None:
+async def _start_session(engine: PresetHost) -> _Session | None:
     connection_id = engine.config.id
     loaded = await _load(engine)
     for problem in loaded.skipped:
@@ -369,7 +373,7 @@ async def _start_session(engine: ConnectionEngine) -> _Session | None:
     return session
 
 
-async def _warm(engine: ConnectionEngine, runner: PresetRunner) -> None:
+async def _warm(engine: PresetHost, runner: PresetRunner) -> None:
     """Seed the candles from the cached 1-minute history the engine loaded at start."""
     until = int(time.time() * 1000)
     since = until - int(HISTORY_BARS * runner.candle_s * 1000)
@@ -383,6 +387,4 @@ async def _warm(engine: ConnectionEngine, runner: PresetRunner) -> None:
 
 def _load_1m(session: Any, connection_id: str, symbol: str, since: int, until: int
              ) -> list[tuple[int, float, float, float, float, float]]:
-    from cts_desktop.storage.candles import load_candles
-
     return load_candles(session, connection_id, symbol, "1m", since, until)

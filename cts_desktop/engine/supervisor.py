@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from cts_desktop.engine.engine_config import SupervisorPolicy
-from cts_desktop.engine.status import EngineState, HealthStatus, TradeEngineStatus
+from cts_desktop.events.status import EngineState, HealthStatus, TradeEngineStatus
 
 log = logging.getLogger("cts.engine.supervisor")
 

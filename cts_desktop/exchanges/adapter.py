@@ -38,7 +38,6 @@ from cts_desktop.exchanges.errors import (
     translate,
 )
 from cts_desktop.exchanges.limiter import RequestLimiter
-from cts_desktop.exchanges.lookups import NotFound, find_by_client_id
 from cts_desktop.exchanges.models import (
     AccountConfig,
     Balance,
@@ -53,7 +52,7 @@ from cts_desktop.exchanges.models import (
     Ticker,
     Trade,
 )
-from cts_desktop.exchanges.tpsl import set_position_tpsl
+from cts_desktop.exchanges.venue import NotFound
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -403,9 +402,7 @@ class ExchangeAdapter:
         the caller re-reads positions / open orders after a temporary error before trying again."""
         await self.markets()
         await self._write(
-            lambda: set_position_tpsl(
-                self.client, self.caps.client_lookup, symbol, side, take_profit, stop_loss, hedged
-            )
+            lambda: self.caps.venue.set_position_tpsl(self.client, symbol, side, take_profit, stop_loss, hedged)
         )
 
     async def order_by_client_id(self, symbol: str, client_id: str) -> Order:
@@ -413,7 +410,7 @@ class ExchangeAdapter:
 
         async def lookup() -> dict[str, Any]:
             try:
-                return await find_by_client_id(self.client, self.caps.client_lookup, symbol, client_id)
+                return await self.caps.venue.find_by_client_id(self.client, symbol, client_id)
             except NotFound as exc:
                 raise OrderUnknownError(f"no order with client id {client_id}", exchange_id=self.exchange_id) from exc
 
@@ -421,7 +418,7 @@ class ExchangeAdapter:
 
     async def fetch_order(self, symbol: str, order_id: str) -> Order:
         await self.markets()
-        params = {"acknowledged": True} if self.exchange_id == "bybit" else {}
+        params = dict(self.caps.fetch_order_params)
         raw = await self._read("fetch_order", lambda: self.client.fetch_order(order_id, symbol, params))
         return Order.from_ccxt(raw)
 

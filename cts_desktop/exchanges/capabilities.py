@@ -1,4 +1,5 @@
-"""Per-exchange differences in one table, so the adapter has no scattered ``if exchange == ...``.
+"""Per-exchange differences in one table, so the adapter has no scattered ``if exchange == ...``: data in the
+fields, behaviour in ``venue`` (a :class:`~cts_desktop.exchanges.venue.Venue`, one small class per exchange).
 
 Rate limits default to DOMAIN Part 2 §8.4 (limiter column) and are overridable per connection.
 """
@@ -8,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from cts_desktop.exchanges.bingx import BingxVenue
+from cts_desktop.exchanges.bybit import BybitVenue
 from cts_desktop.exchanges.errors import (
     AuthenticationError,
     AuthProblem,
@@ -17,6 +20,7 @@ from cts_desktop.exchanges.errors import (
     InvalidOrderError,
     RateLimitedError,
 )
+from cts_desktop.exchanges.venue import Venue
 
 
 @dataclass(frozen=True)
@@ -34,7 +38,8 @@ class Capabilities:
     attached_tpsl: bool = True
     client_order_id_param: str = "clientOrderId"
     cancel_client_id_param: str = "clientOrderId"
-    client_lookup: str = "generic"  # how to find an order by client id: "bybit" / "bingx" / "generic"
+    venue: Venue = field(default_factory=Venue)  # finding orders by client id, moving a position's TP/SL
+    fetch_order_params: dict[str, Any] = field(default_factory=dict)  # extra parameters of fetch_order
     # codes meaning "already set to that value" for leverage / margin mode / position mode: success for us
     noop_codes: frozenset[str] = frozenset()
     ohlcv_limit: int = 1000
@@ -52,7 +57,6 @@ class Capabilities:
     websocket: bool = True
     # ccxt passes Bybit's execFee through as the funding "amount" (positive = paid); we report paid as negative
     funding_paid_positive: bool = False
-    max_open_positions: int = 100
     # ccxt signs milliseconds() (through nonce()) as the timestamp the exchange checks against its receive window:
     # the measured clock offset is applied through it (exchanges/clock.py)
     nonce_is_timestamp: bool = False
@@ -94,7 +98,9 @@ CAPABILITIES: dict[str, Capabilities] = {
         exchange_id="bybit",
         client_order_id_param="clientOrderId",
         cancel_client_id_param="orderLinkId",
-        client_lookup="bybit",
+        venue=BybitVenue(),
+        # ccxt refuses bybit fetch_order (it sees only the newest 500 orders) unless that is acknowledged
+        fetch_order_params={"acknowledged": True},
         noop_codes=frozenset({"110043", "110025", "110026", "34040"}),
         ohlcv_limit=1000,
         my_trades_window_ms=7 * 24 * 3600 * 1000,
@@ -105,14 +111,13 @@ CAPABILITIES: dict[str, Capabilities] = {
         error_codes=BYBIT_CODES,
         ccxt_has_off=("fetchCurrencies",),
         funding_paid_positive=True,
-        max_open_positions=500,
         nonce_is_timestamp=True,
     ),
     "bingx": Capabilities(
         exchange_id="bingx",
         margin_mode_per_symbol=True,
         client_order_id_param="clientOrderId",
-        client_lookup="bingx",
+        venue=BingxVenue(),
         ohlcv_limit=1440,
         my_trades_window_ms=7 * 24 * 3600 * 1000,
         rate_limit=RateLimit(5, 100, 3),
@@ -121,7 +126,6 @@ CAPABILITIES: dict[str, Capabilities] = {
         error_codes=BINGX_CODES,
         ccxt_has_off=("fetchCurrencies",),
         api_url_suffix="/openApi",
-        max_open_positions=100,
         nonce_is_timestamp=True,
     ),
 }

@@ -32,6 +32,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from cts_desktop.events.status import describe_offset
 from cts_desktop.exchanges.errors import AuthenticationError, AuthProblem, CodeMap, ExchangeError, translate
 
 log = logging.getLogger(__name__)
@@ -56,13 +57,6 @@ class ClockReading:
 def wall_ms() -> int:
     """This computer's clock (ms), as ccxt's own ``milliseconds()`` reads it."""
     return int(time.time() * 1000)
-
-
-def describe_offset(offset_ms: int) -> str:
-    """This computer's clock against the exchange's: ``"3.0 s ahead"``, ``"8.0 s behind"``, ``"in step"``."""
-    if offset_ms == 0:
-        return "in step"
-    return f"{abs(offset_ms) / 1000:.1f} s {'behind' if offset_ms > 0 else 'ahead'}"
 
 
 Listener = Callable[[ClockReading, bool], None]  # (reading, the skew state changed)

@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, TypeVar
 
+from cts_desktop.events.status import describe_offset as clock_phrase
 from cts_desktop.exchanges.adapter import ExchangeAdapter
-from cts_desktop.exchanges.clock import describe_offset as clock_phrase
 from cts_desktop.exchanges.errors import (
     AuthenticationError,
     AuthProblem,

@@ -5,7 +5,7 @@ first round runs at once, then one every ``monitoring.global_health_interval_s``
 change in Settings applies to the running app; ``AppOptions.alert_interval_s`` overrides it). While
 ``monitoring.enabled`` is off no rule is evaluated. Each round stores the new alerts (with the rules' cool-downs),
 logs each one as a warning (logger ``cts.system.alerts``) and publishes it as an
-:class:`~cts_desktop.engine.trading_events.AlertRaised` event, which the GUI turns into a desktop notification
+:class:`~cts_desktop.events.trading.AlertRaised` event, which the GUI turns into a desktop notification
 even while the window is hidden in the tray. The Monitoring tab only reads and acknowledges the stored rows.
 
 Rounds never overlap (a lock), a failing round is logged and the next one runs on schedule.
@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from cts_desktop.engine.trading_events import AlertRaised
+from cts_desktop.events.trading import AlertRaised
 from cts_desktop.monitoring.alerts import AlertRow, AlertThresholds, evaluate, raise_alerts
 
 if TYPE_CHECKING:
-    from cts_desktop.engine.events import EventBus
+    from cts_desktop.events.bus import EventBus
     from cts_desktop.storage.db import Database
     from cts_desktop.storage.writer import BatchedWriter
 
@@ -51,6 +51,7 @@ class AlertMonitor:
         self.bus = bus
         self.fixed_interval_s = interval_s
         self.rounds = 0  # rounds that evaluated the rules
+        self.ticks = 0  # rounds run, also those that evaluated nothing (monitoring switched off)
         self.raised = 0  # alerts stored and published since start
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -63,6 +64,11 @@ class AlertMonitor:
     @property
     def running(self) -> bool:
         return self._loop is not None
+
+    @property
+    def idle(self) -> bool:
+        """No round runs and none is scheduled."""
+        return self._timer is None and (self._task is None or self._task.done())
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         """Run the first round now (the loop may not be running yet) and then one per interval."""
@@ -113,6 +119,7 @@ class AlertMonitor:
                 log.warning("alert rules could not be evaluated: %s", text, exc_info=True)
             self._last_failure = text
         finally:
+            self.ticks += 1
             loop = self._loop
             if loop is not None and not loop.is_closed():
                 self._timer = loop.call_later(self.interval(), self._next)

@@ -119,9 +119,19 @@ def writer_health(writer: BatchedWriter) -> ServiceHealth:
 # --- process and machine -------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class SystemLoad:
+    """CPU and memory of this process and of the machine."""
+
+    app_cpu_pct: float  # of one core
+    app_memory_mb: float
+    machine_cpu_pct: float
+    machine_memory_pct: float
+
+
 class LoadSampler:
     """CPU and memory of this process and of the machine through psutil (CPU percentages are measured between
-    two calls, so the sampler is kept and asked repeatedly)."""
+    two calls, so the sampler is kept and asked repeatedly; the first reading is 0 by design)."""
 
     def __init__(self) -> None:
         import psutil
@@ -131,11 +141,18 @@ class LoadSampler:
         self._process.cpu_percent(None)
         psutil.cpu_percent(None)
 
+    def read(self) -> SystemLoad:
+        psutil = self._psutil
+        return SystemLoad(
+            app_cpu_pct=float(self._process.cpu_percent(None)),
+            app_memory_mb=self._process.memory_info().rss / (1024 * 1024),
+            machine_cpu_pct=float(psutil.cpu_percent(None)),
+            machine_memory_pct=float(psutil.virtual_memory().percent),
+        )
+
     def sample(self) -> list[ServiceHealth]:
         psutil = self._psutil
-        app_cpu = float(self._process.cpu_percent(None))
-        app_mb = self._process.memory_info().rss / (1024 * 1024)
-        machine_cpu = float(psutil.cpu_percent(None))
+        load = self.read()
         memory = psutil.virtual_memory()
         cores = psutil.cpu_count() or 1
 
@@ -143,11 +160,12 @@ class LoadSampler:
             return HealthStatus.OK if pct < limit else HealthStatus.DEGRADED
 
         return [
-            ServiceHealth("process", "app CPU", level(app_cpu / cores, CPU_DEGRADED_PCT),
-                          f"{app_cpu:.0f} % of one core ({cores} cores)", app_cpu),
-            ServiceHealth("process", "app memory", HealthStatus.OK, f"{app_mb:.0f} MB resident", app_mb),
-            ServiceHealth("machine", "CPU", level(machine_cpu, CPU_DEGRADED_PCT), f"{machine_cpu:.0f} % busy",
-                          machine_cpu),
+            ServiceHealth("process", "app CPU", level(load.app_cpu_pct / cores, CPU_DEGRADED_PCT),
+                          f"{load.app_cpu_pct:.0f} % of one core ({cores} cores)", load.app_cpu_pct),
+            ServiceHealth("process", "app memory", HealthStatus.OK, f"{load.app_memory_mb:.0f} MB resident",
+                          load.app_memory_mb),
+            ServiceHealth("machine", "CPU", level(load.machine_cpu_pct, CPU_DEGRADED_PCT),
+                          f"{load.machine_cpu_pct:.0f} % busy", load.machine_cpu_pct),
             ServiceHealth("machine", "memory", level(float(memory.percent), MEMORY_DEGRADED_PCT),
                           f"{memory.percent:.0f} % used of {memory.total / 1024 ** 3:.1f} GB", float(memory.percent)),
         ]

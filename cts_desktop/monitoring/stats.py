@@ -1,8 +1,8 @@
 """Questions the Monitoring tab asks of the ``logs`` table: counts, the hourly error rate, top errors, the recent
 activity, filtered pages for the log viewer and a filtered export to CSV or JSON.
 
-Everything here is a plain function of a SQLAlchemy session (no Qt, no asyncio); the facade runs it in a worker
-thread. Every query is bounded by time or keyset so it walks an index of ``logs`` — ``(levelno, ts_ms)``,
+Everything here is a plain function of a SQLAlchemy session (no Qt, no asyncio); the application layer runs it in a
+worker thread. Every query is bounded by time or keyset so it walks an index of ``logs`` — ``(levelno, ts_ms)``,
 ``(category, ts_ms)``, ``(connection_id, ts_ms)`` or ``ts_ms`` — and a 100k-row table stays quick. Time is UTC
 milliseconds, like ``LogRecord.ts_ms``.
 """

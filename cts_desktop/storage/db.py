@@ -202,21 +202,20 @@ class Database:
 
     # --- migrations and health ------------------------------------------------------------------------------------
 
-    def migrate(self, backup_folder: Path | None = None) -> str:
-        """Bring the schema to the newest revision (Alembic); returns the revision now applied. With
-        ``backup_folder``, a SQLite file that is about to be upgraded is backed up there first."""
+    def migrate(self, before_upgrade: Callable[[Path], object] | None = None) -> str:
+        """Bring the schema to the newest revision (Alembic); returns the revision now applied. A SQLite file that
+        is about to be upgraded is first given to ``before_upgrade`` (the backup before every migration; an
+        exception from it leaves the schema as it was)."""
         from cts_desktop.storage.migrate import current_revision, head_revision, upgrade_to_head
 
         try:
-            current = current_revision(self)
+            current = current_revision(self.engine)
             self.created_now = current is None
             file = self.sqlite_file
-            if backup_folder is not None and file is not None and current is not None \
+            if before_upgrade is not None and file is not None and current is not None \
                     and current != head_revision():
-                from cts_desktop.storage.backups import backup_before_upgrade
-
-                backup_before_upgrade(file, backup_folder)
-            return upgrade_to_head(self)
+                before_upgrade(file)
+            return upgrade_to_head(self.engine, self.schema)
         except DBAPIError as exc:
             raise DatabaseError(describe_db_error(exc, self.display_url)) from exc
 

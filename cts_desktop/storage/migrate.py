@@ -1,17 +1,15 @@
-"""Applying the Alembic migrations programmatically at start, on SQLite and PostgreSQL alike."""
+"""Applying the Alembic migrations programmatically at start, on SQLite and PostgreSQL alike (on a SQLAlchemy
+engine: ``Database.migrate`` calls this, never the other way round)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-
-if TYPE_CHECKING:
-    from cts_desktop.storage.db import Database
+from sqlalchemy import Engine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -28,18 +26,18 @@ def head_revision() -> str:
     return head
 
 
-def current_revision(db: Database) -> str | None:
-    with db.engine.connect() as conn:
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def upgrade_to_head(db: Database) -> str:
+def upgrade_to_head(engine: Engine, schema: str | None) -> str:
     config = alembic_config()
-    with db.engine.begin() as conn:
+    with engine.begin() as conn:
         config.attributes["connection"] = conn
-        config.attributes["schema"] = db.schema
+        config.attributes["schema"] = schema
         command.upgrade(config, "head")
-    revision = current_revision(db)
+    revision = current_revision(engine)
     assert revision is not None
     return revision
 

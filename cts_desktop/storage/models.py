@@ -7,7 +7,7 @@ queries dominate. Money columns use :class:`~cts_desktop.storage.types.Money` (e
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -19,31 +19,17 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
-    MetaData,
     String,
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
+# the preset tables live in their own module; importing it puts them in Base.metadata too (migration 0002)
+from cts_desktop.storage import models_presets as models_presets
+from cts_desktop.storage.model_base import Base as Base
+from cts_desktop.storage.model_base import utcnow
 from cts_desktop.storage.types import JsonText, Money, UtcDateTime
-
-NAMING = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING)
-
 
 # --- core ------------------------------------------------------------------------------------------------------
 
@@ -475,6 +461,3 @@ class Lease(Base):
     holder: Mapped[str] = mapped_column(String(200))
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
-
-# Preset tables live in their own module; importing it here puts them in Base.metadata (migration 0002).
-import cts_desktop.storage.models_presets  # noqa: E402,F401

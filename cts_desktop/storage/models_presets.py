@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cts_desktop.storage.models import Base, utcnow
+from cts_desktop.storage.model_base import Base, utcnow
 from cts_desktop.storage.types import JsonText, UtcDateTime
 
 

@@ -2,7 +2,8 @@
 
 Rows hold only values that differ from nothing: a key without a row has its default. Every write is validated by
 the schema first and happens in one transaction; subscribers are then told which keys changed (old and new
-value), so running engines pick the change up without a restart. Export writes every value as JSON; import
+value) by a :class:`~cts_desktop.events.app.SettingsChanged` event on the bus — the one path by which running
+engines and the UI pick a change up without a restart. Export writes every value as JSON; import
 validates the whole document before anything is written. No secret is ever a setting.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +22,8 @@ from sqlalchemy.orm import Session
 
 from cts_desktop import __version__
 from cts_desktop.domain import settings as schema
+from cts_desktop.events.app import SettingsChanged
+from cts_desktop.events.bus import EventBus
 from cts_desktop.storage.db import Database
 from cts_desktop.storage.models import Setting
 
@@ -37,18 +40,15 @@ class SettingChange:
     new: object
 
 
-Subscriber = Callable[[list[SettingChange]], None]
-
-
 class SettingsImportError(ValueError):
     """An import document that is not a settings export, or whose values fail validation (nothing written)."""
 
 
 class SettingsStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, bus: EventBus) -> None:
         self.db = db
+        self.bus = bus
         self._values: dict[str, object] = schema.default_values()
-        self._subscribers: list[Subscriber] = []
         self._lock = threading.Lock()
         self.problems: list[str] = []
 
@@ -130,21 +130,8 @@ class SettingsStore:
             write(session)
         with self._lock:
             self._values.update(normalised)
-        if changes:
-            self._notify(changes)
-
-    # --- subscribers -------------------------------------------------------------------------------------------
-
-    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
-        self._subscribers.append(subscriber)
-        return lambda: self._subscribers.remove(subscriber)
-
-    def _notify(self, changes: list[SettingChange]) -> None:
-        for subscriber in list(self._subscribers):
-            try:
-                subscriber(changes)
-            except Exception:
-                log.exception("a settings subscriber failed")
+        if changes:  # often from a worker thread: handed to the bus's loop
+            self.bus.publish_threadsafe(SettingsChanged(changes=tuple((c.key, c.old, c.new) for c in changes)))
 
     # --- export / import -----------------------------------------------------------------------------------------
 
@@ -160,6 +147,15 @@ class SettingsStore:
 
     def import_json(self, text: str) -> list[SettingChange]:
         """Validate the whole document first; write only if every value is valid. Returns what changed."""
+        normalised = self.validate_import(text)
+        before = self.values()
+        self._write(normalised)
+        return [SettingChange(k, before[k], v) for k, v in normalised.items() if before[k] != v]
+
+    def validate_import(self, text: str) -> dict[str, object]:
+        """The normalised values an export document would apply, validated as a whole against the current values
+        (:class:`SettingsImportError` when it would be refused). Writes nothing: the UI asks for the
+        confirmations the changes need first."""
         try:
             document = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -173,14 +169,11 @@ class SettingsStore:
         if unknown:
             raise SettingsImportError("unknown settings: " + ", ".join(unknown))
         try:
-            normalised = schema.validate_many(values, base=self.values())
+            return schema.validate_many(values, base=self.values())
         except schema.SettingsValidationErrors as errors:
             raise SettingsImportError(
                 "the import was refused, nothing was changed:\n" + "\n".join(str(e) for e in errors.errors)
             ) from None
-        before = self.values()
-        self._write(normalised)
-        return [SettingChange(k, before[k], v) for k, v in normalised.items() if before[k] != v]
 
     def clear_unknown_rows(self) -> int:
         with self.db.session() as session:

@@ -15,8 +15,9 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from cts_desktop.engine.events import ConnectionsChanged, DatabaseDamaged, Event, EventBus, Toast
-from cts_desktop.engine.trading_events import (
+from cts_desktop.events.app import ConnectionsChanged, DatabaseDamaged, Toast
+from cts_desktop.events.bus import Event, EventBus
+from cts_desktop.events.trading import (
     AlertRaised,
     EngineStatusChanged,
     IndicationFired,

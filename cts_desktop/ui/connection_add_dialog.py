@@ -1,7 +1,7 @@
 """Pick any ccxt exchange with swap markets for a new generic connection: a searchable list (name or id), the name
 of the connection, and what the exchange needs (passphrase, testnet). Exchanges whose keys the app cannot keep
 (wallet private keys, account ids) are listed greyed out with the reason. Opened with ``open()``; the list is
-filled by the caller once the facade has computed it off the GUI thread."""
+filled by the caller once the Connections part has computed it off the GUI thread."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cts_desktop.ui.connection_data import ExchangeChoice
+from cts_desktop.application.connections import ExchangeChoice
 
 
 class ExchangePickerDialog(QDialog):

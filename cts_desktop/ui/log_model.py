@@ -1,21 +1,19 @@
-"""The log viewer's model: a QAbstractTableModel that holds only the pages the user has scrolled to.
+"""The log viewer's model: the table's row model holding only the pages the user has scrolled to.
 
 Qt asks ``canFetchMore``/``fetchMore`` when the view reaches the bottom; the next page is read off the GUI thread
-through the facade with keyset paging (``after`` = the last row's (ts_ms, id)), so a table of 100k records opens
-as fast as one of 100 and scrolling deep costs the same per page. A filter change starts a new generation: pages
+through the Monitoring part with keyset paging (``after`` = the last row's (ts_ms, id)), so a table of 100k records
+opens as fast as one of 100 and scrolling deep costs the same per page. A filter change starts a new generation: pages
 of an older query that arrive late are dropped.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Signal
 
-from cts_desktop.facade import AppFacade
-from cts_desktop.monitoring.stats import LogEntry, LogFilter, time_text
+from cts_desktop.application.monitoring import LogEntry, LogFilter, MonitoringPart, time_text
+from cts_desktop.ui.table import Column, RowTableModel
 from cts_desktop.ui.tasks import spawn
 
 LEVEL_COLOURS = {"CRITICAL": "#b3261e", "ERROR": "#c0392b", "WARNING": "#9a6700", "DEBUG": "#6b7280"}
@@ -42,14 +40,33 @@ def entry_details(entry: LogEntry) -> str:
     return "\n".join(lines)
 
 
-class LogTableModel(QAbstractTableModel):
-    COLUMNS = ("Time (UTC)", "Level", "Category", "Connection", "Symbol", "Message")
+def _message(entry: LogEntry) -> str:
+    first_line = entry.message.splitlines()[0] if entry.message else ""
+    return first_line + ("   [stack trace]" if entry.exc_text else "")
+
+
+def _tooltip(entry: LogEntry) -> str:
+    return entry.message[:2000] + ("\n\n(stack trace in the details below)" if entry.exc_text else "")
+
+
+LOG_COLUMNS = [
+    Column(lambda e: time_text(e.ts_ms)[:-1].replace("T", " "), "Time (UTC)"),
+    Column("level", "Level", colour=LEVEL_COLOURS.get),
+    Column("category", "Category"),
+    Column(lambda e: e.connection_id or "", "Connection"),
+    Column(lambda e: e.symbol or "", "Symbol"),
+    Column(lambda e: e, "Message", fmt=_message, colour=lambda e: LEVEL_COLOURS.get(e.level), tooltip=_tooltip),
+]
+
+
+class LogTableModel(RowTableModel):
+    """The log columns over the pages loaded so far (rows are appended page by page, never set as a whole)."""
 
     loaded = Signal()  # a page arrived (tests and the count label listen)
 
-    def __init__(self, facade: AppFacade, page_size: int = 200) -> None:
-        super().__init__()
-        self.facade = facade
+    def __init__(self, part: MonitoringPart, page_size: int = 200) -> None:
+        super().__init__(LOG_COLUMNS, key=None)
+        self.part = part
         self.page_size = page_size
         self.filter = LogFilter()
         self.rows: list[LogEntry] = []
@@ -81,7 +98,7 @@ class LogTableModel(QAbstractTableModel):
         generation = self.generation
         after = self.rows[-1].cursor if self.rows else None
         try:
-            page = await self.facade.log_page(self.filter, after, self.page_size)
+            page = await self.part.log_page(self.filter, after, self.page_size)
         finally:
             if generation == self.generation:
                 self.loading = False
@@ -103,39 +120,6 @@ class LogTableModel(QAbstractTableModel):
     def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: B008 (Qt signature)
         if self.canFetchMore(parent):
             spawn(self.fetch_next(), "log page")
-
-    # --- the table ----------------------------------------------------------------------------------------------
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 (Qt signature)
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 (Qt signature)
-        return 0 if parent.isValid() else len(self.COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.COLUMNS[section]
-        return None
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or index.row() >= len(self.rows):
-            return None
-        entry = self.rows[index.row()]
-        column = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            if column == 5:
-                first_line = entry.message.splitlines()[0] if entry.message else ""
-                return first_line + ("   [stack trace]" if entry.exc_text else "")
-            return (
-                time_text(entry.ts_ms)[:-1].replace("T", " "), entry.level, entry.category,
-                entry.connection_id or "", entry.symbol or "",
-            )[column]
-        if role == Qt.ItemDataRole.ForegroundRole and column in (1, 5):
-            colour = LEVEL_COLOURS.get(entry.level)
-            return QBrush(QColor(colour)) if colour else None
-        if role == Qt.ItemDataRole.ToolTipRole and column == 5:
-            return entry.message[:2000] + ("\n\n(stack trace in the details below)" if entry.exc_text else "")
-        return None
 
     def entry(self, row: int) -> LogEntry | None:
         return self.rows[row] if 0 <= row < len(self.rows) else None

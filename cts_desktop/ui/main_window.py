@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QCloseEvent, QShowEvent
-from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QMainWindow, QScrollArea, QTabWidget, QVBoxLayout, QWidget
 
-from cts_desktop.facade import AppFacade
+from cts_desktop.application.application import Application
 from cts_desktop.ui.bridge import EventBridge
 from cts_desktop.ui.database_alarm import DatabaseAlarm
 from cts_desktop.ui.icons import app_icon
@@ -28,10 +28,10 @@ log = logging.getLogger("cts.ui")
 REFRESH_MS = 2000
 
 
-def _strategies_tab(facade: AppFacade) -> QWidget:
+def _strategies_tab(app: Application) -> QWidget:
     from cts_desktop.ui.tabs.strategies import StrategiesTab  # imports numba and the kernels: about a second
 
-    return StrategiesTab(facade)
+    return StrategiesTab(app.strategies)
 
 
 class LazyTab(QWidget):
@@ -64,23 +64,23 @@ class LazyTab(QWidget):
 class MainWindow(QMainWindow):
     def __init__(
         self,
-        facade: AppFacade,
+        app: Application,
         on_quit: Callable[[], None],
         security: SecurityActions | None = None,
     ) -> None:
         super().__init__()
-        self.facade = facade
+        self.app = app
         self.on_quit = on_quit
         self.setWindowTitle("CTS Desktop")
         self.setWindowIcon(app_icon())
         self.resize(1280, 760)
         self.setMinimumSize(1000, 620)
-        self.bridge = EventBridge(facade.services.bus, parent=self)
-        self.dashboard = DashboardTab(facade, self.bridge)
-        self.connections = ConnectionsTab(facade)
-        self.settings = SettingsTab(facade)
-        self.monitoring = MonitoringTab(facade)
-        self.strategies = LazyTab(lambda: _strategies_tab(facade))
+        self.bridge = EventBridge(app.bus, parent=self)
+        self.dashboard = DashboardTab(app.dashboard, self.bridge)
+        self.connections = ConnectionsTab(app.connections)
+        self.settings = SettingsTab(app.settings)
+        self.monitoring = MonitoringTab(app.monitoring)
+        self.strategies = LazyTab(lambda: _strategies_tab(app))
         self.tabs = QTabWidget()
         for widget, title in (
             (self.dashboard, "Dashboard"),
@@ -98,9 +98,9 @@ class MainWindow(QMainWindow):
             self.statusBar().addPermanentWidget(label)
         self.tray = TrayController(self, self.request_quit)
         self.tray.attach_engine(lambda name: spawn(self.dashboard.run_command(name), f"tray {name}"),
-                                facade.open_position_count)
+                                app.overview.open_position_count)
         self.notifier = Notifier(self.bridge, self.tray, self)
-        self.database_alarm = DatabaseAlarm(self)
+        self.database_alarm = DatabaseAlarm(self, self.bridge.database_damaged, self.show_backups)
         from cts_desktop.ui.theme import on_theme_changed
 
         self._theme_listener = on_theme_changed(self.dashboard.apply_theme)
@@ -136,14 +136,27 @@ class MainWindow(QMainWindow):
         self.encrypt_action.setEnabled(self.security.can_create())
         self.unlock_action.setEnabled(self.security.is_locked())
 
+    def show_backups(self) -> None:
+        """The Backups section of Settings › System, in view (from the damaged-database dialog)."""
+        from cts_desktop.domain.settings import Tab
+
+        self.show()
+        self.tabs.setCurrentWidget(self.settings)
+        self.settings.pages.setCurrentIndex(list(Tab).index(Tab.SYSTEM))
+        self.settings.build_page(Tab.SYSTEM)
+        panel = self.settings.backups
+        scroll = self.settings.stacks[Tab.SYSTEM].widget(0)
+        if panel is not None and isinstance(scroll, QScrollArea):
+            scroll.ensureWidgetVisible(panel)
+
     def start_refreshing(self) -> None:
         spawn(self.refresh(), "first refresh")
         self.timer.start()
 
     async def refresh(self) -> None:
         """Refresh the status bar and the visible tab (hidden tabs refresh when shown)."""
-        overview = await self.facade.overview()
-        live = self.facade.engine_status()  # the running coordinator's own state (the DB row lags behind)
+        overview = await self.app.overview.overview()
+        live = self.app.overview.engine_status()  # the running coordinator's own state (the DB row lags behind)
         engine_state = live.state.value if live is not None else overview.engine_status
         self.engine_label.setText(f"Engine: {engine_state}")
         self.db_label.setText(
@@ -170,7 +183,7 @@ class MainWindow(QMainWindow):
     # --- closing --------------------------------------------------------------------------------------------
 
     def close_to_tray_enabled(self) -> bool:
-        return bool(self.facade.settings_values().get("system.close_to_tray", True)) and self.tray.available
+        return self.app.overview.close_to_tray() and self.tray.available
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.quitting or not self.close_to_tray_enabled():

@@ -9,7 +9,7 @@ from typing import Any
 from PySide6.QtCore import QEvent
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from cts_desktop.monitoring.stats import HourBucket
+from cts_desktop.application.monitoring import HourBucket
 
 
 class ErrorRateChart(QWidget):

@@ -6,25 +6,24 @@ import logging
 
 from PySide6.QtWidgets import QWidget
 
-from cts_desktop.services import Services
-from cts_desktop.storage.secrets import SecretStoreError
+from cts_desktop.application.security import SecretStoreError, SecurityPart
 from cts_desktop.ui.secrets_dialog import PassphraseDialog
 
 log = logging.getLogger("cts.ui.security")
 
 
 class SecurityActions:
-    def __init__(self, services: Services, parent: QWidget | None = None) -> None:
-        self.services = services
+    def __init__(self, part: SecurityPart, parent: QWidget | None = None) -> None:
+        self.part = part
         self.parent = parent
         self.dialog: PassphraseDialog | None = None
 
     def can_create(self) -> bool:
         """Offered only where no OS keyring exists and no encrypted file is configured yet."""
-        return not self.services.secrets.status().usable and self.services.secrets_file is None
+        return self.part.can_create()
 
     def is_locked(self) -> bool:
-        return self.services.secrets_locked
+        return self.part.is_locked()
 
     def open_create_dialog(self) -> PassphraseDialog:
         return self._open(create=True)
@@ -36,9 +35,9 @@ class SecurityActions:
         def check(passphrase: str) -> str | None:
             try:
                 if create:
-                    self.services.enable_encrypted_secrets(passphrase)
+                    self.part.create(passphrase)
                 else:
-                    self.services.unlock_secrets(passphrase)
+                    self.part.unlock(passphrase)
             except SecretStoreError as error:
                 return str(error)
             return None

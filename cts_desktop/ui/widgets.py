@@ -1,17 +1,11 @@
-"""Small shared widgets: metric cards and read-only tables with a placeholder when empty."""
+"""Small shared widgets: metric cards, style states, byte sizes."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QFrame,
-    QHeaderView,
     QLabel,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -54,34 +48,6 @@ class MetricCard(QFrame):
         if self.detail.text() != detail:
             self.detail.setText(detail)
 
-
-class ReadOnlyTable(QTableWidget):
-    def __init__(self, headers: Sequence[str], parent: QWidget | None = None) -> None:
-        super().__init__(0, len(headers), parent)
-        self.setHorizontalHeaderLabels(list(headers))
-        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.setAlternatingRowColors(True)
-        self.verticalHeader().setVisible(False)
-        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        self.horizontalHeader().setStretchLastSection(True)
-        self.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # keep the given order
-        self._sized = False
-
-    def fill(self, rows: Sequence[Sequence[object]]) -> None:
-        header = self.horizontalHeader()
-        sort_column, sort_order = header.sortIndicatorSection(), header.sortIndicatorOrder()
-        self.setSortingEnabled(False)
-        self.setRowCount(len(rows))
-        for r, row in enumerate(rows):
-            for c, value in enumerate(row):
-                item = QTableWidgetItem("" if value is None else str(value))
-                self.setItem(r, c, item)
-        if not self._sized and rows:
-            self.resizeColumnsToContents()
-            self._sized = True
-        header.setSortIndicator(sort_column, sort_order)
-        self.setSortingEnabled(True)
 
 
 def show_result(label: QLabel, ok: bool, message: str) -> None:

@@ -29,6 +29,7 @@ from sqlalchemy.engine import make_url
 from cts_desktop.exchanges.connections import REPLAY_CONNECTION_ID
 from cts_desktop.services import AppOptions, Services
 from tests.e2e.conftest import wait_for_line
+from tests.helpers.waiting import random_moment, wait_until
 from tests.integration.conftest import PG_URL
 from tests.integration.engine.test_coordinator_replay import FAST_GATES
 
@@ -160,10 +161,8 @@ def test_sigkill_while_trading_never_loses_or_doubles_an_order_and_ends_equal_to
         # generous deadline: a run whose numba cache is cold (a fresh clone, a kernel just changed) compiles the
         # engine's kernels first, and with another test process on the second core that took over a minute
         before = len(store.read().client_ids)
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline and len(store.read().client_ids) <= before:
-            time.sleep(0.1)
-        time.sleep(rng.uniform(0.0, 1.5))
+        wait_until(lambda n=before: len(store.read().client_ids) > n, 240, "a new order row", interval=0.1)
+        random_moment(rng, 1.5)
         flowing += len(store.read().client_ids) > before
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
@@ -183,9 +182,8 @@ def test_sigkill_while_trading_never_loses_or_doubles_an_order_and_ends_equal_to
     proc = _start(tmp_path, db_url, simulator)
     lines = wait_for_line(proc, "headless: ready", 60)
     started = time.monotonic()
-    while time.monotonic() - started < CLEAN_RUN_S or store.read().unresolved:
-        assert time.monotonic() - started < 180, f"orders still unresolved: {store.read().unresolved}"
-        time.sleep(0.5)
+    wait_until(lambda: time.monotonic() - started >= CLEAN_RUN_S and not store.read().unresolved, 180,
+               "the clean run's grace to pass and every order to be resolved", interval=0.5)
     freeze(simulator)
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=90)

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -24,7 +23,8 @@ def test_gui_quits_in_order_on_a_signal(tmp_path: Path, sig: signal.Signals) -> 
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         wait_for_line(proc, "window shown after", 120)
-        time.sleep(1.0)
+        # the trading services built after the window showed (a fresh data folder: the predefined connections)
+        wait_for_line(proc, "created the predefined connection", 120)
         proc.send_signal(sig)
         out, _ = proc.communicate(timeout=60)
     finally:

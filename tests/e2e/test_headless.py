@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.conftest import wait_for_line
+from tests.helpers.waiting import wait_until
 
 
 def _env() -> dict[str, str]:
@@ -33,19 +34,30 @@ def _wait_ready(proc: subprocess.Popen[str], timeout: float = 30) -> list[str]:
     return wait_for_line(proc, "headless: ready", timeout)
 
 
+def _log_messages(db: Path) -> list[str]:
+    if not db.exists():
+        return []
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        try:
+            return [r[0] for r in conn.execute("SELECT message FROM logs ORDER BY id")]
+        except sqlite3.OperationalError:  # the schema is not there yet
+            return []
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_headless_starts_and_stops_gracefully_on_signal(tmp_path: Path, sig: signal.Signals) -> None:
     proc = _start(tmp_path)
     _wait_ready(proc)
-    time.sleep(1.5)  # let the writer commit at least once
+    db = tmp_path / "data" / "cts.sqlite3"
+    wait_until(lambda: any("headless mode running" in m for m in _log_messages(db)), 30,
+               "the writer's first commit (the 'running' log record in the database)")
     proc.send_signal(sig)
     out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0, out
     assert "headless: stopped" in out
-    db = tmp_path / "data" / "cts.sqlite3"
     assert db.exists()
+    messages = _log_messages(db)
     with sqlite3.connect(db) as conn:
-        messages = [r[0] for r in conn.execute("SELECT message FROM logs ORDER BY id")]
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert any("headless mode running" in m for m in messages)
     assert any("headless mode stopping" in m for m in messages)  # written during the graceful stop

@@ -15,6 +15,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from tests.e2e.test_crash_restart import app_env, prepare
+from tests.helpers.waiting import wait_until
 from tests.integration.conftest import PG_URL, require_postgres
 
 pytestmark = pytest.mark.postgres
@@ -38,20 +39,23 @@ class App:
         return next((t for t, line in self.lines if fragment in line), None)
 
     def wait_for(self, fragment: str, timeout: float) -> float:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = self.saw(fragment)
-            if found is not None:
-                return found
-            time.sleep(0.1)
-        raise AssertionError(f"no {fragment!r} within {timeout} s:\n" + "".join(line for _, line in self.lines[-40:]))
+        try:
+            wait_until(lambda: self.saw(fragment) is not None, timeout, repr(fragment), interval=0.1)
+        except AssertionError:
+            raise AssertionError(f"no {fragment!r} within {timeout} s:\n"
+                                 + "".join(line for _, line in self.lines[-40:])) from None
+        found = self.saw(fragment)
+        assert found is not None
+        return found
 
 
-def _lease_holder(url: str) -> str | None:
+def _lease(url: str) -> tuple[str | None, object]:
+    """(holder, expiry) of the Replay connection's lease."""
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
-            return conn.execute(text("SELECT holder FROM leases WHERE connection_id = 'replay'")).scalar()
+            row = conn.execute(text("SELECT holder, expires_at FROM leases WHERE connection_id = 'replay'")).first()
+            return (row[0], row[1]) if row is not None else (None, None)
     finally:
         engine.dispose()
 
@@ -69,15 +73,17 @@ def test_only_one_process_trades_and_the_other_takes_over(
     try:
         second.wait_for("headless: ready", 60)
         waiting_at = second.wait_for("is traded by", 30)
-        assert f":{first.proc.pid}" in (_lease_holder(db_url) or "")
-        time.sleep(3)
-        assert second.saw("engine started for Replay") is None  # never both
+        holder, expiry = _lease(db_url)
+        assert f":{first.proc.pid}" in (holder or "")
+        # the first renews its lease while the second waits: never both
+        wait_until(lambda: _lease(db_url)[1] != expiry, 60, "the first process renewing its lease", interval=0.2)
+        assert second.saw("engine started for Replay") is None
         first.proc.send_signal(signal.SIGTERM)
         first.proc.wait(timeout=60)
         stopped_at = first.wait_for("engine stopped for Replay", 1)
         taken_at = second.wait_for("engine started for Replay", 90)
         assert waiting_at < stopped_at < taken_at
-        assert f":{second.proc.pid}" in (_lease_holder(db_url) or "")
+        assert f":{second.proc.pid}" in (_lease(db_url)[0] or "")
     finally:
         for app in (first, second):
             if app.proc.poll() is None:

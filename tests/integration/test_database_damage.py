@@ -14,8 +14,8 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from cts_desktop.engine.coordinator import CoordinatorError
-from cts_desktop.engine.events import DatabaseDamaged
-from cts_desktop.engine.status import EngineState
+from cts_desktop.events.app import DatabaseDamaged
+from cts_desktop.events.status import EngineState
 from cts_desktop.services import AppOptions, Services
 from cts_desktop.startup import StartupError, open_services
 from cts_desktop.storage.backups import BackupReason, backup_folder, make_backup
@@ -23,6 +23,7 @@ from cts_desktop.storage.db import Database, DatabaseDamagedError, sqlite_url
 from cts_desktop.storage.integrity import is_damage_error
 from cts_desktop.storage.models import LogRecord
 from tests.helpers.damage import fill_logs, fingerprint, junk_in_the_middle, log_row
+from tests.helpers.waiting import until
 
 LOG_ROWS = 20_000  # ~4 MB: the middle of the file is log pages, far from the schema
 
@@ -148,10 +149,9 @@ async def test_headless_mode_stops_when_the_database_is_found_damaged(data_dir: 
     try:
         stop = asyncio.Event()
         served = asyncio.get_running_loop().create_task(serve(services, stop))
-        deadline = asyncio.get_running_loop().time() + 60
-        while not (services.trading_loaded and services.trading.coordinator.engines):
-            assert asyncio.get_running_loop().time() < deadline and not served.done()
-            await asyncio.sleep(0.05)
+        await until(lambda: served.done() or (services.trading_loaded and services.trading.coordinator.engines),
+                    60, "the engines to start")
+        assert not served.done()
         await asyncio.to_thread(services.db.guard.trip, "database disk image is malformed")  # as a reader would
         await asyncio.wait_for(served, timeout=60)  # serve returns by itself: headless mode exits (status 3)
         assert services.safety.damage is not None and "is damaged" in services.safety.damage

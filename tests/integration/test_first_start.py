@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cts_desktop.engine.events import ConnectionsChanged, Event
+from cts_desktop.events.app import ConnectionsChanged
+from cts_desktop.events.bus import Event
 from cts_desktop.services import AppOptions, Services
 
 

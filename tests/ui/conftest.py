@@ -13,6 +13,7 @@ from PySide6.QtCore import QEvent
 from PySide6.QtWidgets import QApplication, QWidget
 
 from cts_desktop.services import AppOptions, Services
+from cts_desktop.ui.table import keep_state_in
 
 if TYPE_CHECKING:
     from cts_desktop.app import GuiApp
@@ -67,6 +68,12 @@ def _delete_widgets_left_by_the_test() -> Iterator[None]:
     _delete_now([w for w in _new_parentless_widgets(before) if shiboken6.createdByPython(w)])
 
 
+@pytest.fixture(autouse=True)
+def _table_state_in_tmp(tmp_path: Path) -> None:
+    """The tables' column state goes to this test's folder, never the user's config (nor another test's)."""
+    keep_state_in(tmp_path / "table-state")
+
+
 @pytest.fixture
 def services(data_dir: Path) -> Iterator[Services]:
     svc = Services(AppOptions(data_dir=data_dir, console_log=False, log_level="debug"))
@@ -91,7 +98,10 @@ def open_window(services: Services) -> GuiApp:
 
 
 def save_screenshot(widget: object, name: str) -> Path:
-    """Save ``widget.grab()`` to tests/artifacts/screenshots/<name>.png (git-ignored) and return the path."""
+    """Save ``widget.grab()`` to tests/artifacts/screenshots/<name>.png (git-ignored) and return the path. The
+    events already posted (a theme's style and palette changes, layout requests) are delivered first, so the
+    picture shows the state the test set up."""
+    QApplication.sendPostedEvents()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     pixmap = widget.grab()  # type: ignore[attr-defined]

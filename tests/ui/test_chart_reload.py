@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from cts_desktop.app import create_qapp
-from cts_desktop.facade import AppFacade
+from cts_desktop.application.application import Application
 from cts_desktop.services import Services
 from cts_desktop.storage.candles import store_candles
 from cts_desktop.storage.models import Connection
@@ -44,7 +44,7 @@ async def test_chart_picked_before_the_history_was_stored_loads_it_later(service
         while tasks:
             await tasks.pop(0)
 
-    panel = ChartPanel(AppFacade(services), run, "dark")
+    panel = ChartPanel(Application(services).dashboard, run, "dark")
     try:
         panel.set_sources([("c1", "Chart test", SYMBOL)])  # the engine has chosen its symbols, no history yet
         await settle()

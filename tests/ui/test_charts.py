@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPointF
 
-from cts_desktop.ui.models.dashboard_data import CandleSeries, ChartOverlay, Marker, resample
+from cts_desktop.application.dashboard_data import CandleSeries, ChartOverlay, Marker, resample
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 

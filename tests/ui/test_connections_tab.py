@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -23,8 +23,10 @@ from cts_desktop.exchanges.simulator import SimulatorConfig, SimulatorServer
 from cts_desktop.services import Services
 from cts_desktop.storage.models import RealPosition
 from cts_desktop.storage.secrets import SERVICE_NAME, SecretRef, masked
+from cts_desktop.ui import tasks
 from cts_desktop.ui.tabs.connections import ConnectionsTab
 from cts_desktop.ui.theme import apply_theme
+from tests.helpers.waiting import until
 from tests.ui.conftest import save_screenshot
 
 pytestmark = pytest.mark.asyncio(loop_factories=["qasync"])
@@ -39,15 +41,6 @@ async def sim() -> AsyncIterator[SimulatorServer]:
         yield server
     finally:
         await server.stop()
-
-
-async def until(predicate: Callable[[], object], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def make_gui(services: Services) -> GuiApp:
@@ -77,15 +70,15 @@ async def test_keys_go_to_the_keyring_and_nothing_secret_to_the_db(services: Ser
     gui = make_gui(services)
     tab = gui.window.connections
     await tab.refresh()
-    assert tab.table.rowCount() == 0 and not tab.empty.isHidden()
+    assert tab.table.row_count() == 0 and not tab.empty.isHidden()
 
     # predefined Bybit X03 (first use builds the trading services: both predefined rows and Replay appear)
     config = await tab.add("predefined", "bybit")
     assert config.name == "Bybit X03" and not config.is_enabled
-    assert {tab.table.item(r, 0).text() for r in range(tab.table.rowCount())} == {
+    assert set(tab.table.column_texts(0)) == {
         "Bybit X03", "BingX X01", "Replay (offline)"}
     assert tab.selected_id == config.id and tab.detail is not None
-    assert tab.table.item(tab.row_of(config.id), 3).text() == "No keys"
+    assert tab.table.text(tab.row_of(config.id), 3) == "No keys"
     assert not tab.keys.form.isRowVisible(tab.keys.password)  # Bybit keys have no passphrase
 
     key, secret = "BK" + secrets.token_hex(12), secrets.token_hex(20)
@@ -97,7 +90,7 @@ async def test_keys_go_to_the_keyring_and_nothing_secret_to_the_db(services: Ser
     assert stored(config.id, "api_key") == key
     await until(lambda: tab.keys.key.placeholderText().startswith("stored: "), 5, "masked key shown")
     assert masked(key) in tab.keys.key.placeholderText()
-    assert tab.table.item(tab.row_of(config.id), 3).text() == "Not tested"
+    assert tab.table.text(tab.row_of(config.id), 3) == "Not tested"
 
     # any ccxt exchange: searchable list computed off the GUI thread; OKX needs a passphrase
     tab.open_picker()
@@ -105,7 +98,7 @@ async def test_keys_go_to_the_keyring_and_nothing_secret_to_the_db(services: Ser
     assert picker is not None
     await until(lambda: picker.list.count() > 20, 20, "ccxt exchange list")
     started = time.perf_counter()
-    again = await gui.facade.connection_exchanges()  # cached: no second pass over ccxt
+    again = await gui.app.connections.exchanges()  # cached: no second pass over ccxt
     assert time.perf_counter() - started < 0.1 and len(again) == picker.list.count()
     assert all(c.id in picker.choices for c in again) and {"bybit", "bingx", "okx"} <= set(picker.choices)
     picker.search.setText("okx")
@@ -165,7 +158,7 @@ async def test_connection_test_shows_price_balance_and_bad_key_message(services:
     assert tab.test.connection_id == config.id
     tab.test.button.click()
     await asyncio.wait_for(finished.wait(), 30)
-    trading = await gui.facade.dashboard_trading()
+    trading = await gui.app.load_trading()
     assert trading.connections.get(config.id).is_enabled, tab.test.message.text()
     assert tab.test.price.text() == f"{sim.market.price('BTC'):,.2f}"
     assert tab.test.balance.text() == "12,345.67"
@@ -175,7 +168,7 @@ async def test_connection_test_shows_price_balance_and_bad_key_message(services:
     assert "signed balance: ok" in log and "GET /v5/market/time" in log
     assert any("server time: asking" in t and "signed balance: ok" not in t for t in lines)  # it grew live
     assert account.key not in log and account.secret not in log
-    await until(lambda: tab.table.item(tab.row_of(config.id), 3).text() == "Enabled", 5, "enabled badge")
+    await until(lambda: tab.table.text(tab.row_of(config.id), 3) == "Enabled", 5, "enabled badge")
     await tab.reload()  # the stored truth re-read: this session's result (price, trace) stays on screen
     assert tab.test.price.text() == f"{sim.market.price('BTC'):,.2f}" and tab.test.balance.text() == "12,345.67"
     assert "Requests:" in tab.test.log.toPlainText() and "one-way" in tab.test.account.text()
@@ -186,7 +179,6 @@ async def test_connection_test_shows_price_balance_and_bad_key_message(services:
 
     for theme in ("dark", "light"):
         apply_theme(QApplication.instance(), theme)  # type: ignore[arg-type]
-        await asyncio.sleep(0.05)
         save_screenshot(window, f"connections-{theme}")
 
     # BingX X01 with a key the exchange does not know: the plain message, and it stays disabled
@@ -199,7 +191,7 @@ async def test_connection_test_shows_price_balance_and_bad_key_message(services:
     assert "does not know this API key" in tab.test.message.text()
     assert tab.test.price.text() == f"{sim.market.price('BTC'):,.2f}"  # the public step passed before
     assert tab.test.balance.text() == "—"
-    await until(lambda: tab.table.item(tab.row_of(bingx), 3).text() == "Test failed", 5, "failed badge")
+    await until(lambda: tab.table.text(tab.row_of(bingx), 3) == "Test failed", 5, "failed badge")
     assert not trading.connections.get(bingx).is_enabled
     tab.enabled.click()  # enabling without a passed test is refused by the service
     await until(lambda: "successfully before enabling" in tab.notice.text(), 5, "enable refused")
@@ -212,7 +204,7 @@ async def test_live_trade_needs_the_typed_name(services: Services) -> None:
     tab = gui.window.connections
     config = await tab.add("replay")  # enabled from the start: it moves no money
     assert config.id == REPLAY_CONNECTION_ID and tab.enabled.isChecked() and tab.live.isEnabled()
-    trading = await gui.facade.dashboard_trading()
+    trading = await gui.app.load_trading()
 
     tab.live.click()
     dialog = tab.live_dialog
@@ -221,10 +213,10 @@ async def test_live_trade_needs_the_typed_name(services: Services) -> None:
     assert not dialog.ok.isEnabled()
     dialog.ok.click()
     with pytest.raises(ConnectionRuleError, match="type the connection name"):
-        await gui.facade.connection_set_live_trade(config.id, True, "replay")
+        await gui.app.connections.switches.set_live_trade(config.id, True, "replay")
     await tab.set_live(True, "Replay")  # the tab's own path refuses as well, and says why
     assert "type the connection name" in tab.notice.text()
-    await asyncio.sleep(0.1)
+    await tasks.wait_all()
     assert not trading.connections.get(config.id).is_live_trade and not tab.live.isChecked()
     dialog.reject()
 
@@ -235,7 +227,7 @@ async def test_live_trade_needs_the_typed_name(services: Services) -> None:
     assert dialog.ok.isEnabled()
     dialog.ok.click()
     await until(lambda: trading.connections.get(config.id).is_live_trade, 5, "live trade on")
-    await until(lambda: tab.live.isChecked() and tab.table.item(tab.row_of(config.id), 3).text() == "LIVE", 5,
+    await until(lambda: tab.live.isChecked() and tab.table.text(tab.row_of(config.id), 3) == "LIVE", 5,
                 "LIVE badge")
     tab.live.click()  # switching off needs no confirmation
     await until(lambda: not trading.connections.get(config.id).is_live_trade, 5, "live trade off")
@@ -261,14 +253,14 @@ async def test_delete_asks_and_refuses_with_an_open_live_position(services: Serv
         s.add(RealPosition(connection_id=config.id, symbol="ETH/USDT:USDT", side="short", paper=True,
                            quantity=Decimal("0.1"), entry_price=Decimal(3000), status="open"))
     await tab.reload()
-    assert tab.table.item(tab.row_of(config.id), 5).text() == "1"  # the paper one does not count
+    assert tab.table.text(tab.row_of(config.id), 5) == "1"  # the paper one does not count
 
     tab.delete_button.click()
     await until(lambda: "open live position" in tab.notice.text(), 5, "refusal")
     assert tab.confirm is None  # refused before asking
     with pytest.raises(ConnectionRuleError, match="1 open live position"):
-        await gui.facade.connection_delete(config.id)
-    trading = await gui.facade.dashboard_trading()
+        await gui.app.connections.switches.delete(config.id)
+    trading = await gui.app.load_trading()
     assert trading.connections.get(config.id).name == "BingX X01"
 
     with services.db.session() as s:  # the live position closed
@@ -279,7 +271,7 @@ async def test_delete_asks_and_refuses_with_an_open_live_position(services: Serv
     box = tab.confirm
     assert box is not None and "BingX X01" in box.text()
     box.button(QMessageBox.StandardButton.Cancel).click()  # cancel keeps it
-    await asyncio.sleep(0.1)
+    await tasks.wait_all()
     assert trading.connections.store.get(config.id) is not None
     tab.delete_button.click()
     await until(lambda: tab.confirm is not None and tab.confirm is not box and tab.confirm.isVisible(), 5, "ask")
@@ -288,7 +280,7 @@ async def test_delete_asks_and_refuses_with_an_open_live_position(services: Serv
     assert stored(config.id, "api_key") is None and stored(config.id, "secret") is None
     await until(lambda: tab.row_of(config.id) == -1, 5, "row gone")
     with pytest.raises(ConnectionRuleError, match="built in"):
-        await gui.facade.connection_delete(REPLAY_CONNECTION_ID)
+        await gui.app.connections.switches.delete(REPLAY_CONNECTION_ID)
     await gui.shutdown()
 
 
@@ -333,10 +325,9 @@ async def test_every_option_round_trips_and_bad_values_are_refused(services: Ser
     form.rate_minute.setValue(90)
     form.rate_concurrent.setValue(2)
     form.pages.setCurrentIndex(3)
-    await asyncio.sleep(0.05)  # let the layout settle before the grab
     save_screenshot(window, "connections-options")
     form.save.click()
-    trading = await gui.facade.dashboard_trading()
+    trading = await gui.app.load_trading()
     await until(lambda: trading.connections.get(config.id).name == "BingX main", 5, "options saved")
     saved = trading.connections.get(config.id)
     s = saved.settings
@@ -352,18 +343,18 @@ async def test_every_option_round_trips_and_bad_values_are_refused(services: Ser
     await until(lambda: tab.title.text() == "BingX main", 5, "editor re-read")
     assert form.api_type.currentData() == "futures" and form.count.value() == 25
 
-    # what the widgets cannot produce, the facade still refuses (with every reason), and nothing is written
+    # what the widgets cannot produce, the Connections part still refuses (with every reason), and nothing is written
     edit = form.edit()
     bad = replace(edit, name=" ", settings=replace(edit.settings, live_volume_factor=12.0, symbol_count=7,
                                                    trailing_only=True))
     with pytest.raises(ConnectionRuleError) as refused:
-        await gui.facade.connection_save(config.id, bad)
+        await gui.app.connections.save(config.id, bad)
     text = str(refused.value)
     assert "name must not be empty" in text and "0.1–10" in text and "5–50" in text and "Trailing only" in text
     assert trading.connections.get(config.id).settings.live_volume_factor == 2.5
     with pytest.raises(ConnectionRuleError, match="already exists"):
-        await gui.facade.connection_save(config.id, replace(edit, name="Bybit X03"))
+        await gui.app.connections.save(config.id, replace(edit, name="Bybit X03"))
     form.name.setText("")
-    form.save.click()  # refused in the form before it reaches the facade
+    form.save.click()  # refused in the form before it reaches the Connections part
     assert "must not be empty" in form.problems.text()
     await gui.shutdown()

@@ -5,8 +5,7 @@ without the typed name, the chart shows the stored candles with pseudo markers, 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -19,13 +18,14 @@ from PySide6.QtWidgets import QApplication
 from sqlalchemy import func, select
 
 from cts_desktop.app import GuiApp, create_qapp
-from cts_desktop.engine.trading_events import PriceUpdate
+from cts_desktop.events.trading import PriceUpdate
 from cts_desktop.exchanges.connections import REPLAY_CONNECTION_ID, ConnectionRuleError
 from cts_desktop.services import AppOptions, Services
 from cts_desktop.storage.models import Candle, ConfigSet, RealPosition
 from cts_desktop.ui.tabs.dashboard_connections import LiveTradeDialog
 from cts_desktop.ui.theme import apply_theme
 from cts_desktop.ui.widgets import human_bytes
+from tests.helpers.waiting import until
 from tests.ui.conftest import save_screenshot
 
 pytestmark = pytest.mark.asyncio(loop_factories=["qasync"])
@@ -52,15 +52,6 @@ def fast_services(data_dir: Path) -> Iterator[Services]:
         yield svc
     finally:
         svc.close()
-
-
-async def until(predicate: Callable[[], object], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def seed_closed_positions(services: Services) -> Decimal:
@@ -90,7 +81,7 @@ async def test_dashboard_drives_and_shows_the_engine(fast_services: Services) ->
     window, dash = gui.window, gui.window.dashboard
     window.resize(1366, 768)
     gui.show()
-    trading = await gui.facade.dashboard_trading()
+    trading = await gui.app.load_trading()
     coordinator = trading.coordinator
     daily = seed_closed_positions(services)
 
@@ -114,7 +105,9 @@ async def test_dashboard_drives_and_shows_the_engine(fast_services: Services) ->
     # freeze the pipelines (no more prices), let the persist loop write, then compare every card with the truth
     assert engine.feed is not None
     await engine.feed.stop()
-    await asyncio.sleep(0.8)
+    await until(lambda: engine._prices.empty(), 10, "the last prices processed")
+    persisted = engine.meters["persist"].cycles
+    await until(lambda: engine.meters["persist"].cycles > persisted, 10, "a persist cycle after the last price")
     assert services.writer.flush(10)
     await dash.refresh()
     cards = dash.cards
@@ -139,7 +132,7 @@ async def test_dashboard_drives_and_shows_the_engine(fast_services: Services) ->
                                     ConfigSet.symbol).distinct()).all()
     assert len(variants) > 0
     assert cards["indications"].value.text() == str(len(variants))
-    metrics = await gui.facade.dashboard_metrics()
+    metrics = await gui.app.dashboard.metrics()
     dash.metrics.show_metrics(metrics)
     assert cards["database"].value.text() == human_bytes(metrics.database_bytes)
     assert abs(metrics.database_bytes - services.db.size_bytes()) < 2**20  # the log keeps writing meanwhile
@@ -153,7 +146,7 @@ async def test_dashboard_drives_and_shows_the_engine(fast_services: Services) ->
         RealPosition.connection_id == REPLAY_CONNECTION_ID, RealPosition.status.in_(("opening", "open", "closing")))))
     assert card.pseudo.text() == f"{engine.status().pseudo_open:,}"
     # ticker: each main symbol with the exchange's last price and 24 h change, all readable at 1366 px
-    rows = await gui.facade.dashboard_ticker()
+    rows = await gui.app.dashboard.ticker()
     dash.ticker.show_rows(rows)
     dash.ticker.grab()
     assert rows and set(dash.ticker.visible_symbols) == {r.symbol for r in rows}
@@ -166,8 +159,8 @@ async def test_dashboard_drives_and_shows_the_engine(fast_services: Services) ->
     services.bus.publish(PriceUpdate(key=REPLAY_CONNECTION_ID, symbol=rows[0].symbol, price=moved, ts_ms=0))
     dash.bridge.flush()
     assert dash.ticker.text_of(rows[0].symbol).split()[1] == f"{moved:,.2f}"
-    main_row = [dash.engine.loops.item(r, 0).text() for r in range(dash.engine.loops.rowCount())].index("main")
-    assert dash.engine.loops.item(main_row, 1).text() == f"{engine.meters['main'].cycles:,}"
+    main_row = dash.engine.loops.column_texts(0).index("main")
+    assert dash.engine.loops.text(main_row, 1) == f"{engine.meters['main'].cycles:,}"
     assert dash.banner.isHidden()
 
     # chart: the stored 1-minute candles of the traded symbol, pseudo markers from the engine's book
@@ -184,7 +177,6 @@ async def test_dashboard_drives_and_shows_the_engine(fast_services: Services) ->
     await window.refresh()  # the status bar, as the window's timer would
     for theme in ("dark", "light"):
         apply_theme(QApplication.instance(), theme)  # type: ignore[arg-type]
-        await asyncio.sleep(0.05)
         save_screenshot(window, f"dashboard-{theme}")
 
     # live-trade switch: refused without the exact typed name, accepted with it
@@ -193,7 +185,7 @@ async def test_dashboard_drives_and_shows_the_engine(fast_services: Services) ->
     dialog.edit.setText("replay")
     assert not dialog.ok.isEnabled()
     with pytest.raises(ConnectionRuleError):
-        await gui.facade.connection_set_live_trade(REPLAY_CONNECTION_ID, True, "replay")
+        await gui.app.dashboard.switches.set_live_trade(REPLAY_CONNECTION_ID, True, "replay")
     assert not trading.connections.get(REPLAY_CONNECTION_ID).is_live_trade
     card.live.click()  # opens the dialog, the switch stays off
     assert card.dialog is not None and not card.live.isChecked()

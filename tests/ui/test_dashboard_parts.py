@@ -1,6 +1,6 @@
 """Dashboard parts on real services without an engine: the bridge batches events to at most ~5 signals a second
 with the newest values, the table model caps/sorts/exports, notifications reach the tray and the ``toast`` log,
-the live-trade confirmation accepts only the exact name, and the facade's connection switches keep the rules."""
+the live-trade confirmation accepts only the exact name, and the connection switches keep the rules."""
 
 from __future__ import annotations
 
@@ -14,12 +14,13 @@ import pytest
 from PySide6.QtCore import Qt
 
 from cts_desktop.app import GuiApp, create_qapp
-from cts_desktop.engine.trading_events import OrderChanged, PriceUpdate
+from cts_desktop.events.trading import OrderChanged, PriceUpdate
 from cts_desktop.exchanges.connections import REPLAY_CONNECTION_ID, ConnectionRuleError
 from cts_desktop.services import Services
 from cts_desktop.ui.bridge import EventBridge
-from cts_desktop.ui.models.table import Column, RowTableModel, fmt_num
+from cts_desktop.ui.table import Column, DataTable, RowTableModel, fmt_num
 from cts_desktop.ui.tabs.dashboard_connections import LiveTradeDialog
+from tests.helpers.waiting import until
 
 QASYNC = pytest.mark.asyncio(loop_factories=["qasync"])
 
@@ -33,12 +34,17 @@ async def test_bridge_batches_to_five_signals_a_second_with_newest_values(servic
     loop = asyncio.get_running_loop()
     started = loop.time()
     sent = 0
-    while loop.time() - started < 1.0:  # ~2,000 prices a second for 10 symbols
+
+    def burst() -> bool:  # ~2,000 prices a second for 10 symbols, for a second
+        nonlocal sent
         for k in range(10):
             services.bus.publish(PriceUpdate(key="c1", symbol=f"S{k}", price=float(sent), ts_ms=sent))
             sent += 1
-        await asyncio.sleep(0.005)
-    await asyncio.sleep(0.25)
+        return loop.time() - started >= 1.0
+
+    await until(burst, 10, "a second of prices", interval=0.005)
+    await until(lambda: emitted and emitted[-1].get(("c1", "S9")) == (float(sent - 1), sent - 1), 2,
+                "the newest prices flushed")
     bridge.close()
     assert sent > 500
     assert 3 <= len(emitted) <= 7  # one flush per 200 ms
@@ -78,7 +84,7 @@ def test_table_model_caps_sorts_updates_and_exports(tmp_path: Path) -> None:
     assert resets == [True] and model.rowCount() == 1
     model.set_rows(rows[:3])
     path = tmp_path / "t.csv"
-    assert model.to_csv(str(path)) == 3
+    assert DataTable(model, "test.caps").export_csv(str(path)) == 3
     with path.open() as f:
         assert list(csv.reader(f)) == [["#", "Symbol", "PnL"], ["2", "ETH", "-1.50"], ["1", "BTC", "5.00"],
                                        ["3", "SOL", ""]]
@@ -114,7 +120,7 @@ async def test_notifications_reach_the_tray_and_the_toast_log(services: Services
     assert window.tray.notifications[-1][0] == "Order filled (paper)"
     assert "cts-1" in window.tray.notifications[-1][1]
     assert services.writer.flush(10)
-    logs = await gui.facade.recent_logs(limit=20)
+    logs = await gui.app.overview.recent_logs(limit=20)
     toasts = [r for r in logs if r.category == "toast"]
     assert toasts and "Order filled" in toasts[0].message and toasts[0].level == "INFO"
     await gui.shutdown()
@@ -125,26 +131,26 @@ async def test_connection_switches_keep_the_rules(services: Services) -> None:
     create_qapp()
     gui = GuiApp(services)
     services.start(asyncio.get_running_loop())
-    facade = gui.facade
-    trading = await facade.dashboard_trading()
+    dashboard = gui.app.dashboard
+    trading = await gui.app.load_trading()
     bybit = next(c for c in trading.connections.list() if c.name == "Bybit X03")
     with pytest.raises(ConnectionRuleError):  # never tested: cannot be enabled
-        await facade.connection_set_enabled(bybit.id, True)
+        await dashboard.switches.set_enabled(bybit.id, True)
     with pytest.raises(ConnectionRuleError):  # disabled: no live trading even with the name
-        await facade.connection_set_live_trade(bybit.id, True, "Bybit X03")
-    await facade.connection_set_enabled(REPLAY_CONNECTION_ID, False)
+        await dashboard.switches.set_live_trade(bybit.id, True, "Bybit X03")
+    await dashboard.switches.set_enabled(REPLAY_CONNECTION_ID, False)
     assert not trading.connections.get(REPLAY_CONNECTION_ID).is_enabled
-    await facade.connection_set_enabled(REPLAY_CONNECTION_ID, True)  # Replay moves no money: no test needed
+    await dashboard.switches.set_enabled(REPLAY_CONNECTION_ID, True)  # Replay moves no money: no test needed
     assert trading.connections.get(REPLAY_CONNECTION_ID).is_enabled
-    assert await facade.connection_set_volume_factor(REPLAY_CONNECTION_ID, 2.345) == 2.3
+    assert await dashboard.switches.set_volume_factor(REPLAY_CONNECTION_ID, 2.345) == 2.3
     assert trading.connections.get(REPLAY_CONNECTION_ID).settings.live_volume_factor == 2.3
     with pytest.raises(ConnectionRuleError):
-        await facade.connection_set_volume_factor(REPLAY_CONNECTION_ID, 11)
-    cards = {c.id: c for c in await facade.dashboard_connections()}
+        await dashboard.switches.set_volume_factor(REPLAY_CONNECTION_ID, 11)
+    cards = {c.id: c for c in await dashboard.connection_cards()}
     assert cards[REPLAY_CONNECTION_ID].volume_factor == 2.3 and cards[bybit.id].status == "Disabled"
     logging.getLogger("cts.engine").info("replay line", extra={"connection_id": REPLAY_CONNECTION_ID})
     assert services.writer.flush(10)
-    assert any(r.message == "replay line" for r in await facade.connection_log(REPLAY_CONNECTION_ID))
+    assert any(r.message == "replay line" for r in await dashboard.connection_log(REPLAY_CONNECTION_ID))
     await gui.shutdown()
 
 
@@ -175,7 +181,7 @@ def test_emergency_stop_asks_and_reports_the_choice(qtbot) -> None:  # type: ign
 async def test_banner_shows_an_unhealthy_running_engine(services: Services) -> None:
     import time as _time
 
-    from cts_desktop.engine.status import EngineState, EngineStatus, HealthStatus
+    from cts_desktop.events.status import EngineState, EngineStatus, HealthStatus
 
     create_qapp()
     gui = GuiApp(services)
@@ -196,8 +202,8 @@ async def test_banner_shows_an_unhealthy_running_engine(services: Services) -> N
 def test_connection_card_shows_a_clock_skew(qtbot) -> None:  # type: ignore[no-untyped-def]
     """A skew over 1 s reported in the engine's status (issue 14 item 6) is a badge on the connection card, pushed
     with the engine snapshots between full refreshes; back in step, the badge goes."""
-    from cts_desktop.engine.status import ConnectionStatus, EngineState, HealthStatus, TradeEngineStatus
-    from cts_desktop.ui.models.dashboard_data import ConnectionCard
+    from cts_desktop.application.dashboard_data import ConnectionCard
+    from cts_desktop.events.status import ConnectionStatus, EngineState, HealthStatus, TradeEngineStatus
     from cts_desktop.ui.tabs.dashboard_connections import ConnectionsPanel
 
     engine = TradeEngineStatus(

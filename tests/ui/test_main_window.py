@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QSystemTrayIcon
 from cts_desktop.app import GuiApp, create_qapp
 from cts_desktop.services import Services
 from cts_desktop.storage.models import Connection
+from tests.helpers.waiting import until
 from tests.ui.conftest import save_screenshot
 
 pytestmark = pytest.mark.asyncio(loop_factories=["qasync"])
@@ -44,15 +45,15 @@ async def test_window_has_four_tabs_with_real_content(services: Services) -> Non
     assert window.dashboard.cards["errors"].value.text() == "1"
     assert window.dashboard.banner.isVisible() or not window.isVisible()
     # connections tab lists the row from the DB
-    assert window.connections.table.rowCount() == 1
-    assert window.connections.table.item(0, 0).text() == "Bybit X03"
+    assert window.connections.table.row_count() == 1
+    assert window.connections.table.text(0, 0) == "Bybit X03"
     # settings tab shows every setting with its stored value
-    total = sum(t.rowCount() for t in window.settings.tables.values())
+    total = sum(t.row_count() for t in window.settings.tables.values())
     from cts_desktop.domain.settings import SETTINGS
 
     assert total == len(SETTINGS)
     # monitoring shows the error we logged
-    messages = [window.monitoring.table.item(r, 4).text() for r in range(window.monitoring.table.rowCount())]
+    messages = window.monitoring.table.column_texts(4)
     assert "something went wrong" in messages
     # the Strategies tab is built when first shown (it imports numba: the window must not wait for it)
     assert window.strategies.content is None
@@ -71,12 +72,12 @@ async def test_window_has_four_tabs_with_real_content(services: Services) -> Non
 
 async def test_setting_change_reaches_settings_tab(services: Services) -> None:
     gui = _make_gui(services)
-    await gui.facade.set_setting("system.position_length", 300)
+    await gui.app.settings.set("system.position_length", 300)
     await gui.window.settings.refresh()
     from cts_desktop.domain.settings import Tab
 
     table = gui.window.settings.tables[Tab.SYSTEM]
-    keys = {table.item(r, 6).text(): table.item(r, 2).text() for r in range(table.rowCount())}
+    keys = {table.text(r, 6): table.text(r, 2) for r in range(table.row_count())}
     assert keys["system.position_length"] == "300"
     await gui.shutdown()
 
@@ -135,11 +136,10 @@ async def test_crash_hook_logs_and_shows_without_blocking(services: Services) ->
     worker = threading.Thread(target=lambda: 1 / 0, name="worker")
     worker.start()
     worker.join()
-    await asyncio.sleep(0.05)  # let the queued signal reach the GUI thread
-    assert len(gui.crash.shown) == 2
+    await until(lambda: len(gui.crash.shown) == 2, 5, "the worker thread's crash shown on the GUI thread")
     assert "boom in a slot" in gui.crash.shown[0].informativeText()
     assert services.writer.flush(10)
-    logs = await gui.facade.recent_logs(min_level=logging.CRITICAL)
+    logs = await gui.app.overview.recent_logs(min_level=logging.CRITICAL)
     assert any("boom in a slot" in r.message for r in logs)
     assert any("ZeroDivisionError" in (r.exc_text or "") for r in logs)
     for box in list(gui.crash.shown):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from sqlalchemy import text
 from cts_desktop.app import GuiApp, create_qapp
 from cts_desktop.services import AppOptions, Services
 from cts_desktop.ui import tasks
+from tests.helpers.waiting import until
 
 pytestmark = pytest.mark.asyncio(loop_factories=["qasync"])
 
@@ -39,10 +39,7 @@ async def test_alert_notifies_while_the_window_is_hidden_in_the_tray(services: S
     for i in range(15):
         logging.getLogger("cts.exchange.test").error("order rejected by exchange: code %d", i)
     assert services.writer.flush(10)
-    deadline = time.monotonic() + 10
-    while not [n for n in notifications if n[0].startswith("Alert")]:
-        assert time.monotonic() < deadline, f"no alert notification; got {notifications}"
-        await asyncio.sleep(0.05)
+    await until(lambda: [n for n in notifications if n[0].startswith("Alert")], 10, "an alert notification")
     [(title, message, critical)] = [n for n in notifications if n[0].startswith("Alert")]
     assert title == "Alert (critical)" and critical
     assert message.startswith("15 errors were logged in the last 10 minutes")
@@ -55,7 +52,7 @@ async def test_alert_notifies_while_the_window_is_hidden_in_the_tray(services: S
     await tasks.wait_all()
     await tab.refresh(force=True)
     assert tab.overview.cards["alerts"].value.text() == "1"
-    assert [tab.alerts.table.item(r, 2).text() for r in range(tab.alerts.table.rowCount())] == ["error_burst"]
+    assert tab.alerts.table.column_texts(2) == ["error_burst"]
     assert await tab.alerts.acknowledge_every() == 1
     with services.db.engine.connect() as conn:
         rows = conn.execute(text("SELECT source, acknowledged_at IS NOT NULL FROM alerts")).all()

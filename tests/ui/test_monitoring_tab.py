@@ -19,13 +19,14 @@ from PySide6.QtWidgets import QApplication
 from sqlalchemy import text
 
 from cts_desktop.app import GuiApp, create_qapp
-from cts_desktop.facade import AppFacade
+from cts_desktop.application.application import Application
 from cts_desktop.monitoring import health as health_mod
 from cts_desktop.services import Services
 from cts_desktop.storage import models as m
 from cts_desktop.ui import tasks
 from cts_desktop.ui.tabs.monitoring import MonitoringTab
 from cts_desktop.ui.theme import apply_theme
+from tests.helpers.waiting import until
 from tests.integration.monitoring.seed_logs import seed_logs
 from tests.ui.conftest import save_screenshot
 
@@ -71,7 +72,7 @@ async def seeded_tab(services: Services) -> MonitoringTab:
     services.start(asyncio.get_running_loop())
     await services.alert_monitor.settle()  # its first round (the seeded error burst) is logged before we count
     assert services.writer.flush(10)  # the app's own start-up records are in the table before we count
-    tab = MonitoringTab(AppFacade(services))
+    tab = MonitoringTab(Application(services).monitoring)
     tab.resize(1366, 720)
     return tab
 
@@ -82,7 +83,7 @@ def sql(services: Services, query: str, **params: object) -> list[tuple[object, 
 
 
 def cells(table: object, column: int) -> list[str]:
-    return [table.item(r, column).text() for r in range(table.rowCount())]  # type: ignore[attr-defined]
+    return table.column_texts(column)  # type: ignore[attr-defined]
 
 
 async def test_overview_numbers_equal_direct_database_queries(services: Services) -> None:
@@ -171,7 +172,7 @@ async def test_log_viewer_pages_filters_details_and_exports(services: Services, 
     viewer.category.setCurrentIndex(viewer.category.findData("exchange"))
     viewer.connection.setCurrentIndex(viewer.connection.findData("replay"))
     viewer.text.setText("Code 104")
-    await asyncio.sleep(0.4)  # the text filter is debounced
+    await until(lambda: not viewer.debounce.isActive(), 5, "the debounced text filter applied")
     await tasks.wait_all()
     where = ("levelno >= 40 AND category = 'exchange' AND connection_id = 'replay' "
              "AND LOWER(message) LIKE '%code 104%'")
@@ -210,7 +211,7 @@ async def test_log_viewer_pages_filters_details_and_exports(services: Services, 
     viewer.level.setCurrentIndex(0)
     viewer.category.setCurrentIndex(0)
     viewer.connection.setCurrentIndex(0)
-    await asyncio.sleep(0.4)
+    await until(lambda: not viewer.debounce.isActive(), 5, "the debounced text filter applied")
     await tasks.wait_all()
     assert viewer.total == total and viewer.model.rowCount() >= 200  # the view may ask for a page more
     assert [e.id for e in viewer.model.rows[:400]] == expected
@@ -253,10 +254,10 @@ async def test_health_restarts_alerts_and_screenshot(services: Services) -> None
     colours = {}
     for theme in ("dark", "light"):  # the chart follows a theme change of the running app
         apply_theme(QApplication.instance(), theme)  # type: ignore[arg-type]
-        await asyncio.sleep(0.05)
+        palette = (window.palette().color(QPalette.ColorRole.Base).name(),
+                   window.palette().color(QPalette.ColorRole.Text).name())
+        await until(lambda p=palette: chart.colours == p, 5, f"the chart in the {theme} colours")  # type: ignore[attr-defined]
         colours[theme] = chart.colours  # type: ignore[attr-defined]
-        assert colours[theme] == (window.palette().color(QPalette.ColorRole.Base).name(),
-                                  window.palette().color(QPalette.ColorRole.Text).name())
         save_screenshot(window, f"monitoring-{theme}")
     assert colours["dark"] != colours["light"]
     # health: every known service, the engine rows and the restart history

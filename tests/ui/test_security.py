@@ -27,7 +27,7 @@ async def test_opt_in_to_encrypted_file_then_unlock_next_start(data_dir: Path) -
     services.start(asyncio.get_running_loop())
     try:
         assert gui.security.can_create() and not gui.security.is_locked()
-        overview = await gui.facade.overview()
+        overview = await gui.app.overview.overview()
         assert not overview.secrets_usable
         dialog = gui.security.open_create_dialog()
         dialog.first.setText("short")

@@ -5,15 +5,14 @@ the password. While the app runs, a damaged database raises a dialog and a mark 
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
 from PySide6.QtWidgets import QApplication
 
-from cts_desktop.database_safety import BackupsState
+from cts_desktop.application.database import BackupsState
 from cts_desktop.domain.settings import Tab
-from cts_desktop.engine.events import DatabaseDamaged
+from cts_desktop.events.app import DatabaseDamaged
 from cts_desktop.services import Services
 from cts_desktop.storage.backup_scheduler import BackupPolicy
 from cts_desktop.storage.backups import postgres_commands
@@ -28,9 +27,9 @@ pytestmark = pytest.mark.asyncio(loop_factories=["qasync"])
 
 
 async def services_backup(services: Services) -> tuple[bool, str]:
-    from cts_desktop.facade import AppFacade
+    from cts_desktop.application.database import DatabasePart
 
-    return await AppFacade(services).backup_now()
+    return await DatabasePart(services).backup_now()
 
 
 def _log(services: Services, tag: str, rows: int) -> None:
@@ -43,12 +42,12 @@ async def test_back_up_now_then_restore_the_selected_backup(services: Services) 
     panel = tab.backups
     assert panel is not None
     await panel.refresh()
-    assert panel.table.rowCount() == 0 and not panel.restore_button.isEnabled()
+    assert panel.table.row_count() == 0 and not panel.restore_button.isEnabled()
     _log(services, "first", 300)
     panel.backup_button.click()
     await settle(tab)
     assert panel.result.text().startswith("✔ Backup made and verified: cts-"), panel.result.text()
-    assert panel.table.rowCount() == 1 and panel.table.item(0, 1).text() == "manual"
+    assert panel.table.row_count() == 1 and panel.table.text(0, 1) == "manual"
     _log(services, "later", 200)
     panel.table.selectRow(0)
     assert panel.restore_button.isEnabled()
@@ -56,12 +55,10 @@ async def test_back_up_now_then_restore_the_selected_backup(services: Services) 
     window.resize(1366, 900)
     window.show()
     tab.pages.setCurrentIndex(list(Tab).index(Tab.SYSTEM))
-    await asyncio.sleep(0.05)
     scroll = tab.stacks[Tab.SYSTEM].widget(0)
     scroll.ensureWidgetVisible(panel)  # type: ignore[attr-defined]
     for theme in ("dark", "light"):
         apply_theme(QApplication.instance(), theme)  # type: ignore[arg-type]
-        await asyncio.sleep(0.05)
         save_screenshot(tab, f"settings-backups-{theme}")
 
     database = services.db.sqlite_file
@@ -103,7 +100,7 @@ async def test_restore_is_refused_while_another_process_has_the_database_open(se
     assert panel is not None and services.db.sqlite_file is not None
     ok, _message = await services_backup(services)
     assert ok
-    backup = (await tab.facade.backups_state()).backups[0].path
+    backup = (await tab.part.database.backups_state()).backups[0].path
     with held_open(services.db.sqlite_file) as pid:
         tasks.spawn(panel.restore(str(backup)), "restore while open elsewhere")
         await settle(tab)
@@ -132,7 +129,6 @@ async def test_damage_found_while_running_is_shown_in_the_window(services: Servi
     alarm = gui.window.database_alarm
     assert alarm.box is not None and alarm.box.isVisible() and alarm.box.text() == message
     assert alarm.mark.isVisible() and "Database damaged" in alarm.mark.text()
-    await asyncio.sleep(0.05)
     save_screenshot(gui.window, "database-damaged-light")
     save_screenshot(alarm.box, "database-damaged-dialog-light")
     alarm.show_backups()

@@ -22,10 +22,10 @@ from typing import Any
 
 import pytest
 
+from cts_desktop.application.application import Application
 from cts_desktop.domain.settings import SETTINGS
 from cts_desktop.engine import engine_config as cfg
 from cts_desktop.exchanges.connections import REPLAY_CONNECTION_ID
-from cts_desktop.facade import AppFacade
 from cts_desktop.services import AppOptions, Services
 from cts_desktop.ui.tabs.settings import DATABASE_URL
 from tests.ui.test_settings_tab import enter, make_tab, other_value, settle, stored_row
@@ -86,16 +86,15 @@ def implied(engine: Any, values: dict[str, object]) -> dict[str, object]:
 
 async def test_every_setting_reaches_the_running_engine_without_a_restart(services: Services) -> None:
     tab = make_tab(services)
-    facade: AppFacade = tab.facade
     try:
-        await check_every_setting(services, tab, facade)
+        await check_every_setting(services, tab, Application(services))
     finally:
         await services.stop_trading()
 
 
-async def check_every_setting(services: Services, tab: Any, facade: AppFacade) -> None:
-    await facade.engine_command("start")
-    coordinator = (await facade.dashboard_trading()).coordinator
+async def check_every_setting(services: Services, tab: Any, app: Application) -> None:
+    await app.dashboard.engine_command("start")
+    coordinator = (await app.load_trading()).coordinator
     status = await coordinator.wait_started(90)
     engine = coordinator.engines[REPLAY_CONNECTION_ID]
     assert status.engines[0].state.value == "running", status.engines[0]

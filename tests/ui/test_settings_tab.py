@@ -10,9 +10,11 @@ import json
 from pathlib import Path
 
 import pytest
+from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from cts_desktop.app import create_qapp
+from cts_desktop.application.application import Application
 from cts_desktop.domain.settings import (
     SETTINGS,
     SettingDef,
@@ -25,14 +27,16 @@ from cts_desktop.domain.settings import (
     validate_many,
     validate_value,
 )
-from cts_desktop.facade import AppFacade
+from cts_desktop.events.app import SettingsChanged
 from cts_desktop.services import Services
 from cts_desktop.storage import models as m
 from cts_desktop.storage.results import HistoryLimits, append_results
 from cts_desktop.ui import tasks
 from cts_desktop.ui.settings_editors import ChoiceEditor, FlagEditor, ListEditor, NumberEditor, format_value
+from cts_desktop.ui.settings_matrix import describe_counts
 from cts_desktop.ui.tabs.settings import DATABASE_URL, SettingsTab
 from cts_desktop.ui.theme import apply_theme
+from tests.helpers.waiting import until
 from tests.ui.conftest import open_window, save_screenshot
 
 pytestmark = pytest.mark.asyncio(loop_factories=["qasync"])
@@ -42,7 +46,7 @@ def make_tab(services: Services, *pages: Tab) -> SettingsTab:
     """The tab with the given pages built (all of them when none is named)."""
     create_qapp()
     services.start(asyncio.get_running_loop())
-    tab = SettingsTab(AppFacade(services))
+    tab = SettingsTab(Application(services).settings)
     tab.resize(1366, 720)
     for page in pages or tuple(Tab):
         tab.build_page(page)
@@ -50,21 +54,21 @@ def make_tab(services: Services, *pages: Tab) -> SettingsTab:
 
 
 async def settle(tab: SettingsTab, answer: bool | None = True, timeout: float = 10.0) -> list[str]:
-    """Run the UI's tasks to completion, answering confirmation dialogs; returns the texts that were asked."""
+    """Run the UI's tasks to completion, answering confirmation dialogs (``None``: stop at the first one); returns
+    the texts that were asked."""
     asked: list[str] = []
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while loop.time() < deadline:
+
+    def settled() -> bool:
         box = tab.confirm_box
         if box is not None and box.isVisible() and box.text() not in asked:
             asked.append(box.text())
             if answer is None:
-                return asked
+                return True
             box.button(QMessageBox.StandardButton.Yes if answer else QMessageBox.StandardButton.Cancel).click()
-        if not tasks._running and tab.confirm_box is None:
-            return asked
-        await asyncio.sleep(0.005)
-    raise AssertionError("the settings tab did not settle")
+        return not tasks._running and tab.confirm_box is None
+
+    await until(settled, timeout, "the settings tab to settle", interval=0.005)
+    return asked
 
 
 def stored_row(services: Services, key: str) -> object | None:
@@ -127,8 +131,8 @@ async def test_every_setting_round_trips_from_its_widget_to_the_database(service
     tab = make_tab(services)
     editable = [d for d in SETTINGS if d.key != DATABASE_URL]
     assert set(tab.rows) == {d.key for d in editable}  # every setting has an editor (the URL: database panel)
-    notified: list[str] = []  # what running engines hear: the store's change events
-    services.settings.subscribe(lambda changes: notified.extend(c.key for c in changes))
+    notified: list[str] = []  # what running engines hear: the change events on the bus
+    services.bus.subscribe(SettingsChanged, lambda event: notified.extend(event.keys))
     confirmed: list[str] = []
     for index, defn in enumerate(editable):
         current = services.settings.values()
@@ -386,19 +390,36 @@ async def test_settings_screenshot(services: Services) -> None:
     gui.window.tabs.setCurrentWidget(gui.window.settings)
     gui.window.settings.pages.setCurrentIndex(list(Tab).index(Tab.STRATEGY))
     await gui.window.refresh_all()
-    await asyncio.sleep(0.05)
+    QApplication.sendPostedEvents()  # the page's layout, before scrolling in it
     strategy = gui.window.settings.stacks[Tab.STRATEGY].widget(0)
-    group_box = gui.window.settings.matrix_labels[-1].parentWidget()
+    counts = gui.window.settings.matrix_labels[-1]
+    group_box = counts.parentWidget()
     strategy.verticalScrollBar().setValue(group_box.y() - 8)  # type: ignore[attr-defined]
+    brightness = {}
     for theme in ("dark", "light"):
         apply_theme(QApplication.instance(), theme)  # type: ignore[arg-type]
-        await asyncio.sleep(0.05)
-        save_screenshot(gui.window, f"settings-{theme}")
+        image = QImage(str(save_screenshot(gui.window, f"settings-{theme}")))
+        assert (image.width(), image.height()) == (gui.window.width(), gui.window.height())
+        brightness[theme] = mean_lightness(image)
+        # what the picture is for: the Strategy page scrolled to the matrix group, its counts in view
+        assert gui.window.settings.pages.currentIndex() == list(Tab).index(Tab.STRATEGY)
+        assert not counts.visibleRegion().isEmpty()
+        assert counts.text() == describe_counts(services.settings.values())
+    assert brightness["dark"] < 0.4 < 0.6 < brightness["light"], brightness  # the theme really changed
     gui.window.settings.pages.setCurrentIndex(list(Tab).index(Tab.SYSTEM))
     panel = gui.window.settings.database
     assert panel is not None
     scroll = gui.window.settings.stacks[Tab.SYSTEM].widget(0)
-    await asyncio.sleep(0.05)
+    QApplication.sendPostedEvents()
     scroll.ensureWidgetVisible(panel)  # type: ignore[attr-defined]
     save_screenshot(gui.window, "settings-system-tab-light")
+    assert not panel.visibleRegion().isEmpty()  # the database choice is in the picture, with the one in use
+    assert f"In use now: <b>{services.db.display_url}</b> (sqlite)" in panel.in_use.text()
     await gui.shutdown()
+
+
+def mean_lightness(image: QImage) -> float:
+    """The mean HSL lightness (0 black … 1 white) of a grid of the image's pixels."""
+    values = [image.pixelColor(x, y).lightnessF() for x in range(0, image.width(), 8)
+              for y in range(0, image.height(), 8)]
+    return sum(values) / len(values)

@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from cts_desktop.app import create_qapp
-from cts_desktop.facade import AppFacade
+from cts_desktop.application.application import Application
 from cts_desktop.services import Services
 from cts_desktop.storage.candles import store_candles
 from cts_desktop.storage.models import Backtest, Connection
@@ -22,6 +22,7 @@ from cts_desktop.storage.models_presets import ConnectionPreset
 from cts_desktop.ui.tabs.strategies import StrategiesTab
 from cts_desktop.ui.tabs.strategies_model import COLUMNS
 from cts_desktop.ui.theme import apply_theme
+from tests.helpers.waiting import until
 from tests.ui.conftest import save_screenshot
 
 pytestmark = pytest.mark.asyncio(loop_factories=["qasync"])
@@ -45,7 +46,7 @@ async def make_tab(services: Services) -> tuple[StrategiesTab, np.ndarray]:
     apply_theme(QApplication.instance(), "light")  # type: ignore[arg-type]
     services.start(asyncio.get_running_loop())
     raw = seed(services)
-    tab = StrategiesTab(AppFacade(services))
+    tab = StrategiesTab(Application(services).strategies)
     tab.resize(1600, 960)
     tab.show()
     await tab.refresh()
@@ -58,7 +59,7 @@ async def make_tab(services: Services) -> tuple[StrategiesTab, np.ndarray]:
 
 
 def column(name: str) -> int:
-    return next(i for i, c in enumerate(COLUMNS) if c[0] == name)
+    return next(i for i, c in enumerate(COLUMNS) if c.header == name)
 
 
 async def test_auto_optimal_results_backtest_presets(services: Services) -> None:
@@ -166,7 +167,6 @@ async def test_auto_optimal_results_backtest_presets(services: Services) -> None
     tab.runs.setCurrentIndex(4)
     await tab.open_run()
     tab.table.selectRow(0)
-    await asyncio.sleep(0.1)
     path = save_screenshot(tab, "strategies-light")
     assert path.stat().st_size > 20_000
     tab.close()
@@ -182,19 +182,14 @@ async def test_cancel_from_the_ui_within_a_second(services: Services) -> None:
     f.sl.setText(", ".join(f"{0.1 + 0.1 * i:.1f}" for i in range(30)))
     f.set_param_range("long", 25, 75, 1)
     tab.optimal_button.click()
-    deadline = time.monotonic() + 30
-    while (tab._latest is None or tab._latest.done == 0) and time.monotonic() < deadline:
-        await asyncio.sleep(0.02)
-    assert tab.busy and tab._latest is not None and tab._latest.done > 0
-    shown = time.monotonic() + 10  # the bar moves once 0.1 % of the ~3.9 million cells are done
-    while tab.progress.value() == 0 and time.monotonic() < shown:
-        await asyncio.sleep(0.05)
-    assert tab.progress.value() > 0 and "ETA" in tab.status.text()
+    await until(lambda: tab._latest is not None and tab._latest.done > 0, 30, "the first progress")
+    assert tab.busy
+    # the bar moves once 0.1 % of the ~3.9 million cells are done
+    await until(lambda: tab.progress.value() > 0, 10, "the progress bar moving")
+    assert "ETA" in tab.status.text()
     clicked = time.monotonic()
     tab.cancel_button.click()
-    while tab.busy and time.monotonic() < clicked + 5:
-        await asyncio.sleep(0.01)
-    assert not tab.busy
+    await until(lambda: not tab.busy, 5, "the run cancelled", interval=0.01)
     assert time.monotonic() - clicked < 1.0
     assert "cancelled" in tab.status.text()
     assert tab.optimal_button.isEnabled() and not tab.cancel_button.isEnabled()
@@ -231,7 +226,7 @@ async def test_dca_and_block_grid_in_the_tab(services: Services) -> None:
     tab.runs.setCurrentIndex(0)  # the newest run: this backtest
     tab.trades_chart.show_trades(None, [])
     await tab.open_run()
-    stored = await tab.facade.strategies.run(int(tab.runs.currentData()))
+    stored = await tab.part.run(int(tab.runs.currentData()))
     assert stored is not None and [t.size for t in stored.trades] == sizes
     assert all(t.avg_entry <= t.entry_price for t in stored.trades)  # a long averages down
     assert tab.trades_chart.marked == len(sizes)

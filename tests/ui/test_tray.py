@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QMessageBox
 from cts_desktop.app import GuiApp, create_qapp
 from cts_desktop.services import Services
 from cts_desktop.storage.models import Connection, RealPosition
+from tests.helpers.waiting import until
 
 pytestmark = pytest.mark.asyncio(loop_factories=["qasync"])
 
@@ -54,21 +55,14 @@ async def test_quit_asks_only_when_positions_are_open(services: Services) -> Non
         s.add(RealPosition(connection_id="c1", symbol="BTC/USDT:USDT", side="long", paper=False,
                            quantity=Decimal("0.01"), entry_price=Decimal(60000), status="open"))
     tray.quit_action.trigger()
-    for _ in range(50):
-        if tray.confirm is not None:
-            break
-        await asyncio.sleep(0.02)
+    await until(lambda: tray.confirm is not None, 5, "the quit confirmation")
     box = tray.confirm
     assert box is not None and "1 position(s) are open" in box.text()
     box.button(QMessageBox.StandardButton.No).click()
-    await asyncio.sleep(0.05)
-    assert not gui.quit_event.is_set() and tray.confirm is None
+    await until(lambda: tray.confirm is None, 5, "the confirmation answered")
+    assert not gui.quit_event.is_set()
     tray.request_quit()
-    for _ in range(50):
-        if tray.confirm is not None:
-            break
-        await asyncio.sleep(0.02)
-    assert tray.confirm is not None
+    await until(lambda: tray.confirm is not None, 5, "the quit confirmation")
     tray.confirm.button(QMessageBox.StandardButton.Yes).click()
     await asyncio.wait_for(gui.wait_for_quit(), 2)
     await gui.shutdown()
@@ -93,7 +87,7 @@ async def test_first_close_to_tray_notifies_once_and_logs_a_toast(services: Serv
     assert not gui.quit_event.is_set()
     assert [n[0] for n in window.tray.notifications] == ["CTS Desktop keeps running"]
     assert services.writer.flush(10)
-    logs = await gui.facade.recent_logs(limit=20)
+    logs = await gui.app.overview.recent_logs(limit=20)
     assert [r.message for r in logs if r.category == "toast"] == [
         "notification: CTS Desktop keeps running — Trading continues in the tray. Use the tray menu to show the "
         "window or quit."]

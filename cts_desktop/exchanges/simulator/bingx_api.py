@@ -124,6 +124,10 @@ class BingxDialect:
         code, msg = AUTH_ERRORS[failure]
         return web.json_response({"code": code, "msg": msg, "timestamp": self.now()})
 
+    def business_error(self, kind: SimErrorKind) -> web.Response:
+        code, msg = SIM_ERRORS[kind]
+        return envelope({}, code, msg) if code else envelope({})
+
     def rate_limited(self, retry_after: int) -> web.Response:
         return web.json_response(
             {"code": 100410, "msg": "Rate limit exceeded", "data": {}},
@@ -158,8 +162,7 @@ class BingxDialect:
             market.advance()
             return envelope(self.private[key](params, market, auth.account))
         except SimError as exc:
-            code, msg = SIM_ERRORS[exc.kind]
-            return envelope({}, code, msg) if code else envelope({})
+            return self.business_error(exc.kind)
 
     # ---- public -------------------------------------------------------------------------------------------
     def server_time(self, params: Params, market: SimMarket) -> dict[str, int]:

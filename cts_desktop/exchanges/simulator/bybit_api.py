@@ -110,6 +110,10 @@ class BybitDialect(BybitBodies):
         code, msg = AUTH_ERRORS[failure]
         return self.envelope({}, code, msg)
 
+    def business_error(self, kind: SimErrorKind) -> web.Response:
+        code, msg = SIM_ERRORS[kind]
+        return self.envelope({}, code, msg)
+
     def rate_limited(self, retry_after: int) -> web.Response:
         body = {"retCode": 10006, "retMsg": "Too many visits!", "result": {}, "retExtInfo": {}, "time": self.now()}
         return web.json_response(body, status=429, headers={"Retry-After": str(retry_after)})
@@ -121,8 +125,7 @@ class BybitDialect(BybitBodies):
             try:
                 return self.envelope(self.public[path](dict(request.query), market))
             except SimError as exc:
-                code, msg = SIM_ERRORS[exc.kind]
-                return self.envelope({}, code, msg)
+                return self.business_error(exc.kind)
         if path not in self.private:
             return web.json_response({"retCode": 10001, "retMsg": f"unknown path {path}"}, status=404)
         raw = await request.text() if request.method == "POST" else request.rel_url.raw_query_string
@@ -138,8 +141,7 @@ class BybitDialect(BybitBodies):
         try:
             result = self.private[path](params, market, auth.account)
         except SimError as exc:
-            code, msg = SIM_ERRORS[exc.kind]
-            return self.envelope({}, code, msg)
+            return self.business_error(exc.kind)
         if isinstance(result, web.Response):
             return result
         return self.envelope(result)

@@ -8,7 +8,9 @@ optionally, an HTTP method. Each rule fires ``count`` times (``None`` = until re
 * ``rate_limit``     — HTTP 429 with ``Retry-After`` and the exchange's own rate-limit body;
 * ``reset``          — drop the TCP connection before handling the request;
 * ``timeout``        — hold the request for ``seconds`` (longer than the client's timeout) without answering;
-* ``response_lost``  — handle the request (an order *is* placed) and then drop the connection.
+* ``response_lost``  — handle the request (an order *is* placed) and then drop the connection;
+* ``reject``         — answer with the exchange's own error for ``error``: an ``AuthFailure`` value (``unknown_key``,
+  ``timestamp`` …) or a ``SimErrorKind`` value (``insufficient_balance``, ``order_not_found`` …).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ class FaultKind(Enum):
     RESET = "reset"
     TIMEOUT = "timeout"
     RESPONSE_LOST = "response_lost"
+    REJECT = "reject"
 
 
 @dataclass
@@ -35,6 +38,7 @@ class FaultRule:
     status: int = 503
     retry_after: int = 1
     method: str | None = None
+    error: str = ""  # for REJECT
     fired: int = 0
 
     def matches(self, method: str, path: str) -> bool:

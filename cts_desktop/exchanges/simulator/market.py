@@ -96,14 +96,18 @@ class SimMarket:
         limit = self.config.key_requests_per_second
         if limit is None:
             return False
+        if self.requests_in_window(key.key) >= limit:
+            return True
+        self._key_stamps[key.key].append(time.monotonic())
+        return False
+
+    def requests_in_window(self, api_key: str) -> int:
+        """Signed requests of ``api_key`` counted in the last second (the per-key rate window)."""
         now = time.monotonic()
-        stamps = self._key_stamps.setdefault(key.key, deque())
+        stamps = self._key_stamps.setdefault(api_key, deque())
         while stamps and now - stamps[0] >= 1.0:
             stamps.popleft()
-        if len(stamps) >= limit:
-            return True
-        stamps.append(now)
-        return False
+        return len(stamps)
 
     # ---- time ---------------------------------------------------------------------------------------------
     def wall_ms(self) -> int:

@@ -19,10 +19,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import Counter
+from collections import Counter, deque
 
 from aiohttp import web
 
+from cts_desktop.exchanges.simulator.account import SimErrorKind
+from cts_desktop.exchanges.simulator.auth import AuthFailure
 from cts_desktop.exchanges.simulator.bingx_api import BingxDialect
 from cts_desktop.exchanges.simulator.bybit_api import BybitDialect
 from cts_desktop.exchanges.simulator.faults import FaultInjector, FaultKind
@@ -43,6 +45,7 @@ class SimulatorServer:
         self.public_ws = BybitPublicWs(self.market)
         self.request_count = 0
         self.path_counts: Counter[str] = Counter()
+        self.requests: deque[tuple[str, str]] = deque(maxlen=10_000)  # (method, path), oldest first
         self._runner: web.AppRunner | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._pending: set[asyncio.Task[object]] = set()
@@ -97,6 +100,7 @@ class SimulatorServer:
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         self.request_count += 1
         self.path_counts[request.path] += 1
+        self.requests.append((request.method, request.path))
         rule = self.faults.take(request.method, request.path)
         dialect = next((d for d in self.dialects if d.owns(request.path)), None)
         if dialect is None:
@@ -118,6 +122,9 @@ class SimulatorServer:
                 await dialect.handle(request, self.market)
                 _drop(request)
                 return web.Response(status=500)
+            elif rule.kind is FaultKind.REJECT:
+                failure = next((f for f in AuthFailure if f.value == rule.error), None)
+                return dialect.auth_error(failure) if failure else dialect.business_error(SimErrorKind(rule.error))
         return await dialect.handle(request, self.market)
 
     async def _control(self, request: web.Request) -> web.Response:

@@ -15,8 +15,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from cts_desktop.application.dashboard import TIMEFRAME_MS, CandleSeries, ChartOverlay
 from cts_desktop.ui.charts.items import CandleItem, GridAxis, IndexAxis, VolumeItem
-from cts_desktop.ui.models.dashboard_data import TIMEFRAME_MS, CandleSeries, ChartOverlay
 
 VISIBLE_BARS = 160
 THEMES = {

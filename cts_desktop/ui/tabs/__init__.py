@@ -1,1 +1,1 @@
-"""The main window's tabs; each shows what the services hold and refreshes through the facade."""
+"""The main window's tabs; each shows what the services hold and refreshes through its application part."""

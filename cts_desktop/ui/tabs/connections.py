@@ -5,7 +5,7 @@ connection: its switches (enabled — only after a passed test, the service's ru
 typing the connection's name; delete — asks, and is refused while live positions are open), its keys (to the
 keyring, masked afterwards), the connection test with its live log, and every option.
 
-Everything goes through the facade's connections-tab section; slow work (ccxt import, keyring, DB, the test) runs
+Everything goes through the application's Connections part; slow work (ccxt import, keyring, DB, the test) runs
 off the GUI thread there. Dialogs are opened with ``open()`` and answer through signals — never ``exec()``.
 """
 
@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -28,16 +27,14 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSizePolicy,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from cts_desktop.facade import AppFacade
+from cts_desktop.application.connections import ConnectionDetail, ConnectionEdit, ConnectionItem, ConnectionsPart
 from cts_desktop.ui.connection_add_dialog import ExchangePickerDialog
-from cts_desktop.ui.connection_data import ConnectionDetail, ConnectionEdit, ConnectionItem
+from cts_desktop.ui.table import Column, DataTable, RowTableModel
 from cts_desktop.ui.tabs.connections_form import KeysBox, OptionsBox
 from cts_desktop.ui.tabs.connections_test import FAIL_STYLE, OK_STYLE, ConnectionTestPanel
 from cts_desktop.ui.tabs.dashboard_connections import LiveTradeDialog
@@ -50,12 +47,23 @@ PREDEFINED_MENU = (("bybit", "Bybit X03 — Bybit V5 unified account (predefined
                    ("bingx", "BingX X01 — BingX USDT perpetual swap (predefined)"))
 
 
-class ConnectionsTab(QWidget):
-    HEADERS = ("Name", "Exchange", "Kind", "Status", "Active", "Live pos.", "Last test")
+LIST_COLUMNS = [
+    Column(lambda i: i.config.name, "Name"),
+    Column(lambda i: i.config.exchange_id + (" · testnet" if i.config.is_testnet else ""), "Exchange"),
+    Column("kind", "Kind"),
+    Column(lambda i: i.badge(), "Status", fmt=lambda badge: badge[0], background=lambda badge: BADGE_COLOURS[badge[1]],
+           sort_key=lambda badge: badge[0]),
+    Column(lambda i: "yes" if i.config.is_active else "no", "Active"),
+    Column(lambda i: str(i.live_positions), "Live pos."),
+    Column(lambda i: i.last_test_text(), "Last test"),
+]
 
-    def __init__(self, facade: AppFacade, parent: QWidget | None = None) -> None:
+
+class ConnectionsTab(QWidget):
+
+    def __init__(self, part: ConnectionsPart, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.facade = facade
+        self.part = part
         self.items: dict[str, ConnectionItem] = {}
         self.detail: ConnectionDetail | None = None
         self.selected_id: str | None = None
@@ -83,17 +91,12 @@ class ConnectionsTab(QWidget):
         self.add_button.setMenu(menu)
         self.empty = QLabel("No connections yet. Add Bybit X03, BingX X01, any ccxt exchange or the offline Replay.")
         self.empty.setWordWrap(True)
-        self.table = QTableWidget(0, len(self.HEADERS))
-        self.table.setHorizontalHeaderLabels(list(self.HEADERS))
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.list_model = RowTableModel(LIST_COLUMNS)
+        self.table = DataTable(self.list_model, "connections.list", sortable=False,
+                               resize=QHeaderView.ResizeMode.ResizeToContents)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setAlternatingRowColors(True)
-        self.table.verticalHeader().setVisible(False)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.table.itemSelectionChanged.connect(self._selection_changed)
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         left = QWidget()
         left_box = QVBoxLayout(left)
         left_box.setContentsMargins(0, 0, 0, 0)
@@ -125,7 +128,7 @@ class ConnectionsTab(QWidget):
         self.notice.setWordWrap(True)
         self.notice.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.keys = KeysBox()
-        self.test = ConnectionTestPanel(facade)
+        self.test = ConnectionTestPanel(part.switches)
         self.options = OptionsBox()
         head = QHBoxLayout()
         head.addWidget(self.title)
@@ -180,10 +183,10 @@ class ConnectionsTab(QWidget):
     # --- list -----------------------------------------------------------------------------------------------
 
     async def _fetch_items(self) -> list[ConnectionItem] | None:
-        """The list from the facade, or None when a newer fetch started meanwhile (its answer wins)."""
+        """The list from the Connections part, or None when a newer fetch started meanwhile (its answer wins)."""
         self._list_generation += 1
         generation = self._list_generation
-        items: list[ConnectionItem] = await self.facade.connections_list()
+        items: list[ConnectionItem] = await self.part.items()
         return items if generation == self._list_generation else None
 
     async def refresh(self) -> None:
@@ -198,25 +201,10 @@ class ConnectionsTab(QWidget):
 
     def show_items(self, items: list[ConnectionItem]) -> None:
         self.items = {i.id: i for i in items}
-        self.table.blockSignals(True)
-        self.table.setRowCount(len(items))
-        bold = QFont()
-        bold.setBold(True)
-        for row, item in enumerate(items):
-            c = item.config
-            text, state = item.badge()
-            values = (c.name, c.exchange_id + (" · testnet" if c.is_testnet else ""), item.kind, text,
-                      "yes" if c.is_active else "no", str(item.live_positions), item.last_test_text())
-            for col, value in enumerate(values):
-                cell = QTableWidgetItem(value)
-                cell.setData(Qt.ItemDataRole.UserRole, c.id)
-                if col == 3:
-                    cell.setBackground(QColor(BADGE_COLOURS[state]))
-                    cell.setForeground(QColor("white"))
-                    cell.setFont(bold)
-                    cell.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
-                self.table.setItem(row, col, cell)
-        self.table.blockSignals(False)
+        selection = self.table.selectionModel()
+        selection.blockSignals(True)
+        self.table.fill(items)
+        selection.blockSignals(False)
         self.select(self.selected_id)
         self.empty.setVisible(not items)
         self.table.setVisible(bool(items))
@@ -224,28 +212,25 @@ class ConnectionsTab(QWidget):
             self._show_switches(self.items[self.selected_id])
 
     def row_of(self, connection_id: str | None) -> int:
-        for row in range(self.table.rowCount()):
-            cell = self.table.item(row, 0)
-            if cell is not None and cell.data(Qt.ItemDataRole.UserRole) == connection_id:
-                return row
-        return -1
+        ids = [item.id for item in self.list_model.rows]
+        return ids.index(connection_id) if connection_id in ids else -1
 
     def select(self, connection_id: str | None) -> None:
         row = self.row_of(connection_id)
-        self.table.blockSignals(True)
+        selection = self.table.selectionModel()
+        selection.blockSignals(True)
         if row >= 0:
             self.table.selectRow(row)
         else:
             self.table.clearSelection()
-        self.table.blockSignals(False)
+        selection.blockSignals(False)
         self.selected_id = connection_id if row >= 0 else None
 
     def _selection_changed(self) -> None:
-        rows = self.table.selectionModel().selectedRows()
+        rows = self.table.selected_rows()
         if not rows:
             return
-        cell = self.table.item(rows[0].row(), 0)
-        connection_id = str(cell.data(Qt.ItemDataRole.UserRole)) if cell is not None else None
+        connection_id = rows[0].id
         if connection_id and connection_id != self.selected_id:
             self.selected_id = connection_id
             spawn(self.load_detail(connection_id), "connection detail")
@@ -263,7 +248,7 @@ class ConnectionsTab(QWidget):
             return
         self._detail_generation += 1
         generation = self._detail_generation
-        detail = await self.facade.connection_detail(connection_id)
+        detail = await self.part.detail(connection_id)
         if generation != self._detail_generation:
             return  # another connection was chosen meanwhile
         self.detail = detail
@@ -314,7 +299,7 @@ class ConnectionsTab(QWidget):
 
     async def add(self, kind: str, exchange_id: str = "", name: str = "") -> Any:
         try:
-            config = await self.facade.connection_add(kind, exchange_id, name)
+            config = await self.part.add(kind, exchange_id, name)
         except Exception as error:
             self.say(str(error), False)
             return None
@@ -332,7 +317,7 @@ class ConnectionsTab(QWidget):
 
     async def _fill_picker(self, picker: ExchangePickerDialog) -> None:
         try:
-            choices = await self.facade.connection_exchanges()
+            choices = await self.part.exchanges()
         except Exception as error:
             picker.info.setText(f"Could not list the ccxt exchanges: {error}")
             return
@@ -344,7 +329,7 @@ class ConnectionsTab(QWidget):
         if self.selected_id is None:
             return
         try:
-            await self.facade.connection_set_enabled(self.selected_id, on)
+            await self.part.switches.set_enabled(self.selected_id, on)
             self.say(f"Connection {'enabled' if on else 'disabled'}.", True)
         except Exception as error:
             self.say(str(error), False)
@@ -354,7 +339,7 @@ class ConnectionsTab(QWidget):
         if self.selected_id is None:
             return
         try:
-            await self.facade.connection_set_active(self.selected_id, on)
+            await self.part.switches.set_active(self.selected_id, on)
             self.say(f"Connection {'active' if on else 'inactive'}.", True)
         except Exception as error:
             self.say(str(error), False)
@@ -375,7 +360,7 @@ class ConnectionsTab(QWidget):
         if self.selected_id is None:
             return
         try:
-            await self.facade.connection_set_live_trade(self.selected_id, on, typed)
+            await self.part.switches.set_live_trade(self.selected_id, on, typed)
             self.say("Live trading is ON: real orders with real money." if on else "Live trading is off.", True)
         except Exception as error:
             self.say(str(error), False)
@@ -385,7 +370,7 @@ class ConnectionsTab(QWidget):
         if self.detail is None:
             return
         config = self.detail.config
-        live = await self.facade.connection_live_positions(config.id)
+        live = await self.part.switches.live_positions(config.id)
         if live:
             self.say(f"{config.name} has {live} open live position{'s' if live != 1 else ''}: close them before "
                      "deleting the connection.", False)
@@ -403,7 +388,7 @@ class ConnectionsTab(QWidget):
 
     async def delete(self, connection_id: str) -> bool:
         try:
-            await self.facade.connection_delete(connection_id)
+            await self.part.switches.delete(connection_id)
         except Exception as error:
             self.say(str(error), False)
             return False
@@ -417,7 +402,7 @@ class ConnectionsTab(QWidget):
         if self.selected_id is None:
             return
         try:
-            await self.facade.connection_set_keys(self.selected_id, key, secret, password)
+            await self.part.set_keys(self.selected_id, key, secret, password)
             self.say("Keys saved to the keyring. Run the connection test to enable the connection.", True)
         except Exception as error:
             self.say(str(error), False)
@@ -428,7 +413,7 @@ class ConnectionsTab(QWidget):
         if self.selected_id is None:
             return
         try:
-            await self.facade.connection_save(self.selected_id, edit)
+            await self.part.save(self.selected_id, edit)
             self.say("Options saved.", True)
         except Exception as error:
             self.options.problems.setText(str(error))

@@ -1,13 +1,13 @@
 """The connection editor: keys and every per-connection option (DOMAIN Part 2 §8.1, §8.4, §9.7).
 
 Keys: the fields are always empty; what is stored shows only as a masked key and "stored" for the secret and the
-passphrase. "Save keys" hands what was typed to the facade (→ keyring) and clears the fields at once, so a secret
-never stays in — or comes back to — a widget. The passphrase row appears only where the exchange needs one (ccxt
+passphrase. "Save keys" hands what was typed to the Connections part (→ keyring) and clears the fields at once, so a
+secret never stays in — or comes back to — a widget. The passphrase row appears only where the exchange needs one (ccxt
 ``requiredCredentials``).
 
 Options: spin boxes bound to the allowed ranges and steps, dropdowns for choices, switches for flags; "Save
-options" validates everything with :func:`~cts_desktop.ui.connection_data.validate_edit` (the facade checks again)
-and emits one :class:`~cts_desktop.ui.connection_data.ConnectionEdit`.
+options" validates everything with :func:`~cts_desktop.application.connection_data.validate_edit` (the part checks
+again) and emits one :class:`~cts_desktop.application.connection_data.ConnectionEdit`.
 """
 
 from __future__ import annotations
@@ -32,10 +32,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cts_desktop.exchanges.capabilities import RateLimit
-from cts_desktop.exchanges.connections import ConnectionSettings
-from cts_desktop.exchanges.symbols import SymbolOrder
-from cts_desktop.ui import connection_data as cd
+from cts_desktop.application import connection_data as cd
+from cts_desktop.application.connections import ConnectionSettings, RateLimit, SymbolOrder
 
 ORDER_LABELS = {
     SymbolOrder.VOLUME_24H: "24 h volume",

@@ -1,5 +1,5 @@
 """The connection test panel: Test button, the BTC price and balance it read, the plain verdict, and an expandable
-log that fills live while the test runs (steps and HTTP requests from the facade's trace, then the test's own
+log that fills live while the test runs (steps and HTTP requests from the application's trace, then the test's own
 timestamped log). The test runs in a worker thread; this panel only awaits it."""
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from cts_desktop.application.connections import ConnectionSwitches
 from cts_desktop.ui.tasks import spawn
 
 OK_STYLE = "color: #2e9d57; font-weight: 600;"
@@ -27,9 +28,9 @@ FAIL_STYLE = "color: #d64541; font-weight: 600;"
 
 
 class ConnectionTestPanel(QGroupBox):
-    def __init__(self, facade: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, switches: ConnectionSwitches, parent: QWidget | None = None) -> None:
         super().__init__("Connection test", parent)
-        self.facade = facade
+        self.switches = switches
         self.connection_id: str | None = None
         self.api_url: str | None = None  # tests point the adapter at a running simulator
         self.running = False
@@ -129,7 +130,7 @@ class ConnectionTestPanel(QGroupBox):
             self.append(text)
 
         try:
-            result = await self.facade.connection_test(self.connection_id, on_line, api_url=self.api_url)
+            result = await self.switches.test(self.connection_id, on_line, api_url=self.api_url)
             self.results[self.connection_id] = (result, trace)
             self.show_result(result, trace)
         except Exception as error:

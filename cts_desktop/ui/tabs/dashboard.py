@@ -16,7 +16,8 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 
-from cts_desktop.facade import AppFacade
+from cts_desktop.application.dashboard import DashboardPart
+from cts_desktop.events.status import EngineStatus
 from cts_desktop.ui.bridge import EventBridge
 from cts_desktop.ui.tabs.dashboard_cards import MetricsPanel
 from cts_desktop.ui.tabs.dashboard_connections import ConnectionsPanel
@@ -29,10 +30,10 @@ log = logging.getLogger("cts.ui.dashboard")
 
 
 class DashboardTab(QWidget):
-    def __init__(self, facade: AppFacade, bridge: EventBridge | None = None, parent: QWidget | None = None) -> None:
+    def __init__(self, part: DashboardPart, bridge: EventBridge, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.facade = facade
-        self.bridge = bridge or EventBridge(facade.services.bus, parent=self)
+        self.part = part
+        self.bridge = bridge
         self.banner = QLabel("")
         self.banner.setObjectName("warningBanner")
         self.banner.setWordWrap(True)
@@ -42,7 +43,7 @@ class DashboardTab(QWidget):
         self.metrics = MetricsPanel()
         self.cards = self.metrics.cards
         self.engine = EnginePanel()
-        self.connections = ConnectionsPanel(facade, self.run)
+        self.connections = ConnectionsPanel(part, self.run)
         self.tables = TablesPanel()
         self.chart_panel: ChartPanel | None = None
         self.chart_holder = QWidget()
@@ -87,7 +88,7 @@ class DashboardTab(QWidget):
         self.bridge.positions.connect(lambda _b: self._tables_changed())
         self.bridge.connections_changed.connect(lambda: self.run(self.refresh_connections(), "dashboard cards"))
         self._tables_pending = False
-        self.last_status: Any = None
+        self.last_status: EngineStatus | None = None
 
     def run(self, coro: Coroutine[Any, Any, Any], what: str = "dashboard task") -> None:
         spawn(coro, what)
@@ -98,7 +99,7 @@ class DashboardTab(QWidget):
         if self.chart_panel is None:
             from cts_desktop.ui.theme import current_theme
 
-            self.chart_panel = ChartPanel(self.facade, self.run, current_theme())
+            self.chart_panel = ChartPanel(self.part, self.run, current_theme())
             layout = self.chart_holder.layout()
             assert layout is not None
             layout.addWidget(self.chart_panel)
@@ -110,20 +111,20 @@ class DashboardTab(QWidget):
 
     # --- engine commands ------------------------------------------------------------------------------------------
 
-    async def run_command(self, name: str, close_positions: bool = False) -> Any:
+    async def run_command(self, name: str, close_positions: bool = False) -> EngineStatus | None:
         """Run an engine command; a refusal or failure is shown in the banner, never raised into Qt."""
         self.engine.buttons[name].setEnabled(False)
         try:
-            status = await self.facade.engine_command(name, close_positions)
+            status: EngineStatus | None = await self.part.engine_command(name, close_positions)
             self.command_message = ""
         except Exception as error:
             log.error("engine %s failed: %s", name, error)
             self.command_message = f"{name.capitalize()} failed: {error}"
-            status = self.facade.engine_status()
+            status = self.part.engine_status()
         self._on_engine_status(status)
         return status
 
-    def _on_engine_status(self, status: Any) -> None:
+    def _on_engine_status(self, status: EngineStatus | None) -> None:
         self.last_status = status
         self.engine.show_status(status)
         self._update_banner()
@@ -145,28 +146,28 @@ class DashboardTab(QWidget):
         """Reload everything that comes from the database or the exchange (the window calls this every 2 s
         while the Dashboard is visible)."""
         chart = self.ensure_chart()
-        self.overview = await self.facade.overview()
-        metrics = await self.facade.dashboard_metrics()
+        self.overview = await self.part.overview()
+        metrics = await self.part.metrics()
         self.metrics.show_metrics(metrics)
         self.metrics.show_errors(self.overview.errors_24h, self.overview.warnings_24h)
         await self.refresh_connections()
-        self._on_engine_status(self.facade.engine_status())
+        self._on_engine_status(self.part.engine_status())
         await self.refresh_tables()
-        chart.set_sources(self.facade.chart_sources())
+        chart.set_sources(self.part.chart_sources())
         try:
-            self.ticker.show_rows(await self.facade.dashboard_ticker())
+            self.ticker.show_rows(await self.part.ticker())
         except Exception as error:  # the exchange did not answer: keep the last prices, say why in the log
             log.warning("ticker not refreshed: %s", error)
 
     async def refresh_connections(self) -> None:
         """The connection cards (also when another tab changed a connection: ``ConnectionsChanged``)."""
-        self.connections.show_cards(await self.facade.dashboard_connections())
+        self.connections.show_cards(await self.part.connection_cards())
 
     async def refresh_tables(self) -> None:
         self._tables_pending = False
-        self.tables.set_rows("positions", await self.facade.dashboard_positions())
-        self.tables.set_rows("orders", await self.facade.dashboard_orders())
-        self.tables.set_rows("fills", await self.facade.dashboard_fills())
+        self.tables.set_rows("positions", await self.part.positions())
+        self.tables.set_rows("orders", await self.part.orders())
+        self.tables.set_rows("fills", await self.part.fills())
 
     def _update_banner(self) -> None:
         warnings = []

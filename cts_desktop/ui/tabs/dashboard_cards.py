@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QGridLayout, QWidget
 
-from cts_desktop.ui.models.dashboard_data import DashboardMetrics
+from cts_desktop.application.dashboard import DashboardMetrics
 from cts_desktop.ui.widgets import MetricCard, human_bytes, set_style_state
 
 CARDS = (

@@ -2,7 +2,7 @@
 switches, volume factor, open positions and an expandable log.
 
 Switching live trading on asks the user to type the connection's name (DOMAIN Part 1 §12); the dialog's OK stays
-disabled until the text matches, and the facade refuses again if it does not. The dialog is opened with
+disabled until the text matches, and the application layer refuses again if it does not. The dialog is opened with
 ``open()`` (never ``exec()``), so the event loop keeps running.
 """
 
@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cts_desktop.ui.models.dashboard_data import ConnectionCard
+from cts_desktop.application.dashboard import ConnectionCard, DashboardPart
 from cts_desktop.ui.widgets import set_style_state
 
 Runner = Callable[[Coroutine[Any, Any, Any], str], None]
@@ -73,10 +73,10 @@ class LiveTradeDialog(QDialog):
 class ConnectionCardWidget(QFrame):
     """One connection. Switch changes go to ``run`` as coroutines; the card shows the stored truth afterwards."""
 
-    def __init__(self, card: ConnectionCard, facade: Any, run: Runner, parent: QWidget | None = None) -> None:
+    def __init__(self, card: ConnectionCard, part: DashboardPart, run: Runner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("connectionCard")
-        self.facade = facade
+        self.part = part
         self.run = run
         self.card = card
         self.dialog: LiveTradeDialog | None = None
@@ -209,7 +209,7 @@ class ConnectionCardWidget(QFrame):
 
     async def _enable(self, checked: bool) -> None:
         try:
-            await self.facade.connection_set_enabled(self.card.id, checked)
+            await self.part.switches.set_enabled(self.card.id, checked)
             self.detail.setText(f"{self.card.name} {'enabled' if checked else 'disabled'}.")
         except Exception as error:
             self.enable.setChecked(not checked)
@@ -228,7 +228,7 @@ class ConnectionCardWidget(QFrame):
 
     async def _set_live(self, on: bool, typed: str) -> None:
         try:
-            await self.facade.connection_set_live_trade(self.card.id, on, typed)
+            await self.part.switches.set_live_trade(self.card.id, on, typed)
             self.live.setChecked(on)
             self.detail.setText(f"Live trading {'ON' if on else 'off'} for {self.card.name}.")
         except Exception as error:
@@ -240,7 +240,7 @@ class ConnectionCardWidget(QFrame):
 
     async def _set_volume(self, value: float) -> None:
         try:
-            await self.facade.connection_set_volume_factor(self.card.id, value)
+            await self.part.switches.set_volume_factor(self.card.id, value)
         except Exception as error:
             self.detail.setText(str(error))
 
@@ -251,15 +251,15 @@ class ConnectionCardWidget(QFrame):
             self.run(self.load_log(), f"log {self.card.name}")
 
     async def load_log(self) -> None:
-        rows = await self.facade.connection_log(self.card.id, 50)
+        rows = await self.part.connection_log(self.card.id, 50)
         self.log_view.setPlainText("\n".join(
             f"{datetime.fromtimestamp(r.ts_ms / 1000, UTC):%H:%M:%S} {r.level:<7} {r.message}" for r in rows))
 
 
 class ConnectionsPanel(QScrollArea):
-    def __init__(self, facade: Any, run: Runner, parent: QWidget | None = None) -> None:
+    def __init__(self, part: DashboardPart, run: Runner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.facade = facade
+        self.part = part
         self.run = run
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
@@ -283,7 +283,7 @@ class ConnectionsPanel(QScrollArea):
         for index, card in enumerate(ordered):
             widget = self.cards.get(card.id)
             if widget is None:
-                widget = ConnectionCardWidget(card, self.facade, self.run)
+                widget = ConnectionCardWidget(card, self.part, self.run)
                 self.cards[card.id] = widget
             else:
                 widget.show_card(card)

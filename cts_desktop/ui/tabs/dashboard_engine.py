@@ -21,17 +21,18 @@ from PySide6.QtWidgets import (
     QLabel,
     QMessageBox,
     QPushButton,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
+from cts_desktop.ui.table import Column, DataTable, RowTableModel
 from cts_desktop.ui.widgets import set_style_state
 
 SHORTCUTS = {"start": "F5", "pause": "F6", "resume": "F7", "stop": "F8", "emergency": "Ctrl+Shift+F12"}
 LABELS = {"start": "Start", "pause": "Pause", "resume": "Resume", "stop": "Stop", "emergency": "Emergency stop"}
 LOOPS = ("main", "orders", "sync", "persist")
+LOOP_COLUMNS = [Column(0, "Loop"), Column(1, "Cycles", numeric=True), Column(2, "Avg ms", numeric=True),
+                Column(3, "Health", numeric=True)]
 
 
 def duration(seconds: float) -> str:
@@ -74,20 +75,11 @@ class EnginePanel(QFrame):
             self.buttons[name] = button
             row.addWidget(button)
         self.actions_: dict[str, QAction] = {}
-        self.loops = QTableWidget(len(LOOPS), 4)
-        self.loops.setHorizontalHeaderLabels(["Loop", "Cycles", "Avg ms", "Health"])
-        self.loops.verticalHeader().setVisible(False)
-        self.loops.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.loops = DataTable(RowTableModel(LOOP_COLUMNS, key=None), "dashboard.loops", sortable=False,
+                               resize=QHeaderView.ResizeMode.Stretch)
         self.loops.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        self.loops.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.loops.verticalHeader().setDefaultSectionSize(20)
         self.loops.setFixedHeight(22 + 20 * len(LOOPS) + 4)
-        for r, name in enumerate(LOOPS):
-            self.loops.setItem(r, 0, QTableWidgetItem(name))
-            for col in (1, 2, 3):
-                item = QTableWidgetItem("—")
-                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                self.loops.setItem(r, col, item)
+        self.loops.fill([(name, "—", "—", "—") for name in LOOPS])
         facts = QGridLayout()
         self.facts: dict[str, QLabel] = {}
         for i, (key, label) in enumerate((("uptime", "Uptime"), ("success", "Success rate"),
@@ -184,19 +176,15 @@ class EnginePanel(QFrame):
         for engine in status.engines:
             for loop in engine.loops:
                 per_loop.setdefault(loop.name, []).append(loop)
-        for r, name in enumerate(LOOPS):
+        rows = []
+        for name in LOOPS:
             loops = per_loop.get(name, [])
             cycles = sum(loop.cycles for loop in loops)
             avg = (sum(loop.avg_ms * loop.cycles for loop in loops) / cycles) if cycles else 0.0
             health = max((loop.health for loop in loops), default=None)
-            self._cell(r, 1, f"{cycles:,}" if loops else "—")
-            self._cell(r, 2, f"{avg:.1f}" if cycles else "—")
-            self._cell(r, 3, health.label if health is not None else "—")
+            rows.append((name, f"{cycles:,}" if loops else "—", f"{avg:.1f}" if cycles else "—",
+                         health.label if health is not None else "—"))
+        self.loops.fill(rows)
         errors = [f"{e.connection_name}: {e.last_error}" for e in status.engines if e.last_error]
         mode = " · ".join(f"{e.connection_name} {'paper' if e.paper else 'LIVE'}" for e in status.engines)
         self.summary.setText("; ".join(errors) if errors else mode)
-
-    def _cell(self, row: int, col: int, text: str) -> None:
-        item = self.loops.item(row, col)
-        if item.text() != text:
-            item.setText(text)

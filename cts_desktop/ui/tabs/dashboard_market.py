@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cts_desktop.ui.models.dashboard_data import TIMEFRAME_MS, TickerRow
+from cts_desktop.application.dashboard import TIMEFRAME_MS, DashboardPart, TickerRow
 
 Runner = Callable[[Coroutine[Any, Any, Any], str], None]
 OVERLAY_EVERY_S = 5.0
@@ -119,11 +119,11 @@ class TickerBar(QWidget):
 
 
 class ChartPanel(QWidget):
-    def __init__(self, facade: Any, run: Runner, theme: str, parent: QWidget | None = None) -> None:
+    def __init__(self, part: DashboardPart, run: Runner, theme: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         from cts_desktop.ui.charts.chart import CandleChart
 
-        self.facade = facade
+        self.part = part
         self.run = run
         self.symbol = QComboBox()
         self.symbol.setMinimumContentsLength(16)
@@ -184,7 +184,7 @@ class ChartPanel(QWidget):
         cid, symbol = self.source
         self._loading = True
         try:
-            series = await self.facade.chart_candles(cid, symbol, self.timeframe.currentText(), bars)
+            series = await self.part.chart_candles(cid, symbol, self.timeframe.currentText(), bars)
             if self.source != (cid, symbol):
                 return
             self.stored_bars = len(series)
@@ -199,7 +199,7 @@ class ChartPanel(QWidget):
         cid, symbol = self.source
         since = int(self.chart.ts[0])
         self._overlay_at = time.monotonic()
-        overlay = await self.facade.chart_overlay(cid, symbol, since)
+        overlay = await self.part.chart_overlay(cid, symbol, since)
         if self.source == (cid, symbol):
             self.chart.set_overlay(overlay)
 

@@ -1,53 +1,60 @@
-"""Tables of open positions, recent orders and recent fills (model/view, capped, sortable, CSV export)."""
+"""Tables of open positions, recent orders and recent fills (capped, sortable, CSV export, column state kept)."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QFileDialog,
-    QHBoxLayout,
-    QHeaderView,
-    QLabel,
-    QPushButton,
-    QTableView,
-    QTabWidget,
-    QVBoxLayout,
-    QWidget,
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTabWidget, QVBoxLayout, QWidget
+
+from cts_desktop.ui.table import (
+    Column,
+    DataTable,
+    RowTableModel,
+    fmt_bool,
+    fmt_num,
+    fmt_price,
+    fmt_time,
+    sign_colour,
 )
 
-from cts_desktop.ui.models.table import FILL_COLUMNS, ORDER_COLUMNS, POSITION_COLUMNS, RowTableModel
-
 CAP = 500
+
+POSITION_COLUMNS = [
+    Column("id", "#", numeric=True), Column("connection_id", "Connection"), Column("symbol", "Symbol"),
+    Column("side", "Side"), Column("paper", "Paper", fmt_bool), Column("status", "Status"),
+    Column("quantity", "Qty", fmt_num(4), True), Column("entry_price", "Entry", fmt_price, True),
+    Column("take_profit", "TP", fmt_price, True), Column("stop_loss", "SL", fmt_price, True),
+    Column("net_pnl", "Net PnL", fmt_num(2), True, sign_colour), Column("opened_ms", "Opened (UTC)", fmt_time),
+]
+
+ORDER_COLUMNS = [
+    Column("id", "#", numeric=True), Column("connection_id", "Connection"), Column("symbol", "Symbol"),
+    Column("side", "Side"), Column("order_type", "Type"), Column("reduce_only", "Reduce", fmt_bool),
+    Column("quantity", "Qty", fmt_num(4), True), Column("average_price", "Avg price", fmt_price, True),
+    Column("filled", "Filled", fmt_num(4), True), Column("status", "Status"), Column("paper", "Paper", fmt_bool),
+    Column("created_ms", "Created (UTC)", fmt_time),
+]
+
+FILL_COLUMNS = [
+    Column("id", "#", numeric=True), Column("connection_id", "Connection"), Column("symbol", "Symbol"),
+    Column("side", "Side"), Column("quantity", "Qty", fmt_num(4), True), Column("price", "Price", fmt_price, True),
+    Column("fee", "Fee", fmt_num(4), True), Column("ts_ms", "Time (UTC)", fmt_time),
+]
+
+TITLES = {"positions": "Open positions", "orders": "Recent orders", "fills": "Recent trades"}
 
 
 class TablesPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.models = {
-            "positions": RowTableModel(POSITION_COLUMNS, cap=CAP),
-            "orders": RowTableModel(ORDER_COLUMNS, cap=CAP),
-            "fills": RowTableModel(FILL_COLUMNS, cap=CAP),
-        }
-        self.views: dict[str, QTableView] = {}
+        specs = {"positions": POSITION_COLUMNS, "orders": ORDER_COLUMNS, "fills": FILL_COLUMNS}
+        self.models = {key: RowTableModel(spec, cap=CAP) for key, spec in specs.items()}
+        self.views = {key: DataTable(model, f"dashboard.{key}") for key, model in self.models.items()}
         self.tabs = QTabWidget()
-        for key, title in (("positions", "Open positions"), ("orders", "Recent orders"), ("fills", "Recent trades")):
-            view = QTableView()
-            view.setModel(self.models[key])
-            view.setSortingEnabled(True)
-            view.horizontalHeader().setSortIndicator(-1, view.horizontalHeader().sortIndicatorOrder())
-            view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-            view.setAlternatingRowColors(True)
-            view.verticalHeader().setVisible(False)
-            view.verticalHeader().setDefaultSectionSize(20)
-            view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-            view.horizontalHeader().setStretchLastSection(True)
-            self.views[key] = view
-            self.tabs.addTab(view, title)
+        for key, view in self.views.items():
+            self.tabs.addTab(view, TITLES[key])
         self.export_button = QPushButton("Export CSV…")
         self.export_button.clicked.connect(self.ask_export)
         self.message = QLabel("")
         self.message.setObjectName("metricDetail")
-        self.dialog: QFileDialog | None = None
         self.tabs.setCornerWidget(self.export_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -61,30 +68,13 @@ class TablesPanel(QWidget):
         return list(self.models)[self.tabs.currentIndex()]
 
     def set_rows(self, key: str, rows: list[object]) -> None:
-        model = self.models[key]
-        model.set_rows(rows)
-        index = list(self.models).index(key)
-        title = {"positions": "Open positions", "orders": "Recent orders", "fills": "Recent trades"}[key]
-        self.tabs.setTabText(index, f"{title} ({len(model.rows)})")
-        if len(model.rows) and not self.views[key].property("sized"):
-            self.views[key].resizeColumnsToContents()
-            self.views[key].setProperty("sized", True)
+        self.views[key].fill(rows)
+        self.tabs.setTabText(list(self.models).index(key), f"{TITLES[key]} ({len(self.models[key].rows)})")
 
     def ask_export(self) -> None:
-        """Choose a file without a nested event loop (``open`` + ``fileSelected``)."""
-        key = self.current_key()
-        dialog = QFileDialog(self.window(), "Export table as CSV", f"{key}.csv", "CSV files (*.csv)")
-        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
-        dialog.setDefaultSuffix("csv")
-        dialog.fileSelected.connect(lambda path: self.export_csv(key, path))
-        self.dialog = dialog
-        dialog.open()
+        self.views[self.current_key()].ask_export(self.message.setText)
 
     def export_csv(self, key: str, path: str) -> int:
-        try:
-            count = self.models[key].to_csv(path)
-        except OSError as error:
-            self.message.setText(f"Export failed: {error}")
-            return 0
-        self.message.setText(f"{count} rows written to {path}")
+        count = self.views[key].export_csv(path)
+        self.message.setText(self.views[key].message)
         return count

@@ -6,9 +6,9 @@ connection, order/exchange and toast records. Logs — the filtered, paged log v
 Health — every service and the auto-restart history. Alerts — the alerts the services' alert monitor raised (in the
 background, whether or not this tab or the window is shown), with acknowledge.
 
-Every read runs off the GUI thread through the facade. The window refreshes the visible tab every 2 s; this tab
-re-reads at most every ``FULL_REFRESH_S`` seconds unless asked (Refresh button, switching pages), and never runs
-two refreshes at once.
+Every read runs off the GUI thread through the application's Monitoring part. The window refreshes the visible tab
+every 2 s; this tab re-reads at most every ``FULL_REFRESH_S`` seconds unless asked (Refresh button, switching
+pages), and never runs two refreshes at once.
 """
 
 from __future__ import annotations
@@ -28,12 +28,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cts_desktop.facade import AppFacade
-from cts_desktop.monitoring.stats import MonitoringOverview, time_text
+from cts_desktop.application.monitoring import MonitoringOverview, MonitoringPart, time_text
+from cts_desktop.ui.table import text_table
 from cts_desktop.ui.tabs.monitoring_health import AlertsPage, HealthPage
 from cts_desktop.ui.tabs.monitoring_logs import LogViewer
 from cts_desktop.ui.tasks import spawn
-from cts_desktop.ui.widgets import MetricCard, ReadOnlyTable
+from cts_desktop.ui.widgets import MetricCard
 
 FULL_REFRESH_S = 10.0
 
@@ -70,15 +70,15 @@ class OverviewPage(QWidget):
         self.chart: QWidget | None = None
         chart_box = QWidget()
         chart_box.setLayout(self.chart_slot)
-        self.by_category = ReadOnlyTable(("Category", "Records", "Errors"))
-        self.by_level = ReadOnlyTable(("Level", "Records"))
+        self.by_category = text_table("monitoring.by_category", "Category", "Records", "Errors")
+        self.by_level = text_table("monitoring.by_level", "Level", "Records")
         counts = QWidget()
         counts_layout = QGridLayout(counts)
         counts_layout.setContentsMargins(0, 0, 0, 0)
         counts_layout.addWidget(_titled("By category (24 h)", self.by_category), 0, 0)
         counts_layout.addWidget(_titled("By level (24 h)", self.by_level), 0, 1)
-        self.top_errors = ReadOnlyTable(("Count", "Last seen (UTC)", "Message"))
-        self.critical = ReadOnlyTable(("Time (UTC)", "Category", "Connection", "Message"))
+        self.top_errors = text_table("monitoring.top_errors", "Count", "Last seen (UTC)", "Message")
+        self.critical = text_table("monitoring.critical", "Time (UTC)", "Category", "Connection", "Message")
         self.critical_empty = QLabel("No critical errors in the last hour.")
         middle = QSplitter(Qt.Orientation.Horizontal)
         middle.addWidget(chart_box)
@@ -145,14 +145,14 @@ class OverviewPage(QWidget):
 class MonitoringTab(QWidget):
     HEADERS = ("Time (UTC)", "Level", "Category", "Connection", "Message")
 
-    def __init__(self, facade: AppFacade, parent: QWidget | None = None) -> None:
+    def __init__(self, part: MonitoringPart, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.facade = facade
+        self.part = part
         self.overview = OverviewPage()
-        self.table = ReadOnlyTable(self.HEADERS)  # the activity timeline
-        self.logs = LogViewer(facade)
-        self.health = HealthPage(facade)
-        self.alerts = AlertsPage(facade)
+        self.table = text_table("monitoring.timeline", *self.HEADERS)  # the activity timeline
+        self.logs = LogViewer(part)
+        self.health = HealthPage(part)
+        self.alerts = AlertsPage(part)
         self.pages = QTabWidget()
         activity = QWidget()
         activity_layout = QVBoxLayout(activity)
@@ -192,8 +192,8 @@ class MonitoringTab(QWidget):
         self._inflight = done
         try:
             self._last_full = now
-            data = await self.facade.monitoring_overview()
-            alerts = await self.facade.alerts()
+            data = await self.part.overview()
+            alerts = await self.part.alerts()
             self.overview.show_overview(data, len(alerts))
             await self.refresh_timeline()
             await self.refresh_page(reload_logs=force)
@@ -203,7 +203,7 @@ class MonitoringTab(QWidget):
             done.set_result(None)
 
     async def refresh_timeline(self) -> None:
-        entries = await self.facade.activity_timeline()
+        entries = await self.part.timeline()
         self.table.fill([(_short_time(e.ts_ms), e.level, e.category, e.connection_id or "", e.message)
                          for e in entries])
 

@@ -4,10 +4,9 @@ background, window shown or not; this page only reads)."""
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -20,27 +19,35 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cts_desktop.facade import AppFacade
-from cts_desktop.monitoring.stats import time_text
-from cts_desktop.ui.widgets import ReadOnlyTable
+from cts_desktop.application.monitoring import MonitoringPart, time_text
+from cts_desktop.ui.table import Column, DataTable, RowTableModel, text_table
 
 STATUS_COLOURS = {"ok": "#1b7f3a", "degraded": "#9a6700", "down": "#b3261e", "stopped": "#6b7280"}
 SEVERITY_COLOURS = {"critical": "#b3261e", "warning": "#9a6700", "info": "#1f5fbf"}
 
 
-def _colour_column(table: ReadOnlyTable, column: int, colours: dict[str, str]) -> None:
-    for row in range(table.rowCount()):
-        item = table.item(row, column)
-        if item is not None and item.text() in colours:
-            item.setForeground(QBrush(QColor(colours[item.text()])))
+HEALTH_COLUMNS = [Column(0, "Kind"), Column(1, "Service"), Column(2, "Status", colour=STATUS_COLOURS.get),
+                  Column(3, "Detail")]
+
+
+def _utc(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if moment is not None else ""
+
+
+ALERT_COLUMNS = [
+    Column(lambda a: _utc(a.created_at), "Raised (UTC)"), Column("severity", "Severity", colour=SEVERITY_COLOURS.get),
+    Column("source", "Rule"), Column(lambda a: a.connection_id or "", "Connection"),
+    Column(lambda a: _utc(a.acknowledged_at), "Acknowledged (UTC)"), Column("message", "Message"),
+]
 
 
 class HealthPage(QWidget):
-    def __init__(self, facade: AppFacade, parent: QWidget | None = None) -> None:
+    def __init__(self, part: MonitoringPart, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.facade = facade
-        self.table = ReadOnlyTable(("Kind", "Service", "Status", "Detail"))
-        self.restarts = ReadOnlyTable(("Time (UTC)", "Connection", "Attempt", "Reason", "Outcome", "Message"))
+        self.part = part
+        self.table = DataTable(RowTableModel(HEALTH_COLUMNS, key=None), "monitoring.health")
+        self.restarts = text_table("monitoring.restarts", "Time (UTC)", "Connection", "Attempt", "Reason", "Outcome",
+                                   "Message")
         self.restarts_empty = QLabel("No automatic engine restarts recorded.")
         lower = QWidget()
         lower_layout = QVBoxLayout(lower)
@@ -60,10 +67,9 @@ class HealthPage(QWidget):
         layout.addWidget(splitter)
 
     async def refresh(self) -> None:
-        rows = await self.facade.health()
+        rows = await self.part.health()
         self.table.fill([(r.kind, r.name, r.status.value, r.detail) for r in rows])
-        _colour_column(self.table, 2, STATUS_COLOURS)
-        history = await self.facade.restart_history()
+        history = await self.part.restart_history()
         self.restarts.fill(
             [
                 (
@@ -77,10 +83,11 @@ class HealthPage(QWidget):
 
 
 class AlertsPage(QWidget):
-    def __init__(self, facade: AppFacade, parent: QWidget | None = None) -> None:
+    def __init__(self, part: MonitoringPart, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.facade = facade
-        self.table = ReadOnlyTable(("Raised (UTC)", "Severity", "Rule", "Connection", "Acknowledged (UTC)", "Message"))
+        self.part = part
+        self.model = RowTableModel(ALERT_COLUMNS)
+        self.table = DataTable(self.model, "monitoring.alerts")
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.show_acknowledged = QCheckBox("Show acknowledged")
         self.acknowledge = QPushButton("Acknowledge selected")
@@ -103,23 +110,8 @@ class AlertsPage(QWidget):
         self.open_count = 0
 
     async def refresh(self) -> None:
-        rows = await self.facade.alerts(self.show_acknowledged.isChecked())
-        self.table.fill(
-            [
-                (
-                    a.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"), a.severity, a.source,
-                    a.connection_id or "",
-                    a.acknowledged_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if a.acknowledged_at else "",
-                    a.message,
-                )
-                for a in rows
-            ]
-        )
-        for row, alert in enumerate(rows):  # the id travels with the row, whatever the sort order
-            item = self.table.item(row, 0)
-            if item is not None:
-                item.setData(Qt.ItemDataRole.UserRole, alert.id)
-        _colour_column(self.table, 1, SEVERITY_COLOURS)
+        rows = await self.part.alerts(self.show_acknowledged.isChecked())
+        self.table.fill(rows)
         self.open_count = sum(1 for a in rows if a.acknowledged_at is None)
         self.summary.setText(
             f"{self.open_count} open alert{'s' if self.open_count != 1 else ''}" if self.open_count
@@ -127,24 +119,15 @@ class AlertsPage(QWidget):
         )
 
     def selected_ids(self) -> list[int]:
-        ids = []
-        for index in self.table.selectionModel().selectedRows():
-            item = self.table.item(index.row(), 0)
-            if item is not None and item.data(Qt.ItemDataRole.UserRole) is not None:
-                ids.append(int(item.data(Qt.ItemDataRole.UserRole)))
-        return ids
+        return [alert.id for alert in self.table.selected_rows()]
 
     async def acknowledge_selected(self) -> int:
-        count = await self.facade.acknowledge_alerts(self.selected_ids())
+        count = await self.part.acknowledge_alerts(self.selected_ids())
         await self.refresh()
         return count
 
     async def acknowledge_every(self) -> int:
-        ids = [
-            int(item.data(Qt.ItemDataRole.UserRole))
-            for row in range(self.table.rowCount())
-            if (item := self.table.item(row, 0)) is not None and item.data(Qt.ItemDataRole.UserRole) is not None
-        ]
-        count = await self.facade.acknowledge_alerts(ids)
+        ids = [alert.id for alert in self.model.rows]
+        count = await self.part.acknowledge_alerts(ids)
         await self.refresh()
         return count

@@ -12,21 +12,18 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
     QSplitter,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
-from cts_desktop.facade import AppFacade
-from cts_desktop.monitoring.logging_setup import Category
-from cts_desktop.monitoring.stats import LogFilter
+from cts_desktop.application.monitoring import Category, LogFilter, MonitoringPart
 from cts_desktop.ui.log_model import LogTableModel, entry_details
+from cts_desktop.ui.table import DataTable
 from cts_desktop.ui.tasks import spawn
 
 LEVEL_FILTERS = (
@@ -37,10 +34,10 @@ TEXT_DEBOUNCE_MS = 300
 
 
 class LogViewer(QWidget):
-    def __init__(self, facade: AppFacade, parent: QWidget | None = None) -> None:
+    def __init__(self, part: MonitoringPart, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.facade = facade
-        self.model = LogTableModel(facade)
+        self.part = part
+        self.model = LogTableModel(part)
         self.file_dialog: QFileDialog | None = None
         self.level = QComboBox()
         for text, value in LEVEL_FILTERS:
@@ -69,19 +66,11 @@ class LogViewer(QWidget):
         bar.addWidget(self.export_csv)
         bar.addWidget(self.export_json)
 
-        self.view = QTableView()
-        self.view.setModel(self.model)
-        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view = DataTable(self.model, "monitoring.logs", sortable=False)  # newest first, paged by the database
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.view.setAlternatingRowColors(True)
         self.view.setWordWrap(False)
-        self.view.verticalHeader().setVisible(False)
         self.view.verticalHeader().setDefaultSectionSize(22)
-        header = self.view.horizontalHeader()
-        header.setStretchLastSection(True)
-        for column, width in enumerate((170, 80, 95, 110, 90)):
-            header.resizeSection(column, width)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.view.set_widths((170, 80, 95, 110, 90))
         self.details = QPlainTextEdit()
         self.details.setReadOnly(True)
         self.details.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
@@ -127,7 +116,7 @@ class LogViewer(QWidget):
 
     async def load_connections(self) -> None:
         chosen = self.connection.currentData()
-        ids = await self.facade.log_connections()
+        ids = await self.part.log_connections()
         self.connection.blockSignals(True)
         self.connection.clear()
         self.connection.addItem("All connections", None)
@@ -146,7 +135,7 @@ class LogViewer(QWidget):
         self.count.setText("Counting…")
         self.details.clear()
         await self.model.reload(flt)
-        total = await self.facade.log_count(flt)
+        total = await self.part.log_count(flt)
         if flt == self.current_filter():
             self.total = total
             self._show_loaded()
@@ -180,7 +169,7 @@ class LogViewer(QWidget):
         flt = self.current_filter()
         self.count.setText(f"Exporting to {path}…")
         try:
-            written = await self.facade.export_logs(flt, path, fmt)
+            written = await self.part.export_logs(flt, path, fmt)
         except OSError as exc:
             self.count.setText(f"Export failed: {exc.strerror or exc}")
             return 0

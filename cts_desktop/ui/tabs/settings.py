@@ -2,10 +2,11 @@
 per setting and per group, confirmations for risky changes, the live configuration-set count, import/export as
 JSON and the database choice.
 
-Writes go through the facade to the SettingsStore (validated, one transaction, subscribers — running engines —
-notified), off the GUI thread. A change whose schema definition asks for confirmation (an engine switched off,
-the position length lowered, another database) opens a non-blocking dialog first; lowering the position length
-says how many stored results will be trimmed and trims them once confirmed. Pages are built when first shown so
+Writes go through the application's Settings part to the SettingsStore (validated, one transaction, a
+SettingsChanged event on the bus for running engines and the UI), off the GUI thread. A change whose schema
+definition asks for confirmation (an engine switched off, the position length lowered, another database) opens a
+non-blocking dialog first; lowering the position length says how many stored results will be trimmed and trims
+them once confirmed. Pages are built when first shown so
 the window opens fast; a table view lists every value with its default and allowed range.
 """
 
@@ -31,6 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from cts_desktop.application.settings import SettingsImportError, SettingsPart
 from cts_desktop.domain.settings import (
     SETTINGS,
     SettingDef,
@@ -45,13 +47,12 @@ from cts_desktop.domain.settings import (
     settings_of,
     validate_many,
 )
-from cts_desktop.facade import AppFacade
 from cts_desktop.ui.settings_editors import ResetButton, SettingEditor, format_value, make_editor
 from cts_desktop.ui.settings_matrix import MatrixCountLabel, depends_on
+from cts_desktop.ui.table import DataTable, text_table
 from cts_desktop.ui.tabs.settings_backups import BackupsPanel
 from cts_desktop.ui.tabs.settings_database import DatabasePanel
 from cts_desktop.ui.tasks import spawn
-from cts_desktop.ui.widgets import ReadOnlyTable
 
 log = logging.getLogger("cts.ui.settings")
 
@@ -114,9 +115,9 @@ class SettingRow:
 class SettingsTab(QWidget):
     HEADERS = ("Group", "Setting", "Value", "Unit", "Default", "Allowed", "Key")
 
-    def __init__(self, facade: AppFacade, parent: QWidget | None = None) -> None:
+    def __init__(self, part: SettingsPart, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.facade = facade
+        self.part = part
         self.rows: dict[str, SettingRow] = {}
         self.group_resets: dict[tuple[Tab, str], QPushButton] = {}
         self.matrix_labels: list[MatrixCountLabel] = []
@@ -128,13 +129,13 @@ class SettingsTab(QWidget):
 
         self.pages = QTabWidget()
         self.stacks: dict[Tab, QStackedWidget] = {}
-        self.tables: dict[Tab, ReadOnlyTable] = {}
+        self.tables: dict[Tab, DataTable] = {}
         self._built: set[Tab] = set()
         self._table_values: dict[str, object] = {}
         for tab in Tab:
             stack = QStackedWidget()
             stack.addWidget(QWidget())  # placeholder until the form is built
-            table = ReadOnlyTable(self.HEADERS)
+            table = text_table(f"settings.{tab.name.lower()}", *self.HEADERS)
             stack.addWidget(table)
             self.stacks[tab] = stack
             self.tables[tab] = table
@@ -170,14 +171,14 @@ class SettingsTab(QWidget):
         if tab in self._built:
             return
         self._built.add(tab)
-        values = self.facade.settings_values()
+        values = self.part.values()
         content = QWidget()
         column = QVBoxLayout(content)
         for group in groups_of(tab):
             column.addWidget(self._build_group(tab, group, values))
             if tab is Tab.SYSTEM and group == "Database":
-                self.database = DatabasePanel(self.facade, self)
-                self.backups = BackupsPanel(self.facade, self)
+                self.database = DatabasePanel(self.part, self)
+                self.backups = BackupsPanel(self.part.database, self)
                 column.addWidget(self.database)
                 column.addWidget(self.backups)
         column.addStretch(1)
@@ -239,7 +240,7 @@ class SettingsTab(QWidget):
 
     async def refresh(self) -> None:
         """Show the stored values (after an import, a reset, or a change made elsewhere)."""
-        values = self.facade.settings_values()
+        values = self.part.values()
         self.show_values(values)
         if self.database is not None:
             self.database.show_state()
@@ -276,14 +277,14 @@ class SettingsTab(QWidget):
         self.request_change({key: value})
 
     def reset_group(self, tab: Tab, group: str) -> None:
-        values = self.facade.settings_values()
+        values = self.part.values()
         changes = {d.key: d.default for d in settings_of(tab) if d.group == group and values[d.key] != d.default}
         if changes:
             self.request_change(changes)
 
     def request_change(self, changes: dict[str, object]) -> None:
         """Validate ``changes`` as a whole, confirm where the schema asks, then store them (all or nothing)."""
-        current = self.facade.settings_values()
+        current = self.part.values()
         try:
             normalised = validate_many(changes, base=current)
         except SettingsValidationErrors as errors:
@@ -306,21 +307,21 @@ class SettingsTab(QWidget):
             if target is not None:
                 self.rows[target].editor.show_error(error.message)
         self.status.setText("Not saved: " + "; ".join(e.message for e in errors))
-        self.show_values(self.facade.settings_values(), force=True)  # editors back to stored values; messages stay
+        self.show_values(self.part.values(), force=True)  # editors back to stored values; messages stay
 
     async def _confirm_and_apply(self, changes: dict[str, object], current: Mapping[str, object]) -> None:
         texts = [ask for key, new in changes.items() if (ask := confirmation_for(key, current[key], new))]
         if texts:
             new_length = changes.get(POSITION_LENGTH)
             if isinstance(new_length, int) and new_length < int(str(current[POSITION_LENGTH])):
-                count = await self.facade.settings_trim_preview(new_length)
+                count = await self.part.trim_preview(new_length)
                 texts.append(
                     f"{count:,} stored result{'s' if count != 1 else ''} will be deleted: every configuration set "
                     f"keeps only its newest {new_length}."
                 )
             if not await self.confirm("\n\n".join(texts)):
                 self.status.setText("Change cancelled; nothing was saved.")
-                self.show_values(self.facade.settings_values(), force=True)
+                self.show_values(self.part.values(), force=True)
                 return
         await self.apply(changes)
 
@@ -346,14 +347,14 @@ class SettingsTab(QWidget):
 
     async def apply(self, changes: dict[str, object]) -> None:
         try:
-            normalised, trimmed = await self.facade.settings_apply(changes)
+            normalised, trimmed = await self.part.apply(changes)
         except SettingsValidationErrors as errors:
             self._show_errors(errors.errors, changes)
             return
         except Exception as exc:
             log.exception("saving settings failed")
             self.status.setText(f"Not saved: {exc}")
-            self.show_values(self.facade.settings_values(), force=True)
+            self.show_values(self.part.values(), force=True)
             return
         names = ", ".join(definition(k).label for k in normalised)
         restart = [definition(k).label for k in normalised if definition(k).restart_required]
@@ -363,7 +364,7 @@ class SettingsTab(QWidget):
         if trimmed:
             message += f" {trimmed:,} stored results were trimmed."
         self.status.setText(message)
-        self.show_values(self.facade.settings_values())
+        self.show_values(self.part.values())
 
     # --- import / export ------------------------------------------------------------------------------------
 
@@ -391,37 +392,35 @@ class SettingsTab(QWidget):
 
     async def export_to(self, path: str) -> None:
         try:
-            await self.facade.settings_export(path)
+            await self.part.export(path)
         except OSError as exc:
             self.status.setText(f"Export failed: {exc.strerror or exc}")
             return
         self.status.setText(f"Exported every setting to {path} (no secrets are part of it).")
 
     async def import_from(self, path: str) -> None:
-        from cts_desktop.storage.settings_store import SettingsImportError
-
         try:
             text = await asyncio.to_thread(_read_text, path)
-            incoming = self.facade.settings_import_preview(text)
+            incoming = self.part.import_preview(text)
         except (OSError, UnicodeDecodeError) as exc:
             self.status.setText(f"Import failed: cannot read {path}: {exc}")
             return
         except SettingsImportError as exc:
             self.status.setText(f"Import refused, nothing was changed: {exc}")
             return
-        current = self.facade.settings_values()
+        current = self.part.values()
         changed = {k: v for k, v in incoming.items() if current[k] != v}
         texts = [ask for key, new in changed.items() if (ask := confirmation_for(key, current[key], new))]
         new_length = changed.get(POSITION_LENGTH)
         if isinstance(new_length, int) and new_length < int(str(current[POSITION_LENGTH])):
-            count = await self.facade.settings_trim_preview(new_length)
+            count = await self.part.trim_preview(new_length)
             texts.append(f"{count:,} stored results will be deleted (sets keep their newest {new_length}).")
         summary = f"Import {len(changed)} changed setting{'s' if len(changed) != 1 else ''} from {path}?"
         if not await self.confirm("\n\n".join([summary, *texts]), "Import settings"):
             self.status.setText("Import cancelled; nothing was changed.")
             return
         try:
-            count, trimmed = await self.facade.settings_import(text)
+            count, trimmed = await self.part.import_document(text)
         except SettingsImportError as exc:
             self.status.setText(f"Import refused, nothing was changed: {exc}")
             return
@@ -429,7 +428,7 @@ class SettingsTab(QWidget):
             f"Imported {path}: {count} setting{'s' if count != 1 else ''} changed"
             + (f", {trimmed:,} stored results trimmed." if trimmed else ".")
         )
-        self.show_values(self.facade.settings_values())
+        self.show_values(self.part.values())
 
 
 def _read_text(path: str) -> str:

@@ -9,34 +9,36 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QFileDialog,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QMessageBox,
     QPushButton,
     QSizePolicy,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from cts_desktop.database_safety import BackupsState
-from cts_desktop.facade import AppFacade
+from cts_desktop.application.database import BackupsState, DatabasePart
+from cts_desktop.ui.table import Column, DataTable, RowTableModel
 from cts_desktop.ui.tasks import spawn
 from cts_desktop.ui.widgets import human_bytes, show_result
 
-COLUMNS = ("Made (UTC)", "Kind", "Schema", "Size", "File")
+COLUMNS = [
+    Column(lambda b: f"{b.made_at:%Y-%m-%d %H:%M:%S}", "Made (UTC)"),
+    Column(lambda b: b.reason.value, "Kind"),
+    Column("revision", "Schema"),
+    Column("size_bytes", "Size", fmt=human_bytes, numeric=True),
+    Column(lambda b: b.path.name, "File"),
+]
 
 
 class BackupsPanel(QGroupBox):
-    def __init__(self, facade: AppFacade, owner: QWidget) -> None:
+    def __init__(self, database: DatabasePart, owner: QWidget) -> None:
         super().__init__("Backups")
         self.setObjectName("backupsPanel")
-        self.facade = facade
+        self.database = database
         self.owner = owner  # the Settings tab: it owns the confirmation dialog
         self.file_dialog: QFileDialog | None = None
         self.restart_box: QMessageBox | None = None
@@ -47,14 +49,8 @@ class BackupsPanel(QGroupBox):
         self.commands.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.alarm = _wrapping_label()
         self.alarm.setStyleSheet("color: #b3261e; font-weight: 600;")
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table = DataTable(RowTableModel(COLUMNS, key="path"), "settings.backups")
+        self.table.setSelectionMode(DataTable.SelectionMode.SingleSelection)
         self.table.setMinimumHeight(120)
         self.table.setMaximumHeight(220)
         self.backup_button = QPushButton("Back up now")
@@ -76,13 +72,13 @@ class BackupsPanel(QGroupBox):
         self.backup_button.clicked.connect(lambda: spawn(self.backup_now(), "backup now"))
         self.restore_button.clicked.connect(self._restore_selected)
         self.restore_file_button.clicked.connect(self.choose_backup_file)
-        self.table.itemSelectionChanged.connect(self._sync_buttons)
+        self.table.selectionModel().selectionChanged.connect(self._sync_buttons)
         spawn(self.refresh(), "backups list")
 
     # --- state -------------------------------------------------------------------------------------------------
 
     async def refresh(self) -> None:
-        self.show_state(await self.facade.backups_state())
+        self.show_state(await self.database.backups_state())
 
     def show_state(self, state: BackupsState) -> None:
         if state == self.state:
@@ -104,14 +100,7 @@ class BackupsPanel(QGroupBox):
             self.commands.setText(f"{dump}\n{restore}")
             self.commands.show()
         self.table.setVisible(state.sqlite)
-        self.table.setRowCount(len(state.backups))
-        for row, backup in enumerate(state.backups):
-            cells = (f"{backup.made_at:%Y-%m-%d %H:%M:%S}", backup.reason.value, backup.revision,
-                     human_bytes(backup.size_bytes), backup.path.name)
-            for column, value in enumerate(cells):
-                item = QTableWidgetItem(value)
-                item.setData(Qt.ItemDataRole.UserRole, str(backup.path))
-                self.table.setItem(row, column, item)
+        self.table.fill(state.backups)
         if state.restored:
             self._say(True, state.restored)
         self._sync_buttons()
@@ -120,14 +109,14 @@ class BackupsPanel(QGroupBox):
         state = self.state
         usable = state is not None and state.sqlite and state.restored is None
         self.backup_button.setEnabled(usable and state is not None and state.damage is None)
-        self.restore_button.setEnabled(usable and bool(self.table.selectedItems()))
+        self.restore_button.setEnabled(usable and bool(self.table.selected_rows()))
         self.restore_file_button.setEnabled(usable)
         for button in (self.backup_button, self.restore_button, self.restore_file_button):
             button.setVisible(state is None or state.sqlite)
 
     def selected_backup(self) -> str | None:
-        items = self.table.selectedItems()
-        return str(items[0].data(Qt.ItemDataRole.UserRole)) if items else None
+        rows = self.table.selected_rows()
+        return str(rows[0].path) if rows else None
 
     def _say(self, ok: bool, message: str) -> None:
         show_result(self.result, ok, message)
@@ -144,7 +133,7 @@ class BackupsPanel(QGroupBox):
         self._busy(True)
         self.result.setText("Backing up…")
         try:
-            ok, message = await self.facade.backup_now()
+            ok, message = await self.database.backup_now()
             self._say(ok, message)
             await self.refresh()
         finally:
@@ -176,7 +165,7 @@ class BackupsPanel(QGroupBox):
         self._busy(True)
         self.result.setText("Restoring…")
         try:
-            ok, message = await self.facade.restore_backup(path)
+            ok, message = await self.database.restore_backup(path)
         finally:
             self._busy(False)
         self._say(ok, message)

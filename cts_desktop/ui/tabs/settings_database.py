@@ -19,16 +19,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from cts_desktop.application.database import public_url_safe
+from cts_desktop.application.settings import SettingsPart
 from cts_desktop.domain.settings import confirmation_for
-from cts_desktop.facade import AppFacade
 from cts_desktop.ui.tasks import spawn
 from cts_desktop.ui.widgets import show_result
 
 
 class DatabasePanel(QGroupBox):
-    def __init__(self, facade: AppFacade, owner: QWidget) -> None:
+    def __init__(self, part: SettingsPart, owner: QWidget) -> None:
         super().__init__("Database connection")
-        self.facade = facade
+        self.part = part
+        self.database = part.database
         self.owner = owner  # the Settings tab: it owns the confirmation dialog
         self.file_dialog: QFileDialog | None = None
         self.in_use = QLabel("")
@@ -41,7 +43,7 @@ class DatabasePanel(QGroupBox):
         group.addButton(self.sqlite_radio)
         group.addButton(self.postgres_radio)
         self.sqlite_path = QLineEdit()
-        self.sqlite_path.setPlaceholderText(facade.default_sqlite_path())
+        self.sqlite_path.setPlaceholderText(part.database.default_sqlite_path())
         self.browse = QPushButton("Browse…")
         self.pg_url = QLineEdit()
         self.pg_url.setPlaceholderText("postgresql://user@host:5432/database")
@@ -85,8 +87,8 @@ class DatabasePanel(QGroupBox):
     # --- state -------------------------------------------------------------------------------------------------
 
     def show_state(self, initial: bool = False) -> None:
-        dialect, url, saved = self.facade.database_in_use()
-        next_start = saved or f"sqlite:///{self.facade.default_sqlite_path()} (embedded)"
+        dialect, url, saved = self.database.in_use()
+        next_start = saved or f"sqlite:///{self.database.default_sqlite_path()} (embedded)"
         self.in_use.setText(f"In use now: <b>{url}</b> ({dialect}). Next start: <b>{_public(next_start)}</b>.")
         if not initial:
             return
@@ -110,7 +112,7 @@ class DatabasePanel(QGroupBox):
         """The URL the form describes; None is the embedded SQLite file in the data folder."""
         if self.sqlite_radio.isChecked():
             path = self.sqlite_path.text().strip()
-            if not path or path == self.facade.default_sqlite_path():
+            if not path or path == self.database.default_sqlite_path():
                 return None
             return f"sqlite:///{path}"
         return self.pg_url.text().strip()
@@ -118,7 +120,7 @@ class DatabasePanel(QGroupBox):
     def _target(self) -> str | None:
         url = self.chosen_url()
         if url is None:
-            return f"sqlite:///{self.facade.default_sqlite_path()}"
+            return f"sqlite:///{self.database.default_sqlite_path()}"
         if not url:
             self._say(False, "Enter the PostgreSQL URL first (without the password).")
             return None
@@ -154,7 +156,7 @@ class DatabasePanel(QGroupBox):
         self._busy(True)
         self.result.setText("Testing…")
         try:
-            ok, message = await self.facade.database_test(url, self._password())
+            ok, message = await self.database.test(url, self._password())
         finally:
             self._busy(False)
         self._say(ok, message)
@@ -166,7 +168,7 @@ class DatabasePanel(QGroupBox):
         self._busy(True)
         self.result.setText("Migrating…")
         try:
-            ok, message = await self.facade.database_migrate(url, self._password())
+            ok, message = await self.database.migrate(url, self._password())
         finally:
             self._busy(False)
         self._say(ok, message)
@@ -176,7 +178,7 @@ class DatabasePanel(QGroupBox):
         if url == "":
             self._say(False, "Enter the PostgreSQL URL first (without the password).")
             return
-        current = str(self.facade.settings_values().get("system.database_url", ""))
+        current = str(self.part.values().get("system.database_url", ""))
         text = confirmation_for("system.database_url", current, url or "")
         confirm = getattr(self.owner, "confirm", None)
         if text and confirm is not None and not await confirm(text, "Change database"):
@@ -184,7 +186,7 @@ class DatabasePanel(QGroupBox):
             return
         self._busy(True)
         try:
-            message = await self.facade.database_save(url, self._password())
+            message = await self.database.save(url, self._password())
         except Exception as exc:
             self._say(False, f"Not saved: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
             return
@@ -196,6 +198,4 @@ class DatabasePanel(QGroupBox):
 
 
 def _public(url: str) -> str:
-    from cts_desktop.storage.db import public_url_safe
-
     return public_url_safe(url)

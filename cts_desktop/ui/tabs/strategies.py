@@ -2,7 +2,7 @@
 sortable, filterable results table; the equity curve and the trades on the price chart; saving chosen results as
 a preset configuration set and applying a preset type to a connection.
 
-All work runs through the facade's Strategies service in a worker thread; the worker only stores its newest
+All work runs through the application's Strategies part in a worker thread; the worker only stores its newest
 progress, which a timer on the GUI thread shows — so the GUI never waits and cancel is immediate.
 """
 
@@ -14,7 +14,6 @@ from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QHBoxLayout,
@@ -25,17 +24,24 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSplitter,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
-from cts_desktop.backtest.jobs import Cancelled, CancelToken, ProgressInfo
-from cts_desktop.backtest.optimal import OptimalRow
-from cts_desktop.backtest.presets import ConfigurationSetDef
-from cts_desktop.backtest.runner import BacktestReport, FixedSet
+from cts_desktop.application.strategies import (
+    BacktestReport,
+    Cancelled,
+    CancelToken,
+    CandleRequest,
+    ConfigurationSetDef,
+    FixedSet,
+    OptimalRequest,
+    OptimalRow,
+    ProgressInfo,
+    StrategiesPart,
+)
 from cts_desktop.domain.bars import Bars
-from cts_desktop.facade import AppFacade
+from cts_desktop.ui.table import DataTable
 from cts_desktop.ui.tabs.strategies_charts import EquityChart, TradesChart
 from cts_desktop.ui.tabs.strategies_form import FormError, StrategyForm
 from cts_desktop.ui.tabs.strategies_model import ResultsFilter, ResultsModel
@@ -54,9 +60,9 @@ def _eta(info: ProgressInfo) -> str:
 
 
 class StrategiesTab(QWidget):
-    def __init__(self, facade: AppFacade, parent: QWidget | None = None) -> None:
+    def __init__(self, part: StrategiesPart, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.facade = facade
+        self.part = part
         self.form = StrategyForm()
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -94,17 +100,11 @@ class StrategiesTab(QWidget):
         self.model = ResultsModel()
         self.proxy = ResultsFilter()
         self.proxy.setSourceModel(self.model)
-        self.table = QTableView()
-        self.table.setModel(self.proxy)
-        self.table.setSortingEnabled(True)
-        self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setAlternatingRowColors(True)
-        self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table = DataTable(self.proxy, "strategies.results", resize=QHeaderView.ResizeMode.ResizeToContents)
+        if not self.table.restored:
+            self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
         # widths from the visible rows only: measuring every row of a large result made each sort take seconds
         self.table.horizontalHeader().setResizeContentsPrecision(0)
-        self.table.horizontalHeader().setStretchLastSection(True)
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
 
@@ -186,8 +186,8 @@ class StrategiesTab(QWidget):
     # --- lists --------------------------------------------------------------------------------------------------
 
     async def refresh(self) -> None:
-        self.form.set_adjust_defaults(*self.facade.strategies.adjust_params())
-        connections = await self.facade.connections()
+        self.form.set_adjust_defaults(*self.part.adjust_params())
+        connections = await self.part.connections()
         for combo in (self.form.connection, self.apply_connection):
             current = combo.currentData()
             combo.blockSignals(True)
@@ -205,7 +205,7 @@ class StrategiesTab(QWidget):
 
         current = self.runs.currentData()
         self.runs.clear()
-        for r in await self.facade.strategy_runs():
+        for r in await self.part.runs():
             when = datetime.fromtimestamp(r.created_ms / 1000, UTC).strftime("%m-%d %H:%M")
             self.runs.addItem(f"#{r.id} {when} {r.name}", r.id)
         index = self.runs.findData(current)
@@ -214,7 +214,7 @@ class StrategiesTab(QWidget):
     async def refresh_presets(self, select: int | None = None) -> None:
         current = select if select is not None else self.preset_type.currentData()
         self.preset_type.clear()
-        for p in await self.facade.preset_types():
+        for p in await self.part.preset_types():
             label = f"{p.name} ({p.sets} set{'s' if p.sets != 1 else ''}{', predefined' if p.predefined else ''})"
             self.preset_type.addItem(label, p.id)
         index = self.preset_type.findData(current)
@@ -285,7 +285,7 @@ class StrategiesTab(QWidget):
     async def download(self) -> None:
         req = self.form.candle_request()
         assert self.token is not None
-        reports = await self.facade.strategies.download(req, self.token, self._on_progress)
+        reports = await self.part.download(req, self.token, self._on_progress)
         parts = []
         for r in reports:
             gaps = f"; gaps the exchange has no candles for: {r.gap_text()}" if r.gaps else ""
@@ -295,7 +295,7 @@ class StrategiesTab(QWidget):
 
     async def _load_candles(self) -> dict[str, Bars]:
         req = self.form.candle_request()
-        candles, problems = await self.facade.strategies.candles(req)
+        candles, problems = await self.part.candles(req)
         if not candles:
             raise FormError("; ".join(problems) or "no candles")
         self.candles = candles
@@ -306,12 +306,12 @@ class StrategiesTab(QWidget):
         return candles
 
     async def run_optimal(self) -> None:
-        params = self.facade.strategies.exit_params()
+        params = self.part.exit_params()
         request = self.form.optimal_request(params)
         candles = await self._load_candles()
         assert self.token is not None
         name = f"auto-optimal {request.sets[0].indication} on {', '.join(candles)}"
-        run_id, result, ranked = await self.facade.strategies.optimal(name, request, candles, self.token,
+        run_id, result, ranked = await self.part.optimal(name, request, candles, self.token,
                                                                       self._on_progress, extra=self.candle_info)
         self.definitions = list(request.sets)
         self.model.set_rows(ranked)
@@ -326,8 +326,7 @@ class StrategiesTab(QWidget):
                             f"{valid:,} valid{shown}; the best one is backtested below.")
 
     def selected_rows(self) -> list[OptimalRow]:
-        rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
-        return [self.proxy.row_at(r) for r in rows]
+        return list(self.table.selected_rows())
 
     async def backtest_selected(self) -> None:
         rows = self.selected_rows()
@@ -341,14 +340,14 @@ class StrategiesTab(QWidget):
         by_symbol: dict[str, list[FixedSet]] = {}
         for r in rows:
             by_symbol.setdefault(r.symbol, []).append(FixedSet(r.indication, r.params, r.direction, r.exit, r.adjust))
-        params = self.facade.strategies.exit_params()
+        params = self.part.exit_params()
         max_open = self.form.max_open.value()
         reports = []
         for symbol, sets in by_symbol.items():
             if symbol not in self.candles:
                 continue
             name = f"backtest of {len(sets)} set(s) on {symbol}"
-            _id, report = await self.facade.strategies.backtest(name, sets, {symbol: self.candles[symbol]}, params,
+            _id, report = await self.part.backtest(name, sets, {symbol: self.candles[symbol]}, params,
                                                                 max_open, self.token, self._on_progress,
                                                                 extra=self.candle_info)
             reports.append((symbol, report))
@@ -381,7 +380,7 @@ class StrategiesTab(QWidget):
         run_id = self.runs.currentData()
         if run_id is None:
             return
-        stored = await self.facade.strategies.run(int(run_id))
+        stored = await self.part.run(int(run_id))
         if stored is None:
             self.status.setText("That run no longer exists.")
             return
@@ -399,11 +398,10 @@ class StrategiesTab(QWidget):
             self.summary.setText(self._summary_text(symbol, stored.summary))
             self.status.setText(f"Run #{stored.id}: {stored.name}.")
         if "connection_id" in p:
-            from cts_desktop.backtest.service import CandleRequest
 
             req = CandleRequest(str(p["connection_id"]), tuple(str(x) for x in p.get("symbols", [])),
                                 str(p["timeframe"]), int(p["since_ms"]), int(p["until_ms"]))
-            self.candles, _problems = await self.facade.strategies.candles(req)
+            self.candles, _problems = await self.part.candles(req)
             self.candle_info = {k: p[k] for k in ("connection_id", "timeframe", "since_ms", "until_ms")}
         if stored.kind != "optimal" and stored.trades:
             symbol = stored.trades[0].symbol
@@ -417,20 +415,19 @@ class StrategiesTab(QWidget):
         type_id = self.preset_type.currentData()
         if type_id is None:
             raise FormError("choose a preset")
-        fixed, grids, notes = await self.facade.strategies.preset_run_sets(int(type_id))
+        fixed, grids, notes = await self.part.preset_run_sets(int(type_id))
         if not fixed and not grids:
             raise FormError("the preset has no active configuration sets")
         name = self.preset_type.currentText().split(" (")[0]
         candles = await self._load_candles()
         assert self.token is not None
-        params = self.facade.strategies.exit_params()
+        params = self.part.exit_params()
         messages: list[str] = []
         if grids:
-            from cts_desktop.backtest.optimal import OptimalRequest
 
             request = OptimalRequest(tuple(grids), params, max_open=self.form.max_open.value(),
                                      max_configs=self.form.max_configs.value(), seed=self.form.seed.value())
-            run_id, result, ranked = await self.facade.strategies.optimal(
+            run_id, result, ranked = await self.part.optimal(
                 f"preset {name}: grid on {', '.join(candles)}", request, candles, self.token, self._on_progress,
                 extra=self.candle_info)
             self.definitions = list(grids)
@@ -440,7 +437,7 @@ class StrategiesTab(QWidget):
                             f"set(s) with ranges, {result.valid_count:,} valid.")
         if fixed:
             for symbol, bars in candles.items():
-                _id, report = await self.facade.strategies.backtest(
+                _id, report = await self.part.backtest(
                     f"preset {name} on {symbol}", fixed, {symbol: bars}, params, self.form.max_open.value(),
                     self.token, self._on_progress, extra=self.candle_info)
                 self.report = report
@@ -461,7 +458,7 @@ class StrategiesTab(QWidget):
             self.status.setText("Select results and enter a preset name to save them.")
             return
         try:
-            type_id = await self.facade.strategies.save_preset(name, rows, self.definitions)
+            type_id = await self.part.save_preset(name, rows, self.definitions)
         except ValueError as error:
             self.status.setText(str(error))
             return
@@ -474,7 +471,7 @@ class StrategiesTab(QWidget):
         if type_id is None or connection is None:
             self.status.setText("Choose a preset and a connection.")
             return
-        await self.facade.assign_preset(str(connection), int(type_id))
+        await self.part.assign(str(connection), int(type_id))
         self.status.setText(f"{self.preset_type.currentText().split(' (')[0]} now applies to "
                             f"{self.apply_connection.currentText()} (Preset mode).")
 

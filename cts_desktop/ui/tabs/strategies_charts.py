@@ -10,7 +10,7 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from cts_desktop.backtest.runner import Trade
+from cts_desktop.application.strategies import Trade
 from cts_desktop.domain.bars import Bars
 
 WIN = "#2e7d32"

@@ -23,10 +23,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cts_desktop.backtest.optimal import OptimalRequest
-from cts_desktop.backtest.presets import ConfigurationSetDef
-from cts_desktop.backtest.service import CandleRequest
-from cts_desktop.backtest.signals import COMMON, INDICATIONS, MAIN, ParamSpec
+from cts_desktop.application.strategies import (
+    COMMON,
+    INDICATIONS,
+    MAIN,
+    CandleRequest,
+    ConfigurationSetDef,
+    OptimalRequest,
+    ParamSpec,
+)
 from cts_desktop.domain.adjust import MAX_DCA_STEPS, BlockParams, DcaParams
 from cts_desktop.domain.exits import ExitParams
 

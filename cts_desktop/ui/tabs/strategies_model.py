@@ -4,16 +4,13 @@ numbers themselves (not their text) and filterable by text and by "valid only"."
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtCore import QSortFilterProxyModel, Qt
 
-from cts_desktop.backtest.optimal import OptimalRow
-
-SORT_ROLE = Qt.ItemDataRole.UserRole + 1
-Index = QModelIndex | QPersistentModelIndex
-_ROOT = QModelIndex()
+from cts_desktop.application.strategies import OptimalRow
+from cts_desktop.ui.table import SORT_ROLE, Column, Index, RowTableModel
 
 
 def _num(value: float, digits: int = 2) -> str:
@@ -30,68 +27,55 @@ def _sort_value(value: float) -> float:
     return 1e300 if value == math.inf else value
 
 
-COLUMNS: list[tuple[str, Callable[[OptimalRow], Any], Callable[[OptimalRow], str]]] = [
-    ("Rank", lambda r: 0, lambda r: ""),
-    ("Symbol", lambda r: r.symbol, lambda r: r.symbol),
-    ("Indication", lambda r: r.indication, lambda r: f"{r.indication}({','.join(f'{p:g}' for p in r.params)})"),
-    ("Side", lambda r: r.direction, lambda r: "long" if r.direction > 0 else "short"),
-    ("TP", lambda r: r.exit.tp, lambda r: f"{r.exit.tp:g}"),
-    ("SL", lambda r: r.exit.sl, lambda r: f"{r.exit.sl:g}"),
-    ("Trailing", lambda r: r.exit.trail_start * 10 + r.exit.trail_stop,
-     lambda r: f"{r.exit.trail_start:g}/{r.exit.trail_stop:g}" if r.exit.trailing else "off"),
-    ("Adjust", lambda r: r.adjust.label, lambda r: r.adjust.label or "—"),
-    ("Trades", lambda r: r.trades, lambda r: str(r.trades)),
-    ("Win %", lambda r: _sort_value(r.win_rate_pct), lambda r: _num(r.win_rate_pct, 1)),
-    ("Net %", lambda r: r.net_pct, lambda r: _num(r.net_pct)),
-    ("Gross PF", lambda r: _sort_value(r.gross_pf), lambda r: _num(r.gross_pf)),
-    ("PF 25", lambda r: _sort_value(r.pf_a), lambda r: _num(r.pf_a)),
-    ("PF 50", lambda r: _sort_value(r.pf_b), lambda r: _num(r.pf_b)),
-    ("Trades/48 h", lambda r: _sort_value(r.per_48h), lambda r: _num(r.per_48h, 1)),
-    ("DD time h", lambda r: r.drawdown_time_h, lambda r: _num(r.drawdown_time_h, 1)),
-    ("Max DD %", lambda r: r.max_drawdown_pct, lambda r: _num(r.max_drawdown_pct)),
-    ("Valid", lambda r: int(r.valid), lambda r: "yes" if r.valid else r.reason),
+def _row(r: OptimalRow) -> OptimalRow:
+    return r
+
+
+def _figure(name: str, header: str, digits: int = 2) -> Column:
+    """A figure that may be NaN ("—") or infinite; sorted by the number, NaN lowest."""
+    return Column(name, header, lambda v: _num(v, digits), numeric=True, sort_key=_sort_value)
+
+
+COLUMNS: list[Column] = [
+    Column(_row, "Rank", lambda r: ""),  # shown and sorted by the position in the ranking (ResultsModel.data)
+    Column("symbol", "Symbol"),
+    Column(_row, "Indication", lambda r: f"{r.indication}({','.join(f'{p:g}' for p in r.params)})",
+           sort_key=lambda r: r.indication),
+    Column("direction", "Side", lambda d: "long" if d > 0 else "short"),
+    Column(lambda r: r.exit.tp, "TP", lambda v: f"{v:g}", numeric=True),
+    Column(lambda r: r.exit.sl, "SL", lambda v: f"{v:g}", numeric=True),
+    Column(lambda r: r.exit, "Trailing", lambda e: f"{e.trail_start:g}/{e.trail_stop:g}" if e.trailing else "off",
+           sort_key=lambda e: e.trail_start * 10 + e.trail_stop),
+    Column(lambda r: r.adjust.label, "Adjust", lambda label: label or "—"),
+    Column("trades", "Trades", numeric=True),
+    _figure("win_rate_pct", "Win %", 1),
+    Column("net_pct", "Net %", _num, numeric=True),
+    _figure("gross_pf", "Gross PF"),
+    _figure("pf_a", "PF 25"),
+    _figure("pf_b", "PF 50"),
+    _figure("per_48h", "Trades/48 h", 1),
+    Column("drawdown_time_h", "DD time h", lambda v: _num(v, 1), numeric=True),
+    Column("max_drawdown_pct", "Max DD %", _num, numeric=True),
+    Column(_row, "Valid", lambda r: "yes" if r.valid else r.reason, sort_key=lambda r: int(r.valid),
+           tooltip=lambda r: r.reason),
 ]
 
 
-_TEXT_COLUMNS = {"Trailing", "Adjust", "Valid"}
+class ResultsModel(RowTableModel):
+    """The results, ranked: the Rank column is the position in the given order (the proxy sorts and filters)."""
 
-
-class ResultsModel(QAbstractTableModel):
     def __init__(self) -> None:
-        super().__init__()
-        self.rows: list[OptimalRow] = []
+        super().__init__(COLUMNS, key=None, cap=1_000_000)
 
-    def set_rows(self, rows: list[OptimalRow]) -> None:
+    def set_rows(self, rows: Sequence[Any]) -> None:
         self.beginResetModel()
         self.rows = list(rows)
         self.endResetModel()
 
-    def rowCount(self, parent: Index = _ROOT) -> int:
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent: Index = _ROOT) -> int:
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return COLUMNS[section][0]
-        return None
-
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        row = self.rows[index.row()]
-        col = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return str(index.row() + 1) if col == 0 else COLUMNS[col][2](row)
-        if role == SORT_ROLE:
-            return index.row() if col == 0 else COLUMNS[col][1](row)
-        if role == Qt.ItemDataRole.TextAlignmentRole and col >= 4 and COLUMNS[col][0] not in _TEXT_COLUMNS:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.ToolTipRole and col == len(COLUMNS) - 1:
-            return row.reason
-        return None
+        if index.isValid() and index.column() == 0 and role in (Qt.ItemDataRole.DisplayRole, SORT_ROLE):
+            return str(index.row() + 1) if role == Qt.ItemDataRole.DisplayRole else index.row()
+        return super().data(index, role)
 
 
 class ResultsFilter(QSortFilterProxyModel):
@@ -133,7 +117,7 @@ class ResultsFilter(QSortFilterProxyModel):
             return False
         if not self.text:
             return True
-        hay = " ".join(c[2](row) for c in COLUMNS[1:]).lower()
+        hay = " ".join(c.fmt(c.value(row)) for c in COLUMNS[1:]).lower()
         return all(part in hay for part in self.text.split())
 
     def row_at(self, proxy_row: int) -> OptimalRow:

@@ -23,8 +23,9 @@ from cts_desktop.domain.adjust import Adjust, DcaParams
 from cts_desktop.domain.bars import LONG, SHORT
 from cts_desktop.domain.exits import ExitConfig
 from cts_desktop.engine import preset_engine
-from cts_desktop.engine.status import EngineState
+from cts_desktop.events.status import EngineState
 from cts_desktop.storage.models_presets import PresetSet, PresetType, PresetTypeSet
+from tests.helpers.waiting import becomes_true
 from tests.integration.engine.test_coordinator_replay import make_world
 
 pytestmark = pytest.mark.asyncio(loop_factories=["asyncio"])
@@ -41,15 +42,6 @@ FIXED = [FixedSet("sma", (2.0, 4.0), LONG, ExitConfig(2.0, 1.0)),
 RANGED = ConfigurationSetDef(name="ema grid", indication="ema", param_values=((3.0, 5.0), (8.0, 13.0)),
                              tp_values=(2.0, 4.0), sl_values=(1.0, 2.0), range_days=1, trades_per_48h_min=1.0,
                              pf_min=0.1, drawdown_time_max_h=48.0, block=True)
-
-
-async def _until(what: Callable[[], bool], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if what():
-            return True
-        await asyncio.sleep(0.25)
-    return what()
 
 
 async def test_preset_engine_runs_in_the_coordinator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -96,9 +88,10 @@ async def test_preset_engine_runs_in_the_coordinator(tmp_path: Path, monkeypatch
         engine = w.coordinator.engines[w.config.id]
         assert engine.state is EngineState.RUNNING, engine.last_error
         # prices carry wall-clock time, so the first live minute candle closes within a minute
-        assert await _until(lambda: getattr(engine, "preset_runner", None) is not None, 30), "no Preset engine"
+        assert await becomes_true(lambda: getattr(engine, "preset_runner", None) is not None, 30), "no Preset engine"
         runner = engine.preset_runner
-        assert await _until(lambda: runner.evaluations > 0 and runner.coordination is not None, 80), runner.status()
+        coordinated = await becomes_true(lambda: runner.evaluations > 0 and runner.coordination is not None, 80)
+        assert coordinated, runner.status()
         # the set with ranges was coordinated over a day of 1-minute history: Block doubles its 2×2×2×2×2 grid
         c = runner.coordination
         assert c["evaluated"] == 64 and c["symbols"] == ["BTC/USDT:USDT"], c
@@ -124,6 +117,6 @@ async def test_preset_engine_runs_in_the_coordinator(tmp_path: Path, monkeypatch
         # a new assignment is picked up while the engine runs
         with w.db.session() as s:
             store.assign_preset(s, w.config.id, other_id)
-        assert await _until(lambda: engine.preset_runner is not runner, 10)
+        assert await becomes_true(lambda: engine.preset_runner is not runner, 10)
         assert [x.fixed for x in engine.preset_runner.sets] == [FIXED[0]]
         await w.coordinator.stop()

@@ -1,36 +1,27 @@
-"""Engine integration tests: a real SQLite DB, the loopback simulator, real ccxt classes, plain asyncio loop."""
+"""Engine integration tests: a real SQLite DB, the loopback simulator, real ccxt classes, plain asyncio loop.
+
+The simulator fixture, the loop hook and the loopback-only network guard are the exchange tests' own.
+"""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 
 from cts_desktop.domain.sizing import VolumeSettings
-from cts_desktop.engine.events import EventBus
 from cts_desktop.engine.market_rules import MarketCatalog
 from cts_desktop.engine.order_manager import OrderManager, RiskLimits
+from cts_desktop.events.bus import EventBus
 from cts_desktop.exchanges.adapter import ExchangeAdapter
-from cts_desktop.exchanges.simulator import SimulatorConfig, SimulatorServer
 from cts_desktop.storage.db import Database, sqlite_url
 from cts_desktop.storage.models import Connection
-
-
-def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Callable[[], object]]:
-    return {"asyncio": asyncio.new_event_loop}
-
-
-@pytest_asyncio.fixture
-async def sim() -> AsyncIterator[SimulatorServer]:
-    server = SimulatorServer(SimulatorConfig(speed=0))
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
+from tests.integration.exchanges.conftest import (  # noqa: F401  (fixtures and the loop hook, reused)
+    _loopback_only,
+    pytest_asyncio_loop_factories,
+    sim,
+)
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import select
 
 from cts_desktop.engine.order_manager import EntrySignal
-from cts_desktop.engine.status import EngineState
-from cts_desktop.engine.trading_events import AlertRaised
+from cts_desktop.events.status import EngineState
+from cts_desktop.events.trading import AlertRaised
 from cts_desktop.storage.models import Alert, Order
 from tests.integration.engine.test_coordinator_replay import make_world
 

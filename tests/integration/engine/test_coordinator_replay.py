@@ -4,9 +4,7 @@ simulator account's to the cent. Pause stops entries but keeps tracking; emergen
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -16,11 +14,11 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import func, select
 
-from cts_desktop.engine.connection_engine import EngineDeps
 from cts_desktop.engine.coordinator import GlobalTradeEngineCoordinator
-from cts_desktop.engine.events import EventBus
+from cts_desktop.engine.deps import EngineDeps
 from cts_desktop.engine.lease import LeaseKeeper
-from cts_desktop.engine.status import EngineState
+from cts_desktop.events.bus import EventBus
+from cts_desktop.events.status import EngineState
 from cts_desktop.exchanges.connections import ConnectionConfig, ConnectionService
 from cts_desktop.exchanges.replay_connection import ReplayOptions, ReplayRuntime
 from cts_desktop.storage.connections_store import KeyringConnectionSecrets, SqlConnectionStore
@@ -29,6 +27,7 @@ from cts_desktop.storage.models import ConfigSet, CycleMetric, Fill, FundingPaym
 from cts_desktop.storage.secrets import SecretStore
 from cts_desktop.storage.settings_store import SettingsStore
 from cts_desktop.storage.writer import BatchedWriter
+from tests.helpers.waiting import until
 from tests.integration.conftest import PG_URL
 
 pytestmark = pytest.mark.asyncio(loop_factories=["asyncio"])
@@ -90,10 +89,10 @@ async def make_world(tmp_path: Path, live: bool = True, db: Database | None = No
     db.migrate()
     writer = BatchedWriter(db, flush_interval=0.2)
     writer.start()
-    settings = SettingsStore(db)
+    bus = EventBus()
+    settings = SettingsStore(db, bus)
     settings.load()
     settings.set_many(FAST_GATES)
-    bus = EventBus()
     secrets = SecretStore()
     store = SqlConnectionStore(db)
     service = ConnectionService(store, KeyringConnectionSecrets(secrets))
@@ -126,15 +125,6 @@ async def world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         yield w
 
 
-async def _until(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        await asyncio.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def _count(db: Database, model: type, *where: object) -> int:
     with db.session() as s:
         return int(s.execute(select(func.count()).select_from(model).where(*where)).scalar_one())
@@ -149,17 +139,18 @@ async def test_replay_end_to_end(world: World) -> None:
     assert engine.symbols == ["BTC/USDT:USDT"]
     assert not engine.paper
     # prices flow and the pipeline tracks sets
-    await _until(lambda: engine.meters["main"].cycles > 5, 30, "prices")
-    await _until(lambda: _count(world.db, Order) > 0, 150, "a live order")
-    await _until(lambda: _count(world.db, ConfigSet) > 0, 10, "set statistics in the DB")
+    await until(lambda: engine.meters["main"].cycles > 5, 30, "prices")
+    await until(lambda: _count(world.db, Order) > 0, 150, "a live order")
+    await until(lambda: _count(world.db, ConfigSet) > 0, 10, "set statistics in the DB")
     # pause: no new entries, tracking goes on
     world.coordinator.pause()
-    await asyncio.sleep(1.0)
+    order_cycles = engine.meters["orders"].cycles  # the cycle under way may still send what it took before
+    await until(lambda: engine.meters["orders"].cycles >= order_cycles + 2, 30, "an order cycle after the pause")
     orders_paused = _count(world.db, Order, Order.reduce_only.is_(False))
-    cycles = engine.meters["main"].cycles
-    await asyncio.sleep(4.0)
+    cycles, order_cycles = engine.meters["main"].cycles, engine.meters["orders"].cycles
+    await until(lambda: engine.meters["main"].cycles >= cycles + 5 and engine.meters["orders"].cycles
+                >= order_cycles + 5, 60, "prices and order cycles going on while paused")
     assert _count(world.db, Order, Order.reduce_only.is_(False)) == orders_paused
-    assert engine.meters["main"].cycles > cycles
     world.coordinator.resume()
     assert engine.state is EngineState.RUNNING
     # emergency stop: cancels open orders, clears live flags, stops

@@ -4,25 +4,22 @@ fill is lost, the engine keeps running, and its success rate shows the errors.""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from cts_desktop.engine.status import EngineState
+from cts_desktop.events.status import EngineState
 from cts_desktop.exchanges.simulator.faults import FaultKind, FaultRule
 from cts_desktop.storage.models import Fill, Order
-from tests.integration.engine.test_coordinator_replay import _count, _until, make_world
+from tests.helpers.waiting import becomes_true, until
+from tests.integration.engine.test_coordinator_replay import _count, make_world
 
 pytestmark = pytest.mark.asyncio(loop_factories=["asyncio"])
 
 
 async def _wait_fired(rules: list[FaultRule], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not all(r.fired >= (r.count or 1) for r in rules):
-        await asyncio.sleep(0.25)
+    await becomes_true(lambda: all(r.fired >= (r.count or 1) for r in rules), timeout)
 
 
 async def test_faults_never_double_an_order_nor_lose_a_fill(tmp_path: Path) -> None:
@@ -34,7 +31,7 @@ async def test_faults_never_double_an_order_nor_lose_a_fill(tmp_path: Path) -> N
         assert engine.state is EngineState.RUNNING
         server = world.replay.server
         assert server is not None
-        await _until(lambda: _count(world.db, Order) > 0, 150, "a first live order")
+        await until(lambda: _count(world.db, Order) > 0, 150, "a first live order")
         faults = server.faults
         read_faults = [
             faults.add("/v5/position/list", FaultKind.RATE_LIMIT, count=6, retry_after=1),
@@ -56,10 +53,11 @@ async def test_faults_never_double_an_order_nor_lose_a_fill(tmp_path: Path) -> N
                 if client.connection is not None:
                     await client.connection.close()
         updates = feed.updates
-        await _until(lambda: feed.updates > updates + 3, 60, "prices again after the websocket drop")
+        await until(lambda: feed.updates > updates + 3, 60, "prices again after the websocket drop")
         await _wait_fired(order_faults, 150)
         assert all(r.fired for r in order_faults), [(r.kind, r.fired) for r in order_faults]
-        await asyncio.sleep(3)
+        syncs = engine.meters["sync"].cycles  # the engine goes on after the faults: two more exchange syncs
+        await until(lambda: engine.meters["sync"].cycles >= syncs + 2, 60, "two syncs after the order faults")
         assert engine.state is EngineState.RUNNING, engine.last_error
         status = engine.status()
         sync_loop = next(loop for loop in status.loops if loop.name == "sync")

@@ -19,7 +19,7 @@ from cts_desktop.domain.book_stats import FIGURE_NAMES, WINDOWS, window_stats
 from cts_desktop.engine import persistence
 from cts_desktop.engine.persistence import EngineStore
 from cts_desktop.engine.pipeline import SymbolPipeline
-from cts_desktop.engine.status import ConnectionStatus, EngineState, HealthStatus, TradeEngineStatus
+from cts_desktop.events.status import ConnectionStatus, EngineState, HealthStatus, TradeEngineStatus
 from cts_desktop.storage.db import Database
 from cts_desktop.storage.models import BookSnapshot, ConfigSet, Connection, PseudoResult
 from cts_desktop.storage.models import EngineState as EngineStateRow

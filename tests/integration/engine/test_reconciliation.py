@@ -5,7 +5,6 @@ a short reaches both, and a difference no fill explains is settled once — then
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from datetime import timedelta
@@ -226,11 +225,7 @@ async def test_a_difference_no_fill_explains_is_settled_once_and_entries_flow_ag
         refused = await manager.open_position(EntrySignal(SYMBOL, "long", sim.market.price("BTC"), 0.002, 0.004))
         assert not refused.accepted and "already 1 open long" in refused.reason
         caplog.set_level(logging.WARNING, logger="cts.engine.orders")
-        deadline = time.monotonic() + 20
-        while db_sides(engine_db):
-            assert time.monotonic() < deadline
-            await manager.sync([SYMBOL])
-            await asyncio.sleep(0.2)
+        await _sync_until(manager, lambda: not db_sides(engine_db), 20)
         settled = [r for r in caplog.records if "settled a difference" in r.getMessage()]
         assert len(settled) == 1 and "closed without a fill" in settled[0].getMessage()
         with engine_db.session() as s:

@@ -29,18 +29,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psutil
 import pytest
 
 from cts_desktop.domain.book import SetBook
 from cts_desktop.engine import warmup
-from cts_desktop.engine.connection_engine import ConnectionEngine, EngineDeps
-from cts_desktop.engine.events import EventBus
-from cts_desktop.engine.trading_events import Progress
+from cts_desktop.engine.connection_engine import ConnectionEngine
+from cts_desktop.engine.deps import EngineDeps
+from cts_desktop.events.bus import EventBus
+from cts_desktop.events.trading import Progress
 from cts_desktop.exchanges.connections import ConnectionConfig
 from cts_desktop.storage.candles import store_candles
 from cts_desktop.storage.db import Database
 from cts_desktop.storage.settings_store import SettingsStore
 from cts_desktop.storage.writer import BatchedWriter
+from tests.helpers.waiting import until, wait_until
 from tests.integration.engine.test_persistence import assert_rows_equal_book, stored_sets
 
 ASYNC = pytest.mark.asyncio(loop_factories=["asyncio"])
@@ -68,11 +71,11 @@ def pool() -> Iterator[warmup.WarmupPool]:
 
 def make_engine(db: Database, pool: warmup.WarmupPool, monkeypatch: pytest.MonkeyPatch,
                 snapshot: bytes | None = None) -> tuple[ConnectionEngine, list[tuple[str, int, int]]]:
-    settings = SettingsStore(db)
+    bus = EventBus()
+    settings = SettingsStore(db, bus)
     settings.load()
     # every closed result is compared, too; the shortest ring (50 results) keeps the snapshot round fast
     settings.set_many({"system.persist_pseudo_results": True, "system.position_length": 50})
-    bus = EventBus()
     events: list[tuple[str, int, int]] = []
     bus.subscribe(Progress, lambda e: events.append((e.what, e.done, e.total)))
     config = ConnectionConfig(id="c1", name="Replay test", exchange_id="bybit")
@@ -81,7 +84,7 @@ def make_engine(db: Database, pool: warmup.WarmupPool, monkeypatch: pytest.Monke
     engine.symbols = [SYMBOL]
     engine._build_pipelines()
     if snapshot is not None:
-        engine._start_snapshots = {SYMBOL: snapshot}
+        engine.start_snapshots = {SYMBOL: snapshot}
     monkeypatch.setattr(warmup, "shared_pool", lambda: pool)
     return engine, events
 
@@ -187,11 +190,11 @@ async def test_stop_during_worker_warm_up_returns_promptly(
     engine, events = make_engine(engine_db, pool, monkeypatch)
     sent = engine.pipelines[SYMBOL]
     engine._start_task = asyncio.create_task(engine.prehistory.replay(candles[0][0], candles[-1][0] + MINUTE))
-    deadline = time.monotonic() + 30
-    while pool.active == 0 and time.monotonic() < deadline:
-        await asyncio.sleep(0.02)
-    assert pool.active == 1
-    await asyncio.sleep(0.5)  # the replay is running now
+    await until(lambda: pool.active == 1, 30, "the replay sent to the worker")
+    [pid] = pool.pids()
+    worker = psutil.Process(pid)
+    cpu = worker.cpu_times().user
+    await until(lambda: worker.cpu_times().user > cpu + 0.2, 30, "the worker replaying")
     started = time.perf_counter()
     await engine.stop()
     elapsed = time.perf_counter() - started
@@ -211,15 +214,13 @@ async def test_worker_killed_mid_replay_falls_back_to_a_thread(
     candles = real_candles()
     with engine_db.session() as s:
         store_candles(s, "c1", SYMBOL, "1m", candles)
-    since, until = candles[0][0], candles[600][0]
+    since, end = candles[0][0], candles[600][0]
     await pool.ping()
     in_thread, _ = make_engine(engine_db, warmup.WarmupPool(workers=0), monkeypatch)
-    await in_thread.prehistory.replay(since, until)
+    await in_thread.prehistory.replay(since, end)
     engine, events = make_engine(engine_db, pool, monkeypatch)
-    replay = asyncio.create_task(engine.prehistory.replay(since, until))
-    deadline = time.monotonic() + 30
-    while pool.active == 0 and time.monotonic() < deadline:
-        await asyncio.sleep(0.002)
+    replay = asyncio.create_task(engine.prehistory.replay(since, end))
+    await until(lambda: pool.active > 0, 30, "the job out to the worker", interval=0.002)
     # killed as soon as the job is out (a warm worker replays these 600 minutes in a few hundred ms: waiting
     # longer let it finish first under some loads, and nothing failed)
     for pid in pool.pids():
@@ -286,7 +287,4 @@ def test_worker_of_a_killed_app_exits() -> None:
     finally:
         app.kill()
         app.wait(30)
-    deadline = time.monotonic() + 5
-    while _running(worker) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not _running(worker), "the worker outlived its app"
+    wait_until(lambda: not _running(worker), 5, "the worker to exit with its app")

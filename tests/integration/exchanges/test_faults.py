@@ -18,6 +18,7 @@ from cts_desktop.exchanges.errors import (
 )
 from cts_desktop.exchanges.models import OrderRequest, OrderSide, OrderType
 from cts_desktop.exchanges.simulator import SimulatorConfig, SimulatorServer
+from tests.helpers.waiting import until
 from tests.integration.exchanges.conftest import EXCHANGES, SYMBOL, make_adapter
 
 TICKER_PATH = {"bybit": "/v5/market/tickers", "bingx": "/openApi/swap/v2/quote/ticker"}
@@ -191,7 +192,8 @@ async def test_per_key_rate_limit_backs_off_and_the_connection_limiter_avoids_it
         async with make_adapter(sim, "bybit", attempts=4, ccxt_throttle=False) as ad:
             ad.retry = type(ad.retry)(attempts=4, base_delay=0.05, max_delay=1.5, jitter=0.0)
             await ad.balance()  # ccxt's first private call also asks the account type: keep it out of the burst
-            await asyncio.sleep(1.1)
+            key = ad._credentials.api_key  # type: ignore[union-attr]
+            await until(lambda: sim.market.requests_in_window(key) == 0, 5, "a fresh per-key rate window")
             with caplog.at_level(logging.WARNING):
                 balances = await asyncio.gather(*(ad.balance() for _ in range(8)))
             assert all(b.total == 10_000 for b in balances)

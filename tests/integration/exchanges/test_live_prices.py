@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from cts_desktop.exchanges.live_prices import LivePriceFeed
 from cts_desktop.exchanges.simulator import SimulatorServer
+from tests.helpers.waiting import until
 from tests.integration.exchanges.conftest import SYMBOL, make_adapter
 
 
 async def _collect(feed: LivePriceFeed, got: list[tuple[str, float]], n: int, timeout: float = 15) -> None:
     feed.start()
-    async with asyncio.timeout(timeout):
-        while len(got) < n:
-            await asyncio.sleep(0.05)
+    await until(lambda: len(got) >= n, timeout, f"{n} prices")
 
 
 @pytest.mark.asyncio
@@ -31,9 +28,8 @@ async def test_bybit_prices_arrive_by_websocket(sim: SimulatorServer) -> None:
             assert first[SYMBOL] == pytest.approx(sim.market.price("BTC"))
             sim.market.step(3_600_000)
             target = sim.market.price("BTC")
-            async with asyncio.timeout(10):
-                while got[-1][1] != pytest.approx(target) and dict(got[-2:]).get(SYMBOL) != pytest.approx(target):
-                    await asyncio.sleep(0.05)
+            await until(lambda: got[-1][1] == pytest.approx(target) or dict(got[-2:]).get(SYMBOL)
+                        == pytest.approx(target), 10, "the new price by websocket")
         finally:
             await feed.stop()
 
@@ -48,8 +44,6 @@ async def test_bingx_falls_back_to_rest_polling(sim: SimulatorServer) -> None:
             assert feed.mode == "polling"
             sim.market.step(3_600_000)
             target = sim.market.price("BTC")
-            async with asyncio.timeout(10):
-                while got[-1][1] != pytest.approx(target):
-                    await asyncio.sleep(0.05)
+            await until(lambda: got[-1][1] == pytest.approx(target), 10, "the new price by polling")
         finally:
             await feed.stop()

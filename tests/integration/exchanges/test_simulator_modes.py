@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 import sys
@@ -13,6 +12,7 @@ import pytest
 
 from cts_desktop.exchanges.models import OrderRequest, OrderSide, OrderType
 from cts_desktop.exchanges.simulator import SimulatorConfig, SimulatorServer
+from tests.helpers.waiting import until
 from tests.integration.exchanges.conftest import SYMBOL, make_adapter
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -39,9 +39,8 @@ async def test_accelerated_replay_moves_and_closes_positions_by_itself() -> None
             )
             account = sim.market.keyring.keys[ad._credentials.api_key].account  # type: ignore[union-attr]
             assert account.position("BTC", 0).size > 0
-            async with asyncio.timeout(60):
-                while account.position("BTC", 0).size > 0:
-                    await asyncio.sleep(0.1)  # no requests: the simulator's own ticker walks the path
+            # no requests: the simulator's own ticker walks the path until the TP or the SL closes the position
+            await until(lambda: account.position("BTC", 0).size == 0, 60, "the position closed", interval=0.1)
             assert sim.market.processed_replay - start_replay > 60_000
             assert await ad.positions([SYMBOL]) == []
             assert len(await ad.my_trades(SYMBOL)) == 2

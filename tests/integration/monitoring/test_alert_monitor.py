@@ -1,22 +1,23 @@
 """Alerts are raised by the services themselves (headless, no Qt, no Monitoring tab): the alert monitor's periodic
-rounds store, log and publish them; the facade lists and acknowledges them; settings change the running monitor."""
+rounds store, log and publish them; the Monitoring part lists and acknowledges them; settings change the running
+monitor."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from cts_desktop.engine.trading_events import AlertRaised
-from cts_desktop.facade import AppFacade
+from cts_desktop.application.monitoring import MonitoringPart
+from cts_desktop.events.trading import AlertRaised
 from cts_desktop.headless import serve
 from cts_desktop.services import AppOptions, Services
 from cts_desktop.storage.models import Alert, LogRecord
+from tests.helpers.waiting import until
 
 pytestmark = pytest.mark.asyncio(loop_factories=["asyncio"])
 
@@ -38,13 +39,6 @@ def log_errors(services: Services, count: int) -> None:
     assert services.writer.flush(10)
 
 
-async def wait_for(condition: object, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.02)
-
-
 def stored(services: Services) -> list[Alert]:
     with services.db.session() as s:
         rows = list(s.execute(select(Alert).order_by(Alert.id)).scalars())
@@ -57,12 +51,12 @@ async def test_an_alert_fires_in_headless_mode_and_is_stored_and_acknowledgeable
     services.bus.subscribe(AlertRaised, raised.append)
     stop = asyncio.Event()
     headless = asyncio.create_task(serve(services, stop))
-    await wait_for(lambda: services.alert_monitor.rounds >= 1)  # the first round, at start: nothing to raise
+    await until(lambda: services.alert_monitor.rounds >= 1, 10, "the first round, at start: nothing to raise")
     assert raised == [] and stored(services) == []
     # the first error burst arrives later: a periodic round (not a tab refresh) raises it
     rounds = services.alert_monitor.rounds
     log_errors(services, 12)
-    await wait_for(lambda: raised)
+    await until(lambda: raised, 10, "the alert raised by a periodic round")
     assert services.alert_monitor.rounds > rounds
     [event] = raised
     assert (event.source, event.severity, event.key) == ("error_burst", "critical", None)
@@ -78,25 +72,22 @@ async def test_an_alert_fires_in_headless_mode_and_is_stored_and_acknowledgeable
     assert logged == [("WARNING", "system")]
     # the cause persists: later rounds stay quiet within the rule's cool-down
     rounds = services.alert_monitor.rounds
-    await wait_for(lambda: services.alert_monitor.rounds >= rounds + 3)
+    await until(lambda: services.alert_monitor.rounds >= rounds + 3, 10, "three more rounds")
     assert len(raised) == 1 and len(stored(services)) == 1
-    # the facade (no Qt, no tab) lists it; acknowledging stores who saw it when
-    facade = AppFacade(services)
-    [listed] = await facade.alerts()
+    # the Monitoring part (no Qt, no tab) lists it; acknowledging stores who saw it when
+    monitoring = MonitoringPart(services)
+    [listed] = await monitoring.alerts()
     assert listed.id == row.id and listed.source == "error_burst"
-    assert await facade.acknowledge_alerts([row.id]) == 1
-    assert await facade.acknowledge_alerts([row.id]) == 0  # already acknowledged
-    assert await facade.alerts() == []
-    [acked] = await facade.alerts(include_acknowledged=True)
+    assert await monitoring.acknowledge_alerts([row.id]) == 1
+    assert await monitoring.acknowledge_alerts([row.id]) == 0  # already acknowledged
+    assert await monitoring.alerts() == []
+    [acked] = await monitoring.alerts(include_acknowledged=True)
     assert acked.id == row.id and acked.acknowledged_at is not None
     # listing raises nothing: the monitor alone does
     assert len(stored(services)) == 1
     stop.set()
     await asyncio.wait_for(headless, 30)
-    assert not services.alert_monitor.running
-    rounds = services.alert_monitor.rounds
-    await asyncio.sleep(INTERVAL_S * 3)
-    assert services.alert_monitor.rounds == rounds  # stopped with the headless services
+    assert not services.alert_monitor.running and services.alert_monitor.idle  # nothing scheduled: no more rounds
 
 
 async def test_settings_change_the_running_monitor(data_dir: Path) -> None:
@@ -115,16 +106,16 @@ async def test_settings_change_the_running_monitor(data_dir: Path) -> None:
         await monitor.settle()
         log_errors(svc, 12)  # 12 errors: under 20, no alert
         rounds = monitor.rounds
-        await wait_for(lambda: monitor.rounds >= rounds + 2)
+        await until(lambda: monitor.rounds >= rounds + 2, 10, "two more rounds")
         assert raised == []
         svc.settings.set("monitoring.enabled", False)  # switched off: rounds evaluate nothing
         await monitor.settle()
         svc.settings.set("monitoring.alert_errors_per_10min", 5)
-        rounds = monitor.rounds
-        await asyncio.sleep(INTERVAL_S * 4)
+        rounds, ticks = monitor.rounds, monitor.ticks
+        await until(lambda: monitor.ticks >= ticks + 3, 10, "three rounds while switched off")
         assert monitor.rounds == rounds and raised == []
         svc.settings.set("monitoring.enabled", True)
-        await wait_for(lambda: raised)
+        await until(lambda: raised, 10, "the alert, monitoring switched on again")
         assert [e.source for e in raised] == ["error_burst"]
         assert raised[0].message.endswith("(alert above 5)")
     finally:
@@ -148,9 +139,9 @@ async def test_a_failing_round_is_logged_once_and_the_rounds_go_on(services: Ser
     with caplog.at_level(logging.WARNING, logger="cts.system.alerts"):
         services.start(asyncio.get_running_loop())
         log_errors(services, 12)
-        await wait_for(lambda: failures >= 3)
+        await until(lambda: failures >= 3, 10, "three failing rounds")
         services.db.size_bytes = real_size  # type: ignore[method-assign]
-        await wait_for(lambda: raised)
+        await until(lambda: raised, 10, "the alert after the database came back")
     reports = [r for r in caplog.records if r.getMessage().startswith("alert rules could not be evaluated")]
     assert len(reports) == 1 and "the database file is not reachable" in reports[0].getMessage()
     assert [e.source for e in raised] == ["error_burst"]

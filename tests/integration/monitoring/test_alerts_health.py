@@ -195,8 +195,8 @@ def test_engine_state_as_the_engine_writes_it_skips_counters(db: Database) -> No
 @pytest.mark.asyncio
 async def test_the_engine_supervisors_records_are_the_restart_history(db: Database) -> None:
     from cts_desktop.engine.engine_config import SupervisorPolicy
-    from cts_desktop.engine.status import ConnectionStatus, EngineState, HealthStatus, TradeEngineStatus
     from cts_desktop.engine.supervisor import Supervisor
+    from cts_desktop.events.status import ConnectionStatus, EngineState, HealthStatus, TradeEngineStatus
 
     status = TradeEngineStatus(
         connection_id="c9", connection_name="Replay", state=EngineState.ERROR, connection=ConnectionStatus.ERROR,

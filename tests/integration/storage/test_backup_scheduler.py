@@ -22,6 +22,7 @@ from cts_desktop.storage.db import Database, sqlite_url
 from cts_desktop.storage.models import Setting
 from cts_desktop.storage.settings_store import SettingsStore
 from tests.helpers.damage import fill_logs, junk_in_the_middle
+from tests.helpers.waiting import until
 from tests.integration.conftest import PG_URL
 
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
@@ -104,13 +105,8 @@ async def test_the_running_scheduler_spaces_its_backups_by_the_interval(store: S
     scheduler = _scheduler(store, lambda: T0 + timedelta(hours=4 * (time.monotonic() - started)), tick_s=0.01)
 
     async def until_count(count: int) -> list[datetime]:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            made = [b.made_at for b in reversed(list_backups(scheduler.folder))]
-            if len(made) >= count:
-                return made
-            await asyncio.sleep(0.02)
-        raise AssertionError(f"fewer than {count} backups: {list_backups(scheduler.folder)}")
+        await until(lambda: len(list_backups(scheduler.folder)) >= count, 60, f"{count} backups")
+        return [b.made_at for b in reversed(list_backups(scheduler.folder))]
 
     store.set_many({INTERVAL_KEY: 1, KEEP_KEY: 50})
     scheduler.start(asyncio.get_running_loop())

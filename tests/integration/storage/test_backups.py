@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from alembic import command
 from cts_desktop.storage.backups import (
     BackupError,
     BackupReason,
+    backup_before_upgrade,
     list_backups,
     make_backup,
     parse_backup,
@@ -97,7 +99,7 @@ def _database_at_revision(path: Path, revision: str) -> Database:
     with db.engine.begin() as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, revision)
-    assert current_revision(db) == revision
+    assert current_revision(db.engine) == revision
     return db
 
 
@@ -105,7 +107,7 @@ def test_a_database_at_an_older_revision_is_backed_up_before_it_is_migrated(tmp_
     path = tmp_path / "data" / "cts.sqlite3"
     db = _database_at_revision(path, "0002")
     folder = tmp_path / "data" / "backups"
-    assert db.migrate(backup_folder=folder) == head_revision()
+    assert db.migrate(partial(backup_before_upgrade, folder=folder)) == head_revision()
     db.dispose()
     (backup,) = list_backups(folder, "cts")
     assert backup.reason is BackupReason.PRE_MIGRATION and backup.revision == "0002"
@@ -113,7 +115,7 @@ def test_a_database_at_an_older_revision_is_backed_up_before_it_is_migrated(tmp_
         assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0002"
     # at the newest revision already: no backup
     db = Database(sqlite_url(path))
-    db.migrate(backup_folder=folder)
+    db.migrate(partial(backup_before_upgrade, folder=folder))
     db.dispose()
     assert len(list_backups(folder, "cts")) == 1
 
@@ -180,6 +182,6 @@ def test_no_upgrade_without_its_backup(tmp_path: Path) -> None:
     blocked = tmp_path / "data" / "backups"
     blocked.write_text("a file where the backups folder should be", encoding="utf-8")
     with pytest.raises(DatabaseError, match="was not upgraded: the backup before the upgrade failed"):
-        db.migrate(backup_folder=blocked)
-    assert current_revision(db) == "0002"
+        db.migrate(partial(backup_before_upgrade, folder=blocked))
+    assert current_revision(db.engine) == "0002"
     db.dispose()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from cts_desktop.storage import models as m
 from cts_desktop.storage.db import Database, sqlite_url
 from cts_desktop.storage.writer import BatchedWriter
 from tests.helpers.tcp_proxy import TcpProxy
+from tests.helpers.waiting import wait_until
 from tests.integration.conftest import PG_URL
 
 
@@ -32,10 +32,7 @@ def _log_through_outage(db: Database, tmp_path: Path, cut: Callable[[], None], r
         cut()
         for i in range(500):
             log.warning("during %d", i, extra={"connection_id": "c1", "context": {"i": i}})
-        deadline = time.monotonic() + 20
-        while writer.stats.healthy and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not writer.stats.healthy, "the writer should have noticed the outage"
+        wait_until(lambda: not writer.stats.healthy, 20, "the writer noticing the outage")
         assert writer.pending > 0
         restore()
         for i in range(100):

@@ -11,9 +11,11 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from cts_desktop.domain.settings import SETTINGS, SettingType, SettingValidationError, default_values
+from cts_desktop.events.app import SettingsChanged
+from cts_desktop.events.bus import EventBus
 from cts_desktop.storage.db import Database, sqlite_url
 from cts_desktop.storage.models import Setting
-from cts_desktop.storage.settings_store import SettingChange, SettingsImportError, SettingsStore
+from cts_desktop.storage.settings_store import SettingsImportError, SettingsStore
 from tests.helpers.settings_values import valid_values
 
 
@@ -21,7 +23,7 @@ from tests.helpers.settings_values import valid_values
 def store(tmp_path_factory: pytest.TempPathFactory) -> SettingsStore:
     db = Database(sqlite_url(tmp_path_factory.mktemp("settings") / "cts.sqlite3"))
     db.migrate()
-    return SettingsStore(db)
+    return SettingsStore(db, EventBus())
 
 
 @st.composite
@@ -39,7 +41,7 @@ def test_any_valid_value_round_trips_through_the_db(store: SettingsStore, pair: 
     except ValueError as exc:  # only a cross-field rule may refuse a single valid value
         assert "must" in str(exc) or "cannot" in str(exc) or "<=" in str(exc), str(exc)
         return
-    fresh = SettingsStore(store.db)
+    fresh = SettingsStore(store.db, EventBus())
     assert fresh.load()[key] == stored
     store.reset([key])
 
@@ -54,7 +56,7 @@ def test_every_setting_round_trips_at_its_bounds(store: SettingsStore) -> None:
                 stored = store.set(defn.key, value)
             except ValueError:
                 continue  # a bound may violate a cross-field rule with the other defaults (e.g. min > max)
-            assert SettingsStore(store.db).load()[defn.key] == stored
+            assert SettingsStore(store.db, EventBus()).load()[defn.key] == stored
         store.reset([defn.key])
 
 
@@ -84,28 +86,28 @@ def test_position_length_message_and_no_clamp(store: SettingsStore) -> None:
             json.loads(s.get(Setting, "system.position_length").value) == 250  # type: ignore[union-attr]
 
 
-def test_subscribers_hear_changes_once(store: SettingsStore) -> None:
-    heard: list[list[SettingChange]] = []
-    unsubscribe = store.subscribe(heard.append)
+def test_changes_are_published_once(store: SettingsStore) -> None:
+    heard: list[SettingsChanged] = []
+    unsubscribe = store.bus.subscribe(SettingsChanged, heard.append)
     store.set("system.position_length", 300)
     store.set("system.position_length", 300)  # no change, no event
     unsubscribe()
     store.reset(["system.position_length"])
-    assert heard == [[SettingChange("system.position_length", 250, 300)]]
+    assert [event.changes for event in heard] == [(("system.position_length", 250, 300),)]
 
 
 def test_export_import_is_identity(tmp_path: Path) -> None:
     db = Database(sqlite_url(tmp_path / "a.sqlite3"))
     db.migrate()
-    source = SettingsStore(db)
+    source = SettingsStore(db, EventBus())
     source.set_many({"system.position_length": 400, "overall.main_symbols": ["BTC", "ETH", "SOL"],
                      "system.log_level": "debug"})
     exported = source.export_json()
     other_db = Database(sqlite_url(tmp_path / "b.sqlite3"))
     other_db.migrate()
-    target = SettingsStore(other_db)
+    target = SettingsStore(other_db, EventBus())
     target.import_json(exported)
-    assert SettingsStore(other_db).load() == source.values()
+    assert SettingsStore(other_db, EventBus()).load() == source.values()
     assert json.loads(target.export_json())["settings"] == json.loads(exported)["settings"]
 
 
@@ -118,7 +120,7 @@ def test_bad_import_writes_nothing(store: SettingsStore) -> None:
         store.import_json(json.dumps(document))
     assert "system.position_threshold_pct" in str(info.value)
     assert store.values() == before
-    assert SettingsStore(store.db).load() == before
+    assert SettingsStore(store.db, EventBus()).load() == before
     with pytest.raises(SettingsImportError, match="not a CTS Desktop settings export"):
         store.import_json('{"settings": {}}')
     with pytest.raises(SettingsImportError, match="unknown settings"):
@@ -128,7 +130,7 @@ def test_bad_import_writes_nothing(store: SettingsStore) -> None:
 def test_corrupt_row_falls_back_to_default_and_is_reported(store: SettingsStore) -> None:
     with store.db.session() as s:
         s.merge(Setting(key="system.position_length", value='"many"'))
-    values = SettingsStore(store.db)
+    values = SettingsStore(store.db, EventBus())
     assert values.load()["system.position_length"] == 250
     with store.db.session() as s:
         s.merge(Setting(key="system.position_length", value="250"))
@@ -139,4 +141,4 @@ def test_corrupt_row_falls_back_to_default_and_is_reported(store: SettingsStore)
 def test_defaults_need_no_rows(tmp_path: Path) -> None:
     db = Database(sqlite_url(tmp_path / "d.sqlite3"))
     db.migrate()
-    assert SettingsStore(db).load() == default_values()
+    assert SettingsStore(db, EventBus()).load() == default_values()

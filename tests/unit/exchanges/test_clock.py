@@ -12,8 +12,9 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
+from cts_desktop.events.status import describe_offset
 from cts_desktop.exchanges.capabilities import capabilities_for
-from cts_desktop.exchanges.clock import ExchangeClock, describe_offset, install
+from cts_desktop.exchanges.clock import ExchangeClock, install
 from cts_desktop.exchanges.errors import TemporaryError
 
 

@@ -1,12 +1,12 @@
-"""Events of the trading runtime (published on the :class:`~cts_desktop.engine.events.EventBus`, key = connection
+"""Events of the trading runtime (published on the :class:`~cts_desktop.events.bus.EventBus`, key = connection
 id): what the dashboard, the tray notifications and the monitoring timeline react to."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cts_desktop.engine.events import Event
-from cts_desktop.engine.status import EngineStatus, TradeEngineStatus
+from cts_desktop.events.bus import Event
+from cts_desktop.events.status import EngineStatus, TradeEngineStatus
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,6 +1,6 @@
 """What the Dashboard shows, as plain dataclasses read from the database and the running engines (no Qt here).
 
-The facade's ``# --- dashboard ---`` methods call these functions in a worker thread (SQL) or on the loop (engine
+The Dashboard part (``dashboard.py``) calls these functions in a worker thread (SQL) or on the loop (engine
 snapshots); the Qt models and widgets only format them. Every figure has one source: the DB rows the engine
 writes, the engine's own status snapshot, psutil, or the database's size.
 """
@@ -10,16 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from cts_desktop.events.status import EngineStatus, TradeEngineStatus
 from cts_desktop.storage.models import BalanceSnapshot, ConfigSet, Fill, Order, RealPosition
 
 if TYPE_CHECKING:
-    from cts_desktop.engine.status import EngineStatus
+    from cts_desktop.domain.book import SetBook
+    from cts_desktop.exchanges.connections import ConnectionConfig
 
 OPEN_STATUSES = ("opening", "open", "closing")
 TIMEFRAME_MS = {"1m": 60_000, "5m": 300_000, "15m": 900_000, "1h": 3_600_000, "4h": 14_400_000}
@@ -271,7 +273,7 @@ def resample(rows: list[tuple[int, float, float, float, float, float]] | np.ndar
     )
 
 
-def pseudo_markers(book: Any, since_ms: int = 0, limit: int = 5000) -> list[Marker]:
+def pseudo_markers(book: SetBook, since_ms: int = 0, limit: int = 5000) -> list[Marker]:
     """Entries of open pseudo positions and closes of the recorded pseudo results of one symbol's set book,
     aggregated per second and side: hundreds of sets enter on the same indication, so one marker carries the
     count. Result rings keep times and results but no prices, so exit markers have ``price`` NaN and the chart
@@ -337,7 +339,7 @@ class ConnectionCard:
     live_trade: bool
     volume_factor: float
     open_positions: int
-    engine: Any  # TradeEngineStatus | None
+    engine: TradeEngineStatus | None
 
     @property
     def status(self) -> str:
@@ -366,7 +368,8 @@ def open_by_connection(session: Session) -> dict[str, int]:
     return {str(c): int(n) for c, n in rows}
 
 
-def connection_card(config: Any, engine: Any, open_positions: int) -> ConnectionCard:
+def connection_card(config: ConnectionConfig, engine: TradeEngineStatus | None, open_positions: int
+                    ) -> ConnectionCard:
     return ConnectionCard(
         id=config.id, name=config.name, exchange=config.exchange_id, is_replay=bool(config.is_replay),
         enabled=bool(config.is_enabled), active=bool(config.is_active), live_trade=bool(config.is_live_trade),

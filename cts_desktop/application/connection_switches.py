@@ -1,26 +1,55 @@
-"""Connection switches that reach running engines: the connection test (worker thread, live trace), enable, active,
-live trade (typed confirmation), volume factor and delete (refused while live positions are open)."""
+"""Connection switches that reach running engines, shared by the Connections tab and the Dashboard's connection
+cards: the connection test (worker thread, live trace), enable, active, live trade (typed confirmation), volume
+factor and delete (refused while live positions are open)."""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import replace
 
-from cts_desktop.facades.base import in_thread, logger
-from cts_desktop.facades.connections import ConnectionsFacade
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from cts_desktop.application.common import TradingAccess, in_thread
+from cts_desktop.application.connection_keys import KeyPresence
+from cts_desktop.application.connection_trace import TracingConnectionService
+from cts_desktop.application.dashboard_data import OPEN_STATUSES
+from cts_desktop.exchanges.connection_test import ConnectionTestResult
+from cts_desktop.exchanges.connections import ConnectionRuleError
+from cts_desktop.storage.db import Database
+from cts_desktop.storage.models import RealPosition
+
+log = logging.getLogger("cts.ui.connections")
+dashboard_log = logging.getLogger("cts.ui.dashboard")
+
+RUNNING = ("running", "paused")
 
 
-class ConnectionActionsFacade(ConnectionsFacade):
-    async def connection_test(self, connection_id: str, on_line: Any = None, api_url: str | None = None) -> Any:
+def live_positions(session: Session) -> dict[str, int]:
+    """Open live (non-paper) positions by connection id: opening, open or closing."""
+    rows = session.execute(
+        select(RealPosition.connection_id, func.count())
+        .where(RealPosition.paper.is_(False), RealPosition.status.in_(OPEN_STATUSES))
+        .group_by(RealPosition.connection_id)).all()
+    return {str(cid): int(n) for cid, n in rows}
+
+
+class ConnectionSwitches:
+    def __init__(self, db: Database, trading: TradingAccess, keys: KeyPresence) -> None:
+        self.db = db
+        self.trading = trading
+        self.keys = keys
+
+    async def test(self, connection_id: str, on_line: Callable[[str], None] | None = None,
+                   api_url: str | None = None) -> ConnectionTestResult:
         """Run the connection test in a worker thread (its own event loop, so parsing markets never stalls the
         window); ``on_line(text)`` receives the live trace on this loop. A pass enables the connection, a failure
         disables it (the service's rule) and a running coordinator starts or stops its engine to match.
         ``api_url`` points the adapter elsewhere (tests: a running simulator); the Replay connection uses the
-        built-in simulator. Returns the ConnectionTestResult."""
-        import asyncio
-
-        from cts_desktop.ui.connection_trace import TracingConnectionService
-
-        trading = await self.dashboard_trading()
+        built-in simulator."""
+        trading = await self.trading.get()
         config = await in_thread(trading.connections.get, connection_id)
         if config.is_replay and api_url is None:
             api_url = trading.external_replay or await trading.replay.start()
@@ -32,50 +61,45 @@ class ConnectionActionsFacade(ConnectionsFacade):
 
         service = TracingConnectionService(trading.connections, emit)
         result = await asyncio.to_thread(lambda: asyncio.run(service.test(connection_id, api_url=api_url)))
-        logger("cts.ui.connections").log(20 if result.passed else 30, "connection test of %s %s: %s", config.name,
-                                       "passed" if result.passed else "failed", result.message,
-                                       extra={"connection_id": connection_id})
+        log.log(logging.INFO if result.passed else logging.WARNING, "connection test of %s %s: %s", config.name,
+                "passed" if result.passed else "failed", result.message, extra={"connection_id": connection_id})
         coordinator = trading.coordinator
         if not result.passed and connection_id in coordinator.engines:
             await coordinator.stop_connection(connection_id)
-        elif result.passed and config.is_active and coordinator.state.value in ("running", "paused"):
+        elif result.passed and config.is_active and coordinator.state.value in RUNNING:
             await coordinator.start_connection(connection_id)
         return result
 
-    async def connection_set_active(self, connection_id: str, active: bool) -> None:
+    async def set_active(self, connection_id: str, active: bool) -> None:
         """Active connections get an engine while the coordinator runs (and a card on the dashboard)."""
-        from dataclasses import replace
-
-        trading = await self.dashboard_trading()
+        trading = await self.trading.get()
         service = trading.connections
         config = await in_thread(service.get, connection_id)
         await in_thread(service.update, replace(config, is_active=active))
         coordinator = trading.coordinator
         if not active:
             await coordinator.stop_connection(connection_id)
-        elif config.is_enabled and coordinator.state.value in ("running", "paused"):
+        elif config.is_enabled and coordinator.state.value in RUNNING:
             await coordinator.start_connection(connection_id)
-        logger("cts.ui.connections").info("connection %s %s", config.name, "active" if active else "inactive",
-                                        extra={"connection_id": connection_id})
+        log.info("connection %s %s", config.name, "active" if active else "inactive",
+                 extra={"connection_id": connection_id})
 
-    async def connection_live_positions(self, connection_id: str) -> int:
+    async def live_positions(self, connection_id: str) -> int:
         """Open live (non-paper) positions of the connection: opening, open or closing."""
-        counts = await self.services.db.run(lambda session: self._connection_live_positions(session))
+        counts = await self.db.run(live_positions)
         return int(counts.get(connection_id, 0))
 
-    async def connection_delete(self, connection_id: str) -> None:
+    async def delete(self, connection_id: str) -> None:
         """Delete a connection, its keys and its stored history; refused while it has open live positions (they
         would be left on the exchange without the app watching them) and for the built-in Replay connection."""
-        from cts_desktop.exchanges.connections import ConnectionRuleError
-
-        trading = await self.dashboard_trading()
+        trading = await self.trading.get()
         service = trading.connections
         config = await in_thread(service.get, connection_id)
         if config.is_replay:
             raise ConnectionRuleError("The offline Replay connection is built in: switch it off instead.")
 
         async def refuse_if_live() -> None:
-            live = await self.connection_live_positions(connection_id)
+            live = await self.live_positions(connection_id)
             if live:
                 raise ConnectionRuleError(
                     f"{config.name} has {live} open live position{'s' if live != 1 else ''} on the exchange. "
@@ -93,15 +117,13 @@ class ConnectionActionsFacade(ConnectionsFacade):
                 await coordinator.start_connection(connection_id)
             raise
         await in_thread(service.delete, connection_id)
-        self._connection_key_cache().pop(connection_id, None)
-        logger("cts.ui.connections").warning("connection %s deleted", config.name)
+        self.keys.forget(connection_id)
+        log.warning("connection %s deleted", config.name)
 
-    async def connection_set_enabled(self, connection_id: str, enabled: bool) -> None:
+    async def set_enabled(self, connection_id: str, enabled: bool) -> None:
         """Enable (needs a passed connection test; the offline Replay connection moves no money and needs none)
         or disable a connection; a running coordinator starts or stops its engine accordingly."""
-        from dataclasses import replace
-
-        trading = await self.dashboard_trading()
+        trading = await self.trading.get()
         service = trading.connections
         config = await in_thread(service.get, connection_id)
         if enabled and config.is_replay:
@@ -111,41 +133,33 @@ class ConnectionActionsFacade(ConnectionsFacade):
         coordinator = trading.coordinator
         if not enabled:
             await coordinator.stop_connection(connection_id)
-        elif coordinator.state.value in ("running", "paused") and config.is_active:
+        elif coordinator.state.value in RUNNING and config.is_active:
             await coordinator.start_connection(connection_id)
-        logger("cts.ui.dashboard").info("connection %s %s", config.name, "enabled" if enabled else "disabled",
-                                      extra={"connection_id": connection_id})
+        dashboard_log.info("connection %s %s", config.name, "enabled" if enabled else "disabled",
+                           extra={"connection_id": connection_id})
 
-    async def connection_set_live_trade(self, connection_id: str, on: bool, typed_name: str = "") -> None:
+    async def set_live_trade(self, connection_id: str, on: bool, typed_name: str = "") -> None:
         """Switch live trading. Switching it on needs the connection's name typed exactly (DOMAIN Part 1 §12);
         a running engine is restarted so it trades on the exchange (or on paper again)."""
-        from dataclasses import replace
-
-        from cts_desktop.exchanges.connections import ConnectionRuleError
-
-        trading = await self.dashboard_trading()
+        trading = await self.trading.get()
         service = trading.connections
         config = await in_thread(service.get, connection_id)
         if on and typed_name.strip() != config.name:
             raise ConnectionRuleError(f"Live trading stays off: type the connection name {config.name!r} exactly "
                                       "to confirm.")
         await in_thread(service.update, replace(config, is_live_trade=on))
-        logger("cts.ui.dashboard").warning("live trading %s for %s", "ON" if on else "off", config.name,
-                                         extra={"connection_id": connection_id})
+        dashboard_log.warning("live trading %s for %s", "ON" if on else "off", config.name,
+                              extra={"connection_id": connection_id})
         coordinator = trading.coordinator
         if connection_id in coordinator.engines:
             await coordinator.restart_connection(connection_id)
 
-    async def connection_set_volume_factor(self, connection_id: str, factor: float) -> float:
+    async def set_volume_factor(self, connection_id: str, factor: float) -> float:
         """The connection's live volume factor, 0.1–10 in steps of 0.1 (DOMAIN Part 2 §9.7)."""
-        from dataclasses import replace
-
-        from cts_desktop.exchanges.connections import ConnectionRuleError
-
         value = round(float(factor), 1)
         if not 0.1 <= value <= 10.0:
             raise ConnectionRuleError("The volume factor must be between 0.1 and 10.")
-        service = (await self.dashboard_trading()).connections
+        service = (await self.trading.get()).connections
         config = await in_thread(service.get, connection_id)
         await in_thread(service.update, replace(config, settings=replace(config.settings, live_volume_factor=value)))
         return value

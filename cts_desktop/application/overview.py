@@ -1,16 +1,18 @@
-"""Overview queries shared by the window and the dashboard: app overview, connection rows, recent log rows and
-the CPU/memory load of this process and of the machine."""
+"""The window's own figures (status bar, tray): app overview, the running engines' status, open positions, recent
+log rows and whether closing hides the window. Also the connection and log rows other screens list."""
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from cts_desktop.facades.base import FacadeBase, in_thread
+from cts_desktop.application.common import TradingAccess, in_thread
+from cts_desktop.application.dashboard_data import OPEN_STATUSES
+from cts_desktop.events.status import EngineStatus
+from cts_desktop.services import Services
 from cts_desktop.storage.models import Connection, EngineState, LogRecord, RealPosition
 
 
@@ -39,14 +41,6 @@ class LogRow:
 
 
 @dataclass(frozen=True, slots=True)
-class SystemLoad:
-    app_cpu_pct: float
-    app_memory_mb: float
-    machine_cpu_pct: float
-    machine_memory_pct: float
-
-
-@dataclass(frozen=True, slots=True)
 class Overview:
     database: str
     database_kind: str
@@ -63,7 +57,27 @@ class Overview:
     secrets_backend: str
     secrets_usable: bool
 
-class OverviewFacade(FacadeBase):
+
+def connection_rows(session: Session) -> list[ConnectionRow]:
+    rows = session.execute(select(Connection).order_by(Connection.name)).scalars()
+    return [ConnectionRow(r.id, r.name, r.exchange, r.kind, r.is_enabled, r.is_active, r.is_live_trade,
+                          r.last_test_ok, r.last_test_message) for r in rows]
+
+
+def log_rows(session: Session, limit: int, min_level: int = 0, connection_id: str | None = None) -> list[LogRow]:
+    """The newest log records (of one connection when given), newest first."""
+    query = select(LogRecord).where(LogRecord.levelno >= min_level)
+    if connection_id is not None:
+        query = query.where(LogRecord.connection_id == connection_id)
+    rows = session.execute(query.order_by(LogRecord.id.desc()).limit(limit)).scalars()
+    return [LogRow(r.id, r.ts_ms, r.level, r.category, r.connection_id, r.message, r.exc_text) for r in rows]
+
+
+class OverviewPart:
+    def __init__(self, services: Services, trading: TradingAccess) -> None:
+        self.services = services
+        self.trading = trading
+
     async def overview(self) -> Overview:
         services = self.services
         since = int((time.time() - 24 * 3600) * 1000)
@@ -72,7 +86,7 @@ class OverviewFacade(FacadeBase):
             total = session.execute(select(func.count()).select_from(Connection)).scalar_one()
             enabled = session.execute(select(func.count()).where(Connection.is_enabled.is_(True))).scalar_one()
             open_positions = session.execute(
-                select(func.count()).where(RealPosition.status.in_(("opening", "open", "closing")))
+                select(func.count()).where(RealPosition.status.in_(OPEN_STATUSES))
             ).scalar_one()
             state = session.get(EngineState, "*")
             errors = session.execute(
@@ -103,45 +117,18 @@ class OverviewFacade(FacadeBase):
             secrets_usable=status.usable,
         )
 
-    async def connections(self) -> list[ConnectionRow]:
-        def read(session: Session) -> list[ConnectionRow]:
-            rows = session.execute(select(Connection).order_by(Connection.name)).scalars()
-            return [
-                ConnectionRow(
-                    r.id, r.name, r.exchange, r.kind, r.is_enabled, r.is_active, r.is_live_trade,
-                    r.last_test_ok, r.last_test_message,
-                )
-                for r in rows
-            ]
+    def engine_status(self) -> EngineStatus | None:
+        """The running coordinator's own state (the stored row lags behind); None before the engine was built."""
+        return self.trading.status()
 
-        return await self.services.db.run(read)
+    async def open_position_count(self) -> int:
+        """Real positions opening, open or closing (the tray asks before quitting)."""
+        return await self.services.db.run(lambda session: int(session.execute(
+            select(func.count()).where(RealPosition.status.in_(OPEN_STATUSES))).scalar_one()))
 
     async def recent_logs(self, limit: int = 200, min_level: int = 0) -> list[LogRow]:
-        def read(session: Session) -> list[LogRow]:
-            rows = session.execute(
-                select(LogRecord)
-                .where(LogRecord.levelno >= min_level)
-                .order_by(LogRecord.id.desc())
-                .limit(limit)
-            ).scalars()
-            return [
-                LogRow(r.id, r.ts_ms, r.level, r.category, r.connection_id, r.message, r.exc_text) for r in rows
-            ]
+        return await self.services.db.run(lambda session: log_rows(session, limit, min_level))
 
-        return await self.services.db.run(read)
-
-    def system_load(self) -> SystemLoad:
-        """CPU and memory of this process and of the machine (psutil; the first CPU reading is 0 by design)."""
-        import psutil
-
-        if self._process is None:
-            self._process = psutil.Process(os.getpid())
-            self._process.cpu_percent(None)
-            psutil.cpu_percent(None)
-        memory = psutil.virtual_memory()
-        return SystemLoad(
-            app_cpu_pct=float(self._process.cpu_percent(None)),
-            app_memory_mb=self._process.memory_info().rss / (1024 * 1024),
-            machine_cpu_pct=float(psutil.cpu_percent(None)),
-            machine_memory_pct=float(memory.percent),
-        )
+    def close_to_tray(self) -> bool:
+        """Closing the window hides it in the tray (Settings › System), where a tray exists."""
+        return bool(self.services.settings.get("system.close_to_tray"))

@@ -5,7 +5,7 @@ At start a SQLite file that fails ``PRAGMA quick_check`` is not opened for writi
 (:func:`ensure_undamaged` raises :class:`~cts_desktop.storage.db.DatabaseDamagedError`). While running, the
 database's :class:`~cts_desktop.storage.integrity.DamageGuard` refuses every write from the first damage error on;
 :class:`DatabaseSafety` then stops the engines and the background rounds, and publishes one
-:class:`~cts_desktop.engine.events.DatabaseDamaged` whose message names the newest backup and how to restore it
+:class:`~cts_desktop.events.app.DatabaseDamaged` whose message names the newest backup and how to restore it
 (the window shows it, headless mode logs it, prints it and exits with status 3).
 """
 
@@ -14,12 +14,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from cts_desktop.engine.events import DatabaseDamaged
+from cts_desktop.events.app import DatabaseDamaged
+from cts_desktop.events.bus import EventBus
 from cts_desktop.storage.backup_scheduler import TICK_S, BackupPolicy, BackupScheduler, Clock, utc_now
 from cts_desktop.storage.backups import (
     BackupError,
@@ -30,13 +31,9 @@ from cts_desktop.storage.backups import (
     newest_backup,
     postgres_commands,
 )
-from cts_desktop.storage.db import Database, DatabaseDamagedError, normalise_url
+from cts_desktop.storage.db import Database, DatabaseDamagedError
 from cts_desktop.storage.integrity import check_file, summary
 from cts_desktop.storage.restore import RestoreResult, check_restorable, damage_message, restore_backup
-
-if TYPE_CHECKING:
-    from cts_desktop.paths import AppPaths
-    from cts_desktop.services import Services
 
 log = logging.getLogger("cts.system.database")
 
@@ -72,12 +69,23 @@ class BackupsState:
 
 
 class DatabaseSafety:
-    def __init__(self, services: Services, *, clock: Clock = utc_now, tick_s: float = TICK_S) -> None:
-        self.services = services
-        self.db = services.db
-        self.database = services.db.sqlite_file
-        self.folder = backup_folder(services.paths.data)
-        self.scheduler = BackupScheduler(self.database, self.folder, services.settings.values,
+    """The guard's response and the backups of one process's database. What it must stop it is given as callables
+    by the services that own it: ``halt`` stops trading and the background rounds, ``close_writers`` the log sink
+    and the batched writer (before a restore closes the database for good)."""
+
+    def __init__(
+        self, db: Database, data_folder: Path, settings: Callable[[], Mapping[str, object]], bus: EventBus, *,
+        data_dir: Path | None, halt: Callable[[], Awaitable[None]], close_writers: Callable[[], Awaitable[None]],
+        clock: Clock = utc_now, tick_s: float = TICK_S,
+    ) -> None:
+        self.db = db
+        self.bus = bus
+        self.data_dir = data_dir
+        self.halt = halt
+        self.close_writers = close_writers
+        self.database = db.sqlite_file
+        self.folder = backup_folder(data_folder)
+        self.scheduler = BackupScheduler(self.database, self.folder, settings,
                                          on_damage=lambda problems: self.db.guard.trip(problems[0]),
                                          clock=clock, tick_s=tick_s)
         self.damage: str | None = None
@@ -111,7 +119,7 @@ class DatabaseSafety:
         """Stop everything that writes, then tell the user once; returns the message."""
         if self.database is not None:
             problems = await asyncio.to_thread(check_file, self.database) or [reason]
-            message = damage_message(self.database, problems, self.folder, self.services.options.data_dir)
+            message = damage_message(self.database, problems, self.folder, self.data_dir)
         else:
             restore = postgres_commands(self.db.url, self.db.schema)[1]
             message = (f"The PostgreSQL database {self.db.display_url} reports damaged data ({reason}). Trading is "
@@ -120,10 +128,9 @@ class DatabaseSafety:
         log.critical(message)
         try:
             self.scheduler.stop()
-            await self.services.stop_monitoring()
-            await self.services.stop_trading()
+            await self.halt()
         finally:
-            self.services.bus.publish(DatabaseDamaged(message=message))
+            self.bus.publish(DatabaseDamaged(message=message))
         return message
 
     # --- backups and restore ----------------------------------------------------------------------------------
@@ -158,44 +165,12 @@ class DatabaseSafety:
         return self.restored
 
     async def _close_database(self) -> None:
-        services = self.services
         self.scheduler.stop()
-        await services.stop_monitoring()
-        await services.stop_trading()
-        services.logging.detach_database()
-        await asyncio.to_thread(services.writer.stop)
+        await self.halt()
+        await self.close_writers()
         self.db.guard.block(RESTART_REASON)  # nothing in this process reads stale state into the restored file
         self.db.dispose()
         self.db.guard.release_file()
 
 
-def database_file(paths: AppPaths, db_url: str | None) -> Path | None:
-    """The SQLite file the app would open with these options; None for PostgreSQL."""
-    from cts_desktop.services import database_choice
-
-    url = database_choice(paths, db_url)
-    if not url:
-        return paths.sqlite_file
-    parsed = normalise_url(url)
-    if parsed.get_backend_name() != "sqlite" or not parsed.database:
-        return None
-    return Path(parsed.database)
-
-
-def restore_from_command_line(backup: Path, data_dir: Path | None, db_url: str | None) -> tuple[int, str]:
-    """``cts-desktop --restore-backup FILE``: (exit status, message)."""
-    from cts_desktop.paths import resolve_paths
-
-    paths = resolve_paths(data_dir)
-    database = database_file(paths, db_url)
-    if database is None:
-        return 2, ("cts-desktop: the configured database is a PostgreSQL server: restore a dump with its own tool "
-                   "(pg_restore), see Settings › System › Backups")
-    try:
-        result = restore_backup(backup.expanduser().resolve(), database)
-    except BackupError as exc:
-        return 2, f"cts-desktop: {exc}"
-    return 0, f"{result.describe()} Start CTS Desktop again to use it."
-
-
-__all__ = ["BackupsState", "DatabaseSafety", "ensure_undamaged", "restore_from_command_line"]
+__all__ = ["BackupsState", "DatabaseSafety", "ensure_undamaged"]

@@ -1,4 +1,5 @@
-"""Read models and rules of the Connections tab, in plain Python (no Qt): the facade fills them, the tab shows them.
+"""Read models and rules of the Connections tab, in plain Python (no Qt): the Connections part fills them, the
+tab shows them.
 
 * :func:`swap_exchanges` — every ccxt exchange that lists swap markets, with the credentials it needs, computed once
   per process (instantiating ~100 ccxt classes costs ~0.2 s after the ~0.5 s import: call it in a worker thread);

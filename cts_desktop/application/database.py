@@ -1,24 +1,28 @@
-"""Database choice of the Settings tab: the database in use, test and migrate a target, save the choice for the
-next start (a PostgreSQL password goes to the keyring); backups: list, back up now, restore (``DatabaseSafety``)."""
+"""The database choice of the Settings screen: the database in use, test and migrate a target, save the choice for
+the next start (a PostgreSQL password goes to the keyring); backups: list, back up now, restore (``DatabaseSafety``)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from functools import partial
+from pathlib import Path
 
-from cts_desktop.facades.base import FacadeBase, in_thread, plain_error
+from cts_desktop.application.common import in_thread, plain_error
+from cts_desktop.services import Services, database_choice, save_database_choice
+from cts_desktop.storage.db import Database, normalise_url, public_url, public_url_safe
+from cts_desktop.storage.safety import BackupsState
+from cts_desktop.storage.secrets import SecretRef
 
-if TYPE_CHECKING:
-    from cts_desktop.database_safety import BackupsState
-    from cts_desktop.storage.db import Database
+__all__ = ["BackupsState", "DatabasePart", "public_url_safe", "restore_backup_file"]
 
 
-class DatabaseFacade(FacadeBase):
-    def database_in_use(self) -> tuple[str, str, str | None]:
+class DatabasePart:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def in_use(self) -> tuple[str, str, str | None]:
         """(dialect, password-free URL) of the database this process uses, and the saved choice for the next
         start (None = the embedded SQLite file)."""
-        from cts_desktop.services import database_choice
-
         return self.services.db.dialect, self.services.db.display_url, database_choice(self.services.paths, None)
 
     def default_sqlite_path(self) -> str:
@@ -26,9 +30,6 @@ class DatabaseFacade(FacadeBase):
 
     def _database_target(self, url: str, password: str | None) -> tuple[str, str | None]:
         """The password-free URL and the password to use: typed, part of the URL, or the one in the keyring."""
-        from cts_desktop.storage.db import normalise_url
-        from cts_desktop.storage.secrets import SecretRef
-
         parsed = normalise_url(url)
         if parsed.get_backend_name() == "sqlite":
             return parsed.render_as_string(hide_password=False), None
@@ -40,8 +41,6 @@ class DatabaseFacade(FacadeBase):
 
     async def _on_database(self, url: str, password: str | None, action: Callable[[Database], str]) -> tuple[bool, str]:
         """Open the chosen database off the GUI thread, run ``action`` on it and dispose of it; (passed, message)."""
-        from cts_desktop.storage.db import Database
-
         def work() -> tuple[bool, str]:
             try:
                 bare, secret = self._database_target(url, password)
@@ -55,29 +54,26 @@ class DatabaseFacade(FacadeBase):
             finally:
                 database.dispose()
 
-        result: tuple[bool, str] = await in_thread(work)
-        return result
+        return await in_thread(work)
 
-    async def database_test(self, url: str, password: str | None = None) -> tuple[bool, str]:
+    async def test(self, url: str, password: str | None = None) -> tuple[bool, str]:
         """Connect and run ``SELECT 1``; (passed, plain message)."""
         return await self._on_database(
             url, password, lambda db: f"Connected to {db.display_url}: SELECT 1 took {db.ping():.1f} ms.")
 
-    async def database_migrate(self, url: str, password: str | None = None) -> tuple[bool, str]:
+    async def migrate(self, url: str, password: str | None = None) -> tuple[bool, str]:
         """Create or upgrade the schema of the chosen database (Alembic)."""
-        from cts_desktop.storage.backups import backup_folder
+        from cts_desktop.storage.backups import backup_before_upgrade, backup_folder
 
-        folder = backup_folder(self.services.paths.data)  # an SQLite file is backed up before it is upgraded
+        # an SQLite file is backed up before it is upgraded
+        backup = partial(backup_before_upgrade, folder=backup_folder(self.services.paths.data))
         return await self._on_database(
-            url, password, lambda db: f"{db.display_url} is at schema revision {db.migrate(folder)}.")
+            url, password, lambda db: f"{db.display_url} is at schema revision {db.migrate(backup)}.")
 
-    async def database_save(self, url: str | None, password: str | None = None) -> str:
+    async def save(self, url: str | None, password: str | None = None) -> str:
         """Remember the database for the next start: None = the embedded SQLite file, an ``sqlite://`` URL, or a
         PostgreSQL URL whose password goes to the keyring (never to a file). Also stored as the
         ``system.database_url`` setting (password-free). Takes effect after a restart."""
-        from cts_desktop.services import save_database_choice
-        from cts_desktop.storage.secrets import SecretRef
-
         services = self.services
 
         def work() -> str:
@@ -90,12 +86,9 @@ class DatabaseFacade(FacadeBase):
                 services.secrets.set(SecretRef.database(bare), secret)
             save_database_choice(services.paths, bare)
             services.settings.set("system.database_url", bare)
-            from cts_desktop.storage.db import public_url
-
             return f"Saved: {public_url(bare)} will be used after a restart (data is not copied)."
 
-        result: str = await in_thread(work)
-        return result
+        return await in_thread(work)
 
     # --- backups ------------------------------------------------------------------------------------------------
 
@@ -123,3 +116,15 @@ class DatabaseFacade(FacadeBase):
         except Exception as exc:
             return False, plain_error(exc)
         return True, result.describe()
+
+
+def restore_backup_file(backup: Path, database: Path) -> tuple[bool, str]:
+    """Put ``backup`` in place of the SQLite file ``database`` before any service opened it (the window's start
+    on a damaged database): (restored, plain message)."""
+    from cts_desktop.storage.backups import BackupError
+    from cts_desktop.storage.restore import restore_backup
+
+    try:
+        return True, restore_backup(backup, database).describe()
+    except BackupError as error:
+        return False, str(error)

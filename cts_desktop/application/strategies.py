@@ -1,45 +1,53 @@
-"""The Strategies service behind the facade: history, backtest and auto-optimal runs off the event loop and the
-GUI thread, their storage, and presets. No Qt here.
+"""The Strategies screen: history download, backtest and auto-optimal runs off the event loop and the GUI thread,
+their storage, presets and their assignment to connections. No Qt here.
 
 CPU work runs in a worker thread (``asyncio.to_thread``); the compiled kernels release the GIL and use both
 cores through numba's threads. Progress callbacks are called from that worker thread: the UI keeps only the
 newest :class:`~cts_desktop.backtest.jobs.ProgressInfo` and reads it from a timer on its own thread.
+
+The names the Strategies tab works with (requests, rows, reports, cancel tokens) are re-exported here, so the tab
+imports only this part.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from sqlalchemy.orm import Session
+
+from cts_desktop.application.common import TradingAccess
+from cts_desktop.application.overview import ConnectionRow, connection_rows
 from cts_desktop.backtest import store
 from cts_desktop.backtest.history import HistoryReport, download_history, load_bars, timeframe_ms
-from cts_desktop.backtest.jobs import CancelToken, ProgressFn
+from cts_desktop.backtest.jobs import Cancelled, CancelToken, ProgressFn, ProgressInfo
 from cts_desktop.backtest.optimal import OptimalRequest, OptimalResult, OptimalRow, run_optimal
 from cts_desktop.backtest.presets import (
     ConfigurationSetDef,
     adjust_params_from,
+    exit_params_from,
     fixed_set_problem,
     for_preset_mode,
 )
-from cts_desktop.backtest.runner import (
-    BacktestReport,
-    FixedSet,
-    Trade,
-    adjust_from_json,
-    adjust_to_json,
-    run_backtest,
-)
+from cts_desktop.backtest.runner import BacktestReport, FixedSet, Trade, run_backtest
+from cts_desktop.backtest.signals import COMMON, INDICATIONS, MAIN, ParamSpec
+from cts_desktop.backtest.store import BacktestRow, PresetSetRow, PresetTypeRow, StoredRun, read_run, row_json
 from cts_desktop.domain.adjust import BlockParams, DcaParams
 from cts_desktop.domain.bars import Bars
-from cts_desktop.domain.exits import ExitConfig, ExitParams
+from cts_desktop.domain.exits import ExitParams
 from cts_desktop.storage.candles import missing_ranges
+from cts_desktop.storage.db import Database
+from cts_desktop.storage.settings_store import SettingsStore
 
-if TYPE_CHECKING:
-    from cts_desktop.services import Services
+__all__ = [
+    "COMMON", "INDICATIONS", "MAIN", "BacktestReport", "BacktestRow", "CancelToken", "Cancelled", "CandleRequest",
+    "ConfigurationSetDef", "FixedSet", "OptimalRequest", "OptimalRow", "ParamSpec", "ProgressInfo", "StoredRun",
+    "StrategiesPart", "Trade",
+]
 
 log = logging.getLogger("cts.backtest")
 STORED_OPTIMAL_ROWS = 500
@@ -55,38 +63,32 @@ class CandleRequest:
     until_ms: int
 
 
-def exit_params_from(values: dict[str, object]) -> ExitParams:
-    """pc, taker fee and the Preset position timeout from the settings."""
-    pc = float(values["overall.position_cost"]) / 100.0  # type: ignore[arg-type]
-    fee = float(values["overall.default_taker_fee"]) / 100.0  # type: ignore[arg-type]
-    timeout_h = float(values["strategy.preset_position_timeout_hours"])  # type: ignore[arg-type]
-    return ExitParams(pc=pc, fee=fee, timeout_s=timeout_h * 3600.0)
-
-
 def _stamp(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M")
 
 
-class StrategiesService:
-    def __init__(self, services: Services) -> None:
-        self.services = services
-
-    @property
-    def db(self) -> Any:
-        return self.services.db
+class StrategiesPart:
+    def __init__(self, db: Database, settings: SettingsStore, trading: TradingAccess) -> None:
+        self.db = db
+        self.settings = settings
+        self.trading = trading
 
     def exit_params(self) -> ExitParams:
-        return exit_params_from(self.services.settings.values())
+        return exit_params_from(self.settings.values())
 
     def adjust_params(self) -> tuple[BlockParams, DcaParams]:
         """Block and DCA parameters from Settings › Strategy (the form's defaults)."""
-        return adjust_params_from(self.services.settings.values())
+        return adjust_params_from(self.settings.values())
+
+    async def connections(self) -> list[ConnectionRow]:
+        """The connections to download history from and to apply a preset to."""
+        return await self.db.run(connection_rows)
 
     # --- history ------------------------------------------------------------------------------------------------
 
     async def download(self, req: CandleRequest, cancel: CancelToken | None = None,
                        on_progress: ProgressFn | None = None) -> list[HistoryReport]:
-        trading = self.services.trading
+        trading = await self.trading.get()
         config = trading.connections.get(req.connection_id)
         adapter = await trading.adapter_for(config)
         reports = []
@@ -110,8 +112,9 @@ class StrategiesService:
         problems: list[str] = []
         for symbol in req.symbols:
             bars = await load_bars(self.db, req.connection_id, symbol, req.timeframe, req.since_ms, req.until_ms)
-            gaps = await self.db.run(lambda s, sym=symbol: missing_ranges(
-                s, req.connection_id, sym, req.timeframe, req.since_ms, req.until_ms, step))
+            gaps = await self.db.run(functools.partial(
+                missing_ranges, connection_id=req.connection_id, symbol=symbol, timeframe=req.timeframe,
+                since_ms=req.since_ms, until_ms=req.until_ms, step_ms=step))
             if len(bars) == 0:
                 problems.append(f"{symbol}: no cached candles — download the history first")
                 continue
@@ -158,34 +161,33 @@ class StrategiesService:
                  result.seconds)
         return run_id, result, ranked[:show]
 
-    async def runs(self) -> list[store.BacktestRow]:
-        rows: list[store.BacktestRow] = await self.db.run(store.list_backtests)
-        return rows
+    async def runs(self) -> list[BacktestRow]:
+        """Stored backtest and auto-optimal runs, newest first."""
+        return await self.db.run(store.list_backtests)
 
     async def run(self, run_id: int) -> StoredRun | None:
-        stored: StoredRun | None = await self.db.run(lambda s: _read_run(s, run_id))
-        return stored
+        return await self.db.run(lambda s: read_run(s, run_id))
 
     # --- presets ------------------------------------------------------------------------------------------------
 
-    async def preset_types(self) -> list[store.PresetTypeRow]:
-        def work(session: Any) -> list[store.PresetTypeRow]:
+    async def preset_types(self) -> list[PresetTypeRow]:
+        """Preset types (the five predefined ones are created on first call)."""
+
+        def work(session: Session) -> list[PresetTypeRow]:
             store.seed_predefined(session)
             return store.list_preset_types(session)
 
-        rows: list[store.PresetTypeRow] = await self.db.run(work)
-        return rows
+        return await self.db.run(work)
 
-    async def preset_sets(self, preset_type_id: int) -> list[store.PresetSetRow]:
-        rows: list[store.PresetSetRow] = await self.db.run(lambda s: store.preset_sets(s, preset_type_id))
-        return rows
+    async def preset_sets(self, preset_type_id: int) -> list[PresetSetRow]:
+        return await self.db.run(lambda s: store.preset_sets(s, preset_type_id))
 
     async def preset_run_sets(self, preset_type_id: int) -> tuple[list[FixedSet], list[ConfigurationSetDef],
                                                                   list[str]]:
         """What "Backtest preset" runs — what the Preset engine would trade: the active fixed sets, the active sets
         with ranges as their preset-mode grids (the type's toggles, the settings' Block/DCA/trailing), and notes
         on fixed sets the Preset engine would skip with the current settings."""
-        values = self.services.settings.values()
+        values = self.settings.values()
         types = {t.id: t for t in await self.preset_types()}
         settings = types[preset_type_id].settings if preset_type_id in types else {}
         rows = [r for r in await self.preset_sets(preset_type_id) if r.active]
@@ -200,85 +202,15 @@ class StrategiesService:
         return fixed, grids, notes
 
     async def save_preset(self, name: str, rows: list[OptimalRow], definitions: list[ConfigurationSetDef]) -> int:
-        type_id: int = await self.db.run(lambda s: store.save_optimal_sets(s, name, rows, definitions))
+        type_id = await self.db.run(lambda s: store.save_optimal_sets(s, name, rows, definitions))
         log.info("saved %d auto-optimal result(s) as preset %s", len(rows), name)
         return type_id
 
     async def assign(self, connection_id: str, preset_type_id: int | None) -> None:
+        """Assign a preset type to a connection (None removes it); the Preset engine trades its sets."""
         await self.db.run(lambda s: store.assign_preset(s, connection_id, preset_type_id))
         log.info("preset type %s assigned to connection %s", preset_type_id, connection_id,
                  extra={"connection_id": connection_id})
 
     async def assigned(self, connection_id: str) -> int | None:
-        value: int | None = await self.db.run(lambda s: store.connection_preset(s, connection_id))
-        return value
-
-
-def _enc(x: float) -> float | str | None:
-    """JSON for a figure: inf is kept as the text "inf" (a PF without losses), NaN becomes null."""
-    if math.isnan(x):
-        return None
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    return x
-
-
-def _dec(x: Any) -> float:
-    if x is None:
-        return math.nan
-    return float(x)
-
-
-_ROW_FIGURES = ("net_pct", "gross_pf", "pf_a", "pf_b", "avg_pf", "per_48h", "drawdown_time_h", "max_drawdown_pct",
-                "avg_duration_min")
-
-
-def row_json(r: OptimalRow) -> dict[str, Any]:
-    return {"symbol": r.symbol, "set_index": r.set_index, "set": r.set_name, "indication": r.indication,
-            "params": list(r.params), "direction": r.direction, "tp": r.exit.tp, "sl": r.exit.sl,
-            "trail_start": r.exit.trail_start, "trail_stop": r.exit.trail_stop, "trades": r.trades, "wins": r.wins,
-            "win_rate_pct": _enc(r.win_rate_pct), "valid": r.valid, "reason": r.reason, "order": r.order,
-            **adjust_to_json(r.adjust), **{name: _enc(getattr(r, name)) for name in _ROW_FIGURES}}
-
-
-def row_from_json(d: dict[str, Any]) -> OptimalRow:
-    """An auto-optimal row as stored by :meth:`StrategiesService.optimal`."""
-    figures = {name: _dec(d.get(name)) for name in _ROW_FIGURES}
-    return OptimalRow(
-        symbol=str(d["symbol"]), set_index=int(d.get("set_index", 0)), set_name=str(d.get("set", "")),
-        indication=str(d["indication"]), params=tuple(float(x) for x in d["params"]), direction=int(d["direction"]),
-        exit=ExitConfig(float(d["tp"]), float(d["sl"]), float(d["trail_start"]), float(d["trail_stop"])),
-        trades=int(d["trades"]), wins=int(d.get("wins", 0)), per_24h=figures["per_48h"] / 2.0,
-        valid=bool(d["valid"]), reason=str(d.get("reason", "")), order=int(d.get("order", 0)),
-        adjust=adjust_from_json(d), **figures,
-    )
-
-
-@dataclass(slots=True)
-class StoredRun:
-    """A stored run read back: auto-optimal rows, or a backtest's summary, equity and trades."""
-
-    id: int
-    kind: str
-    name: str
-    params: dict[str, Any]
-    summary: dict[str, Any]
-    rows: list[OptimalRow]
-    definitions: list[ConfigurationSetDef]
-    equity: list[tuple[float, float]]
-    trades: list[Trade]
-
-
-def _read_run(session: Any, run_id: int) -> StoredRun | None:
-    row = store.get_backtest(session, run_id)
-    if row is None:
-        return None
-    params = dict(row.params or {})
-    metrics = dict(row.metrics or {})
-    kind = str(params.get("kind", "backtest"))
-    rows = [row_from_json(d) for d in metrics.get("rows", [])] if kind == "optimal" else []
-    definitions = [ConfigurationSetDef.from_json(d) for d in params.get("sets", [])] if kind == "optimal" else []
-    trades = [Trade.from_row(t) for t in metrics.get("trades", [])]
-    equity = [(float(a), float(b)) for a, b in (row.equity or [])]
-    return StoredRun(int(row.id), kind, row.name, params, dict(metrics.get("summary") or {}), rows, definitions,
-                     equity, trades)
+        return await self.db.run(lambda s: store.connection_preset(s, connection_id))

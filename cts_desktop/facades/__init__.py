@@ -1,1 +1,0 @@
-"""The parts ``cts_desktop.facade.AppFacade`` is composed of, one job each (see facade.py)."""

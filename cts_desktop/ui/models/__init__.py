@@ -1,1 +1,0 @@
-"""Qt table models of the Dashboard (one base model over a column spec) and the plain data they show."""
