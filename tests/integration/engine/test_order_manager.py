@@ -16,7 +16,7 @@ from cts_desktop.exchanges.adapter import ExchangeAdapter
 from cts_desktop.exchanges.simulator import SimulatorServer
 from cts_desktop.storage.db import Database
 from cts_desktop.storage.models import Fill, FundingPayment, Order, RealPosition
-from tests.integration.engine.conftest import SYMBOL, manager_for
+from tests.integration.engine.conftest import SYMBOL, manager_for, walk_until_flat
 from tests.integration.exchanges.conftest import make_adapter
 
 pytestmark = pytest.mark.asyncio(loop_factories=["asyncio"])
@@ -47,11 +47,7 @@ async def test_live_entry_reaches_simulator_once_and_pnl_matches_account(
         refused = await manager.open_position(EntrySignal(SYMBOL, "long", price, 0.002, 0.004))
         assert not refused.accepted and "already 1 open long" in refused.reason
         # walk the market until the exchange-side TP or SL closes the position
-        for _ in range(400):
-            sim.market.step(60_000)
-            pos = [p for p in account.positions.values() if p.size > 0] if hasattr(account, "positions") else []
-            if not pos:
-                break
+        walk_until_flat(sim)
         report = await manager.sync([SYMBOL])
         assert report.closed_positions == 1
         with engine_db.session() as s:
@@ -109,10 +105,7 @@ async def _long_closed_by_its_exchange_stop(
     if sync_first:
         await manager.sync([SYMBOL])
     account = next(iter(sim.market.keyring.keys.values())).account
-    for _ in range(400):
-        sim.market.step(60_000)
-        if not [p for p in account.positions.values() if p.size > 0]:
-            break
+    walk_until_flat(sim)
     return manager, outcome, account
 
 

@@ -23,7 +23,15 @@ from cts_desktop.exchanges.simulator.faults import FaultKind
 from cts_desktop.exchanges.simulator.replay import FUNDING_INTERVAL_MS
 from cts_desktop.storage.db import Database
 from cts_desktop.storage.models import Alert, Fill, FundingPayment, Order, PositionAdjustment, RealPosition
-from tests.integration.engine.conftest import LIMITS, SYMBOL, manager_for
+from tests.integration.engine.conftest import (
+    LIMITS,
+    SYMBOL,
+    db_sides,
+    exchange_sides,
+    manager_for,
+    sim_account,
+    walk_until_flat,
+)
 from tests.integration.exchanges.conftest import make_adapter
 
 pytestmark = pytest.mark.asyncio(loop_factories=["asyncio"])
@@ -34,26 +42,6 @@ ORDER_PATHS = {  # create, look-up by client id
 }
 HEDGE_3 = RiskLimits(max_open_exchange=10, max_per_symbol_direction=3, cooldown_s=0, daily_loss_limit_pct=0,
                      volume=LIMITS.volume)
-
-
-def _account(sim: SimulatorServer) -> Any:
-    return list(sim.market.keyring.keys.values())[-1].account
-
-
-def exchange_sides(sim: SimulatorServer) -> dict[ledger.SideKey, Decimal]:
-    """What the simulator's account holds per symbol and side, read from its own state."""
-    out = {}
-    for pos in _account(sim).positions.values():
-        if pos.size > 0:  # the simulator keeps floats; it reports them rounded to the quantity step
-            step = Decimal(sim.market.instruments[pos.base].qty_step)
-            side = "long" if pos.side == "Buy" else "short"
-            out[ledger.SideKey(f"{pos.base}/USDT:USDT", side)] = Decimal(repr(pos.size)).quantize(step)
-    return out
-
-
-def db_sides(db: Database, connection_id: str = "c1") -> dict[ledger.SideKey, Decimal]:
-    with db.session() as s:
-        return {k: q for k, q in ledger.live_quantities(s, connection_id).items() if q != 0}
 
 
 async def _live_manager(sim: SimulatorServer, db: Database, exchange: str, limits: RiskLimits = LIMITS
@@ -98,7 +86,7 @@ async def test_an_order_whose_answer_was_lost_is_resolved_while_running_and_its_
         sim.faults.clear()  # the next syncs (not the next start) look the order up and resolve it
         await _sync_until(manager, lambda: _order(engine_db, outcome.client_order_id).status == "filled", 20)
         row = _order(engine_db, outcome.client_order_id)
-        assert row.exchange_order_id == _account(sim).by_client[outcome.client_order_id]
+        assert row.exchange_order_id == sim_account(sim).by_client[outcome.client_order_id]
         with engine_db.session() as s:
             position = s.get(RealPosition, outcome.real_position_id)
             assert position is not None and position.status == "open"
@@ -117,7 +105,7 @@ async def test_an_order_that_never_reached_the_exchange_is_given_up_after_the_gr
         (create_method, create), _ = ORDER_PATHS[exchange]
         sim.faults.add(create, FaultKind.TIMEOUT, count=2, seconds=0.05, method=create_method)
         outcome = await manager.open_position(EntrySignal(SYMBOL, "short", sim.market.price("BTC"), 0.3, None))
-        assert outcome.status == "unknown" and not _account(sim).orders
+        assert outcome.status == "unknown" and not sim_account(sim).orders
         await _sync_until(manager, lambda: _order(engine_db, outcome.client_order_id).status == "not_sent", 20)
         with engine_db.session() as s:
             position = s.get(RealPosition, outcome.real_position_id)
@@ -145,10 +133,7 @@ async def test_three_positions_of_one_side_close_with_the_exchanges_stop_and_mon
             await manager.sync([SYMBOL])
             assert db_sides(engine_db) == exchange_sides(sim)
             sim.market.step(30_000)
-        for _ in range(400):
-            sim.market.step(60_000)
-            if not exchange_sides(sim):
-                break
+        walk_until_flat(sim)
         report = await manager.sync([SYMBOL])
         assert db_sides(engine_db) == exchange_sides(sim) == {}
         assert report.closed_positions == 3
@@ -158,7 +143,7 @@ async def test_three_positions_of_one_side_close_with_the_exchanges_stop_and_mon
             net = sum((p.realized_pnl - p.fees + p.funding for p in positions if p), Decimal(0))
             funding = sum(s.execute(select(FundingPayment.amount)).scalars(), Decimal(0))
             assert not s.execute(select(PositionAdjustment)).first(), "fills explain it all: nothing settled"
-        assert cents(Decimal(10_000) + net) == cents(Decimal(repr(_account(sim).wallet)))
+        assert cents(Decimal(10_000) + net) == cents(Decimal(repr(sim_account(sim).wallet)))
         assert cents(sum((p.funding for p in positions if p), Decimal(0))) == cents(funding)
     finally:
         await adapter.close()
@@ -178,7 +163,7 @@ async def test_funding_of_a_long_and_a_short_reaches_both_and_the_daily_loss(
         for _ in range(2):  # two settlements
             sim.market.step(to_boundary)
             to_boundary = FUNDING_INTERVAL_MS
-        executions = [e for e in _account(sim).executions if e.exec_type == "Funding"]
+        executions = [e for e in sim_account(sim).executions if e.exec_type == "Funding"]
         assert len(executions) == 4, "both sides were charged twice"
         await manager.sync([SYMBOL])
         paid = {e.side: Decimal(0) for e in executions}
@@ -192,7 +177,7 @@ async def test_funding_of_a_long_and_a_short_reaches_both_and_the_daily_loss(
         assert cents(positions["long"].funding) == cents(paid["Buy"])
         assert cents(positions["short"].funding) == cents(paid["Sell"])
         assert positions["long"].funding + positions["short"].funding == stored  # exact: nothing left over
-        wallet = Decimal(repr(_account(sim).wallet))
+        wallet = Decimal(repr(sim_account(sim).wallet))
         assert cents(Decimal(10_000) - positions["long"].fees - positions["short"].fees + stored) == cents(wallet)
         from datetime import UTC, datetime
 
@@ -216,11 +201,8 @@ async def test_a_difference_no_fill_explains_is_settled_once_and_entries_flow_ag
     try:
         first = await manager.open_position(EntrySignal(SYMBOL, "long", sim.market.price("BTC"), 0.002, 0.004))
         await manager.sync([SYMBOL])
-        for _ in range(400):
-            sim.market.step(60_000)
-            if not exchange_sides(sim):
-                break
-        account = _account(sim)
+        walk_until_flat(sim)
+        account = sim_account(sim)
         account.executions = [e for e in account.executions if e.client_id]  # the stop's fill is lost
         refused = await manager.open_position(EntrySignal(SYMBOL, "long", sim.market.price("BTC"), 0.002, 0.004))
         assert not refused.accepted and "already 1 open long" in refused.reason

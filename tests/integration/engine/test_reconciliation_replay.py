@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 from cts_desktop.events.status import EngineState
 from cts_desktop.storage.models import Fill, Order, PositionAdjustment, RealPosition
 from tests.helpers.waiting import until
+from tests.integration.engine.conftest import db_sides, exchange_sides
 from tests.integration.engine.test_coordinator_replay import _count, make_world
-from tests.integration.engine.test_reconciliation import db_sides, exchange_sides
 
 pytestmark = pytest.mark.asyncio(loop_factories=["asyncio"])
 
