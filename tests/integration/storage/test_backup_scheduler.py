@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import insert, select, text
 from sqlalchemy.exc import OperationalError
 
+from cts_desktop.events.bus import EventBus
 from cts_desktop.storage.backup_scheduler import INTERVAL_KEY, KEEP_KEY, BackupPolicy, BackupScheduler
 from cts_desktop.storage.backups import BackupError, BackupReason, list_backups
 from cts_desktop.storage.db import Database, sqlite_url
@@ -43,7 +44,7 @@ class FakeClock:
 def store(tmp_path: Path) -> SettingsStore:
     db = Database(sqlite_url(tmp_path / "data" / "cts.sqlite3"))
     db.migrate()
-    settings = SettingsStore(db)
+    settings = SettingsStore(db, EventBus())
     settings.load()
     return settings
 
