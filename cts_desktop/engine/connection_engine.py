@@ -23,7 +23,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -103,6 +103,7 @@ class ConnectionEngine:
             "persist": LoopMeter("persist", 1000.0),
         }
         self._prices: asyncio.Queue[tuple[str, float, int]] = asyncio.Queue(maxsize=100_000)
+        self._moving_prices = asyncio.Lock()  # held by the main loop per batch, and by prices_held()
         self._signals: asyncio.Queue[tuple[str, EntrySignal, int, float]] = asyncio.Queue()
         self._exits: asyncio.Queue[int] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
@@ -161,9 +162,7 @@ class ConnectionEngine:
             raise
         self._loop = asyncio.get_running_loop()
         self._settings_unsub = self.deps.settings.subscribe(self._on_settings)
-        self.feed = self.feed_factory(self.adapter, self.symbols, self._on_feed_price,
-                                      poll_interval_s=cfg.number(self.values, "overall.market_timeframe_s"))
-        self.feed.start()
+        await self.restart_feed()
         self._spawn(self._main_loop(), "main")
         self._spawn(self._order_loop(), "orders")
         self._spawn(self._sync_loop(), "sync")
@@ -360,6 +359,7 @@ class ConnectionEngine:
             self.lag_ms.append(time.time() * 1000 - min(item[2] for item in batch))
             ok = True
             busy = 0.0  # the cycle's own time, without the other tasks that ran while it yielded
+            await self._moving_prices.acquire()  # prices_held() waits for the end of the batch
             started = time.perf_counter()
             try:
                 for symbol, price, ts_ms in batch:
@@ -372,6 +372,8 @@ class ConnectionEngine:
             except Exception:
                 ok = False
                 log.exception("main loop cycle failed", extra={"connection_id": self.config.id})
+            finally:
+                self._moving_prices.release()
             busy += time.perf_counter() - started
             meter.expected_interval_ms = cfg.number(self.values, "overall.market_timeframe_s") * 1000
             meter.record(busy * 1000, ok)
@@ -475,11 +477,35 @@ class ConnectionEngine:
                 log.info("symbols now %s", ", ".join(selection.symbols), extra={"connection_id": self.config.id})
                 self.symbols = selection.symbols
                 self._build_pipelines()
-                if self.feed is not None:
-                    await self.feed.stop()
-                self.feed = self.feed_factory(self.adapter, self.symbols, self._on_feed_price,
-                                              poll_interval_s=cfg.number(self.values, "overall.market_timeframe_s"))
-                self.feed.start()
+                await self.restart_feed()
+
+    async def restart_feed(self) -> None:
+        """A new price feed for the current symbols (the old one, if any, stopped first)."""
+        if self.feed is not None:
+            await self.feed.stop()
+        self.feed = self.feed_factory(self.adapter, self.symbols, self._on_feed_price,
+                                      poll_interval_s=cfg.number(self.values, "overall.market_timeframe_s"))
+        self.feed.start()
+
+    @contextlib.asynccontextmanager
+    async def prices_held(self, feed_stop_timeout_s: float = 10.0) -> AsyncIterator[None]:
+        """Inside, no price moves a pipeline: the feed is stopped (its streams are dead after a sleep), the main
+        loop has finished its batch and waits, and the prices queued before are dropped (they are older than the
+        candles the caller replays: ``prehistory.catch_up``). A new feed starts on the way out (wake recovery)."""
+        if self.feed is not None:
+            try:
+                await asyncio.wait_for(self.feed.stop(), feed_stop_timeout_s)
+            except TimeoutError:
+                log.warning("the old price feed did not stop in time", extra={"connection_id": self.config.id})
+        async with self._moving_prices:
+            while not self._prices.empty():
+                self._prices.get_nowait()
+            try:
+                yield
+            finally:
+                if self.state in (EngineState.RUNNING, EngineState.PAUSED):
+                    self.feed = None  # stopped above
+                    await self.restart_feed()
 
     def _on_settings(self, changes: list[Any]) -> None:
         """Settings subscribers are called in the thread that saved (often a worker): the pipelines are only

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from cts_desktop.engine import engine_config as cfg
 from cts_desktop.engine import warmup
 from cts_desktop.engine.pipeline import SymbolPipeline
+from cts_desktop.engine.status import ConnectionStatus
 from cts_desktop.engine.trading_events import Progress
 from cts_desktop.storage.candles import load_candles, missing_ranges, store_candles
 
@@ -126,6 +127,16 @@ class Prehistory:
                 pending.popleft()
         finally:
             await self._stop_jobs(pending)
+
+    async def catch_up(self, since: int, until: int) -> None:
+        """After a gap (the computer slept): the exchange's candles of [since, until) replayed through every
+        pipeline as at the start, so the series hold what the market did, not a bridge to the next price. The
+        engine's prices must be held meanwhile (``ConnectionEngine.prices_held``)."""
+        e = self.engine
+        await self.replay(since, until)
+        e.progress, e.progress_text = None, ""
+        e.connection_status = ConnectionStatus.CONNECTED
+        e._publish()
 
     async def candles(self, symbol: str, since: int, until: int) -> list[warmup.Candle]:
         e = self.engine

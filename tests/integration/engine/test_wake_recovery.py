@@ -1,0 +1,78 @@
+"""A simulated wall-clock jump (the whole process's ``time.time`` moves ten minutes ahead, as after a sleep; the
+monotonic clock does not) while the Replay connection trades: the wake watch sees it and the recovery reconnects
+the price stream, re-measures the clock (hook), reconciles orders and positions, and fills the series' gap with the
+exchange's candles instead of bridging it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from cts_desktop.engine.wake_recovery import WakeRecovery
+from cts_desktop.engine.wake_watch import WakeWatch
+from cts_desktop.exchanges.adapter import ExchangeAdapter
+from cts_desktop.storage.models import Candle
+from tests.integration.engine.test_coordinator_replay import _until, make_world
+
+pytestmark = pytest.mark.asyncio(loop_factories=["asyncio"])
+SYMBOL = "BTC/USDT:USDT"
+JUMP_S = 600.0
+
+
+async def test_a_wall_clock_jump_reconnects_reconciles_and_fetches_the_missing_candles(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with make_world(tmp_path, live=False) as world:
+        world.settings.set_many({"overall.prehistoric_days": 1})
+        coordinator = world.coordinator
+        await coordinator.start()
+        await coordinator.wait_started(120)
+        engine = coordinator.engines[world.config.id]
+        await _until(lambda: engine.feed is not None and engine.feed.updates > 3, 30, "prices")
+        old_feed = engine.feed
+        seen_before = engine.pipelines[SYMBOL].last_time
+        assert seen_before is not None
+        assert engine.orders is not None
+        reconciled: list[list[str]] = []
+        reconcile = engine.orders.reconcile
+
+        async def spy(symbols: list[str]):  # type: ignore[no-untyped-def]
+            reconciled.append(list(symbols))
+            return await reconcile(symbols)
+
+        engine.orders.reconcile = spy  # type: ignore[method-assign]
+        resynced: list[ExchangeAdapter] = []
+
+        async def clock_hook(adapter: ExchangeAdapter) -> None:
+            resynced.append(adapter)
+
+        recovery = WakeRecovery(lambda: list(coordinator.engines.values()), clock_hook)
+        watch = WakeWatch(recovery, interval_s=0.2)
+        task = asyncio.create_task(watch.run())
+        try:
+            await asyncio.sleep(0.5)
+            assert recovery.recoveries == 0
+            real = time.time
+            monkeypatch.setattr(time, "time", lambda: real() + JUMP_S)
+            await _until(lambda: recovery.recoveries == 1, 90, "the recovery")
+        finally:
+            task.cancel()
+        assert watch.wakes == 1
+        [outcome] = recovery.last
+        assert outcome.reconciled and outcome.error is None and outcome.gap_minutes >= JUMP_S / 60 - 2
+        assert reconciled == [engine.symbols] and resynced == [engine.adapter]
+        assert engine.feed is not None and engine.feed is not old_feed
+        await _until(lambda: engine.feed is not None and engine.feed.updates > 0, 30, "prices on the new stream")
+        seen_after = engine.pipelines[SYMBOL].last_time
+        assert seen_after is not None and seen_after - seen_before > JUMP_S - 120  # caught up, not bridged
+        since_ms = int(seen_before * 1000)
+        with world.db.session() as s:
+            fetched = s.execute(select(func.count()).select_from(Candle).where(
+                Candle.symbol == SYMBOL, Candle.timeframe == "1m", Candle.ts > since_ms)).scalar_one()
+        assert fetched >= JUMP_S / 60 - 2
+        assert "wake-up detected: the computer slept or its clock jumped forward (10 min)" in caplog.text
+        assert "stream reconnected, reconciled, " in caplog.text
