@@ -5,14 +5,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from typing import TYPE_CHECKING
 
+from cts_desktop.background import BackgroundRuntime
+from cts_desktop.lifetime import Lifetime
 from cts_desktop.services import AppOptions, Services
 from cts_desktop.startup import StartupError, open_services
+
+if TYPE_CHECKING:
+    from cts_desktop.trading import Trading
 
 log = logging.getLogger("cts.system.headless")
 
 
-async def serve(services: Services, stop: asyncio.Event, exit_after: float | None = None) -> None:
+async def serve(services: Services, stop: asyncio.Event, exit_after: float | None = None,
+                lifetime: Lifetime | None = None) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
@@ -20,7 +27,13 @@ async def serve(services: Services, stop: asyncio.Event, exit_after: float | Non
         except (NotImplementedError, RuntimeError):  # Windows: signals arrive as KeyboardInterrupt
             pass
     services.start(loop)
-    status = await services.trading.coordinator.start()
+    runtime = BackgroundRuntime(services, lifetime, headless=True)  # resume as stored; wake-ups; run heartbeat
+
+    async def trading() -> Trading:
+        return services.trading
+
+    await runtime.start(trading)
+    status = services.trading.coordinator.status()
     log.info("trading: %s with %d engine(s)", status.state.value, len(status.engines))
     log.info("headless mode running (pid %d); send SIGTERM or press Ctrl+C to stop", __import__("os").getpid())
     print("cts-desktop headless: ready", flush=True)
@@ -32,12 +45,13 @@ async def serve(services: Services, stop: asyncio.Event, exit_after: float | Non
     except TimeoutError:
         pass
     log.info("headless mode stopping")
+    await runtime.stop()  # a stop to quit is no intent: trading resumes at the next start
     await services.stop_monitoring()
     await services.stop_trading()
     await services.bus.drain()
 
 
-def run_headless(options: AppOptions, exit_after: float | None = None) -> int:
+def run_headless(options: AppOptions, exit_after: float | None = None, lifetime: Lifetime | None = None) -> int:
     options.console_log = True
     try:
         services = open_services(options)
@@ -45,7 +59,7 @@ def run_headless(options: AppOptions, exit_after: float | None = None) -> int:
         print(f"cts-desktop: {error}", flush=True)
         return 2
     try:
-        asyncio.run(serve(services, asyncio.Event(), exit_after))
+        asyncio.run(serve(services, asyncio.Event(), exit_after, lifetime))
     except KeyboardInterrupt:
         pass
     finally:
