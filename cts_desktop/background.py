@@ -138,7 +138,7 @@ class BackgroundRuntime:
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, Exception):  # (qasync steps tasks while it closes)
                 await task
         self._tasks = []
 

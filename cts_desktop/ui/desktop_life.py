@@ -79,6 +79,7 @@ class DesktopLife:
         notice = await self.runtime.start(self.gui.facade.dashboard_trading)
         if notice:
             self.banner.show_notice(notice)
+            log.info("banner shown: %s", notice)
 
     def _on_settings(self, event: SettingsChanged) -> None:
         if any(key in (START_AT_LOGIN, START_MINIMIZED) for key, _old, _new in event.changes):
