@@ -10,7 +10,7 @@ pipeline):
    positions meanwhile;
 4. fetch the candles of the gap, from each series' last price to the exchange's last whole minute, and replay them
    through the pipelines (``Prehistory.catch_up``), so the series hold what the market did instead of one flat
-   bridge to the next price;
+   bridge to the next price; the Preset engine's candles get the same minutes;
 5. start a new price stream (on leaving ``prices_held``).
 
 Right after a resume the network is often still coming up: the steps are retried with growing pauses (about two
@@ -72,6 +72,23 @@ def gap_range(engine: ConnectionEngine, now_ms: int) -> tuple[int, int] | None:
     return (since, until) if until - since >= MINUTE_MS else None
 
 
+async def catch_up_preset(engine: ConnectionEngine, since: int, until: int) -> None:
+    """The Preset engine's candles (built from the price stream) get the gap's 1-minute candles too — the ones the
+    Main catch-up has just cached — aggregated to its candle size."""
+    from cts_desktop.backtest.history import rows_to_bars
+    from cts_desktop.storage.candles import load_candles
+
+    runner = getattr(engine, "preset_runner", None)
+    if runner is None:
+        return
+    connection_id = engine.config.id
+    for symbol in engine.symbols:
+        rows = await engine.deps.db.run(
+            lambda s, sym=symbol: load_candles(s, connection_id, sym, "1m", since, until))  # type: ignore[misc]
+        if rows:
+            runner.warm(symbol, rows_to_bars(rows))
+
+
 class WakeRecovery:
     """``await recovery(wake)`` recovers every running engine the ``engines`` callable lists."""
 
@@ -118,6 +135,7 @@ class WakeRecovery:
                     gap = gap_range(engine, now_ms)
                     if gap is not None:
                         await engine.prehistory.catch_up(*gap)
+                        await catch_up_preset(engine, *gap)
                         gap_minutes = (gap[1] - gap[0]) // MINUTE_MS
                     return Recovered(name, gap_minutes, reconciled)
                 except Exception as exc:  # the network is often still coming up right after a resume

@@ -76,3 +76,27 @@ async def test_a_wall_clock_jump_reconnects_reconciles_and_fetches_the_missing_c
         assert fetched >= JUMP_S / 60 - 2
         assert "wake-up detected: the computer slept or its clock jumped forward (10 min)" in caplog.text
         assert "stream reconnected, reconciled, " in caplog.text
+
+
+async def test_the_preset_engine_candles_get_the_gap_minutes_too(engine_db) -> None:  # type: ignore[no-untyped-def]
+    from types import SimpleNamespace
+
+    from cts_desktop.domain.bars import Bars
+    from cts_desktop.engine.wake_recovery import catch_up_preset
+    from cts_desktop.storage.candles import store_candles
+
+    minute = 60_000
+    since = 1_765_000_000_000 // minute * minute
+    rows = [[since + k * minute, 100.0 + k, 101.0 + k, 99.0 + k, 100.5 + k, 1.0] for k in range(12)]
+    with engine_db.session() as s:
+        store_candles(s, "c1", SYMBOL, "1m", rows)
+    warmed: list[tuple[str, Bars]] = []
+    runner = SimpleNamespace(warm=lambda symbol, bars: warmed.append((symbol, bars)))
+    engine = SimpleNamespace(preset_runner=runner, symbols=[SYMBOL], config=SimpleNamespace(id="c1"),
+                             deps=SimpleNamespace(db=engine_db))
+    await catch_up_preset(engine, since + 2 * minute, since + 10 * minute)  # type: ignore[arg-type]
+    [(symbol, bars)] = warmed
+    assert symbol == SYMBOL and len(bars) == 8 and float(bars.open[0]) == 102.0
+    engine.preset_runner = None
+    await catch_up_preset(engine, since, since + 10 * minute)  # type: ignore[arg-type]  # no Preset engine: nothing
+    assert len(warmed) == 1
