@@ -70,9 +70,21 @@ class App:
         self.proc.kill()
         raise AssertionError(f"no {text!r} within {timeout} s:\n{self.text()[-4000:]}")
 
-    def kill(self) -> None:
+    def kill_while_trading(self) -> float:
+        """SIGKILL once the Replay engine trades (and a heartbeat or two passed); when it was sent."""
+        self.wait_for("engine started for Replay")
+        time.sleep(1.0)
+        killed_at = time.time()
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(timeout=30)
+        return killed_at
+
+    def unclean_exit_at(self, killed_at: float) -> str:
+        """The time this run's log gives the unclean exit (checked against the kill)."""
+        log = self.log()
+        match = UNCLEAN.search(log)
+        assert match is not None and match.group(1) in minutes_since(killed_at), log[-3000:]
+        return match.group(1)
 
     def stop(self) -> str:
         self.proc.send_signal(signal.SIGTERM)
@@ -108,26 +120,19 @@ def _log_size(data_dir: Path) -> int:
 def test_sigkill_of_headless_then_the_next_start_resumes_and_tells_of_the_unclean_exit(tmp_path: Path) -> None:
     data = tmp_path / "cts"
     _prepare(data)
-    first = App(data, "--headless")
-    first.wait_for("engine started for Replay")
-    time.sleep(1.0)  # a heartbeat or two
-    killed_at = time.time()
-    first.kill()
+    killed_at = App(data, "--headless").kill_while_trading()
     assert (data / "data" / "running.json").exists()
 
     second = App(data, "--headless")
     coordinator_after = second.wait_for("trade engine coordinator started")
     resumed_after = second.wait_for("engine started for Replay")
-    text = second.log()
-    match = UNCLEAN.search(text)
-    assert match is not None, text[-3000:]
-    assert match.group(1) in minutes_since(killed_at)
-    assert "trading resumed (as it was left at" in text
+    at = second.unclean_exit_at(killed_at)
+    assert "trading resumed (as it was left at" in second.log()
     print(f"\nheadless: SIGKILL → restart → coordinator resumed after {coordinator_after:.1f} s, the Replay engine "
           f"trading (reconciled, history warmed up) after {resumed_after:.1f} s")
     second.stop()
     assert not (data / "data" / "running.json").exists()  # a clean stop
-    assert _alerts(data) == [f"Trading resumed after an unclean exit at {match.group(1)} (crash / power loss)."]
+    assert _alerts(data) == [f"Trading resumed after an unclean exit at {at} (crash / power loss)."]
 
     third = App(data, "--headless")
     third.wait_for("engine started for Replay")
@@ -146,20 +151,14 @@ def test_sigkill_of_the_window_then_the_next_window_resumes_and_shows_the_banner
 
     window = App(data)
     window.wait_for("window shown after")
-    window.wait_for("engine started for Replay")  # resumed after a clean stop: no banner, no F5
+    killed_at = window.kill_while_trading()  # resumed after a clean stop (no F5), and no banner then:
     assert "banner shown" not in window.log()
-    time.sleep(1.0)
-    killed_at = time.time()
-    window.kill()
 
     again = App(data)
     again.wait_for("window shown after")
     resumed_after = again.wait_for("banner shown: Trading resumed after an unclean exit at")
-    log = again.log()
-    match = UNCLEAN.search(log)
-    assert match is not None and match.group(1) in minutes_since(killed_at), log[-3000:]
-    notice = f"Trading resumed after an unclean exit at {match.group(1)} (crash / power loss)."
-    assert f"banner shown: {notice}" in log
+    notice = f"Trading resumed after an unclean exit at {again.unclean_exit_at(killed_at)} (crash / power loss)."
+    assert f"banner shown: {notice}" in again.log()
     trading_after = again.wait_for("engine started for Replay")
     print(f"\nwindow: SIGKILL → restart → banner and coordinator resumed after {resumed_after:.1f} s, the Replay "
           f"engine trading after {trading_after:.1f} s")
