@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from cts_desktop.app import GuiApp, create_qapp
+from cts_desktop.domain.settings import Tab
 from cts_desktop.engine.intent import COORDINATOR, instance_key, write_intent
 from cts_desktop.engine.status import EngineState
 from cts_desktop.instance import AlreadyRunning, InstanceGuard, Mode
@@ -112,6 +113,15 @@ async def test_start_at_login_follows_the_setting(services: Services, tmp_path: 
             break
         await asyncio.sleep(0.05)
     assert f"--data-dir {services.paths.data.parent} --minimized" in entry.read_text()
+    window = desktop.window
+    desktop.show_window()
+    window.tabs.setCurrentWidget(window.settings)
+    await window.refresh_all()
+    window.settings.pages.setCurrentIndex(list(Tab).index(Tab.SYSTEM))
+    await asyncio.sleep(0.05)
+    window.settings.stacks[Tab.SYSTEM].widget(0).ensureWidgetVisible(  # type: ignore[attr-defined]
+        window.settings.rows["system.start_minimized"].editor)
+    save_screenshot(window, "settings-start-at-login-system")
     await desktop.gui.facade.set_setting("system.start_at_login", False)
     for _ in range(100):
         if not entry.exists():
