@@ -95,6 +95,9 @@ def run(argv: list[str]) -> int:
 
             show_refusal(str(running))
         return running.exit_code
+    except OSError as error:  # the data folder cannot be created or locked
+        print(f"cts-desktop: the data folder could not be used: {error}", file=sys.stderr, flush=True)
+        return 2
     clean = False
     try:
         if args.headless:
