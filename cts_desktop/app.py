@@ -15,6 +15,7 @@ import time
 
 from cts_desktop.services import AppOptions, Services
 from cts_desktop.startup import StartupError, open_services
+from cts_desktop.system.lifetime import Lifetime
 
 log = logging.getLogger("cts.ui")
 
@@ -183,7 +184,17 @@ def open_services_or_explain(options: AppOptions) -> Services | None:
                 return None
 
 
-def run_gui(options: AppOptions, exit_after: float | None = None) -> int:
+def show_refusal(message: str) -> None:
+    """This launch cannot run (the data folder is in use by headless mode, or a window that does not respond): a
+    dialog says so (already printed; with no screen to show it on — offscreen — the print is all)."""
+    app = create_qapp()
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    if isinstance(app, QApplication) and app.platformName() != "offscreen":
+        QMessageBox.warning(None, "CTS Desktop is already running", message)  # no event loop runs: exec is safe
+
+
+def run_gui(options: AppOptions, exit_after: float | None = None, lifetime: Lifetime | None = None) -> int:
     started = process_started_at()
     app = create_qapp()
     import qasync
@@ -197,12 +208,15 @@ def run_gui(options: AppOptions, exit_after: float | None = None) -> int:
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     gui = GuiApp(services)
-    gui.show()
+    from cts_desktop.ui.desktop_life import DesktopLife
+
+    desktop = DesktopLife(gui, lifetime)  # resume, start at login, hand-over of later launches, wake-ups
+    what = "window shown" if desktop.show_window() else "started minimized to the tray"
 
     def shown() -> None:
         elapsed = time.time() - started
-        log.info("window shown after %.2f s", elapsed)
-        print(f"cts-desktop: window shown after {elapsed:.2f} s", flush=True)
+        log.info("%s after %.2f s", what, elapsed)
+        print(f"cts-desktop: {what} after {elapsed:.2f} s", flush=True)
 
     QTimer.singleShot(0, shown)
     quit_on_signals(gui, loop)
@@ -211,7 +225,9 @@ def run_gui(options: AppOptions, exit_after: float | None = None) -> int:
     try:
         with loop:
             gui.start(loop)
+            desktop.start(loop)
             loop.run_until_complete(gui.wait_for_quit())
+            loop.run_until_complete(desktop.stop())  # a quit is no intent: trading resumes at the next start
             loop.run_until_complete(gui.shutdown())
     finally:
         services.close()

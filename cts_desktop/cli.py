@@ -52,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="put this backup back in place of the SQLite database (of --data-dir / --db-url) and exit; the "
         "current file is kept aside; refused while CTS Desktop runs on that database",
     )
+    parser.add_argument(
+        "--minimized", action="store_true",
+        help="start with only the tray icon (the window opens from the tray); used by the start-at-login entry",
+    )
     parser.add_argument("--exit-after", type=float, metavar="SECONDS", help=argparse.SUPPRESS)
     return parser
 
@@ -89,10 +93,33 @@ def run(argv: list[str]) -> int:
         secrets_passphrase=_passphrase(args.secrets_file),
         replay_speed=args.replay_speed,
     )
-    if args.headless:
-        from cts_desktop.headless import run_headless
+    from cts_desktop.system import lifetime as life
+    from cts_desktop.system.instance import AlreadyRunning, Mode
 
-        return run_headless(options, exit_after=args.exit_after)
-    from cts_desktop.app import run_gui
+    mode = Mode.HEADLESS if args.headless else Mode.WINDOW
+    try:  # one instance per data folder, claimed before the database is opened
+        lifetime = life.begin(args.data_dir, mode, argv, minimized=args.minimized)
+    except AlreadyRunning as running:
+        print(f"cts-desktop: {running}", file=sys.stderr if running.exit_code else sys.stdout, flush=True)
+        if running.exit_code and mode is Mode.WINDOW:
+            from cts_desktop.app import show_refusal
 
-    return run_gui(options, exit_after=args.exit_after)
+            show_refusal(str(running))
+        return running.exit_code
+    except OSError as error:  # the data folder cannot be created or locked
+        print(f"cts-desktop: the data folder could not be used: {error}", file=sys.stderr, flush=True)
+        return 2
+    clean = False
+    try:
+        if args.headless:
+            from cts_desktop.headless import run_headless
+
+            code = run_headless(options, exit_after=args.exit_after, lifetime=lifetime)
+        else:
+            from cts_desktop.app import run_gui
+
+            code = run_gui(options, exit_after=args.exit_after, lifetime=lifetime)
+        clean = True
+        return code
+    finally:
+        lifetime.end(clean)  # the run marker stays after a crash: the next start tells of it

@@ -6,17 +6,24 @@ import asyncio
 import logging
 import signal
 import sys
+from typing import TYPE_CHECKING
 
+from cts_desktop.application.background import BackgroundRuntime
 from cts_desktop.events.app import DatabaseDamaged
 from cts_desktop.services import AppOptions, Services
 from cts_desktop.startup import StartupError, open_services
+from cts_desktop.system.lifetime import Lifetime
+
+if TYPE_CHECKING:
+    from cts_desktop.trading import Trading
 
 log = logging.getLogger("cts.system.headless")
 
 EXIT_DATABASE_DAMAGED = 3  # the database was found damaged while running: engines stopped, nothing more written
 
 
-async def serve(services: Services, stop: asyncio.Event, exit_after: float | None = None) -> None:
+async def serve(services: Services, stop: asyncio.Event, exit_after: float | None = None,
+                lifetime: Lifetime | None = None) -> None:
     """Run until ``stop`` is set (a signal, ``exit_after``) or the database is found damaged."""
     loop = asyncio.get_running_loop()
     services.bus.subscribe(DatabaseDamaged, lambda _event: stop.set())
@@ -26,7 +33,13 @@ async def serve(services: Services, stop: asyncio.Event, exit_after: float | Non
         except (NotImplementedError, RuntimeError):  # Windows: signals arrive as KeyboardInterrupt
             pass
     services.start(loop)
-    status = await services.trading.coordinator.start()
+    runtime = BackgroundRuntime(services, lifetime, headless=True)  # resume as stored; wake-ups; run heartbeat
+
+    async def trading() -> Trading:
+        return services.trading
+
+    await runtime.start(trading)
+    status = services.trading.coordinator.status()
     log.info("trading: %s with %d engine(s)", status.state.value, len(status.engines))
     log.info("headless mode running (pid %d); send SIGTERM or press Ctrl+C to stop", __import__("os").getpid())
     print("cts-desktop headless: ready", flush=True)
@@ -38,12 +51,13 @@ async def serve(services: Services, stop: asyncio.Event, exit_after: float | Non
     except TimeoutError:
         pass
     log.info("headless mode stopping")
+    await runtime.stop()  # a stop to quit is no intent: trading resumes at the next start
     await services.stop_monitoring()
     await services.stop_trading()
     await services.bus.drain()
 
 
-def run_headless(options: AppOptions, exit_after: float | None = None) -> int:
+def run_headless(options: AppOptions, exit_after: float | None = None, lifetime: Lifetime | None = None) -> int:
     options.console_log = True
     try:
         services = open_services(options)
@@ -51,7 +65,7 @@ def run_headless(options: AppOptions, exit_after: float | None = None) -> int:
         print(f"cts-desktop: {error}", file=sys.stderr, flush=True)
         return 2
     try:
-        asyncio.run(serve(services, asyncio.Event(), exit_after))
+        asyncio.run(serve(services, asyncio.Event(), exit_after, lifetime))
     except KeyboardInterrupt:
         pass
     finally:

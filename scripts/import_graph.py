@@ -32,6 +32,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("cts_desktop.backtest", "cts_desktop.monitoring"),
     ("cts_desktop.storage",),
     ("cts_desktop.exchanges",),
+    ("cts_desktop.system",),  # the process on its computer: instance lock, run marker, start at login
     ("cts_desktop.paths", "cts_desktop.events", "cts_desktop.domain"),
     ("cts_desktop",),  # the package's own name and version
 )

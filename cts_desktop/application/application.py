@@ -23,7 +23,9 @@ from cts_desktop.events.bus import EventBus
 from cts_desktop.services import Services
 
 if TYPE_CHECKING:
+    from cts_desktop.application.background import DesktopBackground
     from cts_desktop.application.strategies import StrategiesPart
+    from cts_desktop.system.lifetime import Lifetime
     from cts_desktop.trading import Trading
 
 
@@ -53,6 +55,12 @@ class Application:
             services = self._services
             self._strategies = StrategiesPart(services.db, services.settings, self.trading)
         return self._strategies
+
+    def background(self, lifetime: Lifetime | None) -> DesktopBackground:
+        """The window's background life over these services (resume, wake-ups, start at login)."""
+        from cts_desktop.application.background import DesktopBackground
+
+        return DesktopBackground(self._services, lifetime)
 
     async def load_trading(self) -> Trading:
         """Build the trading services now (ccxt/numba imports in a worker thread), e.g. once the window shows."""

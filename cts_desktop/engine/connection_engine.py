@@ -23,7 +23,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -32,6 +32,7 @@ from cts_desktop.engine import engine_config as cfg
 from cts_desktop.engine import warmup
 from cts_desktop.engine.clock_watch import ClockWatch
 from cts_desktop.engine.deps import EngineDeps
+from cts_desktop.engine.gap_fill import PRICE_GAP_S, fill_gap
 from cts_desktop.engine.heap import settle_heap
 from cts_desktop.engine.market_rules import MarketCatalog
 from cts_desktop.engine.order_manager import EntrySignal, OrderManager
@@ -89,6 +90,7 @@ class ConnectionEngine:
             "persist": LoopMeter("persist", 1000.0),
         }
         self._prices: asyncio.Queue[tuple[str, float, int]] = asyncio.Queue(maxsize=100_000)
+        self._moving_prices = asyncio.Lock()  # held by the main loop per batch, and by prices_held()
         self._signals: asyncio.Queue[tuple[str, EntrySignal, int, float]] = asyncio.Queue()
         self._exits: asyncio.Queue[int] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
@@ -101,6 +103,7 @@ class ConnectionEngine:
         self.stop_requested = False  # stop() was called: a warm-up in progress gives up
         self._start_task: asyncio.Task[None] | None = None
         self.start_snapshots: dict[str, bytes] = {}  # stored book snapshots, restored with the warm-up
+        self._gap_fill: asyncio.Task[None] | None = None
         self.preset_runner: PresetRunner | None = None  # the Preset engine's, while a preset type is assigned
         # how old the oldest price of each processed batch was (exchange timestamp → processed), for lag metrics
         self.lag_ms: deque[float] = deque(maxlen=5000)
@@ -150,9 +153,7 @@ class ConnectionEngine:
             self._fail(error)
             raise
         self._settings_unsub = self.deps.bus.subscribe(SettingsChanged, self._on_settings)
-        self.feed = self.feed_factory(self.adapter, self.symbols, self._on_feed_price,
-                                      poll_interval_s=cfg.number(self.values, "overall.market_timeframe_s"))
-        self.feed.start()
+        await self.restart_feed()
         self.spawn(self._main_loop(), "main")
         self.spawn(self._order_loop(), "orders")
         self.spawn(self._sync_loop(), "sync")
@@ -161,11 +162,9 @@ class ConnectionEngine:
         attach_preset_engine(self)  # the assigned preset type's sets, fed by this engine's PriceUpdate events
         settle_heap()
         self.state = EngineState.PAUSED if self.paused else EngineState.RUNNING
-        self.connection_status = ConnectionStatus.CONNECTED
-        self.progress, self.progress_text = None, ""
         log.info("engine started for %s (%s, %d symbols)", self.config.name, "paper" if self.paper else "LIVE",
                  len(self.symbols), extra={"connection_id": self.config.id})
-        self._publish()
+        self.loaded()
 
     async def stop(self) -> None:
         """Stop every loop and persist the state; exchange positions keep their exchange-side TP/SL."""
@@ -230,11 +229,13 @@ class ConnectionEngine:
         log.info("engine resumed for %s", self.config.name, extra={"connection_id": self.config.id})
         self._publish()
 
-    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         """Run ``coro`` as one of the engine's loops: stopped with the engine, its crash fails the engine."""
         task = asyncio.create_task(coro, name=f"{self.config.id}:{name}")
         task.add_done_callback(self._task_done)
+        self._tasks = [t for t in self._tasks if not t.done()]
         self._tasks.append(task)
+        return task
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         if task.cancelled() or self.state in (EngineState.STOPPING, EngineState.STOPPED):
@@ -325,6 +326,12 @@ class ConnectionEngine:
         infos, connection_id = list(self.catalog.markets.values()), self.config.id
         await self.deps.db.run(lambda session: write_markets(session, connection_id, infos))
 
+    def loaded(self) -> None:
+        """Markets and history are in (at the start, after a catch-up): connected, no progress shown."""
+        self.connection_status = ConnectionStatus.CONNECTED
+        self.progress, self.progress_text = None, ""
+        self._publish()
+
     def set_progress(self, fraction: float, text: str) -> None:
         self.progress, self.progress_text = fraction, text
         self.connection_status = ConnectionStatus.LOADING if fraction < 1.0 else self.connection_status
@@ -347,6 +354,7 @@ class ConnectionEngine:
             self.lag_ms.append(self.adapter.clock.now_ms() - min(item[2] for item in batch))
             ok = True
             busy = 0.0  # the cycle's own time, without the other tasks that ran while it yielded
+            await self._moving_prices.acquire()  # prices_held() waits for the end of the batch
             started = time.perf_counter()
             try:
                 for symbol, price, ts_ms in batch:
@@ -359,6 +367,8 @@ class ConnectionEngine:
             except Exception:
                 ok = False
                 log.exception("main loop cycle failed", extra={"connection_id": self.config.id})
+            finally:
+                self._moving_prices.release()
             busy += time.perf_counter() - started
             meter.expected_interval_ms = cfg.number(self.values, "overall.market_timeframe_s") * 1000
             meter.record(busy * 1000, ok)
@@ -369,6 +379,9 @@ class ConnectionEngine:
         pipeline = self.pipelines.get(symbol)
         if pipeline is None:
             return
+        if pipeline.last_time is not None and ts_ms / 1000.0 - pipeline.last_time > PRICE_GAP_S:
+            self._gap_seen(symbol, pipeline.last_time, ts_ms)
+            return  # nothing crosses a gap: its candles are fetched first, this price waits for the next one
         main_on = bool(self.values["system.main_engine_enabled"])
         update = pipeline.on_price(ts_ms / 1000.0, price, entries_allowed=not self.paused and main_on)
         self.collect(symbol, update)
@@ -467,11 +480,51 @@ class ConnectionEngine:
                 log.info("symbols now %s", ", ".join(selection.symbols), extra={"connection_id": self.config.id})
                 self.symbols = selection.symbols
                 self._build_pipelines()
-                if self.feed is not None:
-                    await self.feed.stop()
-                self.feed = self.feed_factory(self.adapter, self.symbols, self._on_feed_price,
-                                              poll_interval_s=cfg.number(self.values, "overall.market_timeframe_s"))
-                self.feed.start()
+                await self.restart_feed()
+
+    async def restart_feed(self) -> None:
+        """A new price feed for the current symbols (the old one, if any, stopped first)."""
+        if self.feed is not None:
+            await self.feed.stop()
+        self.feed = self.feed_factory(self.adapter, self.symbols, self._on_feed_price,
+                                      poll_interval_s=cfg.number(self.values, "overall.market_timeframe_s"))
+        self.feed.start()
+
+    def _gap_seen(self, symbol: str, last_s: float, ts_ms: int) -> None:
+        if self._gap_fill is not None and not self._gap_fill.done():
+            return
+        log.warning("%s: prices resume %.0f s after the last one (a sleep, a clock jump or a stream outage): "
+                    "fetching the missing 1-minute candles", symbol, ts_ms / 1000.0 - last_s,
+                    extra={"connection_id": self.config.id, "symbol": symbol})
+        self._gap_fill = self.spawn(self._fill_gap(), "gap fill")
+
+    async def _fill_gap(self) -> None:
+        try:
+            async with self.prices_held():
+                minutes = await fill_gap(self)
+            log.info("%d min of candles caught up after the gap", minutes, extra={"connection_id": self.config.id})
+        except ExchangeError as error:  # the network may still be coming up: the next price after a gap retries
+            log.warning("filling the price gap failed: %s", error, extra={"connection_id": self.config.id})
+
+    @contextlib.asynccontextmanager
+    async def prices_held(self, feed_stop_timeout_s: float = 10.0) -> AsyncIterator[None]:
+        """Inside, no price moves a pipeline: the feed is stopped (its streams are dead after a sleep), the main
+        loop has finished its batch and waits, and the prices queued before are dropped (they are older than the
+        candles the caller replays: ``prehistory.catch_up``). A new feed starts on the way out (wake recovery)."""
+        if self.feed is not None:
+            try:
+                await asyncio.wait_for(self.feed.stop(), feed_stop_timeout_s)
+            except TimeoutError:
+                log.warning("the old price feed did not stop in time", extra={"connection_id": self.config.id})
+        async with self._moving_prices:
+            while not self._prices.empty():
+                self._prices.get_nowait()
+            try:
+                yield
+            finally:
+                if self.state in (EngineState.RUNNING, EngineState.PAUSED):
+                    self.feed = None  # stopped above
+                    await self.restart_feed()
 
     def _on_settings(self, event: SettingsChanged) -> None:
         """Stored settings reach the running engine as an event on its loop, between two price cycles."""

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
@@ -67,8 +67,9 @@ class GlobalTradeEngineCoordinator:
 
     # --- process-wide commands ------------------------------------------------------------------------------------
 
-    async def start(self) -> EngineStatus:
-        """Start engines for every enabled and active connection (idempotent)."""
+    async def start(self, only: Collection[str] | None = None) -> EngineStatus:
+        """Start engines for every enabled and active connection (idempotent); with ``only``, for those of them
+        (resume on start leaves out a connection that may not trade now)."""
         self._refuse_on_damaged_database()
         async with self._lock:
             if self.state in (EngineState.RUNNING, EngineState.PAUSED):
@@ -77,7 +78,7 @@ class GlobalTradeEngineCoordinator:
             self.started_at = time.time()
             self._publish()
             for config in self.connections.list():
-                if config.is_enabled and config.is_active:
+                if config.is_enabled and config.is_active and (only is None or config.id in only):
                     await self._start_connection(config)
             self.state = EngineState.PAUSED if self.paused else EngineState.RUNNING
             self._background = [asyncio.create_task(self.supervisor.run(), name="supervisor"),

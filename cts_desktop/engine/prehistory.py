@@ -48,6 +48,8 @@ class WarmupHost(Protocol):
 
     def set_progress(self, fraction: float, text: str) -> None: ...
 
+    def loaded(self) -> None: ...
+
     def collect(self, symbol: str, update: PipelineUpdate) -> None: ...
 
 
@@ -148,6 +150,14 @@ class Prehistory:
                 pending.popleft()
         finally:
             await self._stop_jobs(pending)
+
+    async def catch_up(self, since: int, until: int) -> None:
+        """After a gap (the computer slept): the exchange's candles of [since, until) replayed through every
+        pipeline as at the start, so the series hold what the market did, not a bridge to the next price. The
+        engine's prices must be held meanwhile (``ConnectionEngine.prices_held``)."""
+        e = self.engine
+        await self.replay(since, until)
+        e.loaded()
 
     async def candles(self, symbol: str, since: int, until: int) -> list[warmup.Candle]:
         e = self.engine

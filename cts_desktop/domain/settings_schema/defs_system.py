@@ -21,6 +21,13 @@ _b.flag(
     confirm="Disabling the Preset engine stops all new Preset-mode entries on every connection. Open exchange "
     "positions keep their exchange-side TP/SL. Continue?",
 )
+_b.flag(
+    "system.resume_on_start", "Resume trading on start", True,
+    help="At start the app returns trading to what it was when it last ran (running, paused or stopped, per "
+    "connection) after reconciling with each exchange; live connections only where live trading is still "
+    "confirmed and their keys can be read. Off: the window starts with trading stopped (F5 starts it) and headless "
+    "mode always starts it.",
+)
 _b.integer(
     "system.main_engine_interval_ms", "Main engine interval", 100, 50, 1000, 50, unit="ms",
     help="How often the Main pipeline re-evaluates indications and pseudo positions per connection.",
@@ -139,6 +146,17 @@ _b.flag(
     "system.close_to_tray", "Close to tray", True,
     help="Closing the main window hides it to the system tray and keeps the engines running; quit from the "
     "tray menu.",
+)
+
+_b.flag(
+    "system.start_at_login", "Start at login", False,
+    help="Starts CTS Desktop when you log in to this computer (Linux: XDG autostart entry, macOS: LaunchAgent, "
+    "Windows: the Run key of your user), so trading resumes after a reboot without you. Off removes the entry.",
+)
+_b.flag(
+    "system.start_minimized", "Start minimized to the tray", False,
+    help="When started at login, only the tray icon appears; the window opens from the tray (on a desktop without "
+    "a tray the window is shown).",
 )
 
 SYSTEM_SETTINGS = _b.build()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from cts_desktop.storage import models_intent as models_intent  # its table, for autogenerate
 from cts_desktop.storage.models import Base
 
 connection = context.config.attributes["connection"]
