@@ -464,7 +464,7 @@ class ExchangeAdapter:
                     seen[_trade_key(trade)] = trade
                 start = end + 1
             trades = list(seen.values())
-        trades.sort(key=lambda t: t.timestamp or 0)
+        trades.sort(key=lambda t: (t.timestamp or 0, t.id))  # fills of the same millisecond: the same order each read
         return trades[-limit:] if limit else trades
 
     async def _trades_page(self, symbol: str, since: int | None, until: int | None) -> list[Trade]:

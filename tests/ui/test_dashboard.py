@@ -102,77 +102,77 @@ async def test_dashboard_drives_and_shows_the_engine(fast_services: Services) ->
     await until(lambda: dash.engine.badge.text() == "RUNNING", 3, "badge via the bridge")
     await until(lambda: engine.meters["main"].cycles > 3 and engine.status().pseudo_open > 0, 40, "pseudo positions")
 
-    # freeze the pipelines (no more prices), let the persist loop write, then compare every card with the truth
-    assert engine.feed is not None
-    await engine.feed.stop()
-    await until(lambda: engine._prices.empty(), 10, "the last prices processed")
-    persisted = engine.meters["persist"].cycles
-    await until(lambda: engine.meters["persist"].cycles > persisted, 10, "a persist cycle after the last price")
-    assert services.writer.flush(10)
-    await dash.refresh()
-    cards = dash.cards
-    # paper trading: the balance is the paper account's equity, started from the simulator account's balance
-    assert engine.paper and engine.paper_broker is not None
-    paper_equity = float((await engine.paper_broker.balance()).total)
-    assert cards["balance"].value.text() == f"{paper_equity:,.2f}"
-    assert cards["connections"].value.text() == "1"
-    assert cards["pnl"].value.text() == f"{float(daily):+,.2f}"
-    live = sql(services, select(func.count()).where(RealPosition.status.in_(("opening", "open", "closing")),
-                                                     RealPosition.paper.is_(False)))
-    paper = sql(services, select(func.count()).where(RealPosition.status.in_(("opening", "open", "closing")),
-                                                      RealPosition.paper.is_(True)))
-    pseudo = sum(p.open_pseudo() for p in engine.pipelines.values())
-    assert pseudo > 0
-    assert cards["positions"].value.text() == str(live + paper)  # type: ignore[operator]
-    assert cards["positions"].detail.text() == f"live {live} · paper {paper} · pseudo {pseudo}"
-    active = sql(services, select(func.count()).where(ConfigSet.status == "active"))
-    assert cards["strategies"].value.text() == str(active)
-    with services.db.session() as s:
-        variants = s.execute(select(ConfigSet.indication_type, ConfigSet.params, ConfigSet.direction,
-                                    ConfigSet.symbol).distinct()).all()
-    assert len(variants) > 0
-    assert cards["indications"].value.text() == str(len(variants))
-    metrics = await gui.app.dashboard.metrics()
-    dash.metrics.show_metrics(metrics)
-    assert cards["database"].value.text() == human_bytes(metrics.database_bytes)
-    assert abs(metrics.database_bytes - services.db.size_bytes()) < 2**20  # the log keeps writing meanwhile
-    rss = psutil.Process().memory_info().rss / 2**20
-    assert cards["load"].detail.text().startswith(f"app {metrics.app_cpu_pct:.0f} % · {metrics.app_memory_mb:.0f}")
-    assert abs(metrics.app_memory_mb - rss) < max(50.0, rss * 0.1), (metrics.app_memory_mb, rss)
-    card = dash.connections.cards[REPLAY_CONNECTION_ID]
-    assert card.badge.text() == "Connected"
-    assert card.balance.text() == f"{paper_equity:,.2f}"
-    assert card.positions.text() == str(sql(services, select(func.count()).where(
-        RealPosition.connection_id == REPLAY_CONNECTION_ID, RealPosition.status.in_(("opening", "open", "closing")))))
-    assert card.pseudo.text() == f"{engine.status().pseudo_open:,}"
-    # ticker: each main symbol with the exchange's last price and 24 h change, all readable at 1366 px
-    rows = await gui.app.dashboard.ticker()
-    dash.ticker.show_rows(rows)
-    dash.ticker.grab()
-    assert rows and set(dash.ticker.visible_symbols) == {r.symbol for r in rows}
-    for row in rows:
-        assert row.last is not None and row.change_pct_24h is not None, row
-        assert dash.ticker.text_of(row.symbol) == \
-            f"{row.symbol.split('/')[0]} {row.last:,.2f} {row.change_pct_24h:+.2f} %"
-    # a price the engine publishes reaches the ticker through the batched bridge
-    moved = rows[0].last * 1.001
-    services.bus.publish(PriceUpdate(key=REPLAY_CONNECTION_ID, symbol=rows[0].symbol, price=moved, ts_ms=0))
-    dash.bridge.flush()
-    assert dash.ticker.text_of(rows[0].symbol).split()[1] == f"{moved:,.2f}"
-    main_row = dash.engine.loops.column_texts(0).index("main")
-    assert dash.engine.loops.text(main_row, 1) == f"{engine.meters['main'].cycles:,}"
-    assert dash.banner.isHidden()
+    # freeze the pipelines (no price moves them inside, also not a gap fill that restarts the feed), let the
+    # persist loop write, then compare every card with the truth
+    async with engine.prices_held():
+        persisted = engine.meters["persist"].cycles
+        await until(lambda: engine.meters["persist"].cycles > persisted, 10, "a persist cycle after the last price")
+        assert services.writer.flush(10)
+        await dash.refresh()
+        cards = dash.cards
+        # paper trading: the balance is the paper account's equity, started from the simulator account's balance
+        assert engine.paper and engine.paper_broker is not None
+        paper_equity = float((await engine.paper_broker.balance()).total)
+        assert cards["balance"].value.text() == f"{paper_equity:,.2f}"
+        assert cards["connections"].value.text() == "1"
+        assert cards["pnl"].value.text() == f"{float(daily):+,.2f}"
+        live = sql(services, select(func.count()).where(RealPosition.status.in_(("opening", "open", "closing")),
+                                                         RealPosition.paper.is_(False)))
+        paper = sql(services, select(func.count()).where(RealPosition.status.in_(("opening", "open", "closing")),
+                                                          RealPosition.paper.is_(True)))
+        pseudo = sum(p.open_pseudo() for p in engine.pipelines.values())
+        assert pseudo > 0
+        assert cards["positions"].value.text() == str(live + paper)  # type: ignore[operator]
+        assert cards["positions"].detail.text() == f"live {live} · paper {paper} · pseudo {pseudo}"
+        active = sql(services, select(func.count()).where(ConfigSet.status == "active"))
+        assert cards["strategies"].value.text() == str(active)
+        with services.db.session() as s:
+            variants = s.execute(select(ConfigSet.indication_type, ConfigSet.params, ConfigSet.direction,
+                                        ConfigSet.symbol).distinct()).all()
+        assert len(variants) > 0
+        assert cards["indications"].value.text() == str(len(variants))
+        metrics = await gui.app.dashboard.metrics()
+        dash.metrics.show_metrics(metrics)
+        assert cards["database"].value.text() == human_bytes(metrics.database_bytes)
+        assert abs(metrics.database_bytes - services.db.size_bytes()) < 2**20  # the log keeps writing meanwhile
+        rss = psutil.Process().memory_info().rss / 2**20
+        assert cards["load"].detail.text().startswith(f"app {metrics.app_cpu_pct:.0f} % · {metrics.app_memory_mb:.0f}")
+        assert abs(metrics.app_memory_mb - rss) < max(50.0, rss * 0.1), (metrics.app_memory_mb, rss)
+        card = dash.connections.cards[REPLAY_CONNECTION_ID]
+        assert card.badge.text() == "Connected"
+        assert card.balance.text() == f"{paper_equity:,.2f}"
+        assert card.positions.text() == str(sql(services, select(func.count()).where(
+            RealPosition.connection_id == REPLAY_CONNECTION_ID,
+            RealPosition.status.in_(("opening", "open", "closing")))))
+        assert card.pseudo.text() == f"{engine.status().pseudo_open:,}"
+        # ticker: each main symbol with the exchange's last price and 24 h change, all readable at 1366 px
+        rows = await gui.app.dashboard.ticker()
+        dash.ticker.show_rows(rows)
+        dash.ticker.grab()
+        assert rows and set(dash.ticker.visible_symbols) == {r.symbol for r in rows}
+        for row in rows:
+            assert row.last is not None and row.change_pct_24h is not None, row
+            assert dash.ticker.text_of(row.symbol) == \
+                f"{row.symbol.split('/')[0]} {row.last:,.2f} {row.change_pct_24h:+.2f} %"
+        # a price the engine publishes reaches the ticker through the batched bridge
+        moved = rows[0].last * 1.001
+        services.bus.publish(PriceUpdate(key=REPLAY_CONNECTION_ID, symbol=rows[0].symbol, price=moved, ts_ms=0))
+        dash.bridge.flush()
+        assert dash.ticker.text_of(rows[0].symbol).split()[1] == f"{moved:,.2f}"
+        main_row = dash.engine.loops.column_texts(0).index("main")
+        assert dash.engine.loops.text(main_row, 1) == f"{engine.meters['main'].cycles:,}"
+        assert dash.banner.isHidden()
 
-    # chart: the stored 1-minute candles of the traded symbol, pseudo markers from the engine's book
-    chart = dash.ensure_chart()
-    assert chart.source == (REPLAY_CONNECTION_ID, "BTC/USDT:USDT")
-    await chart.load()
-    stored = sql(services, select(func.count()).where(Candle.connection_id == REPLAY_CONNECTION_ID,
-                                                       Candle.symbol == "BTC/USDT:USDT", Candle.timeframe == "1m"))
-    assert chart.chart.n == stored and stored > 0
-    entries = chart.chart.markers["pseudo_entry"].data
-    assert sum(int(d["data"].count) for d in entries) == sum(
-        int(p.book.slot_b[:, :, 0].sum()) for p in engine.pipelines.values())
+        # chart: the stored 1-minute candles of the traded symbol, pseudo markers from the engine's book
+        chart = dash.ensure_chart()
+        assert chart.source == (REPLAY_CONNECTION_ID, "BTC/USDT:USDT")
+        await chart.load()
+        stored = sql(services, select(func.count()).where(Candle.connection_id == REPLAY_CONNECTION_ID,
+                                                           Candle.symbol == "BTC/USDT:USDT", Candle.timeframe == "1m"))
+        assert chart.chart.n == stored and stored > 0
+        entries = chart.chart.markers["pseudo_entry"].data
+        assert sum(int(d["data"].count) for d in entries) == sum(
+            int(p.book.slot_b[:, :, 0].sum()) for p in engine.pipelines.values())
 
     await window.refresh()  # the status bar, as the window's timer would
     for theme in ("dark", "light"):

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from cts_desktop.exchanges.adapter import ExchangeAdapter
-from cts_desktop.exchanges.models import OrderRequest, OrderSide, OrderType, PositionSide
+from cts_desktop.exchanges.models import OrderRequest, OrderSide, OrderType, PositionSide, Trade
 from cts_desktop.exchanges.simulator import SimulatorServer
 from cts_desktop.exchanges.simulator.replay import CANDLE_MS
 from tests.integration.exchanges.conftest import SYMBOL
@@ -120,10 +120,21 @@ async def test_more_own_fills_than_a_page_are_all_read(adapter: ExchangeAdapter,
         ids.append(order.id)
         sim.market.step(10)  # the stepped market's clock stays behind the wall clock the adapter asks "until"
     trades = await adapter.my_trades(SYMBOL, since=since)
-    assert [t.order_id for t in trades] == ids  # every fill once, oldest first
+    assert_every_fill_once_oldest_first(trades, ids)
     walked = await adapter.my_trades(SYMBOL, since=since - 20 * 24 * HOUR)  # through three history windows
-    assert [t.order_id for t in walked] == ids
-    assert [t.order_id for t in await adapter.my_trades(SYMBOL, since=since, limit=5)] == ids[-5:]
+    assert walked == trades
+    assert await adapter.my_trades(SYMBOL, since=since, limit=5) == trades[-5:]
+
+
+def assert_every_fill_once_oldest_first(trades: list[Trade], placed: list[str]) -> None:
+    """One fill per placed order, in exchange time; orders placed within the same millisecond share a stamp and
+    their order among themselves is the exchange's to choose."""
+    assert sorted(t.order_id or "" for t in trades) == sorted(placed)
+    stamps = [t.timestamp or 0 for t in trades]
+    assert stamps == sorted(stamps)
+    by_order = {t.order_id: t.timestamp or 0 for t in trades}
+    in_placing_order = [by_order[order_id] for order_id in placed]
+    assert in_placing_order == sorted(in_placing_order)
 
 
 @pytest.mark.asyncio
