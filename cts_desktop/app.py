@@ -12,10 +12,14 @@ import logging
 import os
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from cts_desktop.services import AppOptions, Services
 from cts_desktop.startup import StartupError, open_services
 from cts_desktop.system.lifetime import Lifetime
+
+if TYPE_CHECKING:
+    from cts_desktop.application.control_api import ControlServer
 
 log = logging.getLogger("cts.ui")
 
@@ -48,7 +52,8 @@ def create_qapp() -> object:
 
     from cts_desktop import APP_NAME
     from cts_desktop.ui.icons import app_icon
-    from cts_desktop.ui.theme import apply_theme, follow_os
+    from cts_desktop.ui.theme import apply_theme, follow_os, theme_choice
+    from cts_desktop.ui.wheel_guard import install_wheel_guard
 
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
@@ -63,7 +68,8 @@ def create_qapp() -> object:
     # more switches.
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     app.setWindowIcon(app_icon())
-    apply_theme(app)
+    install_wheel_guard(app)  # the wheel scrolls pages, never an unfocused value (ui/wheel_guard.py)
+    apply_theme(app, theme_choice())  # View › Theme, remembered
     if not app.property("ctsFollowsOs"):
         app.setProperty("ctsFollowsOs", True)
         follow_os(app)  # dark/light follows the OS while the app runs
@@ -89,6 +95,7 @@ class GuiApp:
         self.window = MainWindow(self.app, self.quit_event.set, self.security)
         self.security.parent = self.window
         self.crash = CrashReporter(self.window, services.redactor.redact)
+        self.control: ControlServer | None = None
 
     def show(self) -> None:
         self.window.show()
@@ -100,6 +107,18 @@ class GuiApp:
 
         # connections, Replay and the coordinator (ccxt/numba imports in a worker thread) once the window is up
         spawn(self.app.load_trading(), "trading services")
+        if self.services.options.control.enabled:
+            spawn(self._start_control(), "control API")
+
+    async def _start_control(self) -> None:
+        """The local control API (``cts-desktop ctl``); a token made now is printed once on the terminal only."""
+        from cts_desktop.application.control_api import open_control_api
+        from cts_desktop.application.remote import RemotePart
+
+        def show(token: str) -> None:
+            print(f"cts-desktop: control API token (shown once, kept in the secret store): {token}", flush=True)
+
+        self.control = await open_control_api(self.services, RemotePart(self.services, self.app.dashboard), show)
 
     async def wait_for_quit(self) -> None:
         await self.quit_event.wait()
@@ -111,6 +130,8 @@ class GuiApp:
         self.window.bridge.close()
         stop_spawning()
         await wait_all()
+        if self.control is not None:
+            await self.control.stop()
         await self.services.stop_monitoring()  # no alert round or cleanup left running when the loop closes
         await self.services.stop_trading()  # engines stop; exchange positions keep their exchange-side TP/SL
         await self.services.bus.drain()

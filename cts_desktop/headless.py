@@ -8,7 +8,10 @@ import signal
 import sys
 from typing import TYPE_CHECKING
 
+from cts_desktop.application.application import Application
 from cts_desktop.application.background import BackgroundRuntime
+from cts_desktop.application.control_api import open_control_api
+from cts_desktop.application.remote import RemotePart
 from cts_desktop.events.app import DatabaseDamaged
 from cts_desktop.services import AppOptions, Services
 from cts_desktop.startup import StartupError, open_services
@@ -20,6 +23,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("cts.system.headless")
 
 EXIT_DATABASE_DAMAGED = 3  # the database was found damaged while running: engines stopped, nothing more written
+
+
+def show_token(token: str) -> None:
+    """The control API's token, made now: printed once on the terminal (never logged; kept in the secret store)."""
+    print(f"cts-desktop headless: control API token (shown once, kept in the secret store): {token}", flush=True)
 
 
 async def serve(services: Services, stop: asyncio.Event, exit_after: float | None = None,
@@ -41,6 +49,9 @@ async def serve(services: Services, stop: asyncio.Event, exit_after: float | Non
     await runtime.start(trading)
     status = services.trading.coordinator.status()
     log.info("trading: %s with %d engine(s)", status.state.value, len(status.engines))
+    control = await open_control_api(services, RemotePart(services, Application(services).dashboard), show_token)
+    if control is not None:
+        print(f"cts-desktop headless: control API on {control.url}", flush=True)
     log.info("headless mode running (pid %d); send SIGTERM or press Ctrl+C to stop", __import__("os").getpid())
     print("cts-desktop headless: ready", flush=True)
     try:
@@ -51,6 +62,8 @@ async def serve(services: Services, stop: asyncio.Event, exit_after: float | Non
     except TimeoutError:
         pass
     log.info("headless mode stopping")
+    if control is not None:
+        await control.stop()
     await runtime.stop()  # a stop to quit is no intent: trading resumes at the next start
     await services.stop_monitoring()
     await services.stop_trading()

@@ -6,6 +6,7 @@ reaches them only through the application layer (``application/``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -19,15 +20,18 @@ from cts_desktop.events.app import DatabaseHealthChanged, SettingsChanged
 from cts_desktop.events.bus import EventBus
 from cts_desktop.monitoring.alert_monitor import AlertMonitor
 from cts_desktop.monitoring.logging_setup import LoggingHandles, configure_logging, set_level
+from cts_desktop.monitoring.notifier import Notifier
 from cts_desktop.monitoring.redaction import RedactingFilter, SecretRedactor
 from cts_desktop.paths import AppPaths, resolve_paths
 from cts_desktop.storage.backups import backup_before_upgrade, backup_folder
-from cts_desktop.storage.db import Database, DatabaseError, normalise_url, sqlite_url
+from cts_desktop.storage.db import Database, DatabaseError, normalise_url, public_url_safe, sqlite_url
 from cts_desktop.storage.retention import RetentionCleaner
 from cts_desktop.storage.safety import DatabaseSafety, ensure_undamaged
 from cts_desktop.storage.secrets import SecretRef, SecretStore, SecretStoreError
 from cts_desktop.storage.settings_store import SettingsStore
+from cts_desktop.storage.size_watch import SizeWatch
 from cts_desktop.storage.writer import BatchedWriter
+from cts_desktop.system.private_files import private_umask, tighten
 
 if TYPE_CHECKING:
     from cts_desktop.trading import Trading
@@ -35,7 +39,20 @@ if TYPE_CHECKING:
 log = logging.getLogger("cts.system")
 
 DATABASE_CHOICE_FILE = "database.json"
+DB_PASSWORD_ENV = "CTS_DB_PASSWORD"  # the PostgreSQL password without showing it on the command line
 SECRETS_CHOICE_FILE = "secrets.json"
+
+
+@dataclass(frozen=True, slots=True)
+class ControlOptions:
+    """The local control API (``application/control_api.py``): off unless the command line turns it on."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 0  # 0: a free port (written to <data>/control.json)
+    unix_socket: Path | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
 
 
 @dataclass(slots=True)
@@ -49,6 +66,8 @@ class AppOptions:
     secrets_passphrase: str | None = field(default=None, repr=False)
     replay_speed: float = 1.0
     alert_interval_s: float | None = None  # None: the monitoring.global_health_interval_s setting
+    control: ControlOptions = field(default_factory=ControlOptions)
+    db_password: str | None = field(default=None, repr=False)  # asked on the terminal (--ask-db-password)
 
 
 def database_choice(paths: AppPaths, cli_url: str | None) -> str | None:
@@ -95,10 +114,11 @@ def save_secrets_file_choice(paths: AppPaths, path: Path | None) -> None:
     os.replace(tmp, target)
 
 
-def open_database(url: str | None, paths: AppPaths, secrets: SecretStore) -> Database:
+def open_database(url: str | None, paths: AppPaths, secrets: SecretStore, given: str | None = None) -> Database:
     """SQLite in the data folder, or PostgreSQL with its password from the keyring.
 
-    A password typed into the URL is moved to the keyring and removed from the URL before anything else sees it.
+    A password typed into the URL, or ``given`` (CTS_DB_PASSWORD, or asked on the terminal), is moved to the keyring
+    and removed from the URL before anything else sees it.
     """
     if not url:
         return Database(sqlite_url(paths.sqlite_file))
@@ -110,6 +130,10 @@ def open_database(url: str | None, paths: AppPaths, secrets: SecretStore) -> Dat
     ref = SecretRef.database(bare.render_as_string(hide_password=False))
     if password:
         secrets.set(ref, str(password))
+    elif given:
+        password = given
+        with contextlib.suppress(SecretStoreError):  # kept for the next start where a keyring exists
+            secrets.set(ref, given)
     else:
         password = secrets.get(ref)
     return Database(bare, password=str(password) if password else None)
@@ -120,6 +144,7 @@ class Services:
 
     def __init__(self, options: AppOptions) -> None:
         self.options = options
+        private_umask()  # the database, logs, backups and exports are for this user only (POSIX)
         self.paths = resolve_paths(options.data_dir).ensure()
         self.redactor = SecretRedactor()
         self.redaction = RedactingFilter(self.redactor)
@@ -127,6 +152,7 @@ class Services:
             self.paths.log_file, options.log_level or "INFO", console=options.console_log, filters=[self.redaction]
         )
         log.info("CTS Desktop %s starting; data folder %s", __version__, self.paths.data)
+        tighten((self.paths.data, self.paths.config, self.paths.logs, self.paths.cache))  # an older install
         self.secrets_file = options.secrets_file or secrets_file_choice(self.paths)
         self._secrets_file_open = False
         if self.secrets_file is None:
@@ -144,7 +170,13 @@ class Services:
                         self.secrets_file)
         if not self.secrets.status().usable and self.secrets_file is None:
             log.warning("secrets: %s", self.secrets.status().message)
-        self.db = open_database(database_choice(self.paths, options.db_url), self.paths, self.secrets)
+        if options.db_url and normalise_url(options.db_url).password:
+            log.warning("database: the password given in --db-url was readable by every local user in the process's "
+                        "command line (/proc/<pid>/cmdline, ps) for as long as it ran. It is moved to the keyring "
+                        "now; from now on give the URL without it, or pass it in CTS_DB_PASSWORD (or "
+                        "--ask-db-password), which never show it")
+        self.db = open_database(database_choice(self.paths, options.db_url), self.paths, self.secrets,
+                                options.db_password or os.environ.get(DB_PASSWORD_ENV) or None)
         ensure_undamaged(self.db, backup_folder(self.paths.data), options.data_dir)
         self.revision = self.db.migrate(partial(backup_before_upgrade, folder=backup_folder(self.paths.data)))
         log.info("database %s at revision %s", self.db.display_url, self.revision)
@@ -158,10 +190,13 @@ class Services:
         self.alert_monitor = AlertMonitor(self.db, self.writer, self.settings.values, self.bus,
                                           interval_s=options.alert_interval_s)
         self.retention = RetentionCleaner(self.db, self.settings.values)
+        self.size_watch = SizeWatch(self.db, self.writer, self.settings.values)
+        self.notifier = Notifier(self.bus, self.settings.values, self.secrets, self.db, on_secret=self.redactor.add)
         self.safety = DatabaseSafety(self.db, self.paths.data, self.settings.values, self.bus,
                                      data_dir=options.data_dir, halt=self._halt_for_the_database,
                                      close_writers=self._close_writers)
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._notifier_start: asyncio.Task[None] | None = None
         self.bus.subscribe(SettingsChanged, self._on_settings_changed)
         self.writer.on_health_change(self._on_writer_health)
         self.started = False
@@ -198,7 +233,9 @@ class Services:
         if loop is not None:
             self.alert_monitor.start(loop)
             self.retention.start(loop)
+            self.size_watch.start(loop)
             self.safety.start(loop)
+            self._notifier_start = loop.create_task(self.notifier.start(), name="notifications start")
         self.started = True
         log.info("services started")
 
@@ -207,14 +244,25 @@ class Services:
         :meth:`close` also stops them)."""
         await self.alert_monitor.aclose()
         await self.retention.aclose()
+        await self.size_watch.aclose()
         await self.safety.aclose()
+        if self._notifier_start is not None:
+            with contextlib.suppress(Exception):
+                await self._notifier_start
+            self._notifier_start = None
+        await self.notifier.aclose()
 
     def close(self) -> None:
         if self.started:
             log.info("services stopping")
         self.alert_monitor.stop()
         self.retention.stop()
+        self.size_watch.stop()
         self.safety.stop()
+        if self._notifier_start is not None and not self._notifier_start.done():
+            with contextlib.suppress(RuntimeError):
+                self._notifier_start.cancel()
+        self.notifier.stop()
         self.logging.detach_database()
         if self.started:
             self.writer.stop()
@@ -261,9 +309,27 @@ class Services:
         for key, _old, new in event.changes:
             if key == "system.log_level" and self.options.log_level is None:
                 set_level(str(new))
+            elif key == DATABASE_URL_SETTING:
+                self._follow_database_setting()
+
+    def _follow_database_setting(self) -> None:
+        """The Database URL setting changed (the database panel, or an imported settings file): the next start
+        opens that database — the choice the app reads before it can open any database follows the setting."""
+        url = str(self.settings.get(DATABASE_URL_SETTING) or "").strip()
+        if url == (database_choice(self.paths, None) or ""):
+            return
+        try:
+            save_database_choice(self.paths, url or None)
+        except ValueError as error:
+            log.error("the Database URL setting was not applied: %s", error)
+            return
+        log.warning("the next start opens %s", public_url_safe(url) if url else "the embedded SQLite database")
 
     def _on_writer_health(self, healthy: bool, message: str | None) -> None:
         self.bus.publish_threadsafe(DatabaseHealthChanged(healthy=healthy, message=message))
+
+
+DATABASE_URL_SETTING = "system.database_url"
 
 
 def database_file(paths: AppPaths, db_url: str | None) -> Path | None:
@@ -294,5 +360,5 @@ def restore_from_command_line(backup: Path, data_dir: Path | None, db_url: str |
     return 0, f"{result.describe()} Start CTS Desktop again to use it."
 
 
-__all__ = ["AppOptions", "DatabaseError", "Services", "open_database", "restore_from_command_line",
+__all__ = ["AppOptions", "ControlOptions", "DatabaseError", "Services", "open_database", "restore_from_command_line",
            "save_database_choice"]

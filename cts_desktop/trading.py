@@ -17,6 +17,7 @@ import os
 from cts_desktop.engine.coordinator import GlobalTradeEngineCoordinator
 from cts_desktop.engine.deps import EngineDeps
 from cts_desktop.engine.lease import LeaseKeeper
+from cts_desktop.engine.start_gate import StartGate
 from cts_desktop.events.app import ConnectionsChanged
 from cts_desktop.events.bus import EventBus
 from cts_desktop.exchanges.adapter import ExchangeAdapter
@@ -25,6 +26,7 @@ from cts_desktop.exchanges.connections import REPLAY_CONNECTION_ID, ConnectionCo
 from cts_desktop.exchanges.models import Credentials
 from cts_desktop.exchanges.replay_connection import ReplayOptions, ReplayRuntime
 from cts_desktop.storage.connections_store import KeyringConnectionSecrets, SqlConnectionStore
+from cts_desktop.storage.live_lock import LiveLock
 from cts_desktop.storage.secrets import SecretStore
 
 log = logging.getLogger("cts.engine.trading")
@@ -48,11 +50,14 @@ class _SessionSecrets:
 
 class PublishingConnectionStore:
     """The SQL connection store that tells the app about every change: a :class:`ConnectionsChanged` event (key =
-    connection id) after each save or delete, whichever tab, dialog or engine made it."""
+    connection id) after each save or delete, whichever tab, dialog or engine made it. A save with live trading off
+    (the switch, an emergency stop, a failed test, new keys, disabling) also deletes the connection's live-trading
+    grant, so setting the flag again in the database cannot bring it back."""
 
-    def __init__(self, inner: SqlConnectionStore, bus: EventBus) -> None:
+    def __init__(self, inner: SqlConnectionStore, bus: EventBus, lock: LiveLock | None = None) -> None:
         self.inner = inner
         self.bus = bus
+        self.lock = lock
 
     def get(self, connection_id: str) -> ConnectionConfig | None:
         return self.inner.get(connection_id)
@@ -62,6 +67,8 @@ class PublishingConnectionStore:
 
     def save(self, config: ConnectionConfig) -> None:
         self.inner.save(config)
+        if self.lock is not None and not config.is_live_trade:
+            self.lock.revoke(config.id)
         self.bus.publish(ConnectionsChanged(key=config.id))
 
     def delete(self, connection_id: str) -> None:
@@ -72,7 +79,8 @@ class PublishingConnectionStore:
 class Trading:
     def __init__(self, deps: EngineDeps, secrets: SecretStore, replay_speed: float = 1.0) -> None:
         db = deps.db
-        self.store = PublishingConnectionStore(SqlConnectionStore(db), deps.bus)
+        self.live_lock = LiveLock(secrets)
+        self.store = PublishingConnectionStore(SqlConnectionStore(db), deps.bus, self.live_lock)
         self.secrets = KeyringConnectionSecrets(secrets)
         self.connections = ConnectionService(self.store, self.secrets)
         usable = secrets.status().usable
@@ -85,7 +93,9 @@ class Trading:
                 log.info("created the predefined connection %s (disabled until keys are entered and tested)",
                          config.name)
         self.replay.ensure_connection(self.store)
-        self.coordinator = GlobalTradeEngineCoordinator(deps, self.connections, self.adapter_for, LeaseKeeper(db))
+        self.gate = StartGate(self.connections, self.live_lock)
+        self.coordinator = GlobalTradeEngineCoordinator(deps, self.connections, self.adapter_for, LeaseKeeper(db),
+                                                        gate=self.gate)
 
     async def adapter_for(self, config: ConnectionConfig) -> ExchangeAdapter:
         if config.id == REPLAY_CONNECTION_ID or config.is_replay:

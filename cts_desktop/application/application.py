@@ -15,6 +15,9 @@ from cts_desktop.application.connection_keys import KeyPresence
 from cts_desktop.application.connection_switches import ConnectionSwitches
 from cts_desktop.application.connections import ConnectionsPart
 from cts_desktop.application.dashboard import DashboardPart
+from cts_desktop.application.decisions import DecisionsPart
+from cts_desktop.application.journal import JournalPart
+from cts_desktop.application.manual import ManualPart
 from cts_desktop.application.monitoring import MonitoringPart
 from cts_desktop.application.overview import OverviewPart
 from cts_desktop.application.security import SecurityPart
@@ -24,6 +27,7 @@ from cts_desktop.services import Services
 
 if TYPE_CHECKING:
     from cts_desktop.application.background import DesktopBackground
+    from cts_desktop.application.sets import SetsPart
     from cts_desktop.application.strategies import StrategiesPart
     from cts_desktop.system.lifetime import Lifetime
     from cts_desktop.trading import Trading
@@ -31,20 +35,26 @@ if TYPE_CHECKING:
 
 class Application:
     """The parts: ``overview`` (window, tray), ``dashboard``, ``connections``, ``settings`` (with ``database``),
-    ``strategies``, ``monitoring`` and ``security``; ``bus`` is the event bus the UI's bridge listens to."""
+    ``strategies``, ``monitoring``, ``security``, ``sets``, ``journal`` (with the equity curves), ``manual`` (close
+    or cancel by hand) and ``decisions`` (why the engines trade or not); ``bus`` is the event bus the UI's bridge
+    listens to."""
 
     def __init__(self, services: Services) -> None:
         self._services = services
         self.bus: EventBus = services.bus
         self.trading = TradingAccess(services)
-        switches = ConnectionSwitches(services.db, self.trading, KeyPresence(services.secrets))
+        switches = ConnectionSwitches(services.db, self.trading, KeyPresence(services.secrets), services.bus)
         self.overview = OverviewPart(services, self.trading)
         self.dashboard = DashboardPart(services, self.trading, switches, self.overview)
         self.connections = ConnectionsPart(services, self.trading, switches)
         self.settings = SettingsPart(services)
         self.monitoring = MonitoringPart(services)
         self.security = SecurityPart(services)
+        self.journal = JournalPart(services)
+        self.manual = ManualPart(self.trading)
+        self.decisions = DecisionsPart(self.trading)
         self._strategies: StrategiesPart | None = None
+        self._sets: SetsPart | None = None
 
     @property
     def strategies(self) -> StrategiesPart:
@@ -55,6 +65,15 @@ class Application:
             services = self._services
             self._strategies = StrategiesPart(services.db, services.settings, self.trading)
         return self._strategies
+
+    @property
+    def sets(self) -> SetsPart:
+        """Built on first use: the set statistics import numba."""
+        if self._sets is None:
+            from cts_desktop.application.sets import SetsPart
+
+            self._sets = SetsPart(self.trading)
+        return self._sets
 
     def background(self, lifetime: Lifetime | None) -> DesktopBackground:
         """The window's background life over these services (resume, wake-ups, start at login)."""

@@ -52,9 +52,13 @@ def connection_facts(trading: Trading) -> list[ConnectionFacts]:
     facts = []
     for c in trading.connections.list():
         replay = c.is_replay or c.id == REPLAY_CONNECTION_ID  # the simulator: no money, no keys, no test needed
+        # live and tested as the secret store tells (the engine's start gate), not as the database says
+        decision = trading.gate.decide(c) if c.is_enabled and c.is_active else None
+        tested = decision.start if decision is not None else bool(c.last_test and c.last_test.passed)
         facts.append(ConnectionFacts(
-            id=c.id, name=c.name, enabled=c.is_enabled, active=c.is_active, live=c.is_live_trade, replay=replay,
-            test_passed=replay or bool(c.last_test and c.last_test.passed),
+            id=c.id, name=c.name, enabled=c.is_enabled, active=c.is_active,
+            live=decision.live if decision is not None else c.is_live_trade, replay=replay,
+            test_passed=replay or tested,
             keys_readable=replay or (c.is_enabled and trading.connections.credentials(c.id) is not None),
         ))
     return facts

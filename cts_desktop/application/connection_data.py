@@ -30,7 +30,6 @@ OPEN_STATUSES = ("opening", "open", "closing")
 
 # Per-connection ranges (DOMAIN Part 2 §9.7) and rate-limit bounds (§8.4 tables, with head-room).
 VOLUME_FACTOR = (0.1, 10.0, 0.1)
-SYMBOL_COUNT = (5, 50, 5)
 PF_MIN = (0.1, 2.0, 0.1)
 DRAWDOWN_HOURS = (1.0, 72.0, 1.0)
 RATE_PER_SECOND = (0.1, 100.0)
@@ -209,21 +208,15 @@ def validate_edit(edit: ConnectionEdit) -> list[str]:
     for label, value in factors:
         if not _on_grid(value, *VOLUME_FACTOR):
             problems.append(f"{label} must be 0.1–10 in steps of 0.1 (got {value:g}).")
-    if not _on_grid(s.symbol_count, *SYMBOL_COUNT):
-        problems.append(f"Symbol count must be 5–50 in steps of 5 (got {s.symbol_count}).")
-    for name in ("live_pf_min_base", "live_pf_min_main", "live_pf_min_real",
-                 "preset_pf_min_base", "preset_pf_min_main", "preset_pf_min_real"):
-        value = float(getattr(s, name))
+    for name in ("live_pf_min_main", "live_pf_min_real"):
+        raw = getattr(s, name)
+        if raw is None:  # follows Settings › Strategy
+            continue
+        value = float(raw)
         if not _on_grid(value, *PF_MIN):
             problems.append(f"{name.replace('_', ' ').capitalize()} must be 0.1–2.0 in steps of 0.1 (got {value:g}).")
-    if not _on_grid(s.max_drawdown_hours, *DRAWDOWN_HOURS):
+    if s.max_drawdown_hours is not None and not _on_grid(s.max_drawdown_hours, *DRAWDOWN_HOURS):
         problems.append(f"Max drawdown time must be 1–72 h in whole hours (got {s.max_drawdown_hours:g}).")
-    for only, base, label in (("trailing_only", "trailing", "Trailing"), ("block_only", "block", "Block"),
-                              ("dca_only", "dca", "DCA")):
-        if getattr(s, only) and not getattr(s, base):
-            problems.append(f"'{label} only' needs {label} switched on.")
-    if sum(bool(getattr(s, n)) for n in ("trailing_only", "block_only", "dca_only")) > 1:
-        problems.append("Only one of 'trailing only', 'block only' and 'DCA only' can be on.")
     rate = s.rate_limit
     if rate is not None:
         if not RATE_PER_SECOND[0] <= rate.per_second <= RATE_PER_SECOND[1]:

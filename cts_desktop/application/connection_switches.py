@@ -1,6 +1,6 @@
 """Connection switches that reach running engines, shared by the Connections tab and the Dashboard's connection
-cards: the connection test (worker thread, live trace), enable, active, live trade (typed confirmation), volume
-factor and delete (refused while live positions are open)."""
+cards: the connection test (worker thread, live trace), enable, active, live trade and Preset trade (typed
+confirmation), volume factor and delete (refused while live positions are open)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -16,10 +17,17 @@ from cts_desktop.application.common import TradingAccess, in_thread
 from cts_desktop.application.connection_keys import KeyPresence
 from cts_desktop.application.connection_trace import TracingConnectionService
 from cts_desktop.application.dashboard_data import OPEN_STATUSES
+from cts_desktop.engine.start_gate import routes_to_simulator
+from cts_desktop.events.app import ConnectionEdited
+from cts_desktop.events.bus import EventBus
 from cts_desktop.exchanges.connection_test import ConnectionTestResult
-from cts_desktop.exchanges.connections import ConnectionRuleError
+from cts_desktop.exchanges.connections import ConnectionConfig, ConnectionRuleError
 from cts_desktop.storage.db import Database
 from cts_desktop.storage.models import RealPosition
+from cts_desktop.storage.secrets import SecretStoreError
+
+if TYPE_CHECKING:
+    from cts_desktop.trading import Trading
 
 log = logging.getLogger("cts.ui.connections")
 dashboard_log = logging.getLogger("cts.ui.dashboard")
@@ -36,9 +44,30 @@ def live_positions(session: Session) -> dict[str, int]:
     return {str(cid): int(n) for cid, n in rows}
 
 
+def grant_live(trading: Trading, config: ConnectionConfig, by: str) -> None:
+    """After the flag is stored on: sign the grant (the offline Replay connection needs none, it moves no money).
+    Without a test passed with the current keys, or when the grant cannot be written, the flag goes off again."""
+    if routes_to_simulator(config):
+        return
+    service = trading.connections
+    try:
+        credentials = service.credentials(config.id)
+        if credentials is None or not service.tested_with_current_keys(config):
+            raise ConnectionRuleError(f"Live trading stays off: no connection test of {config.name} passed with its "
+                                      "current API keys. Run the connection test first.")
+        trading.live_lock.grant(config.id, credentials, by)
+    except (ConnectionRuleError, SecretStoreError) as error:
+        service.update(replace(service.get(config.id), is_live_trade=False))
+        if isinstance(error, ConnectionRuleError):
+            raise
+        raise ConnectionRuleError(f"Live trading stays off: the confirmation could not be stored ({error}).") \
+            from error
+
+
 class ConnectionSwitches:
-    def __init__(self, db: Database, trading: TradingAccess, keys: KeyPresence) -> None:
+    def __init__(self, db: Database, trading: TradingAccess, keys: KeyPresence, bus: EventBus) -> None:
         self.db = db
+        self.bus = bus
         self.trading = trading
         self.keys = keys
 
@@ -59,8 +88,15 @@ class ConnectionSwitches:
             if on_line is not None and not loop.is_closed():
                 loop.call_soon_threadsafe(on_line, text)
 
-        service = TracingConnectionService(trading.connections, emit)
-        result = await asyncio.to_thread(lambda: asyncio.run(service.test(connection_id, api_url=api_url)))
+        # the Replay keys live with the simulator (in this session only where no keyring can keep them)
+        service = TracingConnectionService(trading.connections, emit,
+                                           trading.replay.credentials() if config.is_replay else None)
+        try:
+            result = await asyncio.to_thread(lambda: asyncio.run(service.test(connection_id, api_url=api_url)))
+        except ConnectionRuleError as refused:
+            log.warning("connection test of %s refused: %s", config.name, refused,
+                        extra={"connection_id": connection_id})
+            raise
         log.log(logging.INFO if result.passed else logging.WARNING, "connection test of %s %s: %s", config.name,
                 "passed" if result.passed else "failed", result.message, extra={"connection_id": connection_id})
         coordinator = trading.coordinator
@@ -139,20 +175,37 @@ class ConnectionSwitches:
                            extra={"connection_id": connection_id})
 
     async def set_live_trade(self, connection_id: str, on: bool, typed_name: str = "") -> None:
-        """Switch live trading. Switching it on needs the connection's name typed exactly (DOMAIN Part 1 §12);
-        a running engine is restarted so it trades on the exchange (or on paper again)."""
+        """Switch live trading. Switching it on needs the connection's name typed exactly (DOMAIN Part 1 §12) and
+        writes the signed live-trading grant engines start live with (storage/live_lock.py); a running engine is
+        restarted so it trades on the exchange (or on paper again)."""
         trading = await self.trading.get()
         service = trading.connections
         config = await in_thread(service.get, connection_id)
         if on and typed_name.strip() != config.name:
             raise ConnectionRuleError(f"Live trading stays off: type the connection name {config.name!r} exactly "
                                       "to confirm.")
-        await in_thread(service.update, replace(config, is_live_trade=on))
+        await in_thread(service.update, replace(config, is_live_trade=on))  # off: the store drops the grant
+        if on:
+            await in_thread(grant_live, trading, config, "window")
         dashboard_log.warning("live trading %s for %s", "ON" if on else "off", config.name,
                               extra={"connection_id": connection_id})
         coordinator = trading.coordinator
         if connection_id in coordinator.engines:
             await coordinator.restart_connection(connection_id)
+
+    async def set_preset_trade(self, connection_id: str, on: bool, typed_name: str = "") -> None:
+        """Switch Preset live trading (the Preset engine's qualifying sets place real orders). Switching it on needs
+        the connection's name typed exactly, as live trade does; the running engine applies it in place."""
+        trading = await self.trading.get()
+        service = trading.connections
+        config = await in_thread(service.get, connection_id)
+        if on and typed_name.strip() != config.name:
+            raise ConnectionRuleError(f"Preset trading stays off: type the connection name {config.name!r} exactly "
+                                      "to confirm.")
+        await in_thread(service.update, replace(config, is_preset_trade=on))
+        dashboard_log.warning("preset trading %s for %s", "ON" if on else "off", config.name,
+                              extra={"connection_id": connection_id})
+        self.bus.publish(ConnectionEdited(key=connection_id))
 
     async def set_volume_factor(self, connection_id: str, factor: float) -> float:
         """The connection's live volume factor, 0.1–10 in steps of 0.1 (DOMAIN Part 2 §9.7)."""
@@ -162,4 +215,5 @@ class ConnectionSwitches:
         service = (await self.trading.get()).connections
         config = await in_thread(service.get, connection_id)
         await in_thread(service.update, replace(config, settings=replace(config.settings, live_volume_factor=value)))
+        self.bus.publish(ConnectionEdited(key=connection_id))  # the running engine sizes the next order with it
         return value

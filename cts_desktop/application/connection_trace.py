@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from cts_desktop.exchanges.adapter import ExchangeAdapter
 from cts_desktop.exchanges.connections import ConnectionConfig, ConnectionService
 from cts_desktop.exchanges.errors import RetryPolicy
+from cts_desktop.exchanges.models import Credentials
 
 Emit = Callable[[str], None]
 
@@ -37,9 +38,13 @@ def stamp() -> str:
 class TracingConnectionService(ConnectionService):
     """Same store, same keys, same rules; adapters made here report to ``emit`` (called from the test's thread)."""
 
-    def __init__(self, service: ConnectionService, emit: Emit) -> None:
+    def __init__(self, service: ConnectionService, emit: Emit, keys: Credentials | None = None) -> None:
         super().__init__(service.store, service.secrets)
         self.emit = emit
+        self.keys = keys  # given: these keys instead of the stored ones (the Replay simulator's)
+
+    def credentials(self, connection_id: str) -> Credentials | None:
+        return self.keys if self.keys is not None else super().credentials(connection_id)
 
     def make_adapter(
         self, config: ConnectionConfig, *, api_url: str | None = None, retry: RetryPolicy | None = None

@@ -26,6 +26,7 @@ from cts_desktop.application.connection_data import (
 )
 from cts_desktop.application.connection_keys import KeyPresence
 from cts_desktop.application.connection_switches import ConnectionSwitches, live_positions
+from cts_desktop.events.app import ConnectionEdited
 from cts_desktop.exchanges.capabilities import RateLimit
 from cts_desktop.exchanges.connections import PREDEFINED, ConnectionConfig, ConnectionRuleError, ConnectionSettings
 from cts_desktop.exchanges.symbols import SymbolOrder
@@ -135,7 +136,7 @@ class ConnectionsPart:
     async def save(self, connection_id: str, edit: ConnectionEdit) -> ConnectionConfig:
         """Store the editor's fields, validated first (ConnectionRuleError with every problem). Switching testnet
         on or off points the keys at another venue: the connection is disabled until a new test passes. A running
-        engine of the connection restarts to apply the change."""
+        engine of the connection applies the change in place where that is safe, else it restarts."""
         problems = validate_edit(edit)
         if problems:
             raise ConnectionRuleError("\n".join(problems))
@@ -150,27 +151,27 @@ class ConnectionsPart:
             if config.is_replay and edit.is_testnet:
                 raise ConnectionRuleError("The offline Replay connection has no testnet.")
             updated = replace(config, name=name, is_testnet=edit.is_testnet, margin_mode=edit.margin_mode,
-                              position_mode=edit.position_mode, settings=edit.settings)
+                              position_mode=edit.position_mode, api_type=edit.api_type, settings=edit.settings)
             if edit.is_testnet != config.is_testnet:
                 updated = replace(updated, is_enabled=False, is_live_trade=False, is_preset_trade=False,
                                   last_test=None)
-            service.update(updated)
-            self._set_api_type(connection_id, edit.api_type)
+            service.update(updated)  # one row write: whoever sees the new name sees the new account type too
             return updated, replace(updated, name=config.name) != config
 
         config, trading_changed = await in_thread(work)
         log.info("connection %s saved", config.name, extra={"connection_id": connection_id})
         coordinator = trading.coordinator
-        if connection_id in coordinator.engines and trading_changed:  # a new name alone needs no restart
-            if config.is_enabled and config.is_active:
-                await coordinator.restart_connection(connection_id)
+        if connection_id in coordinator.engines and trading_changed:
+            if config.is_enabled and config.is_active:  # applied in place, or that engine restarts (live_changes)
+                self.services.bus.publish(ConnectionEdited(key=connection_id))
             else:
                 await coordinator.stop_connection(connection_id)
         return config
 
-    async def set_keys(self, connection_id: str, api_key: str, secret: str, password: str = "") -> None:
+    async def set_keys(self, connection_id: str, api_key: str, secret: str, password: str = "") -> str:
         """Store the keys in the keyring (never in the DB); the connection is disabled until a new test passes.
-        A passphrase is required where the exchange needs one (ccxt requiredCredentials)."""
+        A passphrase is required where the exchange needs one (ccxt requiredCredentials). Returns where they went:
+        "the OS keyring" or "the encrypted secrets file"."""
         api_key, secret, password = api_key.strip(), secret.strip(), password.strip()
         if not api_key or not secret:
             raise ConnectionRuleError("Enter both the API key and the API secret.")
@@ -186,11 +187,14 @@ class ConnectionsPart:
         self.keys.stored(connection_id)
         if connection_id in trading.coordinator.engines:
             await trading.coordinator.stop_connection(connection_id)
-        log.info("new API keys stored in the keyring for %s; test the connection to enable it", config.name,
+        where = ("the encrypted secrets file" if self.services.secrets.backend_name().startswith("encrypted file")
+                 else "the OS keyring")
+        log.info("new API keys stored in %s for %s; test the connection to enable it", where, config.name,
                  extra={"connection_id": connection_id})
+        return where
 
     def _set_api_type(self, connection_id: str, api_type: str) -> None:
-        """The account/API type lives in the row's ``api_type`` column (ConnectionConfig does not carry it)."""
+        """A new connection's account/API type: the exchange's usual one (the row's ``api_type`` column)."""
         with self.services.db.session() as session:
             row = session.get(Connection, connection_id)
             if row is not None:

@@ -30,7 +30,7 @@ from cts_desktop.application.dashboard_data import (
 )
 from cts_desktop.application.overview import LogRow, Overview, OverviewPart, connection_rows, log_rows
 from cts_desktop.events.status import EngineStatus
-from cts_desktop.monitoring.health import LoadSampler, SystemLoad
+from cts_desktop.monitoring.health import LoadSampler, SystemLoad, shared_sampler
 from cts_desktop.services import Services
 from cts_desktop.storage.models import Candle
 
@@ -86,7 +86,7 @@ class DashboardPart:
     def system_load(self) -> SystemLoad:
         """CPU and memory of this process and of the machine (the first CPU reading is 0 by design)."""
         if self._load is None:
-            self._load = LoadSampler()
+            self._load = shared_sampler()
         return self._load.read()
 
     async def metrics(self) -> DashboardMetrics:
@@ -104,7 +104,8 @@ class DashboardPart:
             connections_total=len(connections), connections_enabled=sum(1 for c in connections if c.enabled),
             connections_active=active, live_positions=truth.positions.live, paper_positions=truth.positions.paper,
             pseudo_positions=sum(e.pseudo_open for e in engines), daily_pnl=truth.daily_pnl,
-            daily_closed=truth.daily_closed, balance_usdt=balance, balance_source=source,
+            daily_closed=truth.daily_closed, daily_by_kind=truth.daily_by_kind, balance_usdt=balance,
+            balance_source=source,
             sets_by_status=truth.sets_by_status, indications_by_type=truth.indications_by_type,
             app_cpu_pct=load.app_cpu_pct, app_memory_mb=load.app_memory_mb, machine_cpu_pct=load.machine_cpu_pct,
             machine_memory_pct=load.machine_memory_pct, database_bytes=size, database_kind=services.db.dialect,

@@ -7,7 +7,7 @@ writes, the engine's own status snapshot, psutil, or the database's size.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -17,7 +17,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cts_desktop.events.status import EngineStatus, TradeEngineStatus
-from cts_desktop.storage.models import BalanceSnapshot, ConfigSet, Fill, Order, RealPosition
+from cts_desktop.storage.models import BalanceSnapshot, ConfigSet, ExchangePosition, Fill, Order, RealPosition
+from cts_desktop.storage.types import to_decimal
 
 if TYPE_CHECKING:
     from cts_desktop.domain.book import SetBook
@@ -40,6 +41,7 @@ class DbTruth:
     positions: PositionCounts
     daily_pnl: Decimal
     daily_closed: int
+    daily_by_kind: dict[str, tuple[Decimal, int]]  # "paper" / "live" → (net, closed) of the last 24 h
     sets_by_status: dict[str, int]
     indications_by_type: dict[str, int]  # distinct (type, params, direction) variants per indication type
     last_balances: dict[str, float]  # connection id → newest balance snapshot (USDT)
@@ -65,10 +67,15 @@ class DashboardMetrics:
     machine_memory_pct: float
     database_bytes: int
     database_kind: str
+    daily_by_kind: dict[str, tuple[Decimal, int]] = field(default_factory=dict)  # paper / live apart
 
     @property
     def indication_variants(self) -> int:
         return sum(self.indications_by_type.values())
+
+    def daily(self, kind: str) -> tuple[Decimal, int]:
+        """(net, closed) of the last 24 h of ``kind`` (paper | live)."""
+        return self.daily_by_kind.get(kind, (Decimal(0), 0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +95,10 @@ class PositionRow:
     opened_ms: int
     closed_ms: int | None
     close_reason: str | None
+    mark_price: float | None = None  # the exchange's, at the last sync
+    unrealized_pnl: float | None = None  # (mark − entry) × open quantity, signed by side
+    liquidation_price: float | None = None  # the exchange position's
+    open_s: float | None = None  # how long it has been open (at the read)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,9 +189,14 @@ def read_db_truth(session: Session, now: datetime) -> DbTruth:
         select(RealPosition.paper, func.count()).where(RealPosition.status.in_(OPEN_STATUSES))
         .group_by(RealPosition.paper)).all())
     closed = session.execute(
-        select(RealPosition.realized_pnl, RealPosition.fees, RealPosition.funding).where(
+        select(RealPosition.realized_pnl, RealPosition.fees, RealPosition.funding, RealPosition.paper).where(
             RealPosition.status == "closed", RealPosition.closed_at >= now - timedelta(hours=24))).all()
     pnl = sum(((r[0] or Decimal(0)) - (r[1] or Decimal(0)) + (r[2] or Decimal(0)) for r in closed), Decimal(0))
+    by_kind: dict[str, tuple[Decimal, int]] = {}
+    for r in closed:
+        kind = "paper" if r[3] else "live"
+        net, count = by_kind.get(kind, (Decimal(0), 0))
+        by_kind[kind] = (net + (r[0] or Decimal(0)) - (r[1] or Decimal(0)) + (r[2] or Decimal(0)), count + 1)
     statuses = dict(session.execute(select(ConfigSet.status, func.count()).group_by(ConfigSet.status)).all())
     distinct = select(ConfigSet.indication_type, ConfigSet.params, ConfigSet.direction, ConfigSet.symbol,
                       ConfigSet.connection_id).distinct().subquery()
@@ -192,7 +208,7 @@ def read_db_truth(session: Session, now: datetime) -> DbTruth:
         newest, BalanceSnapshot.id == newest.c.id)).all()
     return DbTruth(
         positions=PositionCounts(live=int(counts.get(False, 0)), paper=int(counts.get(True, 0))),
-        daily_pnl=pnl, daily_closed=len(closed),
+        daily_pnl=pnl, daily_closed=len(closed), daily_by_kind=by_kind,
         sets_by_status={str(k): int(v) for k, v in statuses.items()},
         indications_by_type={str(k): int(v) for k, v in variants},
         last_balances={str(c): float(t) for c, t in balances},
@@ -212,9 +228,27 @@ def engine_balance(status: EngineStatus | None, truth: DbTruth) -> tuple[float |
 
 
 def open_positions(session: Session, limit: int) -> list[PositionRow]:
+    """Open Real positions with the exchange's mark and liquidation price of their side, the unrealised PnL at
+    that mark and the time open."""
     rows = session.execute(select(RealPosition).where(RealPosition.status.in_(OPEN_STATUSES))
-                           .order_by(RealPosition.id.desc()).limit(limit)).scalars()
-    return [_position_row(p) for p in rows]
+                           .order_by(RealPosition.id.desc()).limit(limit)).scalars().all()
+    sides = {(e.connection_id, e.symbol, e.side): e for e in session.execute(
+        select(ExchangePosition).where(ExchangePosition.status == "open")).scalars()}
+    now = datetime.now(UTC)
+    out = []
+    for p in rows:
+        row = _position_row(p)
+        side = sides.get((p.connection_id, p.symbol, p.side))
+        mark = _f(side.mark_price) if side is not None else None
+        unrealised = None
+        if mark is not None and p.entry_price is not None:
+            sign = 1 if p.side == "long" else -1
+            unrealised = float((to_decimal(mark) - p.entry_price) * (p.open_quantity or Decimal(0)) * sign)
+        opened = p.opened_at if p.opened_at.tzinfo is not None else p.opened_at.replace(tzinfo=UTC)
+        out.append(replace(row, mark_price=mark, unrealized_pnl=unrealised,
+                           liquidation_price=_f(side.liquidation_price) if side is not None else None,
+                           open_s=(now - opened).total_seconds()))
+    return out
 
 
 def positions_for_chart(session: Session, connection_id: str, symbol: str, since: datetime) -> list[PositionRow]:
@@ -340,6 +374,7 @@ class ConnectionCard:
     volume_factor: float
     open_positions: int
     engine: TradeEngineStatus | None
+    preset_trade: bool = False
 
     @property
     def status(self) -> str:
@@ -373,5 +408,6 @@ def connection_card(config: ConnectionConfig, engine: TradeEngineStatus | None, 
     return ConnectionCard(
         id=config.id, name=config.name, exchange=config.exchange_id, is_replay=bool(config.is_replay),
         enabled=bool(config.is_enabled), active=bool(config.is_active), live_trade=bool(config.is_live_trade),
+        preset_trade=bool(config.is_preset_trade),
         volume_factor=float(config.settings.live_volume_factor), open_positions=open_positions, engine=engine,
     )

@@ -25,6 +25,16 @@ class DatabasePart:
         start (None = the embedded SQLite file)."""
         return self.services.db.dialect, self.services.db.display_url, database_choice(self.services.paths, None)
 
+    async def size_cap(self, cap_bytes: int | None = None) -> str:
+        """Measure the database against its size cap now and clean up if it is over (System › Database › Overall
+        database size; ``cap_bytes`` overrides it); the outcome as one line for the Database page."""
+        return (await self.services.size_watch.run_once(cap_bytes)).text()
+
+    def last_size_cap(self) -> str | None:
+        """The last size-cap round's outcome (None before the first round)."""
+        report = self.services.size_watch.last_report
+        return None if report is None else report.text()
+
     def default_sqlite_path(self) -> str:
         return str(self.services.paths.sqlite_file)
 

@@ -77,7 +77,7 @@ class MonitoringPart:
         connections."""
         services = self.services
         if self._load is None:
-            self._load = health.LoadSampler()
+            self._load = health.shared_sampler()
         sampler = self._load
 
         def work() -> list[ServiceHealth]:

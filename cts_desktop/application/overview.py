@@ -121,6 +121,13 @@ class OverviewPart:
         """The running coordinator's own state (the stored row lags behind); None before the engine was built."""
         return self.trading.status()
 
+    async def live_engines(self) -> list[str]:
+        """Names of the connections whose engine runs now with live trade on (closing the window asks first)."""
+        running = self.trading.engine_statuses()
+        if not running:
+            return []
+        return [c.name for c in await self.trading.connection_configs() if c.id in running and c.is_live_trade]
+
     async def open_position_count(self) -> int:
         """Real positions opening, open or closing (the tray asks before quitting)."""
         return await self.services.db.run(lambda session: int(session.execute(

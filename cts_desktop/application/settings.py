@@ -7,6 +7,7 @@ import logging
 
 from cts_desktop.application.common import in_thread, write_text
 from cts_desktop.application.database import DatabasePart
+from cts_desktop.application.notifications import NotificationsPart
 from cts_desktop.services import Services
 from cts_desktop.storage.results import HistoryLimits, results_over_length, trim_all_sets
 from cts_desktop.storage.settings_store import SettingsImportError
@@ -20,6 +21,7 @@ class SettingsPart:
     def __init__(self, services: Services) -> None:
         self.services = services
         self.database = DatabasePart(services)
+        self.notifications = NotificationsPart(services)
 
     def values(self) -> dict[str, object]:
         return self.services.settings.values()
@@ -69,6 +71,10 @@ class SettingsPart:
         """The values an import would apply, validated as a whole (SettingsImportError when it would be refused),
         without writing anything — so the UI can ask for the confirmations the changes need first."""
         return self.services.settings.validate_import(text)
+
+    def ignored_in_import(self, text: str) -> list[str]:
+        """The removed settings an export document still carries (issue 16): imported without them."""
+        return self.services.settings.ignored_in(text)
 
     async def import_document(self, text: str) -> tuple[int, int]:
         """Import an export document (validated as a whole first); returns (settings changed, results trimmed)."""

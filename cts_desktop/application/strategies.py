@@ -100,9 +100,8 @@ class StrategiesPart:
                     log.warning("history %s %s: the exchange has no candles for %s", symbol, req.timeframe,
                                 report.gap_text())
                 reports.append(report)
-        finally:
-            if not config.is_replay:
-                await adapter.close()
+        finally:  # a fresh adapter every time, the Replay one too: left open, its aiohttp session leaked
+            await adapter.close()
         return reports
 
     async def candles(self, req: CandleRequest) -> tuple[dict[str, Bars], list[str]]:

@@ -18,7 +18,6 @@ from cts_desktop.domain.settings_schema.matrix import (
     indication_variant_counts,
     matrix_axes,
     matrix_set_count,
-    preset_set_count,
 )
 from cts_desktop.domain.settings_schema.model import (
     SettingDef,
@@ -51,7 +50,6 @@ __all__ = [
     "matrix_axes",
     "matrix_set_count",
     "parse_list_text",
-    "preset_set_count",
     "settings_of",
     "step_decimals",
     "validate_many",

@@ -24,6 +24,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -31,11 +32,13 @@ from cts_desktop.domain.book import SetBook
 from cts_desktop.engine import engine_config as cfg
 from cts_desktop.engine import warmup
 from cts_desktop.engine.clock_watch import ClockWatch
+from cts_desktop.engine.decisions import DecisionLog
 from cts_desktop.engine.deps import EngineDeps
 from cts_desktop.engine.gap_fill import PRICE_GAP_S, fill_gap
 from cts_desktop.engine.heap import settle_heap
+from cts_desktop.engine.margin_modes import MarginModes
 from cts_desktop.engine.market_rules import MarketCatalog
-from cts_desktop.engine.order_manager import EntrySignal, OrderManager
+from cts_desktop.engine.order_manager import EntrySignal, OrderManager, RiskLimits
 from cts_desktop.engine.paper_broker import PaperBroker
 from cts_desktop.engine.persistence import EngineStore, load_snapshots, write_markets
 from cts_desktop.engine.pipeline import PipelineUpdate, SymbolPipeline
@@ -55,6 +58,8 @@ from cts_desktop.storage.types import to_decimal
 
 MAIN_SLICE_S = 0.005  # the main loop yields to the event loop after this much work within one batch of prices
 LAST_SYNC_TIMEOUT_S = 20.0  # the reconciliation at a stop gives up after this long
+SYMBOL_SETTINGS = ("overall.symbol_", "overall.quote_asset", "overall.use_main_symbols", "overall.main_symbols",
+                   "overall.forced_symbols", "system.volatility_period_hours", "system.symbol_update_interval_min")
 
 log = logging.getLogger("cts.engine")
 
@@ -81,6 +86,7 @@ class ConnectionEngine:
         self.catalog: MarketCatalog | None = None
         self.orders: OrderManager | None = None
         self.paper_broker: PaperBroker | None = None
+        self.margin: MarginModes | None = None  # live only: the connection's margin type on the exchange
         self.feed: LivePriceFeed | None = None
         self.balance_usdt: float | None = None
         self.meters = {
@@ -98,6 +104,7 @@ class ConnectionEngine:
         self.prehistory = Prehistory(self)
         self._mirror_positions: dict[tuple[str, int], int] = {}  # (symbol, set row) → Real position id
         self._reload_pipelines = False
+        self._symbols_changed = asyncio.Event()  # a symbol setting changed: select the symbols again now
         self._settings_unsub: Callable[[], None] | None = None
         self.crashed: BaseException | None = None
         self.stop_requested = False  # stop() was called: a warm-up in progress gives up
@@ -109,12 +116,16 @@ class ConnectionEngine:
         self.lag_ms: deque[float] = deque(maxlen=5000)
         self.clock_watch = ClockWatch(config.id, config.name, config.exchange_id, deps.bus, deps.writer, self._publish)
         self._clock_unsub: Callable[[], None] | None = None
+        self.decisions = DecisionLog(config.id, deps.bus)  # every entry decision and its reason ("why (no) trade")
 
     # --- settings --------------------------------------------------------------------------------------------
 
     @property
     def values(self) -> dict[str, object]:
         return self.deps.settings.values()
+
+    def risk_limits(self) -> RiskLimits:
+        return cfg.risk_limits(self.values, self.config.exchange_id, self.config.settings.live_volume_factor)
 
     def _health_rules(self) -> HealthRules:
         return cfg.health_rules(self.values)
@@ -275,6 +286,9 @@ class ConnectionEngine:
         self.balance_usdt = balance.total
         default_fee = Decimal(repr(cfg.number(values, "overall.default_taker_fee") / 100.0))
         broker: Any = self.adapter
+        self.margin = None if self.paper else MarginModes(
+            self.config.id, self.adapter, lambda: self.config.margin_mode,
+            account_wide=not self.adapter.caps.margin_mode_per_symbol)
         if self.paper:
             fees = {s: self.catalog.taker_fee(s, float(default_fee)) for s in self.symbols}
             self.paper_broker = PaperBroker(to_decimal(balance.total), fees, default_fee)
@@ -283,9 +297,10 @@ class ConnectionEngine:
         self.orders = OrderManager(
             self.config.id, self.deps.db, broker, self.deps.bus, paper=self.paper, hedged=hedged,
             market_rules=catalog.rules, amount_to_precision=catalog.amount, price_to_precision=catalog.price,
-            limits=lambda: cfg.risk_limits(self.values, self.config.exchange_id,
-                                           self.config.settings.live_volume_factor),
+            limits=self.risk_limits,
+            margin=self.margin, preset_volume=lambda: self.config.settings.preset_volume_factor,
         )
+        self.orders.decisions = self.decisions
         self.set_progress(0.25, "reconciling orders and positions")
         report = await self.orders.reconcile(self.symbols)
         log.info("reconciled with the exchange: %s", report, extra={"connection_id": self.config.id})
@@ -317,9 +332,10 @@ class ConnectionEngine:
                                                gate_params=gate, book=book)
         self.pipelines = pipelines
 
-    def _connection_pf(self) -> dict[str, float]:
+    def _connection_pf(self) -> dict[str, float]:  # the connection's own gate limits, where it sets them
         s = self.config.settings
-        return {"main": s.live_pf_min_main, "real": s.live_pf_min_real, "drawdown_hours": s.max_drawdown_hours}
+        own = {"main": s.live_pf_min_main, "real": s.live_pf_min_real, "drawdown_hours": s.max_drawdown_hours}
+        return {name: value for name, value in own.items() if value is not None}  # unset: Settings › Strategy
 
     async def _store_markets(self) -> None:
         assert self.catalog is not None
@@ -385,17 +401,29 @@ class ConnectionEngine:
         main_on = bool(self.values["system.main_engine_enabled"])
         update = pipeline.on_price(ts_ms / 1000.0, price, entries_allowed=not self.paused and main_on)
         self.collect(symbol, update)
+        self._decided(symbol, update, main_on)
         for indication in update.indications:
             self.deps.bus.publish(IndicationFired(key=self.config.id, symbol=symbol, indication=indication.kind.value,
                                                   direction="long" if indication.direction > 0 else "short",
                                                   price=indication.price))
         for signal, row, entry_time in update.signals:
-            self.send_signal(symbol, signal, row, entry_time)
+            set_id = self.store.set_id(symbol, pipeline.book, row)  # the journal names the set of a position
+            self.send_signal(symbol, signal if set_id is None else replace(signal, set_id=set_id), row, entry_time)
         for row in update.mirrored_exits:
             position_id = self._mirror_positions.pop((symbol, row), None)
             if position_id is not None:
                 self._exits.put_nowait(position_id)
         self.deps.bus.publish(PriceUpdate(key=self.config.id, symbol=symbol, price=price, ts_ms=ts_ms))
+
+    def _decided(self, symbol: str, update: PipelineUpdate, main_on: bool) -> None:
+        """Why the indications of this price made no entry: paused, switched off, or no Real set took them."""
+        for direction, reason in update.refusals:
+            self.decisions.record(symbol, direction, "no_real_set", reason)
+        if update.indications and (self.paused or not main_on):
+            first = update.indications[0]
+            self.decisions.record(symbol, "long" if first.direction > 0 else "short", "paused",
+                                  "the engine is paused: no new entries" if self.paused
+                                  else "the Main engine is switched off (System settings)")
 
     def send_signal(self, symbol: str, signal: EntrySignal, set_row: int, at: float) -> None:
         """Queue a Real entry signal for the order loop (``set_row`` -1: not a set of this engine's book)."""
@@ -439,7 +467,15 @@ class ConnectionEngine:
             symbol, signal, row, entry_time = self._signals.get_nowait()
             preset = row < 0  # the Preset engine's signals carry no Main set row
             engine_switch = "system.preset_engine_enabled" if preset else "system.main_engine_enabled"
+            trade_mode = str(self.values["overall.trade_mode"])  # which pipelines may place orders
             if self.paused or not bool(self.values[engine_switch]):
+                self.decisions.record(symbol, signal.direction, "paused", "the engine is paused: no new entries"
+                                      if self.paused else f"{engine_switch} is off: no new entries")
+                continue
+            if trade_mode not in ("both", "preset" if preset else "main"):
+                layer = "Preset" if preset else "Main"
+                self.decisions.record(symbol, signal.direction, "paused",
+                                      f"overall.trade_mode is {trade_mode}: no {layer} entries")
                 continue
             outcome = await self.orders.open_position(signal)
             if (not preset and outcome.accepted and outcome.real_position_id is not None
@@ -470,7 +506,10 @@ class ConnectionEngine:
 
     async def _symbol_refresh_loop(self) -> None:
         while True:
-            await asyncio.sleep(self._symbol_selection().update_interval_s)
+            with contextlib.suppress(TimeoutError):  # every symbol-update interval, or at once when a setting moved
+                await asyncio.wait_for(self._symbols_changed.wait(), self._symbol_selection().update_interval_s)
+            self._symbols_changed.clear()
+            self.selector.config = self._symbol_selection()  # the symbol settings as they are now
             try:
                 selection = await self.selector.current(force=True)
             except ExchangeError as error:
@@ -526,6 +565,16 @@ class ConnectionEngine:
                     self.feed = None  # stopped above
                     await self.restart_feed()
 
+    def apply_connection(self, config: ConnectionConfig, changed: frozenset[str]) -> None:
+        """An edit of this connection applied in place (``engine/live_changes.py`` decides which may be): the next
+        order reads the new volume factors; a new margin type goes to every flat symbol now."""
+        self.config = config
+        if "margin_mode" in changed and self.margin is not None and self.state in (EngineState.RUNNING,
+                                                                                   EngineState.PAUSED):
+            self.spawn(self.margin.reapply(list(self.symbols)), "margin type")
+        if changed & {"settings.live_pf_min_main", "settings.live_pf_min_real", "settings.max_drawdown_hours"}:
+            self._on_settings(SettingsChanged(changes=()))  # the gates' PF minima of this connection
+
     def _on_settings(self, event: SettingsChanged) -> None:
         """Stored settings reach the running engine as an event on its loop, between two price cycles."""
         keys = event.keys
@@ -537,11 +586,20 @@ class ConnectionEngine:
         thresholds = cfg.gate_thresholds(values, self._connection_pf())
         max_variants = int(cfg.number(values, "indications.max_variants_per_symbol"))
         restarted: set[str] = set()
+        pseudo_before = sum(p.open_pseudo() for p in self.pipelines.values())
         for pipeline in self.pipelines.values():
             restarted.update(pipeline.reconfigure(params, gate, matrix, book_params, thresholds, max_variants))
+        if any(key.startswith(SYMBOL_SETTINGS) for key in keys):
+            self._symbols_changed.set()
         log.info("settings applied to the running engine (%s)%s", ", ".join(keys),
                  f"; started afresh: {', '.join(sorted(restarted))}" if restarted else "",
                  extra={"connection_id": self.config.id})
+        pseudo_after = sum(p.open_pseudo() for p in self.pipelines.values())
+        if pseudo_after < pseudo_before:  # a new exit matrix, history length or concurrency: new, empty set books
+            log.warning("open pseudo positions %s → %s: the changed settings (%s) need new configuration sets, "
+                        "which start empty and fill again from the next prices; Engine › Restart rebuilds them "
+                        "from the history warm-up at once", f"{pseudo_before:,}", f"{pseudo_after:,}",
+                        ", ".join(keys) or "connection limits", extra={"connection_id": self.config.id})
 
     # --- persistence ----------------------------------------------------------------------------------------------
 
@@ -556,7 +614,7 @@ class ConnectionEngine:
             snapshot = time.monotonic() - last_snapshot > 60.0
             ok = True
             try:
-                await self._persist(snapshot)
+                await self._persist(snapshot, final=False)
             except Exception:
                 ok = False
                 log.exception("persist cycle failed", extra={"connection_id": self.config.id})
@@ -564,10 +622,11 @@ class ConnectionEngine:
                 last_snapshot = time.monotonic()
             meter.record((time.perf_counter() - started) * 1000, ok)
 
-    async def _persist(self, snapshot: bool) -> None:
-        """Changed sets, pseudo results (when asked), engine state; with ``snapshot`` also every book and the cycle
-        metrics — in steps that leave the loop free between them (:mod:`cts_desktop.engine.persistence`)."""
-        await self.store.persist(self.pipelines, self.status, snapshot, self.meters)
+    async def _persist(self, snapshot: bool, final: bool = True) -> None:
+        """Changed sets, pseudo results (when asked), engine state; with ``snapshot`` also the cycle metrics and
+        (at stop, or when they are due: ``final=False``) every book — in steps that leave the loop free between them
+        (:mod:`cts_desktop.engine.persistence`)."""
+        await self.store.persist(self.pipelines, self.status, snapshot, self.meters, final=final)
 
     # --- status ---------------------------------------------------------------------------------------------------
 
@@ -592,6 +651,8 @@ class ConnectionEngine:
             sets_by_status=counts, balance_usdt=self.balance_usdt, progress=self.progress,
             progress_text=self.progress_text, last_error=self.last_error,
             clock_offset_ms=None if clock is None else clock.offset_ms, clock_skewed=clock is not None and clock.skewed,
+            last_decision=self.decisions.last,
+            protections=() if self.orders is None else self.orders.guards.states(self.risk_limits()),
         )
 
     def _publish(self) -> None:

@@ -23,11 +23,15 @@ from cts_desktop.engine.alerting import raise_alert
 from cts_desktop.engine.connection_engine import ConnectionEngine
 from cts_desktop.engine.deps import EngineDeps
 from cts_desktop.engine.lease import LeaseKeeper
+from cts_desktop.engine.live_changes import apply_edit
+from cts_desktop.engine.start_gate import StartDecision, StartGate
 from cts_desktop.engine.supervisor import Supervisor
+from cts_desktop.events.app import ConnectionEdited
 from cts_desktop.events.status import EngineState, EngineStatus, HealthStatus, TradeEngineStatus, worst
 from cts_desktop.events.trading import EngineStatusChanged
 from cts_desktop.exchanges.adapter import ExchangeAdapter
 from cts_desktop.exchanges.connections import ConnectionConfig, ConnectionService
+from cts_desktop.storage.model_base import utcnow
 from cts_desktop.storage.models import EngineState as EngineStateRow
 
 log = logging.getLogger("cts.engine.coordinator")
@@ -48,12 +52,15 @@ class GlobalTradeEngineCoordinator:
         adapters: AdapterFactory,
         leases: LeaseKeeper,
         engine_factory: Callable[[ConnectionConfig, ExchangeAdapter, EngineDeps], ConnectionEngine] = ConnectionEngine,
+        gate: StartGate | None = None,
     ) -> None:
         self.deps = deps
         self.connections = connections
         self.adapters = adapters
         self.leases = leases
         self.engine_factory = engine_factory
+        self.gate = gate  # keys, test and live grant from the secret store (None: tests of the engine alone)
+        self._gate_said: dict[str, str] = {}  # connection → the gate's last reason (told once, not at every retry)
         self.engines: dict[str, ConnectionEngine] = {}
         self.state = EngineState.STOPPED
         self.started_at: float | None = None
@@ -64,6 +71,7 @@ class GlobalTradeEngineCoordinator:
         self._background: list[asyncio.Task[None]] = []
         self._lock = asyncio.Lock()
         self._waiting: dict[str, str] = {}  # connection → the process that holds its lease
+        deps.bus.subscribe(ConnectionEdited, self._on_connection_edited)
 
     # --- process-wide commands ------------------------------------------------------------------------------------
 
@@ -97,7 +105,8 @@ class GlobalTradeEngineCoordinator:
             for task in self._background:
                 task.cancel()
             for task in self._background:
-                with contextlib.suppress(asyncio.CancelledError):
+                # cancelled here; one first stepped while a qasync loop shuts down fails "no running event loop"
+                with contextlib.suppress(asyncio.CancelledError, RuntimeError):
                     await task
             self._background = []
             for connection_id in list(self.engines):
@@ -199,6 +208,12 @@ class GlobalTradeEngineCoordinator:
             return
         if not config.is_enabled:
             raise CoordinatorError(f"{config.name} is disabled: enter keys and pass the connection test first")
+        if self.gate is not None:
+            decision = await asyncio.to_thread(self.gate.decide, config)
+            self._tell_gate(config, decision)
+            if not decision.start:
+                return
+            config = replace(config, is_live_trade=decision.live)
         lease = await self.leases.acquire(config.id)
         if not lease.acquired:
             if self._waiting.get(config.id) != lease.holder:
@@ -221,6 +236,15 @@ class GlobalTradeEngineCoordinator:
         # for the supervisor to decide about
         engine.start_in_background()
 
+    def _tell_gate(self, config: ConnectionConfig, decision: StartDecision) -> None:
+        said, self._gate_said[config.id] = self._gate_said.get(config.id), decision.reason
+        if not decision.reason or said == decision.reason:
+            return
+        text = (f"{config.name} not started: {decision.reason}" if not decision.start
+                else f"{config.name}: {decision.reason}")
+        log.error("%s", text, extra={"connection_id": config.id})
+        self._alert("critical" if config.is_live_trade else "warning", text, config.id)
+
     async def _stop_connection(self, connection_id: str) -> None:
         engine = self.engines.pop(connection_id, None)
         if engine is None:
@@ -236,6 +260,7 @@ class GlobalTradeEngineCoordinator:
         """Keep our leases; take over a waiting connection once its holder stops or dies."""
         while True:
             await asyncio.sleep(self.leases.seconds / 6)
+            self._heartbeat()
             for connection_id in await self.leases.renew():
                 log.critical("lost the lease of %s: stopping its engine", connection_id,
                              extra={"connection_id": connection_id})
@@ -247,6 +272,16 @@ class GlobalTradeEngineCoordinator:
                     continue
                 async with self._lock:
                     await self._start_connection(config)
+
+    async def _on_connection_edited(self, event: ConnectionEdited) -> None:
+        """A connection edited while its engine runs: applied in place or that engine restarts (live_changes)."""
+        connection_id = event.key or ""
+        engine = self.engines.get(connection_id)
+        if engine is None:
+            return
+        config = await asyncio.to_thread(self.connections.store.get, connection_id)
+        if config is not None and self.engines.get(connection_id) is engine:
+            await apply_edit(engine, config, lambda: self.restart_connection(connection_id))
 
     async def _gave_up(self, connection_id: str, message: str) -> None:
         self._alert("critical", message, connection_id)
@@ -286,6 +321,17 @@ class GlobalTradeEngineCoordinator:
             row.status = state
             row.started_at = None if started is None else datetime.fromtimestamp(started, UTC)
             session.merge(row)
+
+        self.deps.writer.submit(write)
+
+    def _heartbeat(self) -> None:
+        """The coordinator's row is its heartbeat too (Monitoring › Health): written while it runs, not only when
+        its state changes — an unchanged row is no UPDATE, so ``updated_at`` stood still and Health reported the
+        running coordinator as "no heartbeat for 310 s"."""
+        def write(session: Session) -> None:
+            row = session.get(EngineStateRow, "*")
+            if row is not None:
+                row.updated_at = utcnow()
 
         self.deps.writer.submit(write)
 

@@ -148,6 +148,9 @@ def risk_limits(values: Values, exchange_id: str, connection_volume_factor: floa
         max_per_symbol_direction=integer(values, "strategy.max_real_per_symbol_direction"),
         cooldown_s=number(values, "strategy.real_cooldown_s"),
         daily_loss_limit_pct=number(values, "strategy.daily_loss_limit_pct"),
+        max_drawdown_pct=number(values, "strategy.max_drawdown_pct"),
+        sl_streak_count=integer(values, "strategy.sl_streak_count"),
+        sl_streak_pause_s=number(values, "strategy.sl_streak_pause_min") * 60.0,
         volume=VolumeSettings(
             base_volume_factor=number(values, "overall.base_volume_factor"),
             connection_volume_factor=connection_volume_factor,

@@ -17,7 +17,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -29,9 +29,12 @@ from cts_desktop.engine import order_records as rec
 from cts_desktop.engine import position_ledger as ledger
 from cts_desktop.engine.broker import Broker
 from cts_desktop.engine.client_ids import is_ours, new_client_id
+from cts_desktop.engine.decisions import DecisionLog
 from cts_desktop.engine.fill_sync import FillSync
+from cts_desktop.engine.guards import EntryGuards, equity
 from cts_desktop.engine.inflight import InFlightOrders
 from cts_desktop.engine.ledger_writes import LedgerWrites
+from cts_desktop.engine.margin_modes import MarginModes
 from cts_desktop.engine.position_reconciler import PositionReconciler, SideCheck
 from cts_desktop.engine.settlement import Settlement
 from cts_desktop.events.bus import EventBus
@@ -58,6 +61,7 @@ class EntrySignal:
     take_profit_frac: float | None
     set_id: int | None = None
     label: str = ""
+    preset: bool = False  # from the Preset engine: sized with the connection's Preset volume factor
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +71,9 @@ class RiskLimits:
     cooldown_s: float = 60.0
     daily_loss_limit_pct: float = 5.0
     volume: VolumeSettings = field(default_factory=VolumeSettings)
+    max_drawdown_pct: float = 0.0  # account drawdown guard (engine/guards.py); 0 = off
+    sl_streak_count: int = 0  # stop-loss streak guard; 0 = off
+    sl_streak_pause_s: float = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +109,8 @@ class OrderManager:
         amount_to_precision: Callable[[str, Decimal], Decimal],
         price_to_precision: Callable[[str, float], Decimal],
         limits: Callable[[], RiskLimits],
+        margin: MarginModes | None = None,
+        preset_volume: Callable[[], float] | None = None,
     ) -> None:
         self.connection_id = connection_id
         self.db = db
@@ -113,6 +122,8 @@ class OrderManager:
         self.amount_to_precision = amount_to_precision
         self.price_to_precision = price_to_precision
         self.limits = limits
+        self.margin = margin  # live only: the connection's margin type applied per symbol before its first order
+        self.preset_volume = preset_volume  # the connection's volume factor of Preset entries (else the live one)
         self._leverage_set: dict[str, int] = {}
         self._balance: tuple[float, Balance] | None = None
         self._lock = asyncio.Lock()  # one entry or exit at a time: the checks read what the previous one wrote
@@ -124,7 +135,12 @@ class OrderManager:
         self.last_checks: list[SideCheck] = []
         self._refreshed_all = False
         self.stopping = False
-        self.kill_switch_active = False
+        self.guards = EntryGuards(connection_id, db, bus, paper=paper)
+        self.decisions: DecisionLog | None = None  # the engine's: every entry decision with its reason
+
+    @property
+    def kill_switch_active(self) -> bool:
+        return self.guards.kill_switch_active
 
     def _run(self, fn: Callable[..., T], *args: Any) -> Awaitable[T]:
         """``fn(session, *args)`` in one transaction off the event loop."""
@@ -141,7 +157,7 @@ class OrderManager:
     async def open_position(self, signal: EntrySignal) -> EntryOutcome:
         async with self._lock:  # one entry at a time: the checks read what the previous entry wrote
             if self.stopping:
-                return self._refuse(signal, "the engine is stopping")
+                return self._refuse(signal, "paused", "the engine is stopping")
             return await self._open(signal)
 
     async def drain(self, timeout_s: float = 15.0) -> bool:
@@ -159,28 +175,25 @@ class OrderManager:
 
     async def _open(self, signal: EntrySignal) -> EntryOutcome:
         limits = self.limits()
+        if signal.preset and self.preset_volume is not None:
+            limits = replace(limits, volume=replace(limits.volume, connection_volume_factor=self.preset_volume()))
         refusal = await self.db.run(lambda s: self._check(s, signal, limits))
         if refusal:
-            return self._refuse(signal, refusal)
+            return self._refuse(signal, *refusal)
         balance = await self.balance()
-        if limits.daily_loss_limit_pct > 0:
-            since = datetime.now(UTC) - timedelta(hours=24)
-            net = await self.db.run(lambda s: rec.net_result_since(s, self.connection_id, since))
-            if net < 0 and -net > to_decimal(balance.total) * to_decimal(limits.daily_loss_limit_pct) / 100:
-                if not self.kill_switch_active:
-                    log.critical("daily loss kill switch: %s USDT lost in 24 h; no new entries", net,
-                                 extra={"connection_id": self.connection_id})
-                self.kill_switch_active = True
-                return self._refuse(signal, f"daily loss kill switch ({net} USDT in 24 h)")
-        self.kill_switch_active = False
+        guarded = await self.guards.check(signal.symbol, limits, balance)
+        if guarded:
+            return self._refuse(signal, *guarded)
         rules = self.market_rules(signal.symbol)
         sizing = size_position(to_decimal(balance.total), to_decimal(signal.price), rules, limits.volume,
                                free_margin=to_decimal(balance.free))
         if sizing.skipped:
-            return self._refuse(signal, sizing.reason)
+            return self._refuse(signal, "sizing", sizing.reason)
         if sizing.adjusted:
             log.info("%s %s: %s", signal.symbol, signal.direction, sizing.reason,
                      extra={"connection_id": self.connection_id, "symbol": signal.symbol})
+        if self.margin is not None and (waiting := await self.margin.ensure(signal.symbol)):
+            return self._refuse(signal, "margin", waiting)
         quantity = self.amount_to_precision(signal.symbol, sizing.quantity)
         sign = 1 if signal.direction == "long" else -1
         stop = self.price_to_precision(signal.symbol, signal.price * (1 - sign * signal.stop_loss_frac))
@@ -211,27 +224,39 @@ class OrderManager:
             stop_loss=None if stop is None else float(stop), hedged=self.hedged,
         )
         status = await self._send(request, position_id)
-        return EntryOutcome(status not in ("rejected", "failed"), signal.label or "entry", client_id, position_id,
-                            status)
+        accepted = status not in ("rejected", "failed")
+        if self.decisions is not None:
+            self.decisions.record(signal.symbol, signal.direction, "taken" if accepted else "other",
+                                  f"{signal.label or 'entry'}: order {status}")
+        return EntryOutcome(accepted, signal.label or "entry", client_id, position_id, status)
 
-    def _check(self, session: Session, signal: EntrySignal, limits: RiskLimits) -> str | None:
+    def _check(self, session: Session, signal: EntrySignal, limits: RiskLimits) -> tuple[str, str] | None:
+        """(kind, reason) of the limit that refuses ``signal``, or None."""
         if rec.count_open(session, self.connection_id) >= limits.max_open_exchange:
-            return f"the exchange's maximum of {limits.max_open_exchange} open positions is reached"
+            return "max_open", f"the exchange's maximum of {limits.max_open_exchange} open positions is reached"
         if rec.count_open(session, self.connection_id, signal.symbol, signal.direction) >= \
                 limits.max_per_symbol_direction:
-            return f"already {limits.max_per_symbol_direction} open {signal.direction} position(s) in {signal.symbol}"
+            return "max_open", (f"already {limits.max_per_symbol_direction} open {signal.direction} position(s) "
+                                f"in {signal.symbol} (the limit per symbol and side)")
         opposite = "short" if signal.direction == "long" else "long"
         if not self.hedged and rec.count_open(session, self.connection_id, signal.symbol, opposite):
             # one-way mode nets both sides into one position: an opposite order would close the open one
-            return f"one-way position mode: a {opposite} position in {signal.symbol} is open"
+            return "max_open", f"one-way position mode: a {opposite} position in {signal.symbol} is open"
         last = rec.last_entry_at(session, self.connection_id, signal.symbol, signal.direction)
-        if last is not None and (datetime.now(UTC) - last).total_seconds() < limits.cooldown_s:
-            return f"cooldown of {limits.cooldown_s:.0f} s after the last {signal.direction} entry"
+        if last is not None:
+            last = last if last.tzinfo is not None else last.replace(tzinfo=UTC)
+            until = last + timedelta(seconds=limits.cooldown_s)
+            if datetime.now(UTC) < until:
+                return "cooldown", (f"cooldown until {until.astimezone().strftime('%H:%M:%S')} "
+                                    f"({limits.cooldown_s:.0f} s after the last {signal.direction} entry)")
         return None
 
-    def _refuse(self, signal: EntrySignal, reason: str) -> EntryOutcome:
-        log.info("entry refused for %s %s: %s", signal.symbol, signal.direction, reason,
-                 extra={"connection_id": self.connection_id, "symbol": signal.symbol})
+    def _refuse(self, signal: EntrySignal, kind: str, reason: str) -> EntryOutcome:
+        if self.decisions is not None:
+            self.decisions.record(signal.symbol, signal.direction, kind, reason)  # logged there, rate-limited
+        else:
+            log.info("entry refused for %s %s: %s", signal.symbol, signal.direction, reason,
+                     extra={"connection_id": self.connection_id, "symbol": signal.symbol})
         return EntryOutcome(False, reason)
 
     async def _ensure_leverage(self, symbol: str, leverage: int) -> None:
@@ -366,9 +391,12 @@ class OrderManager:
         for change in changes:
             self._report_change(change, report)
         balance = await self.balance(max_age_s=0)
+        await self.guards.observe(self.limits(), balance, positions)
+        unrealised, paper = self.guards.unrealised, self.paper
         await self.db.run(lambda s: s.add(BalanceSnapshot(
             connection_id=connection_id, total=to_decimal(balance.total), free=to_decimal(balance.free),
-            used=to_decimal(balance.used),
+            used=to_decimal(balance.used), paper=paper, unrealized_pnl=unrealised,
+            equity=equity(balance, unrealised, paper),
         )))
         self.bus.publish(PositionsReconciled(
             key=connection_id, checked=len(self.last_checks),

@@ -216,6 +216,7 @@ def mirror_positions(session: Session, connection_id: str, positions: list[Posit
         row.mark_price = None if pos.mark_price is None else to_decimal(pos.mark_price)
         row.leverage = pos.leverage
         row.unrealized_pnl = to_decimal(pos.unrealized_pnl or 0)
+        row.liquidation_price = None if pos.liquidation_price is None else to_decimal(pos.liquidation_price)
         row.sync_status = "synced"
     for key, row in current.items():
         if key not in seen:

@@ -2,7 +2,7 @@
 
 Every persist interval the engine stores the statistics of the configuration sets that changed (status, layer,
 total closed, the window figures the Strategies tab shows), optionally every closed pseudo result, and its state
-row; every minute and at stop also a snapshot of each symbol's book and the cycle metrics.
+row; every minute and at stop the cycle metrics, every ten minutes and at stop a snapshot of each symbol's book.
 
 The book is only ever read on the engine's loop (it is not thread-safe), so the work is split into steps that
 each take a few milliseconds there and yield in between (a warm-up can leave tens of thousands of changed sets —
@@ -42,6 +42,7 @@ from cts_desktop.domain.book import SetBook, SnapshotCopy
 from cts_desktop.domain.book_stats import FIGURE_NAMES, WINDOWS, stored_figures
 from cts_desktop.domain.gates import SetStatus
 from cts_desktop.engine import engine_config as cfg
+from cts_desktop.engine.heap import give_back
 from cts_desktop.engine.pipeline import ClosedResult, SetKey, SetKeys, SymbolPipeline
 from cts_desktop.engine.status import LoopMeter
 from cts_desktop.events.status import TradeEngineStatus
@@ -57,6 +58,7 @@ log = logging.getLogger("cts.engine.persist")
 
 ROWS_PER_STEP = 1024  # sets per persistence step on the loop (statistics, layer): a few ms each
 SNAPSHOT_BYTES_PER_STEP = 8 << 20
+BOOK_SNAPSHOT_S = 600.0  # book snapshots between stops: every ten minutes (the engine's snapshot round is a minute)
 STAT_COLUMNS = tuple(f"{name}_{w}" for w in WINDOWS for name in FIGURE_NAMES)
 _SORTED = np.argsort(STAT_COLUMNS, kind="stable")  # JsonText sorts the keys
 _STATS_TEMPLATE = "{" + ",".join(f'"{STAT_COLUMNS[i]}":%s' for i in _SORTED) + "}"
@@ -105,28 +107,42 @@ class SetRows:
     layers: list[str]
     totals: list[int]
     figures: npt.NDArray[np.float64]  # (sets, len(STAT_COLUMNS)), rounded to 6 decimals, NaN/inf where undefined
+    # (Base sets: not computed, see ``stats_json``)
     results: dict[int, list[ClosedResult]] = field(default_factory=dict)  # by book row
     ids: SetIds | None = None  # the book's id cache (None: look every id up)
 
     def stats_json(self) -> list[str]:
         """Each set's statistics as the JSON text the ``stats`` column stores (``JsonText``: sorted keys, compact,
         undefined figures as null), for all sets with one encoder call. A ``json.dumps`` per set was 40 % of the
-        writer's time per stored set, and the GUI's event loop waits for the writer's every GIL slice."""
-        if len(self.rows) == 0:
-            return []
-        values = self.figures[:, _SORTED].astype(object)
-        values[~np.isfinite(self.figures[:, _SORTED])] = None
+        writer's time per stored set, and the GUI's event loop waits for the writer's every GIL slice.
+
+        Only Main and Real sets carry their figures; a Base set stores ``{}``: Base sets are nine in ten of the
+        hundreds of thousands of rows, their ~1 KB of figures was most of the database (issue 18), and nothing reads
+        them — the figures of any set are computed from its book when needed."""
+        out = ["{}"] * len(self.rows)
+        promoted = [i for i, layer in enumerate(self.layers) if layer != "base"]
+        if not promoted:
+            return out
+        figures = self.figures[promoted][:, _SORTED]
+        values = figures.astype(object)
+        values[~np.isfinite(figures)] = None
         rows = json.dumps(values.tolist(), separators=(",", ":"), allow_nan=False)[2:-2].split("],[")
-        return [_STATS_TEMPLATE % tuple(row.split(",")) for row in rows]
+        for i, row in zip(promoted, rows, strict=True):
+            out[i] = _STATS_TEMPLATE % tuple(row.split(","))
+        return out
 
 
 def set_rows(pipeline: SymbolPipeline, rows: npt.NDArray[np.int64]) -> SetRows:
     """Statistics, status, layer and identity of ``rows`` of the pipeline's book, now."""
     book = pipeline.book
-    with np.errstate(invalid="ignore"):
-        figures = np.round(stored_figures(book, rows), 6)
+    layers = pipeline.layer_of(rows)
+    figures = np.full((len(rows), len(STAT_COLUMNS)), np.nan)
+    promoted = np.asarray([layer != "base" for layer in layers], dtype=np.bool_)
+    if promoted.any():  # the figures only Main and Real sets store (SetRows.stats_json)
+        with np.errstate(invalid="ignore"):
+            figures[promoted] = np.round(stored_figures(book, rows[promoted]), 6)
     return SetRows(
-        rows=rows, source=pipeline.key_source(), status=book.status[rows].tolist(), layers=pipeline.layer_of(rows),
+        rows=rows, source=pipeline.key_source(), status=book.status[rows].tolist(), layers=layers,
         totals=book.total[rows].tolist(), figures=figures,
     )
 
@@ -141,6 +157,8 @@ class EngineStore:
         self.dirty: dict[str, set[int]] = {}
         self.pending_results: list[tuple[str, ClosedResult]] = []
         self._ids: dict[str, tuple[SetBook, SetIds]] = {}  # per symbol: the book whose set ids are cached
+        self.clock: Callable[[], float] = time.monotonic  # when the books are due (tests set it)
+        self._books_at: float | None = None  # clock time the books were last stored
         self._lock = asyncio.Lock()  # the persist loop and stop() never interleave their steps
 
     # --- collecting (on the loop, or in the warm-up thread before the loops start) ------------------------------
@@ -164,9 +182,12 @@ class EngineStore:
     # --- storing ------------------------------------------------------------------------------------------------
 
     async def persist(self, pipelines: dict[str, SymbolPipeline], status: Callable[[], TradeEngineStatus],
-                      snapshot: bool, meters: dict[str, LoopMeter] | None = None) -> None:
-        """Store the changed sets (and results), the engine state and, with ``snapshot``, every book and the cycle
-        metrics of ``meters``."""
+                      snapshot: bool, meters: dict[str, LoopMeter] | None = None, final: bool = True) -> None:
+        """Store the changed sets (and results), the engine state and, with ``snapshot``, the cycle metrics of
+        ``meters`` and every book — the books with ``final`` (a stop), else only when :data:`BOOK_SNAPSHOT_S` passed
+        since they were last stored: a restart replays the prehistory over the stored book anyway, and each round
+        compresses and rewrites megabytes per symbol (issue 18: a sixth of a core and most of the database's churn
+        at eight symbols when it ran every minute)."""
         async with self._lock:
             limits = self.limits()
             dirty, self.dirty = self.dirty, {}
@@ -183,8 +204,12 @@ class EngineStore:
             if snapshot:
                 if meters is not None:
                     self._store_cycle_metrics(meters)
-                for symbol, pipeline in list(pipelines.items()):
-                    await self._store_snapshot(symbol, pipeline)
+                now = self.clock()
+                if final or self._books_at is None or now - self._books_at >= BOOK_SNAPSHOT_S:
+                    self._books_at = now
+                    for symbol, pipeline in list(pipelines.items()):
+                        await self._store_snapshot(symbol, pipeline)
+                    await asyncio.to_thread(give_back)  # the snapshot copies' memory back to the system
 
     async def _store_sets(self, pipeline: SymbolPipeline, dirty: set[int], results: list[ClosedResult],
                           limits: HistoryLimits) -> None:
@@ -215,6 +240,11 @@ class EngineStore:
                         batch.results[row] = closed
             self.writer.submit(_sets_writer(connection_id, batch, limits))
             await asyncio.sleep(0)
+
+    def set_id(self, symbol: str, book: SetBook, row: int) -> int | None:
+        """The stored id of a set of ``book`` (None until the set has been written once)."""
+        found = int(self._set_ids(symbol, book).get(np.asarray([row], dtype=np.int64))[0])
+        return None if found < 0 else found
 
     def _set_ids(self, symbol: str, book: SetBook) -> SetIds:
         cached = self._ids.get(symbol)

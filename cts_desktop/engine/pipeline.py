@@ -25,6 +25,7 @@ from cts_desktop.domain.gates import GateThresholds, SetStatus
 from cts_desktop.domain.indications import Indication, IndicationEngine, IndicationParams
 from cts_desktop.domain.matrix import ExitMatrix
 from cts_desktop.domain.steps import FrameBuilder
+from cts_desktop.engine import entry_reasons
 from cts_desktop.engine.order_manager import EntrySignal
 
 log = logging.getLogger("cts.engine.pipeline")
@@ -87,6 +88,7 @@ class PipelineUpdate:
     status_changed: list[int] = field(default_factory=list)
     signals: list[tuple[EntrySignal, int, float]] = field(default_factory=list)  # signal, set row, entry time
     mirrored_exits: list[int] = field(default_factory=list)  # set rows whose mirrored pseudo position closed
+    refusals: list[tuple[str, str]] = field(default_factory=list)  # (direction, why no Real set took an indication)
 
     @property
     def closed(self) -> list[ClosedResult]:
@@ -94,6 +96,7 @@ class PipelineUpdate:
                 zip(self.closed_rows.tolist(), self.closed_values.tolist(), strict=True)]
 
 
+REASON_EVERY_S = 1.0  # "no Real set" reasons at most this often per direction (price time)
 CLOSED_FIELDS = ("result", "result_pc", "entry_t", "close_t", "drawdown_s")  # columns of closed_values
 
 
@@ -122,6 +125,8 @@ class SymbolPipeline:
         self.last_time: float | None = None
         self.mirrored: dict[int, float] = {}  # set row → entry time of the pseudo position a Real one mirrors
         self._keys_cache: tuple[SetBook, int, SetKeys] | None = None
+        self._reason_at: dict[str, float] = {}  # direction → price time of the last "no Real set" reason
+        self.status_since = np.full(0, np.nan)  # per set row: price time of its last status change (NaN: none seen)
 
     # --- updates --------------------------------------------------------------------------------------------
 
@@ -163,6 +168,8 @@ class SymbolPipeline:
                     del mirrored[row]
                     break
         update.status_changed = gates.evaluate(book, self.thresholds).tolist()
+        if update.status_changed:
+            self.since_rows(len(book))[update.status_changed] = time
 
     def _enter(self, indication: Indication, time: float, price: float, update: PipelineUpdate) -> None:
         key: VariantKey = (indication.kind.value, tuple(float(x) for x in indication.params), indication.direction)
@@ -178,6 +185,11 @@ class SymbolPipeline:
         opened_rows = np.flatnonzero(opened_now).astype(np.int64) + rows.start
         candidates = opened_rows[gates.exchange_candidates(book, self.thresholds, opened_rows)]
         if candidates.size == 0:
+            direction = "long" if indication.direction > 0 else "short"
+            if time - self._reason_at.get(direction, float("-inf")) >= REASON_EVERY_S:  # the why costs a scan
+                self._reason_at[direction] = time
+                update.refusals.append((direction, entry_reasons.no_real_set(book, self.thresholds, self.symbol,
+                                                                             direction, opened_rows)))
             return
         stats = window_stats(book, self.thresholds.exchange_window, candidates)
         row = int(candidates[int(np.argmax(stats.avg_pf))])
@@ -227,12 +239,21 @@ class SymbolPipeline:
         ):
             self.book = SetBook(matrix, book_params)
             self.mirrored.clear()
+            self.status_since = np.full(0, np.nan)
             restarted.append("configuration sets")
         else:
             self.book.params = book_params
         self.thresholds = thresholds
         self.max_variants = max_variants
         return restarted
+
+    def since_rows(self, n: int) -> npt.NDArray[np.float64]:
+        """``status_since`` grown to ``n`` rows (new variants add sets)."""
+        if self.status_since.size < n:
+            grown = np.full(max(n, 2 * self.status_since.size), np.nan)
+            grown[: self.status_since.size] = self.status_since
+            self.status_since = grown
+        return self.status_since
 
     def mirror(self, row: int, entry_time: float) -> None:
         """A Real position now mirrors the pseudo position of ``row`` opened at ``entry_time``."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from cts_desktop.engine import engine_config as cfg
-from cts_desktop.engine import warmup
+from cts_desktop.engine import heap, warmup
 from cts_desktop.engine.deps import EngineDeps
 from cts_desktop.engine.persistence import EngineStore
 from cts_desktop.engine.pipeline import PipelineUpdate, SymbolPipeline
@@ -85,6 +85,7 @@ class Prehistory:
         days = cfg.integer(e.values, "overall.prehistoric_days")
         until = (int(time.time() * 1000) // PREHISTORY_STEP_MS) * PREHISTORY_STEP_MS
         await self.replay(until - days * 86_400_000, until)
+        await asyncio.to_thread(heap.give_back)  # what unpickling the workers' books left in the heap
         e.set_progress(1.0, "history loaded")
 
     async def replay(self, since: int, until: int) -> None:
@@ -205,5 +206,5 @@ class Prehistory:
         e = self.engine
         pipeline = e.pipelines[symbol]
         warmup.prepare(pipeline, snapshot)
-        warmup.replay_candles(pipeline, candles, lambda update: e.collect(symbol, update),
-                              lambda: e.stop_requested)
+        warmup.replay(pipeline, candles, lambda update: e.collect(symbol, update), lambda: e.stop_requested,
+                      bool(e.values["system.persist_pseudo_results"]))

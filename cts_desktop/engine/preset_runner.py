@@ -251,7 +251,7 @@ class PresetRunner:
                 out.append(EntrySignal(
                     symbol=symbol, direction="long" if f.direction == LONG else "short", price=price,
                     stop_loss_frac=f.exit.sl * tp, take_profit_frac=tp, set_id=None,
-                    label=f"preset set {s.set_id}: {f.label}{block}",
+                    label=f"preset set {s.set_id}: {f.label}{block}", preset=True,
                 ))
         for fire in fires:
             self.last_fire[(symbol, *fire)] = t

@@ -37,6 +37,12 @@ class ConnectionsChanged(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ConnectionEdited(ConnectionsChanged):
+    """One connection's stored options were edited (key = its id): its running engine applies the change in place
+    where that is safe, otherwise it restarts (``engine/live_changes.py``)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Toast(Event):
     """A user-facing notification; also logged in the ``toast`` category."""
 

@@ -59,6 +59,47 @@ class LoopStats:
         return 100.0 if self.cycles == 0 else 100.0 * (self.cycles - self.errors) / self.cycles
 
 
+DECISION_KINDS = ("taken", "no_real_set", "cooldown", "kill_switch", "drawdown", "sl_streak", "max_open", "paused",
+                  "sizing", "margin", "other")
+
+
+@dataclass(frozen=True, slots=True)
+class EntryDecision:
+    """Why an engine took or refused one entry ("why (no) trade"). ``kind`` names the rule, one of
+    :data:`DECISION_KINDS` (``margin``: the symbol's margin mode is not yet the connection's); ``reason`` is the
+    sentence shown and logged."""
+
+    connection_id: str
+    symbol: str
+    direction: str
+    kind: str
+    reason: str
+    at: float  # epoch seconds
+
+    @property
+    def taken(self) -> bool:
+        return self.kind == "taken"
+
+
+@dataclass(frozen=True, slots=True)
+class ProtectionState:
+    """One protection of an engine's entries (daily-loss kill switch, drawdown guard, stop-loss streak guard):
+    whether it is on, whether it holds entries back now, the figure it watches and its threshold, as text."""
+
+    name: str  # kill_switch | drawdown | sl_streak
+    label: str
+    enabled: bool
+    tripped: bool
+    value: str  # "loss 1.20 %", "drawdown 0.4 %", "BTC/USDT:USDT until 12:35"
+    threshold: str  # "5 %", "3 stops → 60 min"
+
+    @property
+    def text(self) -> str:
+        if not self.enabled:
+            return f"{self.label}: off"
+        return f"{self.label}: {'TRIPPED' if self.tripped else 'ok'} · {self.value} (limit {self.threshold})"
+
+
 @dataclass(frozen=True, slots=True)
 class TradeEngineStatus:
     """One connection's engine."""
@@ -84,6 +125,8 @@ class TradeEngineStatus:
     # worth showing (over 1 s; exchanges/clock.py)
     clock_offset_ms: int | None = None
     clock_skewed: bool = False
+    last_decision: EntryDecision | None = None  # the newest entry decision and its reason
+    protections: tuple[ProtectionState, ...] = ()
 
     @property
     def uptime_s(self) -> float:

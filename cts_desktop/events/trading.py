@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cts_desktop.events.bus import Event
-from cts_desktop.events.status import EngineStatus, TradeEngineStatus
+from cts_desktop.events.status import EngineStatus, EntryDecision, TradeEngineStatus
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,3 +72,10 @@ class PositionsReconciled(Event):
     checked: int
     differences: int
     settled: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EntryDecided(Event):
+    """An engine took or refused an entry, and why (key = connection id)."""
+
+    decision: EntryDecision

@@ -287,6 +287,16 @@ class ExchangeAdapter:
         await self.markets()
         await self._write(lambda: self.client.set_margin_mode(mode, symbol))
 
+    async def margin_mode(self, symbol: str) -> str:
+        """The symbol's margin mode as the exchange reports it: "cross", "isolated" or "unknown" (not readable)."""
+        await self.markets()
+        ex = self.client
+        if not ex.has.get("fetchMarginMode"):
+            return "unknown"
+        raw = await self._read("fetch_margin_mode", lambda: ex.fetch_margin_mode(symbol))
+        mode = str(raw.get("marginMode") or "unknown").lower()
+        return "cross" if mode in ("cross", "crossed") else mode
+
     async def set_position_mode(self, hedged: bool, symbol: str | None = None) -> None:
         await self.markets()
         await self._write(lambda: self.client.set_position_mode(hedged, symbol))

@@ -96,6 +96,7 @@ BINGX_CODES: CodeMap = {
 CAPABILITIES: dict[str, Capabilities] = {
     "bybit": Capabilities(
         exchange_id="bybit",
+        margin_mode_per_symbol=False,  # a unified account has one margin mode for every symbol (set-margin-mode)
         client_order_id_param="clientOrderId",
         cancel_client_id_param="orderLinkId",
         venue=BybitVenue(),

@@ -26,9 +26,13 @@ from cts_desktop.exchanges.capabilities import RateLimit, capabilities_for
 from cts_desktop.exchanges.connection_test import ConnectionTestResult, run_connection_test
 from cts_desktop.exchanges.errors import RetryPolicy
 from cts_desktop.exchanges.models import Credentials
-from cts_desktop.exchanges.symbols import SymbolOrder
 
 SECRET_FIELDS = ("api_key", "secret", "password")
+# records kept beside the keys (never in the database, which anyone with SQL access could edit): the passed
+# connection test ("<key fingerprint> <testnet 0/1> <tested at ms>") and the live-trading grant (storage/live_lock.py)
+TEST_PASS_FIELD = "test_pass"
+LIVE_GRANT_FIELD = "live_grant"
+RECORD_FIELDS = (TEST_PASS_FIELD, LIVE_GRANT_FIELD)
 
 PREDEFINED = (("Bybit X03", "bybit"), ("BingX X01", "bingx"))
 # Account/API type per exchange: Bybit X03 trades the V5 unified trading account, BingX X01 the USDT-M perpetuals.
@@ -45,24 +49,14 @@ REPLAY_CONNECTION_ID = "replay"
 class ConnectionSettings:
     """Per-connection trade settings (DOMAIN Part 2 §9.7) and rate limits (§8.4)."""
 
-    live_volume_factor: float = 1.0
-    preset_volume_factor: float = 1.0
+    live_volume_factor: float = 1.0  # sizes Main-mode live entries
+    preset_volume_factor: float = 1.0  # sizes Preset-mode live entries
     use_main_symbols: bool = False
-    symbol_order: SymbolOrder = SymbolOrder.VOLUME_24H
-    symbol_count: int = 10
-    live_pf_min_base: float = 0.6
-    live_pf_min_main: float = 0.6
-    live_pf_min_real: float = 0.6
-    preset_pf_min_base: float = 0.6
-    preset_pf_min_main: float = 0.6
-    preset_pf_min_real: float = 0.6
-    max_drawdown_hours: float = 12.0
-    trailing: bool = True
-    trailing_only: bool = False
-    block: bool = True
-    block_only: bool = False
-    dca: bool = False
-    dca_only: bool = False
+    # set: wins over Settings › Strategy (Main / Real minimum avg PF, Maximum drawdown time) for this connection;
+    # None: the connection follows the Settings value
+    live_pf_min_main: float | None = None
+    live_pf_min_real: float | None = None
+    max_drawdown_hours: float | None = None
     rate_limit: RateLimit | None = None  # None = the exchange's default from the capability table
 
 
@@ -174,7 +168,7 @@ class ConnectionService:
         self.store.save(config)
 
     def delete(self, connection_id: str) -> None:
-        for name in SECRET_FIELDS:
+        for name in SECRET_FIELDS + RECORD_FIELDS:
             self.secrets.delete(connection_id, name)
         self.store.delete(connection_id)
 
@@ -188,6 +182,8 @@ class ConnectionService:
             self.secrets.set(connection_id, "password", password)
         else:
             self.secrets.delete(connection_id, "password")
+        for name in RECORD_FIELDS:  # new keys: no test has passed with them and no grant names them
+            self.secrets.delete(connection_id, name)
         self.store.save(replace(config, is_enabled=False, is_live_trade=False, is_preset_trade=False, last_test=None))
 
     def credentials(self, connection_id: str) -> Credentials | None:
@@ -226,6 +222,7 @@ class ConnectionService:
             log=result.log_text(),
         )
         enabled = result.passed
+        self._record_test(config, result.passed, result.tested_at_ms)
         self.store.save(
             replace(
                 config,
@@ -236,6 +233,27 @@ class ConnectionService:
             )
         )
         return result
+
+    def _record_test(self, config: ConnectionConfig, passed: bool, tested_at_ms: int) -> None:
+        if config.is_replay:  # the offline simulator needs no record (no engine gate, no grant) nor a keyring
+            return
+        creds = self.credentials(config.id)
+        if passed and creds is not None:
+            record = f"{creds.fingerprint()} {int(config.is_testnet)} {tested_at_ms}"
+            self.secrets.set(config.id, TEST_PASS_FIELD, record)
+        else:
+            self.secrets.delete(config.id, TEST_PASS_FIELD)
+
+    def tested_with_current_keys(self, config: ConnectionConfig) -> bool:
+        """A connection test passed with the keys stored now (and the same testnet choice). Read from the secret
+        store, where the test wrote it: ``last_test`` in the database alone proves nothing."""
+        creds = self.credentials(config.id)
+        record = self.secrets.get(config.id, TEST_PASS_FIELD)
+        if creds is None or not record:
+            return False
+        fingerprint, _, rest = record.partition(" ")
+        testnet = rest.partition(" ")[0]
+        return fingerprint == creds.fingerprint() and testnet == str(int(config.is_testnet))
 
     def set_enabled(self, connection_id: str, enabled: bool) -> None:
         config = self.get(connection_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -29,6 +30,12 @@ class Credentials:
 
     def __repr__(self) -> str:  # never print secrets
         return "Credentials(<hidden>)"
+
+    def fingerprint(self) -> str:
+        """A short digest naming this key pair (not reversible): a test pass or a live-trading grant holds only for
+        the keys it was made with."""
+        digest = hashlib.sha256(f"{self.api_key}\0{self.secret}\0{self.password or ''}".encode())
+        return digest.hexdigest()[:24]
 
 
 @dataclass(frozen=True)
@@ -124,6 +131,7 @@ class Position:
     hedged: bool | None
     take_profit: float | None
     stop_loss: float | None
+    liquidation_price: float | None = None
 
     @staticmethod
     def from_ccxt(p: dict[str, Any]) -> Position:
@@ -139,6 +147,7 @@ class Position:
             hedged=p.get("hedged"),
             take_profit=_fo(p.get("takeProfitPrice")) or None,
             stop_loss=_fo(p.get("stopLossPrice")) or None,
+            liquidation_price=_fo(p.get("liquidationPrice")) or None,
         )
 
 

@@ -129,9 +129,16 @@ class SystemLoad:
     machine_memory_pct: float
 
 
+MIN_SAMPLE_S = 1.0  # CPU is measured over at least this long: a reading asked sooner is the last one again
+
+
 class LoadSampler:
     """CPU and memory of this process and of the machine through psutil (CPU percentages are measured between
-    two calls, so the sampler is kept and asked repeatedly; the first reading is 0 by design)."""
+    two calls, so the sampler is kept and asked repeatedly; the first reading is 0 by design).
+
+    The app keeps one (:func:`shared_sampler`) for the Dashboard and Monitoring › Health: psutil's machine CPU
+    interval is global, so two samplers asked one after the other made the second read ~0 % over a few
+    milliseconds while the first showed the real load."""
 
     def __init__(self) -> None:
         import psutil
@@ -140,15 +147,22 @@ class LoadSampler:
         self._process = psutil.Process(os.getpid())
         self._process.cpu_percent(None)
         psutil.cpu_percent(None)
+        self._last: SystemLoad | None = None
+        self._at = time.monotonic()
 
     def read(self) -> SystemLoad:
         psutil = self._psutil
-        return SystemLoad(
+        now = time.monotonic()
+        if self._last is not None and now - self._at < MIN_SAMPLE_S:
+            return self._last
+        self._at = now
+        self._last = SystemLoad(
             app_cpu_pct=float(self._process.cpu_percent(None)),
             app_memory_mb=self._process.memory_info().rss / (1024 * 1024),
             machine_cpu_pct=float(psutil.cpu_percent(None)),
             machine_memory_pct=float(psutil.virtual_memory().percent),
         )
+        return self._last
 
     def sample(self) -> list[ServiceHealth]:
         psutil = self._psutil
@@ -169,6 +183,17 @@ class LoadSampler:
             ServiceHealth("machine", "memory", level(float(memory.percent), MEMORY_DEGRADED_PCT),
                           f"{memory.percent:.0f} % used of {memory.total / 1024 ** 3:.1f} GB", float(memory.percent)),
         ]
+
+
+_shared: LoadSampler | None = None
+
+
+def shared_sampler() -> LoadSampler:
+    """The process's one load sampler (see :class:`LoadSampler`)."""
+    global _shared
+    if _shared is None:
+        _shared = LoadSampler()
+    return _shared
 
 
 # --- engines and connections (from engine_state) --------------------------------------------------------------------

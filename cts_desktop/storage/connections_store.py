@@ -15,7 +15,6 @@ from sqlalchemy import select
 
 from cts_desktop.exchanges.capabilities import RateLimit
 from cts_desktop.exchanges.connections import ConnectionConfig, ConnectionSettings, LastTest, default_api_type
-from cts_desktop.exchanges.symbols import SymbolOrder
 from cts_desktop.storage.db import Database
 from cts_desktop.storage.models import Connection
 from cts_desktop.storage.secrets import SecretRef
@@ -43,9 +42,7 @@ def _settings_from_json(data: dict[str, Any] | None) -> ConnectionSettings:
         if f.name not in data:
             continue
         raw = data[f.name]
-        if f.name == "symbol_order":
-            raw = SymbolOrder(raw)
-        elif f.name == "rate_limit" and raw is not None:
+        if f.name == "rate_limit" and raw is not None:
             raw = RateLimit(**raw)
         values[f.name] = raw
     return dataclasses.replace(defaults, **values)

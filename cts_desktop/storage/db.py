@@ -262,6 +262,9 @@ class Database:
 def _sqlite_pragmas(dbapi_connection: Any, busy_timeout_ms: int) -> None:
     cursor = dbapi_connection.cursor()
     try:
+        # a new file gives deleted pages back to the disk step by step (storage/size_cap.py); an existing file
+        # keeps its mode until the size cap's one full VACUUM switches it
+        cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")

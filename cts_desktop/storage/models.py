@@ -324,6 +324,7 @@ class ExchangePosition(Base):
     mark_price: Mapped[Decimal | None] = mapped_column(Money, nullable=True)
     leverage: Mapped[float | None] = mapped_column(Float, nullable=True)
     unrealized_pnl: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    liquidation_price: Mapped[Decimal | None] = mapped_column(Money, nullable=True)
     realized_pnl: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
     fees: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
     funding: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
@@ -373,6 +374,11 @@ class BalanceSnapshot(Base):
     free: Mapped[Decimal] = mapped_column(Money)
     used: Mapped[Decimal] = mapped_column(Money)
     ts: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    # of the paper account (None: a snapshot stored before this was recorded); the exchange positions' unrealised
+    # PnL at the snapshot and the equity (balance with it: a paper total holds it already, an exchange wallet not)
+    paper: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    unrealized_pnl: Mapped[Decimal | None] = mapped_column(Money, nullable=True)
+    equity: Mapped[Decimal | None] = mapped_column(Money, nullable=True)
 
 
 # --- engine, monitoring ----------------------------------------------------------------------------------------------

@@ -137,7 +137,8 @@ class EncryptedFileKeyring(KeyringBackend):
 
     Construction opens (or, with ``create=True``, creates) the file and checks the passphrase at once, so a wrong
     passphrase fails here with ``SecretStoreError("wrong passphrase …")`` rather than on the first read. Thread-safe;
-    a single process is expected to own the file.
+    a change another process made to the file (a command-line tool beside the running app) is read before the next
+    get, set or delete.
     """
 
     priority = -1
@@ -164,6 +165,7 @@ class EncryptedFileKeyring(KeyringBackend):
             self._write(self._entries)
         else:
             raise SecretStoreError(f"the encrypted secrets file {self._path} does not exist")
+        self._seen = self._stamp()
         self._sweep_stale_temp_files()
 
     @property
@@ -174,10 +176,12 @@ class EncryptedFileKeyring(KeyringBackend):
 
     def get_password(self, service: str, username: str) -> str | None:
         with self._lock:
+            self._refresh()
             return self._entries.get(service, {}).get(username)
 
     def set_password(self, service: str, username: str, password: str) -> None:
         with self._lock:
+            self._refresh()
             updated = {svc: dict(users) for svc, users in self._entries.items()}
             updated.setdefault(service, {})[username] = password
             self._write(updated)
@@ -185,6 +189,7 @@ class EncryptedFileKeyring(KeyringBackend):
 
     def delete_password(self, service: str, username: str) -> None:
         with self._lock:
+            self._refresh()
             if username not in self._entries.get(service, {}):
                 raise PasswordDeleteError(f"no secret stored for {username}")
             updated = {svc: dict(users) for svc, users in self._entries.items()}
@@ -195,6 +200,31 @@ class EncryptedFileKeyring(KeyringBackend):
             self._entries = updated
 
     # -- file handling ---------------------------------------------------------------------------------------------
+
+    def _stamp(self) -> tuple[int, int, int] | None:
+        try:
+            st = self._path.stat()
+        except OSError:
+            return None
+        return st.st_mtime_ns, st.st_size, st.st_ino
+
+    def _refresh(self) -> None:
+        """Read the file again when another process (``cts-desktop live on`` beside a running app) replaced it, so
+        neither sees stale entries nor writes over the other's. A file under another passphrase is left alone."""
+        from cryptography.exceptions import InvalidTag
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        stamp = self._stamp()
+        if stamp is None or stamp == self._seen:
+            return
+        try:
+            header, nonce, aad, ciphertext = _parse(self._path, self._path.read_bytes())
+            if header.salt != self._header.salt or header.key_check != self._header.key_check:
+                return
+            self._entries = self._decode(AESGCM(self._key).decrypt(nonce, ciphertext, aad))
+            self._seen = stamp
+        except (SecretStoreError, InvalidTag, OSError):
+            return
 
     def _new_key(self, passphrase: str, params: ScryptParams) -> tuple[_Header, bytes]:
         if len(passphrase) < MIN_PASSPHRASE_LENGTH:
@@ -253,6 +283,7 @@ class EncryptedFileKeyring(KeyringBackend):
         try:
             self._path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             atomic_write_private(self._path, blob)
+            self._seen = self._stamp()
         except OSError as exc:
             raise SecretStoreError(
                 f"could not write the encrypted secrets file {self._path}: {exc.strerror or type(exc).__name__}"

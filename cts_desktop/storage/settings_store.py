@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from cts_desktop import __version__
 from cts_desktop.domain import settings as schema
+from cts_desktop.domain.settings_schema.removed import REMOVED_SETTINGS
 from cts_desktop.events.app import SettingsChanged
 from cts_desktop.events.bus import EventBus
 from cts_desktop.storage.db import Database
@@ -165,6 +166,11 @@ class SettingsStore:
         values = document.get("settings")
         if not isinstance(values, dict):
             raise SettingsImportError("the export has no 'settings' object")
+        ignored = self.ignored_in(values)
+        if ignored:  # settings that were removed (issue 16): imported without them, and said so
+            log.warning("settings import: %d removed setting%s ignored: %s", len(ignored),
+                        "s" if len(ignored) != 1 else "", ", ".join(ignored))
+            values = {k: v for k, v in values.items() if k not in REMOVED_SETTINGS}
         unknown = sorted(set(values) - set(schema.SETTINGS_BY_KEY))
         if unknown:
             raise SettingsImportError("unknown settings: " + ", ".join(unknown))
@@ -174,6 +180,18 @@ class SettingsStore:
             raise SettingsImportError(
                 "the import was refused, nothing was changed:\n" + "\n".join(str(e) for e in errors.errors)
             ) from None
+
+    @staticmethod
+    def ignored_in(values: Mapping[str, object] | str) -> list[str]:
+        """The removed settings an export document (or its ``settings`` object) still carries: they are ignored."""
+        if isinstance(values, str):
+            try:
+                document = json.loads(values)
+            except json.JSONDecodeError:
+                return []
+            found = document.get("settings") if isinstance(document, dict) else None
+            values = found if isinstance(found, dict) else {}
+        return sorted(key for key in values if key in REMOVED_SETTINGS)
 
     def clear_unknown_rows(self) -> int:
         with self.db.session() as session:

@@ -12,14 +12,17 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QScrollArea, QTabWidget, QVBo
 from cts_desktop.application.application import Application
 from cts_desktop.ui.bridge import EventBridge
 from cts_desktop.ui.database_alarm import DatabaseAlarm
+from cts_desktop.ui.first_run import FirstRunGuide
 from cts_desktop.ui.icons import app_icon
 from cts_desktop.ui.notifications import Notifier
+from cts_desktop.ui.quit_guard import QuitGuard
 from cts_desktop.ui.security import SecurityActions
 from cts_desktop.ui.tabs.connections import ConnectionsTab
 from cts_desktop.ui.tabs.dashboard import DashboardTab
 from cts_desktop.ui.tabs.monitoring import MonitoringTab
 from cts_desktop.ui.tabs.settings import SettingsTab
 from cts_desktop.ui.tasks import spawn
+from cts_desktop.ui.theme_menu import add_theme_menu
 from cts_desktop.ui.tray import TrayController
 from cts_desktop.ui.widgets import human_bytes
 
@@ -32,6 +35,18 @@ def _strategies_tab(app: Application) -> QWidget:
     from cts_desktop.ui.tabs.strategies import StrategiesTab  # imports numba and the kernels: about a second
 
     return StrategiesTab(app.strategies)
+
+
+def _sets_tab(app: Application) -> QWidget:
+    from cts_desktop.ui.tabs.sets import SetsTab
+
+    return SetsTab(app.sets)
+
+
+def _journal_tab(app: Application) -> QWidget:
+    from cts_desktop.ui.tabs.journal import JournalTab
+
+    return JournalTab(app.journal)
 
 
 class LazyTab(QWidget):
@@ -76,21 +91,32 @@ class MainWindow(QMainWindow):
         self.resize(1280, 760)
         self.setMinimumSize(1000, 620)
         self.bridge = EventBridge(app.bus, parent=self)
-        self.dashboard = DashboardTab(app.dashboard, self.bridge)
+        self.dashboard = DashboardTab(app.dashboard, self.bridge, manual=app.manual)
         self.connections = ConnectionsTab(app.connections)
         self.settings = SettingsTab(app.settings)
-        self.monitoring = MonitoringTab(app.monitoring)
+        self.monitoring = MonitoringTab(app.monitoring, decisions=app.decisions)
         self.strategies = LazyTab(lambda: _strategies_tab(app))
+        self.sets = LazyTab(lambda: _sets_tab(app))  # the set statistics import numba
+        self.journal = LazyTab(lambda: _journal_tab(app))  # its charts import pyqtgraph
         self.tabs = QTabWidget()
         for widget, title in (
             (self.dashboard, "Dashboard"),
+            (self.sets, "Sets"),
+            (self.journal, "Journal"),
             (self.connections, "Connections"),
             (self.settings, "Settings"),
             (self.strategies, "Strategies"),
             (self.monitoring, "Monitoring"),
         ):
             self.tabs.addTab(widget, title)
-        self.setCentralWidget(self.tabs)
+        self.guide = FirstRunGuide()  # on the first start, until dismissed; Help › First-run guide brings it back
+        central = QWidget()
+        column = QVBoxLayout(central)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.guide)
+        column.addWidget(self.tabs, 1)
+        self.setCentralWidget(central)
         self.engine_label = QLabel("Engine: stopped")
         self.db_label = QLabel("Database: …")
         self.connections_label = QLabel("Connections: …")
@@ -106,6 +132,7 @@ class MainWindow(QMainWindow):
         self._theme_listener = on_theme_changed(self.dashboard.apply_theme)
         self.destroyed.connect(self._theme_listener)  # also when deleted without closing
         self.security = security
+        self.quit_guard = QuitGuard(self, app.overview.live_engines, self.close)
         self._build_menu()
         self.first_close_notified = False
         self.quitting = False
@@ -121,6 +148,7 @@ class MainWindow(QMainWindow):
         quit_action.triggered.connect(self.tray.request_quit)
         engine_menu = self.menuBar().addMenu("&Engine")
         engine_menu.addActions(self.dashboard.engine.make_actions(self))
+        self.theme_actions = add_theme_menu(self.menuBar().addMenu("&View"))
         if self.security is not None:
             security = self.menuBar().addMenu("&Security")
             self.encrypt_action = security.addAction("Store secrets in an encrypted file…")
@@ -129,6 +157,10 @@ class MainWindow(QMainWindow):
             self.unlock_action.triggered.connect(self.security.open_unlock_dialog)
             security.aboutToShow.connect(self._sync_security_actions)
             self._sync_security_actions()
+            # the key fields follow at once (they were disabled while no store could keep keys)
+            self.security.on_changed = lambda: spawn(self.connections.reload(), "keys store changed")
+        self.guide_action = self.menuBar().addMenu("&Help").addAction("First-run guide")  # the last menu
+        self.guide_action.triggered.connect(self.guide.reopen)
 
     def _sync_security_actions(self) -> None:
         if self.security is None:
@@ -186,6 +218,10 @@ class MainWindow(QMainWindow):
         return self.app.overview.close_to_tray() and self.tray.available
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.quitting and not self.close_to_tray_enabled() and not self.quit_guard.confirmed:
+            event.ignore()  # closing quits here: a running live engine is asked about first
+            spawn(self.quit_guard.check(), "close check")
+            return
         if self.quitting or not self.close_to_tray_enabled():
             self.timer.stop()
             event.accept()
@@ -197,9 +233,11 @@ class MainWindow(QMainWindow):
         self.hide()
         if not self.first_close_notified:
             self.first_close_notified = True
+            trading = self.tray.state in ("running", "paused")
             self.tray.notify(
                 "CTS Desktop keeps running",
-                "Trading continues in the tray. Use the tray menu to show the window or quit.",
+                ("Trading continues in the tray." if trading else "The engine is stopped; the app waits in the tray.")
+                + " Use the tray menu to show the window or quit.",
             )
 
     def release(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from PySide6.QtWidgets import QWidget
 
@@ -17,6 +18,7 @@ class SecurityActions:
         self.part = part
         self.parent = parent
         self.dialog: PassphraseDialog | None = None
+        self.on_changed: Callable[[], None] | None = None  # after the secrets file was created or unlocked
 
     def can_create(self) -> bool:
         """Offered only where no OS keyring exists and no encrypted file is configured yet."""
@@ -40,6 +42,8 @@ class SecurityActions:
                     self.part.unlock(passphrase)
             except SecretStoreError as error:
                 return str(error)
+            if self.on_changed is not None:
+                self.on_changed()
             return None
 
         self.dialog = PassphraseDialog(create, check, self.parent)

@@ -12,12 +12,10 @@ from cts_desktop.domain.settings import (
     SettingValidationError,
     indication_variant_counts,
     matrix_axes,
-    preset_set_count,
 )
 
 # Settings the counts depend on: a change (or a typed preview) of one of them recomputes the label.
-MATRIX_KEYS_PREFIXES = ("strategy.tp_factors", "strategy.sl_ratios", "strategy.trailing", "strategy.preset_",
-                        "indications.")
+MATRIX_KEYS_PREFIXES = ("strategy.tp_factors", "strategy.sl_ratios", "strategy.trailing", "indications.")
 
 
 def depends_on(key: str) -> bool:
@@ -36,8 +34,7 @@ def describe_counts(values: Mapping[str, object]) -> str:
         f"<b>{per_variant:,}</b> configuration sets per firing indication variant "
         f"({len(axes.tp_factors)} TP × {len(axes.sl_ratios)} SL × {len(axes.trailing)} trailing variants)<br>"
         f"<b>{per_symbol:,}</b> Main sets per symbol = {per_direction:,} indication variants ({kinds}) "
-        f"× 2 directions × {per_variant:,}<br>"
-        f"<b>{preset_set_count(values):,}</b> Preset sets per indicator parameter tuple"
+        f"× 2 directions × {per_variant:,}"
     )
 
 

@@ -92,6 +92,17 @@ def fmt_time(v: Any) -> str:
     return "" if not v else datetime.fromtimestamp(int(v) / 1000, UTC).strftime("%m-%d %H:%M:%S")
 
 
+def fmt_duration(v: Any) -> str:
+    """Seconds as "2d 5h", "3h 07m" or "4m 09s"."""
+    if v is None:
+        return ""
+    days, rest = divmod(int(v), 86400)
+    hours, rest = divmod(rest, 3600)
+    if days:
+        return f"{days}d {hours}h"
+    return f"{hours}h {rest // 60:02d}m" if hours else f"{rest // 60}m {rest % 60:02d}s"
+
+
 def fmt_bool(v: Any) -> str:
     return "yes" if v else "no"
 
@@ -171,10 +182,10 @@ class RowTableModel(QAbstractTableModel):
             return rows
         number, order = self._sort
         column = self.columns[number]
-        present = [r for r in rows if column.order(r) is not None]
-        missing = [r for r in rows if column.order(r) is None]
-        present.sort(key=column.order, reverse=order == Qt.SortOrder.DescendingOrder)
-        return present + missing
+        keys = [column.order(r) for r in rows]  # once per row: tens of thousands of rows sort on the GUI thread
+        present = [i for i, k in enumerate(keys) if k is not None]
+        present.sort(key=keys.__getitem__, reverse=order == Qt.SortOrder.DescendingOrder)
+        return [rows[i] for i in present] + [r for r, k in zip(rows, keys, strict=True) if k is None]
 
     def _keys(self, rows: list[Any]) -> list[Any]:
         return list(range(len(rows))) if self.key is None else [getattr(r, self.key) for r in rows]
@@ -241,6 +252,9 @@ class DataTable(QTableView):
         self._sized = self.restored
         self.dialog: QFileDialog | None = None
         self.message = ""  # the last export's outcome
+        # the table's own actions on the rows under the menu (e.g. close a position), added above the common ones
+        self.row_actions: Callable[[QMenu, list[Any]], None] | None = None
+        self.last_menu: QMenu | None = None
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.customContextMenuRequested.connect(self._menu)
         header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -344,6 +358,14 @@ class DataTable(QTableView):
 
     def _menu(self, pos: QPoint, on_header: bool = False) -> QMenu:
         menu = QMenu(self)
+        if not on_header and self.row_actions is not None:
+            index = self.indexAt(pos)
+            if index.isValid() and not self.selectionModel().isRowSelected(index.row(), index.parent()):
+                self.selectRow(index.row())  # the row under the mouse, as a file manager does
+            rows = self.selected_rows() if isinstance(self.source, RowTableModel) else []
+            if rows:
+                self.row_actions(menu, rows)
+                menu.addSeparator()
         if not on_header:
             menu.addAction("Copy", self.copy_selection).setEnabled(self.selectionModel().hasSelection())
         menu.addAction("Export CSV…", self.ask_export)
@@ -357,6 +379,7 @@ class DataTable(QTableView):
         menu.addAction("Reset columns", self.reset_columns)
         widget = header if on_header else self.viewport()
         menu.popup(widget.mapToGlobal(pos))
+        self.last_menu = menu
         return menu
 
     # --- column state -----------------------------------------------------------------------------------------

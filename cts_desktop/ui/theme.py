@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication
 
@@ -102,5 +102,30 @@ def on_theme_changed(listener: Callable[[str], None]) -> Callable[[], None]:
 
 
 def follow_os(app: QApplication) -> None:
-    """Re-apply the theme when the OS switches between dark and light."""
-    QGuiApplication.styleHints().colorSchemeChanged.connect(lambda _scheme: apply_theme(app, "system"))
+    """Re-apply the theme when the OS switches between dark and light (while View › Theme is System)."""
+    QGuiApplication.styleHints().colorSchemeChanged.connect(
+        lambda _scheme: apply_theme(app, "system") if theme_choice() == "system" else None)
+
+
+THEME_CHOICES = (("system", "System"), ("light", "Light"), ("dark", "Dark"))
+
+
+def _ui_settings() -> QSettings:
+    """The window's own preferences (next to the tables' column state, in the app's config folder)."""
+    return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "cts-desktop", "ui")
+
+
+def theme_choice() -> str:
+    """The View › Theme choice remembered from the last session: ``system`` (the default), ``light`` or ``dark``."""
+    value = _ui_settings().value("theme", "system")
+    return str(value) if value in ("system", "light", "dark") else "system"
+
+
+def choose_theme(app: QApplication, choice: str) -> str:
+    """View › Theme: remember ``choice`` and apply it at once (every chart listening follows)."""
+    if choice not in ("system", "light", "dark"):
+        raise ValueError(f"unknown theme {choice!r}")
+    settings = _ui_settings()
+    settings.setValue("theme", choice)
+    settings.sync()
+    return apply_theme(app, choice)

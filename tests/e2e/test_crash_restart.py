@@ -89,7 +89,8 @@ def exchange_state(sim: dict[str, str]) -> ExchangeState:
 
 
 def freeze(sim: dict[str, str]) -> None:
-    with urllib.request.urlopen(f"{sim['url']}/_sim/speed?speed=0", timeout=10) as answer:
+    request = urllib.request.Request(f"{sim['url']}/_sim/speed?speed=0", headers={"X-Sim-Token": sim["controlToken"]})
+    with urllib.request.urlopen(request, timeout=10) as answer:
         assert answer.status == 200
 
 

@@ -177,6 +177,7 @@ async def test_connection_test_shows_price_balance_and_bad_key_message(services:
     assert tab.test.log.isHidden()
     tab.test.show_log(True)
 
+    window.guide.dismiss.click()  # the picture (README) shows the tab, not the first-run guide
     for theme in ("dark", "light"):
         apply_theme(QApplication.instance(), theme)  # type: ignore[arg-type]
         save_screenshot(window, f"connections-{theme}")
@@ -289,7 +290,6 @@ async def test_every_option_round_trips_and_bad_values_are_refused(services: Ser
 
     from sqlalchemy import select
 
-    from cts_desktop.exchanges.symbols import SymbolOrder
     from cts_desktop.storage.models import Connection
 
     gui = make_gui(services)
@@ -309,17 +309,11 @@ async def test_every_option_round_trips_and_bad_values_are_refused(services: Ser
     form.live_vf.setValue(2.5)
     form.preset_vf.setValue(0.7)
     form.use_main.setChecked(True)
-    form.order.setCurrentIndex(form.order.findData("volatility"))
-    form.count.setValue(25)
     for index, box in enumerate(form.pf.values()):
         box.setValue(0.5 + index / 10)
+    form.pf["live_pf_min_real"].setValue(form.pf["live_pf_min_real"].minimum())  # back to "as in Settings"
+    assert form.pf["live_pf_min_real"].text() == "as in Settings"
     form.drawdown.setValue(36)
-    form.strategies["dca_only"].setChecked(True)  # 'only' switches its strategy on
-    assert form.strategies["dca"].isChecked()
-    form.strategies["block_only"].setChecked(True)  # only one 'only' at a time
-    assert not form.strategies["dca_only"].isChecked()
-    form.strategies["block_only"].setChecked(False)
-    form.strategies["trailing"].setChecked(False)
     form.rate_default.setChecked(False)
     form.rate_second.setValue(3.5)
     form.rate_minute.setValue(90)
@@ -332,25 +326,23 @@ async def test_every_option_round_trips_and_bad_values_are_refused(services: Ser
     saved = trading.connections.get(config.id)
     s = saved.settings
     assert (saved.is_testnet, saved.margin_mode, saved.position_mode) == (True, "isolated", "one-way")
-    assert (s.live_volume_factor, s.preset_volume_factor, s.use_main_symbols, s.symbol_order, s.symbol_count) == (
-        2.5, 0.7, True, SymbolOrder.VOLATILITY, 25)
-    assert [getattr(s, n) for n in form.pf] == [0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
-    assert (s.max_drawdown_hours, s.trailing, s.block, s.dca, s.dca_only) == (36.0, False, True, True, False)
+    assert (s.live_volume_factor, s.preset_volume_factor, s.use_main_symbols) == (2.5, 0.7, True)
+    assert [getattr(s, n) for n in form.pf] == [0.5, None]  # None: the Settings value applies
+    assert s.max_drawdown_hours == 36.0
     assert (s.rate_limit.per_second, s.rate_limit.per_minute, s.rate_limit.concurrent) == (3.5, 90, 2)
     with services.db.session() as session:
         assert session.execute(select(Connection.api_type).where(Connection.id == config.id)).scalar_one() == \
             "futures"
     await until(lambda: tab.title.text() == "BingX main", 5, "editor re-read")
-    assert form.api_type.currentData() == "futures" and form.count.value() == 25
+    assert form.api_type.currentData() == "futures" and form.live_vf.value() == 2.5
 
     # what the widgets cannot produce, the Connections part still refuses (with every reason), and nothing is written
     edit = form.edit()
-    bad = replace(edit, name=" ", settings=replace(edit.settings, live_volume_factor=12.0, symbol_count=7,
-                                                   trailing_only=True))
+    bad = replace(edit, name=" ", settings=replace(edit.settings, live_volume_factor=12.0, live_pf_min_main=2.5))
     with pytest.raises(ConnectionRuleError) as refused:
         await gui.app.connections.save(config.id, bad)
     text = str(refused.value)
-    assert "name must not be empty" in text and "0.1–10" in text and "5–50" in text and "Trailing only" in text
+    assert "name must not be empty" in text and "0.1–10" in text and "0.1–2.0" in text
     assert trading.connections.get(config.id).settings.live_volume_factor == 2.5
     with pytest.raises(ConnectionRuleError, match="already exists"):
         await gui.app.connections.save(config.id, replace(edit, name="Bybit X03"))

@@ -105,8 +105,11 @@ async def test_dashboard_drives_and_shows_the_engine(fast_services: Services) ->
     # freeze the pipelines (no price moves them inside, also not a gap fill that restarts the feed), let the
     # persist loop write, then compare every card with the truth
     async with engine.prices_held():
-        persisted = engine.meters["persist"].cycles
+        persisted, synced = engine.meters["persist"].cycles, engine.meters["sync"].cycles
         await until(lambda: engine.meters["persist"].cycles > persisted, 10, "a persist cycle after the last price")
+        # the engine's balance is read at each sync (a reading younger than one interval is reused): two syncs
+        # with prices held and the card's figure is the held one
+        await until(lambda: engine.meters["sync"].cycles >= synced + 2, 30, "two exchange syncs with prices held")
         assert services.writer.flush(10)
         await dash.refresh()
         cards = dash.cards

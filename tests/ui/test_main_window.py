@@ -33,7 +33,7 @@ async def test_window_has_four_tabs_with_real_content(services: Services) -> Non
     gui.show()
     window = gui.window
     assert [window.tabs.tabText(i) for i in range(window.tabs.count())] == [
-        "Dashboard", "Connections", "Settings", "Strategies", "Monitoring"
+        "Dashboard", "Sets", "Journal", "Connections", "Settings", "Strategies", "Monitoring"
     ]
     await window.refresh_all()
     # status bar shows the database and connection counts from the DB
@@ -57,11 +57,12 @@ async def test_window_has_four_tabs_with_real_content(services: Services) -> Non
     assert "something went wrong" in messages
     # the Strategies tab is built when first shown (it imports numba: the window must not wait for it)
     assert window.strategies.content is None
-    window.tabs.setCurrentIndex(3)
+    window.tabs.setCurrentIndex(window.tabs.indexOf(window.strategies))
     await window.refresh_current()
     from cts_desktop.ui.tabs.strategies import StrategiesTab
 
     assert isinstance(window.strategies.content, StrategiesTab)
+    window.guide.dismiss.click()  # the tab pictures (README, scripts/readme_images.py) without the first-run guide
     for index in range(window.tabs.count()):
         name = window.tabs.tabText(index).lower()
         window.tabs.setCurrentIndex(index)

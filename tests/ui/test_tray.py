@@ -89,8 +89,8 @@ async def test_first_close_to_tray_notifies_once_and_logs_a_toast(services: Serv
     assert services.writer.flush(10)
     logs = await gui.app.overview.recent_logs(limit=20)
     assert [r.message for r in logs if r.category == "toast"] == [
-        "notification: CTS Desktop keeps running — Trading continues in the tray. Use the tray menu to show the "
-        "window or quit."]
+        "notification: CTS Desktop keeps running — The engine is stopped; the app waits in the tray. Use the tray "
+        "menu to show the window or quit."]  # the engine is stopped: nothing "continues trading"
     await gui.shutdown()
 
 

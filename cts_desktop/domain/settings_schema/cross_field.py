@@ -32,12 +32,6 @@ _RANGE_PREFIXES = (
 _ORDERED: tuple[tuple[str, str, bool], ...] = (
     *((f"{prefix}_min", f"{prefix}_max", False) for prefix in _RANGE_PREFIXES),
     ("indications.activity.deactivation_pct", "indications.activity.activation_pct", True),
-    ("indications.rsi.oversold", "indications.rsi.overbought", True),
-    ("indications.stochastic.oversold", "indications.stochastic.overbought", True),
-    ("indications.macd.fast", "indications.macd.slow", True),
-    ("indications.ema.short", "indications.ema.long", True),
-    ("indications.sma.short", "indications.sma.long", True),
-    ("indications.sar.acceleration", "indications.sar.maximum", False),
     ("strategy.phase1_count", "strategy.phase2_count", True),
     ("strategy.phase2_count", "system.position_length", False),
     ("strategy.main_window", "system.position_length", False),
@@ -45,14 +39,8 @@ _ORDERED: tuple[tuple[str, str, bool], ...] = (
     ("strategy.exchange_window", "system.position_length", False),
     ("strategy.production_pause_win_rate", "strategy.production_resume_win_rate", False),
     ("strategy.block_disable_win_rate", "strategy.block_enable_win_rate", True),
-    ("strategy.preset_tp_min", "strategy.preset_tp_max", False),
-    ("strategy.preset_sl_min", "strategy.preset_sl_max", False),
     ("monitoring.unhealthy_success_pct", "monitoring.degraded_success_pct", False),
     ("monitoring.degraded_cycle_factor", "monitoring.unhealthy_cycle_factor", False),
-    *(
-        ("system.main_engine_interval_ms", f"indications.{kind}.interval_ms", False)
-        for kind in ("direction", "move", "active", "optimal")
-    ),
 )
 
 

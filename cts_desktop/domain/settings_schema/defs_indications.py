@@ -38,10 +38,6 @@ _b.flag(
     help="Main indications fire only while the market-activity state of the symbol is ACTIVE.",
 )
 _b.integer(
-    "indications.activity.check_interval_s", "Activity check interval", 1, 1, 10, 1, unit="s",
-    help="How often the activity state is re-evaluated.",
-)
-_b.integer(
     "indications.activity.calculation_range_s", "Activity calculation range", 10, 5, 20, 1, unit="s",
     help="Window of 1-second changes the activity measures (and the Active indication) look at.",
 )
@@ -84,18 +80,10 @@ _b.integer(
 )
 _b.flag("indications.direction.enabled", "Direction enabled", True, help="Reversal after R steps one way.")
 _int_range("indications.direction.range", "Direction range", 3, 30, 1, (3, 30), "step count R", unit="steps")
-_b.integer(
-    "indications.direction.interval_ms", "Direction interval", 100, 50, 5000, 50, unit="ms",
-    help="Recalculation period of Direction.",
-)
 
 _b.group("Move")
 _b.flag("indications.move.enabled", "Move enabled", True, help="Continuation over R steps without a reversal.")
 _int_range("indications.move.range", "Move range", 3, 30, 1, (3, 30), "step count R", unit="steps")
-_b.integer(
-    "indications.move.interval_ms", "Move interval", 100, 50, 5000, 50, unit="ms",
-    help="Recalculation period of Move.",
-)
 
 _b.group("Active")
 _b.flag(
@@ -113,10 +101,6 @@ _int_range(
 _int_range(
     "indications.active.last_part_pct", "Active share (last part)", 10, 90, 10, (10, 90),
     "share of active frames in the last part of the window", unit="%",
-)
-_b.integer(
-    "indications.active.interval_ms", "Active interval", 100, 50, 5000, 50, unit="ms",
-    help="Recalculation period of Active.",
 )
 
 _b.group("Optimal")
@@ -137,80 +121,14 @@ _float_range(
     "indications.optimal.last_part_ratio", "Optimal last-part ratio", 1.0, 2.5, 0.5, (1.0, 2.5),
     "acceleration ratio (last-part mean change ÷ overall mean change)",
 )
-_b.integer(
-    "indications.optimal.interval_ms", "Optimal interval", 1000, 50, 5000, 50, unit="ms",
-    help="Recalculation period of Optimal.",
-)
 
 _b.group("Common indicators")
 _b.choice(
     "indications.common.candle_timeframe_s", "Candle size", 60,
     [(60, "1 min"), (300, "5 min"), (900, "15 min"), (3600, "1 h")], unit="s",
-    help="OHLC candles built from the price stream that the common indicators are computed on.",
-)
-_b.decimal(
-    "indications.common.side_threshold", "Side strength threshold", 0.3, 0.05, 1.0, 0.05,
-    help="A side wins when its mean strength over the enabled indicators exceeds this and the other side.",
-)
-_b.decimal(
-    "indications.common.min_combined_strength", "Minimum combined strength", 0.5, 0.05, 1.0, 0.05,
-    help="The Preset engine acts only when the winning side's combined strength exceeds this.",
+    help="OHLC candles built from the price stream that the common indicators are computed on. Their parameters "
+    "are chosen per configuration set in the Strategies tab.",
 )
 
-
-def _indicator(name: str, title: str, enabled: bool, what: str) -> None:
-    _b.flag(f"indications.{name}.enabled", f"{title} enabled", enabled, help=what)
-
-
-_indicator("rsi", "RSI", True, "Wilder RSI: below oversold → long, above overbought → short.")
-_b.integer("indications.rsi.period", "RSI period", 14, 2, 100, 1, unit="bars", help="Wilder smoothing period.")
-_b.integer("indications.rsi.oversold", "RSI oversold", 30, 5, 50, 5, help="Long below this RSI.")
-_b.integer("indications.rsi.overbought", "RSI overbought", 70, 50, 95, 5, help="Short above this RSI.")
-
-_indicator("macd", "MACD", True, "EMA-based MACD with a real signal line: histogram sign gives the side.")
-_b.integer("indications.macd.fast", "MACD fast period", 12, 2, 50, 1, unit="bars", help="Fast EMA period.")
-_b.integer("indications.macd.slow", "MACD slow period", 26, 3, 100, 1, unit="bars", help="Slow EMA period.")
-_b.integer("indications.macd.signal", "MACD signal period", 9, 2, 50, 1, unit="bars", help="Signal EMA period.")
-
-_indicator("bollinger", "Bollinger", True, "Position in the band: lower fifth → long, upper fifth → short.")
-_b.integer("indications.bollinger.period", "Bollinger period", 20, 5, 100, 1, unit="bars", help="SMA period.")
-_b.decimal(
-    "indications.bollinger.std_dev", "Bollinger width", 2.0, 0.5, 4.0, 0.1, unit="σ",
-    help="Band distance in standard deviations.",
-)
-
-_indicator("ema", "EMA cross", True, "Short EMA crossing the long EMA gives the side.")
-_b.integer("indications.ema.short", "EMA short period", 9, 2, 100, 1, unit="bars", help="Short EMA period.")
-_b.integer("indications.ema.long", "EMA long period", 21, 3, 200, 1, unit="bars", help="Long EMA period.")
-
-_indicator("sma", "SMA cross", True, "Short SMA crossing the long SMA gives the side.")
-_b.integer("indications.sma.short", "SMA short period", 10, 2, 100, 1, unit="bars", help="Short SMA period.")
-_b.integer("indications.sma.long", "SMA long period", 50, 3, 200, 1, unit="bars", help="Long SMA period.")
-
-_indicator("stochastic", "Stochastic", True, "%K/%D below oversold → long, above overbought → short.")
-_b.integer("indications.stochastic.k", "Stochastic %K period", 14, 2, 50, 1, unit="bars", help="%K lookback.")
-_b.integer("indications.stochastic.d", "Stochastic %D period", 3, 1, 10, 1, unit="bars", help="%D smoothing.")
-_b.integer(
-    "indications.stochastic.slowing", "Stochastic slowing", 3, 1, 10, 1, unit="bars", help="%K slowing.",
-)
-_b.integer("indications.stochastic.oversold", "Stochastic oversold", 20, 5, 50, 5, help="Long below this.")
-_b.integer("indications.stochastic.overbought", "Stochastic overbought", 80, 50, 95, 5, help="Short above this.")
-
-_indicator("adx", "ADX", True, "Wilder ADX: +DI vs −DI gives the side when ADX is above the threshold.")
-_b.integer("indications.adx.period", "ADX period", 14, 2, 50, 1, unit="bars", help="Wilder smoothing period.")
-_b.integer("indications.adx.threshold", "ADX threshold", 25, 10, 50, 1, help="Minimum ADX for a trend signal.")
-
-_indicator("atr", "ATR", False, "Wilder ATR: volatility only, it gives no side.")
-_b.integer("indications.atr.period", "ATR period", 14, 2, 50, 1, unit="bars", help="Wilder smoothing period.")
-_b.decimal(
-    "indications.atr.multiplier", "ATR multiplier", 1.5, 0.5, 5.0, 0.1, unit="×", help="Band width in ATRs.",
-)
-
-_indicator("sar", "Parabolic SAR", False, "Price above the SAR → long, below → short.")
-_b.decimal(
-    "indications.sar.acceleration", "SAR acceleration", 0.02, 0.005, 0.1, 0.005,
-    help="Initial and incremental acceleration factor.",
-)
-_b.decimal("indications.sar.maximum", "SAR maximum", 0.2, 0.05, 1.0, 0.05, help="Maximum acceleration factor.")
 
 INDICATION_SETTINGS = _b.build()

@@ -22,10 +22,6 @@ _b.integer(
     help="How often the coordinator summarises all engines.",
 )
 _b.integer(
-    "monitoring.metrics_interval_s", "Metrics interval", 60, 10, 300, 10, unit="s",
-    help="How often CPU, memory, loop and database metrics are sampled.",
-)
-_b.integer(
     "monitoring.degraded_success_pct", "Degraded below success rate", 95, 50, 100, 1, unit="%",
     help="A loop whose cycle success rate is below this is degraded.",
 )
@@ -83,6 +79,45 @@ _b.integer(
 _b.integer(
     "monitoring.alert_errors_per_10min", "Error burst alert", 10, 1, 1000, 1, unit="per 10 min",
     help="Raise a critical alert when more error records than this were logged within 10 minutes.",
+)
+
+_b.group("Notifications")
+_b.flag(
+    "monitoring.notify_fill", "Notify fills", True,
+    help="Send a notification for every filled order (through the notification URLs below).",
+)
+_b.flag(
+    "monitoring.notify_position_closed", "Notify closed positions", True,
+    help="Send a notification when a position is closed, with its net PnL.",
+)
+_b.flag(
+    "monitoring.notify_engine", "Notify engine errors and restarts", True,
+    help="Send a notification when a connection engine fails, is restarted, or is not started (and why).",
+)
+_b.flag(
+    "monitoring.notify_guard", "Notify kill switch and guards", True,
+    help="Send a notification when the daily-loss kill switch or another entry guard trips.",
+)
+_b.flag(
+    "monitoring.notify_alert", "Notify other alerts", True,
+    help="Send a notification for every other alert (stale connection, error bursts, reconciliation, clock skew).",
+)
+_b.flag(
+    "monitoring.notify_daily_summary", "Daily summary", True,
+    help="Send a summary of the last 24 hours (closed positions and their net PnL, open positions) once a day.",
+)
+_b.integer(
+    "monitoring.notify_summary_hour", "Daily summary at", 20, 0, 23, 1, unit="h",
+    help="The hour (this computer's local time) the daily summary is sent at.",
+)
+_b.flag(
+    "monitoring.notify_paper", "Include paper trading", False,
+    help="Also notify fills and closed positions of paper trading (off: live trading only).",
+)
+_b.integer(
+    "monitoring.notify_max_per_minute", "Notification rate limit", 10, 1, 60, 1, unit="per min",
+    help="At most this many notifications are sent per minute; the rest are counted and the count is told with "
+    "the next one sent.",
 )
 
 MONITORING_SETTINGS = _b.build()

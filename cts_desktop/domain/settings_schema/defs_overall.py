@@ -109,39 +109,4 @@ _e.integer(
     help="Live positions open at once on a generic ccxt connection.",
 )
 
-_e.group("Volume")
-_e.decimal(
-    "exchange.live_volume_factor", "Live volume factor", 1.0, 0.1, 10.0, 0.1, unit="×",
-    help="Default connection volume factor for Main-mode live positions; a connection may override it.",
-)
-_e.decimal(
-    "exchange.preset_volume_factor", "Preset volume factor", 1.0, 0.1, 10.0, 0.1, unit="×",
-    help="Default connection volume factor for Preset-mode live positions; a connection may override it.",
-)
-
-_e.group("Account")
-_e.choice(
-    "exchange.default_margin_type", "Default margin type", "cross", [("cross", "Cross"), ("isolated", "Isolated")],
-    help="Margin mode set on a symbol before the first order, unless the connection overrides it.",
-)
-_e.choice(
-    "exchange.default_position_mode", "Default position mode", "hedge",
-    [("hedge", "Hedge"), ("one_way", "One-way")],
-    help="Hedge mode keeps long and short of a symbol apart, matching the separate long/short sets.",
-)
-
-_e.group("Rate limits")
-_e.integer(
-    "exchange.rate_limit_delay_ms", "Rate-limit delay", 50, 0, 1000, 10, unit="ms",
-    help="Extra pause between private REST requests on top of the exchange's own limiter.",
-)
-_e.integer(
-    "exchange.min_connect_interval_ms", "Minimum connect interval", 200, 0, 5000, 50, unit="ms",
-    help="Shortest time between two connection attempts to the same exchange.",
-)
-_e.integer(
-    "exchange.max_concurrent_connections", "Max concurrent connections", 3, 1, 10, 1,
-    help="Connections that may connect or load markets at the same time.",
-)
-
 EXCHANGE_SETTINGS = _e.build()

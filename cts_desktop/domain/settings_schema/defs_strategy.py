@@ -10,26 +10,19 @@ _b = TabBuilder(Tab.STRATEGY)
 
 _b.group("Profit factor")
 for _layer, _text in (
-    ("base", "Base sets must reach this mean per-position result (avg_pf, in position-cost units)"),
     ("main", "A Base set becomes Main when its avg_pf over its history reaches this"),
     ("real", "A Main set becomes Real when the avg_pf of its Real window reaches this"),
     ("exchange", "A Real set is mirrored to the exchange only when the avg_pf of its Exchange window reaches this"),
 ):
+    _own = " A connection that sets its own (Connections › PF limits) uses that one." if _layer != "exchange" else ""
     _b.decimal(
         f"strategy.{_layer}_min_avg_pf", f"{_layer.capitalize()} minimum avg PF", 0.6, 0.1, 2.0, 0.1,
-        help=_text + ".",
+        help=_text + "." + _own,
     )
-_b.decimal(
-    "strategy.preset_min_gross_pf", "Preset minimum gross PF", 1.0, 0.5, 5.0, 0.1,
-    help="Preset sets qualify when gross_pf (sum of wins ÷ |sum of losses|) over their window reaches this.",
-)
 _b.integer(
     "strategy.max_drawdown_time_hours", "Maximum drawdown time", 12, 1, 72, 1, unit="h",
-    help="A Main set becomes Real only if its positions spent on average at most this long below entry.",
-)
-_b.integer(
-    "strategy.preset_max_drawdown_time_hours", "Preset maximum drawdown time", 24, 1, 72, 1, unit="h",
-    help="The same drawdown-time limit for Preset sets.",
+    help="A Main set becomes Real only if its positions spent on average at most this long below entry. A "
+    "connection that sets its own (Connections › PF limits) uses that one.",
 )
 
 _b.group("Promotion gates")
@@ -142,12 +135,22 @@ _b.decimal(
     help="No new Real entries while the net result of the last 24 h is a loss larger than this share of the "
     "balance; 0 switches the kill switch off.",
 )
+_b.decimal(
+    "strategy.max_drawdown_pct", "Account drawdown guard", 0.0, 0.0, 50.0, 0.5, unit="%",
+    help="No new Real entries while the account's equity (balance with unrealised PnL) is this far below its "
+    "highest value since trading started; entries resume when it recovers. 0 switches the guard off.",
+)
+_b.integer(
+    "strategy.sl_streak_count", "Stop-loss streak guard", 0, 0, 20, 1, unit="stops",
+    help="After this many Real positions of one symbol closed in a row by their stop loss, that symbol takes "
+    "no new entries for the pause below; 0 switches the guard off.",
+)
+_b.integer(
+    "strategy.sl_streak_pause_min", "Stop-loss streak pause", 60, 1, 1440, 1, unit="min",
+    help="How long a symbol takes no new entries after a stop-loss streak (counted from the last stop).",
+)
 
 _b.group("Block")
-_b.flag(
-    "strategy.block_enabled", "Block adjustment", True,
-    help="After a losing block of positions the next block uses a larger size factor; back to 1 after a win.",
-)
 _b.integer(
     "strategy.block_size", "Block size", 2, 2, 10, 1, unit="positions",
     help="Positions per block.",
@@ -174,10 +177,6 @@ _b.integer(
 )
 
 _b.group("DCA")
-_b.flag(
-    "strategy.dca_enabled", "DCA adjustment", False,
-    help="Add to an open position at set adverse distances; TP is re-anchored to the average entry.",
-)
 _b.integer(
     "strategy.dca_max_steps", "DCA maximum steps", 4, 1, 4, 1,
     help="Add-on entries allowed per position.",
@@ -194,16 +193,6 @@ _b.numbers(
 )
 
 _b.group("Preset grid")
-_b.decimal("strategy.preset_tp_min", "Preset TP minimum", 2.0, 0.5, 50.0, 0.5, help="Smallest preset TP factor.")
-_b.decimal("strategy.preset_tp_max", "Preset TP maximum", 30.0, 0.5, 50.0, 0.5, help="Largest preset TP factor.")
-_b.decimal(
-    "strategy.preset_tp_step", "Preset TP step", 2.0, 0.5, 10.0, 0.5, help="Spacing of the preset TP factors.",
-)
-_b.decimal("strategy.preset_sl_min", "Preset SL minimum", 0.3, 0.1, 5.0, 0.1, help="Smallest preset SL ratio.")
-_b.decimal("strategy.preset_sl_max", "Preset SL maximum", 3.0, 0.1, 5.0, 0.1, help="Largest preset SL ratio.")
-_b.decimal(
-    "strategy.preset_sl_step", "Preset SL step", 0.3, 0.1, 1.0, 0.1, help="Spacing of the preset SL ratios.",
-)
 _b.flag(
     "strategy.preset_trailing_enabled", "Preset trailing", False,
     help="Add every (start, stop) combination below to the preset grid.",

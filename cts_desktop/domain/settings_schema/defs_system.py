@@ -29,24 +29,12 @@ _b.flag(
     "mode always starts it.",
 )
 _b.integer(
-    "system.main_engine_interval_ms", "Main engine interval", 100, 50, 1000, 50, unit="ms",
-    help="How often the Main pipeline re-evaluates indications and pseudo positions per connection.",
-)
-_b.integer(
     "system.preset_engine_interval_ms", "Preset engine interval", 100, 50, 1000, 50, unit="ms",
     help="How often the Preset pipeline updates its open pseudo positions per connection.",
 )
 _b.integer(
     "system.order_handling_interval_ms", "Active order handling interval", 50, 50, 1000, 50, unit="ms",
     help="How often the order/real loop syncs live orders, fills and positions with the exchange.",
-)
-_b.integer(
-    "system.preset_indication_interval_s", "Preset indication interval", 60, 1, 600, 1, unit="s",
-    help="How often the Preset engine recomputes common-indicator signals from its candles.",
-)
-_b.integer(
-    "system.preset_real_interval_s", "Preset real interval", 300, 10, 3600, 10, unit="s",
-    help="How often the Preset engine re-checks which preset sets qualify for live trading.",
 )
 _b.integer(
     "system.persist_interval_ms", "Persistence batch interval", 1000, 500, 5000, 500, unit="ms",
@@ -61,10 +49,6 @@ _b.flag(
     "system.persist_pseudo_results", "Store every pseudo result", False,
     help="Keep each closed pseudo position in the database (trimmed per set to the position length). Off: only "
     "set statistics and book snapshots are stored, which is far less data.",
-)
-_b.integer(
-    "system.max_concurrent_operations", "Max concurrent operations", 100, 10, 250, 10,
-    help="Upper bound on symbol tasks processed at once across engines; protects a small machine.",
 )
 
 _b.group("Database")
@@ -97,8 +81,9 @@ _b.integer(
 )
 _b.integer(
     "system.max_database_size_gb", "Overall database size", 20, 5, 50, 5, unit="GB",
-    help="When the database grows past this, the oldest market data and logs are cleaned up and an alert "
-    "is raised.",
+    help="Checked every 10 minutes: over this, the oldest candles, then logs, cycle metrics and stored pseudo "
+    "results are deleted until the database is under 90 % of it, and the space is given back to the disk (a "
+    "warning in the log and on the Database page says what went). Orders, fills and positions are never deleted.",
 )
 _b.flag(
     "system.automatic_cleanup", "Automatic database cleanup", True,
@@ -112,11 +97,6 @@ _b.choice(
     "system.market_data_retention_days", "Market data retention", 30,
     [(7, "7 days"), (14, "14 days"), (30, "30 days"), (60, "60 days"), (90, "90 days")], unit="days",
     help="Recorded prices and candles older than this are deleted by the cleanup.",
-)
-_b.choice(
-    "system.indication_state_retention_hours", "Indication state retention", 48,
-    [(24, "24 h"), (48, "48 h"), (72, "72 h"), (168, "168 h (7 days)")], unit="h",
-    help="Indication validation states (cooldown bookkeeping) older than this are deleted.",
 )
 
 _b.group("Symbols")

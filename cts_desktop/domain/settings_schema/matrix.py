@@ -100,26 +100,3 @@ def indication_variant_counts(values: Mapping[str, object]) -> dict[str, int]:
             count *= _grid_count(values, prefix)
         counts[kind] = count
     return counts
-
-
-def preset_set_count(values: Mapping[str, object]) -> int:
-    """Configuration sets per Preset indicator parameter tuple: TP grid × SL grid × (plain + starts × stops)."""
-    tp = _stepped_count(values, "strategy.preset_tp")
-    sl = _stepped_count(values, "strategy.preset_sl")
-    variants = 1
-    if resolved(values, "strategy.preset_trailing_enabled") is True:
-        starts = resolved(values, "strategy.preset_trailing_starts")
-        stops = resolved(values, "strategy.preset_trailing_stops")
-        assert isinstance(starts, tuple) and isinstance(stops, tuple)
-        variants += len(starts) * len(stops)
-    return tp * sl * variants
-
-
-def _stepped_count(values: Mapping[str, object], prefix: str) -> int:
-    low = resolved(values, f"{prefix}_min")
-    high = resolved(values, f"{prefix}_max")
-    step = resolved(values, f"{prefix}_step")
-    assert isinstance(low, float) and isinstance(high, float) and isinstance(step, float)
-    if high < low:
-        return 0
-    return int((high - low) / step + 1e-9) + 1

@@ -1,9 +1,9 @@
 """Standalone simulator: ``python -m cts_desktop.exchanges.simulator --port 8765 [--speed 10] [--data-dir DIR]
 [--clock-offset-ms MS]``.
 
-Prints one JSON line per created account (key and secret) so scripts can pick them up; control endpoints live
-under ``/_sim/`` (state, step?ms=, speed?speed=, account?balance=&exchange=, fault?path=&kind=, clear-faults,
-clock?offset_ms=).
+Prints one JSON line per created account (key and secret, and the control token) so scripts can pick them up;
+control endpoints live under ``/_sim/`` (state, step?ms=, speed?speed=, account?balance=&exchange=, fault?path=&kind=,
+clear-faults, clock?offset_ms=) and need the header ``X-Sim-Token: <controlToken>``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ async def _run(args: argparse.Namespace) -> None:
     url = await server.start(args.port)
     for exchange in ("bybit", "bingx"):
         key = server.market.create_account(args.balance, exchange=exchange)
-        print(json.dumps({"exchange": exchange, "url": url, "apiKey": key.key, "secret": key.secret}), flush=True)
+        print(json.dumps({"exchange": exchange, "url": url, "apiKey": key.key, "secret": key.secret,
+                          "controlToken": server.control_token}), flush=True)
     try:
         await asyncio.Event().wait()
     finally:

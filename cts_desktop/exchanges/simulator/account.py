@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import math
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -29,6 +30,7 @@ class SimErrorKind(Enum):
     POSITION_MODE_NOT_MODIFIED = "position_mode_not_modified"
     MARGIN_MODE_NOT_MODIFIED = "margin_mode_not_modified"
     POSITION_EXISTS = "position_exists"
+    MARGIN_POSITION_EXISTS = "margin_position_exists"  # a margin-mode switch refused: a position or order is open
     UNKNOWN_SYMBOL = "unknown_symbol"
 
 
@@ -91,6 +93,14 @@ class SimPosition:
     created_ms: int = 0
     updated_ms: int = 0
     position_id: str = ""
+
+    def liquidation_price(self, leverage: float, maintenance_rate: float = 0.005) -> float:
+        """Where the position's margin (isolated at ``leverage``) is used up down to the maintenance margin:
+        the simulator's simple model of an exchange's liquidation price (0 when flat)."""
+        if not self.size or leverage <= 0:
+            return 0.0
+        sign = 1 if self.side == "Buy" else -1
+        return max(0.0, self.entry * (1 - sign * (1 / leverage - maintenance_rate)))
 
 
 @dataclass
@@ -166,12 +176,7 @@ class Account:
 
     # ---- money --------------------------------------------------------------------------------------------
     def unrealised(self, prices: dict[str, float]) -> float:
-        total = 0.0
-        for p in self.positions.values():
-            if p.size > 0:
-                sign = 1 if p.side == "Buy" else -1
-                total += sign * (prices[p.base] - p.entry) * p.size
-        return total
+        return Account.unrealised_of(self.positions.values(), prices)
 
     def position_margin(self) -> float:
         return sum(p.size * p.entry / self.leverage_of(p.base) for p in self.positions.values() if p.size > 0)
@@ -187,7 +192,19 @@ class Account:
         return self.wallet + self.unrealised(prices)
 
     def available(self, prices: dict[str, float]) -> float:
-        return self.equity(prices) - self.position_margin() - self.order_margin()
+        """What a new order may use: the wallet, plus the unrealised result of cross positions only (an isolated
+        position's result stays inside its own margin), less the margin of positions and orders."""
+        cross = {key: p for key, p in self.positions.items() if not self.isolated.get(p.base, False)}
+        upl_cross = Account.unrealised_of(cross.values(), prices)
+        return self.wallet + upl_cross - self.position_margin() - self.order_margin()
+
+    @staticmethod
+    def unrealised_of(positions: Iterable[SimPosition], prices: dict[str, float]) -> float:
+        total = 0.0
+        for p in positions:
+            if p.size > 0:
+                total += (1 if p.side == "Buy" else -1) * (prices[p.base] - p.entry) * p.size
+        return total
 
     # ---- settings -----------------------------------------------------------------------------------------
     def set_leverage(self, base: str, leverage: float) -> None:
@@ -199,13 +216,20 @@ class Account:
         self.leverage[base] = leverage
 
     def set_isolated(self, base: str | None, isolated: bool) -> None:
+        """Cross or isolated margin for one symbol (``base``) or the whole account (None: Bybit's unified account);
+        refused while a position or an opening order of an affected symbol is open."""
         bases = [base] if base else list(self.instruments)
-        if base and self.isolated.get(base, False) == isolated:
+        if all(self.isolated.get(b, False) == isolated for b in bases):
             raise SimError(SimErrorKind.MARGIN_MODE_NOT_MODIFIED, "margin mode not modified")
-        if any(p.size > 0 and p.base in bases for p in self.positions.values()):
-            raise SimError(SimErrorKind.POSITION_EXISTS, "cannot switch margin mode with an open position")
+        if any(p.size > 0 and p.base in bases for p in self.positions.values()) or any(
+            o.status in ACTIVE_STATUSES and not o.reduce_only and o.base in bases for o in self.orders.values()
+        ):
+            raise SimError(SimErrorKind.MARGIN_POSITION_EXISTS, "cannot switch margin mode with an open position")
         for b in bases:
             self.isolated[b] = isolated
+
+    def margin_mode(self, base: str) -> str:
+        return "isolated" if self.isolated.get(base, False) else "cross"
 
     def set_hedge_mode(self, hedge: bool) -> None:
         if hedge == self.hedge_mode:

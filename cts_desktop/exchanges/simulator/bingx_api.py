@@ -48,6 +48,7 @@ SIM_ERRORS: dict[SimErrorKind, tuple[int, str]] = {
     SimErrorKind.MARGIN_MODE_NOT_MODIFIED: (0, ""),
     SimErrorKind.POSITION_EXISTS: (101212, "Please check if you have pending orders"),
     SimErrorKind.UNKNOWN_SYMBOL: (109425, "symbol not exist, please verify it"),
+    SimErrorKind.MARGIN_POSITION_EXISTS: (101212, "Please check if you have pending orders or positions"),
 }
 
 INTERVALS = {
@@ -334,7 +335,7 @@ class BingxDialect:
             "leverage": int(lev),
             "unrealizedProfit": fmt(upl),
             "realisedProfit": fmt(pos.cum_realised),
-            "liquidationPrice": "0",
+            "liquidationPrice": fmt(pos.liquidation_price(lev), inst.tick_size),
             "pnlRatio": fmt(upl / im if im else 0),
             "maxMarginReduction": "0",
             "riskRate": "0",

@@ -48,6 +48,8 @@ SIM_ERRORS: dict[SimErrorKind, tuple[int, str]] = {
     SimErrorKind.MARGIN_MODE_NOT_MODIFIED: (110026, "Cross/isolated margin mode has not been modified."),
     SimErrorKind.POSITION_EXISTS: (110024, "You have an existing position, so position mode cannot be switched."),
     SimErrorKind.UNKNOWN_SYMBOL: (10001, "params error: symbol invalid"),
+    # /v5/account/set-margin-mode answers a refused switch with 3400045 (its reasons name the open positions/orders)
+    SimErrorKind.MARGIN_POSITION_EXISTS: (3400045, "Set margin mode failed"),
 }
 
 INTERVALS = {
@@ -410,7 +412,11 @@ class BybitDialect(BybitBodies):
         mode = params.get("setMarginMode")
         if mode not in ("ISOLATED_MARGIN", "REGULAR_MARGIN"):
             raise SimError(SimErrorKind.BAD_PARAM, "setMarginMode invalid")
-        acc.set_isolated(None, mode == "ISOLATED_MARGIN")
+        try:
+            acc.set_isolated(None, mode == "ISOLATED_MARGIN")
+        except SimError as exc:
+            if exc.kind is not SimErrorKind.MARGIN_MODE_NOT_MODIFIED:  # the account mode is simply set again
+                raise
         return {"reasons": []}
 
     def switch_isolated(self, params: Params, market: SimMarket, acc: Account) -> dict[str, Any]:

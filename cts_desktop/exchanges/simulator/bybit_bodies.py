@@ -37,7 +37,7 @@ class BybitBodies:
             "leverage": fmt(lev),
             "positionBalance": fmt(im),
             "markPrice": fmt(mark, tick),
-            "liqPrice": "",
+            "liqPrice": fmt(pos.liquidation_price(lev), tick) if pos.size else "",
             "bustPrice": "",
             "positionMM": fmt(im * 0.1),
             "positionIM": fmt(im),

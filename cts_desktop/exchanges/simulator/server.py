@@ -10,14 +10,18 @@ In-process use::
     await sim.stop()
 
 A small control surface (``/_sim/...``, loopback only) serves the standalone process: step the clock, change
-speed, add accounts and faults.
+speed, add accounts and faults. It answers only requests that carry the server's random per-run token
+(:attr:`SimulatorServer.control_token`, header ``X-Sim-Token``): another local process can neither open accounts on
+the app's Replay simulator nor change its market speed. The exchange API itself needs signed keys as usual.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
+import secrets
 import time
 from collections import Counter, deque
 
@@ -34,11 +38,13 @@ from cts_desktop.exchanges.simulator.ws_public import WS_PATH, BybitPublicWs
 log = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
+TOKEN_HEADER = "X-Sim-Token"
 
 
 class SimulatorServer:
-    def __init__(self, config: SimulatorConfig | None = None) -> None:
+    def __init__(self, config: SimulatorConfig | None = None, control_token: str | None = None) -> None:
         self.config = config or SimulatorConfig()
+        self.control_token = control_token or secrets.token_urlsafe(24)  # only the one who started it knows it
         self.market = SimMarket(self.config, int(time.time() * 1000) + self.config.clock_offset_ms)
         self.faults = FaultInjector()
         self.dialects = [BybitDialect(self.market.wall_ms), BingxDialect(self.market.wall_ms)]
@@ -129,6 +135,10 @@ class SimulatorServer:
 
     async def _control(self, request: web.Request) -> web.Response:
         action = request.match_info["action"]
+        given = request.headers.get(TOKEN_HEADER, "")
+        if not hmac.compare_digest(given.encode(), self.control_token.encode()):
+            log.warning("simulator: refused /_sim/%s without its control token", action)
+            return web.json_response({"error": "the simulator's control token is required"}, status=403)
         q = dict(request.query)
         if action == "step":
             self.market.step(int(q.get("ms", "1000")))

@@ -168,6 +168,7 @@ class ConnectionsTab(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.splitter)
         self.detail_body.setEnabled(False)
+        self.delete_button.setEnabled(False)  # nothing selected yet
         self.badge.hide()
 
         self.enabled.clicked.connect(lambda on: spawn(self.set_enabled(on), "enable connection"))
@@ -177,7 +178,8 @@ class ConnectionsTab(QWidget):
         self.keys.save_requested.connect(lambda k, s, p: spawn(self.save_keys(k, s, p), "save keys"))
         self.options.save_requested.connect(lambda edit: spawn(self.save_options(edit), "save options"))
         self.options.revert.clicked.connect(self._revert)
-        self.test.on_finished = lambda _result: spawn(self.reload(), "after test")
+        # a refused test (no keys) stored nothing: a reload would only overwrite its message with the stored one
+        self.test.on_finished = lambda result: spawn(self.reload(), "after test") if result is not None else None
         self.test.button.clicked.connect(lambda: self.say(""))
 
     # --- list -----------------------------------------------------------------------------------------------
@@ -194,7 +196,7 @@ class ConnectionsTab(QWidget):
         if items is None:
             return
         self.show_items(items)
-        wanted = self.selected_id if self.selected_id in self.items else (items[0].id if items else None)
+        wanted = self.selected_id if self.selected_id in self.items else None  # the user picks; none highlighted
         if wanted != (self.detail.config.id if self.detail else None):
             self.select(wanted)
             await self.load_detail(wanted)
@@ -245,7 +247,10 @@ class ConnectionsTab(QWidget):
             self.subtitle.setText("")
             self.badge.hide()
             self.detail_body.setEnabled(False)
+            self.delete_button.setEnabled(False)
             return
+        if connection_id != (self.detail.config.id if self.detail else None):
+            self.say("")  # a message about the previous connection does not follow the selection
         self._detail_generation += 1
         generation = self._detail_generation
         detail = await self.part.detail(connection_id)
@@ -287,6 +292,8 @@ class ConnectionsTab(QWidget):
             box.setChecked(value)
             box.blockSignals(False)
         self.live.setEnabled(c.is_enabled)
+        self.live.setToolTip("Orders on the offline simulator (no real money); asks you to type the connection name"
+                             if c.is_replay else "Real orders with real money; asks you to type the connection name")
         self.delete_button.setEnabled(not c.is_replay)
         self.delete_button.setToolTip("The built-in Replay connection cannot be deleted" if c.is_replay else
                                       "Delete the connection, its keys and its stored history")
@@ -352,16 +359,19 @@ class ConnectionsTab(QWidget):
             spawn(self.set_live(False, ""), "live off")
             return
         self.live.setChecked(False)  # stays off until the typed confirmation
-        self.live_dialog = LiveTradeDialog(self.detail.config.name, self.window())
+        self.live_dialog = LiveTradeDialog(self.detail.config.name, self.window(),
+                                           simulated=self.detail.config.is_replay)
         self.live_dialog.confirmed.connect(lambda typed: spawn(self.set_live(True, typed), "live on"))
         self.live_dialog.open()
 
     async def set_live(self, on: bool, typed: str) -> None:
         if self.selected_id is None:
             return
+        simulated = self.detail is not None and self.detail.config.is_replay
         try:
             await self.part.switches.set_live_trade(self.selected_id, on, typed)
-            self.say("Live trading is ON: real orders with real money." if on else "Live trading is off.", True)
+            self.say(("Live trading is ON: orders go to the offline simulator (no real money)." if simulated else
+                      "Live trading is ON: real orders with real money.") if on else "Live trading is off.", True)
         except Exception as error:
             self.say(str(error), False)
         await self.reload()
@@ -402,8 +412,8 @@ class ConnectionsTab(QWidget):
         if self.selected_id is None:
             return
         try:
-            await self.part.set_keys(self.selected_id, key, secret, password)
-            self.say("Keys saved to the keyring. Run the connection test to enable the connection.", True)
+            where = await self.part.set_keys(self.selected_id, key, secret, password)
+            self.say(f"Keys saved to {where}. Run the connection test to enable the connection.", True)
         except Exception as error:
             self.say(str(error), False)
             return

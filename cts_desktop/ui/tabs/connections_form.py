@@ -33,23 +33,23 @@ from PySide6.QtWidgets import (
 )
 
 from cts_desktop.application import connection_data as cd
-from cts_desktop.application.connections import ConnectionSettings, RateLimit, SymbolOrder
+from cts_desktop.application.connections import ConnectionSettings, RateLimit
 
-ORDER_LABELS = {
-    SymbolOrder.VOLUME_24H: "24 h volume",
-    SymbolOrder.CHANGE_24H: "24 h price change",
-    SymbolOrder.VOLATILITY: "Volatility",
-    SymbolOrder.ALPHABETICAL: "Alphabetical",
-}
-PF_FIELDS = (
-    ("live_pf_min_base", "Live PF min · Base"), ("live_pf_min_main", "Live PF min · Main"),
-    ("live_pf_min_real", "Live PF min · Real"), ("preset_pf_min_base", "Preset PF min · Base"),
-    ("preset_pf_min_main", "Preset PF min · Main"), ("preset_pf_min_real", "Preset PF min · Real"),
-)
-STRATEGY_FIELDS = (
-    ("trailing", "With trailing"), ("trailing_only", "Trailing only"), ("block", "Block (adjust)"),
-    ("block_only", "Block only"), ("dca", "DCA (adjust)"), ("dca_only", "DCA only"),
-)
+PF_FIELDS = (("live_pf_min_main", "PF min · Main"), ("live_pf_min_real", "PF min · Real"))
+WINS_OVER_SETTINGS = ("A value set here wins over Settings › Strategy (Main / Real minimum avg PF, Maximum drawdown "
+                      "time) for this connection's sets; \"as in Settings\" follows the Settings value.")
+AS_IN_SETTINGS = "as in Settings"
+
+
+def _optional(box: QDoubleSpinBox) -> QDoubleSpinBox:
+    """One step below the range means "not set": the box shows "as in Settings" there."""
+    box.setMinimum(box.minimum() - box.singleStep())
+    box.setSpecialValueText(AS_IN_SETTINGS)
+    return box
+
+
+def _value_or_none(box: QDoubleSpinBox, decimals: int = 1) -> float | None:
+    return None if box.value() <= box.minimum() + 1e-9 else round(box.value(), decimals)
 
 
 def _spin(low: float, high: float, step: float, decimals: int = 1, suffix: str = "") -> QDoubleSpinBox:
@@ -160,16 +160,8 @@ class OptionsBox(QGroupBox):
         self.live_vf = _spin(*cd.VOLUME_FACTOR, suffix=" ×")
         self.preset_vf = _spin(*cd.VOLUME_FACTOR, suffix=" ×")
         self.use_main = QCheckBox("Trade only the main symbols (and the forced ones)")
-        self.order = _combo([(o.value, label) for o, label in ORDER_LABELS.items()])
-        self.count = QSpinBox()
-        low, high, step = cd.SYMBOL_COUNT
-        self.count.setRange(int(low), int(high))
-        self.count.setSingleStep(int(step))
-        self.count.setKeyboardTracking(False)
-        self.count.setMaximumWidth(140)
-        self.pf = {name: _spin(*cd.PF_MIN) for name, _ in PF_FIELDS}
-        self.drawdown = _spin(*cd.DRAWDOWN_HOURS, decimals=0, suffix=" h")
-        self.strategies = {name: QCheckBox(label) for name, label in STRATEGY_FIELDS}
+        self.pf = {name: _optional(_spin(*cd.PF_MIN)) for name, _ in PF_FIELDS}
+        self.drawdown = _optional(_spin(*cd.DRAWDOWN_HOURS, decimals=0, suffix=" h"))
         self.rate_default = QCheckBox("Use the exchange's default limits")
         self.rate_second = _spin(*cd.RATE_PER_SECOND, 0.5, suffix=" /s")
         self.rate_minute = QSpinBox()
@@ -191,10 +183,10 @@ class OptionsBox(QGroupBox):
                                      ("Margin type", self.margin), ("Position mode", self.position)), "General")
         self.pages.addTab(self._form(("Live volume factor", self.live_vf),
                                      ("Preset volume factor", self.preset_vf)), "Volume")
-        self.pages.addTab(self._form(("Main symbols", self.use_main), ("Order symbols by", self.order),
-                                     ("Number of symbols", self.count)), "Symbols")
+        symbols_note = QLabel("Symbol order and number: Settings › Overall › Symbols (all connections).")
+        symbols_note.setWordWrap(True)
+        self.pages.addTab(self._form(("Main symbols", self.use_main), ("", symbols_note)), "Symbols")
         self.pages.addTab(self._limits_page(), "PF limits")
-        self.pages.addTab(self._strategies_page(), "Strategies")
         self.pages.addTab(self._form(("", self.rate_default), ("Requests per second", self.rate_second),
                                      ("Requests per minute", self.rate_minute),
                                      ("Concurrent requests", self.rate_concurrent)), "Rate limits")
@@ -206,9 +198,6 @@ class OptionsBox(QGroupBox):
         layout.addWidget(self.pages)
         layout.addLayout(buttons)
         self.rate_default.toggled.connect(self._rate_mode)
-        for name in ("trailing", "block", "dca"):
-            self.strategies[f"{name}_only"].toggled.connect(lambda on, n=name: self._only_toggled(n, on))
-            self.strategies[name].toggled.connect(lambda on, n=name: self._base_toggled(n, on))
         self.save.clicked.connect(self._save)
 
     @staticmethod
@@ -222,28 +211,12 @@ class OptionsBox(QGroupBox):
     def _limits_page(self) -> QWidget:
         page = QWidget()
         form = QFormLayout(page)
-        pairs = list(PF_FIELDS)
-        for (live_name, live_label), (preset_name, _) in zip(pairs[:3], pairs[3:], strict=True):
-            row = QHBoxLayout()
-            row.addWidget(QLabel("live"))
-            row.addWidget(self.pf[live_name])
-            row.addSpacing(12)
-            row.addWidget(QLabel("preset"))
-            row.addWidget(self.pf[preset_name])
-            row.addStretch(1)
-            form.addRow(live_label.replace("Live PF min · ", "PF min · "), row)
+        note = QLabel(WINS_OVER_SETTINGS)
+        note.setWordWrap(True)
+        form.addRow(note)
+        for name, label in PF_FIELDS:
+            form.addRow(label, self.pf[name])
         form.addRow("Max drawdown time", self.drawdown)
-        return page
-
-    def _strategies_page(self) -> QWidget:
-        page = QWidget()
-        form = QFormLayout(page)
-        for base, label in (("trailing", "Trailing"), ("block", "Block"), ("dca", "DCA")):
-            row = QHBoxLayout()
-            row.addWidget(self.strategies[base])
-            row.addWidget(self.strategies[f"{base}_only"])
-            row.addStretch(1)
-            form.addRow(label, row)
         return page
 
     # --- state ----------------------------------------------------------------------------------------------
@@ -263,15 +236,10 @@ class OptionsBox(QGroupBox):
         self.live_vf.setValue(s.live_volume_factor)
         self.preset_vf.setValue(s.preset_volume_factor)
         self.use_main.setChecked(s.use_main_symbols)
-        _select(self.order, s.symbol_order.value)
-        self.count.setValue(s.symbol_count)
         for name, box in self.pf.items():
-            box.setValue(float(getattr(s, name)))
-        self.drawdown.setValue(s.max_drawdown_hours)
-        for name, check in self.strategies.items():
-            check.blockSignals(True)
-            check.setChecked(bool(getattr(s, name)))
-            check.blockSignals(False)
+            own = getattr(s, name)
+            box.setValue(box.minimum() if own is None else float(own))
+        self.drawdown.setValue(self.drawdown.minimum() if s.max_drawdown_hours is None else s.max_drawdown_hours)
         rate = s.rate_limit or cd.default_rate_limit(c.exchange_id)
         self.rate_default.setChecked(s.rate_limit is None)
         self.rate_second.setValue(rate.per_second)
@@ -289,18 +257,6 @@ class OptionsBox(QGroupBox):
             self.rate_minute.setValue(rate.per_minute)
             self.rate_concurrent.setValue(rate.concurrent)
 
-    def _only_toggled(self, base: str, on: bool) -> None:
-        """'X only' needs X, and only one 'only' can hold."""
-        if on:
-            self.strategies[base].setChecked(True)
-            for other in ("trailing", "block", "dca"):
-                if other != base:
-                    self.strategies[f"{other}_only"].setChecked(False)
-
-    def _base_toggled(self, base: str, on: bool) -> None:
-        if not on:
-            self.strategies[f"{base}_only"].setChecked(False)
-
     def edit(self) -> cd.ConnectionEdit:
         rate = None if self.rate_default.isChecked() else RateLimit(
             round(self.rate_second.value(), 2), self.rate_minute.value(), self.rate_concurrent.value())
@@ -309,12 +265,9 @@ class OptionsBox(QGroupBox):
             live_volume_factor=round(self.live_vf.value(), 1),
             preset_volume_factor=round(self.preset_vf.value(), 1),
             use_main_symbols=self.use_main.isChecked(),
-            symbol_order=SymbolOrder(self.order.currentData()),
-            symbol_count=self.count.value(),
-            max_drawdown_hours=float(self.drawdown.value()),
+            max_drawdown_hours=_value_or_none(self.drawdown, 0),
             rate_limit=rate,
-            **{name: round(box.value(), 1) for name, box in self.pf.items()},
-            **{name: check.isChecked() for name, check in self.strategies.items()},
+            **{name: _value_or_none(box) for name, box in self.pf.items()},
         )
         return cd.ConnectionEdit(
             name=self.name.text().strip(), api_type=str(self.api_type.currentData()),

@@ -133,8 +133,9 @@ class ConnectionTestPanel(QGroupBox):
             result = await self.switches.test(self.connection_id, on_line, api_url=self.api_url)
             self.results[self.connection_id] = (result, trace)
             self.show_result(result, trace)
-        except Exception as error:
+        except Exception as error:  # refused before it started (no keys): the message, also in the log pane
             self._verdict(False, str(error))
+            self.append(f"{datetime.now():%H:%M:%S} test not run: {error}")
         finally:
             self.running = False
             self.button.setEnabled(True)

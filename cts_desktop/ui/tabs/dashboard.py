@@ -17,9 +17,11 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 
 from cts_desktop.application.dashboard import DashboardPart
+from cts_desktop.application.manual import ManualPart
 from cts_desktop.events.status import EngineStatus
 from cts_desktop.ui.bridge import EventBridge
 from cts_desktop.ui.tabs.dashboard_cards import MetricsPanel
+from cts_desktop.ui.tabs.dashboard_cockpit import CockpitBar
 from cts_desktop.ui.tabs.dashboard_connections import ConnectionsPanel
 from cts_desktop.ui.tabs.dashboard_engine import EnginePanel
 from cts_desktop.ui.tabs.dashboard_market import ChartPanel, TickerBar
@@ -30,9 +32,13 @@ log = logging.getLogger("cts.ui.dashboard")
 
 
 class DashboardTab(QWidget):
-    def __init__(self, part: DashboardPart, bridge: EventBridge, parent: QWidget | None = None) -> None:
+    def __init__(self, part: DashboardPart, bridge: EventBridge, parent: QWidget | None = None,
+                 manual: ManualPart | None = None) -> None:
         super().__init__(parent)
         self.part = part
+        self.manual = manual
+        self.cockpit = CockpitBar()
+        self.manual_message = ""
         self.bridge = bridge
         self.banner = QLabel("")
         self.banner.setObjectName("warningBanner")
@@ -45,6 +51,9 @@ class DashboardTab(QWidget):
         self.engine = EnginePanel()
         self.connections = ConnectionsPanel(part, self.run)
         self.tables = TablesPanel()
+        if manual is not None:
+            self.tables.act = lambda what, cid, target: self.run(self.manual_action(what, cid, target),
+                                                                 f"manual {what}")
         self.chart_panel: ChartPanel | None = None
         self.chart_holder = QWidget()
         QVBoxLayout(self.chart_holder).setContentsMargins(0, 0, 0, 0)
@@ -79,10 +88,12 @@ class DashboardTab(QWidget):
         layout.addWidget(self.banner)
         layout.addWidget(self.ticker)
         layout.addWidget(self.metrics)
+        layout.addWidget(self.cockpit)
         layout.addWidget(self.split, 1)
         self.engine.command.connect(lambda name, close: self.run(self.run_command(name, close), f"engine {name}"))
         self.bridge.engine_status.connect(self._on_engine_status)
         self.bridge.trade_engines.connect(self.connections.show_engines)
+        self.bridge.trade_engines.connect(lambda engines: self.cockpit.show_engines(engines.values()))
         self.bridge.prices.connect(self._on_prices)
         self.bridge.orders.connect(lambda _b: self._tables_changed())
         self.bridge.positions.connect(lambda _b: self._tables_changed())
@@ -127,7 +138,31 @@ class DashboardTab(QWidget):
     def _on_engine_status(self, status: EngineStatus | None) -> None:
         self.last_status = status
         self.engine.show_status(status)
+        self.cockpit.show_engines(() if status is None else status.engines, replace=True)
         self._update_banner()
+
+    async def manual_action(self, what: str, connection_id: str, target: object) -> str:
+        """close (a position id) | close_symbol (a symbol) | cancel (an order id), through the manual part; the
+        outcome is shown under the tables and the tables reload."""
+        assert self.manual is not None
+        try:
+            if what == "close":
+                assert isinstance(target, int)
+                message = f"Position #{target}: close order {await self.manual.close_position(connection_id, target)}"
+            elif what == "close_symbol":
+                sent = await self.manual.close_symbol(connection_id, str(target))
+                message = f"{target}: {sent} close order(s) sent"
+            else:
+                assert isinstance(target, int)
+                await self.manual.cancel_order(connection_id, target)
+                message = f"Order #{target} cancelled"
+        except Exception as error:  # refused (engine not running, nothing open) or the exchange said no
+            log.warning("manual %s failed: %s", what, error)
+            message = f"{what.replace('_', ' ').capitalize()} failed: {error}"
+        self.manual_message = message
+        self.tables.message.setText(message)
+        await self.refresh_tables()
+        return message
 
     def _on_prices(self, prices: dict[tuple[str, str], tuple[float, int]]) -> None:
         if self.chart_panel is not None:

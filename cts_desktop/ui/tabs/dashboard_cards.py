@@ -35,8 +35,15 @@ class MetricsPanel(QWidget):
                              f"{m.connections_enabled} enabled of {m.connections_total}")
         c["positions"].set(str(m.live_positions + m.paper_positions),
                            f"live {m.live_positions} · paper {m.paper_positions} · pseudo {m.pseudo_positions}")
-        pnl = float(m.daily_pnl)
-        c["pnl"].set(f"{pnl:+,.2f}", f"USDT · {m.daily_closed} closed")
+        # paper and live apart: the big figure is live money once any live position closed in the 24 h
+        live, live_closed = m.daily("live")
+        paper, paper_closed = m.daily("paper")
+        shown, other = ("live", "paper") if live_closed else ("paper", "live")
+        pnl = float(live if live_closed else paper)
+        other_net, other_closed = (paper, paper_closed) if live_closed else (live, live_closed)
+        closed = live_closed if live_closed else paper_closed
+        c["pnl"].set(f"{pnl:+,.2f}", f"{shown} · {closed} closed · {other} {float(other_net):+,.2f}"
+                                     + (f" ({other_closed})" if other_closed else ""))
         set_style_state(c["pnl"].value, "sign", "up" if pnl > 0 else "down" if pnl < 0 else "flat")
         if m.balance_usdt is None:
             c["balance"].set("—", "no balance read yet")

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from cts_desktop.application.dashboard import ConnectionCard, DashboardPart
+from cts_desktop.ui.tabs.dashboard_preset import PresetTradeSwitch
 from cts_desktop.ui.widgets import set_style_state
 
 Runner = Callable[[Coroutine[Any, Any, Any], str], None]
@@ -42,18 +43,20 @@ class LiveTradeDialog(QDialog):
 
     confirmed = Signal(str)
 
-    def __init__(self, name: str, parent: QWidget | None = None) -> None:
+    def __init__(self, name: str, parent: QWidget | None = None, what: str = "Live trading",
+                 ok_text: str = "Trade live", simulated: bool = False) -> None:
         super().__init__(parent)
         self.name = name
-        self.setWindowTitle("Switch live trading on")
-        text = QLabel(f"Live trading places real orders with real money on <b>{name}</b>.<br>"
-                      f"Type the connection name to confirm:")
+        self.setWindowTitle(f"Switch {what.lower()} on")
+        where = (f"orders on the offline simulator <b>{name}</b> (no real money)" if simulated else
+                 f"real orders with real money on <b>{name}</b>")
+        text = QLabel(f"{what} places {where}.<br>Type the connection name to confirm:")
         text.setWordWrap(True)
         self.edit = QLineEdit()
         self.edit.setPlaceholderText(name)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.ok.setText("Trade live")
+        self.ok.setText(ok_text)
         self.ok.setEnabled(False)
         self.edit.textChanged.connect(lambda t: self.ok.setEnabled(t.strip() == name))
         self.buttons.accepted.connect(self._accept)
@@ -97,6 +100,8 @@ class ConnectionCardWidget(QFrame):
         self.progress.hide()
         self.enable = QCheckBox("Enabled")
         self.live = QCheckBox("Live trade")
+        self.preset = PresetTradeSwitch(part, run, lambda name, parent: LiveTradeDialog(
+            name, parent, what="Preset trading", ok_text="Trade Preset live"))  # same typed confirmation as live
         self.volume = QDoubleSpinBox()
         self.volume.setRange(0.1, 10.0)
         self.volume.setSingleStep(0.1)
@@ -133,7 +138,7 @@ class ConnectionCardWidget(QFrame):
             widget.setObjectName("factValue")
             grid.addWidget(widget, 1, col)
         switches = QHBoxLayout()
-        for widget in (self.enable, self.live, self.volume):
+        for widget in (self.enable, self.live, self.preset, self.volume):
             switches.addWidget(widget)
         switches.addStretch(1)
         switches.addWidget(self.log_button)
@@ -163,6 +168,7 @@ class ConnectionCardWidget(QFrame):
             box.setChecked(value)
             box.blockSignals(False)
         self.live.setEnabled(card.enabled)
+        self.preset.show_card(card)
         if not self.volume.hasFocus():
             self.volume.blockSignals(True)
             self.volume.setValue(card.volume_factor)
@@ -174,6 +180,8 @@ class ConnectionCardWidget(QFrame):
         self.show_progress(engine.progress if engine is not None else None,
                            engine.progress_text if engine is not None else "")
         self.pseudo.setText("—" if engine is None else f"{engine.pseudo_open:,}")
+        decision = None if engine is None else engine.last_decision
+        self.setToolTip("" if decision is None else f"Why (no) trade: {decision.reason}")
         # the wrapped detail line changes only with the mode or an error (a new text re-lays the column out)
         parts = [card.exchange + (" · offline simulator" if card.is_replay else "")]
         if engine is not None:
@@ -222,7 +230,7 @@ class ConnectionCardWidget(QFrame):
             self.run(self._set_live(False, ""), f"live off {self.card.name}")
             return
         self.live.setChecked(False)  # stays off until the typed confirmation
-        self.dialog = LiveTradeDialog(self.card.name, self.window())
+        self.dialog = LiveTradeDialog(self.card.name, self.window(), simulated=self.card.is_replay)
         self.dialog.confirmed.connect(lambda text: self.run(self._set_live(True, text), f"live on {self.card.name}"))
         self.dialog.open()
 

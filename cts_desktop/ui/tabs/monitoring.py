@@ -28,8 +28,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from cts_desktop.application.decisions import DecisionsPart
 from cts_desktop.application.monitoring import MonitoringOverview, MonitoringPart, time_text
 from cts_desktop.ui.table import text_table
+from cts_desktop.ui.tabs.monitoring_decisions import DecisionsPage
 from cts_desktop.ui.tabs.monitoring_health import AlertsPage, HealthPage
 from cts_desktop.ui.tabs.monitoring_logs import LogViewer
 from cts_desktop.ui.tasks import spawn
@@ -145,9 +147,11 @@ class OverviewPage(QWidget):
 class MonitoringTab(QWidget):
     HEADERS = ("Time (UTC)", "Level", "Category", "Connection", "Message")
 
-    def __init__(self, part: MonitoringPart, parent: QWidget | None = None) -> None:
+    def __init__(self, part: MonitoringPart, parent: QWidget | None = None,
+                 decisions: DecisionsPart | None = None) -> None:
         super().__init__(parent)
         self.part = part
+        self.decisions = DecisionsPage(decisions) if decisions is not None else None
         self.overview = OverviewPage()
         self.table = text_table("monitoring.timeline", *self.HEADERS)  # the activity timeline
         self.logs = LogViewer(part)
@@ -165,6 +169,8 @@ class MonitoringTab(QWidget):
             (self.alerts, "Alerts"),
         ):
             self.pages.addTab(widget, title)
+        if self.decisions is not None:
+            self.pages.addTab(self.decisions, "Decisions")
         self.updated = QLabel("")
         self.refresh_button = QPushButton("Refresh now")
         self.refresh_button.clicked.connect(lambda: spawn(self.refresh(force=True), "monitoring refresh"))
@@ -220,3 +226,5 @@ class MonitoringTab(QWidget):
             await self.health.refresh()
         elif page is self.alerts:
             await self.alerts.refresh()
+        elif page is not None and page is self.decisions:
+            await self.decisions.refresh()

@@ -52,6 +52,7 @@ from cts_desktop.ui.settings_matrix import MatrixCountLabel, depends_on
 from cts_desktop.ui.table import DataTable, text_table
 from cts_desktop.ui.tabs.settings_backups import BackupsPanel
 from cts_desktop.ui.tabs.settings_database import DatabasePanel
+from cts_desktop.ui.tabs.settings_notifications import NotificationsPanel
 from cts_desktop.ui.tasks import spawn
 
 log = logging.getLogger("cts.ui.settings")
@@ -125,6 +126,7 @@ class SettingsTab(QWidget):
         self.file_dialog: QFileDialog | None = None
         self.database: DatabasePanel | None = None
         self.backups: BackupsPanel | None = None
+        self.notifications: NotificationsPanel | None = None
         self.busy = False
 
         self.pages = QTabWidget()
@@ -181,6 +183,9 @@ class SettingsTab(QWidget):
                 self.backups = BackupsPanel(self.part.database, self)
                 column.addWidget(self.database)
                 column.addWidget(self.backups)
+            if tab is Tab.MONITORING and group == "Notifications":
+                self.notifications = NotificationsPanel(self.part.notifications)
+                column.addWidget(self.notifications)
         column.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -424,9 +429,12 @@ class SettingsTab(QWidget):
         except SettingsImportError as exc:
             self.status.setText(f"Import refused, nothing was changed: {exc}")
             return
+        ignored = self.part.ignored_in_import(text)
         self.status.setText(
             f"Imported {path}: {count} setting{'s' if count != 1 else ''} changed"
             + (f", {trimmed:,} stored results trimmed." if trimmed else ".")
+            + (f" Ignored {len(ignored)} removed setting{'s' if len(ignored) != 1 else ''} (they did nothing): "
+               + ", ".join(ignored) + "." if ignored else "")
         )
         self.show_values(self.part.values())
 

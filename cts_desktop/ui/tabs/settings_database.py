@@ -53,6 +53,11 @@ class DatabasePanel(QGroupBox):
         self.test_button = QPushButton("Test")
         self.migrate_button = QPushButton("Migrate")
         self.save_button = QPushButton("Save for next start")
+        self.size = QLabel("")  # the size cap: the size now, or what the last round deleted
+        self.size.setObjectName("databaseSize")
+        self.size.setWordWrap(True)
+        self.size_button = QPushButton("Check size now")
+        self.size_button.setToolTip("Measure the database against Overall database size; over it, clean up now")
         self.result = QLabel("")
         self.result.setObjectName("databaseResult")
         self.result.setWordWrap(True)
@@ -75,6 +80,10 @@ class DatabasePanel(QGroupBox):
         buttons.addStretch(1)
         grid.addLayout(buttons, 4, 0, 1, 3)
         grid.addWidget(self.result, 5, 0, 1, 3)
+        size_row = QHBoxLayout()
+        size_row.addWidget(self.size, 1)
+        size_row.addWidget(self.size_button)
+        grid.addLayout(size_row, 6, 0, 1, 3)
         grid.setColumnStretch(1, 1)
 
         self.sqlite_radio.toggled.connect(self._mode_changed)
@@ -82,6 +91,7 @@ class DatabasePanel(QGroupBox):
         self.test_button.clicked.connect(lambda: spawn(self.test(), "database test"))
         self.migrate_button.clicked.connect(lambda: spawn(self.migrate(), "database migrate"))
         self.save_button.clicked.connect(lambda: spawn(self.save(), "database save"))
+        self.size_button.clicked.connect(lambda: spawn(self.check_size(), "database size cap"))
         self.show_state(initial=True)
 
     # --- state -------------------------------------------------------------------------------------------------
@@ -90,6 +100,8 @@ class DatabasePanel(QGroupBox):
         dialect, url, saved = self.database.in_use()
         next_start = saved or f"sqlite:///{self.database.default_sqlite_path()} (embedded)"
         self.in_use.setText(f"In use now: <b>{url}</b> ({dialect}). Next start: <b>{_public(next_start)}</b>.")
+        last = self.database.last_size_cap()
+        self.size.setText(f"Size cap: {last}." if last else "Size cap: checked every 10 minutes.")
         if not initial:
             return
         if saved and not saved.startswith("sqlite"):
@@ -100,6 +112,15 @@ class DatabasePanel(QGroupBox):
             if saved:
                 self.sqlite_path.setText(saved.removeprefix("sqlite:///"))
         self._mode_changed()
+
+    async def check_size(self) -> None:
+        self.size_button.setEnabled(False)
+        try:
+            self.size.setText(f"Size cap: {await self.database.size_cap()}.")
+        except Exception as exc:  # a locked or lost database: said here, the next round tries again
+            self.size.setText(f"Size cap check failed: {exc}")
+        finally:
+            self.size_button.setEnabled(True)
 
     def _mode_changed(self, _checked: bool = False) -> None:
         sqlite = self.sqlite_radio.isChecked()

@@ -195,7 +195,9 @@ class StrategiesTab(QWidget):
             for c in connections:
                 combo.addItem(f"{c.name} ({c.exchange})", c.id)
             index = combo.findData(current)
-            combo.setCurrentIndex(index if index >= 0 else 0)
+            if index < 0:  # first visit: a connection that can work (enabled: offline, that is Replay)
+                index = next((i for i, c in enumerate(connections) if c.enabled), 0)
+            combo.setCurrentIndex(index)
             combo.blockSignals(False)
         await self.refresh_presets()
         await self.refresh_runs()

@@ -84,7 +84,8 @@ class _Secrets:
 
 
 @contextlib.asynccontextmanager
-async def make_world(tmp_path: Path, live: bool = True, db: Database | None = None) -> AsyncIterator[World]:
+async def make_world(tmp_path: Path, live: bool = True, db: Database | None = None,
+                     exchange_id: str = "bybit") -> AsyncIterator[World]:
     db = db or Database(sqlite_url(tmp_path / "cts.sqlite3"))
     db.migrate()
     writer = BatchedWriter(db, flush_interval=0.2)
@@ -96,7 +97,7 @@ async def make_world(tmp_path: Path, live: bool = True, db: Database | None = No
     secrets = SecretStore()
     store = SqlConnectionStore(db)
     service = ConnectionService(store, KeyringConnectionSecrets(secrets))
-    replay = ReplayRuntime(_Secrets(secrets), ReplayOptions(exchange_id="bybit", balance=10_000.0, speed=600.0))
+    replay = ReplayRuntime(_Secrets(secrets), ReplayOptions(exchange_id=exchange_id, balance=10_000.0, speed=600.0))
     config = replay.ensure_connection(store)
     config = replace(config, is_live_trade=live)  # the simulator moves no real money
     store.save(config)

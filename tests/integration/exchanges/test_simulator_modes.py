@@ -65,6 +65,9 @@ async def test_standalone_process_prints_keys_and_serves() -> None:
         assert url.startswith("http://127.0.0.1:")
         async with aiohttp.ClientSession() as session:
             async with session.get(url + "/_sim/step", params={"ms": "60000"}) as resp:
+                assert resp.status == 403  # another local process: no control without the token
+            async with session.get(url + "/_sim/step", params={"ms": "60000"},
+                                   headers={"X-Sim-Token": lines[0]["controlToken"]}) as resp:
                 state = await resp.json()
             assert set(state["prices"]) == {"BTC", "ETH", "SOL"}
             async with session.get(url + "/openApi/swap/v2/server/time") as resp:

@@ -8,7 +8,6 @@ from sqlalchemy import text
 
 from cts_desktop.exchanges.capabilities import RateLimit
 from cts_desktop.exchanges.connections import ConnectionConfig, ConnectionService, LastTest
-from cts_desktop.exchanges.symbols import SymbolOrder
 from cts_desktop.storage.connections_store import KeyringConnectionSecrets, SqlConnectionStore
 from cts_desktop.storage.db import Database
 from cts_desktop.storage.secrets import SecretRef, SecretStore
@@ -18,8 +17,8 @@ def test_config_round_trips_every_field(db: Database) -> None:
     store = SqlConnectionStore(db)
     config = ConnectionConfig(id="abc", name="Bybit X03", exchange_id="bybit", position_mode="one-way",
                               is_enabled=True, is_live_trade=True, is_predefined=True)
-    config.settings = dataclasses.replace(config.settings, live_volume_factor=2.5, symbol_order=SymbolOrder.CHANGE_24H,
-                                          symbol_count=15, rate_limit=RateLimit(5, 300, 3))
+    config.settings = dataclasses.replace(config.settings, live_volume_factor=2.5, preset_volume_factor=0.4,
+                                          live_pf_min_real=0.9, rate_limit=RateLimit(5, 300, 3))
     config.last_test = LastTest(True, 1_700_000_000_000, "ok", 1234.5, "line 1\nline 2")
     store.save(config)
     loaded = store.get("abc")

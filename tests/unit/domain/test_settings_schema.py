@@ -34,7 +34,6 @@ from cts_desktop.domain.settings import (
     matrix_axes,
     matrix_set_count,
     parse_list_text,
-    preset_set_count,
     settings_of,
     step_decimals,
     validate_many,
@@ -314,7 +313,6 @@ def test_defaults_validate_as_a_whole_and_satisfy_cross_field_rules() -> None:
         ("system.position_length", SettingType.INT, 50, 500, 50, 250),
         ("system.position_threshold_pct", SettingType.INT, 10, 50, 5, 20),
         ("system.max_database_size_gb", SettingType.INT, 5, 50, 5, 20),
-        ("system.main_engine_interval_ms", SettingType.INT, 50, 1000, 50, 100),
         ("system.volatility_period_hours", SettingType.INT, 1, 24, 1, 1),
         ("overall.position_cost", SettingType.FLOAT, 0.01, 1.0, 0.01, 0.1),
         ("overall.base_volume_factor", SettingType.FLOAT, 0.5, 10.0, 0.5, 1.0),
@@ -323,10 +321,8 @@ def test_defaults_validate_as_a_whole_and_satisfy_cross_field_rules() -> None:
         ("overall.leverage_pct", SettingType.INT, 5, 100, 5, 100),
         ("overall.max_leverage", SettingType.INT, 1, 125, 1, 125),
         ("overall.prehistoric_days", SettingType.INT, 1, 15, 1, 5),
-        ("exchange.live_volume_factor", SettingType.FLOAT, 0.1, 10.0, 0.1, 1.0),
         ("strategy.max_positions_per_set_direction", SettingType.INT, 1, 5, 1, 2),
         ("strategy.validation_timeout_s", SettingType.INT, 1, 60, 1, 15),
-        ("strategy.base_min_avg_pf", SettingType.FLOAT, 0.1, 2.0, 0.1, 0.6),
         ("strategy.real_min_avg_pf", SettingType.FLOAT, 0.1, 2.0, 0.1, 0.6),
         ("monitoring.restart_cooldown_min", SettingType.INT, 1, 30, 1, 5),
         ("monitoring.max_restart_attempts", SettingType.INT, 1, 10, 1, 3),
@@ -355,7 +351,6 @@ def test_documented_ranges_and_defaults(
         ("overall.main_symbols", ("BTC", "ETH", "BNB", "XRP", "ADA", "SOL")),
         ("indications.direction.range_min", 3), ("indications.direction.range_max", 30),
         ("indications.activity.enabled", True), ("indications.optimal.enabled", False),
-        ("indications.sar.enabled", False),
     ],
 )
 def test_part_one_defaults(key: str, default: object) -> None:
@@ -478,15 +473,12 @@ def test_partial_update_is_checked_against_the_stored_values() -> None:
         {"strategy.phase1_count": 50},
         {"strategy.production_resume_win_rate": 30},
         {"strategy.block_enable_win_rate": 20},
-        {"indications.macd.fast": 30},
         {"strategy.trailing_stops": (0.1, 0.2)},
         {"strategy.trailing_starts": (0.3, 0.3, 0.3), "strategy.trailing_stops": (0.1, 0.1, 0.3)},
         {"strategy.trailing_enabled": False, "strategy.trailing_only": True},
         {"strategy.dca_step_distances": (2.0, 1.0, 1.5, 0.5)},
         {"strategy.dca_max_steps": 4, "strategy.dca_step_sizes": (1.5, 2.0)},
         {"overall.use_main_symbols": True, "overall.main_symbols": (), "overall.forced_symbols": ()},
-        {"system.main_engine_interval_ms": 500},
-        {"strategy.preset_tp_min": 40.0},
     ],
 )
 def test_cross_field_violations_are_found(values: dict[str, object]) -> None:
@@ -514,17 +506,15 @@ def test_matrix_set_count_follows_the_narrowed_axes() -> None:
         matrix_set_count({"strategy.trailing_stops": [0.1]})
 
 
-def test_indication_and_preset_counts() -> None:
+def test_indication_counts() -> None:
     assert indication_variant_counts({}) == {"direction": 28, "move": 28, "active": 10 * 9 * 9}
     with_optimal = indication_variant_counts({"indications.optimal.enabled": True})
     assert with_optimal["optimal"] == 28 * 5 * 5 * 4
-    assert preset_set_count({}) == 15 * 10
-    assert preset_set_count({"strategy.preset_trailing_enabled": True}) == 15 * 10 * (1 + 3 * 3)
 
 
 def test_editor_decimals_follow_the_step() -> None:
     assert step_decimals("overall.position_cost") == 2
-    assert step_decimals("indications.sar.acceleration") == 3
+    assert step_decimals("indications.activity.min_volatility_pct") == 2
     assert step_decimals("system.position_length") == 0
     with pytest.raises(SettingValidationError):
         step_decimals("system.nope")

@@ -7,8 +7,12 @@ import csv
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+
+from cts_desktop.domain import gates
 from cts_desktop.domain.activity import ActivityGateParams
 from cts_desktop.domain.book import BookParams, SetBook
+from cts_desktop.domain.book_stats import window_means
 from cts_desktop.domain.exits import ExitParams
 from cts_desktop.domain.gates import GateThresholds
 from cts_desktop.domain.indications import IndicationParams, IndicationType
@@ -146,3 +150,28 @@ def test_closed_results_are_each_sets_newest_ring_entries() -> None:
         results, entry_t, close_t, drawdown = book.history(row)
         held = list(zip(results.tolist(), entry_t.tolist(), close_t.tolist(), drawdown.tolist(), strict=True))
         assert got[-len(held):] == held, row
+
+
+def test_an_indication_no_real_set_takes_says_why() -> None:
+    """Main sets exist but none reaches the Real gate's avg PF: the refusal names the best avg PF of the Main sets
+    that took the indication, over the Real window, against the threshold; with no Main set at all it says so."""
+    unreachable = replace(LOW_GATES, real_min_avg_pf=1000.0)
+    p = pipeline(unreachable)
+    refusals: list[tuple[str, str]] = []
+    checked = 0
+    for t, price in ticks():
+        update = p.on_price(t, price, entries_allowed=True)
+        assert not update.signals
+        refusals += update.refusals
+        for _, reason in update.refusals:
+            if reason.startswith("no Real set for BTC"):  # the best of the Main sets that took it: at most the
+                main = np.flatnonzero(gates.main_sets(p.book, unreachable)).astype(np.int64)  # best of all Main
+                best = float(reason.split("best avg PF ")[1].split(" ")[0])
+                assert best <= round(float(np.nanmax(window_means(p.book, 4, main)[0])), 2), reason
+                assert " < 1000.00 over 4" in reason
+                checked += 1
+    assert checked, refusals[:5]
+    first = pipeline(GateThresholds())
+    reasons = [r for t, price in ticks()[:2000] for _, r in first.on_price(t, price, entries_allowed=True).refusals]
+    assert reasons and all(r.startswith(("no Main set for BTC", "no set took")) for r in reasons), reasons[:3]
+    assert "passed the gates (evaluating" in next(r for r in reasons if r.startswith("no Main"))

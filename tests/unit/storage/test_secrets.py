@@ -463,3 +463,20 @@ def test_crash_mid_write_leaves_the_old_file_intact(tmp_path: Path) -> None:
     reopened = EncryptedFileKeyring(path, passphrase, create=False)
     assert reopened.get_password(SERVICE_NAME, "connection:1:api_key") == old_value
     assert list(tmp_path.iterdir()) == [path]  # the stale temp file was swept on open
+
+
+def test_an_encrypted_file_changed_by_another_process_is_read_again_and_never_written_over(tmp_path: Path) -> None:
+    """`cts-desktop live on` writes the grant while the app keeps the file open: the app sees it, and the app's next
+    write keeps it."""
+    path = tmp_path / "secrets.enc"
+    app = EncryptedFileKeyring(path, "correct horse battery", kdf=FAST_KDF)
+    app.set_password("svc", "api_key", "key-1")
+    command_line = EncryptedFileKeyring(path, "correct horse battery", create=False)
+    command_line.set_password("svc", "live_grant", "grant-1")
+    assert app.get_password("svc", "live_grant") == "grant-1"
+    app.set_password("svc", "other", "value")
+    reopened = EncryptedFileKeyring(path, "correct horse battery", create=False)
+    assert {k: reopened.get_password("svc", k) for k in ("api_key", "live_grant", "other")} == {
+        "api_key": "key-1", "live_grant": "grant-1", "other": "value"}
+    command_line.delete_password("svc", "live_grant")
+    assert app.get_password("svc", "live_grant") is None
