@@ -174,16 +174,23 @@ class ConnectionSwitches:
         dashboard_log.info("connection %s %s", config.name, "enabled" if enabled else "disabled",
                            extra={"connection_id": connection_id})
 
+    async def _confirmed(self, connection_id: str, on: bool, typed_name: str,
+                         what: str) -> tuple[Trading, ConnectionConfig]:
+        """The trading services and the connection's config for a switch that, to go on, needs the connection's
+        name typed exactly (DOMAIN Part 1 §12); refused with ``what`` named otherwise."""
+        trading = await self.trading.get()
+        config = await in_thread(trading.connections.get, connection_id)
+        if on and typed_name.strip() != config.name:
+            raise ConnectionRuleError(f"{what} stays off: type the connection name {config.name!r} exactly "
+                                      "to confirm.")
+        return trading, config
+
     async def set_live_trade(self, connection_id: str, on: bool, typed_name: str = "") -> None:
         """Switch live trading. Switching it on needs the connection's name typed exactly (DOMAIN Part 1 §12) and
         writes the signed live-trading grant engines start live with (storage/live_lock.py); a running engine is
         restarted so it trades on the exchange (or on paper again)."""
-        trading = await self.trading.get()
+        trading, config = await self._confirmed(connection_id, on, typed_name, "Live trading")
         service = trading.connections
-        config = await in_thread(service.get, connection_id)
-        if on and typed_name.strip() != config.name:
-            raise ConnectionRuleError(f"Live trading stays off: type the connection name {config.name!r} exactly "
-                                      "to confirm.")
         await in_thread(service.update, replace(config, is_live_trade=on))  # off: the store drops the grant
         if on:
             await in_thread(grant_live, trading, config, "window")
@@ -196,13 +203,8 @@ class ConnectionSwitches:
     async def set_preset_trade(self, connection_id: str, on: bool, typed_name: str = "") -> None:
         """Switch Preset live trading (the Preset engine's qualifying sets place real orders). Switching it on needs
         the connection's name typed exactly, as live trade does; the running engine applies it in place."""
-        trading = await self.trading.get()
-        service = trading.connections
-        config = await in_thread(service.get, connection_id)
-        if on and typed_name.strip() != config.name:
-            raise ConnectionRuleError(f"Preset trading stays off: type the connection name {config.name!r} exactly "
-                                      "to confirm.")
-        await in_thread(service.update, replace(config, is_preset_trade=on))
+        trading, config = await self._confirmed(connection_id, on, typed_name, "Preset trading")
+        await in_thread(trading.connections.update, replace(config, is_preset_trade=on))
         dashboard_log.warning("preset trading %s for %s", "ON" if on else "off", config.name,
                               extra={"connection_id": connection_id})
         self.bus.publish(ConnectionEdited(key=connection_id))
