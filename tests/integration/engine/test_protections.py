@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from cts_desktop.engine.decisions import DecisionLog
+from cts_desktop.engine.margin_modes import MarginModes
 from cts_desktop.engine.order_manager import EntrySignal, OrderManager
 from cts_desktop.engine.paper_broker import PaperBroker
 from cts_desktop.events.status import EntryDecision
@@ -21,7 +22,7 @@ from cts_desktop.exchanges.adapter import ExchangeAdapter
 from cts_desktop.exchanges.simulator import SimulatorServer
 from cts_desktop.storage.db import Database
 from cts_desktop.storage.models import Alert, RealPosition
-from tests.integration.engine.conftest import LIMITS, SYMBOL, manager_for
+from tests.integration.engine.conftest import LIMITS, SYMBOL, manager_for, sim_account
 from tests.integration.exchanges.conftest import make_adapter
 
 pytestmark = pytest.mark.asyncio(loop_factories=["asyncio"])
@@ -177,5 +178,37 @@ async def test_cooldown_and_side_limit_say_why(sim: SimulatorServer, engine_db: 
             opened = s.execute(select(RealPosition.opened_at)).scalar_one()
         until = (opened.replace(tzinfo=UTC) + timedelta(seconds=600)).astimezone().strftime("%H:%M:%S")
         assert decisions[-1].reason.startswith(f"cooldown until {until} (600 s after the last long entry)")
+    finally:
+        await adapter.close()
+
+
+async def test_sizing_and_margin_refusals_say_why(sim: SimulatorServer, engine_db: Database) -> None:
+    """An entry the balance cannot carry, and one whose symbol cannot take the connection's margin type while a
+    position is open, are refused with the rule's own reason; nothing of them reaches the exchange."""
+    poor = make_adapter(sim, "bybit", balance=0.05)
+    manager = await manager_for(engine_db, poor, poor, paper=False, limits=OPEN_LIMITS)
+    decisions, _ = watch(manager)
+    try:
+        refused = await manager.open_position(signal(sim))
+        assert not refused.accepted and decisions[-1].kind == "sizing", decisions[-1]
+        assert "exceeds free margin 0.05" in decisions[-1].reason, decisions[-1]
+    finally:
+        await poor.close()
+    adapter, manager = await live(sim, engine_db)
+    decisions, _ = watch(manager)
+    try:
+        assert (await manager.open_position(signal(sim))).accepted  # opened on the account's cross margin
+        wanted = "isolated"
+        manager.margin = MarginModes("c1", adapter, lambda: wanted,
+                                     account_wide=not adapter.caps.margin_mode_per_symbol)
+        account = sim_account(sim)
+        orders_before = len(account.orders)
+        assert orders_before == 1
+        refused = await manager.open_position(signal(sim, "short"))
+        assert not refused.accepted and decisions[-1].kind == "margin", decisions[-1]
+        assert decisions[-1].reason.startswith(f"margin type isolated cannot be applied to {SYMBOL} while a "
+                                               "position is open"), decisions[-1]
+        assert len(account.orders) == orders_before
+        assert await adapter.margin_mode(SYMBOL) == "cross"
     finally:
         await adapter.close()
