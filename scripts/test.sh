@@ -11,11 +11,11 @@ export QT_QPA_PLATFORM="${QT_QPA_PLATFORM:-offscreen}"
 export DBUS_SESSION_BUS_ADDRESS="${DBUS_SESSION_BUS_ADDRESS:-disabled:}"
 # Two worker processes (pytest-xdist; CTS_TEST_WORKERS=0 runs in this process): most integration and end-to-end
 # tests wait on simulators, subprocesses and timeouts, so a second worker overlaps that waiting even on 2 cores
-# (whole suite 335 s -> ~200 s there). --dist loadfile keeps each file's tests (and module fixtures) in one worker;
+# (the whole suite takes about 13–16 minutes on 2 cores). --dist loadfile keeps each file's tests (and module fixtures) in one worker;
 # a crashed worker ends the run at once instead of being replaced (a replacement hung once until the kill).
 WORKERS="${CTS_TEST_WORKERS:-2}"
 XDIST=()
 if [ "$WORKERS" != "0" ]; then
     XDIST=(-n "$WORKERS" --dist loadfile --max-worker-restart=0)
 fi
-exec timeout -s KILL 1500 .venv/bin/python -m pytest ${XDIST[@]+"${XDIST[@]}"} "$@"
+exec timeout -s KILL 3000 .venv/bin/python -m pytest ${XDIST[@]+"${XDIST[@]}"} "$@"
