@@ -2,7 +2,8 @@
 
 Exchange-neutral: the Bybit and BingX dialects translate their requests into these calls and map
 :class:`SimError` kinds to their own error codes. Quantities are floats (a simulator, not a ledger) rounded to the
-contract's quantity step. Liquidation is not simulated.
+contract's quantity step. A liquidation price is shown (:meth:`SimPosition.liquidation_price`); positions are not
+liquidated.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class OrderStatus(Enum):
 
 
 ACTIVE_STATUSES = (OrderStatus.NEW, OrderStatus.UNTRIGGERED)
+MAINTENANCE_RATE = 0.005  # Bybit's first risk tier for BTCUSDT; the simulator uses it for every contract
 
 
 @dataclass
@@ -93,14 +95,24 @@ class SimPosition:
     created_ms: int = 0
     updated_ms: int = 0
     position_id: str = ""
+    cross_backing: float = 0.0  # cross margin: the account's free balance backing it too, as last valued
 
-    def liquidation_price(self, leverage: float, maintenance_rate: float = 0.005) -> float:
-        """Where the position's margin (isolated at ``leverage``) is used up down to the maintenance margin:
-        the simulator's simple model of an exchange's liquidation price (0 when flat)."""
+    def liquidation_price(self, leverage: float, maintenance_rate: float = MAINTENANCE_RATE) -> float:
+        """The simulator's simple liquidation model (0 when flat): the price at which the margin backing the position
+        is used up down to its maintenance margin.
+
+        Isolated (``cross_backing`` 0): the backing is the position's initial margin ``size × entry / leverage``, so
+        ``liq = entry × (1 − s × (1/leverage − mmr))`` with s = +1 long, −1 short. Cross: the account's free balance
+        (``cross_backing``: what is available beyond every position's and order's margin, set by
+        :meth:`Account.value_backing`) backs it too, so ``liq = entry − s × (IM + cross_backing − MM) / size`` with
+        MM = ``size × entry × mmr``. Never below 0.
+        """
         if not self.size or leverage <= 0:
             return 0.0
         sign = 1 if self.side == "Buy" else -1
-        return max(0.0, self.entry * (1 - sign * (1 / leverage - maintenance_rate)))
+        im = self.size * self.entry / leverage
+        mm = self.size * self.entry * maintenance_rate
+        return max(0.0, self.entry - sign * (im + max(0.0, self.cross_backing) - mm) / self.size)
 
 
 @dataclass
@@ -227,6 +239,12 @@ class Account:
             raise SimError(SimErrorKind.MARGIN_POSITION_EXISTS, "cannot switch margin mode with an open position")
         for b in bases:
             self.isolated[b] = isolated
+
+    def value_backing(self, prices: dict[str, float]) -> None:
+        """Value each cross position's backing (the account's free balance at ``prices``); isolated ones have none."""
+        free = self.available(prices)
+        for pos in self.positions.values():
+            pos.cross_backing = 0.0 if self.isolated.get(pos.base, False) else free
 
     def margin_mode(self, base: str) -> str:
         return "isolated" if self.isolated.get(base, False) else "cross"

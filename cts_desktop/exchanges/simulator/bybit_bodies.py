@@ -7,7 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from cts_desktop.exchanges.simulator.account import Account, Execution, OrderStatus, SimOrder, SimPosition
+from cts_desktop.exchanges.simulator.account import (
+    MAINTENANCE_RATE,
+    Account,
+    Execution,
+    OrderStatus,
+    SimOrder,
+    SimPosition,
+)
 from cts_desktop.exchanges.simulator.common import fmt
 from cts_desktop.exchanges.simulator.market import SimMarket
 
@@ -21,6 +28,7 @@ class BybitBodies:
         sign = 1 if pos.side == "Buy" else -1
         upl = sign * (mark - pos.entry) * pos.size if pos.size else 0.0
         im = pos.size * pos.entry / lev
+        acc.value_backing(market.prices())
         return {
             "positionIdx": pos.position_idx,
             "riskId": 1,
@@ -39,7 +47,7 @@ class BybitBodies:
             "markPrice": fmt(mark, tick),
             "liqPrice": fmt(pos.liquidation_price(lev), tick) if pos.size else "",
             "bustPrice": "",
-            "positionMM": fmt(im * 0.1),
+            "positionMM": fmt(pos.size * pos.entry * MAINTENANCE_RATE),
             "positionIM": fmt(im),
             "tpslMode": "Full",
             "takeProfit": fmt(pos.take_profit, tick, "0"),
@@ -50,8 +58,9 @@ class BybitBodies:
             "curRealisedPnl": fmt(pos.cum_realised),
             "seq": 1,
             "isReduceOnly": False,
-            "mmrSysUpdatedTime": "",
+            "mmrSysUpdateTime": "",
             "leverageSysUpdatedTime": "",
+            "sessionAvgPrice": "",
             "createdTime": str(pos.created_ms or market.now()),
             "updatedTime": str(pos.updated_ms or market.now()),
         }

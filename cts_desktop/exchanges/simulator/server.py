@@ -31,6 +31,7 @@ from cts_desktop.exchanges.simulator.account import SimErrorKind
 from cts_desktop.exchanges.simulator.auth import AuthFailure
 from cts_desktop.exchanges.simulator.bingx_api import BingxDialect
 from cts_desktop.exchanges.simulator.bybit_api import BybitDialect
+from cts_desktop.exchanges.simulator.bybit_ws_private import PRIVATE_PATH, BybitPrivateWs
 from cts_desktop.exchanges.simulator.faults import FaultInjector, FaultKind
 from cts_desktop.exchanges.simulator.market import SimMarket, SimulatorConfig
 from cts_desktop.exchanges.simulator.ws_public import WS_PATH, BybitPublicWs
@@ -49,6 +50,7 @@ class SimulatorServer:
         self.faults = FaultInjector()
         self.dialects = [BybitDialect(self.market.wall_ms), BingxDialect(self.market.wall_ms)]
         self.public_ws = BybitPublicWs(self.market)
+        self.private_ws = BybitPrivateWs(self.market)
         self.request_count = 0
         self.path_counts: Counter[str] = Counter()
         self.requests: deque[tuple[str, str]] = deque(maxlen=10_000)  # (method, path), oldest first
@@ -65,6 +67,7 @@ class SimulatorServer:
         app = web.Application()
         app.router.add_route("*", "/_sim/{action}", self._control)
         app.router.add_get(WS_PATH, self.public_ws.handle)
+        app.router.add_get(PRIVATE_PATH, self.private_ws.handle)
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         return app
 
@@ -104,6 +107,12 @@ class SimulatorServer:
                 self.market.advance()
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        try:
+            return await self._answer(request)
+        finally:
+            self.private_ws.notify()  # an order, fill or setting may have changed: private streams look now
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
         self.request_count += 1
         self.path_counts[request.path] += 1
         self.requests.append((request.method, request.path))

@@ -1,24 +1,49 @@
-"""Bybit V5 public websocket for linear tickers (``/v5/public/linear``), enough for ccxt.pro ``watch_ticker(s)``.
+"""Bybit V5 public websocket for linear perpetuals (``/v5/public/linear``): tickers, orderbook, kline, publicTrade.
 
-Protocol as recorded (tests/data/exchange/bybit ws fixtures): ``{"op":"subscribe","args":["tickers.BTCUSDT"]}``
-is acknowledged with ``{"success":true,"op":"subscribe",...}``; snapshots ``{"topic":"tickers.BTCUSDT",
-"type":"snapshot","data":{...},"cs":..,"ts":..}`` follow every ``interval_s``; ``{"op":"ping"}`` gets a pong.
+Each subscribed topic is a stream of :mod:`bybit_public_topics` (snapshot first, then changes); the connection
+advances the market and pushes every ``interval_s``. Control messages: :mod:`bybit_ws`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
-import uuid
-from typing import Any
-
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from cts_desktop.exchanges.simulator.bybit_api import BybitDialect
+from cts_desktop.exchanges.simulator.bybit_public_topics import PublicTopic, make_topic
+from cts_desktop.exchanges.simulator.bybit_ws import BybitWsSession
 from cts_desktop.exchanges.simulator.market import SimMarket
 
 WS_PATH = "/v5/public/linear"
+
+
+class PublicSession(BybitWsSession):
+    def __init__(self, ws: web.WebSocketResponse, interval_s: float, market: SimMarket, dialect: BybitDialect) -> None:
+        super().__init__(ws, interval_s)
+        self.market = market
+        self.dialect = dialect
+        self.streams: dict[str, PublicTopic] = {}
+
+    def accepts(self, topic: str) -> str | None:
+        made = make_topic(self.market, self.dialect, topic)
+        if isinstance(made, str):
+            return made
+        self.streams.setdefault(topic, made)
+        return None
+
+    async def on_subscribed(self, topics: list[str]) -> None:
+        for topic in topics:
+            for message in self.streams[topic].messages():
+                await self.send(message)
+
+    async def push(self) -> None:
+        self.market.advance()
+        for topic in list(self.topics):
+            stream = self.streams.get(topic)
+            if stream is not None:
+                for message in stream.messages():
+                    await self.send(message)
+        for topic in [t for t in self.streams if t not in self.topics]:
+            del self.streams[topic]  # unsubscribed: a later subscribe starts with a snapshot again
 
 
 class BybitPublicWs:
@@ -32,63 +57,5 @@ class BybitPublicWs:
         ws = web.WebSocketResponse(heartbeat=None)
         await ws.prepare(request)
         self.connections += 1
-        conn_id = str(uuid.uuid4())
-        topics: set[str] = set()
-        pusher = asyncio.create_task(self._push(ws, topics))
-        try:
-            async for msg in ws:
-                if msg.type != WSMsgType.TEXT:
-                    continue
-                try:
-                    body = json.loads(msg.data)
-                except ValueError:
-                    continue
-                op = body.get("op")
-                if op == "ping":
-                    await ws.send_json(
-                        {
-                            "success": True,
-                            "ret_msg": "pong",
-                            "conn_id": conn_id,
-                            "req_id": body.get("req_id", ""),
-                            "op": "ping",
-                        }
-                    )
-                elif op in ("subscribe", "unsubscribe"):
-                    args = [a for a in body.get("args", []) if isinstance(a, str)]
-                    ok = all(a.startswith("tickers.") for a in args)
-                    if ok and op == "subscribe":
-                        topics.update(args)
-                    elif ok:
-                        topics.difference_update(args)
-                    await ws.send_json(
-                        {
-                            "success": ok,
-                            "ret_msg": "" if ok else "unsupported topic",
-                            "conn_id": conn_id,
-                            "req_id": body.get("req_id", ""),
-                            "op": op,
-                        }
-                    )
-        finally:
-            pusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pusher
+        await PublicSession(ws, self.interval_s, self.market, self.dialect).run()
         return ws
-
-    def _snapshot(self, topic: str) -> dict[str, Any] | None:
-        symbol = topic.split(".", 1)[1]
-        items = self.dialect.tickers({"category": "linear", "symbol": symbol}, self.market)["list"]
-        if not items:
-            return None
-        now = self.market.wall_ms()
-        return {"topic": topic, "type": "snapshot", "data": items[0], "cs": now, "ts": now}
-
-    async def _push(self, ws: web.WebSocketResponse, topics: set[str]) -> None:
-        while not ws.closed:
-            self.market.advance()
-            for topic in list(topics):
-                snap = self._snapshot(topic)
-                if snap is not None:
-                    await ws.send_json(snap)
-            await asyncio.sleep(self.interval_s)
