@@ -53,6 +53,7 @@ from cts_desktop.exchanges.adapter import ExchangeAdapter
 from cts_desktop.exchanges.connections import ConnectionConfig
 from cts_desktop.exchanges.errors import ExchangeError
 from cts_desktop.exchanges.live_prices import LivePriceFeed
+from cts_desktop.exchanges.private_stream import PrivateStream, StreamHandlers
 from cts_desktop.exchanges.symbols import SymbolSelectionConfig, SymbolSelector
 from cts_desktop.storage.types import to_decimal
 
@@ -88,6 +89,7 @@ class ConnectionEngine:
         self.paper_broker: PaperBroker | None = None
         self.margin: MarginModes | None = None  # live only: the connection's margin type on the exchange
         self.feed: LivePriceFeed | None = None
+        self.private: PrivateStream | None = None  # live only: fills, orders, positions pushed by the exchange
         self.balance_usdt: float | None = None
         self.meters = {
             "main": LoopMeter("main", 1000.0),
@@ -165,6 +167,7 @@ class ConnectionEngine:
             raise
         self._settings_unsub = self.deps.bus.subscribe(SettingsChanged, self._on_settings)
         await self.restart_feed()
+        self._start_private_stream()
         self.spawn(self._main_loop(), "main")
         self.spawn(self._order_loop(), "orders")
         self.spawn(self._sync_loop(), "sync")
@@ -196,6 +199,9 @@ class ConnectionEngine:
             self._clock_unsub = None
         if self.feed is not None:
             await self.feed.stop()
+        if self.private is not None:
+            await self.private.stop()
+            self.private = None
         if self.orders is not None:
             await self.orders.drain()
         for task in self._tasks:
@@ -520,6 +526,17 @@ class ConnectionEngine:
                 self.symbols = selection.symbols
                 self._build_pipelines()
                 await self.restart_feed()
+
+    def _start_private_stream(self) -> None:
+        """Live on an exchange with websockets: the account's fills, orders and positions as the exchange pushes
+        them (the REST sync keeps running beside it and checks them)."""
+        if self.paper or self.orders is None or not self.adapter.caps.websocket:
+            return
+        orders = self.orders
+        self.private = PrivateStream(self.adapter, StreamHandlers(
+            trades=orders.apply_pushed_fills, orders=orders.apply_pushed_orders,
+            positions=orders.apply_pushed_positions))
+        self.private.start()
 
     async def restart_feed(self) -> None:
         """A new price feed for the current symbols (the old one, if any, stopped first)."""

@@ -53,6 +53,11 @@ class FillSync:
             added += await self._store(fetched, symbol, move_mark=True)
         return added
 
+    async def store_pushed(self, trades: list[Trade]) -> int:
+        """Fills the exchange pushed (private stream): stored now; the marks stay where the REST reads left them,
+        so the next read lists these again and finds them stored (the stream is checked, never trusted alone)."""
+        return await self._store(trades, "", move_mark=False)
+
     async def look_back(self, symbol: str, since: datetime) -> int:
         """Read a symbol's fills again from ``since`` (not from the mark); returns how many were new."""
         start = int(since.timestamp() * 1000) - LOOK_BACK_MS

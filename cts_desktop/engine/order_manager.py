@@ -14,6 +14,7 @@ The rules that keep money safe:
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -40,7 +41,8 @@ from cts_desktop.engine.settlement import Settlement
 from cts_desktop.events.bus import EventBus
 from cts_desktop.events.trading import AlertRaised, OrderChanged, PositionChanged, PositionsReconciled
 from cts_desktop.exchanges.errors import ExchangeError, OrderUnknownError, TemporaryError
-from cts_desktop.exchanges.models import Balance, OrderRequest, OrderSide, OrderType
+from cts_desktop.exchanges.models import Balance, OrderRequest, OrderSide, OrderType, Position, Trade
+from cts_desktop.exchanges.models import Order as ExchangeOrder
 from cts_desktop.storage.db import Database
 from cts_desktop.storage.models import Alert, BalanceSnapshot, RealPosition
 from cts_desktop.storage.types import to_decimal
@@ -426,6 +428,56 @@ class OrderManager:
         for part in done.parts:
             self.bus.publish(PositionChanged(key=self.connection_id, position_id=part.position_id,
                                              symbol=done.key.symbol))
+
+    # --- pushed by the exchange (private stream) ----------------------------------------------------------------
+
+    async def apply_pushed_fills(self, trades: list[Trade]) -> int:
+        """Fills from the exchange's private stream, stored and allocated to their positions at once (a close is
+        in the journal a moment after the exchange made it, not at the next sync); returns how many were new."""
+        if not trades:
+            return 0
+        connection_id = self.connection_id
+        async with self._sync_lock:
+            added = await self.fills.store_pushed(trades)
+            if added:
+                for change in await self.ledger(lambda s: ledger.allocate_and_refresh(s, connection_id)):
+                    self._report_change(change, ReconcileReport())
+        return added
+
+    async def apply_pushed_orders(self, orders: list[ExchangeOrder]) -> int:
+        """Order updates from the private stream: each of our orders (known by its client id) takes the
+        exchange's state as a REST answer would give it; returns how many were ours."""
+        connection_id = self.connection_id
+        ours = [o for o in orders if o.client_id]
+        if not ours:
+            return 0
+        async with self._sync_lock:
+            known = await self._run(rec.known_client_ids, connection_id)
+            mine = [o for o in ours if o.client_id in known]
+            for order in mine:
+                client_id = order.client_id
+                assert client_id is not None
+                touched = await self.ledger(functools.partial(rec.apply_order_answer, client_order_id=client_id,
+                                                              answer=order))
+                changes = await self.ledger(functools.partial(ledger.allocate_and_refresh,
+                                                              connection_id=connection_id, also=touched))
+                for change in changes:
+                    self._report_change(change, ReconcileReport())
+                self.bus.publish(OrderChanged(key=connection_id, client_order_id=client_id,
+                                              symbol=order.symbol, status=rec.order_status(order),
+                                              paper=self.paper))
+        return len(mine)
+
+    async def apply_pushed_positions(self, positions: list[Position]) -> None:
+        """Position updates from the private stream: the exchange-position rows (mark price, unrealised PnL,
+        liquidation price, size) follow at once; the Real positions are still settled only by fills and the sync's
+        reconciliation."""
+        if not positions:
+            return
+        connection_id = self.connection_id
+        async with self._sync_lock:
+            await self.db.run(functools.partial(rec.mirror_positions, connection_id=connection_id,
+                                                positions=positions, complete=False))
 
     async def sync_until_settled(self, symbols: list[str], timeout_s: float = 10.0) -> ReconcileReport:
         """:meth:`sync` again (every half second, up to ``timeout_s``) while a closing order's fill has not reached

@@ -184,8 +184,11 @@ def insert_external_order(session: Session, connection_id: str, order: ExchangeO
 # --- positions ------------------------------------------------------------------------------------------------------
 
 
-def mirror_positions(session: Session, connection_id: str, positions: list[Position]) -> None:
-    """Replace the connection's open exchange-position rows with what the exchange reports now."""
+def mirror_positions(session: Session, connection_id: str, positions: list[Position], *,
+                     complete: bool = True) -> None:
+    """Replace the connection's open exchange-position rows with what the exchange reports now. ``complete``: the
+    list is every open position (a REST read) and rows not in it are closed; else it holds pushed updates (private
+    stream) and only the listed positions change — one listed without contracts closes its row."""
     current = {
         (p.symbol, p.side): p for p in session.execute(
             select(ExchangePosition).where(
@@ -195,9 +198,12 @@ def mirror_positions(session: Session, connection_id: str, positions: list[Posit
     }
     seen = set()
     for pos in positions:
-        if pos.contracts <= 0:
-            continue
         key = (pos.symbol, pos.side.value)
+        if pos.contracts <= 0:
+            if not complete and key in current:
+                current[key].status = "closed"
+                current[key].closed_at = datetime.now(UTC)
+            continue
         seen.add(key)
         row = current.get(key)
         if row is None:
@@ -219,7 +225,7 @@ def mirror_positions(session: Session, connection_id: str, positions: list[Posit
         row.liquidation_price = None if pos.liquidation_price is None else to_decimal(pos.liquidation_price)
         row.sync_status = "synced"
     for key, row in current.items():
-        if key not in seen:
+        if complete and key not in seen:
             row.status = "closed"
             row.closed_at = datetime.now(UTC)
 

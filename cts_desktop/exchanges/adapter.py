@@ -121,29 +121,41 @@ class ExchangeAdapter:
         if self._client is None:
             import ccxt.async_support as ccxt_async
 
-            cls = getattr(ccxt_async, self.exchange_id)
-            config: dict[str, Any] = {
-                "enableRateLimit": self.ccxt_throttle,  # ccxt's weighted throttle, its own calibrated rateLimit
-                "timeout": self.timeout_ms,
-                "options": copy.deepcopy(self.caps.ccxt_options),
-            }
-            if self._credentials is not None:
-                config["apiKey"] = self._credentials.api_key
-                config["secret"] = self._credentials.secret
-                if self._credentials.password:
-                    config["password"] = self._credentials.password
-            client = cls(config)
-            for flag in self.caps.ccxt_has_off:
-                client.has[flag] = False
-            if self.sandbox:
-                client.set_sandbox_mode(True)
-            if self.api_url:
-                point_at(client, self.api_url + self.caps.api_url_suffix)
-            self._limit_http(client)
-            install(client, self.clock, exchange_id=self.exchange_id, codes=self.caps.error_codes,
-                    sign=self.caps.nonce_is_timestamp)
-            self._client = client
+            self._client = self._configured(getattr(ccxt_async, self.exchange_id))
         return self._client
+
+    async def stream_client(self, ws_base: str | None = None) -> Any:
+        """A new ccxt.pro instance of this exchange with the adapter's keys, options, clock and limiter (its
+        websockets pointed at ``ws_base`` or the simulator's host when the adapter is); the caller closes it.
+        Raises RuntimeError when ccxt.pro has no class for the exchange."""
+        ccxt_pro = await self.import_library("ccxt.pro")
+        cls = getattr(ccxt_pro, self.exchange_id, None)
+        if cls is None:
+            raise RuntimeError("ccxt.pro has no websocket class for this exchange")
+        return self._configured(cls, ws_base)
+
+    def _configured(self, cls: Any, ws_base: str | None = None) -> Any:
+        config: dict[str, Any] = {
+            "enableRateLimit": self.ccxt_throttle,  # ccxt's weighted throttle, its own calibrated rateLimit
+            "timeout": self.timeout_ms,
+            "options": copy.deepcopy(self.caps.ccxt_options),
+        }
+        if self._credentials is not None:
+            config["apiKey"] = self._credentials.api_key
+            config["secret"] = self._credentials.secret
+            if self._credentials.password:
+                config["password"] = self._credentials.password
+        client = cls(config)
+        for flag in self.caps.ccxt_has_off:
+            client.has[flag] = False
+        if self.sandbox:
+            client.set_sandbox_mode(True)
+        if self.api_url:
+            point_at(client, self.api_url + self.caps.api_url_suffix, ws_base)
+        self._limit_http(client)
+        install(client, self.clock, exchange_id=self.exchange_id, codes=self.caps.error_codes,
+                sign=self.caps.nonce_is_timestamp)
+        return client
 
     async def close(self) -> None:
         if self._client is not None:

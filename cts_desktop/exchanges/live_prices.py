@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from cts_desktop.exchanges.adapter import ExchangeAdapter, point_at
+from cts_desktop.exchanges.adapter import ExchangeAdapter
 
 log = logging.getLogger(__name__)
 
@@ -84,17 +84,7 @@ class LivePriceFeed:
             await self._poll(self.ws_retry_s if self.use_websocket else None)
 
     async def _websocket(self) -> None:
-        ccxt_pro = await self.adapter.import_library("ccxt.pro")
-
-        cls = getattr(ccxt_pro, self.adapter.exchange_id, None)
-        if cls is None:
-            raise RuntimeError("ccxt.pro has no websocket class for this exchange")
-        client = cls({"options": dict(self.adapter.caps.ccxt_options)})
-        for flag in self.adapter.caps.ccxt_has_off:
-            client.has[flag] = False
-        if self.adapter.api_url:
-            point_at(client, self.adapter.api_url + self.adapter.caps.api_url_suffix, self.ws_base)
-        self._ws_client = client
+        client = self._ws_client = await self.adapter.stream_client(self.ws_base)
         await client.load_markets()
         self.mode = "websocket"
         multi = bool(client.has.get("watchTickers"))
