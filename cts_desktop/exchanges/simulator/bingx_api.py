@@ -22,7 +22,8 @@ from cts_desktop.exchanges.simulator.account import (
     SimOrder,
     SimPosition,
 )
-from cts_desktop.exchanges.simulator.auth import AuthFailure
+from cts_desktop.exchanges.simulator.auth import ApiKey, AuthFailure
+from cts_desktop.exchanges.simulator.bingx_user_stream import ListenKeys
 from cts_desktop.exchanges.simulator.common import decimals_of, fmt, to_float, wall_ms
 from cts_desktop.exchanges.simulator.market import SimMarket
 
@@ -69,6 +70,7 @@ INTERVALS = {
 }
 
 Params = dict[str, str]
+DUPLICATE_WINDOW_MS = 1000  # the same clientOrderID is refused only within 1 s of the first
 TYPES = {"MARKET": "Market", "LIMIT": "Limit"}
 CONDITIONAL = {"STOP_MARKET": "StopLoss", "TAKE_PROFIT_MARKET": "TakeProfit"}
 STATUS = {
@@ -88,6 +90,7 @@ class BingxDialect:
 
     def __init__(self, now: Callable[[], int] = wall_ms) -> None:
         self.now = now  # the venue's clock (server time, error stamps, the receive-window check)
+        self.listen_keys = ListenKeys(now)
         self.public: dict[tuple[str, str], Callable[[Params, SimMarket], Any]] = {
             ("GET", "/openApi/swap/v2/server/time"): self.server_time,
             ("GET", "/openApi/swap/v2/quote/contracts"): self.contracts,
@@ -97,6 +100,13 @@ class BingxDialect:
             ("GET", "/openApi/swap/v3/quote/klines"): self.klines,
             ("GET", "/openApi/swap/v2/quote/premiumIndex"): self.premium_index,
             ("GET", "/openApi/swap/v2/quote/fundingRate"): self.funding_rates,
+            ("GET", "/openApi/swap/v1/ticker/price"): self.ticker_price,
+        }
+        # handlers that need the key itself (the listen key belongs to it) and answer outside the envelope
+        self.keyed: dict[tuple[str, str], Callable[[Params, ApiKey], web.Response]] = {
+            ("POST", "/openApi/user/auth/userDataStream"): self.create_listen_key,
+            ("PUT", "/openApi/user/auth/userDataStream"): self.extend_listen_key,
+            ("DELETE", "/openApi/user/auth/userDataStream"): self.delete_listen_key,
         }
         self.private: dict[tuple[str, str], Callable[[Params, SimMarket, Account], Any]] = {
             ("GET", "/openApi/wallets/v1/capital/config/getall"): self.coins,
@@ -116,6 +126,7 @@ class BingxDialect:
             ("GET", "/openApi/swap/v2/trade/allOrders"): self.all_orders,
             ("GET", "/openApi/swap/v2/trade/allFillOrders"): self.fills,
             ("GET", "/openApi/swap/v2/user/income"): self.income,
+            ("POST", "/openApi/swap/v1/trade/cancelReplace"): self.cancel_replace,
         }
 
     def owns(self, path: str) -> bool:
@@ -147,7 +158,7 @@ class BingxDialect:
             if key in self.public:
                 market.advance()
                 return envelope(self.public[key](params, market))
-            if key not in self.private:
+            if key not in self.private and key not in self.keyed:
                 return web.json_response({"code": 100400, "msg": f"unknown path {request.path}"}, status=404)
             auth = market.keyring.check_bingx(
                 request.headers.get("X-BX-APIKEY"),
@@ -161,6 +172,8 @@ class BingxDialect:
             if market.over_limit(auth):
                 return self.rate_limited(1)
             market.advance()
+            if key in self.keyed:
+                return self.keyed[key](params, auth)
             return envelope(self.private[key](params, market, auth.account))
         except SimError as exc:
             return self.business_error(exc.kind)
@@ -179,9 +192,9 @@ class BingxDialect:
                     "size": "0",
                     "quantityPrecision": decimals_of(inst.qty_step),
                     "pricePrecision": decimals_of(inst.tick_size),
-                    "feeRate": fmt(market.config.taker_fee),
-                    "makerFeeRate": fmt(market.config.maker_fee),
-                    "takerFeeRate": fmt(market.config.taker_fee),
+                    "feeRate": market.config.taker_fee,
+                    "makerFeeRate": market.config.maker_fee,
+                    "takerFeeRate": market.config.taker_fee,
                     "tradeMinLimit": 0,
                     "tradeMinQuantity": float(inst.min_qty),
                     "tradeMinUSDT": float(inst.min_notional),
@@ -284,6 +297,29 @@ class BingxDialect:
         ]
         return rows[: int(params.get("limit", "100"))]
 
+    def ticker_price(self, params: Params, market: SimMarket) -> Any:
+        rows = [
+            {"symbol": inst.bingx_symbol, "price": fmt(market.price(base), inst.tick_size), "time": market.now()}
+            for base, inst in market.instruments.items()
+            if not params.get("symbol") or params["symbol"] == inst.bingx_symbol
+        ]
+        if params.get("symbol"):
+            if not rows:
+                raise SimError(SimErrorKind.UNKNOWN_SYMBOL, "symbol not exist")
+            return rows[0]
+        return rows
+
+    # ---- user-data stream ---------------------------------------------------------------------------------
+    def create_listen_key(self, params: Params, key: ApiKey) -> web.Response:
+        return web.json_response({"listenKey": self.listen_keys.create(key)})
+
+    def extend_listen_key(self, params: Params, key: ApiKey) -> web.Response:
+        """200 with an empty body when extended; 404 for a key that does not exist (expired, deleted, another's)."""
+        return web.Response(status=200 if self.listen_keys.extend(params.get("listenKey", ""), key) else 404)
+
+    def delete_listen_key(self, params: Params, key: ApiKey) -> web.Response:
+        return web.Response(status=200 if self.listen_keys.delete(params.get("listenKey", ""), key) else 404)
+
     # ---- account ------------------------------------------------------------------------------------------
     def coins(self, params: Params, market: SimMarket, acc: Account) -> list[dict[str, Any]]:
         return [{"coin": c, "name": c, "networkList": []} for c in ("USDT", *market.instruments)]
@@ -335,7 +371,7 @@ class BingxDialect:
             "leverage": int(lev),
             "unrealizedProfit": fmt(upl),
             "realisedProfit": fmt(pos.cum_realised),
-            "liquidationPrice": fmt(pos.liquidation_price(lev), inst.tick_size),
+            "liquidationPrice": float(fmt(pos.liquidation_price(lev), inst.tick_size)),
             "pnlRatio": fmt(upl / im if im else 0),
             "maxMarginReduction": "0",
             "riskRate": "0",
@@ -419,8 +455,9 @@ class BingxDialect:
             take_profit=_stop_price(params.get("takeProfit")),
             stop_loss=_stop_price(params.get("stopLoss")),
         )
+        self._free_client_id(acc, order.client_id, market)
         acc.place(order, market.price(base), market.now(), market.prices())
-        return {"order": self._order(order, market, params)}
+        return {"order": self._created(order, market)}
 
     def _create_conditional(self, params: Params, market: SimMarket, acc: Account) -> dict[str, Any]:
         """STOP_MARKET / TAKE_PROFIT_MARKET: a reduce-only market order armed at ``stopPrice``.
@@ -451,8 +488,98 @@ class BingxDialect:
             trigger_price=stop,
             stop_order_type=CONDITIONAL[params["type"].upper()],
         )
+        self._free_client_id(acc, order.client_id, market)
         acc.place(order, market.price(base), market.now(), market.prices())
-        return {"order": self._order(order, market, params)}
+        return {"order": self._created(order, market)}
+
+    @staticmethod
+    def _free_client_id(acc: Account, client_id: str, market: SimMarket) -> None:
+        """A clientOrderID is refused again only within 1 s of its first use; after that it may name a new order
+        (a look-up by it then finds the newest)."""
+        if not client_id or client_id not in acc.by_client:
+            return
+        first = acc.orders[acc.by_client[client_id]]
+        if market.now() - first.created_ms < DUPLICATE_WINDOW_MS:
+            raise SimError(SimErrorKind.DUPLICATE_CLIENT_ID, "duplicate clientOrderID within 1 s")
+        del acc.by_client[client_id]
+
+    def _created(self, o: SimOrder, market: SimMarket) -> dict[str, Any]:
+        """The create answer as the venue gives it: the order's identity, no status or fills."""
+        full = self._order(o, market)
+        return {
+            "symbol": full["symbol"],
+            "orderId": full["orderId"],
+            "side": full["side"],
+            "positionSide": full["positionSide"],
+            "type": full["type"],
+            "clientOrderID": o.client_id,
+            "workingType": full["workingType"],
+        }
+
+    def cancel_replace(self, params: Params, market: SimMarket, acc: Account) -> dict[str, Any]:
+        """Cancel ``cancelOrderId`` / ``cancelClientOrderID`` and place the new order from the same parameters.
+
+        ``cancelReplaceMode`` STOP_ON_FAILURE (default) places nothing when the cancel fails; ALLOW_FAILURE places
+        the new order regardless."""
+        mode = params.get("cancelReplaceMode", "STOP_ON_FAILURE").upper()
+        if mode not in ("STOP_ON_FAILURE", "ALLOW_FAILURE"):
+            raise SimError(SimErrorKind.BAD_PARAM, "cancelReplaceMode invalid")
+        cancel_ok, cancel_msg, cancelled = True, "", None
+        try:
+            cancelled = acc.cancel(
+                params.get("cancelOrderId") or None, params.get("cancelClientOrderID") or None, market.now()
+            )
+        except SimError as exc:
+            cancel_ok, cancel_msg = False, SIM_ERRORS[exc.kind][1]
+            if mode == "STOP_ON_FAILURE":
+                raise
+        new_params = {k: v for k, v in params.items() if not k.startswith("cancel")}
+        replace_ok, replace_msg, created = True, "", None
+        try:
+            created = self.create_order(new_params, market, acc)["order"]
+        except SimError as exc:
+            replace_ok, replace_msg = False, SIM_ERRORS[exc.kind][1]
+        return {
+            "cancelResult": "true" if cancel_ok else "false",
+            "cancelMsg": cancel_msg,
+            "cancelResponse": self._cancel_response(cancelled, market) if cancelled else {},
+            "replaceResult": "true" if replace_ok else "false",
+            "replaceMsg": replace_msg,
+            "newOrderResponse": self._new_order_response(created, new_params) if created else {},
+        }
+
+    def _cancel_response(self, o: SimOrder, market: SimMarket) -> dict[str, Any]:
+        full = self._order(o, market)
+        keep = ("symbol", "orderId", "side", "positionSide", "type", "origQty", "price", "executedQty", "avgPrice",
+                "cumQuote", "stopPrice", "profit", "commission", "status", "time", "updateTime", "clientOrderId",
+                "leverage", "workingType")
+        return {
+            "cancelClientOrderId": o.client_id,
+            "cancelOrderId": full["orderId"],
+            **{k: full[k] for k in keep},
+            "onlyOnePosition": o.position_idx == 0,
+            "reduceOnly": o.reduce_only,
+        }
+
+    @staticmethod
+    def _new_order_response(created: dict[str, Any], params: Params) -> dict[str, Any]:
+        return {
+            "orderId": created["orderId"],
+            "symbol": created["symbol"],
+            "positionSide": created["positionSide"],
+            "side": created["side"],
+            "type": created["type"],
+            "price": to_float(params.get("price"), 0.0),
+            "quantity": to_float(params.get("quantity"), 0.0),
+            "stopPrice": to_float(params.get("stopPrice"), 0.0),
+            "workingType": created["workingType"],
+            "clientOrderId": created["clientOrderID"],
+            "timeInForce": params.get("timeInForce", "GTC"),
+            "priceRate": to_float(params.get("priceRate"), 0.0),
+            "stopLoss": params.get("stopLoss", ""),
+            "takeProfit": params.get("takeProfit", ""),
+            "reduceOnly": str(params.get("reduceOnly", "")).lower() == "true",
+        }
 
     def cancel_order(self, params: Params, market: SimMarket, acc: Account) -> dict[str, Any]:
         order = acc.cancel(
@@ -486,7 +613,7 @@ class BingxDialect:
             otype = "TAKE_PROFIT_MARKET"
         return {
             "symbol": inst.bingx_symbol,
-            "orderId": o.order_id,
+            "orderId": int(o.order_id),
             "side": o.side.upper(),
             "positionSide": side,
             "type": otype,
@@ -505,16 +632,16 @@ class BingxDialect:
             "leverage": f"{int(o.leverage)}X",
             "takeProfit": {
                 "type": "TAKE_PROFIT_MARKET" if o.take_profit else "",
-                "quantity": "0",
-                "stopPrice": fmt(o.take_profit, tick, "0"),
-                "price": "0",
+                "quantity": 0,
+                "stopPrice": o.take_profit or 0,
+                "price": 0,
                 "workingType": "",
             },
             "stopLoss": {
                 "type": "STOP_MARKET" if o.stop_loss else "",
-                "quantity": "0",
-                "stopPrice": fmt(o.stop_loss, tick, "0"),
-                "price": "0",
+                "quantity": 0,
+                "stopPrice": o.stop_loss or 0,
+                "price": 0,
                 "workingType": "",
             },
             "workingType": "MARK_PRICE",
