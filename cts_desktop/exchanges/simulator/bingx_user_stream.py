@@ -82,6 +82,7 @@ class AccountWatcher:
         self.seen = {oid: _Seen(o.status, o.filled_qty) for oid, o in account.orders.items()}
         self.executions = len(account.executions)
         self.wallet = account.wallet
+        self.position_sides: dict[tuple[str, int], str] = {}  # one-way positions: the side last reported
 
     def events(self) -> list[dict[str, Any]]:
         acc, out = self.account, []
@@ -140,6 +141,14 @@ class AccountWatcher:
             body.update({"l": fmt(fill.qty, step), "L": fmt(fill.price, tick), "t": int(fill.exec_id)})
         return {"e": "ORDER_TRADE_UPDATE", "E": now, "T": o.updated_ms, "o": body}
 
+    def _side(self, base: str, idx: int, side: str) -> str:
+        """LONG / SHORT as the positions endpoint names them; a one-way position just closed keeps its side."""
+        if idx:
+            return SIDES[idx]
+        if side:
+            self.position_sides[(base, idx)] = "LONG" if side == "Buy" else "SHORT"
+        return self.position_sides.get((base, idx), "LONG")
+
     def account_event(self, reason: str, bases: set[str], now: int) -> dict[str, Any]:
         acc, market = self.account, self.market
         prices = market.prices()
@@ -151,18 +160,18 @@ class AccountWatcher:
                 continue
             inst = market.instruments[base]
             sign = 1 if pos.side == "Buy" else -1
-            signed = sign * pos.size if idx == 0 else pos.size
+            side = self._side(base, idx, pos.side)
             upl = sign * (prices[base] - pos.entry) * pos.size if pos.size else 0.0
             isolated = acc.isolated.get(base, False)
             rows.append(
                 {
                     "s": inst.bingx_symbol,
-                    "pa": fmt(signed, inst.qty_step),
+                    "pa": fmt(pos.size, inst.qty_step),
                     "ep": fmt(pos.entry, inst.tick_size),
                     "up": fmt(upl),
                     "mt": "isolated" if isolated else "crossed",
                     "iw": fmt(pos.size * pos.entry / acc.leverage_of(base) if isolated else 0.0),
-                    "ps": SIDES[idx] if idx else "BOTH",
+                    "ps": side,
                     "cr": fmt(pos.cum_realised),
                 }
             )

@@ -51,6 +51,7 @@ class SimulatorServer:
         self.faults = FaultInjector()
         bingx = BingxDialect(self.market.wall_ms)
         self.dialects = [BybitDialect(self.market.wall_ms), bingx]
+        self.bingx_api = bingx
         self.bingx_ws = BingxSwapWs(self.market, bingx.listen_keys)
         self.public_ws = BybitPublicWs(self.market)
         self.request_count = 0
