@@ -44,12 +44,16 @@ SIM_ERRORS: dict[SimErrorKind, tuple[int, str]] = {
     SimErrorKind.QTY_TOO_SMALL: (101400, "The minimum order amount is not met"),
     SimErrorKind.REDUCE_ONLY_REJECTED: (101205, "No position to close"),
     SimErrorKind.LEVERAGE_NOT_MODIFIED: (0, ""),
-    SimErrorKind.LEVERAGE_TOO_HIGH: (101414, "The maximum leverage for this trading pair is exceeded"),
+    # "*" stands for the symbol's maximum, as the catalogue writes it
+    SimErrorKind.LEVERAGE_TOO_HIGH: (
+        101414,
+        "The maximum leverage for this trading pair is *; please reduce the leverage",
+    ),
     SimErrorKind.POSITION_MODE_NOT_MODIFIED: (0, ""),
     SimErrorKind.MARGIN_MODE_NOT_MODIFIED: (0, ""),
     SimErrorKind.POSITION_EXISTS: (101212, "Please check if you have pending orders"),
     SimErrorKind.UNKNOWN_SYMBOL: (109425, "symbol not exist, please verify it"),
-    SimErrorKind.MARGIN_POSITION_EXISTS: (101212, "Please check if you have pending orders or positions"),
+    SimErrorKind.MARGIN_POSITION_EXISTS: (101212, "Please check if you have pending orders"),
 }
 
 INTERVALS = {
@@ -70,6 +74,7 @@ INTERVALS = {
 }
 
 Params = dict[str, str]
+DETAILED = (SimErrorKind.LEVERAGE_TOO_HIGH,)  # refusals whose text names a value (the SimError message carries it)
 DUPLICATE_WINDOW_MS = 1000  # the same clientOrderID is refused only within 1 s of the first
 TYPES = {"MARKET": "Market", "LIMIT": "Limit"}
 CONDITIONAL = {"STOP_MARKET": "StopLoss", "TAKE_PROFIT_MARKET": "TakeProfit"}
@@ -136,9 +141,10 @@ class BingxDialect:
         code, msg = AUTH_ERRORS[failure]
         return web.json_response({"code": code, "msg": msg, "timestamp": self.now()})
 
-    def business_error(self, kind: SimErrorKind) -> web.Response:
+    def business_error(self, kind: SimErrorKind, detail: str = "") -> web.Response:
+        """The venue's refusal for ``kind``; ``detail`` fills the catalogue text's "*" (a symbol's maximum)."""
         code, msg = SIM_ERRORS[kind]
-        return envelope({}, code, msg) if code else envelope({})
+        return envelope({}, code, msg.replace("*", detail or "*")) if code else envelope({})
 
     def rate_limited(self, retry_after: int) -> web.Response:
         return web.json_response(
@@ -176,7 +182,7 @@ class BingxDialect:
                 return self.keyed[key](params, auth)
             return envelope(self.private[key](params, market, auth.account))
         except SimError as exc:
-            return self.business_error(exc.kind)
+            return self.business_error(exc.kind, exc.message if exc.kind in DETAILED else "")
 
     # ---- public -------------------------------------------------------------------------------------------
     def server_time(self, params: Params, market: SimMarket) -> dict[str, int]:
@@ -207,7 +213,6 @@ class BingxDialect:
                     "apiStateClose": "true",
                     "ensureTrigger": True,
                     "triggerFeeRate": fmt(market.config.maker_fee),
-                    "launchTime": inst.launch_time,
                 }
             )
         return out
@@ -378,7 +383,6 @@ class BingxDialect:
             "markPrice": fmt(mark, inst.tick_size),
             "positionValue": fmt(pos.size * mark),
             "onlyOnePosition": not acc.hedge_mode,
-            "createTime": pos.created_ms,
             "updateTime": pos.updated_ms,
         }
 
@@ -395,6 +399,9 @@ class BingxDialect:
         try:
             acc.set_leverage(base, lev)
         except SimError as exc:
+            if exc.kind is SimErrorKind.LEVERAGE_TOO_HIGH:
+                top = int(float(market.instruments[base].max_leverage))
+                raise SimError(SimErrorKind.LEVERAGE_TOO_HIGH, str(top)) from exc
             if exc.kind is not SimErrorKind.LEVERAGE_NOT_MODIFIED:  # BingX accepts an unchanged value
                 raise
         return {"leverage": int(lev), "symbol": params.get("symbol")}
@@ -636,6 +643,7 @@ class BingxDialect:
                 "stopPrice": o.take_profit or 0,
                 "price": 0,
                 "workingType": "",
+                "StopGuaranteed": "false",
             },
             "stopLoss": {
                 "type": "STOP_MARKET" if o.stop_loss else "",
@@ -643,10 +651,21 @@ class BingxDialect:
                 "stopPrice": o.stop_loss or 0,
                 "price": 0,
                 "workingType": "",
+                "StopGuaranteed": "false",
             },
+            "advanceAttr": 0,
+            "positionID": 0,
+            "takeProfitEntrustPrice": 0,
+            "stopLossEntrustPrice": 0,
+            "orderType": "",
             "workingType": "MARK_PRICE",
+            "onlyOnePosition": o.position_idx == 0,
             "reduceOnly": o.reduce_only,
-            "timeInForce": o.time_in_force,
+            "postOnly": False,
+            "stopGuaranteed": False,
+            "triggerOrderId": 0,
+            "trailingStopRate": 0,
+            "trailingStopDistance": 0,
         }
 
     def fills(self, params: Params, market: SimMarket, acc: Account) -> dict[str, Any]:
