@@ -96,6 +96,7 @@ class BingxDialect:
     def __init__(self, now: Callable[[], int] = wall_ms) -> None:
         self.now = now  # the venue's clock (server time, error stamps, the receive-window check)
         self.listen_keys = ListenKeys(now)
+        self.after_signed: Callable[[], None] = lambda: None  # told after each signed request (the user stream)
         self.public: dict[tuple[str, str], Callable[[Params, SimMarket], Any]] = {
             ("GET", "/openApi/swap/v2/server/time"): self.server_time,
             ("GET", "/openApi/swap/v2/quote/contracts"): self.contracts,
@@ -180,7 +181,10 @@ class BingxDialect:
             market.advance()
             if key in self.keyed:
                 return self.keyed[key](params, auth)
-            return envelope(self.private[key](params, market, auth.account))
+            try:
+                return envelope(self.private[key](params, market, auth.account))
+            finally:
+                self.after_signed()
         except SimError as exc:
             return self.business_error(exc.kind, exc.message if exc.kind in DETAILED else "")
 

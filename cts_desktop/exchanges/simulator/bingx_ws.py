@@ -35,11 +35,12 @@ class _Feed:
     price: float | None = None
 
 
-@dataclass
+@dataclass(eq=False)
 class _Connection:
     ws: web.WebSocketResponse
     feeds: dict[str, _Feed] = field(default_factory=dict)
     pongs: int = 0
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class BingxSwapWs:
@@ -53,6 +54,12 @@ class BingxSwapWs:
         self.connections = 0
         self.pongs = 0  # "Pong" answers received, all connections
         self.subscribed: Counter[str] = Counter()  # data type -> connections subscribed to it now
+        self._open: set[_Connection] = set()
+
+    def poke(self) -> None:
+        """An account may have changed (a signed request was served): look at once instead of at the next tick."""
+        for conn in self._open:
+            conn.wake.set()
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(heartbeat=None)
@@ -68,11 +75,13 @@ class BingxSwapWs:
                 return ws
             watcher = AccountWatcher(self.market, entry.api_key.account)
         tasks = [asyncio.create_task(self._push(conn, key, watcher)), asyncio.create_task(self._ping(conn))]
+        self._open.add(conn)
         try:
             async for msg in ws:
                 if msg.type == WSMsgType.TEXT:
                     await self._on_text(conn, msg.data)
         finally:
+            self._open.discard(conn)
             self.subscribed.subtract(conn.feeds.keys())
             for task in tasks:
                 task.cancel()
@@ -125,7 +134,9 @@ class BingxSwapWs:
                     return
                 for event in watcher.events():
                     await _send(conn.ws, event)
-            await asyncio.sleep(self.tick_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(conn.wake.wait(), self.tick_s)
+            conn.wake.clear()
 
     async def _push_feed(self, ws: web.WebSocketResponse, feed: _Feed) -> None:
         state = (self.market.processed_replay, self.market.price(feed.sub.base))

@@ -53,6 +53,7 @@ class SimulatorServer:
         self.dialects = [BybitDialect(self.market.wall_ms), bingx]
         self.bingx_api = bingx
         self.bingx_ws = BingxSwapWs(self.market, bingx.listen_keys)
+        bingx.after_signed = self.bingx_ws.poke
         self.public_ws = BybitPublicWs(self.market)
         self.request_count = 0
         self.path_counts: Counter[str] = Counter()
