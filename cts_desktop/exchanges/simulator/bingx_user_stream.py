@@ -8,6 +8,7 @@ from then, ``DELETE`` ends it. On a connection carrying a valid key every accoun
      "n":fee,"T":trade time,"wt":"MARK_PRICE","ps":"LONG|SHORT|BOTH","rp":realised,"z":filled,"l":..,"L":..,"t":..}}
     {"e":"ACCOUNT_UPDATE","E":..,"T":..,"a":{"m":"ORDER|FUNDING_FEE","B":[{"a":"USDT","wb":..,"cw":..,"bc":..}],
      "P":[{"s":..,"pa":..,"ep":..,"up":..,"mt":"isolated|crossed","iw":..,"ps":..,"cr":..}]}}
+    {"e":"ACCOUNT_CONFIG_UPDATE","E":..,"ac":{"s":"BTC-USDT","l":long leverage,"S":short leverage,"mt":"cross"}}
     {"e":"listenKeyExpired","E":..,"listenKey":..}
 
 The account model has no event hooks: :class:`AccountWatcher` compares the account with what it last reported.
@@ -83,6 +84,7 @@ class AccountWatcher:
         self.executions = len(account.executions)
         self.wallet = account.wallet
         self.position_sides: dict[tuple[str, int], str] = {}  # one-way positions: the side last reported
+        self.config = self._config()
 
     def events(self) -> list[dict[str, Any]]:
         acc, out = self.account, []
@@ -105,6 +107,10 @@ class AccountWatcher:
             if order.status is OrderStatus.CANCELLED and self.seen[oid].status is not OrderStatus.CANCELLED:
                 out.append(self.order_event(order, "CANCELED", "CANCELED", None, now))
                 self.seen[oid] = _Seen(OrderStatus.CANCELLED, order.filled_qty)
+        config = self._config()
+        for base in sorted(b for b in config if config[b] != self.config.get(b)):
+            out.append(self.config_event(base, now))
+        self.config = config
         if fresh or acc.wallet != self.wallet:
             funding_only = all(e.exec_type == "Funding" for e in fresh) and bool(fresh)
             out.append(self.account_event("FUNDING_FEE" if funding_only else "ORDER", touched, now))
@@ -140,6 +146,17 @@ class AccountWatcher:
         if fill is not None:
             body.update({"l": fmt(fill.qty, step), "L": fmt(fill.price, tick), "t": int(fill.exec_id)})
         return {"e": "ORDER_TRADE_UPDATE", "E": now, "T": o.updated_ms, "o": body}
+
+    def _config(self) -> dict[str, tuple[float, bool]]:
+        acc = self.account
+        return {b: (acc.leverage_of(b), acc.isolated.get(b, False)) for b in self.market.instruments}
+
+    def config_event(self, base: str, now: int) -> dict[str, Any]:
+        """Leverage or margin mode of a symbol changed."""
+        lev = int(self.account.leverage_of(base))
+        mode = "isolated" if self.account.isolated.get(base, False) else "cross"
+        symbol = self.market.instruments[base].bingx_symbol
+        return {"e": "ACCOUNT_CONFIG_UPDATE", "E": now, "ac": {"s": symbol, "l": lev, "S": lev, "mt": mode}}
 
     def _side(self, base: str, idx: int, side: str) -> str:
         """LONG / SHORT as the positions endpoint names them; a one-way position just closed keeps its side."""

@@ -70,6 +70,13 @@ async def test_cancel_replace_of_a_filled_order_is_refused_and_places_nothing(si
         assert (data["cancelResult"], data["cancelMsg"], data["replaceResult"]) == (
             "false", "Order already filled", "true")
         assert str(data["newOrderResponse"]["orderId"]) in _account(sim, ex).orders
+        with pytest.raises(ccxt.BaseError) as bad_mode:  # an unknown mode: refused, nothing cancelled or placed
+            await ex.swapV1PrivatePostTradeCancelReplace({
+                "symbol": "BTC-USDT", "cancelOrderId": data["newOrderResponse"]["orderId"],
+                "cancelReplaceMode": "SOMETIMES", "side": "BUY", "positionSide": "BOTH", "type": "LIMIT",
+                "quantity": 0.01, "price": _below(sim, 0.9)})
+        assert "80014" in str(bad_mode.value) and "Invalid parameter" in str(bad_mode.value)
+        assert len(_account(sim, ex).orders) == 2 and len(_account(sim, ex).open_orders()) == 1
     finally:
         await ex.close()
 

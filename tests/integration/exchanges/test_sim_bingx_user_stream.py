@@ -178,3 +178,19 @@ async def test_ccxt_pro_watch_positions_follows_open_and_close(sim: SimulatorSer
         assert closed[-1]["contracts"] == 0
     finally:
         await ex.close()
+
+
+@pytest.mark.asyncio
+async def test_leverage_and_margin_mode_changes_are_pushed(sim: SimulatorServer) -> None:
+    ex = await _pro(sim)
+    try:
+        key = (await ex.userAuthPrivatePostUserDataStream())["listenKey"]
+        async with aiohttp.ClientSession() as session, session.ws_connect(_stream_url(sim, key)) as ws:
+            await ex.set_leverage(7, SYMBOL, {"side": "BOTH"})
+            (leverage,) = await _events(ws, 1, "ACCOUNT_CONFIG_UPDATE")
+            await ex.set_margin_mode("isolated", SYMBOL)
+            (margin,) = await _events(ws, 1, "ACCOUNT_CONFIG_UPDATE")
+        assert leverage["ac"] == {"s": "BTC-USDT", "l": 7, "S": 7, "mt": "cross"}
+        assert margin["ac"] == {"s": "BTC-USDT", "l": 7, "S": 7, "mt": "isolated"}
+    finally:
+        await ex.close()
