@@ -47,7 +47,7 @@ from cts_desktop.engine.preset_engine import attach_preset_engine
 from cts_desktop.engine.preset_runner import PresetRunner
 from cts_desktop.engine.status import HealthRules, LoopMeter
 from cts_desktop.events.app import SettingsChanged
-from cts_desktop.events.status import ConnectionStatus, EngineState, TradeEngineStatus, worst
+from cts_desktop.events.status import ConnectionStatus, EngineState, StreamState, TradeEngineStatus, worst
 from cts_desktop.events.trading import IndicationFired, PriceUpdate, TradeEngineChanged
 from cts_desktop.exchanges.adapter import ExchangeAdapter
 from cts_desktop.exchanges.connections import ConnectionConfig
@@ -670,7 +670,23 @@ class ConnectionEngine:
             clock_offset_ms=None if clock is None else clock.offset_ms, clock_skewed=clock is not None and clock.skewed,
             last_decision=self.decisions.last,
             protections=() if self.orders is None else self.orders.guards.states(self.risk_limits()),
+            streams=self._stream_states(),
         )
+
+    def _stream_states(self) -> tuple[StreamState, ...]:
+        states = []
+        if self.feed is not None and self.feed.mode != "idle":
+            websocket = self.feed.mode == "websocket"
+            states.append(StreamState("prices", websocket, "websocket" if websocket else
+                                      f"polling REST every {self.feed.poll_interval_s:g} s"))
+        if self.private is not None and self.private.mode != "idle":
+            pushed = self.private.received
+            if self.private.mode == "stream":
+                states.append(StreamState("account", True, f"private stream: {pushed['trades']} fills, "
+                                                           f"{pushed['orders']} order updates"))
+            else:
+                states.append(StreamState("account", False, f"REST sync only: {self.private.last_error}"))
+        return tuple(states)
 
     def _publish(self) -> None:
         self.deps.bus.publish(TradeEngineChanged(key=self.config.id, status=self.status()))

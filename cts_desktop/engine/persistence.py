@@ -477,7 +477,9 @@ def write_state(session: Session, status: TradeEngineStatus) -> None:
                               "last_ms": round(loop.last_ms, 3)} for loop in status.loops}
     row.health = {"overall": status.health.label, **{loop.name: loop.health.label for loop in status.loops},
                   "pseudo_open": status.pseudo_open, "real_open": status.real_open,
-                  "sets": status.sets_by_status, "paper": status.paper, "symbols": list(status.symbols)}
+                  "sets": status.sets_by_status, "paper": status.paper, "symbols": list(status.symbols),
+                  **{f"{stream.name} stream": {"status": "healthy" if stream.streaming else "degraded",
+                                               "detail": stream.detail} for stream in status.streams}}
     row.last_error = status.last_error
 
 

@@ -82,6 +82,16 @@ class EntryDecision:
 
 
 @dataclass(frozen=True, slots=True)
+class StreamState:
+    """How one kind of exchange data reaches an engine now: prices (websocket or REST polling) and, live, the
+    account's own fills/orders/positions (private stream, or the REST sync alone after the stream failed)."""
+
+    name: str  # prices | account
+    streaming: bool  # False: REST only (a fallback or the exchange has no stream)
+    detail: str  # "websocket", "polling REST every 1 s", "private stream: 4 fills", "REST sync only: <why>"
+
+
+@dataclass(frozen=True, slots=True)
 class ProtectionState:
     """One protection of an engine's entries (daily-loss kill switch, drawdown guard, stop-loss streak guard):
     whether it is on, whether it holds entries back now, the figure it watches and its threshold, as text."""
@@ -127,6 +137,7 @@ class TradeEngineStatus:
     clock_skewed: bool = False
     last_decision: EntryDecision | None = None  # the newest entry decision and its reason
     protections: tuple[ProtectionState, ...] = ()
+    streams: tuple[StreamState, ...] = ()  # prices and, live, the account's private stream
 
     @property
     def uptime_s(self) -> float:

@@ -44,6 +44,9 @@ def sign(secret: str, payload: str) -> str:
     return hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
 
 
+FUTURE_TOLERANCE_MS = 1000  # a signed timestamp may run this far ahead of the venue's clock
+
+
 class KeyRing:
     """The simulator's registry of API keys (one account per key)."""
 
@@ -92,7 +95,7 @@ class KeyRing:
             recv = int(params.get("recvWindow", "5000"))
         except ValueError:
             return AuthFailure.TIMESTAMP
-        if abs(now_ms - ts) > recv:
+        if not (now_ms - recv <= ts < now_ms + FUTURE_TOLERANCE_MS):  # late by recvWindow, early by 1 s at most
             return AuthFailure.TIMESTAMP
         signed_part, _, signature = raw_query.rpartition("&signature=")
         if not signed_part:

@@ -22,7 +22,8 @@ from cts_desktop.exchanges.simulator.account import (
     SimOrder,
     SimPosition,
 )
-from cts_desktop.exchanges.simulator.auth import AuthFailure
+from cts_desktop.exchanges.simulator.auth import ApiKey, AuthFailure
+from cts_desktop.exchanges.simulator.bingx_user_stream import ListenKeys
 from cts_desktop.exchanges.simulator.common import decimals_of, fmt, to_float, wall_ms
 from cts_desktop.exchanges.simulator.market import SimMarket
 
@@ -43,12 +44,16 @@ SIM_ERRORS: dict[SimErrorKind, tuple[int, str]] = {
     SimErrorKind.QTY_TOO_SMALL: (101400, "The minimum order amount is not met"),
     SimErrorKind.REDUCE_ONLY_REJECTED: (101205, "No position to close"),
     SimErrorKind.LEVERAGE_NOT_MODIFIED: (0, ""),
-    SimErrorKind.LEVERAGE_TOO_HIGH: (101414, "The maximum leverage for this trading pair is exceeded"),
+    # "*" stands for the symbol's maximum, as the catalogue writes it
+    SimErrorKind.LEVERAGE_TOO_HIGH: (
+        101414,
+        "The maximum leverage for this trading pair is *; please reduce the leverage",
+    ),
     SimErrorKind.POSITION_MODE_NOT_MODIFIED: (0, ""),
     SimErrorKind.MARGIN_MODE_NOT_MODIFIED: (0, ""),
     SimErrorKind.POSITION_EXISTS: (101212, "Please check if you have pending orders"),
     SimErrorKind.UNKNOWN_SYMBOL: (109425, "symbol not exist, please verify it"),
-    SimErrorKind.MARGIN_POSITION_EXISTS: (101212, "Please check if you have pending orders or positions"),
+    SimErrorKind.MARGIN_POSITION_EXISTS: (101212, "Please check if you have pending orders"),
 }
 
 INTERVALS = {
@@ -69,6 +74,8 @@ INTERVALS = {
 }
 
 Params = dict[str, str]
+DETAILED = (SimErrorKind.LEVERAGE_TOO_HIGH,)  # refusals whose text names a value (the SimError message carries it)
+DUPLICATE_WINDOW_MS = 1000  # the same clientOrderID is refused only within 1 s of the first
 TYPES = {"MARKET": "Market", "LIMIT": "Limit"}
 CONDITIONAL = {"STOP_MARKET": "StopLoss", "TAKE_PROFIT_MARKET": "TakeProfit"}
 STATUS = {
@@ -88,6 +95,8 @@ class BingxDialect:
 
     def __init__(self, now: Callable[[], int] = wall_ms) -> None:
         self.now = now  # the venue's clock (server time, error stamps, the receive-window check)
+        self.listen_keys = ListenKeys(now)
+        self.after_signed: Callable[[], None] = lambda: None  # told after each signed request (the user stream)
         self.public: dict[tuple[str, str], Callable[[Params, SimMarket], Any]] = {
             ("GET", "/openApi/swap/v2/server/time"): self.server_time,
             ("GET", "/openApi/swap/v2/quote/contracts"): self.contracts,
@@ -97,6 +106,13 @@ class BingxDialect:
             ("GET", "/openApi/swap/v3/quote/klines"): self.klines,
             ("GET", "/openApi/swap/v2/quote/premiumIndex"): self.premium_index,
             ("GET", "/openApi/swap/v2/quote/fundingRate"): self.funding_rates,
+            ("GET", "/openApi/swap/v1/ticker/price"): self.ticker_price,
+        }
+        # handlers that need the key itself (the listen key belongs to it) and answer outside the envelope
+        self.keyed: dict[tuple[str, str], Callable[[Params, ApiKey], web.Response]] = {
+            ("POST", "/openApi/user/auth/userDataStream"): self.create_listen_key,
+            ("PUT", "/openApi/user/auth/userDataStream"): self.extend_listen_key,
+            ("DELETE", "/openApi/user/auth/userDataStream"): self.delete_listen_key,
         }
         self.private: dict[tuple[str, str], Callable[[Params, SimMarket, Account], Any]] = {
             ("GET", "/openApi/wallets/v1/capital/config/getall"): self.coins,
@@ -116,6 +132,7 @@ class BingxDialect:
             ("GET", "/openApi/swap/v2/trade/allOrders"): self.all_orders,
             ("GET", "/openApi/swap/v2/trade/allFillOrders"): self.fills,
             ("GET", "/openApi/swap/v2/user/income"): self.income,
+            ("POST", "/openApi/swap/v1/trade/cancelReplace"): self.cancel_replace,
         }
 
     def owns(self, path: str) -> bool:
@@ -125,9 +142,10 @@ class BingxDialect:
         code, msg = AUTH_ERRORS[failure]
         return web.json_response({"code": code, "msg": msg, "timestamp": self.now()})
 
-    def business_error(self, kind: SimErrorKind) -> web.Response:
+    def business_error(self, kind: SimErrorKind, detail: str = "") -> web.Response:
+        """The venue's refusal for ``kind``; ``detail`` fills the catalogue text's "*" (a symbol's maximum)."""
         code, msg = SIM_ERRORS[kind]
-        return envelope({}, code, msg) if code else envelope({})
+        return envelope({}, code, msg.replace("*", detail or "*")) if code else envelope({})
 
     def rate_limited(self, retry_after: int) -> web.Response:
         return web.json_response(
@@ -147,7 +165,7 @@ class BingxDialect:
             if key in self.public:
                 market.advance()
                 return envelope(self.public[key](params, market))
-            if key not in self.private:
+            if key not in self.private and key not in self.keyed:
                 return web.json_response({"code": 100400, "msg": f"unknown path {request.path}"}, status=404)
             auth = market.keyring.check_bingx(
                 request.headers.get("X-BX-APIKEY"),
@@ -161,9 +179,14 @@ class BingxDialect:
             if market.over_limit(auth):
                 return self.rate_limited(1)
             market.advance()
-            return envelope(self.private[key](params, market, auth.account))
+            if key in self.keyed:
+                return self.keyed[key](params, auth)
+            try:
+                return envelope(self.private[key](params, market, auth.account))
+            finally:
+                self.after_signed()
         except SimError as exc:
-            return self.business_error(exc.kind)
+            return self.business_error(exc.kind, exc.message if exc.kind in DETAILED else "")
 
     # ---- public -------------------------------------------------------------------------------------------
     def server_time(self, params: Params, market: SimMarket) -> dict[str, int]:
@@ -179,9 +202,9 @@ class BingxDialect:
                     "size": "0",
                     "quantityPrecision": decimals_of(inst.qty_step),
                     "pricePrecision": decimals_of(inst.tick_size),
-                    "feeRate": fmt(market.config.taker_fee),
-                    "makerFeeRate": fmt(market.config.maker_fee),
-                    "takerFeeRate": fmt(market.config.taker_fee),
+                    "feeRate": market.config.taker_fee,
+                    "makerFeeRate": market.config.maker_fee,
+                    "takerFeeRate": market.config.taker_fee,
                     "tradeMinLimit": 0,
                     "tradeMinQuantity": float(inst.min_qty),
                     "tradeMinUSDT": float(inst.min_notional),
@@ -194,7 +217,6 @@ class BingxDialect:
                     "apiStateClose": "true",
                     "ensureTrigger": True,
                     "triggerFeeRate": fmt(market.config.maker_fee),
-                    "launchTime": inst.launch_time,
                 }
             )
         return out
@@ -284,6 +306,29 @@ class BingxDialect:
         ]
         return rows[: int(params.get("limit", "100"))]
 
+    def ticker_price(self, params: Params, market: SimMarket) -> Any:
+        rows = [
+            {"symbol": inst.bingx_symbol, "price": fmt(market.price(base), inst.tick_size), "time": market.now()}
+            for base, inst in market.instruments.items()
+            if not params.get("symbol") or params["symbol"] == inst.bingx_symbol
+        ]
+        if params.get("symbol"):
+            if not rows:
+                raise SimError(SimErrorKind.UNKNOWN_SYMBOL, "symbol not exist")
+            return rows[0]
+        return rows
+
+    # ---- user-data stream ---------------------------------------------------------------------------------
+    def create_listen_key(self, params: Params, key: ApiKey) -> web.Response:
+        return web.json_response({"listenKey": self.listen_keys.create(key)})
+
+    def extend_listen_key(self, params: Params, key: ApiKey) -> web.Response:
+        """200 with an empty body when extended; 404 for a key that does not exist (expired, deleted, another's)."""
+        return web.Response(status=200 if self.listen_keys.extend(params.get("listenKey", ""), key) else 404)
+
+    def delete_listen_key(self, params: Params, key: ApiKey) -> web.Response:
+        return web.Response(status=200 if self.listen_keys.delete(params.get("listenKey", ""), key) else 404)
+
     # ---- account ------------------------------------------------------------------------------------------
     def coins(self, params: Params, market: SimMarket, acc: Account) -> list[dict[str, Any]]:
         return [{"coin": c, "name": c, "networkList": []} for c in ("USDT", *market.instruments)]
@@ -335,14 +380,13 @@ class BingxDialect:
             "leverage": int(lev),
             "unrealizedProfit": fmt(upl),
             "realisedProfit": fmt(pos.cum_realised),
-            "liquidationPrice": fmt(pos.liquidation_price(lev), inst.tick_size),
+            "liquidationPrice": float(fmt(pos.liquidation_price(lev), inst.tick_size)),
             "pnlRatio": fmt(upl / im if im else 0),
             "maxMarginReduction": "0",
             "riskRate": "0",
             "markPrice": fmt(mark, inst.tick_size),
             "positionValue": fmt(pos.size * mark),
             "onlyOnePosition": not acc.hedge_mode,
-            "createTime": pos.created_ms,
             "updateTime": pos.updated_ms,
         }
 
@@ -359,6 +403,9 @@ class BingxDialect:
         try:
             acc.set_leverage(base, lev)
         except SimError as exc:
+            if exc.kind is SimErrorKind.LEVERAGE_TOO_HIGH:
+                top = int(float(market.instruments[base].max_leverage))
+                raise SimError(SimErrorKind.LEVERAGE_TOO_HIGH, str(top)) from exc
             if exc.kind is not SimErrorKind.LEVERAGE_NOT_MODIFIED:  # BingX accepts an unchanged value
                 raise
         return {"leverage": int(lev), "symbol": params.get("symbol")}
@@ -419,8 +466,9 @@ class BingxDialect:
             take_profit=_stop_price(params.get("takeProfit")),
             stop_loss=_stop_price(params.get("stopLoss")),
         )
+        self._free_client_id(acc, order.client_id, market)
         acc.place(order, market.price(base), market.now(), market.prices())
-        return {"order": self._order(order, market, params)}
+        return {"order": self._created(order, market)}
 
     def _create_conditional(self, params: Params, market: SimMarket, acc: Account) -> dict[str, Any]:
         """STOP_MARKET / TAKE_PROFIT_MARKET: a reduce-only market order armed at ``stopPrice``.
@@ -451,8 +499,98 @@ class BingxDialect:
             trigger_price=stop,
             stop_order_type=CONDITIONAL[params["type"].upper()],
         )
+        self._free_client_id(acc, order.client_id, market)
         acc.place(order, market.price(base), market.now(), market.prices())
-        return {"order": self._order(order, market, params)}
+        return {"order": self._created(order, market)}
+
+    @staticmethod
+    def _free_client_id(acc: Account, client_id: str, market: SimMarket) -> None:
+        """A clientOrderID is refused again only within 1 s of its first use; after that it may name a new order
+        (a look-up by it then finds the newest)."""
+        if not client_id or client_id not in acc.by_client:
+            return
+        first = acc.orders[acc.by_client[client_id]]
+        if market.now() - first.created_ms < DUPLICATE_WINDOW_MS:
+            raise SimError(SimErrorKind.DUPLICATE_CLIENT_ID, "duplicate clientOrderID within 1 s")
+        del acc.by_client[client_id]
+
+    def _created(self, o: SimOrder, market: SimMarket) -> dict[str, Any]:
+        """The create answer as the venue gives it: the order's identity, no status or fills."""
+        full = self._order(o, market)
+        return {
+            "symbol": full["symbol"],
+            "orderId": full["orderId"],
+            "side": full["side"],
+            "positionSide": full["positionSide"],
+            "type": full["type"],
+            "clientOrderID": o.client_id,
+            "workingType": full["workingType"],
+        }
+
+    def cancel_replace(self, params: Params, market: SimMarket, acc: Account) -> dict[str, Any]:
+        """Cancel ``cancelOrderId`` / ``cancelClientOrderID`` and place the new order from the same parameters.
+
+        ``cancelReplaceMode`` STOP_ON_FAILURE (default) places nothing when the cancel fails; ALLOW_FAILURE places
+        the new order regardless."""
+        mode = params.get("cancelReplaceMode", "STOP_ON_FAILURE").upper()
+        if mode not in ("STOP_ON_FAILURE", "ALLOW_FAILURE"):
+            raise SimError(SimErrorKind.BAD_PARAM, "cancelReplaceMode invalid")
+        cancel_ok, cancel_msg, cancelled = True, "", None
+        try:
+            cancelled = acc.cancel(
+                params.get("cancelOrderId") or None, params.get("cancelClientOrderID") or None, market.now()
+            )
+        except SimError as exc:
+            cancel_ok, cancel_msg = False, SIM_ERRORS[exc.kind][1]
+            if mode == "STOP_ON_FAILURE":
+                raise
+        new_params = {k: v for k, v in params.items() if not k.startswith("cancel")}
+        replace_ok, replace_msg, created = True, "", None
+        try:
+            created = self.create_order(new_params, market, acc)["order"]
+        except SimError as exc:
+            replace_ok, replace_msg = False, SIM_ERRORS[exc.kind][1]
+        return {
+            "cancelResult": "true" if cancel_ok else "false",
+            "cancelMsg": cancel_msg,
+            "cancelResponse": self._cancel_response(cancelled, market) if cancelled else {},
+            "replaceResult": "true" if replace_ok else "false",
+            "replaceMsg": replace_msg,
+            "newOrderResponse": self._new_order_response(created, new_params) if created else {},
+        }
+
+    def _cancel_response(self, o: SimOrder, market: SimMarket) -> dict[str, Any]:
+        full = self._order(o, market)
+        keep = ("symbol", "orderId", "side", "positionSide", "type", "origQty", "price", "executedQty", "avgPrice",
+                "cumQuote", "stopPrice", "profit", "commission", "status", "time", "updateTime", "clientOrderId",
+                "leverage", "workingType")
+        return {
+            "cancelClientOrderId": o.client_id,
+            "cancelOrderId": full["orderId"],
+            **{k: full[k] for k in keep},
+            "onlyOnePosition": o.position_idx == 0,
+            "reduceOnly": o.reduce_only,
+        }
+
+    @staticmethod
+    def _new_order_response(created: dict[str, Any], params: Params) -> dict[str, Any]:
+        return {
+            "orderId": created["orderId"],
+            "symbol": created["symbol"],
+            "positionSide": created["positionSide"],
+            "side": created["side"],
+            "type": created["type"],
+            "price": to_float(params.get("price"), 0.0),
+            "quantity": to_float(params.get("quantity"), 0.0),
+            "stopPrice": to_float(params.get("stopPrice"), 0.0),
+            "workingType": created["workingType"],
+            "clientOrderId": created["clientOrderID"],
+            "timeInForce": params.get("timeInForce", "GTC"),
+            "priceRate": to_float(params.get("priceRate"), 0.0),
+            "stopLoss": params.get("stopLoss", ""),
+            "takeProfit": params.get("takeProfit", ""),
+            "reduceOnly": str(params.get("reduceOnly", "")).lower() == "true",
+        }
 
     def cancel_order(self, params: Params, market: SimMarket, acc: Account) -> dict[str, Any]:
         order = acc.cancel(
@@ -486,7 +624,7 @@ class BingxDialect:
             otype = "TAKE_PROFIT_MARKET"
         return {
             "symbol": inst.bingx_symbol,
-            "orderId": o.order_id,
+            "orderId": int(o.order_id),
             "side": o.side.upper(),
             "positionSide": side,
             "type": otype,
@@ -505,21 +643,33 @@ class BingxDialect:
             "leverage": f"{int(o.leverage)}X",
             "takeProfit": {
                 "type": "TAKE_PROFIT_MARKET" if o.take_profit else "",
-                "quantity": "0",
-                "stopPrice": fmt(o.take_profit, tick, "0"),
-                "price": "0",
+                "quantity": 0,
+                "stopPrice": o.take_profit or 0,
+                "price": 0,
                 "workingType": "",
+                "StopGuaranteed": "false",
             },
             "stopLoss": {
                 "type": "STOP_MARKET" if o.stop_loss else "",
-                "quantity": "0",
-                "stopPrice": fmt(o.stop_loss, tick, "0"),
-                "price": "0",
+                "quantity": 0,
+                "stopPrice": o.stop_loss or 0,
+                "price": 0,
                 "workingType": "",
+                "StopGuaranteed": "false",
             },
+            "advanceAttr": 0,
+            "positionID": 0,
+            "takeProfitEntrustPrice": 0,
+            "stopLossEntrustPrice": 0,
+            "orderType": "",
             "workingType": "MARK_PRICE",
+            "onlyOnePosition": o.position_idx == 0,
             "reduceOnly": o.reduce_only,
-            "timeInForce": o.time_in_force,
+            "postOnly": False,
+            "stopGuaranteed": False,
+            "triggerOrderId": 0,
+            "trailingStopRate": 0,
+            "trailingStopDistance": 0,
         }
 
     def fills(self, params: Params, market: SimMarket, acc: Account) -> dict[str, Any]:

@@ -30,6 +30,8 @@ from aiohttp import web
 from cts_desktop.exchanges.simulator.account import SimErrorKind
 from cts_desktop.exchanges.simulator.auth import AuthFailure
 from cts_desktop.exchanges.simulator.bingx_api import BingxDialect
+from cts_desktop.exchanges.simulator.bingx_ws import WS_PATH as BINGX_WS_PATH
+from cts_desktop.exchanges.simulator.bingx_ws import BingxSwapWs
 from cts_desktop.exchanges.simulator.bybit_api import BybitDialect
 from cts_desktop.exchanges.simulator.bybit_ws_private import PRIVATE_PATH, BybitPrivateWs
 from cts_desktop.exchanges.simulator.faults import FaultInjector, FaultKind
@@ -48,7 +50,11 @@ class SimulatorServer:
         self.control_token = control_token or secrets.token_urlsafe(24)  # only the one who started it knows it
         self.market = SimMarket(self.config, int(time.time() * 1000) + self.config.clock_offset_ms)
         self.faults = FaultInjector()
-        self.dialects = [BybitDialect(self.market.wall_ms), BingxDialect(self.market.wall_ms)]
+        bingx = BingxDialect(self.market.wall_ms)
+        self.dialects = [BybitDialect(self.market.wall_ms), bingx]
+        self.bingx_api = bingx
+        self.bingx_ws = BingxSwapWs(self.market, bingx.listen_keys)
+        bingx.after_signed = self.bingx_ws.poke
         self.public_ws = BybitPublicWs(self.market)
         self.private_ws = BybitPrivateWs(self.market)
         self.request_count = 0
@@ -68,6 +74,7 @@ class SimulatorServer:
         app.router.add_route("*", "/_sim/{action}", self._control)
         app.router.add_get(WS_PATH, self.public_ws.handle)
         app.router.add_get(PRIVATE_PATH, self.private_ws.handle)
+        app.router.add_get(BINGX_WS_PATH, self.bingx_ws.handle)
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         return app
 

@@ -41,6 +41,13 @@ async def test_decisions_and_manual_close_and_cancel_on_the_live_replay(tmp_path
         engine = world.coordinator.engines[world.config.id]
         assert engine.orders is not None
 
+        # live: the account's fills, orders and positions come by the private stream, which the status says
+        def account_stream() -> tuple[bool, str] | None:
+            found = [s for s in engine.status().streams if s.name == "account"]
+            return (found[0].streaming, found[0].detail) if found else None
+
+        await until(lambda: (account_stream() or (False, ""))[0], 30, "the private stream connected")
+
         # why (no) trade: the newest decision is on the engine's status, the protections with their settings
         await until(lambda: engine.decisions.last is not None, 90, "a first entry decision")
         status = engine.status()
@@ -69,6 +76,10 @@ async def test_decisions_and_manual_close_and_cancel_on_the_live_replay(tmp_path
 
         await until(lambda: len(taken()) >= len(own_positions()) > 0, 60, "every entry answered")
         assert set(own_positions()) <= set(taken()), (own_positions(), taken())
+        await until(lambda: engine.private is not None and engine.private.received["trades"] > 0, 30,
+                    "the entries' fills pushed by the stream")
+        pushed = engine.private.received if engine.private is not None else {}
+        assert account_stream() == (True, f"private stream: {pushed['trades']} fills, {pushed['orders']} order updates")
 
         server.market.clock.set_speed(0)  # and the market stands still: nothing closes on the exchange meanwhile
         account = list(server.market.keyring.keys.values())[-1].account
