@@ -30,7 +30,7 @@ POLL_S = 0.002
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def fill_stored(db, exchange_order_id: str) -> None:  # type: ignore[no-untyped-def]

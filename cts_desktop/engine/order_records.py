@@ -219,10 +219,15 @@ def mirror_positions(session: Session, connection_id: str, positions: list[Posit
             row.real_position_id = real_id
         row.quantity = to_decimal(pos.contracts)
         row.entry_price = to_decimal(pos.entry_price)
-        row.mark_price = None if pos.mark_price is None else to_decimal(pos.mark_price)
-        row.leverage = pos.leverage
-        row.unrealized_pnl = to_decimal(pos.unrealized_pnl or 0)
-        row.liquidation_price = None if pos.liquidation_price is None else to_decimal(pos.liquidation_price)
+        # a pushed update may lack a figure (BingX's account stream has no mark price): the last one read stays
+        if complete or pos.mark_price is not None:
+            row.mark_price = None if pos.mark_price is None else to_decimal(pos.mark_price)
+        if complete or pos.leverage is not None:
+            row.leverage = pos.leverage
+        if complete or pos.unrealized_pnl is not None:
+            row.unrealized_pnl = to_decimal(pos.unrealized_pnl or 0)
+        if complete or pos.liquidation_price is not None:
+            row.liquidation_price = None if pos.liquidation_price is None else to_decimal(pos.liquidation_price)
         row.sync_status = "synced"
     for key, row in current.items():
         if complete and key not in seen:

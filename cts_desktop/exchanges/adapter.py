@@ -150,8 +150,8 @@ class ExchangeAdapter:
             client.has[flag] = False
         if self.sandbox:
             client.set_sandbox_mode(True)
-        if self.api_url:
-            point_at(client, self.api_url + self.caps.api_url_suffix, ws_base)
+        if self.api_url:  # websockets on the same host, at the venue's own paths (not below the REST suffix)
+            point_at(client, self.api_url + self.caps.api_url_suffix, ws_base or ws_root(self.api_url))
         self._limit_http(client)
         install(client, self.clock, exchange_id=self.exchange_id, codes=self.caps.error_codes,
                 sign=self.caps.nonce_is_timestamp)
@@ -539,6 +539,11 @@ class ExchangeAdapter:
         if self.caps.funding_paid_positive:
             payments = [replace(p, amount=-p.amount) for p in payments]
         return payments
+
+
+def ws_root(api_url: str) -> str:
+    """The websocket root of a REST root on the same host (``http://h:p`` → ``ws://h:p``)."""
+    return api_url.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
 
 
 def point_at(client: Any, base_url: str, ws_base: str | None = None) -> None:

@@ -30,6 +30,13 @@ def stream_of(manager: OrderManager, adapter: ExchangeAdapter, ws_base: str | No
                          retry_s=3600, ws_base=ws_base)
 
 
+def subscribed(sim: SimulatorServer, exchange: str) -> bool:
+    """The stream's order, execution and position subscriptions are in place at the simulator."""
+    if exchange == "bybit":
+        return bool(sim.private_ws.sessions) and all(len(s.topics) >= 3 for s in sim.private_ws.sessions)
+    return sim.bingx_ws.connections > 0  # the listen-key connection: account events come unasked
+
+
 def fills_of(db: Database, position_id: int) -> list[Fill]:
     with db.session() as s:
         order_ids = select(Order.id).where(Order.real_position_id == position_id)
@@ -43,9 +50,10 @@ def position(db: Database, position_id: int) -> RealPosition:
         return found
 
 
-async def test_fills_orders_and_positions_arrive_by_stream_without_a_sync(sim: SimulatorServer,
-                                                                          engine_db: Database) -> None:
-    adapter = make_adapter(sim, "bybit")
+@pytest.mark.parametrize("exchange", ["bybit", "bingx"])
+async def test_fills_orders_and_positions_arrive_by_stream_without_a_sync(sim: SimulatorServer, engine_db: Database,
+                                                                          exchange: str) -> None:
+    adapter = make_adapter(sim, exchange)
     await adapter.set_position_mode(True)
     manager = await manager_for(engine_db, adapter, adapter, paper=False, limits=LIMITS)
     stream = stream_of(manager, adapter)
@@ -60,8 +68,7 @@ async def test_fills_orders_and_positions_arrive_by_stream_without_a_sync(sim: S
     manager.sync = counted_sync  # type: ignore[method-assign]
     stream.start()
     try:
-        await until(lambda: stream.mode == "stream" and sim.private_ws.sessions
-                    and all(len(s.topics) >= 3 for s in sim.private_ws.sessions), 15, "the private stream subscribed")
+        await until(lambda: stream.mode == "stream" and subscribed(sim, exchange), 15, "the private stream subscribed")
         price = sim.market.price("BTC")
         opened = await manager.open_position(EntrySignal(SYMBOL, "long", price, 0.05, 0.1, label="stream"))
         assert opened.accepted and opened.real_position_id is not None, opened
@@ -78,7 +85,8 @@ async def test_fills_orders_and_positions_arrive_by_stream_without_a_sync(sim: S
                 return s.execute(select(ExchangePosition).where(ExchangePosition.status == "open")).scalars().first()
         await until(lambda: mirrored() is not None, 10, "the pushed position mirrored")
         row = mirrored()
-        assert row is not None and row.quantity == position(engine_db, pid).quantity and row.mark_price is not None
+        assert row is not None and row.quantity == position(engine_db, pid).quantity
+        assert row.entry_price == Decimal(repr(executed[0].price))
 
         # closed by hand: the closing fill comes by stream, the position is closed with its PnL, still no sync
         assert await manual.close_position(manager, pid) == "filled"
@@ -96,8 +104,10 @@ async def test_fills_orders_and_positions_arrive_by_stream_without_a_sync(sim: S
         await adapter.close()
 
 
-async def test_without_the_stream_the_rest_sync_stores_the_fills(sim: SimulatorServer, engine_db: Database) -> None:
-    adapter = make_adapter(sim, "bybit")
+@pytest.mark.parametrize("exchange", ["bybit", "bingx"])
+async def test_without_the_stream_the_rest_sync_stores_the_fills(sim: SimulatorServer, engine_db: Database,
+                                                                 exchange: str) -> None:
+    adapter = make_adapter(sim, exchange)
     await adapter.set_position_mode(True)
     manager = await manager_for(engine_db, adapter, adapter, paper=False, limits=LIMITS)
     stream = stream_of(manager, adapter, ws_base="ws://127.0.0.1:9")  # nothing listens there
