@@ -48,7 +48,7 @@ SIM_ERRORS: dict[SimErrorKind, tuple[int, str]] = {
     SimErrorKind.LEVERAGE_TOO_HIGH: (10001, "leverage invalid"),
     SimErrorKind.POSITION_MODE_NOT_MODIFIED: (110025, "Position mode has not been modified."),
     SimErrorKind.MARGIN_MODE_NOT_MODIFIED: (110026, "Cross/isolated margin mode has not been modified."),
-    SimErrorKind.POSITION_EXISTS: (110024, "You have an existing position, so position mode cannot be switched."),
+    SimErrorKind.POSITION_EXISTS: (110024, "You have an existing position, so the position mode cannot be switched."),
     SimErrorKind.UNKNOWN_SYMBOL: (10001, "params error: symbol invalid"),
     # /v5/account/set-margin-mode answers a refused switch with 3400045 (its reasons name the open positions/orders)
     SimErrorKind.MARGIN_POSITION_EXISTS: (3400045, "Set margin mode failed"),
@@ -201,7 +201,7 @@ class BybitDialect(BybitBodies):
                             "minNotionalValue": inst.min_notional,
                         },
                         "unifiedMarginTrade": True,
-                        "fundingInterval": "480",
+                        "fundingInterval": 480,  # minutes, a number (the docs' and JKorf's recorded body)
                         "settleCoin": inst.quote,
                         "copyTrading": "both",
                         "upperFundingRate": "0.005",
@@ -311,6 +311,7 @@ class BybitDialect(BybitBodies):
                 "BlockTrade": [],
                 "Exchange": [],
                 "NFT": [],
+                "Affiliate": [],
             },
             "ips": ["*"],
             "type": 1,
@@ -324,6 +325,11 @@ class BybitDialect(BybitBodies):
             "vipLevel": "No VIP",
             "mktMakerLevel": "0",
             "affiliateID": 0,
+            "rsaPublicKey": "",
+            "isMaster": True,
+            "parentUid": "0",
+            "kycLevel": "LEVEL_DEFAULT",
+            "kycRegion": "",
         }
 
     def account_info(self, params: Params, market: SimMarket, acc: Account) -> dict[str, Any]:
@@ -556,7 +562,10 @@ class BybitDialect(BybitBodies):
         orders = _filter_trigger(orders, params)
         orders.sort(key=lambda o: o.created_ms, reverse=True)
         limit = int(params.get("limit", "20"))
-        return {"category": "linear", "list": [self._order(o, market) for o in orders[:limit]], "nextPageCursor": ""}
+        rows = [self._order(o, market) for o in orders[:limit]]
+        for row in rows:
+            del row["marketUnit"]  # live order/history has no marketUnit (ccxt's recording), order/realtime has
+        return {"category": "linear", "list": rows, "nextPageCursor": ""}
 
     def execution_list(self, params: Params, market: SimMarket, acc: Account) -> dict[str, Any]:
         base = _base_of(market, params["symbol"]) if params.get("symbol") else None

@@ -58,7 +58,8 @@ class BybitBodies:
             "curRealisedPnl": fmt(pos.cum_realised),
             "seq": 1,
             "isReduceOnly": False,
-            "mmrSysUpdateTime": "",
+            "mmrSysUpdatedTime": "",  # as live position/list answers (ccxt's recording); the docs example says
+            # "mmrSysUpdateTime", the websocket says mmrSysUpdatedTime too
             "leverageSysUpdatedTime": "",
             "sessionAvgPrice": "",
             "createdTime": str(pos.created_ms or market.now()),

@@ -66,12 +66,11 @@ def ws_execution_fast(dialect: BybitDialect, e: Execution, market: SimMarket) ->
 
 
 def ws_position(dialect: BybitDialect, pos: SimPosition, market: SimMarket, acc: Account) -> dict[str, Any]:
-    """The websocket's position differs from REST's as recorded: ``entryPrice`` for ``avgPrice``,
-    ``mmrSysUpdatedTime`` for ``mmrSysUpdateTime``, and a ``category``."""
+    """The websocket's position differs from REST's as recorded: ``entryPrice`` for ``avgPrice``, and a
+    ``category``."""
     rest = dialect._position(pos, market, acc)
-    body = {k: v for k, v in rest.items() if k not in ("avgPrice", "mmrSysUpdateTime")}
+    body = {k: v for k, v in rest.items() if k != "avgPrice"}
     body["entryPrice"] = rest["avgPrice"]
-    body["mmrSysUpdatedTime"] = rest["mmrSysUpdateTime"]
     body["category"] = "linear"
     body["seq"] = next(_seq)
     return body

@@ -105,7 +105,8 @@ async def test_instrument_and_position_fields_as_the_venue_prints_them(
     await client.create_order(SYMBOL, "market", "buy", 0.01)
     raw = await client.privateGetV5PositionList({"category": "linear", "symbol": "BTCUSDT"})
     pos = raw["result"]["list"][0]
-    assert "mmrSysUpdateTime" in pos and "mmrSysUpdatedTime" not in pos and "sessionAvgPrice" in pos
+    # live position/list (ccxt's recording) says mmrSysUpdatedTime; the docs' example "mmrSysUpdateTime" is a typo
+    assert "mmrSysUpdatedTime" in pos and "mmrSysUpdateTime" not in pos and "sessionAvgPrice" in pos
     account = key.account
     sim_pos = account.position("BTC", 0)
     entry, size, leverage = sim_pos.entry, sim_pos.size, account.leverage_of("BTC")
