@@ -45,7 +45,7 @@ class BybitBodies:
             "leverage": fmt(lev),
             "positionBalance": fmt(im),
             "markPrice": fmt(mark, tick),
-            "liqPrice": fmt(pos.liquidation_price(lev), tick) if pos.size else "",
+            "liqPrice": fmt(pos.liquidation_price(lev) or None, tick),  # "" flat or out of reach, as live
             "bustPrice": "",
             "positionMM": fmt(pos.size * pos.entry * MAINTENANCE_RATE),
             "positionIM": fmt(im),
