@@ -129,7 +129,13 @@ class BybitDialect(BybitBodies):
 
     def rate_limited(self, retry_after: int) -> web.Response:
         body = {"retCode": 10006, "retMsg": "Too many visits!", "result": {}, "retExtInfo": {}, "time": self.now()}
-        return web.json_response(body, status=429, headers={"Retry-After": str(retry_after)})
+        headers = {  # as every signed answer (the limiter replaces them with the endpoint's own figures)
+            "Retry-After": str(retry_after),
+            "X-Bapi-Limit": "10",
+            "X-Bapi-Limit-Status": "0",
+            "X-Bapi-Limit-Reset-Timestamp": str(self.now() + retry_after * 1000),
+        }
+        return web.json_response(body, status=429, headers=headers)
 
     async def handle(self, request: web.Request, market: SimMarket) -> web.Response:
         path = request.path

@@ -152,3 +152,13 @@ def test_documented_budgets() -> None:
     assert (BINGX.public_ip.limit, BINGX.private_ip.limit, BINGX.public_ip.window_ms) == (500, 2_000, 10_000)
     assert BINGX.for_path("/openApi/swap/v2/trade/order").limit == 10
     assert BINGX.key_default.penalty_ms == 300_000
+
+
+@pytest.mark.asyncio
+async def test_an_injected_bybit_429_carries_the_limit_headers(sim: SimulatorServer) -> None:
+    sim.faults.add("/v5/market/time", "rate_limit", retry_after=2)
+    async with aiohttp.ClientSession() as session, session.get(sim.base_url + "/v5/market/time") as resp:
+        body = await resp.json()
+        assert resp.status == 429 and body["retCode"] == 10006 and resp.headers["Retry-After"] == "2"
+        assert resp.headers["X-Bapi-Limit-Status"] == "0"
+        assert int(resp.headers["X-Bapi-Limit-Reset-Timestamp"]) >= body["time"] + 2_000
