@@ -132,8 +132,8 @@ def _wallet_sig(acc: Account) -> tuple[float, ...]:
 
 
 class PrivateSession(BybitWsSession):
-    def __init__(self, ws: web.WebSocketResponse, interval_s: float, owner: BybitPrivateWs) -> None:
-        super().__init__(ws, interval_s)
+    def __init__(self, ws: web.WebSocketResponse, owner: BybitPrivateWs) -> None:
+        super().__init__(ws, lambda: owner.interval_s)
         self.owner = owner
         self.key: ApiKey | None = None
         self.view: AccountView | None = None
@@ -223,7 +223,7 @@ class BybitPrivateWs:
         ws = web.WebSocketResponse(heartbeat=None)
         await ws.prepare(request)
         self.connections += 1
-        session = PrivateSession(ws, self.interval_s, self)
+        session = PrivateSession(ws, self)
         self.sessions.add(session)
         try:
             await session.run()
