@@ -1,9 +1,9 @@
 """One simulated USDT-margined perpetual account: wallet, positions, orders, fills, fees, TP/SL, funding.
 
 Exchange-neutral: the Bybit and BingX dialects translate their requests into these calls and map
-:class:`SimError` kinds to their own error codes. Quantities are floats (a simulator, not a ledger) rounded to the
-contract's quantity step. A liquidation price is shown (:meth:`SimPosition.liquidation_price`); positions are not
-liquidated.
+:class:`SimError` kinds to their own error codes. Quantities are floats (a simulator, not a ledger) on the
+contract's quantity step: an order off the contract's rules is refused (:mod:`order_checks`). A liquidation price
+is shown (:meth:`SimPosition.liquidation_price`); positions are not liquidated.
 """
 
 from __future__ import annotations
