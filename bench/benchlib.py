@@ -192,7 +192,8 @@ def simulator_process(data_dir: Path, speed: float) -> Iterator[Simulator]:
     """The loopback exchange in its own process, as a real exchange is elsewhere: its websocket pushes and HTTP
     handling then cost the measured process nothing (in-process they were a good part of the GUI loop's stalls)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cts_desktop.exchanges.simulator", "--speed", str(speed), "--data-dir", str(data_dir)],
+        [sys.executable, "-m", "cts_desktop.exchanges.simulator", "--speed", str(speed), "--data-dir", str(data_dir),
+         "--no-rate-limits"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )
     try:

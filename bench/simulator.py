@@ -32,7 +32,7 @@ from cts_desktop.exchanges.simulator.auth import sign  # noqa: E402
 
 def start_simulator() -> tuple[subprocess.Popen[str], dict[str, dict[str, str]]]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cts_desktop.exchanges.simulator", "--port", "0", "--speed", "1"],
+        [sys.executable, "-m", "cts_desktop.exchanges.simulator", "--port", "0", "--speed", "1", "--no-rate-limits"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

@@ -1,5 +1,8 @@
 """Standalone simulator: ``python -m cts_desktop.exchanges.simulator --port 8765 [--speed 10] [--data-dir DIR]
-[--clock-offset-ms MS]``.
+[--clock-offset-ms MS] [--no-rate-limits]``.
+
+Each venue's request budgets per IP and per key are on (``rate_limits.py``: Bybit's 600 per 5 s per IP and 10–50/s per
+key and endpoint with its ``X-Bapi-Limit*`` headers, BingX's as documented); ``--no-rate-limits`` turns them off.
 
 Prints one JSON line per created account (key and secret, and the control token) so scripts can pick them up;
 control endpoints live under ``/_sim/`` (state, step?ms=, speed?speed=, account?balance=&exchange=, fault?path=&kind=,
@@ -20,7 +23,8 @@ from cts_desktop.exchanges.simulator.server import SimulatorServer
 
 
 async def _run(args: argparse.Namespace) -> None:
-    config = SimulatorConfig(speed=args.speed, data_dir=args.data_dir, clock_offset_ms=args.clock_offset_ms)
+    config = SimulatorConfig(speed=args.speed, data_dir=args.data_dir, clock_offset_ms=args.clock_offset_ms,
+                             rate_limits=args.rate_limits)
     server = SimulatorServer(config)
     url = await server.start(args.port)
     for exchange in ("bybit", "bingx"):
@@ -42,6 +46,8 @@ def main() -> None:
     parser.add_argument("--clock-offset-ms", type=int, default=0,
                         help="the venue's clock ahead of this computer's by MS (behind when negative): its server "
                              "time and its receive-window check use the shifted clock")
+    parser.add_argument("--no-rate-limits", dest="rate_limits", action="store_false",
+                        help="answer every request: no per-IP or per-key budget (the venues' budgets are on otherwise)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
     with contextlib.suppress(KeyboardInterrupt):

@@ -1,47 +1,29 @@
 """One simulated USDT-margined perpetual account: wallet, positions, orders, fills, fees, TP/SL, funding.
 
 Exchange-neutral: the Bybit and BingX dialects translate their requests into these calls and map
-:class:`SimError` kinds to their own error codes. Quantities are floats (a simulator, not a ledger) rounded to the
-contract's quantity step. A liquidation price is shown (:meth:`SimPosition.liquidation_price`); positions are not
-liquidated.
+:class:`SimError` kinds to their own error codes. Quantities are floats (a simulator, not a ledger) on the
+contract's quantity step: an order off the contract's rules is refused (:mod:`order_checks`). A liquidation price
+is shown (:meth:`SimPosition.liquidation_price`); positions are not liquidated.
 """
 
 from __future__ import annotations
 
 import itertools
-import math
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 
+from cts_desktop.exchanges.simulator.account_errors import SimError, SimErrorKind
+from cts_desktop.exchanges.simulator.order_checks import (
+    check_notional,
+    check_price,
+    check_quantity,
+    check_reduce_only,
+)
 from cts_desktop.exchanges.simulator.replay import Instrument
 
-
-class SimErrorKind(Enum):
-    BAD_PARAM = "bad_param"
-    INSUFFICIENT_BALANCE = "insufficient_balance"
-    DUPLICATE_CLIENT_ID = "duplicate_client_id"
-    ORDER_NOT_FOUND = "order_not_found"
-    ORDER_FINISHED = "order_finished"
-    QTY_TOO_SMALL = "qty_too_small"
-    REDUCE_ONLY_REJECTED = "reduce_only_rejected"
-    LEVERAGE_NOT_MODIFIED = "leverage_not_modified"
-    LEVERAGE_TOO_HIGH = "leverage_too_high"
-    POSITION_MODE_NOT_MODIFIED = "position_mode_not_modified"
-    MARGIN_MODE_NOT_MODIFIED = "margin_mode_not_modified"
-    POSITION_EXISTS = "position_exists"
-    MARGIN_POSITION_EXISTS = "margin_position_exists"  # a margin-mode switch refused: a position or order is open
-    UNKNOWN_SYMBOL = "unknown_symbol"
-
-
-class SimError(Exception):
-    """A business rejection; each dialect maps ``kind`` to its real error code."""
-
-    def __init__(self, kind: SimErrorKind, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
+__all__ = ["SimError", "SimErrorKind"]
 
 
 class OrderStatus(Enum):
@@ -80,6 +62,17 @@ class SimOrder:
     leverage: float = 1.0
     last_price_on_create: float = 0.0
     time_in_force: str = "GTC"
+
+
+@dataclass
+class OrderChange:
+    """What an amend changes (None: unchanged; 0 for take-profit/stop-loss: removed)."""
+
+    qty: float | None = None
+    price: float | None = None
+    trigger_price: float | None = None
+    take_profit: float | None = None
+    stop_loss: float | None = None
 
 
 @dataclass
@@ -134,12 +127,6 @@ class Execution:
     realised_pnl: float = 0.0
     order_qty: float = 0.0
     order_price: float = 0.0
-
-
-def round_step(value: float, step: float) -> float:
-    """Round down to the quantity step (as exchanges truncate), keeping a clean decimal."""
-    decimals = max(0, -math.floor(math.log10(step))) if step < 1 else 0
-    return round(math.floor(value / step + 1e-9) * step, decimals)
 
 
 _ids = itertools.count(1_900_000_000_000_000_000)
@@ -269,20 +256,18 @@ class Account:
             raise SimError(SimErrorKind.DUPLICATE_CLIENT_ID, "duplicate client order id")
         if order.position_idx not in self.position_indexes():
             raise SimError(SimErrorKind.BAD_PARAM, "position idx not match position mode")
-        order.qty = round_step(order.qty, float(inst.qty_step))
-        if order.qty < float(inst.min_qty) or order.qty <= 0:
-            raise SimError(SimErrorKind.QTY_TOO_SMALL, f"order quantity below the minimum {inst.min_qty}")
+        check_quantity(inst, order.qty, market_order=order.order_type == "Market")
         if order.order_type == "Limit" and not order.price:
             raise SimError(SimErrorKind.BAD_PARAM, "price is required for a limit order")
+        if order.order_type == "Limit" and order.price:
+            check_price(inst, order.side, order.price, price_now)
         pos = self.position(order.base, order.position_idx)
         closing = self._is_closing(order, pos)
-        if order.reduce_only and not closing:
-            raise SimError(SimErrorKind.REDUCE_ONLY_REJECTED, "reduce-only rule not satisfied")
+        check_reduce_only(order.reduce_only, closing)
         if closing and order.reduce_only:
             order.qty = min(order.qty, pos.size)
         ref_price = order.price if order.order_type == "Limit" and order.price else price_now
-        if not closing and order.qty * ref_price < float(inst.min_notional):
-            raise SimError(SimErrorKind.QTY_TOO_SMALL, f"order value below the minimum {inst.min_notional}")
+        check_notional(inst, order.qty, ref_price, closing)
         self._check_tpsl(order, price_now)
         if not closing:
             need = order.qty * ref_price / self.leverage_of(order.base) + order.qty * ref_price * self.taker_fee
@@ -333,6 +318,30 @@ class Account:
     def _limit_crosses(order: SimOrder, price: float) -> bool:
         assert order.price is not None
         return price <= order.price if order.side == "Buy" else price >= order.price
+
+    def amend(self, order: SimOrder, change: OrderChange, price_now: float, now_ms: int) -> SimOrder:
+        """Change an open order's quantity, price, trigger or TP/SL (only the fields given); a limit price moved
+        through the market fills at once, as a new order would."""
+        if order.status not in ACTIVE_STATUSES:
+            raise SimError(SimErrorKind.ORDER_FINISHED, "order has been filled or cancelled")
+        inst = self.instrument(order.base)
+        if change.qty is not None:
+            check_quantity(inst, change.qty, market_order=order.order_type == "Market")
+            order.qty = change.qty
+        if change.price is not None and order.order_type == "Limit":
+            check_price(inst, order.side, change.price, price_now)
+            order.price = change.price
+        if change.trigger_price is not None and order.trigger_price is not None:
+            order.trigger_price = change.trigger_price
+            order.trigger_rises = change.trigger_price > price_now
+        if change.take_profit is not None:
+            order.take_profit = change.take_profit or None
+        if change.stop_loss is not None:
+            order.stop_loss = change.stop_loss or None
+        order.updated_ms = now_ms
+        if order.status is OrderStatus.NEW and order.price is not None and self._limit_crosses(order, price_now):
+            self.fill(order, price_now, now_ms, is_maker=False)
+        return order
 
     def find(self, order_id: str | None, client_id: str | None) -> SimOrder:
         if order_id and order_id in self.orders:

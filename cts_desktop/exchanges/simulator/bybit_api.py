@@ -14,14 +14,16 @@ from aiohttp import web
 
 from cts_desktop.exchanges.simulator.account import (
     Account,
+    OrderChange,
     SimError,
     SimErrorKind,
     SimOrder,
 )
 from cts_desktop.exchanges.simulator.auth import AuthFailure
 from cts_desktop.exchanges.simulator.bybit_bodies import BybitBodies
-from cts_desktop.exchanges.simulator.common import decimals_of, fmt, to_float, wall_ms
+from cts_desktop.exchanges.simulator.common import fmt, to_float, wall_ms
 from cts_desktop.exchanges.simulator.market import SimMarket
+from cts_desktop.exchanges.simulator.order_checks import OrderCheckError, max_price, venue_error
 
 AUTH_ERRORS: dict[AuthFailure, tuple[int, str]] = {
     AuthFailure.MISSING_KEY: (10003, "API key is invalid."),
@@ -41,12 +43,12 @@ SIM_ERRORS: dict[SimErrorKind, tuple[int, str]] = {
     SimErrorKind.ORDER_NOT_FOUND: (110001, "Order does not exist"),
     SimErrorKind.ORDER_FINISHED: (110008, "The order has been completed or cancelled."),
     SimErrorKind.QTY_TOO_SMALL: (110094, "Order notional value below the lower limit"),
-    SimErrorKind.REDUCE_ONLY_REJECTED: (110017, "Reduce-only rule not satisfied"),
+    SimErrorKind.REDUCE_ONLY_REJECTED: (110017, "orderQty will be truncated to zero"),
     SimErrorKind.LEVERAGE_NOT_MODIFIED: (110043, "Set leverage has not been modified."),
     SimErrorKind.LEVERAGE_TOO_HIGH: (10001, "leverage invalid"),
     SimErrorKind.POSITION_MODE_NOT_MODIFIED: (110025, "Position mode has not been modified."),
     SimErrorKind.MARGIN_MODE_NOT_MODIFIED: (110026, "Cross/isolated margin mode has not been modified."),
-    SimErrorKind.POSITION_EXISTS: (110024, "You have an existing position, so position mode cannot be switched."),
+    SimErrorKind.POSITION_EXISTS: (110024, "You have an existing position, so the position mode cannot be switched."),
     SimErrorKind.UNKNOWN_SYMBOL: (10001, "params error: symbol invalid"),
     # /v5/account/set-margin-mode answers a refused switch with 3400045 (its reasons name the open positions/orders)
     SimErrorKind.MARGIN_POSITION_EXISTS: (3400045, "Set margin mode failed"),
@@ -96,6 +98,8 @@ class BybitDialect(BybitBodies):
             "/v5/position/trading-stop": self.trading_stop,
             "/v5/order/create": self.order_create,
             "/v5/order/cancel": self.order_cancel,
+            "/v5/order/amend": self.order_amend,
+            "/v5/position/closed-pnl": self.closed_pnl,
             "/v5/order/realtime": self.order_realtime,
             "/v5/order/history": self.order_history,
             "/v5/execution/list": self.execution_list,
@@ -116,9 +120,22 @@ class BybitDialect(BybitBodies):
         code, msg = SIM_ERRORS[kind]
         return self.envelope({}, code, msg)
 
+    def refusal(self, exc: SimError) -> web.Response:
+        """The venue's answer to a rejection: an order check's own code and text, else the kind's."""
+        if isinstance(exc, OrderCheckError):
+            code, msg = venue_error("bybit", exc.check)
+            return self.envelope({}, code, msg)
+        return self.business_error(exc.kind)
+
     def rate_limited(self, retry_after: int) -> web.Response:
         body = {"retCode": 10006, "retMsg": "Too many visits!", "result": {}, "retExtInfo": {}, "time": self.now()}
-        return web.json_response(body, status=429, headers={"Retry-After": str(retry_after)})
+        headers = {  # as every signed answer (the limiter replaces them with the endpoint's own figures)
+            "Retry-After": str(retry_after),
+            "X-Bapi-Limit": "10",
+            "X-Bapi-Limit-Status": "0",
+            "X-Bapi-Limit-Reset-Timestamp": str(self.now() + retry_after * 1000),
+        }
+        return web.json_response(body, status=429, headers=headers)
 
     async def handle(self, request: web.Request, market: SimMarket) -> web.Response:
         path = request.path
@@ -143,7 +160,7 @@ class BybitDialect(BybitBodies):
         try:
             result = self.private[path](params, market, auth.account)
         except SimError as exc:
-            return self.business_error(exc.kind)
+            return self.refusal(exc)
         if isinstance(result, web.Response):
             return result
         return self.envelope(result)
@@ -170,7 +187,7 @@ class BybitDialect(BybitBodies):
                         "launchTime": str(inst.launch_time),
                         "deliveryTime": "0",
                         "deliveryFeeRate": "",
-                        "priceScale": str(decimals_of(inst.tick_size)),
+                        "priceScale": str(len(inst.tick_size.partition(".")[2])),  # "0.10" prints 2 decimals
                         "leverageFilter": {
                             "minLeverage": "1",
                             "maxLeverage": f"{float(inst.max_leverage):.2f}",
@@ -178,7 +195,7 @@ class BybitDialect(BybitBodies):
                         },
                         "priceFilter": {
                             "minPrice": inst.tick_size,
-                            "maxPrice": "1999999.80",
+                            "maxPrice": f"{max_price(inst):.{len(inst.tick_size.partition('.')[2])}f}",
                             "tickSize": inst.tick_size,
                         },
                         "lotSizeFilter": {
@@ -190,7 +207,7 @@ class BybitDialect(BybitBodies):
                             "minNotionalValue": inst.min_notional,
                         },
                         "unifiedMarginTrade": True,
-                        "fundingInterval": "480",
+                        "fundingInterval": 480,  # minutes, a number (the docs' and JKorf's recorded body)
                         "settleCoin": inst.quote,
                         "copyTrading": "both",
                         "upperFundingRate": "0.005",
@@ -300,6 +317,7 @@ class BybitDialect(BybitBodies):
                 "BlockTrade": [],
                 "Exchange": [],
                 "NFT": [],
+                "Affiliate": [],
             },
             "ips": ["*"],
             "type": 1,
@@ -313,6 +331,11 @@ class BybitDialect(BybitBodies):
             "vipLevel": "No VIP",
             "mktMakerLevel": "0",
             "affiliateID": 0,
+            "rsaPublicKey": "",
+            "isMaster": True,
+            "parentUid": "0",
+            "kycLevel": "LEVEL_DEFAULT",
+            "kycRegion": "",
         }
 
     def account_info(self, params: Params, market: SimMarket, acc: Account) -> dict[str, Any]:
@@ -390,7 +413,9 @@ class BybitDialect(BybitBodies):
     def position_list(self, params: Params, market: SimMarket, acc: Account) -> dict[str, Any]:
         symbol = params.get("symbol")
         items = []
-        if symbol:
+        if params.get("category", "linear") != "linear":
+            pass  # only linear contracts are simulated: other categories have no positions
+        elif symbol:
             base = _base_of(market, symbol)
             for idx in acc.position_indexes():
                 items.append(self._position(acc.position(base, idx), market, acc))
@@ -486,6 +511,38 @@ class BybitDialect(BybitBodies):
         order = acc.cancel(params.get("orderId"), params.get("orderLinkId"), market.now())
         return {"orderId": order.order_id, "orderLinkId": order.client_id}
 
+    def order_amend(self, params: Params, market: SimMarket, acc: Account) -> dict[str, Any]:
+        base = _base_of(market, params.get("symbol", ""))
+        try:
+            order = acc.find(params.get("orderId"), params.get("orderLinkId"))
+        except SimError:
+            raise SimError(SimErrorKind.ORDER_NOT_FOUND, "order not exists or too late to replace") from None
+        if order.base != base:
+            raise SimError(SimErrorKind.ORDER_NOT_FOUND, "order not exists or too late to replace")
+        if order.status.value not in ("New", "Untriggered"):
+            raise SimError(SimErrorKind.ORDER_NOT_FOUND, "order not exists or too late to replace")
+        change = OrderChange(
+            qty=to_float(params.get("qty")),
+            price=to_float(params.get("price")),
+            trigger_price=to_float(params.get("triggerPrice")),
+            take_profit=to_float(params.get("takeProfit")),
+            stop_loss=to_float(params.get("stopLoss")),
+        )
+        acc.amend(order, change, market.price(base), market.now())
+        return {"orderId": order.order_id, "orderLinkId": order.client_id}
+
+    def closed_pnl(self, params: Params, market: SimMarket, acc: Account) -> dict[str, Any]:
+        """One row per closing order: its fills with a closed size, newest first (``closedPnl`` less the close fee)."""
+        base = _base_of(market, params["symbol"]) if params.get("symbol") else None
+        start = int(params["startTime"]) if params.get("startTime") else None
+        end = int(params["endTime"]) if params.get("endTime") else None
+        rows = self.closed_rows(acc, market, base)
+        rows = [r for r in rows if (start is None or int(r["updatedTime"]) >= start)
+                and (end is None or int(r["updatedTime"]) <= end)]
+        rows.sort(key=lambda r: int(r["updatedTime"]), reverse=True)
+        limit = min(int(params.get("limit", "50")), 100)
+        return {"category": "linear", "list": rows[:limit], "nextPageCursor": ""}
+
     def order_realtime(self, params: Params, market: SimMarket, acc: Account) -> dict[str, Any]:
         """Open orders, or any recent order when asked by id/link id (Bybit keeps the last 500)."""
         oid, link = params.get("orderId"), params.get("orderLinkId")
@@ -511,7 +568,10 @@ class BybitDialect(BybitBodies):
         orders = _filter_trigger(orders, params)
         orders.sort(key=lambda o: o.created_ms, reverse=True)
         limit = int(params.get("limit", "20"))
-        return {"category": "linear", "list": [self._order(o, market) for o in orders[:limit]], "nextPageCursor": ""}
+        rows = [self._order(o, market) for o in orders[:limit]]
+        for row in rows:
+            del row["marketUnit"]  # live order/history has no marketUnit (ccxt's recording), order/realtime has
+        return {"category": "linear", "list": rows, "nextPageCursor": ""}
 
     def execution_list(self, params: Params, market: SimMarket, acc: Account) -> dict[str, Any]:
         base = _base_of(market, params["symbol"]) if params.get("symbol") else None

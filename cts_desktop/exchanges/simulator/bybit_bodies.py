@@ -45,7 +45,7 @@ class BybitBodies:
             "leverage": fmt(lev),
             "positionBalance": fmt(im),
             "markPrice": fmt(mark, tick),
-            "liqPrice": fmt(pos.liquidation_price(lev), tick) if pos.size else "",
+            "liqPrice": fmt(pos.liquidation_price(lev) or None, tick),  # "" flat or out of reach, as live
             "bustPrice": "",
             "positionMM": fmt(pos.size * pos.entry * MAINTENANCE_RATE),
             "positionIM": fmt(im),
@@ -58,7 +58,8 @@ class BybitBodies:
             "curRealisedPnl": fmt(pos.cum_realised),
             "seq": 1,
             "isReduceOnly": False,
-            "mmrSysUpdateTime": "",
+            "mmrSysUpdatedTime": "",  # as live position/list answers (ccxt's recording); the docs example says
+            # "mmrSysUpdateTime", the websocket says mmrSysUpdatedTime too
             "leverageSysUpdatedTime": "",
             "sessionAvgPrice": "",
             "createdTime": str(pos.created_ms or market.now()),
@@ -113,6 +114,43 @@ class BybitBodies:
             "marketUnit": "",
             "smpOrderId": "",
             "triggerBy": "LastPrice" if o.trigger_price is not None else "",
+        }
+
+    def closed_rows(self, acc: Account, market: SimMarket, base: str | None) -> list[dict[str, Any]]:
+        """Closed-PnL rows from the account's fills that closed something, one per order."""
+        by_order: dict[str, list[Execution]] = {}
+        for e in acc.executions:
+            if e.exec_type == "Trade" and e.closed_size > 0 and (base is None or e.base == base):
+                by_order.setdefault(e.order_id, []).append(e)
+        return [self._closed_row(fills, market, acc) for fills in by_order.values()]
+
+    def _closed_row(self, fills: list[Execution], market: SimMarket, acc: Account) -> dict[str, Any]:
+        first, last = fills[0], fills[-1]
+        inst = market.instruments[first.base]
+        tick, step = inst.tick_size, inst.qty_step
+        closed = sum(e.closed_size for e in fills)
+        exit_value = sum(e.price * e.closed_size for e in fills)
+        sign = 1 if first.side == "Sell" else -1  # a sell closes a long
+        entry_value = exit_value - sign * sum(e.realised_pnl for e in fills)
+        pnl = sum(e.realised_pnl - e.fee * e.closed_size / e.qty for e in fills)
+        return {
+            "symbol": inst.bybit_symbol,
+            "orderType": first.order_type,
+            "leverage": fmt(acc.leverage_of(first.base)),
+            "updatedTime": str(last.ts),
+            "side": first.side,
+            "orderId": first.order_id,
+            "closedPnl": fmt(pnl),
+            "avgEntryPrice": fmt(entry_value / closed),
+            "qty": fmt(first.order_qty, step),
+            "cumEntryValue": fmt(entry_value),
+            "createdTime": str(first.ts),
+            "orderPrice": fmt(first.order_price or first.price, tick),
+            "closedSize": fmt(closed, step),
+            "avgExitPrice": fmt(exit_value / closed),
+            "execType": "Trade",
+            "fillCount": str(len(fills)),
+            "cumExitValue": fmt(exit_value),
         }
 
     def _execution(self, e: Execution, market: SimMarket) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -21,11 +22,11 @@ Message = dict[str, Any]
 
 class BybitWsSession:
     """One websocket connection. Subclasses say which topics they serve (:meth:`accepts`), what else an ``op`` does
-    (:meth:`on_op`) and what to push (:meth:`push`), called every ``interval_s`` or when :meth:`wake` is set."""
+    (:meth:`on_op`) and what to push (:meth:`push`), called every ``interval_s()`` or when :meth:`wake` is set."""
 
-    def __init__(self, ws: web.WebSocketResponse, interval_s: float) -> None:
+    def __init__(self, ws: web.WebSocketResponse, interval_s: Callable[[], float]) -> None:
         self.ws = ws
-        self.interval_s = interval_s
+        self.interval_s = interval_s  # read at every push: the endpoint's pace may change while connected
         self.conn_id = str(uuid.uuid4())
         self.topics: list[str] = []
         self.woken = asyncio.Event()
@@ -99,6 +100,6 @@ class BybitWsSession:
     async def _push_loop(self) -> None:
         while not self.ws.closed:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.woken.wait(), self.interval_s)
+                await asyncio.wait_for(self.woken.wait(), self.interval_s())
             self.woken.clear()
             await self.push()

@@ -66,12 +66,11 @@ def ws_execution_fast(dialect: BybitDialect, e: Execution, market: SimMarket) ->
 
 
 def ws_position(dialect: BybitDialect, pos: SimPosition, market: SimMarket, acc: Account) -> dict[str, Any]:
-    """The websocket's position differs from REST's as recorded: ``entryPrice`` for ``avgPrice``,
-    ``mmrSysUpdatedTime`` for ``mmrSysUpdateTime``, and a ``category``."""
+    """The websocket's position differs from REST's as recorded: ``entryPrice`` for ``avgPrice``, and a
+    ``category``."""
     rest = dialect._position(pos, market, acc)
-    body = {k: v for k, v in rest.items() if k not in ("avgPrice", "mmrSysUpdateTime")}
+    body = {k: v for k, v in rest.items() if k != "avgPrice"}
     body["entryPrice"] = rest["avgPrice"]
-    body["mmrSysUpdatedTime"] = rest["mmrSysUpdateTime"]
     body["category"] = "linear"
     body["seq"] = next(_seq)
     return body
@@ -133,8 +132,8 @@ def _wallet_sig(acc: Account) -> tuple[float, ...]:
 
 
 class PrivateSession(BybitWsSession):
-    def __init__(self, ws: web.WebSocketResponse, interval_s: float, owner: BybitPrivateWs) -> None:
-        super().__init__(ws, interval_s)
+    def __init__(self, ws: web.WebSocketResponse, owner: BybitPrivateWs) -> None:
+        super().__init__(ws, lambda: owner.interval_s)
         self.owner = owner
         self.key: ApiKey | None = None
         self.view: AccountView | None = None
@@ -224,7 +223,7 @@ class BybitPrivateWs:
         ws = web.WebSocketResponse(heartbeat=None)
         await ws.prepare(request)
         self.connections += 1
-        session = PrivateSession(ws, self.interval_s, self)
+        session = PrivateSession(ws, self)
         self.sessions.add(session)
         try:
             await session.run()

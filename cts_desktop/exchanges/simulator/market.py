@@ -12,6 +12,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from cts_desktop.exchanges.simulator.account import Account
 from cts_desktop.exchanges.simulator.auth import ApiKey, KeyRing, generate_credentials
@@ -37,6 +38,11 @@ class SimulatorConfig:
     start_wall_ms: int | None = None
     # signed requests per second allowed per API key (None = unlimited); above it: 429 + the exchange's code
     key_requests_per_second: float | None = None
+    # each venue's documented request budgets per IP and per key (rate_limits.py); off in-process unless asked,
+    # on by default in the standalone simulator (``--no-rate-limits`` turns them off)
+    rate_limits: bool = False
+    # other budgets than the venues' (by venue name), e.g. small ones for a test; None = the documented ones
+    rate_budgets: dict[str, Any] | None = None
     # the venue's clock against this computer's (ms, > 0: ahead): server time, timestamps and the receive window
     clock_offset_ms: int = 0
 

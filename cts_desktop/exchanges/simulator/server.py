@@ -2,7 +2,7 @@
 
 In-process use::
 
-    sim = SimulatorServer(SimulatorConfig(speed=0))
+    sim = SimulatorServer(SimulatorConfig(speed=0))   # rate_limits=True: the venues' request budgets
     base_url = await sim.start()          # "http://127.0.0.1:<free port>"
     key = sim.market.create_account(10_000, exchange="bybit")
     sim.faults.add("/v5/order/create", "response_lost")
@@ -36,6 +36,7 @@ from cts_desktop.exchanges.simulator.bybit_api import BybitDialect
 from cts_desktop.exchanges.simulator.bybit_ws_private import PRIVATE_PATH, BybitPrivateWs
 from cts_desktop.exchanges.simulator.faults import FaultInjector, FaultKind
 from cts_desktop.exchanges.simulator.market import SimMarket, SimulatorConfig
+from cts_desktop.exchanges.simulator.rate_limits import RateLimits
 from cts_desktop.exchanges.simulator.ws_public import WS_PATH, BybitPublicWs
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,8 @@ class SimulatorServer:
         bingx.after_signed = self.bingx_ws.poke
         self.public_ws = BybitPublicWs(self.market)
         self.private_ws = BybitPrivateWs(self.market)
+        limits_on = self.config.rate_limits
+        self.rate_limits = RateLimits(self.market.wall_ms, self.config.rate_budgets) if limits_on else None
         self.request_count = 0
         self.path_counts: Counter[str] = Counter()
         self.requests: deque[tuple[str, str]] = deque(maxlen=10_000)  # (method, path), oldest first
@@ -147,7 +150,14 @@ class SimulatorServer:
             elif rule.kind is FaultKind.REJECT:
                 failure = next((f for f in AuthFailure if f.value == rule.error), None)
                 return dialect.auth_error(failure) if failure else dialect.business_error(SimErrorKind(rule.error))
-        return await dialect.handle(request, self.market)
+        if self.rate_limits is None:
+            return await dialect.handle(request, self.market)
+        refusal, headers = await self.rate_limits.admit(dialect.name, request, self.market, dialect.rate_limited)
+        if refusal is not None:
+            return refusal
+        response = await dialect.handle(request, self.market)
+        response.headers.update(headers)
+        return response
 
     async def _control(self, request: web.Request) -> web.Response:
         action = request.match_info["action"]

@@ -6,6 +6,8 @@ advances the market and pushes every ``interval_s``. Control messages: :mod:`byb
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aiohttp import web
 
 from cts_desktop.exchanges.simulator.bybit_api import BybitDialect
@@ -17,7 +19,8 @@ WS_PATH = "/v5/public/linear"
 
 
 class PublicSession(BybitWsSession):
-    def __init__(self, ws: web.WebSocketResponse, interval_s: float, market: SimMarket, dialect: BybitDialect) -> None:
+    def __init__(self, ws: web.WebSocketResponse, interval_s: Callable[[], float], market: SimMarket,
+                 dialect: BybitDialect) -> None:
         super().__init__(ws, interval_s)
         self.market = market
         self.dialect = dialect
@@ -57,5 +60,5 @@ class BybitPublicWs:
         ws = web.WebSocketResponse(heartbeat=None)
         await ws.prepare(request)
         self.connections += 1
-        await PublicSession(ws, self.interval_s, self.market, self.dialect).run()
+        await PublicSession(ws, lambda: self.interval_s, self.market, self.dialect).run()
         return ws

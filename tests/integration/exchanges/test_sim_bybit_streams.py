@@ -58,6 +58,23 @@ async def test_watch_orders_and_my_trades_see_a_fill(sim: SimulatorServer, pro: 
 
 
 @pytest.mark.asyncio
+async def test_edit_order_on_ccxt_pro_is_pushed_to_watch_orders(sim: SimulatorServer, pro: tuple[Any, ApiKey]) -> None:
+    client, key = pro
+    last = sim.market.price("BTC")
+    placed = await client.create_order(SYMBOL, "limit", "sell", 0.01, round(last * 1.2, 1),
+                                       params={"orderLinkId": "stream-amend-1"})
+    watching = asyncio.create_task(_next(client.watch_orders(SYMBOL)))
+    await until(lambda: any("order" in s.topics for s in sim.private_ws.sessions), 10, "order topic")
+    new_price = round(last * 1.1, 1)
+    edited = await client.edit_order(placed["id"], SYMBOL, "limit", "sell", 0.02, new_price)
+    assert edited["id"] == placed["id"]
+    pushed = (await watching)[-1]
+    assert (pushed["id"], pushed["amount"], pushed["price"], pushed["status"]) == (placed["id"], 0.02, new_price,
+                                                                                    "open")
+    assert (key.account.orders[placed["id"]].qty, key.account.orders[placed["id"]].price) == (0.02, new_price)
+
+
+@pytest.mark.asyncio
 async def test_watch_positions_follows_the_account(sim: SimulatorServer, pro: tuple[Any, ApiKey]) -> None:
     client, key = pro
     await client.set_margin_mode("isolated", SYMBOL)  # the liquidation price then depends on the position alone
