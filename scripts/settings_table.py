@@ -11,6 +11,8 @@ its own widget on a running engine by ``tests/ui/test_settings_engine.py``.
 
 from __future__ import annotations
 
+import ast
+import importlib
 import json
 import os
 import subprocess
@@ -27,14 +29,57 @@ SKIP_TESTS = {READER_TEST, EVERY_SETTING_TEST, "tests/unit/domain/test_settings_
               "tests/ui/test_settings_tab.py"}  # every key passes through these: named once in the header
 
 
+REGISTRY = "cts_desktop.domain.settings"  # its tables hold every key: importing them shows none in particular
+
+
+def _strings(value: object) -> set[str]:
+    """The strings a product constant holds: itself, or the keys and values of a mapping, or a sequence's items."""
+    if isinstance(value, str):
+        return {value}
+    if isinstance(value, Mapping):
+        return {v for v in (*value.keys(), *value.values()) if isinstance(v, str)}
+    if isinstance(value, tuple | list | frozenset | set):
+        return {v for v in value if isinstance(v, str)}
+    return set()
+
+
+def imported_keys(source: str) -> set[str]:
+    """Setting keys a test reaches through the product's own constants (``from cts_desktop.x import INTERVAL_KEY``,
+    a mapping of kinds to keys...): the test changes the setting without spelling its key."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if (isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("cts_desktop.")
+                and not node.module.startswith(REGISTRY)):
+            try:
+                module = importlib.import_module(node.module)
+            except ImportError:
+                continue
+            for alias in node.names:
+                found |= _strings(getattr(module, alias.name, None))
+    return found
+
+
 def tests_naming(key: str, root: Path = ROOT) -> list[str]:
-    """Test files (besides the ones every key passes through) that mention ``key``."""
+    """Test files (besides the ones every key passes through) that name ``key``, or import a product constant that
+    holds it."""
     found = []
     for path in sorted((root / "tests").rglob("*.py")):
         relative = path.relative_to(root).as_posix()
-        if relative not in SKIP_TESTS and key in path.read_text(encoding="utf-8"):
+        if relative in SKIP_TESTS:
+            continue
+        source = path.read_text(encoding="utf-8")
+        if key in source or key in _imported(source):
             found.append(relative)
     return found
+
+
+_IMPORTED: dict[str, set[str]] = {}
+
+
+def _imported(source: str) -> set[str]:
+    if source not in _IMPORTED:
+        _IMPORTED[source] = imported_keys(source)
+    return _IMPORTED[source]
 
 
 def render(reads: Mapping[str, list[str]], root: Path = ROOT) -> str:

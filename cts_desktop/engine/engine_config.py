@@ -66,9 +66,12 @@ def indication_params(values: Values) -> IndicationParams:
         | ({int(r) for r in _span(values, "indications.optimal.range")} if _b(values, "indications.optimal.enabled")
            else set())
     )
+    own = tuple((IndicationType(kind), tuple(int(r) for r in _span(values, f"indications.{kind}.range")))
+                for kind in ("direction", "move", "optimal") if _b(values, f"indications.{kind}.enabled"))
     return IndicationParams(
         pc=pc(values),
         ranges=tuple(ranges) or (3,),
+        type_ranges=own,
         drawdowns=_span(values, "indications.optimal.drawdown_ratio", 0.1),
         market_changes=tuple(int(v) for v in _span(values, "indications.optimal.market_change", 2.0)),
         last_part_ratios=_span(values, "indications.optimal.last_part_ratio", 0.5),
