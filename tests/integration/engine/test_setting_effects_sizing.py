@@ -18,7 +18,6 @@ from cts_desktop.engine.order_manager import EntryOutcome
 from cts_desktop.exchanges.simulator.account import Account
 from tests.helpers.waiting import until
 from tests.integration.engine.test_connection_edits import (
-    SYMBOL,
     entries,
     open_positions,
     open_size,
