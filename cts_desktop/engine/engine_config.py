@@ -198,7 +198,7 @@ def supervisor_policy(values: Values) -> SupervisorPolicy:
 
 
 
-SYMBOL_ORDERS = {"volume_24h": SymbolOrder.VOLUME_24H, "change_24h": SymbolOrder.CHANGE_24H,
+SYMBOL_ORDERS = {"volume_24h": SymbolOrder.VOLUME_24H, "price_change_24h": SymbolOrder.CHANGE_24H,
                  "volatility": SymbolOrder.VOLATILITY, "alphabetical": SymbolOrder.ALPHABETICAL}
 
 
@@ -209,7 +209,7 @@ def symbol_selection(v: Mapping[str, object], connection_uses_main: bool = False
     assert isinstance(main, tuple | list) and isinstance(forced, tuple | list)
     return SymbolSelectionConfig(
         quote=str(v["overall.quote_asset"]),
-        order=SYMBOL_ORDERS.get(str(v["overall.symbol_order_type"]), SymbolOrder.VOLUME_24H),
+        order=SYMBOL_ORDERS[str(v["overall.symbol_order_type"])],  # every choice of the schema has its order
         count=integer(v, "overall.symbol_count"),
         forced=tuple(str(s) for s in forced),
         main=tuple(str(s) for s in main),

@@ -65,10 +65,11 @@ _o.group("Symbols")
 _o.choice(
     "overall.symbol_order_type", "Symbol order", "volume_24h",
     [
-        ("volume_24h", "24h volume"), ("market_cap", "Market cap"), ("price_change_24h", "24h price change"),
-        ("volatility", "Volatility"), ("trades_24h", "24h trades"), ("alphabetical", "Alphabetical"),
+        ("volume_24h", "24h volume"), ("price_change_24h", "24h price change"), ("volatility", "Volatility"),
+        ("alphabetical", "Alphabetical"),
     ],
-    help="Ranking used to pick symbols automatically.",
+    help="Ranking used to pick symbols automatically: the exchange's 24 h quote volume, the size of its 24 h price "
+    "change (up or down), the volatility over the volatility calculation period, or the name.",
 )
 _o.integer(
     "overall.symbol_count", "Number of symbols", 8, 2, 30, 1,

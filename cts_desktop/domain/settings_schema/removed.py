@@ -57,3 +57,10 @@ _REASONS: dict[str, str] = {
 }
 
 REMOVED_SETTINGS: Mapping[str, str] = MappingProxyType(_REASONS)  # key → why it went
+
+# choices of a kept setting that went (migration 0008 resets a stored one to the default): (key, value) → why
+REMOVED_CHOICES: Mapping[tuple[str, str], str] = MappingProxyType({
+    ("overall.symbol_order_type", "market_cap"): "exchanges report no market cap; the symbols were ranked by volume",
+    ("overall.symbol_order_type", "trades_24h"): "exchanges report no 24 h trade count; the symbols were ranked by "
+                                                 "volume",
+})
