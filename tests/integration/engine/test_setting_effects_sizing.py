@@ -7,7 +7,7 @@ position is closed and the setting goes back, so each row is judged on its own.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -18,6 +18,7 @@ from cts_desktop.engine.order_manager import EntryOutcome
 from cts_desktop.exchanges.simulator.account import Account
 from tests.helpers.waiting import until
 from tests.integration.engine.test_connection_edits import (
+    SYMBOL,
     entries,
     open_positions,
     open_size,
@@ -157,3 +158,36 @@ async def test_max_open_positions_of_the_exchange_refuses_the_next_entry(world: 
     world.settings.set_many({key: 500, other: 1})  # the other exchange's limit does not apply here
     assert (await enter(world, engine, prices)).quantity
     await flat(world, engine)
+
+
+@pytest.mark.parametrize("world", ["bybit"], indirect=True)
+async def test_other_exchanges_limit_holds_for_a_generic_connection(world: World) -> None:
+    """Exchange › Max open positions (other exchanges): a connection to any other ccxt exchange — here one stored as
+    OKX whose engine reaches the simulator — is held to it, not to Bybit's or BingX's."""
+    world.service.update(replace(world.service.get(world.config.id), exchange_id="okx"))
+    engine, prices = await running_engine(world)
+    assert engine.config.exchange_id == "okx"
+    world.settings.set_many({"exchange.max_positions.other": 1, "exchange.max_positions.bybit": 500,
+                             "exchange.max_positions.bingx": 500})
+    assert (await enter(world, engine, prices)).quantity
+    refused = await enter(world, engine, prices)
+    assert refused.quantity is None and "maximum of 1 open positions" in refused.outcome.reason, refused
+    world.settings.set("exchange.max_positions.other", 2)
+    assert (await enter(world, engine, prices)).quantity
+    await flat(world, engine)
+
+
+@pytest.mark.parametrize("world", ["bybit"], indirect=True)
+async def test_the_preset_engine_switch_keeps_preset_entries_off_the_exchange(world: World) -> None:
+    """System › Preset engine enabled: off, a Preset signal places nothing (the decision says why); on, it does."""
+    engine, prices = await running_engine(world)
+    account = sim_account(world)
+    world.settings.set("system.preset_engine_enabled", False)
+    cycles = engine.meters["orders"].cycles
+    engine.send_signal(SYMBOL, signal(prices, "long", preset=True), -1, 0.0)
+    await until(lambda: engine._signals.empty() and engine.meters["orders"].cycles >= cycles + 2, 30,
+                "the order loop past the signal")
+    assert entries(account) == []
+    world.settings.set("system.preset_engine_enabled", True)
+    engine.send_signal(SYMBOL, signal(prices, "long", preset=True), -1, 0.0)
+    await until(lambda: len(entries(account)) == 1, 30, "the Preset entry on the exchange")
