@@ -20,7 +20,8 @@ _o.decimal(
 )
 _o.decimal(
     "overall.base_volume_factor", "Base volume factor", 1.0, 0.5, 10.0, 0.5, unit="×",
-    help="Global multiplier of live position notional (exchange level only).",
+    help="Global multiplier of live position notional (exchange level only). It multiplies with each "
+    "connection's own volume factor (Connections › Volume, the Dashboard card): neither replaces the other.",
 )
 _o.integer(
     "overall.loss_trigger_pct", "Range percentage (loss trigger)", 20, 5, 30, 5, unit="%",
@@ -81,7 +82,8 @@ _o.choice(
 )
 _o.flag(
     "overall.use_main_symbols", "Use main symbols", False,
-    help="Trade only the main symbols and the forced symbols instead of the ranking.",
+    help="Trade only the main symbols and the forced symbols instead of the ranking, on every connection. A "
+    "connection can also ask for them on its own (Connections › Symbols): either one on is enough.",
 )
 _o.symbols(
     "overall.main_symbols", "Main symbols", ("BTC", "ETH", "BNB", "XRP", "ADA", "SOL"), max_items=100,
