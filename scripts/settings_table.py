@@ -5,8 +5,10 @@ The readers are what the key-read recorder saw while the app ran as a trader use
 named by ``CTS_SETTINGS_READS``, and renders the table. The same test compares the table it would render with
 docs/settings.md and fails while the page is out of date: run ``python scripts/settings_table.py`` then.
 
-The tests column names the test files that change or pin the key by name; every setting is also changed through
-its own widget on a running engine by ``tests/ui/test_settings_engine.py``.
+The tests column names the test files that change the key by name or through a product constant that holds it (the
+behavioural ones, ``tests/integration/engine/test_setting_effects_*.py`` among them, show what the change does);
+every setting is also changed through its own widget on a running engine by ``tests/ui/test_settings_engine.py``,
+which fails when one stops reaching the engine.
 """
 
 from __future__ import annotations
@@ -92,9 +94,14 @@ def render(reads: Mapping[str, list[str]], root: Path = ROOT) -> str:
         "",
         "Every setting below is read by the app's own code while it runs (the modules in *read by*, recorded by",
         f"`{READER_TEST}`, which fails when a setting has no reader). Every setting is changed through its own",
-        f"widget on a running Replay engine by `{EVERY_SETTING_TEST}`; *tests* names the other tests that change or",
-        "pin it by name. Settings removed because nothing read them are listed with the reason in",
-        "`cts_desktop/domain/settings_schema/removed.py` (an import that still carries one says it is ignored).",
+        f"widget on a running Replay engine by `{EVERY_SETTING_TEST}`, which fails when a setting the engine works",
+        "with stops changing what it works with. *tests* names the tests that change the setting (by its key, or",
+        "through a product constant that holds it) and show what the change does — a trader would notice it in",
+        "orders on the simulator, sets and rows in the database, alerts, log lines or the window; the behavioural",
+        "ones are `tests/integration/engine/test_setting_effects_*.py` and `tests/ui/test_settings_effects_ui.py`.",
+        "Settings removed because nothing read them are listed with the reason in",
+        "`cts_desktop/domain/settings_schema/removed.py` (an import that still carries one says it is ignored; a",
+        "removed choice of a kept setting is listed there too).",
         "Where a connection has its own value (volume factors, PF minima of Main and Real, drawdown time), the",
         "connection's value wins for that connection; the Connections tab says so.",
         "",

@@ -7,6 +7,7 @@ period).
 
 from __future__ import annotations
 
+import logging
 import statistics
 from collections.abc import Callable
 from itertools import pairwise
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 from alembic import command
 
-from cts_desktop.domain.settings_schema.removed import REMOVED_CHOICES
+from cts_desktop.domain.settings_schema.removed import REMOVED_CHOICES, REMOVED_SETTINGS
 from cts_desktop.events.bus import EventBus
 from cts_desktop.events.status import EngineState
 from cts_desktop.exchanges.simulator.market import SimMarket as Market
@@ -84,12 +85,14 @@ async def test_symbol_settings_choose_what_the_running_engine_trades(tmp_path: P
         for order, rank in (("volume_24h", by_turnover), ("price_change_24h", by_change)):  # Symbol order
             world.settings.set("overall.symbol_order_type", order)
             await until(trades(rank, 2), 60, f"the top two by {order}")
-        world.settings.set_many({"overall.symbol_order_type": "volatility", "system.volatility_period_hours": 1})
-        await until(trades(by_volatility(1), 2), 60, "the top two by volatility over an hour")
-        hour, day = by_volatility(1)(market, bases)[:2], by_volatility(24)(market, bases)[:2]
-        assert sorted(hour) != sorted(day), "the replayed market ranks the same over an hour and a day"
-        world.settings.set("system.volatility_period_hours", 24)  # Volatility calculation period
-        await until(trades(by_volatility(24), 2), 60, "the top two by volatility over a day")
+        # by volatility, every symbol in its rank (the selection keeps the ranking's order)
+        world.settings.set_many({"overall.symbol_order_type": "volatility", "system.volatility_period_hours": 1,
+                                 "overall.symbol_count": 3})
+        for hours in (1, 24, 1):  # Volatility calculation period
+            world.settings.set("system.volatility_period_hours", hours)
+            await until(lambda h=hours: engine.symbols == [unified(b) for b in by_volatility(h)(market, bases)], 60,
+                        f"the symbols ranked by volatility over {hours} h")
+        world.settings.set("overall.symbol_count", 2)
         world.settings.set("overall.quote_asset", "USDC")  # the simulator lists no USDC swaps
         await until(lambda: engine.symbols == [], 60, "no USDC symbol to trade")
         world.settings.set("overall.quote_asset", "USDT")
@@ -97,9 +100,24 @@ async def test_symbol_settings_choose_what_the_running_engine_trades(tmp_path: P
         assert world.coordinator.engines[world.config.id] is engine  # all of it without a restart
 
 
+@pytest.mark.asyncio(loop_factories=["asyncio"])
+async def test_the_symbol_update_interval_is_the_wait_between_two_selections(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """System › Symbol update interval: the engine says in its log how long it waits for the next selection (the
+    choices are 15 min and more: the waits themselves are longer than a test)."""
+    caplog.set_level(logging.INFO, logger="cts.engine")
+    async with make_world(tmp_path) as world:
+        world.settings.set_many({"system.main_engine_enabled": False, "system.symbol_update_interval_min": 60})
+        await world.coordinator.start()
+        await world.coordinator.wait_started(180)
+        await until(lambda: "next symbol update in 60 min" in caplog.text, 30, "the first wait")
+        world.settings.set("system.symbol_update_interval_min", 15)  # a symbol setting: selected again at once
+        await until(lambda: "next symbol update in 15 min" in caplog.text, 30, "the shorter wait")
+
+
 def test_a_removed_symbol_order_goes_back_to_the_default(tmp_path: Path) -> None:
     """"Market cap" and "24h trades" ranked by volume (no exchange reports either): migration 0008 drops a stored
-    one, so the page shows what the engine did — 24h volume."""
+    one, so the page shows what the engine did — 24h volume; it drops the removed Preset engine interval too."""
     db = Database(sqlite_url(tmp_path / "cts.sqlite3"))
     try:
         config = alembic_config()
@@ -109,10 +127,14 @@ def test_a_removed_symbol_order_goes_back_to_the_default(tmp_path: Path) -> None
             command.upgrade(config, "0007")
         with db.session() as s:
             s.add(Setting(key="overall.symbol_order_type", value='"market_cap"'))
+            s.add(Setting(key="system.preset_engine_interval_ms", value="250"))
         db.migrate()
         store = SettingsStore(db, EventBus())
         store.load()
         assert store.get("overall.symbol_order_type") == "volume_24h"
         assert ("overall.symbol_order_type", "market_cap") in REMOVED_CHOICES
+        with db.session() as s:
+            assert s.get(Setting, "system.preset_engine_interval_ms") is None
+        assert "system.preset_engine_interval_ms" in REMOVED_SETTINGS
     finally:
         db.dispose()
