@@ -72,14 +72,15 @@ async def test_health_settings_change_what_the_running_engine_reports_and_the_su
 
         # the order-handling interval is the running orders loop's pace
         meter = engine.meters["orders"]
+        rates: dict[int, float] = {}
         for interval_ms in (1000, 50):
             world.settings.set("system.order_handling_interval_ms", interval_ms)
             await until(lambda c=meter.cycles: meter.cycles >= c + 2, 10, "the loop on the new interval")
             cycles, began = meter.cycles, time.monotonic()
             enough = cycles + (3 if interval_ms == 1000 else 20)
             await until(lambda n=enough: meter.cycles >= n, 20, "cycles")
-            rate = (meter.cycles - cycles) / (time.monotonic() - began)
-            assert rate <= 2.0 if interval_ms == 1000 else rate >= 5.0, (interval_ms, rate)
+            rates[interval_ms] = (meter.cycles - cycles) / (time.monotonic() - began)
+        assert rates[1000] <= 1.5 and rates[50] > 3 * rates[1000], rates  # about one a second, then far more
 
         # auto-restart: an engine unhealthy at one health check is restarted at the next
         world.settings.set_many({"monitoring.auto_restart": True, "monitoring.unhealthy_checks_before_restart": 1,
