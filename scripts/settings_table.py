@@ -5,12 +5,16 @@ The readers are what the key-read recorder saw while the app ran as a trader use
 named by ``CTS_SETTINGS_READS``, and renders the table. The same test compares the table it would render with
 docs/settings.md and fails while the page is out of date: run ``python scripts/settings_table.py`` then.
 
-The tests column names the test files that change or pin the key by name; every setting is also changed through
-its own widget on a running engine by ``tests/ui/test_settings_engine.py``.
+The tests column names the test files that change the key by name or through a product constant that holds it (the
+behavioural ones, ``tests/integration/engine/test_setting_effects_*.py`` among them, show what the change does);
+every setting is also changed through its own widget on a running engine by ``tests/ui/test_settings_engine.py``,
+which fails when one stops reaching the engine.
 """
 
 from __future__ import annotations
 
+import ast
+import importlib
 import json
 import os
 import subprocess
@@ -27,14 +31,57 @@ SKIP_TESTS = {READER_TEST, EVERY_SETTING_TEST, "tests/unit/domain/test_settings_
               "tests/ui/test_settings_tab.py"}  # every key passes through these: named once in the header
 
 
+REGISTRY = "cts_desktop.domain.settings"  # its tables hold every key: importing them shows none in particular
+
+
+def _strings(value: object) -> set[str]:
+    """The strings a product constant holds: itself, or the keys and values of a mapping, or a sequence's items."""
+    if isinstance(value, str):
+        return {value}
+    if isinstance(value, Mapping):
+        return {v for v in (*value.keys(), *value.values()) if isinstance(v, str)}
+    if isinstance(value, tuple | list | frozenset | set):
+        return {v for v in value if isinstance(v, str)}
+    return set()
+
+
+def imported_keys(source: str) -> set[str]:
+    """Setting keys a test reaches through the product's own constants (``from cts_desktop.x import INTERVAL_KEY``,
+    a mapping of kinds to keys...): the test changes the setting without spelling its key."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if (isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("cts_desktop.")
+                and not node.module.startswith(REGISTRY)):
+            try:
+                module = importlib.import_module(node.module)
+            except ImportError:
+                continue
+            for alias in node.names:
+                found |= _strings(getattr(module, alias.name, None))
+    return found
+
+
 def tests_naming(key: str, root: Path = ROOT) -> list[str]:
-    """Test files (besides the ones every key passes through) that mention ``key``."""
+    """Test files (besides the ones every key passes through) that name ``key``, or import a product constant that
+    holds it."""
     found = []
     for path in sorted((root / "tests").rglob("*.py")):
         relative = path.relative_to(root).as_posix()
-        if relative not in SKIP_TESTS and key in path.read_text(encoding="utf-8"):
+        if relative in SKIP_TESTS:
+            continue
+        source = path.read_text(encoding="utf-8")
+        if key in source or key in _imported(source):
             found.append(relative)
     return found
+
+
+_IMPORTED: dict[str, set[str]] = {}
+
+
+def _imported(source: str) -> set[str]:
+    if source not in _IMPORTED:
+        _IMPORTED[source] = imported_keys(source)
+    return _IMPORTED[source]
 
 
 def render(reads: Mapping[str, list[str]], root: Path = ROOT) -> str:
@@ -47,11 +94,18 @@ def render(reads: Mapping[str, list[str]], root: Path = ROOT) -> str:
         "",
         "Every setting below is read by the app's own code while it runs (the modules in *read by*, recorded by",
         f"`{READER_TEST}`, which fails when a setting has no reader). Every setting is changed through its own",
-        f"widget on a running Replay engine by `{EVERY_SETTING_TEST}`; *tests* names the other tests that change or",
-        "pin it by name. Settings removed because nothing read them are listed with the reason in",
-        "`cts_desktop/domain/settings_schema/removed.py` (an import that still carries one says it is ignored).",
-        "Where a connection has its own value (volume factors, PF minima of Main and Real, drawdown time), the",
-        "connection's value wins for that connection; the Connections tab says so.",
+        f"widget on a running Replay engine by `{EVERY_SETTING_TEST}`, which fails when a setting the engine works",
+        "with stops changing what it works with. *tests* names the tests that change the setting (by its key, or",
+        "through a product constant that holds it) and show what the change does — a trader would notice it in",
+        "orders on the simulator, sets and rows in the database, alerts, log lines or the window; the behavioural",
+        "ones are `tests/integration/engine/test_setting_effects_*.py` and `tests/ui/test_settings_effects_ui.py`.",
+        "Settings removed because nothing read them are listed with the reason in",
+        "`cts_desktop/domain/settings_schema/removed.py` (an import that still carries one says it is ignored; a",
+        "removed choice of a kept setting is listed there too).",
+        "Where a connection has its own value of a Strategy limit (PF minima of Main and Real, drawdown time), the",
+        "connection's value wins for that connection (both tabs say so); the base volume factor multiplies with the",
+        "connection's volume factors, and *Use main symbols* applies when it or the connection's own switch is on",
+        "(the Settings tab says so).",
         "",
         "| setting | label | read by | tests |",
         "|---|---|---|---|",

@@ -431,6 +431,11 @@ def scan(engine: IndicationEngine, times: FloatArray, prices: FloatArray) -> Sca
     kept = min(n_steps, keep)
     ring = [(n_steps - kept + i) % keep for i in range(kept)]
     keys = key_table(p)
+    if p.type_ranges:  # the kernel scans every type over the union of ranges: keep each type's own
+        allowed = np.array([p.allows(IndicationType(kind), params) for kind, params in keys], dtype=np.bool_)
+        own = allowed[ev_key]
+        ev_tick, ev_key, ev_dir = ev_tick[own], ev_key[own], ev_dir[own]
+        has = has & allowed
     fired = sorted(np.flatnonzero(has).tolist(), key=lambda k: int(order[k]))
     return Scan(ev_tick, ev_key, ev_dir, keys, frame_t, frame_p,
                 (int(run_i[0]), int(run_i[1]), float(run_f[0]), float(run_f[1]), float(run_f[2])), float(run_f[3]),

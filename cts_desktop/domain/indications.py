@@ -64,6 +64,20 @@ class IndicationParams:
     validation_timeout_s: float = 15.0
     history_s: int = 3600
     types: frozenset[IndicationType] = frozenset(IndicationType)
+    # each step-count type's own ranges (Direction, Move, Optimal settings), all within ``ranges`` (the union the
+    # step run is tracked over); a type not listed fires for every value of ``ranges``
+    type_ranges: tuple[tuple[IndicationType, tuple[int, ...]], ...] = ()
+
+    def ranges_of(self, kind: IndicationType) -> tuple[int, ...]:
+        """The step counts ``kind`` fires for."""
+        for listed, ranges in self.type_ranges:
+            if listed is kind:
+                return ranges
+        return self.ranges
+
+    def allows(self, kind: IndicationType, params: tuple[float, ...]) -> bool:
+        """Whether a variant of ``kind`` with ``params`` is one the settings ask for (its range is the first)."""
+        return kind is IndicationType.ACTIVE or int(params[0]) in self.ranges_of(kind)
 
     def __post_init__(self) -> None:
         if not 0 < self.pc < 1:
@@ -180,7 +194,7 @@ class IndicationEngine:
         kind = IndicationType.MOVE
         return [
             Indication(time, kind, (float(r),), sign, price)
-            for r in self.params.ranges
+            for r in self.params.ranges_of(kind)
             if before < r <= after and self._due(kind, (float(r),), time)
         ]
 
@@ -190,13 +204,15 @@ class IndicationEngine:
         out: list[Indication] = []
         if IndicationType.DIRECTION in p.types:
             kind = IndicationType.DIRECTION
+            own = p.ranges_of(kind)
             out += [
                 Indication(time, kind, (float(r),), new_sign, price)
                 for r in fired_ranges
-                if self._due(kind, (float(r),), time)
+                if r in own and self._due(kind, (float(r),), time)
             ]
-        if IndicationType.OPTIMAL in p.types and fired_ranges:
-            out += self._optimal(time, price, run, new_sign, fired_ranges)
+        optimal = [r for r in fired_ranges if r in p.ranges_of(IndicationType.OPTIMAL)]
+        if IndicationType.OPTIMAL in p.types and optimal:
+            out += self._optimal(time, price, run, new_sign, optimal)
         return out
 
     def _optimal(

@@ -512,8 +512,11 @@ class ConnectionEngine:
 
     async def _symbol_refresh_loop(self) -> None:
         while True:
+            wait_s = self._symbol_selection().update_interval_s
+            log.info("next symbol update in %.0f min, sooner when a symbol setting changes", wait_s / 60,
+                     extra={"connection_id": self.config.id})
             with contextlib.suppress(TimeoutError):  # every symbol-update interval, or at once when a setting moved
-                await asyncio.wait_for(self._symbols_changed.wait(), self._symbol_selection().update_interval_s)
+                await asyncio.wait_for(self._symbols_changed.wait(), wait_s)
             self._symbols_changed.clear()
             self.selector.config = self._symbol_selection()  # the symbol settings as they are now
             try:

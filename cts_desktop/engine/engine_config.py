@@ -66,9 +66,12 @@ def indication_params(values: Values) -> IndicationParams:
         | ({int(r) for r in _span(values, "indications.optimal.range")} if _b(values, "indications.optimal.enabled")
            else set())
     )
+    own = tuple((IndicationType(kind), tuple(int(r) for r in _span(values, f"indications.{kind}.range")))
+                for kind in ("direction", "move", "optimal") if _b(values, f"indications.{kind}.enabled"))
     return IndicationParams(
         pc=pc(values),
         ranges=tuple(ranges) or (3,),
+        type_ranges=own,
         drawdowns=_span(values, "indications.optimal.drawdown_ratio", 0.1),
         market_changes=tuple(int(v) for v in _span(values, "indications.optimal.market_change", 2.0)),
         last_part_ratios=_span(values, "indications.optimal.last_part_ratio", 0.5),
@@ -195,7 +198,7 @@ def supervisor_policy(values: Values) -> SupervisorPolicy:
 
 
 
-SYMBOL_ORDERS = {"volume_24h": SymbolOrder.VOLUME_24H, "change_24h": SymbolOrder.CHANGE_24H,
+SYMBOL_ORDERS = {"volume_24h": SymbolOrder.VOLUME_24H, "price_change_24h": SymbolOrder.CHANGE_24H,
                  "volatility": SymbolOrder.VOLATILITY, "alphabetical": SymbolOrder.ALPHABETICAL}
 
 
@@ -206,7 +209,7 @@ def symbol_selection(v: Mapping[str, object], connection_uses_main: bool = False
     assert isinstance(main, tuple | list) and isinstance(forced, tuple | list)
     return SymbolSelectionConfig(
         quote=str(v["overall.quote_asset"]),
-        order=SYMBOL_ORDERS.get(str(v["overall.symbol_order_type"]), SymbolOrder.VOLUME_24H),
+        order=SYMBOL_ORDERS[str(v["overall.symbol_order_type"])],  # every choice of the schema has its order
         count=integer(v, "overall.symbol_count"),
         forced=tuple(str(s) for s in forced),
         main=tuple(str(s) for s in main),

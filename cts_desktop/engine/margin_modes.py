@@ -18,6 +18,11 @@ from cts_desktop.exchanges.models import Position
 
 log = logging.getLogger("cts.engine.margin")
 
+# the exchanges' answers to a margin-mode switch they refuse because the symbol (BingX) or the account (Bybit) has
+# an open order or position: BingX 101212 "Please check if you have pending orders" (its USDT-M error catalogue),
+# Bybit 3400045 / 110073 "Set margin mode failed" (v5 set-margin-mode; 3400045 carries the reasons)
+SWITCH_REFUSED = frozenset({"101212", "3400045", "110073"})
+
 
 class MarginAccount(Protocol):
     """What the exchange adapter offers for margin modes."""
@@ -54,6 +59,8 @@ class MarginModes:
                 return self._refuse(symbol, wanted, current, open_positions)
             await self.account.set_margin_mode(symbol, wanted)
         except ExchangeError as error:
+            if error.code in SWITCH_REFUSED:
+                return self._refuse_by_exchange(symbol, wanted, error)
             reason = f"setting {wanted} margin on {symbol} failed: {error}"
             log.warning("%s; the entry waits", reason, extra={"connection_id": self.connection_id, "symbol": symbol})
             return reason
@@ -75,6 +82,15 @@ class MarginModes:
             self.applied.clear()  # one mode for all: every symbol has it now
         self.applied[symbol] = mode
         self._refused.pop(symbol, None)
+
+    def _refuse_by_exchange(self, symbol: str, wanted: str, error: ExchangeError) -> str:
+        reason = (f"margin type {wanted} cannot be applied to {symbol} while an order or a position of it is open: "
+                  f"the exchange refused the switch (code {error.code}: {error}); entries on {symbol} wait until it "
+                  f"has no open order or position")
+        if self._refused.get(symbol) != wanted:
+            self._refused[symbol] = wanted
+            log.warning(reason, extra={"connection_id": self.connection_id, "symbol": symbol})
+        return reason
 
     def _refuse(self, symbol: str, wanted: str, current: str, positions: list[Position]) -> str:
         held = ", ".join(sorted({f"{p.symbol} {p.side.value}" for p in positions}))

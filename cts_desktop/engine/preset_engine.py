@@ -68,6 +68,7 @@ from cts_desktop.exchanges.connections import ConnectionConfig
 from cts_desktop.storage.candles import load_candles
 
 log = logging.getLogger("cts.engine.preset")
+IDLE_WAIT_S = 0.1  # the longest a due coordination or set evaluation waits while no price arrives
 EVALUATOR_S = 3600.0  # the set evaluator's period (Part 2 §5.5)
 RELOAD_S = 30.0  # how often the assignment is re-read
 
@@ -333,9 +334,8 @@ async def _run(engine: PresetHost) -> None:
                     engine.preset_runner = session.runner if session else None
             if session is not None:
                 await session.tick()
-            interval = float(engine.values["system.preset_engine_interval_ms"]) / 1000.0  # type: ignore[arg-type]
-            try:
-                first = await asyncio.wait_for(queue.get(), timeout=max(interval, 0.05))
+            try:  # pseudo positions move with every price; without prices, due housekeeping waits at most this
+                first = await asyncio.wait_for(queue.get(), timeout=IDLE_WAIT_S)
             except TimeoutError:
                 continue
             batch = [first]

@@ -1,15 +1,15 @@
-"""Every setting round-trips Settings tab widget → DB → the running engine, without a restart.
+"""Every setting round-trips Settings tab widget → DB → the running engine, without a restart — and a setting
+the running engine works with changes what it works with.
 
 A Replay engine runs on the in-process simulator. Each setting is changed through its own widget; then the value
-is in the database, the same engine instance still runs (no restart), reads the new value, and everything it
-derives from the settings — indication and activity-gate parameters, the exit matrix, the book parameters, the
-gate thresholds and the variant limit of every symbol pipeline, its health rules — equals what the new values
-imply. Then the previous value is restored and checked the same way.
-
-``KNOWN_NOT_APPLIED`` lists the settings the running engine does not apply yet (engine/connection_engine.py
-``_on_settings``/``_build_pipelines``: a pipeline keeps its set book — with the old book parameters and the old exit
-matrix — whenever the matrix keeps its length, and ``strategy.validation_timeout_s`` does not rebuild the
-pipelines at all). The test fails when that list changes either way, so a fix removes its entry here.
+is in the database and the same engine instance still runs (no restart) with the new value. What the engine works
+with — per symbol pipeline its indication and activity-gate parameters, exit matrix, book parameters, gate
+thresholds and variant limit; its loop-health rules; its risk and sizing limits — is taken before and after the
+change, and compared with itself only (no derivation of the expected objects from the settings): exactly the
+settings listed in ``CHANGES_THE_RUNNING_ENGINE`` must change it, every other one must leave it as it was. A
+setting that stops reaching the running engine, or one that starts to change it unannounced, fails here; what
+each change does is shown by the behavioural tests ``tests/integration/engine/test_setting_effects_*.py``. Then
+the previous value is restored and the engine is back where it was.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ import pytest
 
 from cts_desktop.application.application import Application
 from cts_desktop.domain.settings import SETTINGS
-from cts_desktop.engine import engine_config as cfg
 from cts_desktop.exchanges.connections import REPLAY_CONNECTION_ID
 from cts_desktop.services import AppOptions, Services
 from cts_desktop.ui.tabs.settings import DATABASE_URL
@@ -32,12 +31,10 @@ from tests.ui.test_settings_tab import enter, make_tab, other_value, settle, sto
 
 pytestmark = pytest.mark.asyncio(loop_factories=["qasync"])
 
-KNOWN_NOT_APPLIED: list[str] = []  # every setting reaches the running engine
-
 FAST = {  # one symbol, a small matrix and a short prehistory so the engine starts in seconds
     "overall.use_main_symbols": True, "overall.main_symbols": ["BTC"], "overall.forced_symbols": [],
     "overall.prehistoric_days": 1, "overall.market_timeframe_s": 1,
-    "indications.activity.enabled": False, "indications.active.enabled": False,
+    "indications.activity.enabled": False, "indications.active.enabled": False, "indications.optimal.enabled": True,
     "indications.direction.range_min": 3, "indications.direction.range_max": 6,
     "indications.move.range_min": 3, "indications.move.range_max": 6,
     "strategy.tp_factors": [2, 4, 8], "strategy.sl_ratios": [0.5, 1.0], "strategy.trailing_starts": [0.6],
@@ -59,9 +56,9 @@ def _matrix(matrix: Any) -> tuple[tuple[float, ...], ...]:
     return tuple(tuple(float(x) for x in getattr(matrix, name)) for name in ("tp", "sl", "trail_start", "trail_stop"))
 
 
-def applied(engine: Any) -> dict[str, object]:
-    """What the running engine works with, per symbol pipeline."""
-    state: dict[str, object] = {"health rules": engine._health_rules()}
+def working_state(engine: Any) -> dict[str, object]:
+    """What the running engine works with, read from its own objects."""
+    state: dict[str, object] = {"health rules": engine._health_rules(), "risk limits": engine.risk_limits()}
     for symbol, p in engine.pipelines.items():
         state[symbol] = {
             "indication params": p.indications.params, "activity gate": p.indications.gate.params,
@@ -71,17 +68,30 @@ def applied(engine: Any) -> dict[str, object]:
     return state
 
 
-def implied(engine: Any, values: dict[str, object]) -> dict[str, object]:
-    """What the stored settings say the engine should work with."""
-    state: dict[str, object] = {"health rules": cfg.health_rules(values)}
-    for symbol in engine.pipelines:
-        state[symbol] = {
-            "indication params": cfg.indication_params(values), "activity gate": cfg.activity_params(values),
-            "matrix": _matrix(cfg.exit_matrix(values)), "book params": cfg.book_params(values),
-            "thresholds": cfg.gate_thresholds(values, engine._connection_pf()),
-            "max variants": int(values["indications.max_variants_per_symbol"]),  # type: ignore[call-overload]
-        }
-    return state
+_PIPELINE_PREFIXES = ("indications.activity.", "indications.direction.", "indications.move.", "indications.active.",
+                      "indications.optimal.")
+# the settings a running engine works with (above): each change must show in its working state
+CHANGES_THE_RUNNING_ENGINE: frozenset[str] = frozenset({
+    *(d.key for d in SETTINGS if d.key.startswith(_PIPELINE_PREFIXES)),
+    "indications.min_calculation_time_s", "indications.last_part_pct", "indications.max_variants_per_symbol",
+    "overall.position_cost", "overall.default_taker_fee",
+    "overall.base_volume_factor", "overall.loss_trigger_pct", "overall.positions_average", "overall.leverage_pct",
+    "overall.max_leverage", "overall.use_max_leverage", "overall.min_volume_enforcement",
+    "exchange.max_positions.bybit",
+    "strategy.main_min_avg_pf", "strategy.real_min_avg_pf", "strategy.exchange_min_avg_pf",
+    "strategy.max_drawdown_time_hours", "strategy.phase1_count", "strategy.phase1_min_win_rate",
+    "strategy.phase2_count", "strategy.phase2_min_win_rate", "strategy.phase2_min_win_loss_ratio",
+    "strategy.production_pause_win_rate", "strategy.production_max_drawdown_pct",
+    "strategy.production_resume_win_rate", "strategy.main_window", "strategy.real_window", "strategy.exchange_window",
+    "strategy.tp_factors", "strategy.sl_ratios", "strategy.trailing_enabled", "strategy.trailing_only",
+    "strategy.trailing_starts", "strategy.trailing_stops", "strategy.max_positions_per_set_direction",
+    "strategy.position_cooldown_ms", "strategy.validation_timeout_s", "strategy.main_position_timeout_hours",
+    "strategy.max_real_per_symbol_direction", "strategy.real_cooldown_s", "strategy.daily_loss_limit_pct",
+    "strategy.max_drawdown_pct", "strategy.sl_streak_count", "strategy.sl_streak_pause_min",
+    "system.position_length", "system.position_threshold_pct",
+    "monitoring.degraded_success_pct", "monitoring.unhealthy_success_pct", "monitoring.degraded_cycle_factor",
+    "monitoring.unhealthy_cycle_factor",
+})
 
 
 async def test_every_setting_reaches_the_running_engine_without_a_restart(services: Services) -> None:
@@ -98,13 +108,14 @@ async def check_every_setting(services: Services, tab: Any, app: Application) ->
     status = await coordinator.wait_started(90)
     engine = coordinator.engines[REPLAY_CONNECTION_ID]
     assert status.engines[0].state.value == "running", status.engines[0]
-    assert engine.pipelines and applied(engine) == implied(engine, services.settings.values())
+    assert engine.pipelines
     started_at = engine.started_at
     editable = [d for d in SETTINGS if d.key != DATABASE_URL]  # the URL applies at the next start (its panel)
-    not_applied: list[str] = []
+    changed: list[str] = []
     began = time.perf_counter()
     for index, defn in enumerate(editable):
         before = services.settings.values()
+        state = working_state(engine)
         value = other_value(defn, before)
         enter(tab, defn.key, value, index)
         await settle(tab)
@@ -112,12 +123,14 @@ async def check_every_setting(services: Services, tab: Any, app: Application) ->
         assert coordinator.engines.get(REPLAY_CONNECTION_ID) is engine and engine.started_at == started_at, defn.key
         assert engine.state.value in ("running", "paused"), (defn.key, engine.state)
         assert engine.values[defn.key] == value, defn.key
-        if applied(engine) != implied(engine, engine.values):
-            not_applied.append(defn.key)
+        if working_state(engine) != state:
+            changed.append(defn.key)
         services.settings.set(defn.key, before[defn.key])  # back, so each setting is judged on its own
         await asyncio.sleep(0)
-        assert applied(engine) == implied(engine, engine.values) or defn.key in not_applied, defn.key
-    assert sorted(not_applied) == sorted(KNOWN_NOT_APPLIED), (
-        f"not applied by the running engine: {', '.join(sorted(set(not_applied) - set(KNOWN_NOT_APPLIED)))}; "
-        f"now applied (remove from KNOWN_NOT_APPLIED): {', '.join(sorted(set(KNOWN_NOT_APPLIED) - set(not_applied)))}")
+        assert working_state(engine) == state, f"{defn.key}: the engine is not back where it was"
     assert time.perf_counter() - began < 120
+    missing = sorted(CHANGES_THE_RUNNING_ENGINE - set(changed))
+    unannounced = sorted(set(changed) - CHANGES_THE_RUNNING_ENGINE)
+    assert not missing and not unannounced, (
+        f"changed nothing the running engine works with: {', '.join(missing) or '-'}; "
+        f"changed it but are not listed: {', '.join(unannounced) or '-'}")

@@ -20,7 +20,8 @@ _o.decimal(
 )
 _o.decimal(
     "overall.base_volume_factor", "Base volume factor", 1.0, 0.5, 10.0, 0.5, unit="×",
-    help="Global multiplier of live position notional (exchange level only).",
+    help="Global multiplier of live position notional (exchange level only). It multiplies with each "
+    "connection's own volume factor (Connections › Volume, the Dashboard card): neither replaces the other.",
 )
 _o.integer(
     "overall.loss_trigger_pct", "Range percentage (loss trigger)", 20, 5, 30, 5, unit="%",
@@ -65,10 +66,11 @@ _o.group("Symbols")
 _o.choice(
     "overall.symbol_order_type", "Symbol order", "volume_24h",
     [
-        ("volume_24h", "24h volume"), ("market_cap", "Market cap"), ("price_change_24h", "24h price change"),
-        ("volatility", "Volatility"), ("trades_24h", "24h trades"), ("alphabetical", "Alphabetical"),
+        ("volume_24h", "24h volume"), ("price_change_24h", "24h price change"), ("volatility", "Volatility"),
+        ("alphabetical", "Alphabetical"),
     ],
-    help="Ranking used to pick symbols automatically.",
+    help="Ranking used to pick symbols automatically: the exchange's 24 h quote volume, the size of its 24 h price "
+    "change (up or down), the volatility over the volatility calculation period, or the name.",
 )
 _o.integer(
     "overall.symbol_count", "Number of symbols", 8, 2, 30, 1,
@@ -80,7 +82,8 @@ _o.choice(
 )
 _o.flag(
     "overall.use_main_symbols", "Use main symbols", False,
-    help="Trade only the main symbols and the forced symbols instead of the ranking.",
+    help="Trade only the main symbols and the forced symbols instead of the ranking, on every connection. A "
+    "connection can also ask for them on its own (Connections › Symbols): either one on is enough.",
 )
 _o.symbols(
     "overall.main_symbols", "Main symbols", ("BTC", "ETH", "BNB", "XRP", "ADA", "SOL"), max_items=100,

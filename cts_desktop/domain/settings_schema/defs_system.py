@@ -29,10 +29,6 @@ _b.flag(
     "mode always starts it.",
 )
 _b.integer(
-    "system.preset_engine_interval_ms", "Preset engine interval", 100, 50, 1000, 50, unit="ms",
-    help="How often the Preset pipeline updates its open pseudo positions per connection.",
-)
-_b.integer(
     "system.order_handling_interval_ms", "Active order handling interval", 50, 50, 1000, 50, unit="ms",
     help="How often the order/real loop syncs live orders, fills and positions with the exchange.",
 )

@@ -1,7 +1,8 @@
 """Settings that were removed because nothing did what their label promised (issue 16), with the reason.
 
-A stored value of one of them is deleted by migration 0006; a settings export that still carries one is imported
-without it, and the import says which were ignored (an unknown key that was never a setting is still refused).
+A stored value of one of them is deleted by migration 0006 (0008 for the Preset engine interval); a settings export
+that still carries one is imported without it, and the import says which were ignored (an unknown key that was never
+a setting is still refused).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ _REASONS: dict[str, str] = {
     "system.main_engine_interval_ms": "the Main pipeline moves on every price; nothing ran on this interval",
     "system.preset_indication_interval_s": _NEVER_READ,
     "system.preset_real_interval_s": _NEVER_READ,
+    "system.preset_engine_interval_ms": "the Preset pipeline moves its pseudo positions with every price; the "
+                                        "interval only paced its wait while no price came",
     "system.max_concurrent_operations": _NEVER_READ,
     "system.indication_state_retention_hours": "no indication states are stored, so none were deleted by it",
     "monitoring.metrics_interval_s": _NEVER_READ,
@@ -57,3 +60,10 @@ _REASONS: dict[str, str] = {
 }
 
 REMOVED_SETTINGS: Mapping[str, str] = MappingProxyType(_REASONS)  # key → why it went
+
+# choices of a kept setting that went (migration 0008 resets a stored one to the default): (key, value) → why
+REMOVED_CHOICES: Mapping[tuple[str, str], str] = MappingProxyType({
+    ("overall.symbol_order_type", "market_cap"): "exchanges report no market cap; the symbols were ranked by volume",
+    ("overall.symbol_order_type", "trades_24h"): "exchanges report no 24 h trade count; the symbols were ranked by "
+                                                 "volume",
+})
