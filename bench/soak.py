@@ -69,11 +69,12 @@ def holders(engines: dict[str, Any]) -> list[str]:
     """The largest holders of memory this run knows of, largest first."""
     rows: list[tuple[int, str]] = []
     for engine in engines.values():
-        books = sum(sum(buf.nbytes for buf in p.book._buf.values()) for p in getattr(engine, "pipelines", {}).values())
-        used = sum(sum(getattr(p.book, name).nbytes for name in p.book._spec) for p in
-                   getattr(engine, "pipelines", {}).values())
-        rows.append((books, f"set books of {engine.config.id}: {books / MB:.1f} MB allocated, {used / MB:.1f} MB "
-                            f"in used rows"))
+        pipelines = getattr(engine, "pipelines", {}).values()
+        books = sum(p.book.memory() for p in pipelines)
+        whole = sum(p.book.ring_r.nbytes + p.book.ring_t.nbytes for p in pipelines)
+        results = sum(int(p.book.count.sum()) for p in pipelines)
+        rows.append((books, f"set books of {engine.config.id}: {books / MB:.1f} MB held ({results:,} results "
+                            f"stored; whole rings would take {whole / MB:.1f} MB)"))
         store = getattr(engine, "store", None)
         if store is not None:
             pending = sum(len(v) for v in store.dirty.values())
