@@ -6,6 +6,7 @@ its sets wrote."""
 from __future__ import annotations
 
 import csv
+import io
 import pickle
 from pathlib import Path
 
@@ -141,3 +142,60 @@ def test_concurrent_walks_take_their_own_chunks_and_leave_the_tick_replays_rings
         assert getattr(a, name).tobytes() == getattr(b, name).tobytes(), name
     assert int(b._used[0]) == 1 + taken_chunks(b), "packed: chunk 0 and the chunks taken, nothing between"
     assert b.memory() == a.memory()
+
+
+def whole_ring_snapshot(book: SetBook) -> bytes:
+    """A snapshot as the engine stored it before the chunks: every array of the book whole, rings included."""
+    keys = list(book.variants)
+    m = book.matrix
+    arrays = {
+        "variant_types": np.array([k[0] for k in keys], dtype=str),
+        "variant_params": np.array([repr(tuple(float(x) for x in k[1])) for k in keys], dtype=str),
+        "variant_dirs": np.array([k[2] for k in keys], dtype=np.int64),
+        "matrix": np.stack([m.tp, m.sl, m.trail_start, m.trail_stop]),
+        **{name: np.asarray(getattr(book, name)) for name in SetBook.ARRAYS},
+    }
+    out = io.BytesIO()
+    np.savez_compressed(out, **arrays)  # type: ignore[arg-type]
+    return out.getvalue()
+
+
+def test_snapshots_of_whole_rings_and_of_chunks_restore_the_same_book(btc5m_bars: Bars) -> None:
+    """A snapshot stored before the chunks (whole rings) and one of the chunks restore the same book byte for byte
+    (rings, counts, statuses, open positions), and it goes on closing the same results; the chunk snapshot holds
+    the chunks taken, not whole rings. A snapshot of another ring length does not load (the warm-up then replays the prehistory)."""
+    params = BookParams(EXIT, max_open=2, history=CHUNK + 3, trim_threshold=0.5)
+    book = SetBook(MATRIX, params)
+    signals = w1_like(btc5m_bars)
+    half = len(btc5m_bars) // 2
+    feed_part = slice(0, half)
+    bars = btc5m_bars
+    for key in signals:
+        book.add_variant(key)
+
+    def walk(b: SetBook, part: slice) -> list[tuple[int, bytes]]:
+        closed: list[tuple[int, bytes]] = []
+        for j in range(*part.indices(len(bars))):
+            b.update_bar(float(bars.time[j]), float(bars.open[j]), float(bars.high[j]), float(bars.low[j]),
+                         float(bars.close[j]))
+            for s in np.flatnonzero(b.closed_now).tolist():
+                closed.append((s, b.history(s)[0][-1:].tobytes()))
+            for key, sig in signals.items():
+                if sig[j]:
+                    b.on_indication(key, float(bars.time[j]), float(bars.close[j]))
+        return closed
+
+    walk(book, feed_part)
+    assert (book.total > params.capacity).any()
+    old, new = whole_ring_snapshot(book), book.snapshot()
+    with np.load(io.BytesIO(new)) as stored:  # the chunks taken travel, not whole rings
+        assert "ring_r" not in stored.files and stored["ring_result_index"].size == taken_chunks(book) * CHUNK
+    restored = [SetBook.restore(blob, params) for blob in (old, new)]
+    for other in restored:
+        assert other.variants == book.variants
+        for name in SetBook.ARRAYS:
+            assert getattr(other, name).tobytes() == getattr(book, name).tobytes(), name
+    later = [walk(b, slice(half, len(bars))) for b in (book, *restored)]
+    assert later[0] and later[0] == later[1] == later[2]
+    with pytest.raises(ValueError):
+        SetBook.restore(new, BookParams(EXIT, max_open=2, history=CHUNK + 4, trim_threshold=0.5))
