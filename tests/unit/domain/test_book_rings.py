@@ -163,7 +163,8 @@ def whole_ring_snapshot(book: SetBook) -> bytes:
 def test_snapshots_of_whole_rings_and_of_chunks_restore_the_same_book(btc5m_bars: Bars) -> None:
     """A snapshot stored before the chunks (whole rings) and one of the chunks restore the same book byte for byte
     (rings, counts, statuses, open positions), and it goes on closing the same results; the chunk snapshot holds
-    the chunks taken, not whole rings. A snapshot of another ring length does not load (the warm-up then replays the prehistory)."""
+    the chunks taken, not whole rings. A snapshot of another ring length does not load (the warm-up then replays
+    the prehistory)."""
     params = BookParams(EXIT, max_open=2, history=CHUNK + 3, trim_threshold=0.5)
     book = SetBook(MATRIX, params)
     signals = w1_like(btc5m_bars)
