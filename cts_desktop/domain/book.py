@@ -347,6 +347,9 @@ class RingView:
 
     def __getitem__(self, key: Any) -> np.ndarray:
         first, rest = (key[0], key[1:]) if isinstance(key, tuple) and key else (key, ())
+        if (isinstance(first, slice) and len(rest) == 2 and rest[0] == slice(None)
+                and isinstance(rest[1], int | np.integer)):  # one field of whole rings: gather only that field
+            return self._book._dense_field(self._field, first, int(rest[1]))
         if isinstance(first, slice | int | np.integer):
             rows = first if isinstance(first, slice) else slice(int(first), int(first) + 1 or None)
             part = self.dense(rows)
@@ -473,6 +476,12 @@ class SetBook:
         table = self.chunks if rows is None else self.chunks[rows]
         out = pool.reshape(-1, CHUNK, 2)[table]  # the zero chunk where none was taken
         return np.ascontiguousarray(out.reshape(table.shape[0], self.n_chunks * CHUNK, 2)[:, : self.params.capacity])
+
+    def _dense_field(self, field: int, rows: slice, column: int) -> np.ndarray:
+        pool = self._pool_r if field == 0 else self._pool_t
+        table = self.chunks[rows]
+        out: np.ndarray = pool.reshape(-1, CHUNK, 2)[:, :, column][table]  # a strided view: only this field
+        return out.reshape(table.shape[0], self.n_chunks * CHUNK)[:, : self.params.capacity]
 
     def _set_rings(self, ring_r: npt.ArrayLike, ring_t: npt.ArrayLike) -> None:
         """Rewrite every ring from dense (sets, capacity, 2) arrays: each set takes the chunks up to its last one
