@@ -107,7 +107,8 @@ def main() -> None:
     print(f"per second for all {SYMBOLS} symbols: mean {s.mean() * SYMBOLS:.1f} ms; positions opened {opened:,}, "
           f"closed {closed:,}; open now {sum(int(b.open_count().sum()) for b in books):,}")
     full = sum(b.ring_r.nbytes + b.ring_t.nbytes + b.slot_f.nbytes + b.slot_b.nbytes for b in books) / 2**20
-    print(f"book arrays for all symbols (rings at full capacity): {full:.0f} MB; "
+    held = sum(b.memory() for b in books) / 2**20
+    print(f"book arrays for all symbols: {held:.0f} MB held (rings at full capacity would take {full:.0f} MB); "
           f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 

@@ -7,7 +7,8 @@ repeated under N names, as ``bench/engine_lag.py`` builds them) against the simu
 says otherwise (``--days`` of prehistory). Per simulated hour it prints the RSS of the app process (warm-up workers
 are reported apart while they run), the data folder's size and the event-loop stall p99 (a 10-ms probe: how late
 it wakes); ``--holders`` adds the largest holders of memory (set books, the engines' queues, Python objects by
-type). The last line:
+type), ``--trace-alloc`` the largest live allocations by the project's line that made them (slow). The last
+line:
 
 ``warm-up S s; RSS MB steady, growth P %/h; disk MB after 1 h, MB/day; stall p99 MS ms``
 
@@ -69,11 +70,12 @@ def holders(engines: dict[str, Any]) -> list[str]:
     """The largest holders of memory this run knows of, largest first."""
     rows: list[tuple[int, str]] = []
     for engine in engines.values():
-        books = sum(sum(buf.nbytes for buf in p.book._buf.values()) for p in getattr(engine, "pipelines", {}).values())
-        used = sum(sum(getattr(p.book, name).nbytes for name in p.book._spec) for p in
-                   getattr(engine, "pipelines", {}).values())
-        rows.append((books, f"set books of {engine.config.id}: {books / MB:.1f} MB allocated, {used / MB:.1f} MB "
-                            f"in used rows"))
+        pipelines = getattr(engine, "pipelines", {}).values()
+        books = sum(p.book.memory() for p in pipelines)
+        whole = sum(p.book.ring_r.nbytes + p.book.ring_t.nbytes for p in pipelines)
+        results = sum(int(p.book.count.sum()) for p in pipelines)
+        rows.append((books, f"set books of {engine.config.id}: {books / MB:.1f} MB held ({results:,} results "
+                            f"stored; whole rings would take {whole / MB:.1f} MB)"))
         store = getattr(engine, "store", None)
         if store is not None:
             pending = sum(len(v) for v in store.dirty.values())
@@ -82,6 +84,23 @@ def holders(engines: dict[str, Any]) -> list[str]:
     counts = Counter(type(o).__name__ for o in gc.get_objects())
     rows += [(0, "objects by type: " + ", ".join(f"{name} {n}" for name, n in counts.most_common(8)))]
     return [text for _, text in sorted(rows, key=lambda r: -r[0])]
+
+
+def allocations(limit: int = 12) -> list[str]:
+    """The largest live allocations Python and numpy made since the start (``--trace-alloc``), by the project's
+    innermost line on their stack."""
+    import tracemalloc
+
+    sites: Counter[str] = Counter()
+    blocks: Counter[str] = Counter()
+    for stat in tracemalloc.take_snapshot().statistics("traceback"):
+        frames = list(stat.traceback)  # oldest first
+        ours = [f for f in frames if "cts_desktop" in f.filename]
+        frame = (ours or frames)[-1]
+        where = f"{frame.filename.split('cts_desktop/')[-1]}:{frame.lineno}"
+        sites[where] += stat.size
+        blocks[where] += stat.count
+    return [f"{size / MB:8.1f} MB in {blocks[where]:,} blocks at {where}" for where, size in sites.most_common(limit)]
 
 
 async def soak(args: argparse.Namespace) -> None:
@@ -169,6 +188,9 @@ async def soak(args: argparse.Namespace) -> None:
         if args.holders:
             for line in holders(trading.coordinator.engines):
                 print(f"           {line}")
+        if args.trace_alloc:
+            for line in allocations():
+                print(f"           {line}")
     later = list(range(1, len(rss)))  # the hours after the first
     steady = statistics.median(rss[1:]) if len(rss) > 1 else (rss[0] if rss else float("nan"))
     growth = slope([float(h) for h in later], [rss[h] for h in later]) / steady * 100 if later else 0.0
@@ -199,8 +221,14 @@ def main() -> None:
     parser.add_argument("--gui", action="store_true", help="the whole window, offscreen")
     parser.add_argument("--holders", action="store_true", help="print the largest holders of memory every hour")
     parser.add_argument("--keep", action="store_true", help="keep the data folder (to look at what it holds)")
+    parser.add_argument("--trace-alloc", action="store_true",
+                        help="trace Python and numpy allocations (slow) and print the largest sites every hour")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON", help="a setting for this run")
     args = parser.parse_args()
+    if args.trace_alloc:
+        import tracemalloc
+
+        tracemalloc.start(16)
     if args.gui:
         import qasync
         from PySide6.QtWidgets import QApplication

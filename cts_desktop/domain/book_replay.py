@@ -39,6 +39,9 @@ from cts_desktop.domain.book import (
     T_ENTRY,
     SetBook,
     SetStatus,
+    ring_at,
+    ring_cut,
+    ring_put,
 )
 from cts_desktop.domain.exits import bar_step, levels, result_fraction
 from cts_desktop.domain.gates import GateThresholds
@@ -57,7 +60,8 @@ N_REC = 7
 
 
 @kernel()
-def _figures(ring_r: npt.NDArray[np.float32], count: IntArray, s: int, window: int) -> tuple[float, float, float]:
+def _figures(pool_r: npt.NDArray[np.float32], chunks: npt.NDArray[np.int32], count: IntArray, s: int,
+             window: int) -> tuple[float, float, float]:
     """``book_stats._gate_figures`` for one set: (win rate, avg win ÷ avg loss, max drawdown), same arithmetic."""
     hi = count[s]
     lo = max(0, hi - window)
@@ -70,7 +74,7 @@ def _figures(ring_r: npt.NDArray[np.float32], count: IntArray, s: int, window: i
     peak = 0.0
     dd = 0.0
     for j in range(lo, hi):
-        r = np.float64(ring_r[s, j, R_RESULT])
+        r = np.float64(pool_r[ring_at(chunks, s, j), R_RESULT])
         if r > 0.0:
             wins += 1
             gw += r
@@ -114,8 +118,8 @@ def _next_status(status: int, prev: int, total: int, wr_all: float, wl_all: floa
 
 
 @kernel()
-def _evaluate(s: int, closed: int, ring_r: npt.NDArray[np.float32], count: IntArray, total: IntArray,
-              status: npt.NDArray[np.int8], th: FloatArray) -> bool:
+def _evaluate(s: int, closed: int, pool_r: npt.NDArray[np.float32], chunks: npt.NDArray[np.int32], cap: int,
+              count: IntArray, total: IntArray, status: npt.NDArray[np.int8], th: FloatArray) -> bool:
     """``gates.evaluate`` for one set that closed ``closed`` positions in this tick; True if its status changed."""
     p1, p2 = th[0], th[2]
     tot = total[s]
@@ -123,8 +127,8 @@ def _evaluate(s: int, closed: int, ring_r: npt.NDArray[np.float32], count: IntAr
     crossing = (prev < p1 and tot >= p1) or (prev < p2 and tot >= p2)
     if not (crossing or prev >= p2):
         return False
-    wr_all, wl_all, _ = _figures(ring_r, count, s, int(min(p2, ring_r.shape[1])))
-    wr_prod, _, dd_prod = _figures(ring_r, count, s, int(th[5]))
+    wr_all, wl_all, _ = _figures(pool_r, chunks, count, s, int(min(p2, cap)))
+    wr_prod, _, dd_prod = _figures(pool_r, chunks, count, s, int(th[5]))
     new = _next_status(int(status[s]), prev, tot, wr_all, wl_all, wr_prod, dd_prod, th)
     if new != status[s]:
         status[s] = new
@@ -242,8 +246,9 @@ def _replay_sets(
     c_min: FloatArray, c_max: FloatArray, c_sorted: FloatArray, c_cum: FloatArray,
     ev_off: IntArray, ev_tick: IntArray,
     direction: npt.NDArray[np.int8], trailing: npt.NDArray[np.bool_], slot_f: FloatArray,
-    slot_b: npt.NDArray[np.bool_], ring_r: npt.NDArray[np.float32], ring_t: npt.NDArray[np.uint32],
-    count: IntArray, total: IntArray, set_f: FloatArray, status: npt.NDArray[np.int8], closed_now: IntArray,
+    slot_b: npt.NDArray[np.bool_], pool_r: npt.NDArray[np.float32], pool_t: npt.NDArray[np.uint32],
+    chunks: npt.NDArray[np.int32], used: IntArray, cap: int, count: IntArray,
+    total: IntArray, set_f: FloatArray, status: npt.NDArray[np.int8], closed_now: IntArray,
     tp: FloatArray, sl: FloatArray, ts: FloatArray, tst: FloatArray, pc: float, fee: float, timeout: float,
     keep: int, cooldown: float, th: FloatArray, touched: npt.NDArray[np.bool_], record: bool,
 ) -> FloatArray:
@@ -251,7 +256,6 @@ def _replay_sets(
     (``record``), one row of :data:`N_REC` fields each, in the order the sets were walked."""
     n = tick_t.shape[0]
     n_slots = slot_b.shape[1]
-    cap = ring_r.shape[1]
     big = BLOCK * COARSE
     rec = np.empty((1024 if record else 0, N_REC))
     n_rec = 0
@@ -319,27 +323,24 @@ def _replay_sets(
                         slot_b[s, k, B_ARMED] = armed
                         continue
                     i = count[s]
-                    ring_r[s, i, R_RESULT] = result_fraction(f[F_ENTRY], price, fee)
-                    ring_r[s, i, R_UW] = f[F_UW]
-                    ring_t[s, i, T_ENTRY] = np.uint32(np.floor(f[F_T0]))
-                    ring_t[s, i, T_CLOSE] = np.uint32(np.floor(t))
+                    a = ring_put(pool_r, pool_t, chunks, used, s, i, result_fraction(f[F_ENTRY], price, fee),
+                                 f[F_UW], f[F_T0], t)
                     if record:
                         if n_rec == rec.shape[0]:
                             rec = np.concatenate((rec, np.empty((n_rec, N_REC))))
-                        result = np.float64(ring_r[s, i, R_RESULT])
+                        result = np.float64(pool_r[a, R_RESULT])
                         rec[n_rec, 0] = j
                         rec[n_rec, 1] = s
                         rec[n_rec, 2] = result
                         rec[n_rec, 3] = result / pc
-                        rec[n_rec, 4] = np.float64(ring_t[s, i, T_ENTRY])
-                        rec[n_rec, 5] = np.float64(ring_t[s, i, T_CLOSE])
-                        rec[n_rec, 6] = np.float64(ring_r[s, i, R_UW])
+                        rec[n_rec, 4] = np.float64(pool_t[a, T_ENTRY])
+                        rec[n_rec, 5] = np.float64(pool_t[a, T_CLOSE])
+                        rec[n_rec, 6] = np.float64(pool_r[a, R_UW])
                         n_rec += 1
                     count[s] = i + 1
                     total[s] += 1
                     if count[s] == cap:
-                        ring_r[s, :keep] = ring_r[s, cap - keep: cap].copy()
-                        ring_t[s, :keep] = ring_t[s, cap - keep: cap].copy()
+                        ring_cut(pool_r, pool_t, chunks, s, cap, keep)
                         count[s] = keep
                     slot_b[s, k, B_OPEN] = False
                     slot_b[s, k, B_ARMED] = False
@@ -349,7 +350,7 @@ def _replay_sets(
                     touched[s] = True
                     if j == n - 1:
                         closed_now[s] = closed
-                    _evaluate(s, closed, ring_r, count, total, status, th)
+                    _evaluate(s, closed, pool_r, chunks, cap, count, total, status, th)
             # the indications of this tick: _open's statements for this set
             t = tick_t[j]
             while ei < e1 and ev_tick[ei] == j:
@@ -405,7 +406,12 @@ def _blocks(times: FloatArray, prices: FloatArray, block: int) -> Blocks:
 @dataclass
 class BookReplay:
     """One book's replay over a tick series with its indications grouped by variant: :meth:`run` walks a range of
-    sets (call it in chunks to look at a stop flag in between)."""
+    sets (call it in chunks to look at a stop flag in between; ranges may run at once on several threads), then
+    :meth:`finish` packs the rings' pool.
+
+    Ring chunks a walk takes come from the range's own part of the pool, reserved past the chunks taken before
+    (every chunk its sets could take: untouched pool memory costs nothing), so walks on other threads never take
+    the same chunk; :meth:`finish` moves them together."""
 
     book: SetBook
     thresholds: GateThresholds
@@ -421,15 +427,22 @@ class BookReplay:
         self._coarse = _blocks(self.times, self.prices, BLOCK * COARSE)
         self._th = thresholds_array(self.thresholds)
         self.touched = np.zeros(len(self.book), dtype=np.bool_)
+        self._base = self.book.reserve_chunks()
+
+    def finish(self) -> None:
+        """Pack the pool (the chunks every walk took, in set order); the book stays as the walks left it."""
+        self.book.compact()
 
     def run(self, first: int, last: int) -> FloatArray:
         """Walk sets [first, last); the closed results (:data:`N_REC` fields each) when recording."""
         b, m, e = self.book, self.book.matrix, self.book.params.exit
         a, f, c = self._small, self._fine, self._coarse
+        used = np.array([self._base + first * b.n_chunks], dtype=np.int64)  # this range's part of the pool
         return _replay_sets(
             first, last, b.n_cfg, self.times, self.prices, a[0], a[1], a[2], a[3], f[0], f[1], f[2], f[3], c[0], c[1],
             c[2], c[3],
-            self.ev_off, self.ev_tick, b.direction, b.trailing, b.slot_f, b.slot_b, b.ring_r, b.ring_t, b.count,
+            self.ev_off, self.ev_tick, b.direction, b.trailing, b.slot_f, b.slot_b, b.pool_r, b.pool_t, b.chunks,
+            used, b.params.capacity, b.count,
             b.total, b.set_f, b.status, b.closed_now, m.tp, m.sl, m.trail_start, m.trail_stop, e.pc, e.fee,
             e.timeout_s, b.params.history, b.params.cooldown_s, self._th, self.touched, self.record,
         )

@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cts_desktop.domain.bars import FloatArray
-from cts_desktop.domain.book import R_RESULT, R_UW, T_CLOSE, T_ENTRY, SetBook
+from cts_desktop.domain.book import R_RESULT, R_UW, T_CLOSE, T_ENTRY, SetBook, ring_at
 from cts_desktop.domain.jit import kernel
 
 WINDOWS: tuple[int, ...] = (10, 20, 25, 30, 50)
@@ -53,8 +53,9 @@ def last_n(book: SetBook, window: int, rows: npt.NDArray[np.int64] | None = None
     col = count[:, None] - window + np.arange(window)[None, :]
     valid = col >= 0
     safe = np.where(valid, col, 0)
-    r = np.where(valid[:, :, None], book.ring_r[idx_rows[:, None], safe].astype(np.float64), np.nan)
-    t = np.where(valid[:, :, None], book.ring_t[idx_rows[:, None], safe].astype(np.float64), np.nan)
+    ring_r, ring_t = book.entries(idx_rows[:, None], safe)
+    r = np.where(valid[:, :, None], ring_r.astype(np.float64), np.nan)
+    t = np.where(valid[:, :, None], ring_t.astype(np.float64), np.nan)
     return r[:, :, R_RESULT], t[:, :, T_ENTRY], t[:, :, T_CLOSE], r[:, :, R_UW]
 
 
@@ -67,42 +68,42 @@ def window_means(book: SetBook, window: int, rows: npt.NDArray[np.int64]) -> tup
     gate reads the whole stored history of every set it checks). One compiled pass without the gathered copies:
     numpy's sums are pairwise over the NaN-padded window, so :func:`_padded_pairwise_sum` adds in that order
     (float64 sums of float32 results are mostly exact in any order, but not for every mix of magnitudes)."""
-    return _window_means(book.ring_r, book.count, np.ascontiguousarray(rows, dtype=np.int64), window,
+    return _window_means(book.pool_r, book.chunks, book.count, np.ascontiguousarray(rows, dtype=np.int64), window,
                          book.params.exit.pc)
 
 
 @kernel()
-def _padded_block_sum(ring_r: npt.NDArray[np.float32], s: int, field: int, lo: int, pad: int, start: int,
-                      n: int) -> float:
+def _padded_block_sum(pool_r: npt.NDArray[np.float32], chunks: npt.NDArray[np.int32], s: int, field: int, lo: int,
+                      pad: int, start: int, n: int) -> float:
     """One leaf of numpy's pairwise summation (``n`` ≤ 128): under 8 elements added in turn, else eight
     interleaved sums combined as ((0+1)+(2+3))+((4+5)+(6+7)), then the rest in turn. Element ``i`` of the row is
-    0.0 below ``pad`` (``np.nansum``'s NaN padding), else ``ring_r[s, lo + i - pad, field]``."""
+    0.0 below ``pad`` (``np.nansum``'s NaN padding), else ``pool_r[ring_at(chunks, s, lo + i - pad), field]``."""
     if n < 8:
         res = 0.0
         for i in range(start, start + n):
-            res += 0.0 if i < pad else np.float64(ring_r[s, lo + i - pad, field])
+            res += 0.0 if i < pad else np.float64(pool_r[ring_at(chunks, s, lo + i - pad), field])
         return res
     r = np.empty(8)
     for j in range(8):
         i = start + j
-        r[j] = 0.0 if i < pad else np.float64(ring_r[s, lo + i - pad, field])
+        r[j] = 0.0 if i < pad else np.float64(pool_r[ring_at(chunks, s, lo + i - pad), field])
     k = 8
     while k < n - (n % 8):
         for j in range(8):
             i = start + k + j
-            r[j] += 0.0 if i < pad else np.float64(ring_r[s, lo + i - pad, field])
+            r[j] += 0.0 if i < pad else np.float64(pool_r[ring_at(chunks, s, lo + i - pad), field])
         k += 8
     res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
     while k < n:
         i = start + k
-        res += 0.0 if i < pad else np.float64(ring_r[s, lo + i - pad, field])
+        res += 0.0 if i < pad else np.float64(pool_r[ring_at(chunks, s, lo + i - pad), field])
         k += 1
     return float(res)
 
 
 @kernel()
-def _padded_pairwise_sum(ring_r: npt.NDArray[np.float32], s: int, field: int, lo: int, pad: int,
-                         n: int) -> float:
+def _padded_pairwise_sum(pool_r: npt.NDArray[np.float32], chunks: npt.NDArray[np.int32], s: int, field: int, lo: int,
+                         pad: int, n: int) -> float:
     """numpy's pairwise summation of a float64 row of ``n`` elements (see :func:`_padded_block_sum`): runs longer
     than 128 split in halves rounded down to a multiple of eight, each half summed the same way, then added.
     Written with an explicit stack: numba's cache loads self-recursive functions badly (a segfault)."""
@@ -116,7 +117,7 @@ def _padded_pairwise_sum(ring_r: npt.NDArray[np.float32], s: int, field: int, lo
     while top >= 0:
         start, size = starts[top], sizes[top]
         if size <= 128:
-            values[nv] = _padded_block_sum(ring_r, s, field, lo, pad, start, size)
+            values[nv] = _padded_block_sum(pool_r, chunks, s, field, lo, pad, start, size)
             nv += 1
             top -= 1
             continue
@@ -138,8 +139,8 @@ def _padded_pairwise_sum(ring_r: npt.NDArray[np.float32], s: int, field: int, lo
 
 
 @kernel()
-def _window_means(ring_r: npt.NDArray[np.float32], count: npt.NDArray[np.int64], rows: npt.NDArray[np.int64],
-                  window: int, pc: float) -> tuple[FloatArray, FloatArray]:
+def _window_means(pool_r: npt.NDArray[np.float32], chunks: npt.NDArray[np.int32], count: npt.NDArray[np.int64],
+                  rows: npt.NDArray[np.int64], window: int, pc: float) -> tuple[FloatArray, FloatArray]:
     avg_pf = np.empty(rows.shape[0])
     uw = np.empty(rows.shape[0])
     for k in range(rows.shape[0]):
@@ -152,8 +153,8 @@ def _window_means(ring_r: npt.NDArray[np.float32], count: npt.NDArray[np.int64],
             avg_pf[k] = np.nan
             uw[k] = np.nan
             continue
-        avg_pf[k] = _padded_pairwise_sum(ring_r, s, R_RESULT, lo, pad, window) / n / pc
-        uw[k] = _padded_pairwise_sum(ring_r, s, R_UW, lo, pad, window) / n
+        avg_pf[k] = _padded_pairwise_sum(pool_r, chunks, s, R_RESULT, lo, pad, window) / n / pc
+        uw[k] = _padded_pairwise_sum(pool_r, chunks, s, R_UW, lo, pad, window) / n
     return avg_pf, uw
 
 
@@ -198,7 +199,8 @@ def all_windows(book: SetBook) -> dict[int, WindowStats]:
 
 @kernel()
 def _gate_figures(
-    ring_r: npt.NDArray[np.float32], count: npt.NDArray[np.int64], rows: npt.NDArray[np.int64], window: int
+    pool_r: npt.NDArray[np.float32], chunks: npt.NDArray[np.int32], count: npt.NDArray[np.int64],
+    rows: npt.NDArray[np.int64], window: int,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     n_rows = rows.shape[0]
     win_rate = np.full(n_rows, np.nan)
@@ -217,7 +219,7 @@ def _gate_figures(
         peak = 0.0
         dd = 0.0
         for j in range(lo, hi):
-            r = np.float64(ring_r[s, j, R_RESULT])
+            r = np.float64(pool_r[ring_at(chunks, s, j), R_RESULT])
             if r > 0.0:
                 wins += 1
                 gw += r
@@ -241,12 +243,13 @@ def _gate_figures(
 def gate_figures(book: SetBook, window: int, rows: npt.NDArray[np.int64]) -> tuple[FloatArray, FloatArray, FloatArray]:
     """(win rate, avg win ÷ avg loss, max drawdown) over the newest ``window`` results of ``rows`` — the three
     figures the status rules read, computed in one compiled pass (the gates run after every update)."""
-    return _gate_figures(book.ring_r, book.count, np.ascontiguousarray(rows, dtype=np.int64), window)
+    return _gate_figures(book.pool_r, book.chunks, book.count, np.ascontiguousarray(rows, dtype=np.int64), window)
 
 
 @kernel()
 def _figures(
-    ring_r: npt.NDArray[np.float32], ring_t: npt.NDArray[np.uint32], count: npt.NDArray[np.int64],
+    pool_r: npt.NDArray[np.float32], pool_t: npt.NDArray[np.uint32], chunks: npt.NDArray[np.int32],
+    count: npt.NDArray[np.int64],
     rows: npt.NDArray[np.int64], windows: npt.NDArray[np.int64], pc: float,
 ) -> FloatArray:
     n_fig = 8
@@ -264,19 +267,20 @@ def _figures(
             first = np.inf
             last = -np.inf
             for j in range(lo, hi):
-                r = np.float64(ring_r[s, j, R_RESULT])
+                a = ring_at(chunks, s, j)
+                r = np.float64(pool_r[a, R_RESULT])
                 total += r
                 if r > 0.0:
                     wins += 1
                     gw += r
                 else:
                     gl -= r
-                uw += np.float64(ring_r[s, j, R_UW])
+                uw += np.float64(pool_r[a, R_UW])
                 curve += r
                 peak = max(peak, curve)
                 dd = max(dd, peak - curve)
-                first = min(first, np.float64(ring_t[s, j, T_ENTRY]))
-                last = max(last, np.float64(ring_t[s, j, T_CLOSE]))
+                first = min(first, np.float64(pool_t[a, T_ENTRY]))
+                last = max(last, np.float64(pool_t[a, T_CLOSE]))
             base = k * n_fig
             out[i, base] = total / n / pc
             if gl > 0.0:
@@ -302,5 +306,5 @@ def stored_figures(book: SetBook, rows: npt.NDArray[np.int64], windows: tuple[in
     per set instead of ~20 vectorised steps per window: the engine computes this between price updates on its
     event loop, where every numpy call that lets another thread take the GIL can cost that thread's whole time
     slice. Sums run in ring order (``window_stats`` sums pairwise), so figures may differ in the last bits."""
-    return _figures(book.ring_r, book.ring_t, book.count, np.ascontiguousarray(rows, dtype=np.int64),
+    return _figures(book.pool_r, book.pool_t, book.chunks, book.count, np.ascontiguousarray(rows, dtype=np.int64),
                     np.asarray(windows, dtype=np.int64), book.params.exit.pc)

@@ -102,6 +102,7 @@ def replay_batch(pipeline: SymbolPipeline, candles: Sequence[Candle], collect: C
 
     with ThreadPoolExecutor(max_workers=threads(), thread_name_prefix="warmup-batch") as pool:
         parts = list(pool.map(walk, range(0, len(book), SETS_PER_STEP)))
+    replay.finish()
     if any(part is None for part in parts):
         return False
     indication_kernel.install(engine, frames, found, times, prices)

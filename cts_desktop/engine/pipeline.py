@@ -154,8 +154,9 @@ class SymbolPipeline:
         set_rows = np.repeat(rows, taken)
         first = np.repeat(counts - taken, taken)
         within = np.arange(set_rows.size) - np.repeat(np.cumsum(taken) - taken, taken)
-        ring_r = book.ring_r[set_rows, first + within].astype(np.float64)
-        ring_t = book.ring_t[set_rows, first + within].astype(np.float64)
+        entries_r, entries_t = book.entries(set_rows, first + within)
+        ring_r = entries_r.astype(np.float64)
+        ring_t = entries_t.astype(np.float64)
         result = ring_r[:, R_RESULT]
         update.closed_rows = set_rows
         update.closed_values = np.column_stack((result, result / pc, ring_t[:, T_ENTRY], ring_t[:, T_CLOSE],

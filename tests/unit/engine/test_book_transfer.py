@@ -1,4 +1,4 @@
-"""The set book's transfer format (pickle: used rows only, rings up to their last written entry, uncompressed) gives
+"""The set book's transfer format (pickle: used rows only, the ring chunks taken, uncompressed) gives
 back the same book bit for bit — and a book that goes on exactly like the original — on real minute candles."""
 
 from __future__ import annotations
@@ -7,11 +7,8 @@ import csv
 import pickle
 from pathlib import Path
 
-import numpy as np
-import pytest
-
 from cts_desktop.domain.activity import ActivityGateParams
-from cts_desktop.domain.book import BookParams, SetBook, _pack_ring, _unpack_ring
+from cts_desktop.domain.book import BookParams, SetBook
 from cts_desktop.domain.exits import ExitParams
 from cts_desktop.domain.gates import GateThresholds
 from cts_desktop.domain.indications import IndicationParams, IndicationType
@@ -38,7 +35,8 @@ def pipeline() -> SymbolPipeline:
 
 
 def used(book: SetBook) -> dict[str, bytes]:
-    return {name: buf[: len(book)].tobytes() for name, buf in book._buf.items()}
+    rings = {"ring_r": book.ring_r.tobytes(), "ring_t": book.ring_t.tobytes()}  # the chunks, as whole rings
+    return {**{name: buf[: len(book)].tobytes() for name, buf in book._buf.items()}, **rings}
 
 
 def test_pickled_book_is_the_same_book_and_goes_on_the_same() -> None:
@@ -62,20 +60,3 @@ def test_pickled_book_is_the_same_book_and_goes_on_the_same() -> None:
     replay_candles(copy, rows[500:], lambda u: closed_b.extend([*u.closed, *u.status_changed]), lambda: False)
     assert closed_a and closed_a == closed_b
     assert used(copy.book) == used(book) and copy.book.variants == book.variants
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.uint32, np.float64])  # 8-byte entries scatter, others mask
-def test_ring_packing_keeps_every_bit(dtype: type) -> None:
-    ring: np.ndarray = np.zeros((4, 8, 2), dtype=dtype)
-    ring[0, :3] = 1
-    ring[3, 7, 0] = 7
-    if dtype is not np.uint32:
-        ring[1, 6, 1] = -0.0  # a negative zero is a written entry too
-        ring[2, 0, 0] = np.nan
-    shape, kind, last, kept = _pack_ring(ring)
-    expected = [3, 7, 1, 8] if dtype is not np.uint32 else [3, 0, 0, 8]
-    assert last.tolist() == expected and kept.shape == (sum(expected), 2)  # only these entries travel
-    back = _unpack_ring(shape, kind, last, kept)
-    assert back.dtype == ring.dtype and back.tobytes() == ring.tobytes()
-    empty: np.ndarray = np.zeros((0, 8, 2), dtype=dtype)
-    assert _unpack_ring(*_pack_ring(empty)).shape == (0, 8, 2)
