@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from cts_desktop import __version__
 from cts_desktop.domain import settings as schema
-from cts_desktop.domain.settings_schema.removed import REMOVED_SETTINGS
+from cts_desktop.domain.settings_schema.removed import REMOVED_CHOICES, REMOVED_SETTINGS
 from cts_desktop.events.app import SettingsChanged
 from cts_desktop.events.bus import EventBus
 from cts_desktop.storage.db import Database
@@ -167,10 +167,10 @@ class SettingsStore:
         if not isinstance(values, dict):
             raise SettingsImportError("the export has no 'settings' object")
         ignored = self.ignored_in(values)
-        if ignored:  # settings that were removed (issue 16): imported without them, and said so
+        if ignored:  # settings or choices that were removed (issue 16): imported without them, and said so
             log.warning("settings import: %d removed setting%s ignored: %s", len(ignored),
                         "s" if len(ignored) != 1 else "", ", ".join(ignored))
-            values = {k: v for k, v in values.items() if k not in REMOVED_SETTINGS}
+            values = {k: v for k, v in values.items() if not _removed(k, v)}
         unknown = sorted(set(values) - set(schema.SETTINGS_BY_KEY))
         if unknown:
             raise SettingsImportError("unknown settings: " + ", ".join(unknown))
@@ -183,7 +183,9 @@ class SettingsStore:
 
     @staticmethod
     def ignored_in(values: Mapping[str, object] | str) -> list[str]:
-        """The removed settings an export document (or its ``settings`` object) still carries: they are ignored."""
+        """The removed settings (``key``) and removed choices of kept settings (``key = value``) an export document
+        (or its ``settings`` object) still carries: they are ignored — a removed choice leaves the setting as it
+        is."""
         if isinstance(values, str):
             try:
                 document = json.loads(values)
@@ -191,9 +193,15 @@ class SettingsStore:
                 return []
             found = document.get("settings") if isinstance(document, dict) else None
             values = found if isinstance(found, dict) else {}
-        return sorted(key for key in values if key in REMOVED_SETTINGS)
+        return sorted(key if key in REMOVED_SETTINGS else f"{key} = {value}"
+                      for key, value in values.items() if _removed(key, value))
 
     def clear_unknown_rows(self) -> int:
         with self.db.session() as session:
             result = session.execute(delete(Setting).where(Setting.key.not_in(list(schema.SETTINGS_BY_KEY))))
             return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _removed(key: str, value: object) -> bool:
+    """A setting that was removed, or a choice a kept setting no longer offers."""
+    return key in REMOVED_SETTINGS or (isinstance(value, str) and (key, value) in REMOVED_CHOICES)

@@ -69,12 +69,16 @@ def test_an_import_ignores_removed_settings_and_says_which(tmp_path: Path, caplo
     store.load()
     document = json.loads(store.export_json())
     assert not set(document["settings"]) & set(REMOVED_SETTINGS)  # an export never carries one
-    document["settings"].update({REMOVED: 4.0, "strategy.base_min_avg_pf": 0.8, KEPT: 70})
+    document["settings"].update({REMOVED: 4.0, "strategy.base_min_avg_pf": 0.8, KEPT: 70,
+                                 "overall.symbol_order_type": "market_cap"})  # a choice that went (0008)
     text = json.dumps(document)
-    assert store.ignored_in(text) == [REMOVED, "strategy.base_min_avg_pf"]
+    assert store.ignored_in(text) == [REMOVED, "overall.symbol_order_type = market_cap", "strategy.base_min_avg_pf"]
+    before = store.values()["overall.symbol_order_type"]
     changes = store.import_json(text)
     assert [(c.key, c.new) for c in changes] == [(KEPT, 70)]
-    assert "2 removed settings ignored: exchange.live_volume_factor, strategy.base_min_avg_pf" in caplog.text
+    assert store.values()["overall.symbol_order_type"] == before  # the setting stays as it was
+    assert ("3 removed settings ignored: exchange.live_volume_factor, overall.symbol_order_type = market_cap, "
+            "strategy.base_min_avg_pf") in caplog.text
     document["settings"]["system.never_a_setting"] = 1
     with pytest.raises(SettingsImportError, match=r"unknown settings: system\.never_a_setting"):
         store.import_json(json.dumps(document))
