@@ -185,6 +185,8 @@ class Services:
         self.bus = EventBus()
         self.settings = SettingsStore(self.db, self.bus)
         self.settings.load()
+        if not options.db_url:
+            self._show_database_in_use()
         if options.log_level is None:
             set_level(str(self.settings.get("system.log_level")))
         self.alert_monitor = AlertMonitor(self.db, self.writer, self.settings.values, self.bus,
@@ -311,6 +313,17 @@ class Services:
                 set_level(str(new))
             elif key == DATABASE_URL_SETTING:
                 self._follow_database_setting()
+
+    def _show_database_in_use(self) -> None:
+        """The Database URL setting names the database this start opened: a database chosen from another one holds
+        its own value of the setting (empty in a new one), which would show "embedded" while the app uses it."""
+        in_use = database_choice(self.paths, None) or ""
+        if str(self.settings.get(DATABASE_URL_SETTING) or "").strip() == in_use:
+            return
+        try:
+            self.settings.set(DATABASE_URL_SETTING, in_use)
+        except ValueError as error:  # a URL this version's rule refuses: the setting stays as stored
+            log.warning("the Database URL setting could not show the database in use: %s", error)
 
     def _follow_database_setting(self) -> None:
         """The Database URL setting changed (the database panel, or an imported settings file): the next start

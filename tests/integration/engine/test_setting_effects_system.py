@@ -23,6 +23,7 @@ def test_the_next_start_opens_the_database_the_url_names(data_dir: Path, tmp_pat
     try:
         assert Path(str(second.db.url.database)) == other and other.exists()
         assert second.settings.get("overall.positions_average") != 80  # a fresh database: the default
+        assert second.settings.get("system.database_url") == f"sqlite:///{other}"  # it names the one in use
         second.settings.set("system.database_url", f"sqlite:///{embedded}")  # and back
     finally:
         second.close()
@@ -30,5 +31,6 @@ def test_the_next_start_opens_the_database_the_url_names(data_dir: Path, tmp_pat
     try:
         assert Path(str(third.db.url.database)) == embedded
         assert third.settings.get("overall.positions_average") == 80
+        assert third.settings.get("system.database_url") == f"sqlite:///{embedded}"
     finally:
         third.close()
