@@ -9,20 +9,20 @@ switches to polling the adapter's ``tickers()`` every ``poll_interval_s``, and i
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
 from cts_desktop.exchanges.adapter import ExchangeAdapter
+from cts_desktop.exchanges.stream_task import StreamTask
 
 log = logging.getLogger(__name__)
 
 PriceCallback = Callable[[str, float, int], None]
 
 
-class LivePriceFeed:
+class LivePriceFeed(StreamTask):
     def __init__(
         self,
         adapter: ExchangeAdapter,
@@ -34,6 +34,7 @@ class LivePriceFeed:
         ws_retry_s: float = 300.0,
         ws_base: str | None = None,
     ) -> None:
+        super().__init__(f"{adapter.exchange_id} prices")
         self.adapter = adapter
         self.symbols = list(symbols)
         self.on_price = on_price
@@ -41,23 +42,7 @@ class LivePriceFeed:
         self.use_websocket = use_websocket and adapter.caps.websocket
         self.ws_retry_s = ws_retry_s
         self.ws_base = ws_base
-        self.mode = "idle"
         self.updates = 0
-        self._task: asyncio.Task[None] | None = None
-        self._ws_client: Any = None
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        await self._close_ws()
-        self.mode = "idle"
 
     def _emit(self, symbol: str, last: Any, ts: Any) -> None:
         if last is None:
@@ -80,11 +65,11 @@ class LivePriceFeed:
                         str(exc)[:120],
                         self.poll_interval_s,
                     )
-                    await self._close_ws()
+                    await self._close()
             await self._poll(self.ws_retry_s if self.use_websocket else None)
 
     async def _websocket(self) -> None:
-        client = self._ws_client = await self.adapter.stream_client(self.ws_base)
+        client = self._client = await self.adapter.stream_client(self.ws_base)
         await client.load_markets()
         self.mode = "websocket"
         multi = bool(client.has.get("watchTickers"))
@@ -109,9 +94,3 @@ class LivePriceFeed:
             except Exception as exc:  # keep polling through temporary trouble; the adapter already retried
                 log.warning("%s price poll failed: %s", self.adapter.exchange_id, type(exc).__name__)
             await asyncio.sleep(self.poll_interval_s)
-
-    async def _close_ws(self) -> None:
-        if self._ws_client is not None:
-            with contextlib.suppress(Exception):
-                await self._ws_client.close()
-            self._ws_client = None

@@ -10,7 +10,6 @@ reports ``mode == "rest"`` and tries again after ``retry_s``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -19,6 +18,7 @@ from typing import Any
 
 from cts_desktop.exchanges.adapter import ExchangeAdapter
 from cts_desktop.exchanges.models import Order, Position, Trade
+from cts_desktop.exchanges.stream_task import StreamTask
 
 log = logging.getLogger(__name__)
 
@@ -34,32 +34,18 @@ class StreamHandlers:
     positions: Callable[[list[Position]], Awaitable[object]]
 
 
-class PrivateStream:
+class PrivateStream(StreamTask):
     def __init__(self, adapter: ExchangeAdapter, handlers: StreamHandlers, *, retry_s: float = RETRY_S,
                  ws_base: str | None = None) -> None:
+        super().__init__(f"{adapter.exchange_id} private stream")
         self.adapter = adapter
         self.handlers = handlers
         self.retry_s = retry_s
         self.ws_base = ws_base
-        self.mode = "idle"  # "stream" while connected, "rest" after a failure (REST sync only), "idle" stopped
+        # mode: "stream" while connected, "rest" after a failure (REST sync only), "idle" stopped
         self.last_error = ""
         self.received = {"trades": 0, "orders": 0, "positions": 0}
         self.last_update_at: float | None = None  # time.time() of the newest update
-        self._task: asyncio.Task[None] | None = None
-        self._client: Any = None
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name=f"{self.adapter.exchange_id} private stream")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        await self._close()
-        self.mode = "idle"
 
     async def _run(self) -> None:
         while True:
@@ -112,12 +98,6 @@ class PrivateStream:
         positions = [Position.from_ccxt(p) for p in raw if p.get("symbol")]
         await self.handlers.positions(positions)
         return len(positions)
-
-    async def _close(self) -> None:
-        if self._client is not None:
-            with contextlib.suppress(Exception):
-                await self._client.close()
-            self._client = None
 
 
 _CAPABILITY = {"trades": "watchMyTrades", "orders": "watchOrders", "positions": "watchPositions"}

@@ -49,8 +49,8 @@ async def test_faults_never_double_an_order_nor_lose_a_fill(tmp_path: Path) -> N
         # the websocket drops: ccxt.pro's connections are closed under the feed
         feed = engine.feed
         assert feed is not None
-        if feed._ws_client is not None:
-            for client in list(feed._ws_client.clients.values()):
+        if feed._client is not None:
+            for client in list(feed._client.clients.values()):
                 if client.connection is not None:
                     await client.connection.close()
         updates = feed.updates
