@@ -81,7 +81,7 @@ async def run_mode(mode: str, exchange: str, orders: int, interval: float, folde
     try:
         if mode == "stream":
             stream.start()
-            while not (stream.mode == "stream" and _subscribed(server)):
+            while not (stream.mode == "stream" and _subscribed(server, exchange)):
                 await asyncio.sleep(0.05)
         else:
             await manager.sync([SYMBOL])  # the marks set, as after an engine's start
@@ -107,9 +107,12 @@ async def run_mode(mode: str, exchange: str, orders: int, interval: float, folde
     return latencies
 
 
-def _subscribed(server) -> bool:  # type: ignore[no-untyped-def]
-    sessions = getattr(getattr(server, "private_ws", None), "sessions", None)
-    return bool(sessions) and all(len(s.topics) >= 1 for s in sessions)
+def _subscribed(server, exchange: str) -> bool:  # type: ignore[no-untyped-def]
+    """The stream's subscriptions are in place (Bybit: the private topics; BingX: the listen-key connection)."""
+    if exchange == "bingx":
+        return bool(server.bingx_ws.connections)
+    sessions = server.private_ws.sessions
+    return bool(sessions) and all(len(s.topics) >= 3 for s in sessions)
 
 
 async def main_async(args: argparse.Namespace) -> None:
