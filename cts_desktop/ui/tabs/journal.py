@@ -53,6 +53,7 @@ class JournalTab(QWidget):
         self.part = part
         self.model = RowTableModel(JOURNAL_COLUMNS, cap=100_000)
         self.table = DataTable(self.model, "journal.trades")
+        self.table.setAccessibleName("Closed trades")
         self.connection = QComboBox()
         self.connection.addItem(ANY)
         self.kind = QComboBox()

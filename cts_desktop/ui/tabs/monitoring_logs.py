@@ -67,6 +67,7 @@ class LogViewer(QWidget):
         bar.addWidget(self.export_json)
 
         self.view = DataTable(self.model, "monitoring.logs", sortable=False)  # newest first, paged by the database
+        self.view.setAccessibleName("Log records")
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.view.setWordWrap(False)
         self.view.verticalHeader().setDefaultSectionSize(22)

@@ -73,6 +73,7 @@ class SetsTab(QWidget):
         self.part = part
         self.model = RowTableModel(SET_COLUMNS, key="key", cap=CAP)
         self.table = DataTable(self.model, "sets.table")
+        self.table.setAccessibleName("Configuration sets")
         self.connection = QComboBox()
         self.symbol = QComboBox()
         self.status = QComboBox()

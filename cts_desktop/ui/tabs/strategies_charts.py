@@ -38,11 +38,13 @@ class _Chart(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot)
+        self.plot.setAccessibleName(f"Chart: {title}")
 
 
 class EquityChart(_Chart):
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__("Equity (cumulative result, % of notional per trade, fees included)", "%", parent)
+        super().__init__("Equity (%, after fees)", "%", parent)  # short: the whole title fits half the tab at 1280 px
+        self.plot.setToolTip("Cumulative result of the selected set, in % of the notional per trade, fees included")
         self.curve: Any = self.plot.plot([], [], pen=self.pg.mkPen("#1565c0", width=2),
                                          fillLevel=0, brush=(21, 101, 192, 40))
         dash = Qt.PenStyle.DashLine

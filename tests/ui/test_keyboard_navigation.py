@@ -1,0 +1,76 @@
+"""Keyboard navigation (issue 19): on every tab and every page inside it, pressing Tab from the tab bar reaches
+every enabled control a user works with (tables and read-only text panes hand Tab on instead of keeping it), and
+each main tab has a shortcut (Alt+<underlined letter>, Ctrl+<number>)."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QWidget
+
+from cts_desktop.services import Services
+from tests.helpers.waiting import until
+from tests.ui.conftest import open_window
+from tests.ui.widget_audit import each_view, interactive_widgets, settle
+
+pytestmark = pytest.mark.asyncio(loop_factories=["qasync"])
+
+
+def _tab_through(window: QWidget, start: QWidget, limit: int) -> list[QWidget]:
+    """Press Tab from ``start`` until the focus comes back to it (or ``limit`` presses); the widgets it visits."""
+    start.setFocus(Qt.FocusReason.TabFocusReason)
+    visited: list[QWidget] = []
+    for _ in range(limit):
+        current = window.focusWidget() or start
+        QTest.keyClick(current, Qt.Key.Key_Tab)
+        focused = window.focusWidget()
+        if focused is None or focused is start:
+            break
+        visited.append(focused)
+    return visited
+
+
+def _owner(widget: QWidget, controls: list[QWidget]) -> QWidget:
+    """The control a focused part belongs to (a spin box's line edit is the spin box)."""
+    current: QWidget | None = widget
+    while current is not None and current not in controls:
+        current = current.parentWidget()
+    return current or widget
+
+
+async def test_tab_reaches_every_control_of_every_tab(services: Services) -> None:
+    gui = open_window(services)
+    window = gui.window
+    window.activateWindow()
+    await until(window.isActiveWindow, 10, "the window to be active")
+    missed: list[str] = []
+    views = 0
+    async for path in each_view(window):
+        views += 1
+        settle()
+        controls = [w for w in interactive_widgets(window.tabs.currentWidget(), window) if w.isEnabled()]
+        visited = {id(_owner(w, controls)) for w in _tab_through(window, window.tabs.tabBar(), 4 * len(controls) + 20)}
+        missed += [f"{' › '.join(path)}: {type(w).__name__} {w.accessibleName() or w.objectName()!r}"
+                   for w in controls if id(w) not in visited]
+    assert views >= 20
+    assert not missed, "\n".join(missed)
+    await gui.shutdown()
+
+
+async def test_main_tabs_have_shortcuts(services: Services) -> None:
+    gui = open_window(services)
+    window = gui.window
+    window.activateWindow()
+    await until(window.isActiveWindow, 10, "the window to be active")
+    letters = set()
+    for index in range(window.tabs.count()):
+        text = window.tabs.tabText(index)
+        assert "&" in text, f"{text} has no mnemonic"
+        letters.add(text[text.index("&") + 1].lower())
+        QTest.keyClick(window, Qt.Key.Key_1 + index, Qt.KeyboardModifier.ControlModifier)
+        assert window.tabs.currentIndex() == index, text
+    assert len(letters) == window.tabs.count()  # no two tabs share a letter
+    QTest.keyClick(window, Qt.Key.Key_J, Qt.KeyboardModifier.AltModifier)
+    assert window.tabs.tabText(window.tabs.currentIndex()) == "&Journal"
+    await gui.shutdown()
