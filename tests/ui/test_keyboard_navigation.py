@@ -42,35 +42,44 @@ def _owner(widget: QWidget, controls: list[QWidget]) -> QWidget:
 async def test_tab_reaches_every_control_of_every_tab(services: Services) -> None:
     gui = open_window(services)
     window = gui.window
-    window.activateWindow()
-    await until(window.isActiveWindow, 10, "the window to be active")
     missed: list[str] = []
     views = 0
-    async for path in each_view(window):
-        views += 1
-        settle()
-        controls = [w for w in interactive_widgets(window.tabs.currentWidget(), window) if w.isEnabled()]
-        visited = {id(_owner(w, controls)) for w in _tab_through(window, window.tabs.tabBar(), 4 * len(controls) + 20)}
-        missed += [f"{' › '.join(path)}: {type(w).__name__} {w.accessibleName() or w.objectName()!r}"
-                   for w in controls if id(w) not in visited]
+    try:
+        window.activateWindow()
+        await until(window.isActiveWindow, 10, "the window to be active")
+        async for path in each_view(window):
+            views += 1
+            settle()
+            controls = [w for w in interactive_widgets(window.tabs.currentWidget(), window) if w.isEnabled()]
+            reached = _tab_through(window, window.tabs.tabBar(), 4 * len(controls) + 20)
+            visited = {id(_owner(w, controls)) for w in reached}
+            missed += [f"{' › '.join(path)}: {type(w).__name__} {w.accessibleName() or w.objectName()!r}"
+                       for w in controls if id(w) not in visited]
+    finally:
+        await gui.shutdown()
     assert views >= 20
     assert not missed, "\n".join(missed)
-    await gui.shutdown()
 
 
 async def test_main_tabs_have_shortcuts(services: Services) -> None:
     gui = open_window(services)
     window = gui.window
-    window.activateWindow()
-    await until(window.isActiveWindow, 10, "the window to be active")
     letters = set()
-    for index in range(window.tabs.count()):
-        text = window.tabs.tabText(index)
+    shown: list[tuple[str, int]] = []
+    try:
+        window.activateWindow()
+        await until(window.isActiveWindow, 10, "the window to be active")
+        texts = [window.tabs.tabText(index) for index in range(window.tabs.count())]
+        for index, text in enumerate(texts):
+            QTest.keyClick(window, Qt.Key(Qt.Key.Key_1 + index), Qt.KeyboardModifier.ControlModifier)
+            shown.append((text, window.tabs.currentIndex()))
+        QTest.keyClick(window, Qt.Key.Key_J, Qt.KeyboardModifier.AltModifier)
+        after_alt_j = window.tabs.tabText(window.tabs.currentIndex())
+    finally:
+        await gui.shutdown()
+    for index, (text, current) in enumerate(shown):
         assert "&" in text, f"{text} has no mnemonic"
         letters.add(text[text.index("&") + 1].lower())
-        QTest.keyClick(window, Qt.Key.Key_1 + index, Qt.KeyboardModifier.ControlModifier)
-        assert window.tabs.currentIndex() == index, text
-    assert len(letters) == window.tabs.count()  # no two tabs share a letter
-    QTest.keyClick(window, Qt.Key.Key_J, Qt.KeyboardModifier.AltModifier)
-    assert window.tabs.tabText(window.tabs.currentIndex()) == "&Journal"
-    await gui.shutdown()
+        assert current == index, f"Ctrl+{index + 1} did not show {text}"
+    assert len(letters) == len(texts)  # no two tabs share a letter
+    assert after_alt_j == "&Journal"

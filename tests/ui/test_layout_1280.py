@@ -13,6 +13,7 @@ from PySide6.QtGui import QFontMetrics
 
 from cts_desktop.application.connection_data import ExchangeChoice
 from cts_desktop.services import Services
+from cts_desktop.storage.models import Connection
 from cts_desktop.ui.connection_add_dialog import ExchangePickerDialog
 from cts_desktop.ui.glyphs import drawable
 from tests.ui.conftest import open_window, save_screenshot
@@ -24,31 +25,36 @@ WIDTH, HEIGHT = 1280, 720
 
 
 async def test_every_view_fits_1280_by_720(services: Services) -> None:
+    with services.db.session() as s:  # the names every connection list and filter then shows
+        s.add(Connection(id="c1", name="Bybit X03", exchange="bybit", kind="predefined"))
+        s.add(Connection(id="c2", name="BingX X01", exchange="bingx", kind="predefined"))
+        s.add(Connection(id="c3", name="Binance USDS-M", exchange="binanceusdm", kind="generic"))
     gui = open_window(services)
     window = gui.window
-    window.resize(WIDTH, HEIGHT)
-    settle()
     problems: list[str] = []
     views = 0
-    async for path in each_view(window):
-        views += 1
-        where = " › ".join(path)
-        if (window.width(), window.height()) != (WIDTH, HEIGHT):
-            problems.append(f"{where}: the window grew to {window.width()}×{window.height()}")
-        problems += [f"{where}: {p}" for p in clipped_texts(window, window)]
-        problems += [f"{where}: {p}" for p in squeezed_panels(window.tabs.currentWidget(), window)]
+    try:
+        window.resize(WIDTH, HEIGHT)
+        settle()
+        async for path in each_view(window):
+            views += 1
+            where = " › ".join(path)
+            if (window.width(), window.height()) != (WIDTH, HEIGHT):
+                problems.append(f"{where}: the window grew to {window.width()}×{window.height()}")
+            problems += [f"{where}: {p}" for p in clipped_texts(window, window)]
+            problems += [f"{where}: {p}" for p in squeezed_panels(window.tabs.currentWidget(), window)]
+        for theme in ("light", "dark"):
+            window.theme_actions[theme].trigger()
+            for index in range(window.tabs.count()):
+                window.tabs.setCurrentIndex(index)
+                await window.refresh_current()
+                settle()
+                save_screenshot(window, f"{window.tabs.tabText(index).replace('&', '').lower()}-1280-{theme}")
+        window.theme_actions["system"].trigger()
+    finally:
+        await gui.shutdown()
     assert views >= 20, f"only {views} views walked"  # 7 tabs, Settings' 6 pages, Monitoring's 6, ...
     assert not problems, "\n".join(problems)
-
-    for theme in ("light", "dark"):
-        window.theme_actions[theme].trigger()
-        for index in range(window.tabs.count()):
-            window.tabs.setCurrentIndex(index)
-            await window.refresh_current()
-            settle()
-            save_screenshot(window, f"{window.tabs.tabText(index).replace('&', '').lower()}-1280-{theme}")
-    window.theme_actions["system"].trigger()
-    await gui.shutdown()
 
 
 def test_exchange_names_are_drawn_with_glyphs_the_font_has(qapp: object) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QAccessible, QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -43,10 +43,10 @@ INTERACTIVE = (QAbstractButton, QLineEdit, QAbstractSpinBox, QComboBox, QAbstrac
 
 
 def settle() -> None:
-    """Deliver what is posted (layout requests, show events) so geometries are final."""
-    for _ in range(3):
-        QApplication.sendPostedEvents()
-        QApplication.processEvents()
+    """Deliver the posted layout requests so geometries are final. Only those: processing every event here, inside
+    a task of the qasync loop, ran the loop's own callbacks re-entrantly and left later tasks pending for ever."""
+    for _ in range(4):
+        QApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
 
 
 def shown(widget: QWidget, window: QWidget) -> bool:
@@ -77,7 +77,7 @@ def _inside_composite(widget: QWidget) -> bool:
 
 def interactive_widgets(root: QWidget, window: QWidget) -> list[QWidget]:
     """The visible controls a user works with under ``root``."""
-    found = [w for w in root.findChildren(QWidget) if isinstance(w, INTERACTIVE) and shown(w, window)
+    found: list[QWidget] = [w for w in root.findChildren(QWidget) if isinstance(w, INTERACTIVE) and shown(w, window)
              and not _inside_composite(w)]
     return found
 
@@ -113,7 +113,9 @@ def _pages(root: QWidget, path: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
             if not tabs.isTabVisible(index) or not tabs.isTabEnabled(index):
                 continue
             tabs.setCurrentIndex(index)
-            yield from _pages(tabs.widget(index), (*path, tabs.tabText(index).replace("&", "")))
+            page = tabs.widget(index)
+            assert page is not None
+            yield from _pages(page, (*path, tabs.tabText(index).replace("&", "")))
         tabs.setCurrentIndex(first)
 
 
@@ -124,7 +126,9 @@ async def each_view(window: QMainWindow) -> AsyncIterator[tuple[str, ...]]:
         tabs.setCurrentIndex(index)
         await window.refresh_current()  # type: ignore[attr-defined]
         settle()
-        for path in _pages(tabs.widget(index), (tabs.tabText(index).replace("&", ""),)):
+        page = tabs.widget(index)
+        assert page is not None
+        for path in _pages(page, (tabs.tabText(index).replace("&", ""),)):
             yield path
 
 

@@ -49,6 +49,7 @@ class LogViewer(QWidget):
         self.connection = QComboBox()
         self.connection.addItem("All connections", None)
         self.connection.setMinimumWidth(150)
+        self.connection.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # names arrive later
         self.text = QLineEdit()
         self.text.setPlaceholderText("Search the message…")
         self.text.setClearButtonEnabled(True)

@@ -86,6 +86,8 @@ class SetsTab(QWidget):
         for window in WINDOWS:
             self.window_box.addItem(f"last {window}", window)
         self.window_box.setCurrentIndex(WINDOWS.index(20))
+        for combo in (self.connection, self.symbol, self.status, self.layer, self.window_box):
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # names arrive after the show
         self.count = QLabel("")
         self.count.setObjectName("metricDetail")
         self.export_button = QPushButton("Export CSV…")
