@@ -6,8 +6,8 @@ reads next to it: the label in its form or grid row (or in front of it in a row 
 title, a placeholder, the tooltip. Its tooltip, when it says more than the name, becomes the description. A widget
 named explicitly (``setAccessibleName``) is left as it is.
 
-Keyboard: Tab leaves tables and read-only text panes instead of moving inside them (the arrow keys do that), so
-Tab walks every control of a tab.
+Keyboard: Tab leaves tables and text panes instead of moving inside them (the arrow keys do that), so Tab walks
+every control of a tab.
 """
 
 from __future__ import annotations
@@ -68,8 +68,8 @@ def make_accessible(root: QWidget) -> None:
 def _keyboard(widget: QWidget) -> None:
     if isinstance(widget, QAbstractItemView) and widget.tabKeyNavigation():
         widget.setTabKeyNavigation(False)  # arrows move between cells, Tab to the next control
-    if isinstance(widget, QTextEdit | QPlainTextEdit) and widget.isReadOnly() and not widget.tabChangesFocus():
-        widget.setTabChangesFocus(True)
+    if isinstance(widget, QTextEdit | QPlainTextEdit) and not widget.tabChangesFocus():
+        widget.setTabChangesFocus(True)  # no text here needs a tab character (URL lists, logs): Tab moves on
     if not widget.focusPolicy() & Qt.FocusPolicy.TabFocus:  # a chart or a tool button: reachable by Tab too
         widget.setFocusPolicy(widget.focusPolicy() | Qt.FocusPolicy.TabFocus)
 

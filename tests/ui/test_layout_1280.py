@@ -19,11 +19,10 @@ from cts_desktop.ui.glyphs import drawable
 from tests.ui.conftest import open_window, save_screenshot
 from tests.ui.widget_audit import clipped_texts, each_view, settle, squeezed_panels
 
-pytestmark = pytest.mark.asyncio(loop_factories=["qasync"])
-
 WIDTH, HEIGHT = 1280, 720
 
 
+@pytest.mark.asyncio(loop_factories=["qasync"])
 async def test_every_view_fits_1280_by_720(services: Services) -> None:
     with services.db.session() as s:  # the names every connection list and filter then shows
         s.add(Connection(id="c1", name="Bybit X03", exchange="bybit", kind="predefined"))
