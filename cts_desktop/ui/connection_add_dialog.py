@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from cts_desktop.application.connections import ExchangeChoice
+from cts_desktop.ui.glyphs import drawable
 
 
 class ExchangePickerDialog(QDialog):
@@ -67,7 +68,7 @@ class ExchangePickerDialog(QDialog):
         self.list.clear()
         self.choices = {c.id: c for c in choices}
         for choice in choices:
-            text = f"{choice.name}  ({choice.id})"
+            text = f"{drawable(choice.name, self.list.font())}  ({choice.id})"
             if not choice.supported:
                 text += f" — {choice.unsupported_reason}"
             item = QListWidgetItem(text)
@@ -84,7 +85,9 @@ class ExchangePickerDialog(QDialog):
         for row in range(self.list.count()):
             item = self.list.item(row)
             choice = self.choices[str(item.data(Qt.ItemDataRole.UserRole))]
-            item.setHidden(bool(needle) and needle not in choice.id and needle not in choice.name.lower())
+            shown = item.text().lower()  # the name as drawn (USDS-M finds Binance USDⓈ-M)
+            item.setHidden(bool(needle) and needle not in choice.id and needle not in choice.name.lower()
+                           and needle not in shown)
 
     def visible_ids(self) -> list[str]:
         return [str(self.list.item(r).data(Qt.ItemDataRole.UserRole)) for r in range(self.list.count())
@@ -104,10 +107,10 @@ class ExchangePickerDialog(QDialog):
         if choice is None:
             return
         needs = ["API key", "secret"] + (["passphrase"] if choice.needs_passphrase else [])
-        self.info.setText(f"{choice.name}: needs {', '.join(needs)}; testnet "
+        self.info.setText(f"{drawable(choice.name, self.info.font())}: needs {', '.join(needs)}; testnet "
                           f"{'available' if choice.testnet else 'not available'} in ccxt.")
         if not self.name.isModified():
-            self.name.setText(choice.name)
+            self.name.setText(drawable(choice.name, self.name.font()))  # the name every view shows later
         self._validate()
 
     def _validate(self) -> str | None:

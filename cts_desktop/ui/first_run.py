@@ -40,6 +40,19 @@ def guide_dismissed() -> bool:
     return str(_ui_settings().value(_KEY, "false")).lower() == "true"
 
 
+def mark_guide_dismissed() -> None:
+    settings = _ui_settings()
+    settings.setValue(_KEY, "true")
+    settings.sync()
+
+
+def forget_guide_dismissed() -> None:
+    """The guide shows again at the next start (as on the very first)."""
+    settings = _ui_settings()
+    settings.remove(_KEY)
+    settings.sync()
+
+
 class FirstRunGuide(QFrame):
     """The panel; hidden once dismissed (remembered), shown again by :meth:`reopen`."""
 
@@ -64,9 +77,7 @@ class FirstRunGuide(QFrame):
         self.setVisible(not guide_dismissed())
 
     def dismissed(self) -> None:
-        settings = _ui_settings()
-        settings.setValue(_KEY, "true")
-        settings.sync()
+        mark_guide_dismissed()
         self.hide()
 
     def reopen(self) -> None:

@@ -6,10 +6,11 @@ import logging
 from collections.abc import Callable
 
 from PySide6.QtCore import QTimer
-from PySide6.QtGui import QCloseEvent, QShowEvent
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import QLabel, QMainWindow, QScrollArea, QTabWidget, QVBoxLayout, QWidget
 
 from cts_desktop.application.application import Application
+from cts_desktop.ui.accessibility import make_accessible
 from cts_desktop.ui.bridge import EventBridge
 from cts_desktop.ui.database_alarm import DatabaseAlarm
 from cts_desktop.ui.first_run import FirstRunGuide
@@ -99,16 +100,19 @@ class MainWindow(QMainWindow):
         self.sets = LazyTab(lambda: _sets_tab(app))  # the set statistics import numba
         self.journal = LazyTab(lambda: _journal_tab(app))  # its charts import pyqtgraph
         self.tabs = QTabWidget()
-        for widget, title in (
-            (self.dashboard, "Dashboard"),
-            (self.sets, "Sets"),
-            (self.journal, "Journal"),
-            (self.connections, "Connections"),
-            (self.settings, "Settings"),
-            (self.strategies, "Strategies"),
-            (self.monitoring, "Monitoring"),
-        ):
+        for number, (widget, title) in enumerate((  # Alt+<underlined letter> or Ctrl+<number> shows a tab
+            (self.dashboard, "&Dashboard"),
+            (self.sets, "Se&ts"),
+            (self.journal, "&Journal"),
+            (self.connections, "&Connections"),
+            (self.settings, "Setti&ngs"),
+            (self.strategies, "St&rategies"),
+            (self.monitoring, "&Monitoring"),
+        ), start=1):
             self.tabs.addTab(widget, title)
+            self.tabs.setTabToolTip(number - 1, f"Alt+{title[title.index('&') + 1]} or Ctrl+{number}")
+            shortcut = QShortcut(QKeySequence(f"Ctrl+{number}"), self)
+            shortcut.activated.connect(lambda w=widget: self.tabs.setCurrentWidget(w))
         self.guide = FirstRunGuide()  # on the first start, until dismissed; Help › First-run guide brings it back
         central = QWidget()
         column = QVBoxLayout(central)
@@ -140,6 +144,7 @@ class MainWindow(QMainWindow):
         self.timer.setInterval(REFRESH_MS)
         self.timer.timeout.connect(lambda: spawn(self.refresh(), "window refresh"))
         self.tabs.currentChanged.connect(lambda _i: spawn(self.refresh_current(), "tab refresh"))
+        make_accessible(self)
 
     def _build_menu(self) -> None:
         app_menu = self.menuBar().addMenu("&File")
@@ -206,6 +211,7 @@ class MainWindow(QMainWindow):
         refresh = getattr(widget, "refresh", None)
         if refresh is not None:
             await refresh()
+        make_accessible(widget)  # what the tab built since (a first visit, new rows of cards) gets its names
 
     async def refresh_all(self) -> None:
         await self.refresh()

@@ -19,6 +19,7 @@ class ErrorRateChart(QWidget):
 
         self._pg = pg
         self.plot = pg.PlotWidget()
+        self.plot.setAccessibleName("Chart: errors per minute")
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()

@@ -249,6 +249,8 @@ class DataTable(QTableView):
         header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # the given order until a header is clicked
         self.restored = self._restore()
         self.setSortingEnabled(sortable)
+        if not self.restored:
+            self.resizeColumnsToContents()  # no rows yet: every header reads whole until rows size the columns
         self._sized = self.restored
         self.dialog: QFileDialog | None = None
         self.message = ""  # the last export's outcome
@@ -283,8 +285,9 @@ class DataTable(QTableView):
     def set_widths(self, widths: Sequence[int]) -> None:
         """The table's own first column widths (instead of fitting the first rows), unless the user's were restored."""
         if not self.restored:
-            for column, width in enumerate(widths):
-                self.horizontalHeader().resizeSection(column, width)
+            header = self.horizontalHeader()
+            for column, width in enumerate(widths):  # never narrower than the column's title
+                header.resizeSection(column, max(width, header.sectionSizeHint(column)))
             self._sized = True
 
     def _rows_arrived(self) -> None:

@@ -68,10 +68,38 @@ def _delete_widgets_left_by_the_test() -> Iterator[None]:
     _delete_now([w for w in _new_parentless_widgets(before) if shiboken6.createdByPython(w)])
 
 
+def _table_state_folder(data_dir: Path) -> Path:
+    return data_dir.parent / "table-state"
+
+
 @pytest.fixture(autouse=True)
-def _table_state_in_tmp(tmp_path: Path) -> None:
+def _table_state_in_tmp(data_dir: Path) -> None:
     """The tables' column state goes to this test's folder, never the user's config (nor another test's)."""
-    keep_state_in(tmp_path / "table-state")
+    keep_state_in(_table_state_folder(data_dir))
+
+
+@pytest.fixture(autouse=True)
+def _not_the_first_start(data_dir: Path, _table_state_in_tmp: None) -> None:
+    """A window opened by a test is not the user's first start: the first-run guide was dismissed before (in the
+    preferences of the test's data folder, where the window looks), so it covers neither the view under test nor
+    its screenshot. The guide's own tests ask for :func:`first_start`."""
+    from cts_desktop.paths import resolve_paths
+    from cts_desktop.ui.first_run import mark_guide_dismissed
+
+    keep_state_in(resolve_paths(data_dir).config)
+    mark_guide_dismissed()
+    keep_state_in(_table_state_folder(data_dir))
+
+
+@pytest.fixture
+def first_start(data_dir: Path, _not_the_first_start: None) -> None:
+    """The user's very first start: the first-run guide was never dismissed."""
+    from cts_desktop.paths import resolve_paths
+    from cts_desktop.ui.first_run import forget_guide_dismissed
+
+    keep_state_in(resolve_paths(data_dir).config)
+    forget_guide_dismissed()
+    keep_state_in(_table_state_folder(data_dir))
 
 
 @pytest.fixture

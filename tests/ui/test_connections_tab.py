@@ -177,7 +177,6 @@ async def test_connection_test_shows_price_balance_and_bad_key_message(services:
     assert tab.test.log.isHidden()
     tab.test.show_log(True)
 
-    window.guide.dismiss.click()  # the picture (README) shows the tab, not the first-run guide
     for theme in ("dark", "light"):
         apply_theme(QApplication.instance(), theme)  # type: ignore[arg-type]
         save_screenshot(window, f"connections-{theme}")

@@ -12,7 +12,8 @@ from tests.ui.conftest import open_window, save_screenshot
 pytestmark = pytest.mark.asyncio(loop_factories=["qasync"])
 
 
-async def test_guide_on_first_start_dismissed_for_good_and_back_from_help(services: Services) -> None:
+async def test_guide_on_first_start_dismissed_for_good_and_back_from_help(services: Services,
+                                                                          first_start: None) -> None:
     gui = open_window(services)
     guide = gui.window.guide
     assert guide.isVisible()

@@ -42,6 +42,7 @@ class CandleChart(QWidget):
         self.info.setObjectName("chartInfo")
         self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.view = pg.GraphicsLayoutWidget()
+        self.view.setAccessibleName("Price chart (candles and volume)")
         self.axis = IndexAxis(orientation="bottom")
         price_axes = {"right": GridAxis("right"), "bottom": GridAxis("bottom")}
         volume_axes = {"right": GridAxis("right"), "bottom": self.axis}

@@ -23,6 +23,7 @@ class ThemedPlot(QWidget):
         super().__init__(parent)
         axes = {"bottom": pg.DateAxisItem(utcOffset=0)} if time_axis else {}
         self.widget: Any = pg.PlotWidget(axisItems=axes)
+        self.widget.setAccessibleName(f"Chart: {title}")
         self.plot: Any = self.widget.getPlotItem()
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()

@@ -94,6 +94,7 @@ class ConnectionsTab(QWidget):
         self.list_model = RowTableModel(LIST_COLUMNS)
         self.table = DataTable(self.list_model, "connections.list", sortable=False,
                                resize=QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setAccessibleName("Connections")
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)

@@ -77,6 +77,7 @@ class EnginePanel(QFrame):
         self.actions_: dict[str, QAction] = {}
         self.loops = DataTable(RowTableModel(LOOP_COLUMNS, key=None), "dashboard.loops", sortable=False,
                                resize=QHeaderView.ResizeMode.Stretch)
+        self.loops.setAccessibleName("Engine loops")
         self.loops.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.loops.setFixedHeight(22 + 20 * len(LOOPS) + 4)
         self.loops.fill([(name, "—", "—", "—") for name in LOOPS])

@@ -130,6 +130,9 @@ class ChartPanel(QWidget):
         self.timeframe = QComboBox()
         self.timeframe.addItems(list(TIMEFRAME_MS))
         self.reload_button = QPushButton("Reload")
+        self.symbol.setAccessibleName("Chart symbol")
+        self.timeframe.setAccessibleName("Chart timeframe")
+        self.reload_button.setAccessibleDescription("Load the chart's candles again from the database")
         self.chart = CandleChart(theme)
         self.source: tuple[str, str] | None = None  # (connection id, symbol)
         self._overlay_at = 0.0

@@ -67,6 +67,7 @@ class TablesPanel(QWidget):
         self.tabs = QTabWidget()
         for key, view in self.views.items():
             self.tabs.addTab(view, TITLES[key])
+            view.setAccessibleName(TITLES[key])
         self.export_button = QPushButton("Export CSV…")
         self.export_button.clicked.connect(self.ask_export)
         self.message = QLabel("")

@@ -53,6 +53,7 @@ class JournalTab(QWidget):
         self.part = part
         self.model = RowTableModel(JOURNAL_COLUMNS, cap=100_000)
         self.table = DataTable(self.model, "journal.trades")
+        self.table.setAccessibleName("Closed trades")
         self.connection = QComboBox()
         self.connection.addItem(ANY)
         self.kind = QComboBox()
@@ -65,6 +66,8 @@ class JournalTab(QWidget):
         self.range.addItems(list(RANGES))
         self.period = QComboBox()
         self.period.addItems(list(PERIODS))
+        for combo in (self.connection, self.kind, self.symbol, self.reason, self.range, self.period):
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # names arrive after the show
         self.summary = QLabel("")
         self.summary.setObjectName("metricDetail")
         self.export_button = QPushButton("Export CSV…")

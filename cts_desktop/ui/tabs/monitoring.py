@@ -82,6 +82,11 @@ class OverviewPage(QWidget):
         self.top_errors = text_table("monitoring.top_errors", "Count", "Last seen (UTC)", "Message")
         self.critical = text_table("monitoring.critical", "Time (UTC)", "Category", "Connection", "Message")
         self.critical_empty = QLabel("No critical errors in the last hour.")
+        for table, name in ((self.by_category, "Records by category (24 h)"),
+                            (self.by_level, "Records by level (24 h)"),
+                            (self.top_errors, "Most frequent errors"),
+                            (self.critical, "Critical errors (last hour)")):
+            table.setAccessibleName(name)
         middle = QSplitter(Qt.Orientation.Horizontal)
         middle.addWidget(chart_box)
         middle.addWidget(counts)
@@ -154,6 +159,7 @@ class MonitoringTab(QWidget):
         self.decisions = DecisionsPage(decisions) if decisions is not None else None
         self.overview = OverviewPage()
         self.table = text_table("monitoring.timeline", *self.HEADERS)  # the activity timeline
+        self.table.setAccessibleName("Activity timeline")
         self.logs = LogViewer(part)
         self.health = HealthPage(part)
         self.alerts = AlertsPage(part)

@@ -27,6 +27,7 @@ class DecisionsPage(QWidget):
         self.part = part
         self.model = RowTableModel(DECISION_COLUMNS, key=None, cap=2000)
         self.table = DataTable(self.model, "monitoring.decisions")
+        self.table.setAccessibleName("Engine decisions")
         self.kind = QComboBox()
         self.kind.addItems(list(KINDS))
         self.kind.currentIndexChanged.connect(lambda _i: self.refresh_now())

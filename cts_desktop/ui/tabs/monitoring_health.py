@@ -49,6 +49,8 @@ class HealthPage(QWidget):
         self.restarts = text_table("monitoring.restarts", "Time (UTC)", "Connection", "Attempt", "Reason", "Outcome",
                                    "Message")
         self.restarts_empty = QLabel("No automatic engine restarts recorded.")
+        self.table.setAccessibleName("Health of each part")
+        self.restarts.setAccessibleName("Auto-restart history")
         lower = QWidget()
         lower_layout = QVBoxLayout(lower)
         lower_layout.setContentsMargins(0, 0, 0, 0)
@@ -88,6 +90,7 @@ class AlertsPage(QWidget):
         self.part = part
         self.model = RowTableModel(ALERT_COLUMNS)
         self.table = DataTable(self.model, "monitoring.alerts")
+        self.table.setAccessibleName("Alerts")
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.show_acknowledged = QCheckBox("Show acknowledged")
         self.acknowledge = QPushButton("Acknowledge selected")

@@ -49,6 +49,7 @@ class LogViewer(QWidget):
         self.connection = QComboBox()
         self.connection.addItem("All connections", None)
         self.connection.setMinimumWidth(150)
+        self.connection.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # names arrive later
         self.text = QLineEdit()
         self.text.setPlaceholderText("Search the message…")
         self.text.setClearButtonEnabled(True)
@@ -67,6 +68,7 @@ class LogViewer(QWidget):
         bar.addWidget(self.export_json)
 
         self.view = DataTable(self.model, "monitoring.logs", sortable=False)  # newest first, paged by the database
+        self.view.setAccessibleName("Log records")
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.view.setWordWrap(False)
         self.view.verticalHeader().setDefaultSectionSize(22)

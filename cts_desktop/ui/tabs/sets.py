@@ -73,6 +73,7 @@ class SetsTab(QWidget):
         self.part = part
         self.model = RowTableModel(SET_COLUMNS, key="key", cap=CAP)
         self.table = DataTable(self.model, "sets.table")
+        self.table.setAccessibleName("Configuration sets")
         self.connection = QComboBox()
         self.symbol = QComboBox()
         self.status = QComboBox()
@@ -85,6 +86,8 @@ class SetsTab(QWidget):
         for window in WINDOWS:
             self.window_box.addItem(f"last {window}", window)
         self.window_box.setCurrentIndex(WINDOWS.index(20))
+        for combo in (self.connection, self.symbol, self.status, self.layer, self.window_box):
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # names arrive after the show
         self.count = QLabel("")
         self.count.setObjectName("metricDetail")
         self.export_button = QPushButton("Export CSV…")

@@ -47,6 +47,7 @@ from cts_desktop.domain.settings import (
     settings_of,
     validate_many,
 )
+from cts_desktop.ui.accessibility import make_accessible
 from cts_desktop.ui.settings_editors import ResetButton, SettingEditor, format_value, make_editor
 from cts_desktop.ui.settings_matrix import MatrixCountLabel, depends_on
 from cts_desktop.ui.table import DataTable, text_table
@@ -197,6 +198,7 @@ class SettingsTab(QWidget):
         old.deleteLater()
         stack.insertWidget(0, scroll)
         stack.setCurrentIndex(1 if self.table_button.isChecked() else 0)
+        make_accessible(stack)
 
     def _build_group(self, tab: Tab, group: str, values: Mapping[str, object]) -> QGroupBox:
         box = QGroupBox()

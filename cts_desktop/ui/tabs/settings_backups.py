@@ -50,6 +50,7 @@ class BackupsPanel(QGroupBox):
         self.alarm = _wrapping_label()
         self.alarm.setStyleSheet("color: #b3261e; font-weight: 600;")
         self.table = DataTable(RowTableModel(COLUMNS, key="path"), "settings.backups")
+        self.table.setAccessibleName("Database backups")
         self.table.setSelectionMode(DataTable.SelectionMode.SingleSelection)
         self.table.setMinimumHeight(120)
         self.table.setMaximumHeight(220)

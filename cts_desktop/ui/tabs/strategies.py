@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSplitter,
+    QStyle,
     QVBoxLayout,
     QWidget,
 )
@@ -67,7 +68,9 @@ class StrategiesTab(QWidget):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.form)
-        scroll.setMinimumWidth(380)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # the form is as wide as it needs
+        bar = scroll.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        scroll.setMinimumWidth(self.form.minimumSizeHint().width() + bar + 2 * scroll.frameWidth())
 
         self.download_button = QPushButton("Download history")
         self.optimal_button = QPushButton("Run auto-optimal")
@@ -76,7 +79,8 @@ class StrategiesTab(QWidget):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
         self.runs = QComboBox()
-        self.runs.setMinimumWidth(280)
+        self.runs.setMinimumWidth(160)
+        self.runs.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.open_button = QPushButton("Open stored run")
         buttons = QHBoxLayout()
         for b in (self.download_button, self.optimal_button, self.backtest_button, self.cancel_button):
@@ -101,6 +105,7 @@ class StrategiesTab(QWidget):
         self.proxy = ResultsFilter()
         self.proxy.setSourceModel(self.model)
         self.table = DataTable(self.proxy, "strategies.results", resize=QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setAccessibleName("Backtest results")
         if not self.table.restored:
             self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
         # widths from the visible rows only: measuring every row of a large result made each sort take seconds
@@ -119,21 +124,27 @@ class StrategiesTab(QWidget):
         self.save_button = QPushButton("Save selected as preset")
         self.preset_type = QComboBox()
         self.apply_connection = QComboBox()
+        for combo in (self.preset_type, self.apply_connection):  # every preset and connection name reads whole
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.apply_button = QPushButton("Apply to connection")
         self.preset_backtest_button = QPushButton("Backtest preset")
         self.preset_backtest_button.setToolTip(
             "Fixed sets: backtest them on the form's symbols and period; sets with ranges: run their grid "
             "(auto-optimal with the set's own rules)")
-        presets = QHBoxLayout()
-        presets.addWidget(self.preset_name, 1)
-        presets.addWidget(self.save_button)
-        presets.addSpacing(16)
-        presets.addWidget(QLabel("Preset"))
-        presets.addWidget(self.preset_type, 1)
-        presets.addWidget(self.preset_backtest_button)
-        presets.addWidget(QLabel("→"))
-        presets.addWidget(self.apply_connection, 1)
-        presets.addWidget(self.apply_button)
+        save = QHBoxLayout()
+        save.addWidget(self.preset_name, 1)
+        save.addWidget(self.save_button)
+        use = QHBoxLayout()  # a second row: the preset and connection names read whole at 1280 px
+        use.addWidget(QLabel("Preset"))
+        use.addWidget(self.preset_type)
+        use.addWidget(self.preset_backtest_button)
+        use.addWidget(QLabel("→"))
+        use.addWidget(self.apply_connection)
+        use.addWidget(self.apply_button)
+        use.addStretch(1)
+        presets = QVBoxLayout()
+        presets.addLayout(save)
+        presets.addLayout(use)
 
         top = QWidget()
         tv = QVBoxLayout(top)

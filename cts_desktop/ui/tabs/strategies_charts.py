@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
 
 from cts_desktop.application.strategies import Trade
 from cts_desktop.domain.bars import Bars
@@ -23,26 +23,38 @@ class _Chart(QWidget):
         import pyqtgraph as pg
 
         self.pg = pg
-        palette = self.palette()
-        self.fg = palette.color(palette.ColorRole.Text)
-        self.plot: Any = pg.PlotWidget(background=palette.color(palette.ColorRole.Base),
-                                       axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
+        self.title, self.left = title, left
+        self.plot: Any = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
         self.plot.showGrid(x=True, y=True, alpha=0.2)
-        self.plot.setTitle(title, color=self.fg, size="10pt")
-        for axis in ("left", "bottom"):
-            self.plot.getAxis(axis).setTextPen(self.fg)
-            self.plot.getAxis(axis).setPen(self.fg)
-        self.plot.setLabel("left", left, color=self.fg)
+        self.recolour()
+        from cts_desktop.ui.theme import on_theme_changed
+
+        stop_listening = on_theme_changed(lambda _theme: self.recolour())  # a theme switch reaches these charts too
+        self.destroyed.connect(stop_listening)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot)
+        self.plot.setAccessibleName(f"Chart: {title}")
+
+
+    def recolour(self) -> None:
+        """The plot in the application's current colours (text on base)."""
+        palette = QApplication.palette()
+        self.fg = palette.color(palette.ColorRole.Text)
+        self.plot.setBackground(palette.color(palette.ColorRole.Base))
+        self.plot.setTitle(self.title, color=self.fg, size="10pt")
+        for axis in ("left", "bottom"):
+            self.plot.getAxis(axis).setTextPen(self.fg)
+            self.plot.getAxis(axis).setPen(self.fg)
+        self.plot.setLabel("left", self.left, color=self.fg)
 
 
 class EquityChart(_Chart):
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__("Equity (cumulative result, % of notional per trade, fees included)", "%", parent)
+        super().__init__("Equity (%, after fees)", "%", parent)  # short: the whole title fits half the tab at 1280 px
+        self.plot.setToolTip("Cumulative result of the selected set, in % of the notional per trade, fees included")
         self.curve: Any = self.plot.plot([], [], pen=self.pg.mkPen("#1565c0", width=2),
                                          fillLevel=0, brush=(21, 101, 192, 40))
         dash = Qt.PenStyle.DashLine
