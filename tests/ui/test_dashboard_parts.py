@@ -218,6 +218,7 @@ def test_connection_card_shows_a_clock_skew(qtbot) -> None:  # type: ignore[no-u
     panel.show_cards([card])
     widget = panel.cards["c1"]
     assert widget.clock.isHidden()
+    assert "multiplies with Settings › Overall › Base volume factor" in widget.volume.toolTip()  # which wins
     panel.show_engines({"c1": replace(engine, clock_offset_ms=-3_012, clock_skewed=True)})
     assert not widget.clock.isHidden() and widget.clock.text() == "clock 3.0 s ahead"
     assert "offset -3012 ms" in widget.clock.toolTip() and "trading goes on" in widget.clock.toolTip()

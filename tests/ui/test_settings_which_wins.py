@@ -2,8 +2,9 @@
 Settings tab (each setting's tooltip) and on the connection's options (Connections tab):
 
 * Main / Real minimum avg PF and Maximum drawdown time: the connection's own value wins (both sides say so);
-* Base volume factor and the connection's volume factors multiply (Settings says so);
-* Use main symbols: either one on is enough (Settings says so).
+* Base volume factor and the connection's volume factors multiply (Settings, the connection's Volume page and the
+  Dashboard card's volume box say so);
+* Use main symbols: either one on is enough (Settings and the connection's Symbols page say so).
 """
 
 from __future__ import annotations
@@ -41,3 +42,15 @@ async def test_the_connection_options_say_their_pf_limits_win(services: Services
     texts = " ".join(label.text() for label in page.findChildren(QLabel))
     assert "wins over Settings › Strategy" in texts and "Main / Real minimum avg PF" in texts
     assert "Maximum drawdown time" in texts
+
+
+def page_text(box: OptionsBox, title: str) -> str:
+    page = box.pages.widget([box.pages.tabText(i) for i in range(box.pages.count())].index(title))
+    return " ".join(label.text() for label in page.findChildren(QLabel))
+
+
+async def test_the_connection_options_say_what_multiplies_and_what_either_switches(services: Services) -> None:
+    make_tab(services, Tab.OVERALL)
+    box = OptionsBox()
+    assert "multiply with Settings › Overall › Base volume factor" in page_text(box, "Volume")
+    assert "Use main symbols" in page_text(box, "Symbols") and "either one on is enough" in page_text(box, "Symbols")

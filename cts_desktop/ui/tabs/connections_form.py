@@ -39,6 +39,16 @@ PF_FIELDS = (("live_pf_min_main", "PF min · Main"), ("live_pf_min_real", "PF mi
 WINS_OVER_SETTINGS = ("A value set here wins over Settings › Strategy (Main / Real minimum avg PF, Maximum drawdown "
                       "time) for this connection's sets; \"as in Settings\" follows the Settings value.")
 AS_IN_SETTINGS = "as in Settings"
+VOLUME_MULTIPLIES = ("These multiply with Settings › Overall › Base volume factor (all connections): neither "
+                     "replaces the other. The live factor is also the one on this connection's Dashboard card.")
+MAIN_SYMBOLS_EITHER = ("Settings › Overall › Use main symbols does the same for every connection: either one on is "
+                       "enough. Symbol order and number: Settings › Overall › Symbols (all connections).")
+
+
+def _note(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setWordWrap(True)
+    return label
 
 
 def _optional(box: QDoubleSpinBox) -> QDoubleSpinBox:
@@ -181,11 +191,9 @@ class OptionsBox(QGroupBox):
         self.pages.addTab(self._form(("Name", self.name), ("Exchange", self.exchange),
                                      ("Account / API type", self.api_type), ("Testnet", self.testnet),
                                      ("Margin type", self.margin), ("Position mode", self.position)), "General")
-        self.pages.addTab(self._form(("Live volume factor", self.live_vf),
+        self.pages.addTab(self._form(("", _note(VOLUME_MULTIPLIES)), ("Live volume factor", self.live_vf),
                                      ("Preset volume factor", self.preset_vf)), "Volume")
-        symbols_note = QLabel("Symbol order and number: Settings › Overall › Symbols (all connections).")
-        symbols_note.setWordWrap(True)
-        self.pages.addTab(self._form(("Main symbols", self.use_main), ("", symbols_note)), "Symbols")
+        self.pages.addTab(self._form(("Main symbols", self.use_main), ("", _note(MAIN_SYMBOLS_EITHER))), "Symbols")
         self.pages.addTab(self._limits_page(), "PF limits")
         self.pages.addTab(self._form(("", self.rate_default), ("Requests per second", self.rate_second),
                                      ("Requests per minute", self.rate_minute),
@@ -211,9 +219,7 @@ class OptionsBox(QGroupBox):
     def _limits_page(self) -> QWidget:
         page = QWidget()
         form = QFormLayout(page)
-        note = QLabel(WINS_OVER_SETTINGS)
-        note.setWordWrap(True)
-        form.addRow(note)
+        form.addRow(_note(WINS_OVER_SETTINGS))
         for name, label in PF_FIELDS:
             form.addRow(label, self.pf[name])
         form.addRow("Max drawdown time", self.drawdown)

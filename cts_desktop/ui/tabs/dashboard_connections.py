@@ -108,7 +108,8 @@ class ConnectionCardWidget(QFrame):
         self.volume.setDecimals(1)
         self.volume.setPrefix("VF ")
         self.volume.setKeyboardTracking(False)
-        self.volume.setToolTip("Live volume factor of this connection (0.1–10)")
+        self.volume.setToolTip("Live volume factor of this connection (0.1–10); it multiplies with Settings › "
+                               "Overall › Base volume factor (all connections)")
         self.balance = QLabel("—")
         self.positions = QLabel("0")
         self.pseudo = QLabel("—")
