@@ -5,8 +5,8 @@ Dismissing it is remembered in the window's preferences (ui.ini)."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 GUIDE_HTML = """
 <b>Welcome to CTS Desktop.</b> Nothing here trades real money until you switch it on yourself.
@@ -30,6 +30,8 @@ card) and type the connection's name to confirm. Until then every position is pa
 """
 
 _KEY = "first_run_guide_dismissed"
+MAX_TEXT_HEIGHT = 150  # px: on a small screen the guide's text scrolls instead of squeezing the tabs below it
+MIN_TEXT_HEIGHT = 90  # px: and shows its first points at least
 
 
 def _ui_settings() -> QSettings:
@@ -67,13 +69,21 @@ class FirstRunGuide(QFrame):
         self.dismiss.setAccessibleName("Hide the first-run guide")
         self.dismiss.setToolTip("It stays available under Help › First-run guide")
         self.dismiss.clicked.connect(self.dismissed)
-        row = QHBoxLayout()
-        row.addStretch(1)
-        row.addWidget(self.dismiss)
-        layout = QVBoxLayout(self)
+        self.scroll = QScrollArea()
+        self.scroll.setWidget(self.text)
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll.setMinimumHeight(MIN_TEXT_HEIGHT)
+        self.scroll.setMaximumHeight(MAX_TEXT_HEIGHT)
+        self.scroll.setAccessibleName("First-run guide text")
+        button = QVBoxLayout()
+        button.addStretch(1)
+        button.addWidget(self.dismiss)
+        layout = QHBoxLayout(self)
         layout.setContentsMargins(12, 6, 12, 6)
-        layout.addWidget(self.text)
-        layout.addLayout(row)
+        layout.addWidget(self.scroll, 1)
+        layout.addLayout(button)
         self.setVisible(not guide_dismissed())
 
     def dismissed(self) -> None:

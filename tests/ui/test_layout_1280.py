@@ -56,6 +56,28 @@ async def test_every_view_fits_1280_by_720(services: Services) -> None:
     assert not problems, "\n".join(problems)
 
 
+@pytest.mark.asyncio(loop_factories=["qasync"])
+async def test_the_first_run_guide_leaves_the_dashboard_room_at_1280_by_720(services: Services) -> None:
+    """On a first start the guide stands above the tabs: its text scrolls within a bounded height, so the Dashboard
+    below it is not squeezed either."""
+    gui = open_window(services)
+    window = gui.window
+    try:
+        window.resize(WIDTH, HEIGHT)
+        window.guide.reopen()
+        settle()
+        assert window.guide.isVisible() and window.guide.height() <= 200
+        window.tabs.setCurrentIndex(0)
+        await window.refresh_current()
+        settle()
+        problems = clipped_texts(window, window) + squeezed_panels(window.tabs.currentWidget(), window)
+        assert (window.width(), window.height()) == (WIDTH, HEIGHT)
+        save_screenshot(window, "first-run-1280-light")
+    finally:
+        await gui.shutdown()
+    assert not problems, "\n".join(problems)
+
+
 def test_exchange_names_are_drawn_with_glyphs_the_font_has(qapp: object) -> None:
     dialog = ExchangePickerDialog(set())
     ccxt_name = "Binance USD\N{CIRCLED LATIN CAPITAL LETTER S}-M"  # as ccxt names binanceusdm
