@@ -1,5 +1,5 @@
-"""View › Theme (issue 19): System / Light / Dark, one checked; a choice applies at once — the window's palette and
-the Dashboard chart — and is remembered for the next start."""
+"""View › Theme (issue 19): System / Light / Dark, one checked; a choice applies at once — the window's palette, the
+Dashboard chart and the Strategies charts (background, axes, their lines) — and is remembered for the next start."""
 
 from __future__ import annotations
 
@@ -34,9 +34,25 @@ async def test_theme_switch_applies_live_and_is_remembered(services: Services) -
     assert chart.colours == THEMES["dark"] and chart.view.backgroundBrush().color().name() == THEMES["dark"]["bg"]
     save_screenshot(window, "theme-menu-dark")
 
+    tab = window.strategies.ensure()  # built on first use
+    strategies = [tab.equity, tab.trades_chart]  # type: ignore[attr-defined]
+
+    def strategies_colours() -> set[str]:  # the text colour each Strategies chart draws its axes and lines with
+        colours = set()
+        for each in strategies:
+            colours.add(each.plot.getAxis("left").pen().color().name())
+            colours.add(each.plot.getAxis("bottom").textPen().color().name())
+        colours.add(tab.equity.zero.pen.color().name())  # type: ignore[attr-defined]
+        colours.add(tab.trades_chart.price.opts["pen"].color().name())  # type: ignore[attr-defined]
+        return colours
+
+    dark_text = QApplication.palette().color(QPalette.ColorRole.Text).name()
+    assert strategies_colours() == {dark_text}
     actions["light"].trigger()
     assert window_colour() != dark_window
     assert chart.colours == THEMES["light"] and chart.view.backgroundBrush().color().name() == THEMES["light"]["bg"]
+    light_text = QApplication.palette().color(QPalette.ColorRole.Text).name()
+    assert light_text != dark_text and strategies_colours() == {light_text}
     assert theme_choice() == "light"
     save_screenshot(window, "theme-menu-light")
     await gui.shutdown()

@@ -49,6 +49,10 @@ class _Chart(QWidget):
             self.plot.getAxis(axis).setTextPen(self.fg)
             self.plot.getAxis(axis).setPen(self.fg)
         self.plot.setLabel("left", self.left, color=self.fg)
+        self.recolour_items()
+
+    def recolour_items(self) -> None:
+        """The chart's own items drawn in the text colour (a subclass's lines), after a theme switch too."""
 
 
 class EquityChart(_Chart):
@@ -61,6 +65,11 @@ class EquityChart(_Chart):
         self.zero: Any = self.pg.InfiniteLine(pos=0, angle=0, pen=self.pg.mkPen(self.fg, width=1, style=dash))
         self.plot.addItem(self.zero)
         self.points = 0
+
+    def recolour_items(self) -> None:
+        zero = getattr(self, "zero", None)  # recolour() runs once before the line exists
+        if zero is not None:
+            zero.setPen(self.pg.mkPen(self.fg, width=1, style=Qt.PenStyle.DashLine))
 
     def show_equity(self, equity: list[tuple[float, float]]) -> None:
         self.points = len(equity)
@@ -86,6 +95,11 @@ class TradesChart(_Chart):
         for item in (self.links, self.entries, self.exits):
             self.plot.addItem(item)
         self.marked = 0
+
+    def recolour_items(self) -> None:
+        price = getattr(self, "price", None)
+        if price is not None:
+            price.setPen(self.pg.mkPen(self.fg, width=1))
 
     def show_trades(self, bars: Bars | None, trades: list[Trade]) -> None:
         pg = self.pg
