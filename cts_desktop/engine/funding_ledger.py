@@ -12,7 +12,7 @@ matters. Every function here runs inside one transaction.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import delete, select
@@ -76,20 +76,29 @@ def share_settlement(session: Session, connection_id: str, symbol: str, ts: date
     ).scalars())
     session.execute(delete(FundingAllocation).where(FundingAllocation.funding_payment_id.in_(ids)))
     held = held_at(session, connection_id, symbol, ts)
-    sided = [p for p in payments if p.side in ("long", "short")]
-    for side in ("long", "short"):
-        for payment in (p for p in sided if p.side == side):
-            weights = {pid: q for pid, (s, q) in held.items() if s == side}
-            touched |= _split(session, payment, weights)
-    unsided = [p for p in payments if p.side not in ("long", "short")]
-    if unsided:
-        signed = {pid: (q if s == "long" else -q) for pid, (s, q) in held.items()}
-        if sum(signed.values(), ZERO) == 0:  # equal sides: a net payment says nothing of each side's part
-            signed = {pid: q for pid, (_, q) in held.items()}
-        for payment in unsided:
-            touched |= _split(session, payment, signed)
+    # a payment says someone held: when nobody does at the settlement's time, a closing fill stamped to the second
+    # (BingX) in the settlement's own second was counted before it — it came after: the exchange settled first
+    second = _aware(ts).replace(microsecond=0)
+    before = held_at(session, connection_id, symbol, ts, closes_until=second - timedelta(microseconds=1))
+    for payment in payments:
+        weights = _weights(held, payment.side)
+        if sum(weights.values(), ZERO) == 0:
+            weights = _weights(before, payment.side)
+        touched |= _split(session, payment, weights)
     session.flush()
     return touched
+
+
+def _weights(held: dict[int, tuple[str, Decimal]], side: str) -> dict[int, Decimal]:
+    """Each position's part of a payment: by quantity among the payment's side; a payment without a side (BingX)
+    by signed quantity (longs and shorts pay opposite ways), or by quantity when both sides are equal (a net
+    payment says nothing of each side's part)."""
+    if side in ("long", "short"):
+        return {pid: q for pid, (s, q) in held.items() if s == side}
+    signed = {pid: (q if s == "long" else -q) for pid, (s, q) in held.items()}
+    if sum(signed.values(), ZERO) == 0:
+        return {pid: q for pid, (_, q) in held.items()}
+    return signed
 
 
 def _split(session: Session, payment: FundingPayment, weights: dict[int, Decimal]) -> set[int]:
@@ -106,7 +115,8 @@ def _split(session: Session, payment: FundingPayment, weights: dict[int, Decimal
     return {position_id for position_id, _ in ordered}
 
 
-def held_at(session: Session, connection_id: str, symbol: str, ts: datetime) -> dict[int, tuple[str, Decimal]]:
+def held_at(session: Session, connection_id: str, symbol: str, ts: datetime,
+            closes_until: datetime | None = None) -> dict[int, tuple[str, Decimal]]:
     """Per Real position of ``symbol``: its side and the quantity it held at ``ts`` — fills up to then (a fill at
     the very time of the settlement counts as before it: the exchanges settle after) and the settled differences
     noted by then (those later explained by fills are left to the fills)."""
@@ -121,11 +131,13 @@ def held_at(session: Session, connection_id: str, symbol: str, ts: datetime) -> 
         return {}
     quantity: dict[int, Decimal] = defaultdict(lambda: ZERO)
     ids = [p.id for p in positions]
-    for position_id, opening, amount in session.execute(
-        select(FillAllocation.real_position_id, FillAllocation.opening, FillAllocation.quantity)
+    for position_id, opening, amount, when in session.execute(
+        select(FillAllocation.real_position_id, FillAllocation.opening, FillAllocation.quantity, Fill.ts)
         .join(Fill, Fill.id == FillAllocation.fill_id)
         .where(FillAllocation.real_position_id.in_(ids), Fill.ts <= ts)
     ).all():
+        if not opening and closes_until is not None and _aware(when) > closes_until:
+            continue  # a close stamped in the settlement's own second: taken as after it (see share_settlement)
         quantity[position_id] += to_decimal(amount) if opening else -to_decimal(amount)
     adjustments: dict[int, list[tuple[Decimal, datetime, bool]]] = defaultdict(list)
     for position_id, amount, when, fill_id in session.execute(
@@ -138,3 +150,8 @@ def held_at(session: Session, connection_id: str, symbol: str, ts: datetime) -> 
             continue  # settled and later explained by fills: the fills tell the history
         quantity[position_id] += sum((a for a, when, explained in rows if not explained and when <= ts), ZERO)
     return {p.id: (p.side, quantity[p.id]) for p in positions if quantity[p.id] > 0}
+
+
+def _aware(moment: datetime) -> datetime:
+    """A stored time as UTC (SQLite gives it back without its zone)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -119,12 +119,21 @@ async def test_an_order_that_never_reached_the_exchange_is_given_up_after_the_gr
 
 
 @pytest.mark.parametrize("exchange", ["bybit", "bingx"])
+@pytest.mark.parametrize("funded", [False, True], ids=["no-funding", "funding-then-stop"])
 async def test_three_positions_of_one_side_close_with_the_exchanges_stop_and_money_matches(
-    sim: SimulatorServer, engine_db: Database, exchange: str
+    sim: SimulatorServer, engine_db: Database, exchange: str, funded: bool
 ) -> None:
+    """``funded``: a funding settlement falls between the last entry and the exchange's stop, with no sync between
+    them — the stop's fill comes in the settlement's own second (BingX stamps fills to the second, so it reads as
+    before the settlement), and the payment still reaches the three positions that paid it."""
     adapter, manager = await _live_manager(sim, engine_db, exchange, HEDGE_3)
     try:
         ids = []
+        to_settlement = FUNDING_INTERVAL_MS - sim.market.processed_replay % FUNDING_INTERVAL_MS
+        if funded:  # the settlement 100 s ahead: after the three entries (30 s apart), within the walk to the stop
+            sim.market.step(to_settlement - 100_000)
+        elif to_settlement < 3_600_000:  # none during this test, whenever it runs: past the next one, flat
+            sim.market.step(to_settlement + 1_000)
         for n in range(3):
             price = sim.market.price("BTC")
             outcome = await manager.open_position(EntrySignal(SYMBOL, "long", price, 0.002 + n * 0.001, 0.004))
@@ -145,6 +154,7 @@ async def test_three_positions_of_one_side_close_with_the_exchanges_stop_and_mon
             assert not s.execute(select(PositionAdjustment)).first(), "fills explain it all: nothing settled"
         assert cents(Decimal(10_000) + net) == cents(Decimal(repr(sim_account(sim).wallet)))
         assert cents(sum((p.funding for p in positions if p), Decimal(0))) == cents(funding)
+        assert (funding != 0) == funded and all(p is not None and (p.funding != 0) == funded for p in positions)
     finally:
         await adapter.close()
 
