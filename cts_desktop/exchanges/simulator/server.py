@@ -99,7 +99,8 @@ class SimulatorServer:
             await self._runner.shutdown()
         if self._ticker:
             self._ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            # RuntimeError: under qasync a cancelled task can be resumed while its loop is no longer running
+            with contextlib.suppress(asyncio.CancelledError, RuntimeError):
                 await self._ticker
         if self._runner:
             await self._runner.cleanup()
