@@ -9,15 +9,17 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 import pytest_asyncio
 
-from cts_desktop.exchanges.adapter import ExchangeAdapter
+from cts_desktop.exchanges.adapter import ExchangeAdapter, point_at, ws_root
 from cts_desktop.exchanges.capabilities import RateLimit
 from cts_desktop.exchanges.errors import RetryPolicy
 from cts_desktop.exchanges.models import Credentials
 from cts_desktop.exchanges.simulator import SimulatorConfig, SimulatorServer
+from cts_desktop.exchanges.simulator.auth import ApiKey
 
 
 @pytest.fixture(autouse=True)
@@ -53,6 +55,25 @@ def point_ccxt_at(exchange: object, base_url: str) -> None:
     api = exchange.urls["api"]  # type: ignore[attr-defined]
     suffix = "/openApi" if exchange.id == "bingx" else ""  # type: ignore[attr-defined]
     exchange.urls["api"] = {name: base_url + suffix for name in api}  # type: ignore[attr-defined]
+
+
+def stock_client(sim: SimulatorServer, exchange: str, balance: float = 10_000.0, *,
+                 streams: bool = False) -> tuple[Any, ApiKey]:
+    """Stock ccxt (ccxt.pro with ``streams``) on a fresh simulator account — its REST roots and, for ccxt.pro, its
+    websockets pointed at the simulator, nothing else changed; the caller closes it."""
+    import ccxt.async_support as ccxt_rest
+    import ccxt.pro as ccxt_pro
+
+    key = sim.market.create_account(balance, exchange=exchange)
+    client = getattr(ccxt_pro if streams else ccxt_rest, exchange)(
+        {"apiKey": key.key, "secret": key.secret, "enableRateLimit": False})
+    if streams:
+        point_at(client, sim.base_url + ("/openApi" if exchange == "bingx" else ""), ws_root(sim.base_url))
+    else:
+        point_ccxt_at(client, sim.base_url)
+    if exchange == "bingx":
+        client.options["defaultType"] = "swap"
+    return client, key
 
 
 EXCHANGES = ["bybit", "bingx"]

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import ccxt.async_support as ccxt
 import pytest
 import pytest_asyncio
 
@@ -29,7 +28,7 @@ from cts_desktop.exchanges.simulator.auth import ApiKey, AuthFailure
 from cts_desktop.exchanges.simulator.bybit_api import AUTH_ERRORS, SIM_ERRORS
 from cts_desktop.exchanges.simulator.bybit_ws_private import auth_signature
 from cts_desktop.exchanges.simulator.order_checks import VENUE_ERRORS
-from tests.integration.exchanges.conftest import point_ccxt_at
+from tests.integration.exchanges.conftest import stock_client
 
 FIXTURES = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "exchange-fixtures" / "bybit"
 if not FIXTURES.exists():  # a worktree next to shared/, or the main checkout with shared/ beside it
@@ -110,9 +109,7 @@ def _ccxt_recorded(method: str, description_part: str = "") -> list[Any]:
 
 @pytest_asyncio.fixture
 async def bybit(sim: SimulatorServer) -> AsyncIterator[tuple[Any, ApiKey]]:
-    key = sim.market.create_account(10_000, exchange="bybit")
-    client = ccxt.bybit({"apiKey": key.key, "secret": key.secret, "enableRateLimit": False})
-    point_ccxt_at(client, sim.base_url)
+    client, key = stock_client(sim, "bybit")
     try:
         yield client, key
     finally:

@@ -9,19 +9,14 @@ from typing import Any
 import pytest
 
 from cts_desktop.exchanges.simulator import SimulatorServer
-from tests.integration.exchanges.conftest import point_ccxt_at
+from tests.integration.exchanges.conftest import stock_client
 
 SYMBOL = "BTC/USDT:USDT"
 CREATE_FIELDS = {"symbol", "orderId", "side", "positionSide", "type", "clientOrderID", "workingType"}
 
 
 async def _ccxt(sim: SimulatorServer) -> Any:
-    import ccxt.async_support as ccxt
-
-    key = sim.market.create_account(10_000, exchange="bingx")
-    ex = ccxt.bingx({"apiKey": key.key, "secret": key.secret})
-    point_ccxt_at(ex, sim.base_url)
-    ex.options["defaultType"] = "swap"
+    ex, _ = stock_client(sim, "bingx")
     await ex.load_markets()
     return ex
 

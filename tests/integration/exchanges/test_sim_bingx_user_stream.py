@@ -12,20 +12,15 @@ from typing import Any
 import aiohttp
 import pytest
 
-from cts_desktop.exchanges.adapter import point_at
 from cts_desktop.exchanges.simulator import SimulatorServer
 from tests.helpers.waiting import until
+from tests.integration.exchanges.conftest import stock_client
 
 SYMBOL = "BTC/USDT:USDT"
 
 
 async def _pro(sim: SimulatorServer, balance: float = 10_000) -> Any:
-    import ccxt.pro as ccxtpro
-
-    key = sim.market.create_account(balance, exchange="bingx")
-    ex = ccxtpro.bingx({"apiKey": key.key, "secret": key.secret})
-    point_at(ex, sim.base_url + "/openApi", sim.base_url.replace("http://", "ws://", 1))
-    ex.options["defaultType"] = "swap"
+    ex, _ = stock_client(sim, "bingx", balance, streams=True)
     await ex.load_markets()
     return ex
 

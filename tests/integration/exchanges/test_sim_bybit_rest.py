@@ -12,21 +12,14 @@ import pytest_asyncio
 
 from cts_desktop.exchanges.simulator import SimulatorServer
 from cts_desktop.exchanges.simulator.auth import ApiKey
-from tests.integration.exchanges.conftest import point_ccxt_at
+from tests.integration.exchanges.conftest import stock_client
 
 SYMBOL = "BTC/USDT:USDT"
 
 
-def _client(sim: SimulatorServer, balance: float) -> tuple[Any, ApiKey]:
-    key = sim.market.create_account(balance, exchange="bybit")
-    client = ccxt.bybit({"apiKey": key.key, "secret": key.secret, "enableRateLimit": False})
-    point_ccxt_at(client, sim.base_url)
-    return client, key
-
-
 @pytest_asyncio.fixture
 async def bybit(sim: SimulatorServer) -> AsyncIterator[tuple[Any, ApiKey]]:
-    client, key = _client(sim, 10_000)
+    client, key = stock_client(sim, "bybit")
     try:
         yield client, key
     finally:
@@ -36,7 +29,7 @@ async def bybit(sim: SimulatorServer) -> AsyncIterator[tuple[Any, ApiKey]]:
 @pytest_asyncio.fixture
 async def small(sim: SimulatorServer) -> AsyncIterator[tuple[Any, ApiKey]]:
     """An account of 200 USDT: a cross position's liquidation price is within reach."""
-    client, key = _client(sim, 200)
+    client, key = stock_client(sim, "bybit", 200)
     try:
         yield client, key
     finally:

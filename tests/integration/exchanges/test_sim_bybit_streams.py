@@ -8,24 +8,21 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
-import ccxt.pro as ccxtpro
 import pytest
 import pytest_asyncio
 
-from cts_desktop.exchanges.adapter import point_at
 from cts_desktop.exchanges.simulator import SimulatorServer
 from cts_desktop.exchanges.simulator.auth import ApiKey
 from cts_desktop.exchanges.simulator.bybit_ws_private import auth_signature
 from tests.helpers.waiting import until
+from tests.integration.exchanges.conftest import stock_client
 
 SYMBOL = "BTC/USDT:USDT"
 
 
 @pytest_asyncio.fixture
 async def pro(sim: SimulatorServer) -> AsyncIterator[tuple[Any, ApiKey]]:
-    key = sim.market.create_account(10_000, exchange="bybit")
-    client = ccxtpro.bybit({"apiKey": key.key, "secret": key.secret, "enableRateLimit": False})
-    point_at(client, sim.base_url)
+    client, key = stock_client(sim, "bybit", streams=True)
     try:
         yield client, key
     finally:
