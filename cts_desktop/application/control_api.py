@@ -245,8 +245,10 @@ async def open_control_api(services: Services, remote: RemotePart,
         return None
     try:
         token, created = await asyncio.to_thread(ensure_token, services.secrets)
-    except SecretStoreError as error:
-        log.error("control API not started: its token cannot be kept (%s)", error)
+    except SecretStoreError as error:  # no keyring and no encrypted file: said once, the reason at debug level
+        log.warning("control API off: its token is kept only in the OS keyring or the encrypted secrets file (Security "
+                    "› Store secrets in an encrypted file…); it starts with the next start after that")
+        log.debug("control API token: %s", error)
         return None
     server = ControlServer(remote, token, options, services.paths.data / ADDRESS_FILE)
     try:

@@ -80,7 +80,10 @@ class LiveLock:
         return grant
 
     def revoke(self, connection_id: str) -> None:
-        """Delete the connection's grant (nothing when there is none, or no secret store at all)."""
+        """Delete the connection's grant (nothing when there is none, or no secret store at all: a grant can only be
+        kept in one, so without one there is none to remove)."""
+        if not self.store.status().usable:
+            return
         try:
             if self.store.get(self._ref(connection_id)) is None:
                 return

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+
+import pytest
 
 from cts_desktop.events.app import ConnectionsChanged
 from cts_desktop.events.bus import Event
@@ -34,3 +37,17 @@ def test_predefined_connections_come_on_first_start_and_stay_deleted(data_dir: P
         services.close()
     created, names = _names(data_dir)
     assert not created and names == ["Bybit X03", "My OKX", "Replay (offline)"]  # the deletion is respected
+
+
+def test_a_first_start_without_a_keyring_says_it_once_and_removes_no_grant(
+        data_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """No OS keyring and no encrypted file yet (a minimal Linux session): the predefined connections come with live
+    trading off — no grant could exist, so none is "removed" with a warning per connection."""
+    import keyring
+    from keyring.backends import fail
+
+    keyring.set_keyring(fail.Keyring())
+    with caplog.at_level(logging.WARNING):
+        created, names = _names(data_dir)
+    assert created and names == ["BingX X01", "Bybit X03", "Replay (offline)"]
+    assert not [r for r in caplog.records if "grant" in r.getMessage()], caplog.text
