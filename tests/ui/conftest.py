@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -106,6 +107,19 @@ def first_start(data_dir: Path, _not_the_first_start: None) -> None:
 def services(data_dir: Path) -> Iterator[Services]:
     svc = Services(AppOptions(data_dir=data_dir, console_log=False, log_level="debug"))
     try:
+        yield svc
+    finally:
+        svc.close()
+
+
+@contextlib.contextmanager
+def replay_services(data_dir: Path, settings: Mapping[str, object] | None = None) -> Iterator[Services]:
+    """Services whose Replay market runs at ×60 (an engine trades within a test's seconds), ``settings`` stored
+    before anything starts."""
+    svc = Services(AppOptions(data_dir=data_dir, console_log=False, log_level="info", replay_speed=60.0))
+    try:
+        if settings:
+            svc.settings.set_many(settings)
         yield svc
     finally:
         svc.close()

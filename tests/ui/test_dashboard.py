@@ -20,13 +20,13 @@ from sqlalchemy import func, select
 from cts_desktop.app import GuiApp, create_qapp
 from cts_desktop.events.trading import PriceUpdate
 from cts_desktop.exchanges.connections import REPLAY_CONNECTION_ID, ConnectionRuleError
-from cts_desktop.services import AppOptions, Services
+from cts_desktop.services import Services
 from cts_desktop.storage.models import Candle, ConfigSet, RealPosition
 from cts_desktop.ui.tabs.dashboard_connections import LiveTradeDialog
 from cts_desktop.ui.theme import apply_theme
 from cts_desktop.ui.widgets import human_bytes
 from tests.helpers.waiting import until
-from tests.ui.conftest import save_screenshot
+from tests.ui.conftest import replay_services, save_screenshot
 
 pytestmark = pytest.mark.asyncio(loop_factories=["qasync"])
 
@@ -46,12 +46,8 @@ FAST = {
 
 @pytest.fixture
 def fast_services(data_dir: Path) -> Iterator[Services]:
-    svc = Services(AppOptions(data_dir=data_dir, console_log=False, log_level="info", replay_speed=60.0))
-    svc.settings.set_many(FAST)
-    try:
+    with replay_services(data_dir, FAST) as svc:
         yield svc
-    finally:
-        svc.close()
 
 
 def seed_closed_positions(services: Services) -> Decimal:

@@ -15,20 +15,18 @@ from sqlalchemy import update
 
 from cts_desktop.application.application import Application
 from cts_desktop.monitoring.health import HealthStatus, engine_health, now_utc
-from cts_desktop.services import AppOptions, Services
+from cts_desktop.services import Services
 from cts_desktop.storage.models import EngineState
 from tests.helpers.waiting import until
+from tests.ui.conftest import replay_services
 
 pytestmark = pytest.mark.asyncio(loop_factories=["qasync"])
 
 
 @pytest.fixture
 def fast_services(data_dir: Path) -> Iterator[Services]:
-    svc = Services(AppOptions(data_dir=data_dir, console_log=False, log_level="info", replay_speed=60.0))
-    try:
+    with replay_services(data_dir) as svc:
         yield svc
-    finally:
-        svc.close()
 
 
 def burn(seconds: float) -> None:

@@ -13,8 +13,9 @@ import pytest
 
 from cts_desktop.application.application import Application
 from cts_desktop.exchanges.connections import REPLAY_CONNECTION_ID
-from cts_desktop.services import AppOptions, Services
+from cts_desktop.services import Services
 from tests.helpers.waiting import until
+from tests.ui.conftest import replay_services
 from tests.ui.test_settings_engine import FAST
 
 pytestmark = pytest.mark.asyncio(loop_factories=["qasync"])
@@ -22,12 +23,8 @@ pytestmark = pytest.mark.asyncio(loop_factories=["qasync"])
 
 @pytest.fixture
 def fast_services(data_dir: Path) -> Iterator[Services]:
-    svc = Services(AppOptions(data_dir=data_dir, console_log=False, log_level="info", replay_speed=60.0))
-    svc.settings.set_many(FAST)
-    try:
+    with replay_services(data_dir, FAST) as svc:
         yield svc
-    finally:
-        svc.close()
 
 
 async def test_a_matrix_change_that_empties_the_books_is_logged(fast_services: Services,

@@ -11,20 +11,17 @@ import pytest
 from PySide6.QtWidgets import QMessageBox
 
 from cts_desktop.exchanges.connections import REPLAY_CONNECTION_ID
-from cts_desktop.services import AppOptions, Services
+from cts_desktop.services import Services
 from tests.helpers.waiting import until
-from tests.ui.conftest import open_window
+from tests.ui.conftest import open_window, replay_services
 
 pytestmark = pytest.mark.asyncio(loop_factories=["qasync"])
 
 
 @pytest.fixture
 def fast_services(data_dir: Path) -> Iterator[Services]:
-    svc = Services(AppOptions(data_dir=data_dir, console_log=False, log_level="info", replay_speed=60.0))
-    try:
+    with replay_services(data_dir) as svc:
         yield svc
-    finally:
-        svc.close()
 
 
 async def test_balloon_says_trading_continues_only_while_the_engine_runs(services: Services) -> None:

@@ -25,8 +25,9 @@ import pytest
 from cts_desktop.application.application import Application
 from cts_desktop.domain.settings import SETTINGS
 from cts_desktop.exchanges.connections import REPLAY_CONNECTION_ID
-from cts_desktop.services import AppOptions, Services
+from cts_desktop.services import Services
 from cts_desktop.ui.tabs.settings import DATABASE_URL
+from tests.ui.conftest import replay_services
 from tests.ui.test_settings_tab import enter, make_tab, other_value, settle, stored_row
 
 pytestmark = pytest.mark.asyncio(loop_factories=["qasync"])
@@ -44,12 +45,8 @@ FAST = {  # one symbol, a small matrix and a short prehistory so the engine star
 
 @pytest.fixture
 def services(data_dir: Path) -> Iterator[Services]:
-    svc = Services(AppOptions(data_dir=data_dir, console_log=False, log_level="info", replay_speed=60.0))
-    svc.settings.set_many(FAST)
-    try:
+    with replay_services(data_dir, FAST) as svc:
         yield svc
-    finally:
-        svc.close()
 
 
 def _matrix(matrix: Any) -> tuple[tuple[float, ...], ...]:
