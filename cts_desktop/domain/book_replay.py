@@ -39,10 +39,10 @@ from cts_desktop.domain.book import (
     T_ENTRY,
     SetBook,
     SetStatus,
-    ring_at,
     ring_cut,
     ring_put,
 )
+from cts_desktop.domain.book_stats import set_gate_figures
 from cts_desktop.domain.exits import bar_step, levels, result_fraction
 from cts_desktop.domain.gates import GateThresholds
 from cts_desktop.domain.jit import kernel
@@ -57,40 +57,6 @@ EVALUATING, ACTIVE, PAUSED, FAILED = (int(SetStatus.EVALUATING), int(SetStatus.A
                                       int(SetStatus.FAILED))
 # closed-result record fields (float64): tick, row, result, result / pc, entry time, close time, time in drawdown
 N_REC = 7
-
-
-@kernel()
-def _figures(pool_r: npt.NDArray[np.float32], chunks: npt.NDArray[np.int32], count: IntArray, s: int,
-             window: int) -> tuple[float, float, float]:
-    """``book_stats._gate_figures`` for one set: (win rate, avg win ÷ avg loss, max drawdown), same arithmetic."""
-    hi = count[s]
-    lo = max(0, hi - window)
-    if hi == lo:
-        return np.nan, np.nan, np.nan
-    wins = 0
-    gw = 0.0
-    gl = 0.0
-    curve = 0.0
-    peak = 0.0
-    dd = 0.0
-    for j in range(lo, hi):
-        r = np.float64(pool_r[ring_at(chunks, s, j), R_RESULT])
-        if r > 0.0:
-            wins += 1
-            gw += r
-        else:
-            gl -= r
-        curve += r
-        peak = max(peak, curve)
-        dd = max(dd, peak - curve)
-    n = hi - lo
-    if wins == 0:
-        wl = 0.0
-    elif wins == n or gl == 0.0:
-        wl = np.inf
-    else:
-        wl = (gw / wins) / (gl / (n - wins))
-    return wins / n, wl, dd
 
 
 @kernel()
@@ -127,8 +93,8 @@ def _evaluate(s: int, closed: int, pool_r: npt.NDArray[np.float32], chunks: npt.
     crossing = (prev < p1 and tot >= p1) or (prev < p2 and tot >= p2)
     if not (crossing or prev >= p2):
         return False
-    wr_all, wl_all, _ = _figures(pool_r, chunks, count, s, int(min(p2, cap)))
-    wr_prod, _, dd_prod = _figures(pool_r, chunks, count, s, int(th[5]))
+    wr_all, wl_all, _ = set_gate_figures(pool_r, chunks, count, s, int(min(p2, cap)))
+    wr_prod, _, dd_prod = set_gate_figures(pool_r, chunks, count, s, int(th[5]))
     new = _next_status(int(status[s]), prev, tot, wr_all, wl_all, wr_prod, dd_prod, th)
     if new != status[s]:
         status[s] = new

@@ -198,45 +198,51 @@ def all_windows(book: SetBook) -> dict[int, WindowStats]:
 
 
 @kernel()
+def set_gate_figures(pool_r: npt.NDArray[np.float32], chunks: npt.NDArray[np.int32], count: npt.NDArray[np.int64],
+                     s: int, window: int) -> tuple[float, float, float]:
+    """(win rate, avg win ÷ avg loss, max drawdown) over the newest ``window`` results of set ``s`` (NaN without
+    any) — for the gates of the live book and of the batch warm-up alike."""
+    hi = count[s]
+    lo = max(0, hi - window)
+    if hi == lo:
+        return np.nan, np.nan, np.nan
+    wins = 0
+    gw = 0.0
+    gl = 0.0
+    curve = 0.0
+    peak = 0.0
+    dd = 0.0
+    for j in range(lo, hi):
+        r = np.float64(pool_r[ring_at(chunks, s, j), R_RESULT])
+        if r > 0.0:
+            wins += 1
+            gw += r
+        else:
+            gl -= r
+        curve += r
+        peak = max(peak, curve)
+        dd = max(dd, peak - curve)
+    n = hi - lo
+    if wins == 0:
+        wl = 0.0
+    elif wins == n or gl == 0.0:
+        wl = np.inf  # nothing lost: the ratio passes any threshold
+    else:
+        wl = (gw / wins) / (gl / (n - wins))
+    return wins / n, wl, dd
+
+
+@kernel()
 def _gate_figures(
     pool_r: npt.NDArray[np.float32], chunks: npt.NDArray[np.int32], count: npt.NDArray[np.int64],
     rows: npt.NDArray[np.int64], window: int,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     n_rows = rows.shape[0]
-    win_rate = np.full(n_rows, np.nan)
-    win_loss = np.full(n_rows, np.nan)
-    max_dd = np.full(n_rows, np.nan)
+    win_rate = np.empty(n_rows)
+    win_loss = np.empty(n_rows)
+    max_dd = np.empty(n_rows)
     for i in range(n_rows):
-        s = rows[i]
-        hi = count[s]
-        lo = max(0, hi - window)
-        if hi == lo:
-            continue
-        wins = 0
-        gw = 0.0
-        gl = 0.0
-        curve = 0.0
-        peak = 0.0
-        dd = 0.0
-        for j in range(lo, hi):
-            r = np.float64(pool_r[ring_at(chunks, s, j), R_RESULT])
-            if r > 0.0:
-                wins += 1
-                gw += r
-            else:
-                gl -= r
-            curve += r
-            peak = max(peak, curve)
-            dd = max(dd, peak - curve)
-        n = hi - lo
-        win_rate[i] = wins / n
-        if wins == 0:
-            win_loss[i] = 0.0
-        elif wins == n or gl == 0.0:
-            win_loss[i] = np.inf  # nothing lost: the ratio passes any threshold
-        else:
-            win_loss[i] = (gw / wins) / (gl / (n - wins))
-        max_dd[i] = dd
+        win_rate[i], win_loss[i], max_dd[i] = set_gate_figures(pool_r, chunks, count, rows[i], window)
     return win_rate, win_loss, max_dd
 
 
