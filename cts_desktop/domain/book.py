@@ -182,31 +182,39 @@ def _open(
     """Open one position in every allowed set of one variant that has a free slot. Returns #opened."""
     entry = sign * price
     opened = 0
-    n_slots = slot_b.shape[1]
     for c in range(n_cfg):
         s = first + c
         if not allowed[s] or set_f[s, S_LAST_EXIT] == t or t - set_f[s, S_LAST_ENTRY] < cooldown:
             continue
-        for k in range(n_slots):
-            if slot_b[s, k, B_OPEN]:
-                continue
-            stop, tpl, arm, tdist = levels(entry, tp[c], sl[c], ts[c], tst[c], pc)
-            f = slot_f[s, k]
-            f[F_ENTRY] = entry
-            f[F_STOP] = stop
-            f[F_BEST] = entry
-            f[F_TP] = tpl
-            f[F_ARM] = arm
-            f[F_TDIST] = tdist
-            f[F_T0] = t
-            f[F_UW] = 0.0
-            f[F_LAST] = t
-            slot_b[s, k, B_OPEN] = True
-            slot_b[s, k, B_ARMED] = False
-            set_f[s, S_LAST_ENTRY] = t
+        if open_slot(slot_f, slot_b, set_f, s, entry, t, tp[c], sl[c], ts[c], tst[c], pc):
             opened += 1
-            break
     return opened
+
+
+@kernel()
+def open_slot(slot_f: FloatArray, slot_b: npt.NDArray[np.bool_], set_f: FloatArray, s: int, entry: float, t: float,
+              tp: float, sl: float, ts: float, tst: float, pc: float) -> bool:
+    """Open a pseudo position of set ``s`` at ``entry`` (signed price) in its first free slot; False when all are
+    taken. The live book's :func:`_open` and the batch warm-up's replay both open through it."""
+    for k in range(slot_b.shape[1]):
+        if slot_b[s, k, B_OPEN]:
+            continue
+        stop, tpl, arm, tdist = levels(entry, tp, sl, ts, tst, pc)
+        f = slot_f[s, k]
+        f[F_ENTRY] = entry
+        f[F_STOP] = stop
+        f[F_BEST] = entry
+        f[F_TP] = tpl
+        f[F_ARM] = arm
+        f[F_TDIST] = tdist
+        f[F_T0] = t
+        f[F_UW] = 0.0
+        f[F_LAST] = t
+        slot_b[s, k, B_OPEN] = True
+        slot_b[s, k, B_ARMED] = False
+        set_f[s, S_LAST_ENTRY] = t
+        return True
+    return False
 
 
 class SnapshotCopy:

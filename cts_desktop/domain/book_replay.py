@@ -39,11 +39,12 @@ from cts_desktop.domain.book import (
     T_ENTRY,
     SetBook,
     SetStatus,
+    open_slot,
     ring_cut,
     ring_put,
 )
 from cts_desktop.domain.book_stats import set_gate_figures
-from cts_desktop.domain.exits import bar_step, levels, result_fraction
+from cts_desktop.domain.exits import bar_step, result_fraction
 from cts_desktop.domain.gates import GateThresholds
 from cts_desktop.domain.jit import kernel
 
@@ -323,25 +324,7 @@ def _replay_sets(
                 ei += 1
                 if status[s] == FAILED or set_f[s, S_LAST_EXIT] == t or t - set_f[s, S_LAST_ENTRY] < cooldown:
                     continue
-                for k in range(n_slots):
-                    if slot_b[s, k, B_OPEN]:
-                        continue
-                    entry = sign * tick_p[j]
-                    stop, tpl, arm, tdist = levels(entry, tp[c], sl[c], ts[c], tst[c], pc)
-                    f = slot_f[s, k]
-                    f[F_ENTRY] = entry
-                    f[F_STOP] = stop
-                    f[F_BEST] = entry
-                    f[F_TP] = tpl
-                    f[F_ARM] = arm
-                    f[F_TDIST] = tdist
-                    f[F_T0] = t
-                    f[F_UW] = 0.0
-                    f[F_LAST] = t
-                    slot_b[s, k, B_OPEN] = True
-                    slot_b[s, k, B_ARMED] = False
-                    set_f[s, S_LAST_ENTRY] = t
-                    break
+                open_slot(slot_f, slot_b, set_f, s, sign * tick_p[j], t, tp[c], sl[c], ts[c], tst[c], pc)
             j += 1
     return rec[:n_rec]
 
