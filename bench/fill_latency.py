@@ -68,7 +68,8 @@ async def run_mode(mode: str, exchange: str, orders: int, interval: float, folde
     manager = OrderManager("c1", db, app, EventBus(), paper=False, market_rules=catalog.rules,
                            amount_to_precision=catalog.amount, price_to_precision=catalog.price,
                            limits=lambda: RiskLimits())
-    stream = PrivateStream(app, StreamHandlers(manager.pushed.fills, manager.pushed.orders, manager.pushed.positions))
+    stream = PrivateStream(app, StreamHandlers(manager.apply_pushed_fills, manager.apply_pushed_orders,
+                                               manager.apply_pushed_positions))
     sync_task: asyncio.Task[None] | None = None
 
     async def sync_loop() -> None:

@@ -537,7 +537,8 @@ class ConnectionEngine:
             return
         orders = self.orders
         self.private = PrivateStream(self.adapter, StreamHandlers(
-            trades=orders.pushed.fills, orders=orders.pushed.orders, positions=orders.pushed.positions))
+            trades=orders.apply_pushed_fills, orders=orders.apply_pushed_orders,
+            positions=orders.apply_pushed_positions))
         self.private.start()
 
     async def restart_feed(self) -> None:

@@ -14,6 +14,7 @@ The rules that keep money safe:
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -36,12 +37,12 @@ from cts_desktop.engine.inflight import InFlightOrders
 from cts_desktop.engine.ledger_writes import LedgerWrites
 from cts_desktop.engine.margin_modes import MarginModes
 from cts_desktop.engine.position_reconciler import PositionReconciler, SideCheck
-from cts_desktop.engine.pushed_updates import PushedUpdates
 from cts_desktop.engine.settlement import Settlement
 from cts_desktop.events.bus import EventBus
 from cts_desktop.events.trading import AlertRaised, OrderChanged, PositionChanged, PositionsReconciled
 from cts_desktop.exchanges.errors import ExchangeError, OrderUnknownError, TemporaryError
-from cts_desktop.exchanges.models import Balance, OrderRequest, OrderSide, OrderType
+from cts_desktop.exchanges.models import Balance, OrderRequest, OrderSide, OrderType, Position, Trade
+from cts_desktop.exchanges.models import Order as ExchangeOrder
 from cts_desktop.storage.db import Database
 from cts_desktop.storage.models import Alert, BalanceSnapshot, RealPosition
 from cts_desktop.storage.types import to_decimal
@@ -128,7 +129,7 @@ class OrderManager:
         self._leverage_set: dict[str, int] = {}
         self._balance: tuple[float, Balance] | None = None
         self._lock = asyncio.Lock()  # one entry or exit at a time: the checks read what the previous one wrote
-        self.sync_lock = asyncio.Lock()  # one reconciliation at a time (the sync loop, a start, an emergency stop)
+        self._sync_lock = asyncio.Lock()  # one reconciliation at a time (the sync loop, a start, an emergency stop)
         self.ledger = LedgerWrites(db)
         self.inflight = InFlightOrders(connection_id, db, broker, self.ledger)
         self.fills = FillSync(connection_id, db, broker, self.ledger)
@@ -138,7 +139,6 @@ class OrderManager:
         self.stopping = False
         self.guards = EntryGuards(connection_id, db, bus, paper=paper)
         self.decisions: DecisionLog | None = None  # the engine's: every entry decision with its reason
-        self.pushed = PushedUpdates(self)  # what the exchange's private stream tells, applied at once
 
     @property
     def kill_switch_active(self) -> bool:
@@ -363,7 +363,7 @@ class OrderManager:
         """One reconciliation with the exchange (every sync cycle): orders in flight looked up, positions read,
         then fills and funding since the marks allocated to the Real positions, and per symbol and side the DB's
         live quantity compared with the exchange's — differences no fill explains settled once. Balance last."""
-        async with self.sync_lock:
+        async with self._sync_lock:
             return await self._sync(symbols)
 
     async def _sync(self, symbols: list[str]) -> ReconcileReport:
@@ -391,7 +391,7 @@ class OrderManager:
         changes += self.reconciler.changes + await self.ledger(lambda s: ledger.allocate_and_refresh(s, connection_id))
         self.reconciler.changes = []
         for change in changes:
-            self.report_change(change, report)
+            self._report_change(change, report)
         balance = await self.balance(max_age_s=0)
         await self.guards.observe(self.limits(), balance, positions)
         unrealised, paper = self.guards.unrealised, self.paper
@@ -407,13 +407,11 @@ class OrderManager:
         ))
         return report
 
-    def report_change(self, change: ledger.PositionChange, report: ReconcileReport | None = None) -> None:
-        """A position's state change told: logged when it closed (and counted in ``report``), published."""
+    def _report_change(self, change: ledger.PositionChange, report: ReconcileReport) -> None:
         if change.before == change.after:
             return
         if change.after == "closed":
-            if report is not None:
-                report.closed_positions += 1
+            report.closed_positions += 1
             log.info("position %s %s %s closed (%s): net %s USDT", change.id, change.side, change.symbol,
                      change.close_reason, change.net, extra={"connection_id": self.connection_id,
                                                                "symbol": change.symbol})
@@ -431,6 +429,56 @@ class OrderManager:
             self.bus.publish(PositionChanged(key=self.connection_id, position_id=part.position_id,
                                              symbol=done.key.symbol))
 
+    # --- pushed by the exchange (private stream) ----------------------------------------------------------------
+
+    async def apply_pushed_fills(self, trades: list[Trade]) -> int:
+        """Fills from the exchange's private stream, stored and allocated to their positions at once (a close is
+        in the journal a moment after the exchange made it, not at the next sync); returns how many were new."""
+        if not trades:
+            return 0
+        connection_id = self.connection_id
+        async with self._sync_lock:
+            added = await self.fills.store_pushed(trades)
+            if added:
+                for change in await self.ledger(lambda s: ledger.allocate_and_refresh(s, connection_id)):
+                    self._report_change(change, ReconcileReport())
+        return added
+
+    async def apply_pushed_orders(self, orders: list[ExchangeOrder]) -> int:
+        """Order updates from the private stream: each of our orders (known by its client id) takes the
+        exchange's state as a REST answer would give it; returns how many were ours."""
+        connection_id = self.connection_id
+        ours = [o for o in orders if o.client_id]
+        if not ours:
+            return 0
+        async with self._sync_lock:
+            known = await self._run(rec.known_client_ids, connection_id)
+            mine = [o for o in ours if o.client_id in known]
+            for order in mine:
+                client_id = order.client_id
+                assert client_id is not None
+                touched = await self.ledger(functools.partial(rec.apply_order_answer, client_order_id=client_id,
+                                                              answer=order))
+                changes = await self.ledger(functools.partial(ledger.allocate_and_refresh,
+                                                              connection_id=connection_id, also=touched))
+                for change in changes:
+                    self._report_change(change, ReconcileReport())
+                self.bus.publish(OrderChanged(key=connection_id, client_order_id=client_id,
+                                              symbol=order.symbol, status=rec.order_status(order),
+                                              paper=self.paper))
+        return len(mine)
+
+    async def apply_pushed_positions(self, positions: list[Position]) -> None:
+        """Position updates from the private stream: the exchange-position rows (mark price, unrealised PnL,
+        liquidation price, size) follow at once; the Real positions are still settled only by fills and the sync's
+        reconciliation."""
+        if not positions:
+            return
+        connection_id = self.connection_id
+        async with self._sync_lock:
+            await self.db.run(functools.partial(rec.mirror_positions, connection_id=connection_id,
+                                                positions=positions, complete=False))
+
     async def sync_until_settled(self, symbols: list[str], timeout_s: float = 10.0) -> ReconcileReport:
         """:meth:`sync` again (every half second, up to ``timeout_s``) while a closing order's fill has not reached
         the DB yet: an emergency close must leave no position 'closing' when the engine stops (the exchange may
@@ -447,7 +495,7 @@ class OrderManager:
     async def reconcile(self, symbols: list[str]) -> ReconcileReport:
         """After a start or a reconnect: every unresolved order looked up by its client id at once, unknown
         exchange orders recorded as external, then one full sync."""
-        async with self.sync_lock:
+        async with self._sync_lock:
             first, touched = await self.inflight.resolve(now_only=True)
             connection_id = self.connection_id
             await self.ledger(lambda s: ledger.allocate_and_refresh(s, connection_id, touched))

@@ -25,8 +25,8 @@ pytestmark = pytest.mark.asyncio(loop_factories=["asyncio"])
 
 
 def stream_of(manager: OrderManager, adapter: ExchangeAdapter, ws_base: str | None = None) -> PrivateStream:
-    return PrivateStream(adapter, StreamHandlers(trades=manager.pushed.fills, orders=manager.pushed.orders,
-                                                 positions=manager.pushed.positions),
+    return PrivateStream(adapter, StreamHandlers(trades=manager.apply_pushed_fills, orders=manager.apply_pushed_orders,
+                                                 positions=manager.apply_pushed_positions),
                          retry_s=3600, ws_base=ws_base)
 
 
