@@ -223,11 +223,12 @@ class SelfTest:
 
     # ---- ccxt.pro and keyring --------------------------------------------------------------------------------
     async def websockets(self) -> str:
-        import ccxt.pro
+        from cts_desktop.exchanges import ccxt_lean
 
+        ccxt_pro = ccxt_lean.load("ccxt.pro")
         names = []
         for exchange_id in EXCHANGES:
-            client = getattr(ccxt.pro, exchange_id)({"enableRateLimit": True})
+            client = getattr(ccxt_pro, exchange_id)({"enableRateLimit": True})
             try:
                 if not client.has.get("watchTicker"):
                     raise SelfTestFailure(f"ccxt.pro.{exchange_id} cannot watch tickers")
@@ -279,9 +280,9 @@ class SelfTest:
 
 
 def _ccxt_version() -> str:
-    import ccxt
+    from cts_desktop.exchanges import ccxt_lean
 
-    return str(ccxt.__version__)
+    return str(ccxt_lean.load("ccxt").__version__)
 
 
 def run_self_test(out: Any = None) -> int:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cts_desktop import __version__
+from cts_desktop.engine.heap import steady_malloc
 from cts_desktop.events.app import DatabaseHealthChanged, SettingsChanged
 from cts_desktop.events.bus import EventBus
 from cts_desktop.monitoring.alert_monitor import AlertMonitor
@@ -144,6 +145,7 @@ class Services:
 
     def __init__(self, options: AppOptions) -> None:
         self.options = options
+        steady_malloc()  # large freed blocks go back to the system, not into the heap for good (weeks in the tray)
         private_umask()  # the database, logs, backups and exports are for this user only (POSIX)
         self.paths = resolve_paths(options.data_dir).ensure()
         self.redactor = SecretRedactor()

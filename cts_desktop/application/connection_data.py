@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
+from cts_desktop.exchanges import ccxt_lean
 from cts_desktop.exchanges.capabilities import RateLimit
 from cts_desktop.exchanges.connections import DEFAULT_API_TYPE as DEFAULT_API_TYPE  # the editor's default choice
 from cts_desktop.exchanges.connections import ConnectionConfig, ConnectionSettings
@@ -74,8 +75,7 @@ def swap_exchanges() -> list[ExchangeChoice]:
     global _catalog
     with _catalog_lock:
         if _catalog is None:
-            import ccxt.async_support as ccxt_async
-
+            ccxt_async = ccxt_lean.load("ccxt.async_support")
             found = []
             for exchange_id in ccxt_async.exchanges:
                 try:

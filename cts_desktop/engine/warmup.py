@@ -46,7 +46,7 @@ import numpy as np
 
 from cts_desktop.domain.book import BookParams, SetBook
 from cts_desktop.domain.matrix import ExitMatrix
-from cts_desktop.engine import batch_warmup
+from cts_desktop.engine import batch_warmup, heap
 from cts_desktop.engine.pipeline import ClosedResult, PipelineUpdate, SymbolPipeline
 from cts_desktop.storage.db import DatabaseSpec
 from cts_desktop.storage.results import HistoryLimits
@@ -167,6 +167,7 @@ _flags: Any = None  # the shared stop flags, set by the initializer in each work
 def _init_worker(flags: Any) -> None:
     global _flags
     _flags = flags
+    heap.steady_malloc()
     if hasattr(os, "nice"):
         try:  # the GUI process comes first when cores are scarce
             os.nice(5)

@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any, TypeVar
 
+from cts_desktop.exchanges import ccxt_lean
 from cts_desktop.exchanges.capabilities import Capabilities, RateLimit, capabilities_for
 from cts_desktop.exchanges.clock import ClockReading, ExchangeClock, install
 from cts_desktop.exchanges.errors import (
@@ -111,16 +112,13 @@ class ExchangeAdapter:
     async def import_library(name: str = "ccxt.async_support") -> Any:
         """Import (a part of) ccxt in a worker thread — ~0.6 s of module loading that would otherwise stall the
         event loop on the first request; later imports find it loaded."""
-        import importlib
-
-        return await asyncio.to_thread(importlib.import_module, name)
+        return await asyncio.to_thread(ccxt_lean.load, name)
 
     @property
     def client(self) -> Any:
         """The ccxt instance (created and ccxt imported on first use)."""
         if self._client is None:
-            import ccxt.async_support as ccxt_async
-
+            ccxt_async = ccxt_lean.load("ccxt.async_support")
             self._client = self._configured(getattr(ccxt_async, self.exchange_id))
         return self._client
 

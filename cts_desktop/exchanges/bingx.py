@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cts_desktop.exchanges import ccxt_lean
 from cts_desktop.exchanges.models import PositionSide
 from cts_desktop.exchanges.venue import NotFound, Venue
 
@@ -14,8 +15,7 @@ CONDITIONAL_TYPES = {"STOP_MARKET": "stop_loss", "TAKE_PROFIT_MARKET": "take_pro
 
 class BingxVenue(Venue):
     async def find_by_client_id(self, ex: Any, symbol: str, client_id: str) -> dict[str, Any]:
-        import ccxt
-
+        ccxt = ccxt_lean.load("ccxt")
         market = ex.market(symbol)
         try:
             response = await ex.swapV2PrivateGetTradeOrder({"symbol": market["id"], "clientOrderId": client_id})

@@ -21,6 +21,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from cts_desktop.exchanges import ccxt_lean
 from cts_desktop.exchanges.adapter import ExchangeAdapter
 from cts_desktop.exchanges.capabilities import RateLimit, capabilities_for
 from cts_desktop.exchanges.connection_test import ConnectionTestResult, run_connection_test
@@ -117,7 +118,7 @@ class ConnectionRuleError(Exception):
 
 def is_swap_exchange(exchange_id: str) -> bool:
     """True when ccxt knows ``exchange_id`` and it lists swap markets (imports ccxt: call off the UI path)."""
-    import ccxt.async_support as ccxt_async
+    ccxt_async = ccxt_lean.load("ccxt.async_support")
 
     if exchange_id not in ccxt_async.exchanges:
         return False

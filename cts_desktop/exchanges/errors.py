@@ -116,7 +116,9 @@ def translate(exc: BaseException, exchange_id: str = "", codes: CodeMap | None =
     """Map any exception from a ccxt call to a project error (idempotent for project errors)."""
     if isinstance(exc, ExchangeError):
         return exc
-    import ccxt  # already imported by the time a ccxt call failed
+    from cts_desktop.exchanges import ccxt_lean
+
+    ccxt = ccxt_lean.load("ccxt")  # already imported by the time a ccxt call failed
 
     text = str(exc) or type(exc).__name__
     code = exchange_code(text)
