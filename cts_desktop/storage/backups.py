@@ -8,8 +8,9 @@ back; a folder never holds a half-written or unchecked backup under a backup's n
 backups of each reason and never touches another file.
 
 The copy reads through a read-only connection in one backup step: one consistent snapshot, taken while the app
-keeps writing (in WAL mode readers never block the writer), and the source file is never written. These are
-blocking calls: the app runs them in a worker thread.
+keeps writing (in WAL mode readers never block the writer), and the source file is never written. The copy then
+drops what every start rebuilds by itself (:data:`REBUILT`: book snapshots, the candle cache) and is compacted, so
+a backup holds only what cannot be had again. These are blocking calls: the app runs them in a worker thread.
 """
 
 from __future__ import annotations
@@ -33,6 +34,12 @@ FOLDER_NAME = "backups"
 SUFFIX = ".sqlite3"
 STAMP = "%Y%m%dT%H%M%SZ"
 _NAME = re.compile(r"^(?P<stem>.+)-(?P<stamp>\d{8}T\d{6}Z)-r(?P<revision>[0-9A-Za-z_]+)-(?P<reason>[a-z-]+)\.sqlite3$")
+
+
+# Left out of every backup: each start rebuilds them. A book snapshot only spares the warm-up its replay (without
+# one the engine replays the prehistory from scratch); candles are the cache of what the exchange serves again.
+# Every other table is kept whole: sets (their ids are what results and positions point at), results, trading.
+REBUILT = ("book_snapshots", "candles")
 
 
 class BackupError(DatabaseError):
@@ -159,16 +166,27 @@ def _copy(database: Path, target: Path) -> None:
         source = read_only_connection(database)
     except sqlite3.Error as exc:
         raise BackupError(f"cannot read {database} to back it up: {exc}") from exc
-    copy = sqlite3.connect(target)
+    copy = sqlite3.connect(target, isolation_level=None)
     try:
         source.backup(copy)  # one step: a consistent snapshot; the GIL is released while pages are copied
         copy.execute("PRAGMA journal_mode=DELETE")  # a single self-contained file, no -wal beside it
+        _leave_out_rebuilt(copy)
     except sqlite3.Error as exc:
         raise BackupError(f"the backup of {database} failed: {exc}") from exc
     finally:
         copy.close()
         source.close()
     fsync_file(target)
+
+
+def _leave_out_rebuilt(copy: sqlite3.Connection) -> None:
+    """Empty the tables of :data:`REBUILT` in the copy and compact it (``VACUUM``): what the next start rebuilds
+    by itself is no backup's business, and it was over half of one (issue 18)."""
+    present = {row[0] for row in copy.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    for table in REBUILT:
+        if table in present:
+            copy.execute(f"DELETE FROM {table}")  # a name of REBUILT, not input
+    copy.execute("VACUUM")
 
 
 def rotate(folder: Path, stem: str, keep: int) -> list[Path]:

@@ -4,6 +4,7 @@ open in another process are refused with a plain message and nothing changes."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -11,7 +12,9 @@ from pathlib import Path
 
 import pytest
 from alembic import command
+from sqlalchemy import select
 
+from cts_desktop.engine.persistence import load_snapshots
 from cts_desktop.storage.backups import (
     BackupError,
     BackupReason,
@@ -24,6 +27,7 @@ from cts_desktop.storage.backups import (
 )
 from cts_desktop.storage.db import Database, DatabaseError, normalise_url, sqlite_url
 from cts_desktop.storage.migrate import alembic_config, current_revision, head_revision
+from cts_desktop.storage.models import BookSnapshot, Candle, ConfigSet, Connection, PseudoResult
 from cts_desktop.storage.restore import RestoreRefused, restore_backup
 from tests.helpers.damage import count_logs, fill_logs, fingerprint, held_open, junk_in_the_middle
 
@@ -185,3 +189,48 @@ def test_no_upgrade_without_its_backup(tmp_path: Path) -> None:
         db.migrate(partial(backup_before_upgrade, folder=blocked))
     assert current_revision(db.engine) == "0002"
     db.dispose()
+
+
+def _trading_database(path: Path) -> Database:
+    """An app database with a set, one of its results, a 2-MB book snapshot and a day of candles."""
+    db = Database(sqlite_url(path))
+    db.migrate()
+    with db.session() as s:
+        s.add(Connection(id="c1", name="Backup test", exchange="bybit", kind="replay"))
+        s.flush()
+        cs = ConfigSet(connection_id="c1", symbol="BTC/USDT:USDT", indication_type="direction", params="(5.0,)",
+                       direction="long", tp=1.0, sl=0.5)
+        s.add(cs)
+        s.flush()
+        s.add(PseudoResult(set_id=cs.id, opened_ms=1, closed_ms=2, entry=0.0, exit=0.0, result_pc=0.4,
+                           reason="closed"))
+        s.add(BookSnapshot(connection_id="c1", symbol="BTC/USDT:USDT", payload=os.urandom(2 << 20)))
+        s.add_all(Candle(connection_id="c1", symbol="BTC/USDT:USDT", timeframe="1m", ts=i * 60_000, open=1.0,
+                         high=1.0, low=1.0, close=1.0, volume=1.0) for i in range(1_440))
+    with db.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    return db
+
+
+def test_a_backup_leaves_out_what_the_next_start_rebuilds_and_restores_into_a_database_the_engine_starts_from(
+        tmp_path: Path) -> None:
+    source = tmp_path / "data" / "cts.sqlite3"
+    _trading_database(source).dispose()
+    made = make_backup(source, tmp_path / "data" / "backups", BackupReason.PERIODIC, now=T0)
+    assert made.size_bytes < source.stat().st_size - (2 << 20), "the snapshot and the candles are left out"
+    with sqlite3.connect(made.path) as conn:
+        counts = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                  for t in ("book_snapshots", "candles", "config_sets", "pseudo_results", "connections")}
+    assert counts == {"book_snapshots": 0, "candles": 0, "config_sets": 1, "pseudo_results": 1, "connections": 1}
+
+    target = tmp_path / "other" / "cts.sqlite3"
+    restore_backup(made.path, target)
+    db = Database(sqlite_url(target))
+    try:
+        assert db.migrate() == head_revision() and db.integrity_check() == []
+        with db.session() as s:
+            assert load_snapshots(s, "c1") == {}  # the engine's start: no snapshot, the warm-up builds the books
+            stored = s.execute(select(ConfigSet.id, PseudoResult.result_pc).join(PseudoResult)).all()
+        assert [tuple(r) for r in stored] == [(1, 0.4)]  # results still point at their set
+    finally:
+        db.dispose()
