@@ -4,6 +4,7 @@ open in another process are refused with a plain message and nothing changes."""
 
 from __future__ import annotations
 
+import lzma
 import os
 import sqlite3
 from datetime import UTC, datetime, timedelta
@@ -19,11 +20,15 @@ from cts_desktop.storage.backups import (
     BackupError,
     BackupReason,
     backup_before_upgrade,
+    is_packed,
     list_backups,
     make_backup,
     parse_backup,
+    plain_file,
     postgres_commands,
     rotate,
+    unpack,
+    verify_backup,
 )
 from cts_desktop.storage.db import Database, DatabaseError, normalise_url, sqlite_url
 from cts_desktop.storage.migrate import alembic_config, current_revision, head_revision
@@ -48,13 +53,17 @@ def database(tmp_path: Path) -> Path:
 def test_backup_is_verified_self_contained_and_named_with_time_and_revision(database: Path, tmp_path: Path) -> None:
     folder = tmp_path / "data" / "backups"
     made = make_backup(database, folder, BackupReason.PERIODIC, now=T0)
-    assert made.path.name == f"cts-20261201T080000Z-r{head_revision()}-periodic.sqlite3"
+    assert made.path.name == f"cts-20261201T080000Z-r{head_revision()}-periodic.sqlite3.xz"
     assert parse_backup(made.path) == made
     assert sorted(p.name for p in folder.iterdir()) == [made.path.name]  # no -wal, no .partial left
-    with sqlite3.connect(made.path) as conn:
+    assert is_packed(made.path) and made.size_bytes * 5 < database.stat().st_size  # log rows pack well
+    with plain_file(made.path) as plain, sqlite3.connect(plain) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    assert count_logs(made.path, "first") == 2_000
+        assert count_logs(plain, "first") == 2_000
+    older = folder / "cts-20261130T080000Z-r0009-manual.sqlite3"  # a backup made before they were packed
+    older.write_bytes(lzma.decompress(made.path.read_bytes()))
+    assert parse_backup(older) is not None and verify_backup(older) == head_revision()
 
 
 def test_backup_restore_round_trip_keeps_the_replaced_file_and_its_wal(database: Path, tmp_path: Path) -> None:
@@ -115,7 +124,7 @@ def test_a_database_at_an_older_revision_is_backed_up_before_it_is_migrated(tmp_
     db.dispose()
     (backup,) = list_backups(folder, "cts")
     assert backup.reason is BackupReason.PRE_MIGRATION and backup.revision == "0002"
-    with sqlite3.connect(backup.path) as conn:
+    with plain_file(backup.path) as plain, sqlite3.connect(plain) as conn:
         assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0002"
     # at the newest revision already: no backup
     db = Database(sqlite_url(path))
@@ -131,7 +140,7 @@ def test_restore_refuses_what_is_not_a_valid_backup_and_changes_nothing(
     if damage == "truncated":
         bad.write_bytes(bad.read_bytes()[: bad.stat().st_size // 3])
     elif damage == "junk":
-        junk_in_the_middle(bad, 16 * 1024)
+        junk_in_the_middle(bad, 4 * 1024)
     elif damage == "not sqlite":
         bad.write_text("hello", encoding="utf-8")
     elif damage == "other schema":
@@ -139,8 +148,11 @@ def test_restore_refuses_what_is_not_a_valid_backup_and_changes_nothing(
         with sqlite3.connect(bad) as conn:
             conn.execute("CREATE TABLE t (x)")
     else:
-        with sqlite3.connect(bad) as conn:
+        plain = tmp_path / "plain.sqlite3"
+        unpack(bad, plain)
+        with sqlite3.connect(plain) as conn:
             conn.execute("UPDATE alembic_version SET version_num = '9999'")
+        bad.write_bytes(lzma.compress(plain.read_bytes()))
     before, listing = fingerprint(database), sorted(database.parent.iterdir())
     with pytest.raises(RestoreRefused) as refused:
         restore_backup(bad, database)
@@ -218,7 +230,7 @@ def test_a_backup_leaves_out_what_the_next_start_rebuilds_and_restores_into_a_da
     _trading_database(source).dispose()
     made = make_backup(source, tmp_path / "data" / "backups", BackupReason.PERIODIC, now=T0)
     assert made.size_bytes < source.stat().st_size - (2 << 20), "the snapshot and the candles are left out"
-    with sqlite3.connect(made.path) as conn:
+    with plain_file(made.path) as plain, sqlite3.connect(plain) as conn:
         counts = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
                   for t in ("book_snapshots", "candles", "config_sets", "pseudo_results", "connections")}
     assert counts == {"book_snapshots": 0, "candles": 0, "config_sets": 1, "pseudo_results": 1, "connections": 1}
