@@ -10,10 +10,10 @@ back; a folder never holds a half-written or unchecked backup under a backup's n
 backups of each reason and never touches another file.
 
 The copy reads through a read-only connection in one backup step: one consistent snapshot, taken while the app
-keeps writing (in WAL mode readers never block the writer), and the source file is never written. The copy then
-drops what every start rebuilds by itself (:data:`REBUILT`: book snapshots, the candle cache) and is compacted, so
-a backup holds only what cannot be had again, and is checked before it is packed (a twentieth of the plain file:
-the sets' rows repeat each other). These are blocking calls: the app runs them in a worker thread.
+keeps writing (in WAL mode readers never block the writer), and the source file is never written. The copy is
+checked, then drops what every start rebuilds by itself (:data:`REBUILT`: book snapshots, the candle cache) and is
+compacted, so a backup holds only what cannot be had again, and is packed (a twentieth of the plain file: the
+sets' rows repeat each other). These are blocking calls: the app runs them in a worker thread.
 """
 
 from __future__ import annotations
@@ -185,7 +185,8 @@ def make_backup(database: Path, folder: Path, reason: BackupReason, now: datetim
     try:
         folder.mkdir(parents=True, exist_ok=True)
         _copy(database, partial)
-        revision = verify_backup(partial)
+        revision = verify_backup(partial)  # before anything is left out: a damaged source shows here
+        _leave_out_rebuilt(partial)
         _pack(partial, packed)
         target = folder / backup_name(database.stem, made_at, revision, reason)
         os.replace(packed, target)
@@ -216,11 +217,10 @@ def _copy(database: Path, target: Path) -> None:
         source = read_only_connection(database)
     except sqlite3.Error as exc:
         raise BackupError(f"cannot read {database} to back it up: {exc}") from exc
-    copy = sqlite3.connect(target, isolation_level=None)
+    copy = sqlite3.connect(target)
     try:
         source.backup(copy)  # one step: a consistent snapshot; the GIL is released while pages are copied
         copy.execute("PRAGMA journal_mode=DELETE")  # a single self-contained file, no -wal beside it
-        _leave_out_rebuilt(copy)
     except sqlite3.Error as exc:
         raise BackupError(f"the backup of {database} failed: {exc}") from exc
     finally:
@@ -235,14 +235,21 @@ def _pack(plain: Path, packed: Path) -> None:
     fsync_file(packed)
 
 
-def _leave_out_rebuilt(copy: sqlite3.Connection) -> None:
-    """Empty the tables of :data:`REBUILT` in the copy and compact it (``VACUUM``): what the next start rebuilds
-    by itself is no backup's business, and it was over half of one (issue 18)."""
-    present = {row[0] for row in copy.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    for table in REBUILT:
-        if table in present:
-            copy.execute(f"DELETE FROM {table}")  # a name of REBUILT, not input
-    copy.execute("VACUUM")
+def _leave_out_rebuilt(path: Path) -> None:
+    """Empty the tables of :data:`REBUILT` in the checked copy and compact it (``VACUUM``): what the next start
+    rebuilds by itself is no backup's business, and it was over half of one (issue 18)."""
+    copy = sqlite3.connect(path, isolation_level=None)
+    try:
+        present = {row[0] for row in copy.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        for table in REBUILT:
+            if table in present:
+                copy.execute(f"DELETE FROM {table}")  # a name of REBUILT, not input
+        copy.execute("VACUUM")
+    except sqlite3.Error as exc:
+        raise BackupError(f"the backup {path} could not be compacted: {exc}") from exc
+    finally:
+        copy.close()
+    fsync_file(path)
 
 
 def rotate(folder: Path, stem: str, keep: int) -> list[Path]:
