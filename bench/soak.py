@@ -5,15 +5,17 @@ window offscreen at 1366×768 on the Dashboard. The engine trades ``--symbols`` 
 repeated under N names, as ``bench/engine_lag.py`` builds them) against the simulator in its own process at
 ``--speed`` (×120: one simulated hour is 30 s of wall time), at the default settings unless ``--set key=value``
 says otherwise (``--days`` of prehistory). Per simulated hour it prints the RSS of the app process (warm-up workers
-are reported apart while they run), the data folder's size and the event-loop stall p99 (a 10-ms probe: how late
-it wakes); ``--holders`` adds the largest holders of memory (set books, the engines' queues, Python objects by
-type), ``--trace-alloc`` the largest live allocations by the project's line that made them (slow). The last
-line:
+are reported apart while they run), the data folder's size (everything in it: the database, its WAL, the backups,
+the logs) and the event-loop stall p99 (a 10-ms probe: how late it wakes); ``--holders`` adds the largest holders
+of memory (set books, the engines' queues, Python objects by type), ``--trace-alloc`` the largest live allocations
+by the project's line that made them (slow). The last line:
 
 ``warm-up S s; RSS MB steady, growth P %/h; disk MB after 1 h, MB/day; stall p99 MS ms``
 
 — RSS steady is the median over the hours after the first, growth the fitted slope over those hours relative to
-it, disk after the first hour and its fitted growth per simulated day.
+it, disk after the first hour and its fitted growth per simulated day. Periodic backups follow the simulated clock
+(the "Backup interval" is in simulated hours), so a simulated day holds a day's backups; the other timers (book
+snapshots every ten minutes, the retention cleanup, the size cap) run on wall time.
 
 Usage: ``python bench/soak.py [--symbols 8] [--hours 24] [--speed 120] [--gui] [--days 5] [--holders]
 [--keep] [--set key=value ...]``
@@ -103,6 +105,17 @@ def allocations(limit: int = 12) -> list[str]:
     return [f"{size / MB:8.1f} MB in {blocks[where]:,} blocks at {where}" for where, size in sites.most_common(limit)]
 
 
+def simulated_backups(services: Any, speed: float) -> None:
+    """Periodic backups on the simulated clock: the scheduler sees time pass ``speed`` times faster and looks every
+    simulated minute."""
+    from datetime import UTC, datetime
+
+    scheduler = services.safety.scheduler
+    start = datetime.now(UTC)
+    scheduler.clock = lambda: start + (datetime.now(UTC) - start) * speed
+    scheduler.tick_s = max(0.5, 60.0 / speed)
+
+
 async def soak(args: argparse.Namespace) -> None:
     import psutil
 
@@ -128,6 +141,7 @@ async def soak(args: argparse.Namespace) -> None:
         key, _, text = item.partition("=")
         values[key] = json.loads(text)
     services.settings.set_many(values)
+    simulated_backups(services, args.speed)
     gui = None
     if args.gui:
         from cts_desktop.app import GuiApp, create_qapp

@@ -1,23 +1,31 @@
 """Online backups of the SQLite database: made with SQLite's backup API, verified, named, rotated.
 
-A backup is one self-contained file (rollback-journal mode, no ``-wal``) in the backups folder, named
-``<db stem>-<UTC time>-r<schema revision>-<reason>.sqlite3`` (``cts-20261207T040000Z-r0003-periodic.sqlite3``), so
-the newest one and its revision are known from the folder listing alone. It is written under a hidden ``.partial``
+A backup is one self-contained SQLite file (rollback-journal mode, no ``-wal``) packed with xz, in the backups
+folder, named ``<db stem>-<UTC time>-r<schema revision>-<reason>.sqlite3.xz``
+(``cts-20261207T040000Z-r0003-periodic.sqlite3.xz``), so the newest one and its revision are known from the folder
+listing alone; ``xz -d`` (or 7-Zip) gives the plain database file back. Backups made before they were packed (no
+``.xz``) and any plain database file the user picks are read as they are. It is written under a hidden ``.partial``
 name and gets its real name only after it passed ``PRAGMA integrity_check`` and its Alembic revision was read
 back; a folder never holds a half-written or unchecked backup under a backup's name. Rotation keeps the newest
 backups of each reason and never touches another file.
 
 The copy reads through a read-only connection in one backup step: one consistent snapshot, taken while the app
-keeps writing (in WAL mode readers never block the writer), and the source file is never written. These are
-blocking calls: the app runs them in a worker thread.
+keeps writing (in WAL mode readers never block the writer), and the source file is never written. The copy is
+checked, then drops what every start rebuilds by itself (:data:`REBUILT`: book snapshots, the candle cache) and is
+compacted, so a backup holds only what cannot be had again, and is packed (a twentieth of the plain file: the
+sets' rows repeat each other). These are blocking calls: the app runs them in a worker thread.
 """
 
 from __future__ import annotations
 
 import contextlib
+import lzma
 import os
 import re
+import shutil
 import sqlite3
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -31,8 +39,18 @@ from cts_desktop.storage.integrity import check_file, read_only_connection, summ
 
 FOLDER_NAME = "backups"
 SUFFIX = ".sqlite3"
+PACKED = ".xz"  # after SUFFIX: the file is packed with xz
+PACK_PRESET = 1  # xz preset: 6 packs ~15 % tighter in ten times the time
+_XZ_MAGIC = b"\xfd7zXZ\x00"
 STAMP = "%Y%m%dT%H%M%SZ"
-_NAME = re.compile(r"^(?P<stem>.+)-(?P<stamp>\d{8}T\d{6}Z)-r(?P<revision>[0-9A-Za-z_]+)-(?P<reason>[a-z-]+)\.sqlite3$")
+_NAME = re.compile(r"^(?P<stem>.+)-(?P<stamp>\d{8}T\d{6}Z)-r(?P<revision>[0-9A-Za-z_]+)-(?P<reason>[a-z-]+)"
+                   r"\.sqlite3(\.xz)?$")
+
+
+# Left out of every backup: each start rebuilds them. A book snapshot only spares the warm-up its replay (without
+# one the engine replays the prehistory from scratch); candles are the cache of what the exchange serves again.
+# Every other table is kept whole: sets (their ids are what results and positions point at), results, trading.
+REBUILT = ("book_snapshots", "candles")
 
 
 class BackupError(DatabaseError):
@@ -66,7 +84,7 @@ def backup_folder(data_folder: Path) -> Path:
 
 
 def backup_name(stem: str, made_at: datetime, revision: str, reason: BackupReason) -> str:
-    return f"{stem}-{made_at.astimezone(UTC):{STAMP}}-r{revision}-{reason.value}{SUFFIX}"
+    return f"{stem}-{made_at.astimezone(UTC):{STAMP}}-r{revision}-{reason.value}{SUFFIX}{PACKED}"
 
 
 def parse_backup(path: Path) -> BackupFile | None:
@@ -95,18 +113,53 @@ def newest_backup(folder: Path, stem: str) -> BackupFile | None:
     return backups[0] if backups else None
 
 
-def verify_backup(path: Path) -> str:
-    """Check that ``path`` is a whole, undamaged CTS Desktop database this version can open; returns its schema
-    revision. :class:`BackupError` says in plain words what is wrong with it."""
-    from cts_desktop.storage.migrate import is_known_revision
+def is_packed(path: Path) -> bool:
+    """Whether the file is xz-packed (by its first bytes, not its name)."""
+    with open(path, "rb") as handle:
+        return handle.read(len(_XZ_MAGIC)) == _XZ_MAGIC
 
+
+def unpack(packed: Path, target: Path) -> None:
+    """Write the plain file of the xz-packed ``packed`` to ``target``; :class:`BackupError` when the packing is
+    damaged (a cut or overwritten file)."""
+    try:
+        with lzma.open(packed, "rb") as source, open(target, "wb") as plain:
+            shutil.copyfileobj(source, plain, 1 << 20)
+    except (lzma.LZMAError, EOFError) as exc:
+        target.unlink(missing_ok=True)
+        raise BackupError(f"{packed} is not a valid backup: its xz packing is damaged ({exc})") from exc
+    fsync_file(target)
+
+
+@contextlib.contextmanager
+def plain_file(path: Path) -> Iterator[Path]:
+    """The SQLite file of a backup: the file itself when plain, else a temporary unpacked copy (deleted after)."""
+    if not is_packed(path):
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="cts-backup-") as folder:
+        plain = Path(folder) / path.name.removesuffix(PACKED)
+        unpack(path, plain)
+        yield plain
+
+
+def verify_backup(path: Path) -> str:
+    """Check that ``path`` is a whole, undamaged CTS Desktop database this version can open (packed or plain);
+    returns its schema revision. :class:`BackupError` says in plain words what is wrong with it."""
     if not path.is_file():
         raise BackupError(f"{path} is not a file")
-    problems = check_file(path, full=True)
+    with plain_file(path) as plain:
+        return _verify_plain(plain, path)
+
+
+def _verify_plain(plain: Path, path: Path) -> str:
+    from cts_desktop.storage.migrate import is_known_revision
+
+    problems = check_file(plain, full=True)
     if problems:
         raise BackupError(f"{path} is not a valid backup: {summary(problems)}")
     try:
-        conn = read_only_connection(path)
+        conn = read_only_connection(plain)
         try:
             row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
         finally:
@@ -128,16 +181,21 @@ def make_backup(database: Path, folder: Path, reason: BackupReason, now: datetim
     if not database.is_file():
         raise BackupError(f"there is no database file {database} to back up")
     partial = folder / f".{database.stem}-{made_at:{STAMP}}.partial"
+    packed = partial.with_name(partial.name + PACKED)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         _copy(database, partial)
-        revision = verify_backup(partial)
+        revision = verify_backup(partial)  # before anything is left out: a damaged source shows here
+        _leave_out_rebuilt(partial)
+        _pack(partial, packed)
         target = folder / backup_name(database.stem, made_at, revision, reason)
-        os.replace(partial, target)
+        os.replace(packed, target)
+        partial.unlink()
         fsync_folder(folder)
     except BaseException as exc:
         with contextlib.suppress(OSError):
             partial.unlink(missing_ok=True)
+            packed.unlink(missing_ok=True)
         if isinstance(exc, OSError):
             raise BackupError(f"the backup of {database} into {folder} failed: {exc}") from exc
         raise
@@ -169,6 +227,29 @@ def _copy(database: Path, target: Path) -> None:
         copy.close()
         source.close()
     fsync_file(target)
+
+
+def _pack(plain: Path, packed: Path) -> None:
+    with open(plain, "rb") as source, lzma.open(packed, "wb", preset=PACK_PRESET) as target:
+        shutil.copyfileobj(source, target, 1 << 20)
+    fsync_file(packed)
+
+
+def _leave_out_rebuilt(path: Path) -> None:
+    """Empty the tables of :data:`REBUILT` in the checked copy and compact it (``VACUUM``): what the next start
+    rebuilds by itself is no backup's business, and it was over half of one (issue 18)."""
+    copy = sqlite3.connect(path, isolation_level=None)
+    try:
+        present = {row[0] for row in copy.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        for table in REBUILT:
+            if table in present:
+                copy.execute(f"DELETE FROM {table}")  # a name of REBUILT, not input
+        copy.execute("VACUUM")
+    except sqlite3.Error as exc:
+        raise BackupError(f"the backup {path} could not be compacted: {exc}") from exc
+    finally:
+        copy.close()
+    fsync_file(path)
 
 
 def rotate(folder: Path, stem: str, keep: int) -> list[Path]:

@@ -30,6 +30,9 @@ log = logging.getLogger("cts.database")
 T = TypeVar("T")
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# the -wal file is cut back to this size whenever SQLite starts it over after a checkpoint: one large round (a book
+# snapshot of every symbol, tens of MB) grows it, and without a limit it kept that size for good (issue 18)
+WAL_SIZE_LIMIT = 4 << 20
 
 
 AFTER_COMMIT = "cts.after_commit"
@@ -266,6 +269,7 @@ def _sqlite_pragmas(dbapi_connection: Any, busy_timeout_ms: int) -> None:
         # keeps its mode until the size cap's one full VACUUM switches it
         cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
         cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA synchronous=NORMAL")

@@ -133,8 +133,7 @@ class ConfigSet(Base):
             "trail_start",
             "trail_stop",
         ),
-        Index("ix_config_sets_conn_symbol_status", "connection_id", "symbol", "status"),
-        Index("ix_config_sets_layer", "connection_id", "layer"),
+        Index("ix_config_sets_status", "status"),  # the Dashboard's count by status (migration 0009)
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))

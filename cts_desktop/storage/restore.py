@@ -1,11 +1,12 @@
 """Putting a backup back in place of the SQLite database, and telling the user how when the file is damaged.
 
 :func:`restore_backup` refuses (and changes nothing) when the file is not a valid backup or when another process
-has the database open. Otherwise it copies the backup next to the database first (a full disk fails here, before
-anything moved), then renames the current file *and its* ``-wal``/``-shm``/``-journal`` *files* aside as one set —
-``cts-replaced-<UTC time>.sqlite3`` and ``…sqlite3-wal`` keep together what SQLite needs to read it — and renames
-the copy into place. Nothing is ever deleted. The app opens the restored file at its next start (and migrates it,
-with a backup first, when it is from an older version).
+has the database open. Otherwise it copies the backup next to the database first, unpacked when it is packed (a
+full disk fails here, before anything moved), then renames the current file *and its*
+``-wal``/``-shm``/``-journal`` *files* aside as one set — ``cts-replaced-<UTC time>.sqlite3`` and
+``…sqlite3-wal`` keep together what SQLite needs to read it — and renames the copy into place. Nothing is ever
+deleted. The app opens the restored file at its next start (and migrates it, with a backup first, when it is
+from an older version).
 """
 
 from __future__ import annotations
@@ -17,7 +18,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from cts_desktop.storage.backups import STAMP, BackupError, BackupFile, newest_backup, verify_backup
+from cts_desktop.storage.backups import (
+    STAMP,
+    BackupError,
+    BackupFile,
+    is_packed,
+    newest_backup,
+    unpack,
+    verify_backup,
+)
 from cts_desktop.storage.durable import fsync_file, fsync_folder
 from cts_desktop.storage.integrity import summary
 from cts_desktop.storage.sqlite_locks import in_use_by_another_process, processes_using
@@ -71,9 +80,12 @@ def restore_backup(backup: Path, database: Path, now: datetime | None = None) ->
     incoming = database.with_name(f".{database.name}.restoring")
     database.parent.mkdir(parents=True, exist_ok=True)
     try:
-        shutil.copyfile(backup, incoming)
-        fsync_file(incoming)
-    except OSError as exc:
+        if is_packed(backup):
+            unpack(backup, incoming)
+        else:
+            shutil.copyfile(backup, incoming)
+            fsync_file(incoming)
+    except (OSError, BackupError) as exc:
         incoming.unlink(missing_ok=True)
         raise RestoreRefused(f"not restored: copying {backup} next to the database failed: {exc}") from exc
     moved = _move_aside(database, database.with_name(f"{database.stem}-replaced-{stamp}{database.suffix}"))

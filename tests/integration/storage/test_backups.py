@@ -4,6 +4,8 @@ open in another process are refused with a plain message and nothing changes."""
 
 from __future__ import annotations
 
+import lzma
+import os
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -11,19 +13,26 @@ from pathlib import Path
 
 import pytest
 from alembic import command
+from sqlalchemy import select
 
+from cts_desktop.engine.persistence import load_snapshots
 from cts_desktop.storage.backups import (
     BackupError,
     BackupReason,
     backup_before_upgrade,
+    is_packed,
     list_backups,
     make_backup,
     parse_backup,
+    plain_file,
     postgres_commands,
     rotate,
+    unpack,
+    verify_backup,
 )
 from cts_desktop.storage.db import Database, DatabaseError, normalise_url, sqlite_url
 from cts_desktop.storage.migrate import alembic_config, current_revision, head_revision
+from cts_desktop.storage.models import BookSnapshot, Candle, ConfigSet, Connection, PseudoResult
 from cts_desktop.storage.restore import RestoreRefused, restore_backup
 from tests.helpers.damage import count_logs, fill_logs, fingerprint, held_open, junk_in_the_middle
 
@@ -44,13 +53,17 @@ def database(tmp_path: Path) -> Path:
 def test_backup_is_verified_self_contained_and_named_with_time_and_revision(database: Path, tmp_path: Path) -> None:
     folder = tmp_path / "data" / "backups"
     made = make_backup(database, folder, BackupReason.PERIODIC, now=T0)
-    assert made.path.name == f"cts-20261201T080000Z-r{head_revision()}-periodic.sqlite3"
+    assert made.path.name == f"cts-20261201T080000Z-r{head_revision()}-periodic.sqlite3.xz"
     assert parse_backup(made.path) == made
     assert sorted(p.name for p in folder.iterdir()) == [made.path.name]  # no -wal, no .partial left
-    with sqlite3.connect(made.path) as conn:
+    assert is_packed(made.path) and made.size_bytes * 5 < database.stat().st_size  # log rows pack well
+    with plain_file(made.path) as plain, sqlite3.connect(plain) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    assert count_logs(made.path, "first") == 2_000
+        assert count_logs(plain, "first") == 2_000
+    older = folder / "cts-20261130T080000Z-r0009-manual.sqlite3"  # a backup made before they were packed
+    older.write_bytes(lzma.decompress(made.path.read_bytes()))
+    assert parse_backup(older) is not None and verify_backup(older) == head_revision()
 
 
 def test_backup_restore_round_trip_keeps_the_replaced_file_and_its_wal(database: Path, tmp_path: Path) -> None:
@@ -111,7 +124,7 @@ def test_a_database_at_an_older_revision_is_backed_up_before_it_is_migrated(tmp_
     db.dispose()
     (backup,) = list_backups(folder, "cts")
     assert backup.reason is BackupReason.PRE_MIGRATION and backup.revision == "0002"
-    with sqlite3.connect(backup.path) as conn:
+    with plain_file(backup.path) as plain, sqlite3.connect(plain) as conn:
         assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0002"
     # at the newest revision already: no backup
     db = Database(sqlite_url(path))
@@ -127,7 +140,7 @@ def test_restore_refuses_what_is_not_a_valid_backup_and_changes_nothing(
     if damage == "truncated":
         bad.write_bytes(bad.read_bytes()[: bad.stat().st_size // 3])
     elif damage == "junk":
-        junk_in_the_middle(bad, 16 * 1024)
+        junk_in_the_middle(bad, 4 * 1024)
     elif damage == "not sqlite":
         bad.write_text("hello", encoding="utf-8")
     elif damage == "other schema":
@@ -135,8 +148,11 @@ def test_restore_refuses_what_is_not_a_valid_backup_and_changes_nothing(
         with sqlite3.connect(bad) as conn:
             conn.execute("CREATE TABLE t (x)")
     else:
-        with sqlite3.connect(bad) as conn:
+        plain = tmp_path / "plain.sqlite3"
+        unpack(bad, plain)
+        with sqlite3.connect(plain) as conn:
             conn.execute("UPDATE alembic_version SET version_num = '9999'")
+        bad.write_bytes(lzma.compress(plain.read_bytes()))
     before, listing = fingerprint(database), sorted(database.parent.iterdir())
     with pytest.raises(RestoreRefused) as refused:
         restore_backup(bad, database)
@@ -185,3 +201,48 @@ def test_no_upgrade_without_its_backup(tmp_path: Path) -> None:
         db.migrate(partial(backup_before_upgrade, folder=blocked))
     assert current_revision(db.engine) == "0002"
     db.dispose()
+
+
+def _trading_database(path: Path) -> Database:
+    """An app database with a set, one of its results, a 2-MB book snapshot and a day of candles."""
+    db = Database(sqlite_url(path))
+    db.migrate()
+    with db.session() as s:
+        s.add(Connection(id="c1", name="Backup test", exchange="bybit", kind="replay"))
+        s.flush()
+        cs = ConfigSet(connection_id="c1", symbol="BTC/USDT:USDT", indication_type="direction", params="(5.0,)",
+                       direction="long", tp=1.0, sl=0.5)
+        s.add(cs)
+        s.flush()
+        s.add(PseudoResult(set_id=cs.id, opened_ms=1, closed_ms=2, entry=0.0, exit=0.0, result_pc=0.4,
+                           reason="closed"))
+        s.add(BookSnapshot(connection_id="c1", symbol="BTC/USDT:USDT", payload=os.urandom(2 << 20)))
+        s.add_all(Candle(connection_id="c1", symbol="BTC/USDT:USDT", timeframe="1m", ts=i * 60_000, open=1.0,
+                         high=1.0, low=1.0, close=1.0, volume=1.0) for i in range(1_440))
+    with db.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    return db
+
+
+def test_a_backup_leaves_out_what_the_next_start_rebuilds_and_restores_into_a_database_the_engine_starts_from(
+        tmp_path: Path) -> None:
+    source = tmp_path / "data" / "cts.sqlite3"
+    _trading_database(source).dispose()
+    made = make_backup(source, tmp_path / "data" / "backups", BackupReason.PERIODIC, now=T0)
+    assert made.size_bytes < source.stat().st_size - (2 << 20), "the snapshot and the candles are left out"
+    with plain_file(made.path) as plain, sqlite3.connect(plain) as conn:
+        counts = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                  for t in ("book_snapshots", "candles", "config_sets", "pseudo_results", "connections")}
+    assert counts == {"book_snapshots": 0, "candles": 0, "config_sets": 1, "pseudo_results": 1, "connections": 1}
+
+    target = tmp_path / "other" / "cts.sqlite3"
+    restore_backup(made.path, target)
+    db = Database(sqlite_url(target))
+    try:
+        assert db.migrate() == head_revision() and db.integrity_check() == []
+        with db.session() as s:
+            assert load_snapshots(s, "c1") == {}  # the engine's start: no snapshot, the warm-up builds the books
+            stored = s.execute(select(ConfigSet.id, PseudoResult.result_pc).join(PseudoResult)).all()
+        assert [tuple(r) for r in stored] == [(1, 0.4)]  # results still point at their set
+    finally:
+        db.dispose()
