@@ -5,6 +5,7 @@ the password. While the app runs, a damaged database raises a dialog and a mark 
 
 from __future__ import annotations
 
+from fnmatch import fnmatch
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,12 @@ async def test_back_up_now_then_restore_the_selected_backup(services: Services) 
     await settle(tab)
     assert panel.result.text().startswith("✔ Backup made and verified: cts-"), panel.result.text()
     assert panel.table.row_count() == 1 and panel.table.text(0, 1) == "manual"
+    panel.choose_backup_file()  # "Restore from file…" offers the packed backups without "All files"
+    assert panel.file_dialog is not None
+    made = next(p.name for p in (services.paths.data / "backups").iterdir() if p.name.endswith(".xz"))
+    patterns = panel.file_dialog.nameFilters()[0].split("(")[1].rstrip(")").split()
+    assert any(fnmatch(made, pattern) for pattern in patterns), (made, patterns)
+    panel.file_dialog.reject()
     _log(services, "later", 200)
     panel.table.selectRow(0)
     assert panel.restore_button.isEnabled()

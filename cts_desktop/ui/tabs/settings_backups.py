@@ -148,7 +148,7 @@ class BackupsPanel(QGroupBox):
     def choose_backup_file(self) -> None:
         dialog = QFileDialog(self, "Backup to restore")
         dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
-        dialog.setNameFilter("SQLite databases (*.sqlite3 *.sqlite *.db);;All files (*)")
+        dialog.setNameFilter("Backups and SQLite databases (*.sqlite3.xz *.xz *.sqlite3 *.sqlite *.db);;All files (*)")
         dialog.setOption(QFileDialog.Option.DontUseNativeDialog, True)
         if self.state is not None:
             dialog.setDirectory(str(self.state.folder))
