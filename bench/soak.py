@@ -7,8 +7,9 @@ repeated under N names, as ``bench/engine_lag.py`` builds them) against the simu
 says otherwise (``--days`` of prehistory). Per simulated hour it prints the RSS of the app process (warm-up workers
 are reported apart while they run), the data folder's size (everything in it: the database, its WAL, the backups,
 the logs) and the event-loop stall p99 (a 10-ms probe: how late it wakes); ``--holders`` adds the largest holders
-of memory (set books, the engines' queues, Python objects by type), ``--trace-alloc`` the largest live allocations
-by the project's line that made them (slow). The last line:
+of memory (set books, the engines' queues, Python objects by type, resident memory by mapping — anonymous, C
+heap, each library — and the C allocator's totals), ``--trace-alloc`` the largest live allocations by the project's
+line that made them (slow). The last line:
 
 ``warm-up S s; RSS MB steady, growth P %/h; disk MB after 1 h, MB/day; stall p99 MS ms``
 
@@ -46,6 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchlib import make_dataset, pct, probe, simulator_process  # noqa: E402
+from memory_map import native_holders  # noqa: E402
 
 MB = 1024 * 1024
 
@@ -85,6 +87,7 @@ def holders(engines: dict[str, Any]) -> list[str]:
                             f"{len(store.pending_results)}"))
     counts = Counter(type(o).__name__ for o in gc.get_objects())
     rows += [(0, "objects by type: " + ", ".join(f"{name} {n}" for name, n in counts.most_common(8)))]
+    rows += [(0, line) for line in native_holders()]
     return [text for _, text in sorted(rows, key=lambda r: -r[0])]
 
 

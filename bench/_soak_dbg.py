@@ -1,0 +1,246 @@
+"""Soak: the app left running for N simulated hours on Replay at high speed — memory, disk and loop lag per hour.
+
+Headless (the services and the coordinator, as ``cts-desktop --headless`` runs them) or, with ``--gui``, the whole
+window offscreen at 1366×768 on the Dashboard. The engine trades ``--symbols`` real series on paper (BTC, ETH, SOL
+repeated under N names, as ``bench/engine_lag.py`` builds them) against the simulator in its own process at
+``--speed`` (×120: one simulated hour is 30 s of wall time), at the default settings unless ``--set key=value``
+says otherwise (``--days`` of prehistory). Per simulated hour it prints the RSS of the app process (warm-up workers
+are reported apart while they run), the data folder's size and the event-loop stall p99 (a 10-ms probe: how late
+it wakes); ``--holders`` adds the largest holders of memory (set books, the engines' queues, Python objects by
+type), ``--trace-alloc`` the largest live allocations by the project's line that made them (slow). The last
+line:
+
+``warm-up S s; RSS MB steady, growth P %/h; disk MB after 1 h, MB/day; stall p99 MS ms``
+
+— RSS steady is the median over the hours after the first, growth the fitted slope over those hours relative to
+it, disk after the first hour and its fitted growth per simulated day.
+
+Usage: ``python bench/soak.py [--symbols 8] [--hours 24] [--speed 120] [--gui] [--days 5] [--holders]
+[--keep] [--set key=value ...]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("DBUS_SESSION_BUS_ADDRESS", "disabled:")
+os.environ.setdefault("PYTHON_KEYRING_BACKEND", "cts_desktop.storage.keyring_memory.MemoryKeyring")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchlib import make_dataset, pct, probe, simulator_process  # noqa: E402
+
+MB = 1024 * 1024
+
+
+def folder_size(folder: Path) -> int:
+    total = 0
+    for path in folder.rglob("*"):
+        with contextlib.suppress(OSError):
+            if path.is_file():
+                total += path.stat().st_size
+    return total
+
+
+def slope(xs: list[float], ys: list[float]) -> float:
+    """Least-squares slope of ys over xs (0 with fewer than two points)."""
+    if len(xs) < 2:
+        return 0.0
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    den = sum((x - mx) ** 2 for x in xs)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / den if den else 0.0
+
+
+def holders(engines: dict[str, Any]) -> list[str]:
+    """The largest holders of memory this run knows of, largest first."""
+    rows: list[tuple[int, str]] = []
+    for engine in engines.values():
+        pipelines = getattr(engine, "pipelines", {}).values()
+        books = sum(p.book.memory() for p in pipelines)
+        whole = sum(p.book.ring_r.nbytes + p.book.ring_t.nbytes for p in pipelines)
+        results = sum(int(p.book.count.sum()) for p in pipelines)
+        rows.append((books, f"set books of {engine.config.id}: {books / MB:.1f} MB held ({results:,} results "
+                            f"stored; whole rings would take {whole / MB:.1f} MB)"))
+        store = getattr(engine, "store", None)
+        if store is not None:
+            pending = sum(len(v) for v in store.dirty.values())
+            rows.append((0, f"sets waiting to be stored: {pending}, pseudo results waiting: "
+                            f"{len(store.pending_results)}"))
+    counts = Counter(type(o).__name__ for o in gc.get_objects())
+    rows += [(0, "objects by type: " + ", ".join(f"{name} {n}" for name, n in counts.most_common(8)))]
+    return [text for _, text in sorted(rows, key=lambda r: -r[0])]
+
+
+def allocations(limit: int = 12) -> list[str]:
+    """The largest live allocations Python and numpy made since the start (``--trace-alloc``), by the project's
+    innermost line on their stack."""
+    import tracemalloc
+
+    sites: Counter[str] = Counter()
+    blocks: Counter[str] = Counter()
+    for stat in tracemalloc.take_snapshot().statistics("traceback"):
+        frames = list(stat.traceback)  # oldest first
+        ours = [f for f in frames if "cts_desktop" in f.filename]
+        frame = (ours or frames)[-1]
+        where = f"{frame.filename.split('cts_desktop/')[-1]}:{frame.lineno}"
+        sites[where] += stat.size
+        blocks[where] += stat.count
+    return [f"{size / MB:8.1f} MB in {blocks[where]:,} blocks at {where}" for where, size in sites.most_common(limit)]
+
+
+async def soak(args: argparse.Namespace) -> None:
+    import psutil
+
+    from cts_desktop.events.status import EngineState
+    from cts_desktop.exchanges.adapter import ExchangeAdapter
+    from cts_desktop.exchanges.capabilities import RateLimit
+    from cts_desktop.exchanges.connections import REPLAY_CONNECTION_ID
+    from cts_desktop.exchanges.models import Credentials
+    from cts_desktop.services import AppOptions, Services
+
+    work = Path(tempfile.mkdtemp(prefix="cts-soak-"))
+    data = work / "replay"
+    data.mkdir()
+    names = make_dataset(data, args.symbols)
+    app_dir = work / "app"
+    exits = contextlib.ExitStack()
+    sim = exits.enter_context(simulator_process(data, args.speed))
+    services = Services(AppOptions(data_dir=app_dir, console_log=False, log_level="debug"))
+    values: dict[str, object] = {"overall.use_main_symbols": True, "overall.main_symbols": names,
+                                 "overall.forced_symbols": [], "overall.symbol_count": min(30, args.symbols),
+                                 "overall.prehistoric_days": args.days}
+    for item in args.set:
+        key, _, text = item.partition("=")
+        values[key] = json.loads(text)
+    services.settings.set_many(values)
+    gui = None
+    if args.gui:
+        from cts_desktop.app import GuiApp, create_qapp
+
+        create_qapp()
+        gui = GuiApp(services)
+        gui.window.resize(1366, 768)
+        gui.show()
+        gui.start(asyncio.get_running_loop())
+        trading = await gui.app.load_trading()
+    else:
+        services.start(asyncio.get_running_loop())
+        trading = services.trading
+    config = trading.store.get(REPLAY_CONNECTION_ID)
+    assert config is not None
+    trading.store.save(replace(config, is_live_trade=False))
+
+    async def adapter_for(_config: object) -> ExchangeAdapter:
+        return ExchangeAdapter("bybit", Credentials(sim.key, sim.secret), api_url=sim.url,
+                               rate_limit=RateLimit(200, 60_000, 8))
+
+    trading.coordinator.adapters = adapter_for
+    proc = psutil.Process()
+    mode = "window (offscreen)" if gui is not None else "headless"
+    print(f"soak: {mode}, {args.symbols} symbols, x{args.speed:g}, {args.hours} simulated h, {args.days} day(s) of "
+          f"prehistory, data folder {app_dir}", flush=True)
+    started = time.perf_counter()
+    if gui is not None:
+        await gui.window.dashboard.run_command("start")
+    else:
+        await trading.coordinator.start()
+    await trading.coordinator.wait_started(7200)
+    warm = time.perf_counter() - started
+    engine = trading.coordinator.engines[REPLAY_CONNECTION_ID]
+    if engine.state is not EngineState.RUNNING:  # a failed start is no soak
+        raise SystemExit(f"the engine did not start: {engine.state.name}: {engine.last_error}")
+    workers = sum(c.memory_info().rss for c in proc.children(recursive=True) if c.pid != sim.pid)
+    print(f"warm-up {warm:.1f} s; RSS {proc.memory_info().rss / MB:.0f} MB (+ workers {workers / MB:.0f} MB); "
+          f"disk {folder_size(app_dir) / MB:.1f} MB", flush=True)
+    hour_s = 3600.0 / args.speed
+    rss: list[float] = []
+    disk: list[float] = []
+    all_stalls: list[float] = []
+    for hour in range(1, args.hours + 1):
+        stalls: list[float] = []
+        stop = asyncio.Event()
+        task = asyncio.create_task(probe(stop, stalls))
+        await asyncio.sleep(hour_s)
+        stop.set()
+        await task
+        gc.collect()
+        rss.append(proc.memory_info().rss / MB)
+        disk.append(folder_size(app_dir) / MB)
+        if hour > 1:
+            all_stalls += stalls
+        print(f"hour {hour:3d}: RSS {rss[-1]:7.1f} MB  disk {disk[-1]:7.1f} MB  stall p99 {pct(stalls, 0.99):6.1f} ms",
+              flush=True)
+        if args.holders:
+            for line in holders(trading.coordinator.engines):
+                print(f"           {line}")
+        if args.trace_alloc:
+            for line in allocations():
+                print(f"           {line}")
+    later = list(range(1, len(rss)))  # the hours after the first
+    steady = statistics.median(rss[1:]) if len(rss) > 1 else (rss[0] if rss else float("nan"))
+    growth = slope([float(h) for h in later], [rss[h] for h in later]) / steady * 100 if later else 0.0
+    per_day = slope([float(h) for h in later], [disk[h] for h in later]) * 24 if later else 0.0
+    stall = pct(all_stalls, 0.99) if all_stalls else float("nan")
+    if gui is not None:
+        await gui.shutdown()
+    else:
+        with contextlib.suppress(Exception):
+            await trading.coordinator.stop()
+    services.close()
+    exits.close()
+    if args.keep:
+        print(f"data folder kept: {app_dir}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    first_hour = disk[0] if disk else 0.0
+    print(f"warm-up {warm:.0f} s; RSS {steady:.0f} MB steady, growth {growth:.1f} %/h; disk {first_hour:.0f} MB "
+          f"after 1 h, {per_day:.0f} MB/day; stall p99 {stall:.1f} ms", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--symbols", type=int, default=8)
+    parser.add_argument("--hours", type=int, default=24, help="simulated hours after the warm-up")
+    parser.add_argument("--speed", type=float, default=120.0, help="simulator speed (x real time)")
+    parser.add_argument("--days", type=int, default=5, help="prehistoric days (the setting's default: 5)")
+    parser.add_argument("--gui", action="store_true", help="the whole window, offscreen")
+    parser.add_argument("--holders", action="store_true", help="print the largest holders of memory every hour")
+    parser.add_argument("--keep", action="store_true", help="keep the data folder (to look at what it holds)")
+    parser.add_argument("--trace-alloc", action="store_true",
+                        help="trace Python and numpy allocations (slow) and print the largest sites every hour")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON", help="a setting for this run")
+    args = parser.parse_args()
+    if args.trace_alloc:
+        import tracemalloc
+
+        tracemalloc.start(16)
+    if args.gui:
+        import qasync
+        from PySide6.QtWidgets import QApplication
+
+        app = QApplication.instance() or QApplication([])
+        loop = qasync.QEventLoop(app)
+        asyncio.set_event_loop(loop)
+        with loop:
+            loop.run_until_complete(soak(args))
+    else:
+        asyncio.run(soak(args))
+
+
+if __name__ == "__main__":
+    main()
