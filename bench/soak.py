@@ -86,6 +86,69 @@ def holders(engines: dict[str, Any]) -> list[str]:
     return [text for _, text in sorted(rows, key=lambda r: -r[0])]
 
 
+def native_heap() -> str:
+    """glibc's view of the C heap (``mallinfo2``): bytes in use, free inside the arenas (kept, not given back) and
+    in mmapped blocks — free ≫ in use is fragmentation, not a leak."""
+    import ctypes
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [(name, ctypes.c_size_t) for name in
+                    ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
+                     "keepcost")]
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallinfo2.restype = MallInfo2
+        info = libc.mallinfo2()
+    except (OSError, AttributeError):
+        return "C heap: no mallinfo2 (not glibc)"
+    return (f"C heap: {info.uordblks / MB:.0f} MB in use, {info.fordblks / MB:.0f} MB free in the arenas, "
+            f"{info.hblkhd / MB:.0f} MB in {info.hblks} mmapped blocks")
+
+
+_last_types: Counter[str] = Counter()
+
+
+def type_growth(limit: int = 8) -> str:
+    """Python objects by type that grew most since the last call (all tracked objects the first time)."""
+    global _last_types
+    counts = Counter(type(o).__name__ for o in gc.get_objects())
+    grown = (counts - _last_types) if _last_types else counts
+    _last_types = counts
+    return (f"Python objects {sum(counts.values()):,}, grown most: "
+            + ", ".join(f"{name} +{n:,}" for name, n in grown.most_common(limit)))
+
+
+def window_holders(window: Any) -> list[str]:
+    """What the window holds (``--gui``): Qt objects by class, the rows of every item model, the chart's bars,
+    cached pictures, scene items and marker atlas, asyncio tasks and threads."""
+    import threading
+
+    from PySide6.QtCore import QAbstractItemModel, QObject
+    from PySide6.QtWidgets import QApplication
+
+    children = window.findChildren(QObject)
+    classes = Counter(type(o).__name__ for o in children)
+    lines = [f"Qt objects under the window {len(children):,} (widgets in the app {len(QApplication.allWidgets()):,}): "
+             + ", ".join(f"{name} {n}" for name, n in classes.most_common(6))]
+    models = sorted(((m.rowCount(), m.objectName() or type(m).__name__) for m in children
+                     if isinstance(m, QAbstractItemModel)), reverse=True)
+    lines.append(f"item models {len(models)}, rows {sum(r for r, _ in models):,}; largest: "
+                 + ", ".join(f"{name} {rows}" for rows, name in models[:5]))
+    panel = window.dashboard.chart_panel if hasattr(window, "dashboard") else None
+    if panel is not None:
+        chart = panel.chart
+        atlas = {kind: len(item.fragmentAtlas) for kind, item in chart.markers.items()}
+        spots = {kind: len(item.data) for kind, item in chart.markers.items()}
+        lines.append(f"chart: {chart.n:,} bars (room for {chart._cap:,}), pictures {len(chart.candles._pictures)} + "
+                     f"{len(chart.volumes._pictures)}, scene items {len(chart.view.scene().items())}, level lines "
+                     f"{len(chart.level_lines)}, markers {spots}, marker atlas entries {atlas}")
+    tasks = len(asyncio.all_tasks())
+    lines.append(f"asyncio tasks {tasks}, threads {threading.active_count()}; {native_heap()}")
+    lines.append(type_growth())
+    return lines
+
+
 def allocations(limit: int = 12) -> list[str]:
     """The largest live allocations Python and numpy made since the start (``--trace-alloc``), by the project's
     innermost line on their stack."""
@@ -186,7 +249,7 @@ async def soak(args: argparse.Namespace) -> None:
         print(f"hour {hour:3d}: RSS {rss[-1]:7.1f} MB  disk {disk[-1]:7.1f} MB  stall p99 {pct(stalls, 0.99):6.1f} ms",
               flush=True)
         if args.holders:
-            for line in holders(trading.coordinator.engines):
+            for line in holders(trading.coordinator.engines) + (window_holders(gui.window) if gui else []):
                 print(f"           {line}")
         if args.trace_alloc:
             for line in allocations():

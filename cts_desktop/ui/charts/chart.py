@@ -27,6 +27,21 @@ THEMES = {
 }
 
 
+def marker_styles(colours: dict[str, Any]) -> dict[str, Any]:
+    """The markers' brushes and pens of one theme, made once: pyqtgraph's symbol atlas keys each marker picture by
+    the identity of its brush and pen objects, so a brush made per overlay (every 5 s) added pictures to the atlas
+    until it was rebuilt (at 1,000 entries and four per spot)."""
+    return {"up": pg.mkBrush(colours["up"]), "down": pg.mkBrush(colours["down"]), "fg": pg.mkBrush(colours["fg"]),
+            "fg_pen": pg.mkPen(colours["fg"]), "no_pen": pg.mkPen(None),
+            "pseudo_entry": pg.mkBrush(colours["pseudo"] + "cc"), "pseudo_exit": pg.mkBrush(colours["pseudo"] + "99")}
+
+
+def marker_sizes(counts: np.ndarray) -> np.ndarray:
+    """A pseudo entry marker's size by how many sets entered (5 px for one, 11 px at most), in half pixels: a size
+    is part of a marker picture's key in the atlas, so sizes from a continuous scale would each add a picture."""
+    return np.round(np.minimum(5 + 2 * np.log10(np.maximum(counts, 1)), 11) * 2) / 2
+
+
 class CandleChart(QWidget):
     def __init__(self, theme: str = "dark", parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -75,6 +90,7 @@ class CandleChart(QWidget):
             self.price.addItem(item)
             self.markers[kind] = item
         self.level_lines: list[Any] = []
+        self._styles: dict[str, Any] = {}  # the markers' brushes and pens of the theme (see marker_styles)
         self._overlay: ChartOverlay | None = None  # the overlay shown, on _overlay_bars bars
         self._overlay_bars = 0
         self.v_line = pg.InfiniteLine(angle=90, movable=False)
@@ -109,6 +125,7 @@ class CandleChart(QWidget):
             line.setPen(cross)
         self.candles.set_colours(colours["up"], colours["down"])
         self.volumes.set_colours(colours["up"], colours["down"])
+        self._styles = marker_styles(colours)
         overlay, self._overlay = self._overlay, None
         if overlay is not None:
             self.set_overlay(overlay)  # the markers in this theme's colours
@@ -191,7 +208,7 @@ class CandleChart(QWidget):
         if overlay == self._overlay and self._overlay_bars == self.n:
             return
         self._overlay, self._overlay_bars = overlay, self.n
-        colours = self.colours
+        colours, styles = self.colours, self._styles
         markers = overlay.markers
         bars = np.searchsorted(self.ts[: self.n], np.array([m.ts_ms for m in markers], dtype=np.int64),
                                side="right") - 1  # each marker's bar (see index_of), all at once
@@ -200,23 +217,22 @@ class CandleChart(QWidget):
         prices[inside] = np.where(np.isfinite(prices[inside]), prices[inside], self.c[bars[inside]])
         kinds = np.array([m.kind for m in markers], dtype=object)
         long = np.array([m.side == "long" for m in markers], dtype=bool)
-        pseudo_entry = pg.mkBrush(colours["pseudo"] + "cc")
         for kind, item in self.markers.items():
             chosen = np.flatnonzero(inside & (kinds == kind)) if markers else np.empty(0, dtype=np.int64)
             up = long[chosen]
             if kind == "real_entry":
                 symbols: Any = np.where(up, "t1", "t").tolist()
-                brushes: Any = [pg.mkBrush(colours["up"] if u else colours["down"]) for u in up.tolist()]
+                brushes: Any = [styles["up"] if u else styles["down"] for u in up.tolist()]
                 sizes: Any = 13
-                pen: Any = colours["fg"]
+                pen: Any = styles["fg_pen"]
             elif kind == "real_exit":
-                symbols, brushes, sizes, pen = "x", pg.mkBrush(colours["fg"]), 13, colours["fg"]
+                symbols, brushes, sizes, pen = "x", styles["fg"], 13, styles["fg_pen"]
             elif kind == "pseudo_entry":
-                symbols, brushes, pen = np.where(up, "t1", "t").tolist(), pseudo_entry, None
+                symbols, brushes, pen = np.where(up, "t1", "t").tolist(), styles["pseudo_entry"], styles["no_pen"]
                 counts = np.array([markers[i].count for i in chosen.tolist()], dtype=float)
-                sizes = np.minimum(5 + 2 * np.log10(np.maximum(counts, 1)), 11)
+                sizes = marker_sizes(counts)
             else:
-                symbols, brushes, sizes, pen = "s", pg.mkBrush(colours["pseudo"] + "99"), 4, None
+                symbols, brushes, sizes, pen = "s", styles["pseudo_exit"], 4, styles["no_pen"]
             data = np.empty(len(chosen), dtype=object)
             data[:] = [markers[i] for i in chosen.tolist()]
             item.setData(x=bars[chosen].astype(float), y=prices[chosen], symbol=symbols, size=sizes, brush=brushes,
