@@ -7,7 +7,9 @@ repeated under N names, as ``bench/engine_lag.py`` builds them) against the simu
 says otherwise (``--days`` of prehistory). Per simulated hour it prints the RSS of the app process (warm-up workers
 are reported apart while they run), the data folder's size and the event-loop stall p99 (a 10-ms probe: how late
 it wakes); ``--holders`` adds the largest holders of memory (set books, the engines' queues, Python objects by
-type), ``--trace-alloc`` the largest live allocations by the project's line that made them (slow). The last
+type, glibc's heap: in use and free in its arenas) and with ``--gui`` the window's (Qt objects by class, item
+models' rows, the chart's bars, cached pictures, scene items and marker atlas, the types that grew since the last
+hour), ``--trace-alloc`` the largest live allocations by the project's line that made them (slow). The last
 line:
 
 ``warm-up S s; RSS MB steady, growth P %/h; disk MB after 1 h, MB/day; stall p99 MS ms``
@@ -249,7 +251,8 @@ async def soak(args: argparse.Namespace) -> None:
         print(f"hour {hour:3d}: RSS {rss[-1]:7.1f} MB  disk {disk[-1]:7.1f} MB  stall p99 {pct(stalls, 0.99):6.1f} ms",
               flush=True)
         if args.holders:
-            for line in holders(trading.coordinator.engines) + (window_holders(gui.window) if gui else []):
+            window = window_holders(gui.window) if gui is not None else [native_heap()]
+            for line in holders(trading.coordinator.engines) + window:
                 print(f"           {line}")
         if args.trace_alloc:
             for line in allocations():
