@@ -15,7 +15,7 @@ from cts_desktop.domain.exits import ExitParams
 from cts_desktop.domain.matrix import build_matrix
 
 MB = 1024 * 1024
-START_S = 1_700_000_000  # the book's first close (epoch seconds)
+START_S = 1_699_999_980  # the book's first close (epoch seconds, on a minute)
 
 
 def full_book(variants: int = 100, seed: int = 7) -> SetBook:
@@ -109,3 +109,36 @@ def test_hours_of_overlays_keep_the_marker_atlas_small(chart, qtbot) -> None:  #
     assert largest["pseudo_entry"] <= 26, largest
     assert largest["pseudo_exit"] == largest["real_entry"] == largest["real_exit"] == 1, largest
     save_screenshot(chart, "chart-markers-dark")
+
+
+def test_weeks_of_live_bars_keep_the_chart_bounded_and_following(chart) -> None:  # type: ignore[no-untyped-def]
+    """Two days of one-minute live prices on a chart that keeps at most 1,500 bars: the oldest are dropped, the
+    newest bar is the last price's, the view still follows it and a marker lands on its moved bar."""
+    from cts_desktop.application.dashboard_data import CandleSeries
+    from cts_desktop.ui.charts.chart import DROP_BARS
+
+    n = 600
+    ts = START_S * 1000 + np.arange(n, dtype=np.int64) * 60_000
+    close = 100 + np.cumsum(np.random.default_rng(5).normal(0, 0.2, n))
+    chart.set_series(CandleSeries("BTC/USDT:USDT", "1m", ts, close, close + 0.3, close - 0.3, close, np.ones(n)))
+    chart.max_bars = 1_500
+    last_ts = int(ts[-1])
+    marker_ts = last_ts + 1_890 * 60_000
+    drops = 0
+    for minute in range(1, 2 * 1440 + 1):
+        price = 100 + (minute % 37) * 0.1
+        before = chart.n
+        chart.on_price(price, last_ts + minute * 60_000)
+        if minute == 1_900:
+            chart.set_overlay(ChartOverlay([Marker("real_entry", marker_ts, price, "long")], []))
+            index = chart.index_of(marker_ts)
+        drops += chart.n < before
+    assert drops == 2  # at 1,500 bars: the second after the marker was placed
+    assert chart.max_bars - DROP_BARS <= chart.n <= chart.max_bars
+    assert chart._cap <= 2 * chart.max_bars
+    assert int(chart.ts[chart.n - 1]) == last_ts + 2 * 1440 * 60_000 and chart.c[chart.n - 1] == 100 + (2880 % 37) * 0.1
+    assert np.all(np.diff(chart.ts[: chart.n]) == 60_000)  # the kept bars are the newest, in order
+    (x0, x1), _ = chart.price.getViewBox().viewRange()
+    assert chart.follow and x0 < chart.n - 1 <= x1
+    spot = chart.markers["real_entry"].data[0]
+    assert spot["x"] == chart.index_of(marker_ts) == index - DROP_BARS  # the marker moved with its bar

@@ -3,7 +3,8 @@ positions, TP/SL lines of open Real positions, a crosshair with the bar's values
 
 Live prices extend the last bar (or open a new one when the timeframe rolls over); only the last chunk of the
 cached bar pictures is rebuilt. While the newest bar is in view the chart follows it. The y range follows the
-visible bars (min low … max high), so zooming into a quiet hour still shows its moves.
+visible bars (min low … max high), so zooming into a quiet hour still shows its moves. A window left open for weeks
+adds 1,440 one-minute bars a day: past ``max_bars`` the oldest are dropped, a thousand at a time.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from cts_desktop.application.dashboard import TIMEFRAME_MS, CandleSeries, ChartO
 from cts_desktop.ui.charts.items import CandleItem, GridAxis, IndexAxis, VolumeItem
 
 VISIBLE_BARS = 160
+MAX_BARS = 20_000  # live bars past this (or twice the loaded series) drop the oldest: the window runs for weeks
+DROP_BARS = 1_024  # dropped at once, so the arrays move once per ~17 hours of one-minute bars, not every bar
 THEMES = {
     "dark": {"bg": "#16191d", "fg": "#c9ced6", "grid": 0.12, "up": "#26a69a", "down": "#ef5350",
              "cross": "#8b93a1", "tp": "#2e9d57", "sl": "#d64541", "pseudo": "#b39ddb"},
@@ -49,6 +52,7 @@ class CandleChart(QWidget):
         self.series: CandleSeries | None = None
         self.n = 0
         self._cap = 0
+        self.max_bars = MAX_BARS
         self.ts = np.empty(0, dtype=np.int64)
         self.o = self.h = self.l = self.c = self.v = np.empty(0)
         self.step_ms = 60_000
@@ -139,6 +143,7 @@ class CandleChart(QWidget):
         self.step_ms = TIMEFRAME_MS.get(series.timeframe, 60_000)
         n = len(series)
         self._cap = max(1024, int(n * 1.25))
+        self.max_bars = max(MAX_BARS, 2 * n)
         self.ts = np.zeros(self._cap, dtype=np.int64)
         self.o, self.h, self.l, self.c, self.v = (np.zeros(self._cap) for _ in range(5))
         self.ts[:n], self.o[:n], self.h[:n] = series.ts, series.open, series.high
@@ -175,6 +180,9 @@ class CandleChart(QWidget):
             self.l[i] = min(self.l[i], price)
             self.c[i] = price
         else:
+            if n >= self.max_bars:
+                self._drop_oldest(min(n, DROP_BARS + n - self.max_bars))
+                n = self.n
             if n == self._cap:
                 self._grow()
             i = n
@@ -194,6 +202,20 @@ class CandleChart(QWidget):
             new = np.zeros(self._cap, dtype=old.dtype)
             new[: self.n] = old[: self.n]
             setattr(self, name, new)
+
+    def _drop_oldest(self, k: int) -> None:
+        """Forget the oldest ``k`` bars: the bars, the view and the markers move ``k`` to the left."""
+        n = self.n - k
+        for name in ("ts", "o", "h", "l", "c", "v"):
+            array = getattr(self, name)
+            array[:n] = array[k : self.n]
+        self.n = n
+        self._push(None)
+        (x0, x1), _ = self.price.getViewBox().viewRange()
+        self.price.setXRange(x0 - k, x1 - k, padding=0)
+        overlay, self._overlay = self._overlay, None
+        if overlay is not None:
+            self.set_overlay(overlay)  # placed by bar: again on the moved bars
 
     def index_of(self, ts_ms: int) -> int:
         """The bar containing ``ts_ms`` (the last bar whose open is ≤ it)."""
