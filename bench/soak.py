@@ -7,9 +7,11 @@ repeated under N names, as ``bench/engine_lag.py`` builds them) against the simu
 says otherwise (``--days`` of prehistory). Per simulated hour it prints the RSS of the app process (warm-up workers
 are reported apart while they run), the data folder's size (everything in it: the database, its WAL, the backups,
 the logs) and the event-loop stall p99 (a 10-ms probe: how late it wakes); ``--holders`` adds the largest holders
-of memory (set books, the engines' queues, Python objects by type, resident memory by mapping — anonymous, C
-heap, each library — and the C allocator's totals), ``--trace-alloc`` the largest live allocations by the project's
-line that made them (slow). The last line:
+of memory (set books, the engines' queues, Python objects by type, resident memory by mapping — anonymous, C heap,
+each library — and glibc's heap: in use and free in its arenas) and with ``--gui`` the window's (Qt objects by
+class, item models' rows, the chart's bars, cached pictures, scene items and marker atlas, the types that grew
+since the last hour), ``--trace-alloc`` the largest live allocations by the project's line that made them (slow).
+The last line:
 
 ``warm-up S s; RSS MB steady, growth P %/h; disk MB after 1 h, MB/day; stall p99 MS ms``
 
@@ -89,6 +91,49 @@ def holders(engines: dict[str, Any]) -> list[str]:
     rows += [(0, "objects by type: " + ", ".join(f"{name} {n}" for name, n in counts.most_common(8)))]
     rows += [(0, line) for line in native_holders()]
     return [text for _, text in sorted(rows, key=lambda r: -r[0])]
+
+
+_last_types: Counter[str] = Counter()
+
+
+def type_growth(limit: int = 8) -> str:
+    """Python objects by type that grew most since the last call (all tracked objects the first time)."""
+    global _last_types
+    counts = Counter(type(o).__name__ for o in gc.get_objects())
+    grown = (counts - _last_types) if _last_types else counts
+    _last_types = counts
+    return (f"Python objects {sum(counts.values()):,}, grown most: "
+            + ", ".join(f"{name} +{n:,}" for name, n in grown.most_common(limit)))
+
+
+def window_holders(window: Any) -> list[str]:
+    """What the window holds (``--gui``): Qt objects by class, the rows of every item model, the chart's bars,
+    cached pictures, scene items and marker atlas, asyncio tasks and threads."""
+    import threading
+
+    from PySide6.QtCore import QAbstractItemModel, QObject
+    from PySide6.QtWidgets import QApplication
+
+    children = window.findChildren(QObject)
+    classes = Counter(type(o).__name__ for o in children)
+    lines = [f"Qt objects under the window {len(children):,} (widgets in the app {len(QApplication.allWidgets()):,}): "
+             + ", ".join(f"{name} {n}" for name, n in classes.most_common(6))]
+    models = sorted(((m.rowCount(), m.objectName() or type(m).__name__) for m in children
+                     if isinstance(m, QAbstractItemModel)), reverse=True)
+    lines.append(f"item models {len(models)}, rows {sum(r for r, _ in models):,}; largest: "
+                 + ", ".join(f"{name} {rows}" for rows, name in models[:5]))
+    panel = window.dashboard.chart_panel if hasattr(window, "dashboard") else None
+    if panel is not None:
+        chart = panel.chart
+        atlas = {kind: len(item.fragmentAtlas) for kind, item in chart.markers.items()}
+        spots = {kind: len(item.data) for kind, item in chart.markers.items()}
+        lines.append(f"chart: {chart.n:,} bars (room for {chart._cap:,}), pictures {len(chart.candles._pictures)} + "
+                     f"{len(chart.volumes._pictures)}, scene items {len(chart.view.scene().items())}, level lines "
+                     f"{len(chart.level_lines)}, markers {spots}, marker atlas entries {atlas}")
+    tasks = len(asyncio.all_tasks())
+    lines.append(f"asyncio tasks {tasks}, threads {threading.active_count()}")
+    lines.append(type_growth())
+    return lines
 
 
 def allocations(limit: int = 12) -> list[str]:
@@ -203,7 +248,8 @@ async def soak(args: argparse.Namespace) -> None:
         print(f"hour {hour:3d}: RSS {rss[-1]:7.1f} MB  disk {disk[-1]:7.1f} MB  stall p99 {pct(stalls, 0.99):6.1f} ms",
               flush=True)
         if args.holders:
-            for line in holders(trading.coordinator.engines):
+            window = window_holders(gui.window) if gui is not None else []
+            for line in holders(trading.coordinator.engines) + window:
                 print(f"           {line}")
         if args.trace_alloc:
             for line in allocations():

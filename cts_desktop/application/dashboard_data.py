@@ -307,12 +307,47 @@ def resample(rows: list[tuple[int, float, float, float, float, float]] | np.ndar
     )
 
 
+PSEUDO_BLOCK_ENTRIES = 1 << 17  # ring entries read per block of sets by :func:`pseudo_exit_counts`
+
+
+def pseudo_exit_counts(book: SetBook, since_s: int) -> tuple[np.ndarray, np.ndarray]:
+    """Closes of the recorded pseudo results from ``since_s`` on, counted per (close second × 2 + is long): the
+    sorted codes and their counts.
+
+    Read from the ring pool a block of sets at a time, each block only as wide as its fullest ring, so the
+    temporaries stay ~1 MB whatever the book holds. Read as whole dense rings (sets × capacity, widened to int64)
+    they took ~100 MB of short-lived arrays per call at 14,784 sets; the chart asks every five seconds from a
+    worker thread, and glibc kept what they left in its per-thread arenas — the window's process grew by
+    ~200 MB per hour of the soak (``bench/soak.py --gui``) while the headless engine stayed flat."""
+    from cts_desktop.domain.book import CHUNK, T_CLOSE
+
+    count = np.asarray(book.count)
+    is_long = np.asarray(book.direction) > 0
+    chunks = np.asarray(book.chunks)
+    pool = book.pool_t.reshape(-1, CHUNK, 2)
+    step = max(1, PSEUDO_BLOCK_ENTRIES // max(1, book.params.capacity))
+    keys = counts = np.empty(0, dtype=np.int64)
+    for a in range(0, len(count), step):
+        b = min(a + step, len(count))
+        width = -(-int(count[a:b].max(initial=0)) // CHUNK)  # chunks of the fullest ring of the block
+        if width == 0:
+            continue
+        closes = pool[chunks[a:b, :width], :, T_CLOSE].reshape(b - a, width * CHUNK)  # the zero chunk where none
+        mask = (np.arange(width * CHUNK)[None, :] < count[a:b, None]) & (closes >= since_s)
+        rows = np.nonzero(mask)[0]
+        if rows.size:  # merged as it goes: what is kept is one count per distinct (second, side)
+            code, n = np.unique(closes[mask].astype(np.int64) * 2 + is_long[a + rows], return_counts=True)
+            keys, inverse = np.unique(np.concatenate((keys, code)), return_inverse=True)
+            counts = np.bincount(inverse, weights=np.concatenate((counts, n)), minlength=len(keys)).astype(np.int64)
+    return keys, counts
+
+
 def pseudo_markers(book: SetBook, since_ms: int = 0, limit: int = 5000) -> list[Marker]:
     """Entries of open pseudo positions and closes of the recorded pseudo results of one symbol's set book,
     aggregated per second and side: hundreds of sets enter on the same indication, so one marker carries the
     count. Result rings keep times and results but no prices, so exit markers have ``price`` NaN and the chart
     places them at the bar's close. Vectorised: a book holds up to sets × L × (1 + t) results."""
-    from cts_desktop.domain.book import B_OPEN, F_ENTRY, F_T0, T_CLOSE
+    from cts_desktop.domain.book import B_OPEN, F_ENTRY, F_T0
 
     if book is None or len(book) == 0:
         return []
@@ -329,17 +364,9 @@ def pseudo_markers(book: SetBook, since_ms: int = 0, limit: int = 5000) -> list[
         sums = np.bincount(inverse, weights=price[keep])
         out += [Marker("pseudo_entry", int(k // 2) * 1000, float(sm / n), "long" if k % 2 else "short", int(n))
                 for k, sm, n in zip(keys.tolist(), sums.tolist(), counts.tolist(), strict=True)]
-    count = np.asarray(book.count)
-    cap = book.ring_t.shape[1]
-    stored = np.arange(cap)[None, :] < count[:, None]
-    closes = np.asarray(book.ring_t[:, :, T_CLOSE]).astype(np.int64)
-    mask = stored & (closes >= since_s)
-    if mask.any():
-        rows, _ = np.nonzero(mask)
-        code = closes[mask] * 2 + is_long[rows]
-        keys, counts = np.unique(code, return_counts=True)
-        out += [Marker("pseudo_exit", int(k // 2) * 1000, float("nan"), "long" if k % 2 else "short", int(n))
-                for k, n in zip(keys.tolist(), counts.tolist(), strict=True)]
+    keys, counts = pseudo_exit_counts(book, since_s)
+    out += [Marker("pseudo_exit", int(k // 2) * 1000, float("nan"), "long" if k % 2 else "short", int(n))
+            for k, n in zip(keys.tolist(), counts.tolist(), strict=True)]
     out.sort(key=lambda m: m.ts_ms)
     return out[-limit:]
 

@@ -29,13 +29,15 @@ from PySide6.QtCore import (
     QPoint,
     QSettings,
     Qt,
+    QTimer,
 )
-from PySide6.QtGui import QColor, QFont, QGuiApplication
+from PySide6.QtGui import QColor, QFont, QGuiApplication, QHideEvent
 from PySide6.QtWidgets import QAbstractItemView, QFileDialog, QHeaderView, QMenu, QTableView, QWidget
 
 Index = QModelIndex | QPersistentModelIndex
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1  # what sorting compares (proxies sort by it)
 STATE_ORGANISATION, STATE_FILE = "cts-desktop", "tables"
+SAVE_DELAY_MS = 1000  # column widths are saved this long after they last changed
 
 
 def _plain(value: Any) -> str:
@@ -261,7 +263,15 @@ class DataTable(QTableView):
         self.customContextMenuRequested.connect(self._menu)
         header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         header.customContextMenuRequested.connect(lambda pos: self._menu(pos, on_header=True))
-        for signal in (header.sectionResized, header.sectionMoved, header.sortIndicatorChanged):
+        # a column width is saved once the widths have settled: each write of the state file took ~13 ms on the GUI
+        # thread, and widths change in bursts (fitting the first rows resizes every column; a scroll bar appearing
+        # resizes the stretched last one; a drag resizes on every mouse move)
+        self._save_later = QTimer(self)
+        self._save_later.setSingleShot(True)
+        self._save_later.setInterval(SAVE_DELAY_MS)
+        self._save_later.timeout.connect(self.save_state)
+        header.sectionResized.connect(self._resized)
+        for signal in (header.sectionMoved, header.sortIndicatorChanged):
             signal.connect(self._changed)
         model.modelReset.connect(self._rows_arrived)
         model.rowsInserted.connect(self._rows_arrived)
@@ -397,11 +407,22 @@ class DataTable(QTableView):
         if self._sized:  # before the first rows fit the columns, resizes come from the layout, not the user
             self.save_state()
 
+    def _resized(self) -> None:
+        if self._sized:
+            self._save_later.start()
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        """A width changed just before the window closes is saved now, not lost with the timer."""
+        if self._save_later.isActive():
+            self.save_state()
+        super().hideEvent(event)
+
     def _signature(self) -> str:
         model = self.model()
         return "|".join(str(model.headerData(c, Qt.Orientation.Horizontal)) for c in range(model.columnCount()))
 
     def save_state(self) -> None:
+        self._save_later.stop()
         state = _state()
         state.setValue(f"{self.name}/columns", self._signature())
         state.setValue(f"{self.name}/header", self.horizontalHeader().saveState())

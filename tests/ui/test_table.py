@@ -94,3 +94,30 @@ def test_copy_and_the_context_menu() -> None:
     table.show_column(1, False)
     table.show_column(2, False)  # the last visible column stays
     assert not table.horizontalHeader().isSectionHidden(2)
+
+
+def test_a_burst_of_column_resizes_writes_the_state_file_once(qtbot, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Fitting rows, a scroll bar appearing or a drag resize columns many times in a row: the state is written once
+    the widths settle (each write took ~13 ms on the GUI thread), and the last width is the one restored."""
+    table = make_table()
+    qtbot.addWidget(table)
+    writes: list[str] = []
+    save = DataTable.save_state
+
+    def counted(self: DataTable) -> None:
+        writes.append(self.name)
+        save(self)
+
+    monkeypatch.setattr(DataTable, "save_state", counted)
+    header = table.horizontalHeader()
+    for width in range(60, 100, 2):  # a drag: twenty widths
+        header.resizeSection(1, width)
+    assert writes == []
+    qtbot.waitUntil(lambda: len(writes) == 1, timeout=5000)
+    again = make_table()
+    qtbot.addWidget(again)
+    assert again.restored and again.horizontalHeader().sectionSize(1) == 98
+    header.resizeSection(1, 120)  # changed just before the window closes: saved when it hides
+    table.show()
+    table.hide()
+    assert len(writes) == 2 and make_table().horizontalHeader().sectionSize(1) == 120

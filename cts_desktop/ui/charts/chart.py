@@ -3,7 +3,8 @@ positions, TP/SL lines of open Real positions, a crosshair with the bar's values
 
 Live prices extend the last bar (or open a new one when the timeframe rolls over); only the last chunk of the
 cached bar pictures is rebuilt. While the newest bar is in view the chart follows it. The y range follows the
-visible bars (min low … max high), so zooming into a quiet hour still shows its moves.
+visible bars (min low … max high), so zooming into a quiet hour still shows its moves. A window left open for weeks
+adds 1,440 one-minute bars a day: past ``max_bars`` the oldest are dropped, a thousand at a time.
 """
 
 from __future__ import annotations
@@ -19,12 +20,29 @@ from cts_desktop.application.dashboard import TIMEFRAME_MS, CandleSeries, ChartO
 from cts_desktop.ui.charts.items import CandleItem, GridAxis, IndexAxis, VolumeItem
 
 VISIBLE_BARS = 160
+MAX_BARS = 20_000  # live bars past this (or twice the loaded series) drop the oldest: the window runs for weeks
+DROP_BARS = 1_024  # dropped at once, so the arrays move once per ~17 hours of one-minute bars, not every bar
 THEMES = {
     "dark": {"bg": "#16191d", "fg": "#c9ced6", "grid": 0.12, "up": "#26a69a", "down": "#ef5350",
              "cross": "#8b93a1", "tp": "#2e9d57", "sl": "#d64541", "pseudo": "#b39ddb"},
     "light": {"bg": "#ffffff", "fg": "#30343b", "grid": 0.18, "up": "#1b8a5a", "down": "#d0363b",
               "cross": "#7a8391", "tp": "#1b8a5a", "sl": "#c62828", "pseudo": "#7e57c2"},
 }
+
+
+def marker_styles(colours: dict[str, Any]) -> dict[str, Any]:
+    """The markers' brushes and pens of one theme, made once: pyqtgraph's symbol atlas keys each marker picture by
+    the identity of its brush and pen objects, so a brush made per overlay (every 5 s) added pictures to the atlas
+    until it was rebuilt (at 1,000 entries and four per spot)."""
+    return {"up": pg.mkBrush(colours["up"]), "down": pg.mkBrush(colours["down"]), "fg": pg.mkBrush(colours["fg"]),
+            "fg_pen": pg.mkPen(colours["fg"]), "no_pen": pg.mkPen(None),
+            "pseudo_entry": pg.mkBrush(colours["pseudo"] + "cc"), "pseudo_exit": pg.mkBrush(colours["pseudo"] + "99")}
+
+
+def marker_sizes(counts: np.ndarray) -> np.ndarray:
+    """A pseudo entry marker's size by how many sets entered (5 px for one, 11 px at most), in half pixels: a size
+    is part of a marker picture's key in the atlas, so sizes from a continuous scale would each add a picture."""
+    return np.round(np.minimum(5 + 2 * np.log10(np.maximum(counts, 1)), 11) * 2) / 2
 
 
 class CandleChart(QWidget):
@@ -34,6 +52,7 @@ class CandleChart(QWidget):
         self.series: CandleSeries | None = None
         self.n = 0
         self._cap = 0
+        self.max_bars = MAX_BARS
         self.ts = np.empty(0, dtype=np.int64)
         self.o = self.h = self.l = self.c = self.v = np.empty(0)
         self.step_ms = 60_000
@@ -75,6 +94,7 @@ class CandleChart(QWidget):
             self.price.addItem(item)
             self.markers[kind] = item
         self.level_lines: list[Any] = []
+        self._styles: dict[str, Any] = {}  # the markers' brushes and pens of the theme (see marker_styles)
         self._overlay: ChartOverlay | None = None  # the overlay shown, on _overlay_bars bars
         self._overlay_bars = 0
         self.v_line = pg.InfiniteLine(angle=90, movable=False)
@@ -109,6 +129,7 @@ class CandleChart(QWidget):
             line.setPen(cross)
         self.candles.set_colours(colours["up"], colours["down"])
         self.volumes.set_colours(colours["up"], colours["down"])
+        self._styles = marker_styles(colours)
         overlay, self._overlay = self._overlay, None
         if overlay is not None:
             self.set_overlay(overlay)  # the markers in this theme's colours
@@ -122,6 +143,7 @@ class CandleChart(QWidget):
         self.step_ms = TIMEFRAME_MS.get(series.timeframe, 60_000)
         n = len(series)
         self._cap = max(1024, int(n * 1.25))
+        self.max_bars = max(MAX_BARS, 2 * n)
         self.ts = np.zeros(self._cap, dtype=np.int64)
         self.o, self.h, self.l, self.c, self.v = (np.zeros(self._cap) for _ in range(5))
         self.ts[:n], self.o[:n], self.h[:n] = series.ts, series.open, series.high
@@ -158,6 +180,9 @@ class CandleChart(QWidget):
             self.l[i] = min(self.l[i], price)
             self.c[i] = price
         else:
+            if n >= self.max_bars:
+                self._drop_oldest(min(n, DROP_BARS + n - self.max_bars))
+                n = self.n
             if n == self._cap:
                 self._grow()
             i = n
@@ -178,6 +203,20 @@ class CandleChart(QWidget):
             new[: self.n] = old[: self.n]
             setattr(self, name, new)
 
+    def _drop_oldest(self, k: int) -> None:
+        """Forget the oldest ``k`` bars: the bars, the view and the markers move ``k`` to the left."""
+        n = self.n - k
+        for name in ("ts", "o", "h", "l", "c", "v"):
+            array = getattr(self, name)
+            array[:n] = array[k : self.n]
+        self.n = n
+        self._push(None)
+        (x0, x1), _ = self.price.getViewBox().viewRange()
+        self.price.setXRange(x0 - k, x1 - k, padding=0)
+        overlay, self._overlay = self._overlay, None
+        if overlay is not None:
+            self.set_overlay(overlay)  # placed by bar: again on the moved bars
+
     def index_of(self, ts_ms: int) -> int:
         """The bar containing ``ts_ms`` (the last bar whose open is ≤ it)."""
         return int(np.searchsorted(self.ts[: self.n], ts_ms, side="right")) - 1
@@ -191,7 +230,7 @@ class CandleChart(QWidget):
         if overlay == self._overlay and self._overlay_bars == self.n:
             return
         self._overlay, self._overlay_bars = overlay, self.n
-        colours = self.colours
+        colours, styles = self.colours, self._styles
         markers = overlay.markers
         bars = np.searchsorted(self.ts[: self.n], np.array([m.ts_ms for m in markers], dtype=np.int64),
                                side="right") - 1  # each marker's bar (see index_of), all at once
@@ -200,23 +239,22 @@ class CandleChart(QWidget):
         prices[inside] = np.where(np.isfinite(prices[inside]), prices[inside], self.c[bars[inside]])
         kinds = np.array([m.kind for m in markers], dtype=object)
         long = np.array([m.side == "long" for m in markers], dtype=bool)
-        pseudo_entry = pg.mkBrush(colours["pseudo"] + "cc")
         for kind, item in self.markers.items():
             chosen = np.flatnonzero(inside & (kinds == kind)) if markers else np.empty(0, dtype=np.int64)
             up = long[chosen]
             if kind == "real_entry":
                 symbols: Any = np.where(up, "t1", "t").tolist()
-                brushes: Any = [pg.mkBrush(colours["up"] if u else colours["down"]) for u in up.tolist()]
+                brushes: Any = [styles["up"] if u else styles["down"] for u in up.tolist()]
                 sizes: Any = 13
-                pen: Any = colours["fg"]
+                pen: Any = styles["fg_pen"]
             elif kind == "real_exit":
-                symbols, brushes, sizes, pen = "x", pg.mkBrush(colours["fg"]), 13, colours["fg"]
+                symbols, brushes, sizes, pen = "x", styles["fg"], 13, styles["fg_pen"]
             elif kind == "pseudo_entry":
-                symbols, brushes, pen = np.where(up, "t1", "t").tolist(), pseudo_entry, None
+                symbols, brushes, pen = np.where(up, "t1", "t").tolist(), styles["pseudo_entry"], styles["no_pen"]
                 counts = np.array([markers[i].count for i in chosen.tolist()], dtype=float)
-                sizes = np.minimum(5 + 2 * np.log10(np.maximum(counts, 1)), 11)
+                sizes = marker_sizes(counts)
             else:
-                symbols, brushes, sizes, pen = "s", pg.mkBrush(colours["pseudo"] + "99"), 4, None
+                symbols, brushes, sizes, pen = "s", styles["pseudo_exit"], 4, styles["no_pen"]
             data = np.empty(len(chosen), dtype=object)
             data[:] = [markers[i] for i in chosen.tolist()]
             item.setData(x=bars[chosen].astype(float), y=prices[chosen], symbol=symbols, size=sizes, brush=brushes,
