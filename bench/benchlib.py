@@ -86,7 +86,7 @@ def timed_application(argv: list[str]) -> Any:
         def __init__(self, args: list[str]) -> None:
             super().__init__(args)
             self.enabled = False
-            self.exclusive: collections.Counter[str] = collections.Counter()
+            self.exclusive: collections.defaultdict[str, float] = collections.defaultdict(float)
             self.counts: collections.Counter[str] = collections.Counter()
             self.worst: dict[str, float] = {}
             self._nested: list[float] = []
@@ -110,7 +110,7 @@ def timed_application(argv: list[str]) -> Any:
 
         def report(self, seconds: float, top: int = 16) -> None:
             print(f"Qt events by exclusive time ({seconds:.0f} s window; event → receiver class):")
-            for key, total in self.exclusive.most_common(top):
+            for key, total in sorted(self.exclusive.items(), key=lambda item: -item[1])[:top]:
                 print(f"  {total:7.3f} s  {self.counts[key]:7d}×  worst {self.worst[key] * 1000:6.1f} ms  {key}")
 
     return TimedApplication(argv)
