@@ -240,8 +240,11 @@ MAX_DEFAULT_WORKERS = 8  # each worker is a Python process with numpy/numba load
 
 
 def worker_count() -> int:
-    """``CTS_WARMUP_WORKERS`` if set, else the usable cores minus one for the GUI process (at least one, at most
-    :data:`MAX_DEFAULT_WORKERS`). Workers start only as jobs need them."""
+    """``CTS_WARMUP_WORKERS`` if set, else the usable cores minus one for the GUI process but at least two where
+    there are two cores (at most :data:`MAX_DEFAULT_WORKERS`): while the engine starts the GUI process mostly waits
+    for the exchange, and the workers run at a lower priority (``nice``), so on two cores a second worker halves
+    the warm-up without the window waiting for it. Workers start only as jobs need them (:meth:`WarmupPool.prestart`
+    starts them all)."""
     env = os.environ.get(WORKERS_ENV, "").strip()
     if env:
         try:
@@ -252,7 +255,7 @@ def worker_count() -> int:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
-    return max(1, min(cores - 1, MAX_DEFAULT_WORKERS))
+    return max(1, min(cores, max(2, cores - 1), MAX_DEFAULT_WORKERS))
 
 
 class WarmupJob:
@@ -329,14 +332,17 @@ class WarmupPool:
         return WarmupJob(self, slot, future)
 
     def prestart(self) -> None:
-        """Boot a worker now (without waiting) if none runs, so the first job does not wait for it."""
+        """Boot every worker now (without waiting) if none runs, so the first jobs do not wait for them (the pool
+        starts a process per job submitted while none is idle: one ping per worker starts them all)."""
         if not self.enabled:
             return
         with self._lock:
             if self._executor is not None and self.pids():
                 return
             try:
-                self._ensure_executor().submit(_ping)
+                executor = self._ensure_executor()
+                for _ in range(self.workers):
+                    executor.submit(_ping)
             except (OSError, RuntimeError, BrokenProcessPool) as error:
                 self._executor = None
                 log.debug("warm-up worker not started ahead: %s", error)
