@@ -58,6 +58,7 @@ Collector = Callable[[PipelineUpdate], None]
 CHECK_EVERY = 10  # candles between two looks at the stop flag (~40 ticks: well under 0.1 s)
 WORKERS_ENV = "CTS_WARMUP_WORKERS"
 IDLE_SHUTDOWN_S = 60.0
+WARM_MINUTES = 300  # synthetic minutes a worker started ahead replays to load its kernels (_boot)
 SLOTS = 4096
 _RESULT_FIELDS = 6  # row, result, result_pc, entry_t, close_t, drawdown_s
 
@@ -229,6 +230,26 @@ def _ping() -> int:
     return os.getpid()
 
 
+def _boot() -> int:
+    """A worker started ahead (:meth:`WarmupPool.prestart`) loads the batch kernels from numba's cache now — most
+    of a second of its first job otherwise, while the engine still waits for the exchange here: a few hundred
+    synthetic minutes through a pipeline at the default settings."""
+    from cts_desktop.domain.settings import default_values
+    from cts_desktop.engine import engine_config as cfg
+
+    values = default_values()
+    pipeline = SymbolPipeline("WARM/USDT:USDT", cfg.indication_params(values), cfg.exit_matrix(values),
+                              cfg.book_params(values), cfg.gate_thresholds(values),
+                              int(cfg.number(values, "indications.max_variants_per_symbol")),
+                              gate_params=cfg.activity_params(values))
+    t0 = 1_700_000_000_000 // 60_000 * 60_000
+    wave = [100.0 * (1.0 + 0.02 * np.sin(k / 15.0)) for k in range(WARM_MINUTES + 1)]
+    candles = [(t0 + k * 60_000, wave[k], max(wave[k], wave[k + 1]) * 1.001, min(wave[k], wave[k + 1]) * 0.999,
+                wave[k + 1], 1.0) for k in range(WARM_MINUTES)]
+    replay(pipeline, candles, lambda _update: None, lambda: False, False)
+    return os.getpid()
+
+
 # --- GUI-process side ---------------------------------------------------------------------------------------------
 
 
@@ -342,7 +363,7 @@ class WarmupPool:
             try:
                 executor = self._ensure_executor()
                 for _ in range(self.workers):
-                    executor.submit(_ping)
+                    executor.submit(_boot)
             except (OSError, RuntimeError, BrokenProcessPool) as error:
                 self._executor = None
                 log.debug("warm-up worker not started ahead: %s", error)

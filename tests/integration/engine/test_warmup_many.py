@@ -143,3 +143,12 @@ async def test_a_stop_while_candles_load_and_workers_replay_stops_everything(
     await until(lambda: exchange.in_flight == 0, 5, "the loads in flight cancelled")
     await until(lambda: two_workers.active == 0, 5, "the workers' jobs returned")
     assert [engine.pipelines[s] is sent[s] for s in SYMBOLS[2:]] == [True, True]  # nothing applied past the stop
+
+
+def test_a_worker_started_ahead_has_its_kernels_loaded() -> None:
+    """What :meth:`WarmupPool.prestart` runs in each worker: the batch kernels are loaded (here: in this process)
+    before the first symbol's job arrives."""
+    from cts_desktop.domain import book_replay, indication_kernel
+
+    assert warmup._boot() > 0
+    assert book_replay._replay_sets.signatures and indication_kernel._scan.signatures
