@@ -301,15 +301,14 @@ def store_sets_now(session_scope: Callable[[], Any], connection_id: str, pipelin
     ids = SetIds(len(pipeline.book))
     with session_scope() as session:
         _learn_symbol_ids(session, connection_id, source, ids)
-    inserted = False
     for start in range(0, len(rows), ROWS_PER_STEP):
         if stopped():
             return None
         batch = set_rows(pipeline, rows[start:start + ROWS_PER_STEP])
         batch.ids = ids
         with session_scope() as session:
-            inserted |= write_sets(session, connection_id, batch, limits, complete_ids=True)
-    if inserted:
+            write_sets(session, connection_id, batch, limits, complete_ids=True)
+    if (ids.get(rows) < 0).any():  # the sets inserted
         with session_scope() as session:
             _learn_symbol_ids(session, connection_id, source, ids)
     return ids.get(rows)
@@ -324,7 +323,7 @@ def _learn_symbol_ids(session: Session, connection_id: str, source: SetKeys, ids
     found_ids: list[int] = []
     result = session.execute(select(_T.c.id, *(_T.c[name] for name in _IDENTITY[1:])).where(
         _T.c.connection_id == connection_id, _T.c.symbol == source.symbol))
-    for set_id, kind, params, direction, *exits in result.tuples():
+    for set_id, kind, params, direction, *exits in result:
         v = variants.get((kind, params, direction))
         c = configs.get(tuple(exits))
         if v is not None and c is not None:
@@ -431,11 +430,11 @@ def _set_ids(session: Session, connection_id: str, batch: SetRows, cached: bool)
 
 
 def write_sets(session: Session, connection_id: str, batch: SetRows, limits: HistoryLimits,
-               cached: bool = True, complete_ids: bool = False) -> bool:
+               cached: bool = True, complete_ids: bool = False) -> None:
     """Insert or update the sets of one step (status, layer, total, statistics) and append their results.
     ``complete_ids``: the batch's id cache holds every stored set (:func:`store_sets_now`), so a set without an
     id is new — it is inserted without RETURNING (its id stays unknown here; the caller reads it) and not looked
-    up. Returns whether sets were inserted."""
+    up."""
     if complete_ids:
         assert batch.ids is not None and not batch.results, "complete_ids: a cache, and no results to append"
         ids = batch.ids.get(batch.rows)
@@ -466,11 +465,11 @@ def write_sets(session: Session, connection_id: str, batch: SetRows, limits: His
             log.warning("%d of %d cached set ids are gone; looking them up again", len(changed) - updated,
                         len(changed))
             batch.ids.forget()
-            return write_sets(session, connection_id, batch, limits, cached=False)
+            write_sets(session, connection_id, batch, limits, cached=False)
+            return
     if new and complete_ids:
         _execute_many(session, _INSERT_PLAIN, new)
-        return True
-    if new:
+    elif new:
         index_of = {SetKey(*(row[name] for name in _IDENTITY)): i for i, row in zip(new_at, new, strict=True)}
         for stored in session.execute(_INSERT, new):
             ids[index_of[_key_of(stored)]] = stored.id
@@ -484,7 +483,6 @@ def write_sets(session: Session, connection_id: str, batch: SetRows, limits: His
              "result_pc": r.result_pc, "drawdown_ms": int(r.drawdown_s * 1000), "reason": "closed"}
             for r in closed
         ], limits, count_total=False)  # the set's total is the book's count, stored above
-    return bool(new)
 
 
 def write_markets(session: Session, connection_id: str, infos: list[Any]) -> None:
