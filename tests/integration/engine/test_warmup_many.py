@@ -151,4 +151,4 @@ def test_a_worker_started_ahead_has_its_kernels_loaded() -> None:
     from cts_desktop.domain import book_replay, indication_kernel
 
     assert warmup._boot() > 0
-    assert book_replay._replay_sets.signatures and indication_kernel._scan.signatures
+    assert all(getattr(kernel, "signatures", None) for kernel in (book_replay._replay_sets, indication_kernel._scan))
