@@ -6,8 +6,9 @@ seconds of pure-Python work per symbol-day; in a thread of the GUI process it wo
 thread for minutes. Here each symbol's replay is a job of one shared :class:`WarmupPool`:
 
 * a ``concurrent.futures.ProcessPoolExecutor`` with the **spawn** context (a process that runs Qt is never
-  forked; the frozen app's entry calls ``multiprocessing.freeze_support()``), ``cores − 1`` workers (at least
-  one), started on the first job and closed after a minute without jobs;
+  forked; the frozen app's entry calls ``multiprocessing.freeze_support()``), ``cores − 1`` workers (two on two
+  cores, one on one: :func:`worker_count`), started ahead by the engine (:meth:`WarmupPool.prestart`: each loads
+  the batch kernels while the engine reconciles) or by the first jobs, and closed after a minute without jobs;
 * the job carries the pipeline as it is (pickled: the book pickles only its used rows, uncompressed — see
   ``SetBook.__getstate__``), the candles and optionally the book snapshot stored in the DB (restored in the
   worker, not in the GUI process); the worker runs the same :func:`replay_candles` the in-process path runs and
