@@ -33,7 +33,7 @@ from pathlib import Path
 
 os.environ.setdefault("PYTHON_KEYRING_BACKEND", "cts_desktop.storage.keyring_memory.MemoryKeyring")
 
-from benchlib import SOURCES, StallTracer, make_dataset, pct, probe, simulator_process
+from benchlib import SOURCES, StallTracer, ThreadCpu, make_dataset, pct, probe, simulator_process
 
 
 def children_cpu(proc: object, exclude: int) -> float:
@@ -94,6 +94,7 @@ async def run(symbols: int, speed: float, seconds: float, days: int | None, trac
     start_stop = asyncio.Event()
     tracer = StallTracer() if trace else None
     start_probe = asyncio.create_task(probe(start_stop, start_stalls, tracer=tracer))
+    threads = ThreadCpu()
     started = time.perf_counter()
     await trading.coordinator.start()
     await trading.coordinator.wait_started(7200)
@@ -101,6 +102,7 @@ async def run(symbols: int, speed: float, seconds: float, days: int | None, trac
     start_stop.set()
     await start_probe
     start_cpu, start_workers = sum(proc.cpu_times()[:2]) - cpu0, children_cpu(proc, sim.pid) - workers0
+    threads.report(warm, top=5)  # this process's threads while starting
     engine = trading.coordinator.engines[REPLAY_CONNECTION_ID]
     assert engine.state is EngineState.RUNNING, engine.last_error
     stalls: list[float] = []

@@ -181,7 +181,7 @@ async def soak(args: argparse.Namespace) -> None:
     app_dir = work / "app"
     exits = contextlib.ExitStack()
     sim = exits.enter_context(simulator_process(data, args.speed))
-    services = Services(AppOptions(data_dir=app_dir, console_log=False, log_level="warning"))
+    services = Services(AppOptions(data_dir=app_dir, console_log=False, log_level=args.log_level))
     values: dict[str, object] = {"overall.use_main_symbols": True, "overall.main_symbols": names,
                                  "overall.forced_symbols": [], "overall.symbol_count": min(30, args.symbols),
                                  "overall.prehistoric_days": args.days}
@@ -287,6 +287,8 @@ def main() -> None:
     parser.add_argument("--trace-alloc", action="store_true",
                         help="trace Python and numpy allocations (slow) and print the largest sites every hour")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON", help="a setting for this run")
+    parser.add_argument("--log-level", default="warning",
+                        help="the app's log level (debug: per-symbol warm-up times in logs/cts-desktop.log; --keep)")
     args = parser.parse_args()
     if args.trace_alloc:
         import tracemalloc

@@ -292,16 +292,45 @@ def store_sets_now(session_scope: Callable[[], Any], connection_id: str, pipelin
     (``session_scope()`` gives one), for a process that has the book to itself: a warm-up worker stores what it
     computed, so neither the GUI process's loop (statistics) nor its writer thread (SQL) spends time on the
     hundreds of thousands of sets a warm-up changes. Returns each row's set id; None when ``stopped()`` turned
-    true between two transactions."""
+    true between two transactions.
+
+    The symbol's stored ids are read once before (one SELECT) and once after (the new sets' ids): the sets in
+    between are plain UPDATEs and INSERTs through the driver's executemany — looking ids up per variant and step,
+    and matching an INSERT's RETURNING rows to their sets, was half of a worker's job per symbol."""
+    source = pipeline.key_source()
     ids = SetIds(len(pipeline.book))
+    with session_scope() as session:
+        _learn_symbol_ids(session, connection_id, source, ids)
     for start in range(0, len(rows), ROWS_PER_STEP):
         if stopped():
             return None
         batch = set_rows(pipeline, rows[start:start + ROWS_PER_STEP])
         batch.ids = ids
         with session_scope() as session:
-            write_sets(session, connection_id, batch, limits)
+            write_sets(session, connection_id, batch, limits, complete_ids=True)
+    if (ids.get(rows) < 0).any():  # the sets inserted
+        with session_scope() as session:
+            _learn_symbol_ids(session, connection_id, source, ids)
     return ids.get(rows)
+
+
+def _learn_symbol_ids(session: Session, connection_id: str, source: SetKeys, ids: SetIds) -> None:
+    """The ids of every stored set of ``source``'s symbol that is a row of its book, into ``ids``: one SELECT,
+    matched by variant and exit configuration (the row is ``variant × n_cfg + config``)."""
+    variants = {text: v for v, text in source.variants.items()}
+    configs = {exits: c for c, exits in enumerate(source.configs)}
+    found_rows: list[int] = []
+    found_ids: list[int] = []
+    result = session.execute(select(_T.c.id, *(_T.c[name] for name in _IDENTITY[1:])).where(
+        _T.c.connection_id == connection_id, _T.c.symbol == source.symbol))
+    for set_id, kind, params, direction, *exits in result:
+        v = variants.get((kind, params, direction))
+        c = configs.get(tuple(exits))
+        if v is not None and c is not None:
+            found_rows.append(v * source.n_cfg + c)
+            found_ids.append(set_id)
+    if found_rows:
+        ids.remember(np.asarray(found_rows, dtype=np.int64), np.asarray(found_ids, dtype=np.int64))
 
 
 def _row_bytes(book: SetBook) -> int:
@@ -330,6 +359,11 @@ _UPDATE = (
 # a multi-row INSERT per batch; the ids are matched to the sets by their identity
 _INSERT = (insert(_T).values(stats=bindparam("stats_text", type_=Text()))
            .returning(_T.c.id, *(_T.c[name] for name in _IDENTITY)))
+_INSERT_PLAIN = insert(_T).values(  # the same columns, through the driver's executemany (store_sets_now)
+    connection_id=bindparam("connection_id"), **{name: bindparam(name) for name in _IDENTITY},
+    status=bindparam("status"), layer=bindparam("layer"), total_closed=bindparam("total_closed"),
+    stored_results=bindparam("stored_results"), stats=bindparam("stats_text", type_=Text()),
+    updated_at=bindparam("stamp", type_=_T.c.updated_at.type))
 
 
 def _execute_many(session: Session, statement: Any, params: list[dict[str, Any]]) -> int:
@@ -396,9 +430,16 @@ def _set_ids(session: Session, connection_id: str, batch: SetRows, cached: bool)
 
 
 def write_sets(session: Session, connection_id: str, batch: SetRows, limits: HistoryLimits,
-               cached: bool = True) -> None:
-    """Insert or update the sets of one step (status, layer, total, statistics) and append their results."""
-    ids = _set_ids(session, connection_id, batch, cached)
+               cached: bool = True, complete_ids: bool = False) -> None:
+    """Insert or update the sets of one step (status, layer, total, statistics) and append their results.
+    ``complete_ids``: the batch's id cache holds every stored set (:func:`store_sets_now`), so a set without an
+    id is new — it is inserted without RETURNING (its id stays unknown here; the caller reads it) and not looked
+    up."""
+    if complete_ids:
+        assert batch.ids is not None and not batch.results, "complete_ids: a cache, and no results to append"
+        ids = batch.ids.get(batch.rows)
+    else:
+        ids = _set_ids(session, connection_id, batch, cached)
     now = datetime.now(UTC)
     processor = _T.c.updated_at.type.bind_processor(session.get_bind().dialect)
     stamp = processor(now) if processor is not None else now  # as the driver takes it (raw executemany below)
@@ -412,7 +453,7 @@ def write_sets(session: Session, connection_id: str, batch: SetRows, limits: His
             key = batch.source.key(row)
             new.append({"connection_id": connection_id, **{name: getattr(key, name) for name in _IDENTITY},
                         "status": status, "layer": layer, "total_closed": total, "stored_results": 0,
-                        "stats_text": stats, "updated_at": now})
+                        "stats_text": stats, **({"stamp": stamp} if complete_ids else {"updated_at": now})})
             new_at.append(i)
         else:
             changed.append({"set_id": set_id, "new_status": status, "new_layer": layer, "new_total": total,
@@ -426,7 +467,9 @@ def write_sets(session: Session, connection_id: str, batch: SetRows, limits: His
             batch.ids.forget()
             write_sets(session, connection_id, batch, limits, cached=False)
             return
-    if new:
+    if new and complete_ids:
+        _execute_many(session, _INSERT_PLAIN, new)
+    elif new:
         index_of = {SetKey(*(row[name] for name in _IDENTITY)): i for i, row in zip(new_at, new, strict=True)}
         for stored in session.execute(_INSERT, new):
             ids[index_of[_key_of(stored)]] = stored.id

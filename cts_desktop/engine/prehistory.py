@@ -29,6 +29,7 @@ log = logging.getLogger("cts.engine")
 
 PREHISTORY_TIMEFRAME = "1m"
 PREHISTORY_STEP_MS = 60_000
+LOADS_AHEAD = 3  # symbols whose candles load at once: the exchange's answers overlap, the workers never wait
 
 
 class WarmupHost(Protocol):
@@ -72,15 +73,17 @@ class Prehistory:
 
     def __init__(self, engine: WarmupHost) -> None:
         self.engine = engine
+        self._writes = asyncio.Lock()  # the candle loads running at once store one after the other
 
     async def load(self) -> None:
         """Candles of the last *prehistoric days* (cached in the DB, only the missing range fetched), replayed
         through each pipeline so the sets start with statistics.
 
-        The replays run in worker processes (:mod:`cts_desktop.engine.warmup`): while symbol *n* replays, symbol
-        *n + 1*'s candles load. Outcomes are applied in symbol order (pipeline, rows and results to persist), each
-        followed by its progress event. When no worker process can run a replay, it runs in a thread of this
-        process instead (logged), as do all later ones."""
+        The replays run in worker processes (:mod:`cts_desktop.engine.warmup`): while symbol *n* replays, the
+        candles of the next :data:`LOADS_AHEAD` symbols load (their requests overlap; what they store in the DB is
+        written one symbol after the other). Outcomes are applied in symbol order (pipeline, rows and results to
+        persist), each followed by its progress event. When no worker process can run a replay, it runs in a thread
+        of this process instead (logged), as do all later ones."""
         e = self.engine
         days = cfg.integer(e.values, "overall.prehistoric_days")
         until = (int(time.time() * 1000) // PREHISTORY_STEP_MS) * PREHISTORY_STEP_MS
@@ -128,10 +131,15 @@ class Prehistory:
             e.deps.bus.publish(Progress(key=e.config.id, what=f"history {task.symbol}", done=task.index,
                                            total=total))
 
+        symbols = list(e.symbols)
+        loads: dict[int, asyncio.Task[list[warmup.Candle]]] = {}
         try:
-            for index, symbol in enumerate(e.symbols, 1):
+            for index, symbol in enumerate(symbols, 1):
                 progress(index, symbol)
-                candles = await self.candles(symbol, since, until)
+                for ahead in range(index - 1, min(total, index - 1 + LOADS_AHEAD)):
+                    if ahead not in loads:
+                        loads[ahead] = asyncio.create_task(self.candles(symbols[ahead], since, until))
+                candles = await loads.pop(index - 1)
                 pipeline = e.pipelines[symbol]
                 task = _WarmupTask(index, symbol, pipeline, candles, snapshots.get(symbol))
                 if pool is not None:
@@ -150,6 +158,10 @@ class Prehistory:
                 await finish(pending[0])
                 pending.popleft()
         finally:
+            for load in loads.values():
+                load.cancel()
+            if loads:
+                await asyncio.gather(*loads.values(), return_exceptions=True)
             await self._stop_jobs(pending)
 
     async def catch_up(self, since: int, until: int) -> None:
@@ -163,12 +175,19 @@ class Prehistory:
     async def candles(self, symbol: str, since: int, until: int) -> list[warmup.Candle]:
         e = self.engine
         db, cid, frame = e.deps.db, e.config.id, PREHISTORY_TIMEFRAME
+        started = time.perf_counter()
         gaps = await db.run(lambda s: missing_ranges(s, cid, symbol, frame, since, until, PREHISTORY_STEP_MS))
+        fetched = 0
         for gap in gaps:
             rows = await e.adapter.ohlcv(symbol, frame, since=gap.start_ms, until=gap.end_ms)
-            await db.run(functools.partial(store_candles, connection_id=cid, symbol=symbol, timeframe=frame,
-                                           rows=rows))
-        return await db.run(lambda s: load_candles(s, cid, symbol, frame, since, until))
+            fetched += len(rows)
+            async with self._writes:
+                await db.run(functools.partial(store_candles, connection_id=cid, symbol=symbol, timeframe=frame,
+                                               rows=rows))
+        candles = await db.run(lambda s: load_candles(s, cid, symbol, frame, since, until))
+        log.debug("candles of %s: %d (%d fetched) in %.1f s", symbol, len(candles), fetched,
+                  time.perf_counter() - started, extra={"connection_id": cid})
+        return candles
 
     async def _stop_jobs(self, pending: deque[_WarmupTask]) -> None:
         """Jobs not applied (stop, failure): their workers return within a few candles; wait for that briefly so

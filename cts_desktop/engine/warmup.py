@@ -6,8 +6,9 @@ seconds of pure-Python work per symbol-day; in a thread of the GUI process it wo
 thread for minutes. Here each symbol's replay is a job of one shared :class:`WarmupPool`:
 
 * a ``concurrent.futures.ProcessPoolExecutor`` with the **spawn** context (a process that runs Qt is never
-  forked; the frozen app's entry calls ``multiprocessing.freeze_support()``), ``cores − 1`` workers (at least
-  one), started on the first job and closed after a minute without jobs;
+  forked; the frozen app's entry calls ``multiprocessing.freeze_support()``), ``cores − 1`` workers (two on two
+  cores, one on one: :func:`worker_count`), started ahead by the engine (:meth:`WarmupPool.prestart`: each loads
+  the batch kernels while the engine reconciles) or by the first jobs, and closed after a minute without jobs;
 * the job carries the pipeline as it is (pickled: the book pickles only its used rows, uncompressed — see
   ``SetBook.__getstate__``), the candles and optionally the book snapshot stored in the DB (restored in the
   worker, not in the GUI process); the worker runs the same :func:`replay_candles` the in-process path runs and
@@ -58,6 +59,7 @@ Collector = Callable[[PipelineUpdate], None]
 CHECK_EVERY = 10  # candles between two looks at the stop flag (~40 ticks: well under 0.1 s)
 WORKERS_ENV = "CTS_WARMUP_WORKERS"
 IDLE_SHUTDOWN_S = 60.0
+WARM_MINUTES = 300  # synthetic minutes a worker started ahead replays to load its kernels (_boot)
 SLOTS = 4096
 _RESULT_FIELDS = 6  # row, result, result_pc, entry_t, close_t, drawdown_s
 
@@ -230,6 +232,26 @@ def _ping() -> int:
     return os.getpid()
 
 
+def _boot() -> int:
+    """A worker started ahead (:meth:`WarmupPool.prestart`) loads the batch kernels from numba's cache now — most
+    of a second of its first job otherwise, while the engine still waits for the exchange here: a few hundred
+    synthetic minutes through a pipeline at the default settings."""
+    from cts_desktop.domain.settings import default_values
+    from cts_desktop.engine import engine_config as cfg
+
+    values = default_values()
+    pipeline = SymbolPipeline("WARM/USDT:USDT", cfg.indication_params(values), cfg.exit_matrix(values),
+                              cfg.book_params(values), cfg.gate_thresholds(values),
+                              int(cfg.number(values, "indications.max_variants_per_symbol")),
+                              gate_params=cfg.activity_params(values))
+    t0 = 1_700_000_000_000 // 60_000 * 60_000
+    wave = [100.0 * (1.0 + 0.02 * np.sin(k / 15.0)) for k in range(WARM_MINUTES + 1)]
+    candles = [(t0 + k * 60_000, wave[k], max(wave[k], wave[k + 1]) * 1.001, min(wave[k], wave[k + 1]) * 0.999,
+                wave[k + 1], 1.0) for k in range(WARM_MINUTES)]
+    replay(pipeline, candles, lambda _update: None, lambda: False, False)
+    return os.getpid()
+
+
 # --- GUI-process side ---------------------------------------------------------------------------------------------
 
 
@@ -241,8 +263,11 @@ MAX_DEFAULT_WORKERS = 8  # each worker is a Python process with numpy/numba load
 
 
 def worker_count() -> int:
-    """``CTS_WARMUP_WORKERS`` if set, else the usable cores minus one for the GUI process (at least one, at most
-    :data:`MAX_DEFAULT_WORKERS`). Workers start only as jobs need them."""
+    """``CTS_WARMUP_WORKERS`` if set, else the usable cores minus one for the GUI process but at least two where
+    there are two cores (at most :data:`MAX_DEFAULT_WORKERS`): while the engine starts the GUI process mostly waits
+    for the exchange, and the workers run at a lower priority (``nice``), so on two cores a second worker halves
+    the warm-up without the window waiting for it. Workers start only as jobs need them (:meth:`WarmupPool.prestart`
+    starts them all)."""
     env = os.environ.get(WORKERS_ENV, "").strip()
     if env:
         try:
@@ -253,7 +278,7 @@ def worker_count() -> int:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
-    return max(1, min(cores - 1, MAX_DEFAULT_WORKERS))
+    return max(1, min(cores, max(2, cores - 1), MAX_DEFAULT_WORKERS))
 
 
 class WarmupJob:
@@ -330,14 +355,17 @@ class WarmupPool:
         return WarmupJob(self, slot, future)
 
     def prestart(self) -> None:
-        """Boot a worker now (without waiting) if none runs, so the first job does not wait for it."""
+        """Boot every worker now (without waiting) if none runs, so the first jobs do not wait for them (the pool
+        starts a process per job submitted while none is idle: one ping per worker starts them all)."""
         if not self.enabled:
             return
         with self._lock:
             if self._executor is not None and self.pids():
                 return
             try:
-                self._ensure_executor().submit(_ping)
+                executor = self._ensure_executor()
+                for _ in range(self.workers):
+                    executor.submit(_boot)
             except (OSError, RuntimeError, BrokenProcessPool) as error:
                 self._executor = None
                 log.debug("warm-up worker not started ahead: %s", error)

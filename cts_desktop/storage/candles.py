@@ -72,9 +72,9 @@ def store_candles(
     ]
     dialect = session.get_bind().dialect.name
     insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
-    for start in range(0, len(values), 2000):
-        stmt = insert_(Candle).values(values[start:start + 2000]).on_conflict_do_nothing()
-        session.execute(stmt)
+    # one single-row statement through the driver's executemany: a multi-row VALUES statement is compiled anew for
+    # every call (~0.13 ms of Python per candle, a second per symbol-week of 1-minute candles in the GUI process)
+    session.execute(insert_(Candle).on_conflict_do_nothing(), values)
     return len(values)
 
 

@@ -293,3 +293,30 @@ async def test_book_snapshots_every_ten_minutes_and_at_stop(db: Database, writer
     clock[0] += 1.0
     await store.persist({SYMBOL: p}, status, snapshot=True)  # a stop stores it at once
     assert stored_book() == p.book.snapshot() != second
+
+
+async def test_a_warm_up_worker_stores_its_sets_with_two_lookups_for_the_symbol(
+    db: Database, writer: BatchedWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``store_sets_now`` (a warm-up worker's store of ~15,000 sets per symbol) reads the symbol's ids once before
+    and once after — not one SELECT per variant and step — and inserts without RETURNING; the rows equal the book,
+    the ids returned are the stored ones, and a second store updates them (one lookup) instead of duplicating."""
+    p = pipeline(LOW_GATES)
+    store = EngineStore("c1", writer, lambda: VALUES)
+    trade(p, store, ticks())
+    rows = np.array(sorted(store.dirty[SYMBOL]), dtype=np.int64)
+    monkeypatch.setattr(persistence, "ROWS_PER_STEP", 16)
+    assert len(rows) > 3 * persistence.ROWS_PER_STEP  # several steps (transactions)
+    lookups = count_set_lookups(db)
+    ids = persistence.store_sets_now(db.session, "c1", p, rows, store.limits())
+    assert len(lookups) == 2, lookups
+    stored = stored_sets(db)
+    assert_rows_equal_book(p, stored, rows)
+    keys = [p.set_key(r) for r in rows.tolist()]
+    assert ids is not None and ids.tolist() == [
+        stored[(k.indication_type, k.params, k.direction, k.tp, k.sl, k.trail_start, k.trail_stop)].id for k in keys]
+    p.book.total[rows[0]] += 1
+    lookups.clear()
+    again = persistence.store_sets_now(db.session, "c1", p, rows, store.limits())
+    assert len(lookups) == 1 and again is not None and again.tolist() == ids.tolist()
+    assert_rows_equal_book(p, stored_sets(db), rows)
