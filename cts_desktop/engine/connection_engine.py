@@ -159,10 +159,12 @@ class ConnectionEngine:
             await self._connect()
             await self.prehistory.load()
         except asyncio.CancelledError:
+            self.prehistory.drop_early()
             self.state = EngineState.STOPPED
             self._publish()
             raise
         except Exception as error:
+            self.prehistory.drop_early()
             self._fail(error)
             raise
         self._settings_unsub = self.deps.bus.subscribe(SettingsChanged, self._on_settings)
@@ -288,6 +290,7 @@ class ConnectionEngine:
         self.set_progress(0.15, "selecting symbols")
         self.selector = SymbolSelector(self.adapter, self._symbol_selection())
         self.symbols = (await self.selector.current(force=True)).symbols
+        self.prehistory.load_early()  # the first symbols' candles arrive while orders and positions reconcile
         balance = await self.adapter.balance("USDT")
         self.balance_usdt = balance.total
         default_fee = Decimal(repr(cfg.number(values, "overall.default_taker_fee") / 100.0))

@@ -67,6 +67,16 @@ class _WarmupTask:
     job: warmup.WarmupJob | None = None
 
 
+@dataclass(slots=True)
+class _EarlyLoads:
+    """Candle loads started before the warm-up (:meth:`Prehistory.load_early`)."""
+
+    since: int
+    until: int
+    symbols: list[str]
+    loads: dict[int, asyncio.Task[list[warmup.Candle]]]
+
+
 class Prehistory:
     """Loads and replays one engine's prehistory (the engine's state — pipelines, progress, what to persist — is
     updated as if the replay had run in it)."""
@@ -74,6 +84,30 @@ class Prehistory:
     def __init__(self, engine: WarmupHost) -> None:
         self.engine = engine
         self._writes = asyncio.Lock()  # the candle loads running at once store one after the other
+        self._early: _EarlyLoads | None = None  # the first loads, started while the engine reconciles
+
+    def window(self) -> tuple[int, int]:
+        """[since, until) of the prehistory: the last *prehistoric days* up to the current minute."""
+        days = cfg.integer(self.engine.values, "overall.prehistoric_days")
+        until = (int(time.time() * 1000) // PREHISTORY_STEP_MS) * PREHISTORY_STEP_MS
+        return until - days * 86_400_000, until
+
+    def load_early(self) -> None:
+        """Start the candle loads of the first :data:`LOADS_AHEAD` symbols now — the engine calls it once the symbols
+        are chosen, so the exchange's answers arrive while orders and positions reconcile; :meth:`load` takes them
+        over (for the same symbols), :meth:`drop_early` cancels them (a start that failed or stopped)."""
+        self.drop_early()
+        since, until = self.window()
+        symbols = list(self.engine.symbols)
+        loads = {i: asyncio.create_task(self.candles(symbol, since, until))
+                 for i, symbol in enumerate(symbols[:LOADS_AHEAD])}
+        self._early = _EarlyLoads(since, until, symbols, loads)
+
+    def drop_early(self) -> None:
+        early, self._early = self._early, None
+        if early is not None:
+            for load in early.loads.values():
+                load.cancel()
 
     async def load(self) -> None:
         """Candles of the last *prehistoric days* (cached in the DB, only the missing range fetched), replayed
@@ -85,14 +119,21 @@ class Prehistory:
         persist), each followed by its progress event. When no worker process can run a replay, it runs in a thread
         of this process instead (logged), as do all later ones."""
         e = self.engine
-        days = cfg.integer(e.values, "overall.prehistoric_days")
-        until = (int(time.time() * 1000) // PREHISTORY_STEP_MS) * PREHISTORY_STEP_MS
-        await self.replay(until - days * 86_400_000, until)
+        early, self._early = self._early, None
+        if early is not None and early.symbols == list(e.symbols):
+            await self.replay(early.since, early.until, early.loads)
+        else:
+            if early is not None:  # the symbols changed meanwhile
+                for load in early.loads.values():
+                    load.cancel()
+            await self.replay(*self.window())
         await asyncio.to_thread(heap.give_back)  # what unpickling the workers' books left in the heap
         e.set_progress(1.0, "history loaded")
 
-    async def replay(self, since: int, until: int) -> None:
-        """Every symbol's candles of [since, until) replayed through its pipeline (see :meth:`load`)."""
+    async def replay(self, since: int, until: int,
+                     loads: dict[int, asyncio.Task[list[warmup.Candle]]] | None = None) -> None:
+        """Every symbol's candles of [since, until) replayed through its pipeline (see :meth:`load`); ``loads``:
+        candle loads already running, by symbol index."""
         e = self.engine
         total = len(e.symbols)
         snapshots, e.start_snapshots = e.start_snapshots, {}
@@ -132,7 +173,7 @@ class Prehistory:
                                            total=total))
 
         symbols = list(e.symbols)
-        loads: dict[int, asyncio.Task[list[warmup.Candle]]] = {}
+        loads = dict(loads or {})
         try:
             for index, symbol in enumerate(symbols, 1):
                 progress(index, symbol)

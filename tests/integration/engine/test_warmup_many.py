@@ -152,3 +152,43 @@ def test_a_worker_started_ahead_has_its_kernels_loaded() -> None:
 
     assert warmup._boot() > 0
     assert all(getattr(kernel, "signatures", None) for kernel in (book_replay._replay_sets, indication_kernel._scan))
+
+
+@ASYNC
+async def test_candles_start_loading_before_the_warm_up_and_are_fetched_once(
+    engine_db: Database, two_workers: warmup.WarmupPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine starts the first symbols' candle loads as soon as the symbols are chosen (``load_early``, while
+    orders and positions reconcile); the warm-up takes those loads over instead of asking the exchange again."""
+    exchange = Exchange()
+    engine, events = make_engine(engine_db, two_workers, exchange, monkeypatch)
+    monkeypatch.setattr(prehistory.Prehistory, "window", lambda _self: (SINCE, UNTIL))
+    engine.prehistory.load_early()
+    await until(lambda: len(exchange.calls) >= 2, 30, "candle requests before the warm-up")
+    assert set(exchange.calls) <= set(SYMBOLS[:prehistory.LOADS_AHEAD])  # the first symbols, answered in any order
+    await engine.prehistory.load()
+    assert sorted(exchange.calls) == sorted(SYMBOLS)  # each symbol asked once
+    assert [what for what, _, _ in events] == [f"history {symbol}" for symbol in SYMBOLS]
+    assert all(int(p.book.total.sum()) > 0 for p in engine.pipelines.values())
+
+
+@ASYNC
+async def test_early_loads_of_a_start_that_failed_are_cancelled_and_other_symbols_load_anew(
+    engine_db: Database, two_workers: warmup.WarmupPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exchange = Exchange(held=frozenset(SYMBOLS))  # nothing answers: every load stays in flight
+    engine, events = make_engine(engine_db, two_workers, exchange, monkeypatch)
+    monkeypatch.setattr(prehistory.Prehistory, "window", lambda _self: (SINCE, UNTIL))
+    engine.prehistory.load_early()
+    await until(lambda: exchange.in_flight == prehistory.LOADS_AHEAD, 30, "the early loads in flight")
+    engine.prehistory.drop_early()  # the start failed (or stopped) before the warm-up
+    await until(lambda: exchange.in_flight == 0, 30, "the early loads cancelled")
+
+    answering = Exchange()
+    engine.adapter = answering  # type: ignore[assignment]
+    engine.prehistory.load_early()
+    engine.symbols = list(reversed(SYMBOLS))  # the symbols changed before the warm-up began
+    engine._build_pipelines()
+    await engine.prehistory.load()
+    assert sorted(answering.calls) == sorted(SYMBOLS)  # each asked once
+    assert [what for what, _, _ in events] == [f"history {symbol}" for symbol in reversed(SYMBOLS)]
