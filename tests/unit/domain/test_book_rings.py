@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import lzma
 import pickle
 from pathlib import Path
 
@@ -192,7 +193,7 @@ def test_snapshots_of_whole_rings_and_of_chunks_restore_the_same_book(btc5m_bars
     walk(book, feed_part)
     assert (book.total > params.capacity).any()
     old, new = whole_ring_snapshot(book), book.snapshot()
-    with np.load(io.BytesIO(new)) as stored:  # the chunks taken travel, not whole rings
+    with np.load(io.BytesIO(lzma.decompress(new))) as stored:  # the chunks taken travel, not whole rings
         assert "ring_r" not in stored.files and stored["ring_result_index"].size == taken_chunks(book) * CHUNK
     restored = [SetBook.restore(blob, params) for blob in (old, new)]
     for other in restored:
