@@ -149,3 +149,15 @@ def save_screenshot(widget: object, name: str) -> Path:
     pixmap = widget.grab()  # type: ignore[attr-defined]
     assert pixmap.save(str(path)), f"could not save {path}"
     return path
+
+
+@pytest.fixture
+def chart(qtbot):  # type: ignore[no-untyped-def]
+    """A candle chart of its own (dark theme, 1000 × 520, shown) for the chart tests."""
+    from cts_desktop.ui.charts.chart import CandleChart
+
+    widget = CandleChart("dark")
+    qtbot.addWidget(widget)
+    widget.resize(1000, 520)
+    widget.show()
+    return widget

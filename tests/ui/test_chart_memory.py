@@ -7,7 +7,6 @@ from __future__ import annotations
 import tracemalloc
 
 import numpy as np
-import pytest
 
 from cts_desktop.application.dashboard_data import ChartOverlay, Marker, pseudo_markers
 from cts_desktop.domain.book import T_CLOSE, BookParams, SetBook
@@ -69,17 +68,6 @@ def test_an_empty_book_and_nothing_since_give_no_exit_markers() -> None:
     assert [m for m in pseudo_markers(book, (START_S + 6 * 86_400) * 1000) if m.kind == "pseudo_exit"] == []
     book.count[:] = 0
     assert pseudo_markers(book, 0) == []
-
-
-@pytest.fixture
-def chart(qtbot):  # type: ignore[no-untyped-def]
-    from cts_desktop.ui.charts.chart import CandleChart
-
-    widget = CandleChart("dark")
-    qtbot.addWidget(widget)
-    widget.resize(1000, 520)
-    widget.show()
-    return widget
 
 
 def test_hours_of_overlays_keep_the_marker_atlas_small(chart, qtbot) -> None:  # type: ignore[no-untyped-def]

@@ -20,17 +20,6 @@ def load(name: str) -> np.ndarray:
     return np.loadtxt(DATA / name, delimiter=",", skiprows=1)
 
 
-@pytest.fixture
-def chart(qtbot):  # type: ignore[no-untyped-def]
-    from cts_desktop.ui.charts.chart import CandleChart
-
-    widget = CandleChart("dark")
-    qtbot.addWidget(widget)
-    widget.resize(1000, 520)
-    widget.show()
-    return widget
-
-
 def series_10k() -> CandleSeries:
     d = load("bybit_BTCUSDT-PERP_5m_last10000.csv.gz")
     return CandleSeries("BTC/USDT:USDT", "5m", d[:, 0].astype(np.int64), d[:, 1], d[:, 2], d[:, 3], d[:, 4], d[:, 5])

@@ -18,16 +18,11 @@ import pytest
 
 from cts_desktop.engine import prehistory, warmup
 from cts_desktop.engine.connection_engine import ConnectionEngine
-from cts_desktop.engine.deps import EngineDeps
-from cts_desktop.events.bus import EventBus
-from cts_desktop.events.trading import Progress
-from cts_desktop.exchanges.connections import ConnectionConfig
 from cts_desktop.storage.candles import load_candles
 from cts_desktop.storage.db import Database
-from cts_desktop.storage.settings_store import SettingsStore
-from cts_desktop.storage.writer import BatchedWriter
 from tests.helpers.waiting import until
 from tests.integration.engine.test_warmup_worker import MINUTE, assert_same, real_candles
+from tests.integration.engine.test_warmup_worker import make_engine as worker_engine
 
 ASYNC = pytest.mark.asyncio(loop_factories=["asyncio"])
 SYMBOLS = ["BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT", "XRP/USDT:USDT"]
@@ -73,18 +68,7 @@ def two_workers() -> Iterator[warmup.WarmupPool]:
 
 def make_engine(db: Database, pool: warmup.WarmupPool, exchange: Any,
                 monkeypatch: pytest.MonkeyPatch) -> tuple[ConnectionEngine, list[tuple[str, int, int]]]:
-    bus = EventBus()
-    settings = SettingsStore(db, bus)
-    settings.load()
-    settings.set_many({"system.persist_pseudo_results": True, "system.position_length": 50})
-    events: list[tuple[str, int, int]] = []
-    bus.subscribe(Progress, lambda e: events.append((e.what, e.done, e.total)))
-    config = ConnectionConfig(id="c1", name="Replay test", exchange_id="bybit")
-    engine = ConnectionEngine(config, exchange, EngineDeps(db, BatchedWriter(db), settings, bus))
-    engine.symbols = list(SYMBOLS)
-    engine._build_pipelines()
-    monkeypatch.setattr(warmup, "shared_pool", lambda: pool)
-    return engine, events
+    return worker_engine(db, pool, monkeypatch, exchange=exchange, symbols=SYMBOLS)
 
 
 def test_two_cores_give_two_workers(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -70,7 +70,10 @@ def pool() -> Iterator[warmup.WarmupPool]:
 
 
 def make_engine(db: Database, pool: warmup.WarmupPool, monkeypatch: pytest.MonkeyPatch,
-                snapshot: bytes | None = None) -> tuple[ConnectionEngine, list[tuple[str, int, int]]]:
+                snapshot: bytes | None = None, *, exchange: Any = None,
+                symbols: list[str] | None = None) -> tuple[ConnectionEngine, list[tuple[str, int, int]]]:
+    """An engine on ``db`` whose warm-up uses ``pool``, with its Progress events (``exchange`` None: every candle of
+    the window is in the DB, so nothing is fetched)."""
     bus = EventBus()
     settings = SettingsStore(db, bus)
     settings.load()
@@ -79,9 +82,8 @@ def make_engine(db: Database, pool: warmup.WarmupPool, monkeypatch: pytest.Monke
     events: list[tuple[str, int, int]] = []
     bus.subscribe(Progress, lambda e: events.append((e.what, e.done, e.total)))
     config = ConnectionConfig(id="c1", name="Replay test", exchange_id="bybit")
-    # no exchange: every candle of the window is in the DB, so nothing is fetched
-    engine = ConnectionEngine(config, None, EngineDeps(db, BatchedWriter(db), settings, bus))  # type: ignore[arg-type]
-    engine.symbols = [SYMBOL]
+    engine = ConnectionEngine(config, exchange, EngineDeps(db, BatchedWriter(db), settings, bus))
+    engine.symbols = list(symbols or [SYMBOL])
     engine._build_pipelines()
     if snapshot is not None:
         engine.start_snapshots = {SYMBOL: snapshot}
