@@ -107,8 +107,11 @@ async def select_symbols(adapter: ExchangeAdapter, config: SymbolSelectionConfig
     if config.order is SymbolOrder.VOLATILITY:
         liquid = rank(list(by_base.values()), SymbolOrder.VOLUME_24H, tickers)[: config.volatility_candidates]
         minutes = max(3, config.volatility_period_ms // 60_000)
+        # the last ``minutes`` candles (the newest one forming), over as many pages as the period needs: one page
+        # (Bybit's 1,000 minutes) made a 24-h period 16.7 h
+        first_open = now - now % 60_000 - (minutes - 1) * 60_000
         for symbol, _ in liquid:
-            candles = await adapter.ohlcv(symbol, "1m", limit=minutes)
+            candles = await adapter.ohlcv(symbol, "1m", since=first_open, limit=minutes)
             vol[symbol] = volatility([c[4] for c in candles])
     ranked = rank(list(by_base.values()), config.order, tickers, vol)
     return SymbolSelection(choose(by_base, ranked, config), ranked, now)

@@ -103,3 +103,22 @@ async def test_symbol_selection_orders(sim: SimulatorServer, exchange_id: str) -
         selector = SymbolSelector(ad, SymbolSelectionConfig(count=1, forced=()))
         first = await selector.current()
         assert await selector.current() is first
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("exchange_id", ["bybit", "bingx"])
+async def test_a_volatility_period_longer_than_a_page_measures_every_minute_of_it(sim: SimulatorServer,
+                                                                                  exchange_id: str) -> None:
+    """System › Volatility calculation period 24 h: σ of the last 1,440 one-minute closes, fetched over as many pages
+    as the exchange needs (one page — Bybit's 1,000 — made it 16.7 h), equal to the σ of the simulator's own last
+    1,440 bars."""
+    from cts_desktop.exchanges.symbols import volatility
+
+    async with make_adapter(sim, exchange_id) as ad:
+        sel = await select_symbols(ad, SymbolSelectionConfig(order=SymbolOrder.VOLATILITY, count=3, forced=(),
+                                                             volatility_period_ms=24 * 3_600_000))
+        measured = dict(sel.ranked)
+        for symbol in ("BTC/USDT:USDT", "ETH/USDT:USDT"):
+            bars = sim.market.klines(symbol.split("/")[0], 60_000, None, None, 1440)
+            expected = volatility([bar.close for bar in bars])
+            assert measured[symbol] == pytest.approx(expected, rel=1e-3), symbol
