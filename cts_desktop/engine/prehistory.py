@@ -104,6 +104,7 @@ class Prehistory:
         self._early = _EarlyLoads(since, until, symbols, loads)
 
     def drop_early(self) -> None:
+        """Cancel the early loads not taken over (none: nothing to do)."""
         early, self._early = self._early, None
         if early is not None:
             for load in early.loads.values():
@@ -119,13 +120,12 @@ class Prehistory:
         persist), each followed by its progress event. When no worker process can run a replay, it runs in a thread
         of this process instead (logged), as do all later ones."""
         e = self.engine
-        early, self._early = self._early, None
+        early = self._early
         if early is not None and early.symbols == list(e.symbols):
+            self._early = None
             await self.replay(early.since, early.until, early.loads)
         else:
-            if early is not None:  # the symbols changed meanwhile
-                for load in early.loads.values():
-                    load.cancel()
+            self.drop_early()  # the symbols changed meanwhile (or none were loaded early)
             await self.replay(*self.window())
         await asyncio.to_thread(heap.give_back)  # what unpickling the workers' books left in the heap
         e.set_progress(1.0, "history loaded")
