@@ -144,22 +144,22 @@ def _update(
         for k in range(n_slots):
             if not slot_b[s, k, B_OPEN]:
                 continue
-            f = slot_f[s, k]
-            if sc < f[F_ENTRY]:
-                f[F_UW] += t - f[F_LAST]
-            f[F_LAST] = t
+            if sc < slot_f[s, k, F_ENTRY]:
+                slot_f[s, k, F_UW] += t - slot_f[s, k, F_LAST]
+            slot_f[s, k, F_LAST] = t
             reason, price, stop, best, armed = bar_step(
-                so, sh, sl_, sc, t - f[F_T0], f[F_STOP], f[F_BEST], slot_b[s, k, B_ARMED], f[F_TP],
-                trailing[s], f[F_ARM], f[F_TDIST], timeout,
+                so, sh, sl_, sc, t - slot_f[s, k, F_T0], slot_f[s, k, F_STOP], slot_f[s, k, F_BEST],
+                slot_b[s, k, B_ARMED], slot_f[s, k, F_TP], trailing[s], slot_f[s, k, F_ARM], slot_f[s, k, F_TDIST],
+                timeout,
             )
             if reason == 0:
-                f[F_STOP] = stop
-                f[F_BEST] = best
+                slot_f[s, k, F_STOP] = stop
+                slot_f[s, k, F_BEST] = best
                 slot_b[s, k, B_ARMED] = armed
                 continue
             i = count[s]
-            ring_put(pool_r, pool_t, chunks, used, s, i, result_fraction(f[F_ENTRY], price, fee), f[F_UW],
-                     f[F_T0], t)
+            ring_put(pool_r, pool_t, chunks, used, s, i, result_fraction(slot_f[s, k, F_ENTRY], price, fee),
+                     slot_f[s, k, F_UW], slot_f[s, k, F_T0], t)
             count[s] = i + 1
             total[s] += 1
             if count[s] == cap:
@@ -201,16 +201,15 @@ def open_slot(slot_f: FloatArray, slot_b: npt.NDArray[np.bool_], set_f: FloatArr
         if slot_b[s, k, B_OPEN]:
             continue
         stop, tpl, arm, tdist = levels(entry, tp, sl, ts, tst, pc)
-        f = slot_f[s, k]
-        f[F_ENTRY] = entry
-        f[F_STOP] = stop
-        f[F_BEST] = entry
-        f[F_TP] = tpl
-        f[F_ARM] = arm
-        f[F_TDIST] = tdist
-        f[F_T0] = t
-        f[F_UW] = 0.0
-        f[F_LAST] = t
+        slot_f[s, k, F_ENTRY] = entry
+        slot_f[s, k, F_STOP] = stop
+        slot_f[s, k, F_BEST] = entry
+        slot_f[s, k, F_TP] = tpl
+        slot_f[s, k, F_ARM] = arm
+        slot_f[s, k, F_TDIST] = tdist
+        slot_f[s, k, F_T0] = t
+        slot_f[s, k, F_UW] = 0.0
+        slot_f[s, k, F_LAST] = t
         slot_b[s, k, B_OPEN] = True
         slot_b[s, k, B_ARMED] = False
         set_f[s, S_LAST_ENTRY] = t

@@ -50,9 +50,9 @@ from cts_desktop.domain.jit import kernel
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-SMALL = 4  # ticks per small block (one 1-minute candle)
-BLOCK = 16  # ticks per fine block (four candles)
-COARSE = 8  # fine blocks per coarse block
+# ticks per block of each level a walk tries, largest first: 32 candles, 4 candles, one candle
+LEVELS = (128, 16, 4)
+N_LEVELS = len(LEVELS)
 
 EVALUATING, ACTIVE, PAUSED, FAILED = (int(SetStatus.EVALUATING), int(SetStatus.ACTIVE), int(SetStatus.PAUSED),
                                       int(SetStatus.FAILED))
@@ -104,113 +104,34 @@ def _evaluate(s: int, closed: int, pool_r: npt.NDArray[np.float32], chunks: npt.
 
 
 @kernel()
-def _can_skip(s: int, lo: float, hi: float, t_end: float, slot_f: FloatArray, slot_b: npt.NDArray[np.bool_],
-              trailing: bool, timeout: float) -> bool:
-    """No open position of set ``s`` exits or arms trailing on a block of signed prices within [lo, hi]."""
-    for k in range(slot_b.shape[1]):
-        if not slot_b[s, k, B_OPEN]:
-            continue
-        f = slot_f[s, k]
-        stop = f[F_STOP]
-        if lo <= stop:
-            return False
-        if not trailing:
-            if hi >= f[F_TP]:
-                return False
-        else:
-            best = f[F_BEST]
-            if hi > best:
-                best = hi
-            armed = slot_b[s, k, B_ARMED]
-            if not armed and best >= f[F_ARM]:
-                return False
-            if armed:
-                trail = best - f[F_TDIST]
-                if trail > stop:
-                    stop = trail
-                if lo <= stop:
-                    return False
-        if timeout > 0.0 and t_end - f[F_T0] >= timeout:
-            return False
-    return True
-
-
-@kernel()
-def _below(sorted_p: FloatArray, cum_dt: FloatArray, b: int, size: int, entry: float, sign: float) -> float:
-    """Seconds of block ``b`` (ticks sorted by price, their gaps to the previous tick summed in that order) spent
-    with the signed price below ``entry``: whole seconds, so exact in any order."""
+def _below(sorted_p: FloatArray, cum_dt: FloatArray, lev: int, j: int, c0: int, size: int, entry: float,
+           sign: float) -> float:
+    """Seconds of the block of ``size`` ticks from ``j`` (level ``lev``: its ticks sorted by price from
+    ``sorted_p[lev, j]``, their gaps to the previous tick summed in that order from ``cum_dt[lev, c0]``) spent with
+    the signed price below ``entry``: whole seconds, so exact in any order."""
     lo = 0
     hi = size
     if sign > 0:  # price < entry
         while lo < hi:
             mid = (lo + hi) // 2
-            if sorted_p[b, mid] < entry:
+            if sorted_p[lev, j + mid] < entry:
                 lo = mid + 1
             else:
                 hi = mid
-        return float(cum_dt[b, lo])
+        return float(cum_dt[lev, c0 + lo])
     while lo < hi:  # -price < entry: price > -entry
         mid = (lo + hi) // 2
-        if sorted_p[b, mid] <= -entry:
+        if sorted_p[lev, j + mid] <= -entry:
             lo = mid + 1
         else:
             hi = mid
-    return float(cum_dt[b, size] - cum_dt[b, lo])
-
-
-@kernel()
-def _skip(s: int, lo: float, hi: float, j0: int, j1: int, sign: float, tick_t: FloatArray, tick_p: FloatArray,
-          sorted_p: FloatArray, cum_dt: FloatArray, slot_f: FloatArray, slot_b: npt.NDArray[np.bool_],
-          trailing: bool) -> None:
-    """Apply ticks [j0, j1) (block ``j0 // (j1 - j0)`` of ``sorted_p``) to the open positions of set ``s`` that
-    :func:`_can_skip` cleared."""
-    t_end = tick_t[j1 - 1]
-    size = j1 - j0
-    for k in range(slot_b.shape[1]):
-        if not slot_b[s, k, B_OPEN]:
-            continue
-        f = slot_f[s, k]
-        entry = f[F_ENTRY]
-        if hi < entry:  # below the entry on every tick: the time since the last update, all of it
-            f[F_UW] += t_end - f[F_LAST]
-        elif lo < entry:
-            if j0 == 0:  # the first tick's gap is to the position's own last update
-                for j in range(j0, j1):
-                    if sign * tick_p[j] < entry:
-                        f[F_UW] += tick_t[j] - f[F_LAST]
-                    f[F_LAST] = tick_t[j]
-            else:
-                f[F_UW] += _below(sorted_p, cum_dt, j0 // size, size, entry, sign)
-        f[F_LAST] = t_end
-        if trailing:
-            if hi > f[F_BEST]:
-                f[F_BEST] = hi
-            if slot_b[s, k, B_ARMED]:
-                trail = f[F_BEST] - f[F_TDIST]
-                if trail > f[F_STOP]:
-                    f[F_STOP] = trail
-
-
-@kernel()
-def _try_skip(s: int, j: int, size: int, sign: float, trail: bool, timeout: float,
-              tick_t: FloatArray, tick_p: FloatArray, b_min: FloatArray, b_max: FloatArray, b_sorted: FloatArray,
-              b_cum: FloatArray, slot_f: FloatArray, slot_b: npt.NDArray[np.bool_]) -> int:
-    """Skip the block of ``size`` ticks starting at ``j`` (a whole block that ends before the set's next
-    indication) if :func:`_can_skip` clears it: the ticks skipped (0 or ``size``)."""
-    b = j // size
-    lo, hi = (b_min[b], b_max[b]) if sign > 0 else (-b_max[b], -b_min[b])
-    if not _can_skip(s, lo, hi, tick_t[j + size - 1], slot_f, slot_b, trail, timeout):
-        return 0
-    _skip(s, lo, hi, j, j + size, sign, tick_t, tick_p, b_sorted, b_cum, slot_f, slot_b, trail)
-    return size
+    return float(cum_dt[lev, c0 + size] - cum_dt[lev, c0 + lo])
 
 
 @kernel()
 def _replay_sets(
     first: int, last: int, n_cfg: int, tick_t: FloatArray, tick_p: FloatArray,
-    a_min: FloatArray, a_max: FloatArray, a_sorted: FloatArray, a_cum: FloatArray,
-    b_min: FloatArray, b_max: FloatArray, b_sorted: FloatArray, b_cum: FloatArray,
-    c_min: FloatArray, c_max: FloatArray, c_sorted: FloatArray, c_cum: FloatArray,
+    blk_min: FloatArray, blk_max: FloatArray, blk_sorted: FloatArray, blk_cum: FloatArray,
     ev_off: IntArray, ev_tick: IntArray,
     direction: npt.NDArray[np.int8], trailing: npt.NDArray[np.bool_], slot_f: FloatArray,
     slot_b: npt.NDArray[np.bool_], pool_r: npt.NDArray[np.float32], pool_t: npt.NDArray[np.uint32],
@@ -223,7 +144,6 @@ def _replay_sets(
     (``record``), one row of :data:`N_REC` fields each, in the order the sets were walked."""
     n = tick_t.shape[0]
     n_slots = slot_b.shape[1]
-    big = BLOCK * COARSE
     rec = np.empty((1024 if record else 0, N_REC))
     n_rec = 0
     for s in range(first, last):
@@ -252,18 +172,68 @@ def _replay_sets(
                 # no position are skipped over it
                 can_open = n_open < n_slots and status[s] != FAILED
                 nxt = ev_tick[ei] if ei < e1 and can_open else n
+                # the largest aligned block (LEVELS) in which no open position exits or arms trailing is applied
+                # at once. Written out here, not in helpers: a compiled call that takes arrays counts a reference
+                # up and down per array — atomic instructions that cost more than the check itself.
                 skipped = 0
                 room = min(nxt, n) - j
-                if j % SMALL == 0 and room >= SMALL:
-                    if j % big == 0 and room >= big:
-                        skipped = _try_skip(s, j, big, sign, trail, timeout, tick_t, tick_p, c_min, c_max, c_sorted,
-                                            c_cum, slot_f, slot_b)
-                    if skipped == 0 and j % BLOCK == 0 and room >= BLOCK:
-                        skipped = _try_skip(s, j, BLOCK, sign, trail, timeout, tick_t, tick_p, b_min, b_max,
-                                            b_sorted, b_cum, slot_f, slot_b)
-                    if skipped == 0:
-                        skipped = _try_skip(s, j, SMALL, sign, trail, timeout, tick_t, tick_p, a_min, a_max,
-                                            a_sorted, a_cum, slot_f, slot_b)
+                for lev in range(N_LEVELS):
+                    size = LEVELS[lev]
+                    if j % size != 0 or room < size:
+                        continue
+                    b = j // size
+                    lo, hi = (blk_min[lev, b], blk_max[lev, b]) if sign > 0 else (-blk_max[lev, b], -blk_min[lev, b])
+                    t_end = tick_t[j + size - 1]
+                    clear = True
+                    for k in range(n_slots):  # no open position exits or arms trailing in [lo, hi]
+                        if not slot_b[s, k, B_OPEN]:
+                            continue
+                        stop = slot_f[s, k, F_STOP]
+                        clear = not lo <= stop
+                        if clear and not trail:
+                            clear = not hi >= slot_f[s, k, F_TP]
+                        elif clear:
+                            best = slot_f[s, k, F_BEST]
+                            if hi > best:
+                                best = hi
+                            armed = slot_b[s, k, B_ARMED]
+                            if not armed:
+                                clear = not best >= slot_f[s, k, F_ARM]
+                            else:
+                                trailed = best - slot_f[s, k, F_TDIST]
+                                if trailed > stop:
+                                    stop = trailed
+                                clear = not lo <= stop
+                        if clear and timeout > 0.0 and t_end - slot_f[s, k, F_T0] >= timeout:
+                            clear = False
+                        if not clear:
+                            break
+                    if not clear:
+                        continue
+                    for k in range(n_slots):  # the block's effect on each open position
+                        if not slot_b[s, k, B_OPEN]:
+                            continue
+                        entry = slot_f[s, k, F_ENTRY]
+                        if hi < entry:  # below the entry on every tick: the time since the last update, all of it
+                            slot_f[s, k, F_UW] += t_end - slot_f[s, k, F_LAST]
+                        elif lo < entry:
+                            if j == 0:  # the first tick's gap is to the position's own last update
+                                for i in range(size):
+                                    if sign * tick_p[i] < entry:
+                                        slot_f[s, k, F_UW] += tick_t[i] - slot_f[s, k, F_LAST]
+                                    slot_f[s, k, F_LAST] = tick_t[i]
+                            else:
+                                slot_f[s, k, F_UW] += _below(blk_sorted, blk_cum, lev, j, b * (size + 1), size, entry,
+                                                             sign)
+                        slot_f[s, k, F_LAST] = t_end
+                        if trail:
+                            if hi > slot_f[s, k, F_BEST]:
+                                slot_f[s, k, F_BEST] = hi
+                            trailed = slot_f[s, k, F_BEST] - slot_f[s, k, F_TDIST]
+                            if slot_b[s, k, B_ARMED] and trailed > slot_f[s, k, F_STOP]:
+                                slot_f[s, k, F_STOP] = trailed
+                    skipped = size
+                    break
                 if skipped > 0:
                     j += skipped
                     while ei < e1 and ev_tick[ei] < j:
@@ -276,22 +246,22 @@ def _replay_sets(
                 for k in range(n_slots):
                     if not slot_b[s, k, B_OPEN]:
                         continue
-                    f = slot_f[s, k]
-                    if sp < f[F_ENTRY]:
-                        f[F_UW] += t - f[F_LAST]
-                    f[F_LAST] = t
+                    if sp < slot_f[s, k, F_ENTRY]:
+                        slot_f[s, k, F_UW] += t - slot_f[s, k, F_LAST]
+                    slot_f[s, k, F_LAST] = t
                     reason, price, stop, best, armed = bar_step(
-                        sp, sp, sp, sp, t - f[F_T0], f[F_STOP], f[F_BEST], slot_b[s, k, B_ARMED], f[F_TP],
-                        trail, f[F_ARM], f[F_TDIST], timeout,
+                        sp, sp, sp, sp, t - slot_f[s, k, F_T0], slot_f[s, k, F_STOP], slot_f[s, k, F_BEST],
+                        slot_b[s, k, B_ARMED], slot_f[s, k, F_TP], trail, slot_f[s, k, F_ARM], slot_f[s, k, F_TDIST],
+                        timeout,
                     )
                     if reason == 0:
-                        f[F_STOP] = stop
-                        f[F_BEST] = best
+                        slot_f[s, k, F_STOP] = stop
+                        slot_f[s, k, F_BEST] = best
                         slot_b[s, k, B_ARMED] = armed
                         continue
                     i = count[s]
-                    a = ring_put(pool_r, pool_t, chunks, used, s, i, result_fraction(f[F_ENTRY], price, fee),
-                                 f[F_UW], f[F_T0], t)
+                    a = ring_put(pool_r, pool_t, chunks, used, s, i, result_fraction(slot_f[s, k, F_ENTRY], price, fee),
+                                 slot_f[s, k, F_UW], slot_f[s, k, F_T0], t)
                     if record:
                         if n_rec == rec.shape[0]:
                             rec = np.concatenate((rec, np.empty((n_rec, N_REC))))
@@ -335,21 +305,28 @@ def thresholds_array(th: GateThresholds) -> FloatArray:
                      th.pause_above_drawdown, th.resume_win_rate], dtype=np.float64)
 
 
-Blocks = tuple[FloatArray, FloatArray, FloatArray, FloatArray]  # lowest, highest, sorted prices, summed gaps
-
-
-def _blocks(times: FloatArray, prices: FloatArray, block: int) -> Blocks:
-    """Per complete block of ``block`` ticks: lowest and highest price, the prices sorted, and the gaps to each
-    tick's previous tick summed in that sorted order (a leading 0)."""
-    nb = prices.shape[0] // block
-    view = prices[: nb * block].reshape(nb, block)
-    gaps = np.diff(times, prepend=times[:1])[: nb * block].reshape(nb, block)
-    order = np.argsort(view, axis=1, kind="stable")
-    sorted_p = np.take_along_axis(view, order, axis=1)
-    cum = np.zeros((nb, block + 1))
-    cum[:, 1:] = np.cumsum(np.take_along_axis(gaps, order, axis=1), axis=1)
-    return (np.ascontiguousarray(view.min(axis=1)), np.ascontiguousarray(view.max(axis=1)),
-            np.ascontiguousarray(sorted_p), cum)
+def _levels(times: FloatArray, prices: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Per level of :data:`LEVELS` (one row each, zero-padded) and complete block of its size: the lowest and
+    highest price, the block's prices sorted (row ``lev`` from the block's first tick), and the gaps to each tick's
+    previous tick summed in that sorted order (``size + 1`` per block, a leading 0)."""
+    n = prices.shape[0]
+    gaps_all = np.diff(times, prepend=times[:1])
+    lows = np.zeros((N_LEVELS, n // LEVELS[-1] + 1))
+    highs = np.zeros_like(lows)
+    sorted_p = np.zeros((N_LEVELS, n + 1))
+    cum = np.zeros((N_LEVELS, n + n // LEVELS[-1] + 1))
+    for lev, size in enumerate(LEVELS):
+        nb = n // size
+        view = prices[: nb * size].reshape(nb, size)
+        gaps = gaps_all[: nb * size].reshape(nb, size)
+        order = np.argsort(view, axis=1, kind="stable")
+        lows[lev, :nb] = view.min(axis=1)
+        highs[lev, :nb] = view.max(axis=1)
+        sorted_p[lev, : nb * size] = np.take_along_axis(view, order, axis=1).reshape(-1)
+        summed = np.zeros((nb, size + 1))
+        summed[:, 1:] = np.cumsum(np.take_along_axis(gaps, order, axis=1), axis=1)
+        cum[lev, : nb * (size + 1)] = summed.reshape(-1)
+    return lows, highs, sorted_p, cum
 
 
 @dataclass
@@ -371,9 +348,7 @@ class BookReplay:
     record: bool
 
     def __post_init__(self) -> None:
-        self._small = _blocks(self.times, self.prices, SMALL)
-        self._fine = _blocks(self.times, self.prices, BLOCK)
-        self._coarse = _blocks(self.times, self.prices, BLOCK * COARSE)
+        self._levels = _levels(self.times, self.prices)
         self._th = thresholds_array(self.thresholds)
         self.touched = np.zeros(len(self.book), dtype=np.bool_)
         self._base = self.book.reserve_chunks()
@@ -385,11 +360,10 @@ class BookReplay:
     def run(self, first: int, last: int) -> FloatArray:
         """Walk sets [first, last); the closed results (:data:`N_REC` fields each) when recording."""
         b, m, e = self.book, self.book.matrix, self.book.params.exit
-        a, f, c = self._small, self._fine, self._coarse
+        lows, highs, sorted_p, cum = self._levels
         used = np.array([self._base + first * b.n_chunks], dtype=np.int64)  # this range's part of the pool
         return _replay_sets(
-            first, last, b.n_cfg, self.times, self.prices, a[0], a[1], a[2], a[3], f[0], f[1], f[2], f[3], c[0], c[1],
-            c[2], c[3],
+            first, last, b.n_cfg, self.times, self.prices, lows, highs, sorted_p, cum,
             self.ev_off, self.ev_tick, b.direction, b.trailing, b.slot_f, b.slot_b, b.pool_r, b.pool_t, b.chunks,
             used, b.params.capacity, b.count,
             b.total, b.set_f, b.status, b.closed_now, m.tp, m.sl, m.trail_start, m.trail_stop, e.pc, e.fee,

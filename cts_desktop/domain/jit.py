@@ -45,13 +45,16 @@ def _source_exists(func: Callable[..., Any]) -> bool:
     return code is not None and os.path.exists(code.co_filename)
 
 
-def kernel(parallel: bool = False) -> Callable[[F], F]:
-    """``numba.njit`` with nogil (so a worker thread can run it) and the cache when the source file exists."""
+def kernel(parallel: bool = False, inline: bool = False) -> Callable[[F], F]:
+    """``numba.njit`` with nogil (so a worker thread can run it) and the cache when the source file exists.
+
+    ``inline``: numba inlines the function into its callers' IR. A call of a compiled function that takes arrays
+    counts a reference up and down per array argument — atomic instructions that cost more than a small helper's
+    own work, and that two threads walking the same arrays contend for. Hot helpers called per tick are inlined."""
 
     def wrap(func: F) -> F:
-        compiled = numba.njit(cache=_source_exists(func), nogil=True, parallel=parallel, error_model="numpy")(
-            func
-        )
+        compiled = numba.njit(cache=_source_exists(func), nogil=True, parallel=parallel, error_model="numpy",
+                              inline="always" if inline else "never")(func)
         return cast(F, compiled)
 
     return wrap
