@@ -85,13 +85,13 @@ class BookParams:
         return self.history + max(1, round(self.history * self.trim_threshold))
 
 
-@kernel()
+@kernel(inline=True)
 def ring_at(chunks: npt.NDArray[np.int32], s: int, i: int) -> int:
     """The pool row of entry ``i`` of set ``s`` (in the zero chunk if the set never wrote that far)."""
     return int(chunks[s, i // CHUNK]) * CHUNK + i % CHUNK
 
 
-@kernel()
+@kernel(inline=True)
 def ring_put(pool_r: npt.NDArray[np.float32], pool_t: npt.NDArray[np.uint32], chunks: npt.NDArray[np.int32],
              used: npt.NDArray[np.int64], s: int, i: int, result: float, uw: float, t0: float, t1: float) -> int:
     """Write entry ``i`` of set ``s`` (result, time in drawdown, entry and close time), taking the next chunk of
@@ -110,7 +110,7 @@ def ring_put(pool_r: npt.NDArray[np.float32], pool_t: npt.NDArray[np.uint32], ch
     return a
 
 
-@kernel()
+@kernel(inline=True)
 def ring_cut(pool_r: npt.NDArray[np.float32], pool_t: npt.NDArray[np.uint32], chunks: npt.NDArray[np.int32],
              s: int, cap: int, keep: int) -> None:
     """``ring[s, :keep] = ring[s, cap - keep : cap]`` (the ring is full: every chunk below ``cap`` exists; each
@@ -192,7 +192,7 @@ def _open(
     return opened
 
 
-@kernel()
+@kernel(inline=True)
 def open_slot(slot_f: FloatArray, slot_b: npt.NDArray[np.bool_], set_f: FloatArray, s: int, entry: float, t: float,
               tp: float, sl: float, ts: float, tst: float, pc: float) -> bool:
     """Open a pseudo position of set ``s`` at ``entry`` (signed price) in its first free slot; False when all are

@@ -58,9 +58,10 @@ EVALUATING, ACTIVE, PAUSED, FAILED = (int(SetStatus.EVALUATING), int(SetStatus.A
                                       int(SetStatus.FAILED))
 # closed-result record fields (float64): tick, row, result, result / pc, entry time, close time, time in drawdown
 N_REC = 7
+RECORDS_AHEAD = 1 << 16  # rows of the first result buffer of a recording walk (it grows when a set might not fit)
 
 
-@kernel()
+@kernel(inline=True)
 def _next_status(status: int, prev: int, total: int, wr_all: float, wl_all: float, wr_prod: float, dd_prod: float,
                  th: FloatArray) -> int:
     """``gates.next_status`` for one set (``th``: see :func:`thresholds_array`)."""
@@ -84,7 +85,7 @@ def _next_status(status: int, prev: int, total: int, wr_all: float, wl_all: floa
     return out
 
 
-@kernel()
+@kernel(inline=True)
 def _evaluate(s: int, closed: int, pool_r: npt.NDArray[np.float32], chunks: npt.NDArray[np.int32], cap: int,
               count: IntArray, total: IntArray, status: npt.NDArray[np.int8], th: FloatArray) -> bool:
     """``gates.evaluate`` for one set that closed ``closed`` positions in this tick; True if its status changed."""
@@ -103,7 +104,7 @@ def _evaluate(s: int, closed: int, pool_r: npt.NDArray[np.float32], chunks: npt.
     return False
 
 
-@kernel()
+@kernel(inline=True)
 def _below(sorted_p: FloatArray, cum_dt: FloatArray, lev: int, j: int, c0: int, size: int, entry: float,
            sign: float) -> float:
     """Seconds of the block of ``size`` ticks from ``j`` (level ``lev``: its ticks sorted by price from
@@ -138,19 +139,23 @@ def _replay_sets(
     chunks: npt.NDArray[np.int32], used: IntArray, cap: int, count: IntArray,
     total: IntArray, set_f: FloatArray, status: npt.NDArray[np.int8], closed_now: IntArray,
     tp: FloatArray, sl: FloatArray, ts: FloatArray, tst: FloatArray, pc: float, fee: float, timeout: float,
-    keep: int, cooldown: float, th: FloatArray, touched: npt.NDArray[np.bool_], record: bool,
-) -> FloatArray:
-    """Sets [first, last) through every tick (see the module docstring). Returns the closed results
-    (``record``), one row of :data:`N_REC` fields each, in the order the sets were walked."""
+    keep: int, cooldown: float, th: FloatArray, touched: npt.NDArray[np.bool_], record: bool, rec: FloatArray,
+) -> tuple[int, int]:
+    """Sets [first, last) through every tick (see the module docstring). With ``record`` the closed results go
+    to ``rec``, one row of :data:`N_REC` fields each, in the order the sets were walked; the walk stops before a
+    set whose results might not fit (:func:`results_bound`). Returns (results written, the set it stopped
+    before: ``last`` when done). The buffer is the caller's: an array variable the loop may replace costs a
+    counted reference per tick."""
     n = tick_t.shape[0]
     n_slots = slot_b.shape[1]
-    rec = np.empty((1024 if record else 0, N_REC))
     n_rec = 0
     for s in range(first, last):
         v = s // n_cfg
         c = s % n_cfg
         e0 = ev_off[v]
         e1 = ev_off[v + 1]
+        if record and n_rec + e1 - e0 + n_slots > rec.shape[0]:
+            return n_rec, s
         ei = e0
         sign = 1.0 if direction[s] > 0 else -1.0
         trail = trailing[s]
@@ -263,8 +268,6 @@ def _replay_sets(
                     a = ring_put(pool_r, pool_t, chunks, used, s, i, result_fraction(slot_f[s, k, F_ENTRY], price, fee),
                                  slot_f[s, k, F_UW], slot_f[s, k, F_T0], t)
                     if record:
-                        if n_rec == rec.shape[0]:
-                            rec = np.concatenate((rec, np.empty((n_rec, N_REC))))
                         result = np.float64(pool_r[a, R_RESULT])
                         rec[n_rec, 0] = j
                         rec[n_rec, 1] = s
@@ -296,7 +299,7 @@ def _replay_sets(
                     continue
                 open_slot(slot_f, slot_b, set_f, s, sign * tick_p[j], t, tp[c], sl[c], ts[c], tst[c], pc)
             j += 1
-    return rec[:n_rec]
+    return n_rec, last
 
 
 def thresholds_array(th: GateThresholds) -> FloatArray:
@@ -362,10 +365,24 @@ class BookReplay:
         b, m, e = self.book, self.book.matrix, self.book.params.exit
         lows, highs, sorted_p, cum = self._levels
         used = np.array([self._base + first * b.n_chunks], dtype=np.int64)  # this range's part of the pool
-        return _replay_sets(
-            first, last, b.n_cfg, self.times, self.prices, lows, highs, sorted_p, cum,
-            self.ev_off, self.ev_tick, b.direction, b.trailing, b.slot_f, b.slot_b, b.pool_r, b.pool_t, b.chunks,
-            used, b.params.capacity, b.count,
-            b.total, b.set_f, b.status, b.closed_now, m.tp, m.sl, m.trail_start, m.trail_stop, e.pc, e.fee,
-            e.timeout_s, b.params.history, b.params.cooldown_s, self._th, self.touched, self.record,
-        )
+        parts: list[FloatArray] = []
+        size = RECORDS_AHEAD if self.record else 0
+        while first < last:
+            rec = np.empty((size, N_REC))
+            written, first = _replay_sets(
+                first, last, b.n_cfg, self.times, self.prices, lows, highs, sorted_p, cum,
+                self.ev_off, self.ev_tick, b.direction, b.trailing, b.slot_f, b.slot_b, b.pool_r, b.pool_t, b.chunks,
+                used, b.params.capacity, b.count,
+                b.total, b.set_f, b.status, b.closed_now, m.tp, m.sl, m.trail_start, m.trail_stop, e.pc, e.fee,
+                e.timeout_s, b.params.history, b.params.cooldown_s, self._th, self.touched, self.record, rec,
+            )
+            parts.append(rec[:written])
+            if first < last:  # the next set's results might not fit: a larger buffer for the rest
+                size = max(2 * size, self.results_bound(first))
+        return np.concatenate(parts) if parts else np.empty((0, N_REC))
+
+    def results_bound(self, s: int) -> int:
+        """The most results set ``s`` can close in a walk: one per indication of its variant (each opens at most
+        one position) plus the positions it holds already."""
+        v = s // self.book.n_cfg
+        return int(self.ev_off[v + 1] - self.ev_off[v]) + int(self.book.slot_b.shape[1])

@@ -197,7 +197,7 @@ def all_windows(book: SetBook) -> dict[int, WindowStats]:
     return {w: window_stats(book, w) for w in WINDOWS}
 
 
-@kernel()
+@kernel(inline=True)
 def set_gate_figures(pool_r: npt.NDArray[np.float32], chunks: npt.NDArray[np.int32], count: npt.NDArray[np.int64],
                      s: int, window: int) -> tuple[float, float, float]:
     """(win rate, avg win ÷ avg loss, max drawdown) over the newest ``window`` results of set ``s`` (NaN without

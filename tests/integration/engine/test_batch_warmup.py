@@ -127,3 +127,24 @@ def test_a_restored_book_continues_equally() -> None:
     restored = SetBook.restore(first.book.snapshot(), first.book.params)
     assert restored.slot_b[:, :, 0].any()  # open pseudo positions carried into the second part
     both_paths(candles[half:], {}, restored)
+
+
+@pytest.mark.skipif(not SERIES, reason=missing_reason("the batch warm-up equality test"))
+def test_a_walk_whose_result_buffer_fills_resumes_equally(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The walk stops before a set whose results might not fit its buffer and goes on in a larger one: with a
+    first buffer of one row it stops at once and resumes many times — still every result, in order."""
+    from cts_desktop.domain import book_replay
+
+    calls = 0
+    walk = book_replay._replay_sets
+
+    def counted(*args: object) -> tuple[int, int]:
+        nonlocal calls
+        calls += 1
+        return walk(*args)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(book_replay, "RECORDS_AHEAD", 1)
+    monkeypatch.setattr(book_replay, "_replay_sets", counted)
+    path = next(p for p in SERIES if p.name.startswith("bybit_ETHUSDT-PERP_5m"))
+    _, _, results = both_paths(read_candles(path), {})
+    assert results and calls > 10
