@@ -89,6 +89,9 @@ def holders(engines: dict[str, Any]) -> list[str]:
                             f"{len(store.pending_results)}"))
     counts = Counter(type(o).__name__ for o in gc.get_objects())
     rows += [(0, "objects by type: " + ", ".join(f"{name} {n}" for name, n in counts.most_common(8)))]
+    packages = Counter(name.partition(".")[0] for name in list(sys.modules))
+    rows += [(0, f"modules imported: {len(sys.modules)}; by package: "
+                 + ", ".join(f"{name} {n}" for name, n in packages.most_common(10)))]
     rows += [(0, line) for line in native_holders()]
     return [text for _, text in sorted(rows, key=lambda r: -r[0])]
 
