@@ -59,9 +59,9 @@ async def run(symbols: int, speed: float, seconds: float, days: int | None, trac
 
     from cts_desktop.events.status import EngineState
     from cts_desktop.exchanges.adapter import ExchangeAdapter
-    from cts_desktop.exchanges.capabilities import RateLimit
     from cts_desktop.exchanges.connections import REPLAY_CONNECTION_ID
     from cts_desktop.exchanges.models import Credentials
+    from cts_desktop.exchanges.replay_connection import loopback_adapter
     from cts_desktop.services import AppOptions, Services
 
     work = Path(tempfile.mkdtemp(prefix="cts-bench-"))
@@ -84,8 +84,7 @@ async def run(symbols: int, speed: float, seconds: float, days: int | None, trac
     days = int(str(services.settings.values()["overall.prehistoric_days"]))
 
     async def adapter_for(_config: object) -> ExchangeAdapter:
-        return ExchangeAdapter("bybit", Credentials(sim.key, sim.secret), api_url=sim.url,
-                               rate_limit=RateLimit(200, 60_000, 8))
+        return loopback_adapter("bybit", Credentials(sim.key, sim.secret), sim.url)
 
     trading.coordinator.adapters = adapter_for
     proc = psutil.Process()

@@ -73,9 +73,9 @@ async def engine_part(symbols: int, speed: float, seconds: float, matrix: str, d
                       trace_ms: float | None = None, switch_ms: float | None = None) -> None:
     from cts_desktop.app import GuiApp, create_qapp
     from cts_desktop.exchanges.adapter import ExchangeAdapter
-    from cts_desktop.exchanges.capabilities import RateLimit
     from cts_desktop.exchanges.connections import REPLAY_CONNECTION_ID
     from cts_desktop.exchanges.models import Credentials
+    from cts_desktop.exchanges.replay_connection import loopback_adapter
     from cts_desktop.services import AppOptions, Services
 
     work = Path(tempfile.mkdtemp(prefix="cts-ui-bench-"))
@@ -103,8 +103,7 @@ async def engine_part(symbols: int, speed: float, seconds: float, matrix: str, d
     trading.store.save(replace(config, is_live_trade=False))
 
     async def adapter_for(_config: object) -> ExchangeAdapter:
-        return ExchangeAdapter("bybit", Credentials(sim.key, sim.secret), api_url=sim.url,
-                               rate_limit=RateLimit(200, 60_000, 8))
+        return loopback_adapter("bybit", Credentials(sim.key, sim.secret), sim.url)
 
     trading.coordinator.adapters = adapter_for
     dash = gui.window.dashboard

@@ -21,10 +21,9 @@ from cts_desktop.engine.start_gate import StartGate
 from cts_desktop.events.app import ConnectionsChanged
 from cts_desktop.events.bus import EventBus
 from cts_desktop.exchanges.adapter import ExchangeAdapter
-from cts_desktop.exchanges.capabilities import RateLimit
 from cts_desktop.exchanges.connections import REPLAY_CONNECTION_ID, ConnectionConfig, ConnectionService
 from cts_desktop.exchanges.models import Credentials
-from cts_desktop.exchanges.replay_connection import ReplayOptions, ReplayRuntime
+from cts_desktop.exchanges.replay_connection import ReplayOptions, ReplayRuntime, loopback_adapter
 from cts_desktop.storage.connections_store import KeyringConnectionSecrets, SqlConnectionStore
 from cts_desktop.storage.live_lock import LiveLock
 from cts_desktop.storage.secrets import SecretStore
@@ -102,8 +101,7 @@ class Trading:
             if self.external_replay:
                 key, secret = os.environ.get("CTS_REPLAY_KEY"), os.environ.get("CTS_REPLAY_SECRET")
                 creds = Credentials(key, secret) if key and secret else self.replay.credentials()
-                return ExchangeAdapter(config.exchange_id, creds, api_url=self.external_replay,
-                                       rate_limit=RateLimit(200, 60_000, 8))
+                return loopback_adapter(config.exchange_id, creds, self.external_replay)
             await self.replay.start()
             return self.replay.adapter()
         return self.connections.make_adapter(config)

@@ -95,7 +95,8 @@ def make_adapter(
 
     ccxt's own calibrated throttle (0.1–1 s per weighted call, sized for the real venues' limits) is off unless a
     test asks for it: on the loopback simulator it only made every test wait. The project's limiter
-    (``rate_limit``) stays on, and the app's own path (connections, Replay) keeps ccxt's throttle on as well."""
+    (``rate_limit``) stays on; the app's connections keep ccxt's throttle on as well (its Replay connection paces
+    itself inside the venue's budget instead: ``replay_connection.loopback_adapter``)."""
     key = sim.market.create_account(balance, exchange=exchange_id)
     creds = Credentials(api_key if api_key is not None else key.key, secret if secret is not None else key.secret)
     return ExchangeAdapter(

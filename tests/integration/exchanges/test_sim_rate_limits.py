@@ -162,3 +162,29 @@ async def test_an_injected_bybit_429_carries_the_limit_headers(sim: SimulatorSer
         assert resp.status == 429 and body["retCode"] == 10006 and resp.headers["Retry-After"] == "2"
         assert resp.headers["X-Bapi-Limit-Status"] == "0"
         assert int(resp.headers["X-Bapi-Limit-Reset-Timestamp"]) >= body["time"] + 2_000
+
+
+@pytest.mark.asyncio
+async def test_the_replay_connection_pace_stays_inside_the_venues_ip_budget() -> None:
+    """The Replay connection's adapter has ccxt's throttle off (its kline weight paced a page every 100 ms for a
+    server in the app's own process) and its own pace instead. 700 kline requests at once against the simulator
+    with Bybit's documented per-IP budget (600 in 5 s, then a 10-minute ban): every one is answered, and in far
+    less than the 70 s ccxt's weights would have spread them over."""
+    from cts_desktop.exchanges.models import Credentials
+    from cts_desktop.exchanges.replay_connection import loopback_adapter
+
+    server = SimulatorServer(SimulatorConfig(speed=0, rate_limits=True))
+    await server.start()
+    key = server.market.create_account(1_000, exchange="bybit")
+    adapter = loopback_adapter("bybit", Credentials(key.key, key.secret), server.base_url)
+    try:
+        await adapter.markets()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        pages = await asyncio.gather(*(adapter.ohlcv("BTC/USDT:USDT", "1m", limit=5) for _ in range(700)))
+        elapsed = loop.time() - started
+        assert all(len(page) == 5 for page in pages)
+        assert elapsed < 40.0, f"700 kline pages took {elapsed:.1f} s: paced by ccxt's throttle"
+    finally:
+        await adapter.close()
+        await server.stop()
