@@ -24,7 +24,8 @@ import numpy as np
 
 
 def build(variants: int, results: int):  # type: ignore[no-untyped-def]
-    from cts_desktop.domain.book import R_RESULT, R_UW, T_CLOSE, T_ENTRY, SetStatus
+    from cts_desktop.domain.book import SetStatus
+    from cts_desktop.domain.book_layout import R_RESULT, R_UW, T_CLOSE, T_ENTRY
     from cts_desktop.domain.settings import default_values
     from cts_desktop.engine import engine_config as cfg
     from cts_desktop.engine.pipeline import SymbolPipeline

@@ -319,7 +319,7 @@ def pseudo_exit_counts(book: SetBook, since_s: int) -> tuple[np.ndarray, np.ndar
     they took ~100 MB of short-lived arrays per call at 14,784 sets; the chart asks every five seconds from a
     worker thread, and glibc kept what they left in its per-thread arenas — the window's process grew by
     ~200 MB per hour of the soak (``bench/soak.py --gui``) while the headless engine stayed flat."""
-    from cts_desktop.domain.book import CHUNK, T_CLOSE
+    from cts_desktop.domain.book_layout import CHUNK, T_CLOSE
 
     count = np.asarray(book.count)
     is_long = np.asarray(book.direction) > 0
@@ -347,7 +347,7 @@ def pseudo_markers(book: SetBook, since_ms: int = 0, limit: int = 5000) -> list[
     aggregated per second and side: hundreds of sets enter on the same indication, so one marker carries the
     count. Result rings keep times and results but no prices, so exit markers have ``price`` NaN and the chart
     places them at the bar's close. Vectorised: a book holds up to sets × L × (1 + t) results."""
-    from cts_desktop.domain.book import B_OPEN, F_ENTRY, F_T0
+    from cts_desktop.domain.book_layout import B_OPEN, F_ENTRY, F_T0
 
     if book is None or len(book) == 0:
         return []

@@ -17,7 +17,8 @@ import numpy as np
 import numpy.typing as npt
 
 from cts_desktop.application.common import TradingAccess, in_thread
-from cts_desktop.domain.book import S_LAST_EXIT, SetBook, SetStatus
+from cts_desktop.domain.book import SetBook, SetStatus
+from cts_desktop.domain.book_layout import S_LAST_EXIT
 from cts_desktop.domain.book_stats import FIGURE_NAMES, gate_figures, stored_figures
 from cts_desktop.domain.gates import GateThresholds
 

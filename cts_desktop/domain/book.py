@@ -3,9 +3,10 @@
 A *variant* is (indication type, parameter tuple, direction); it owns one row per configuration of the exit
 matrix, so set ``s`` is (variant ``s // C``, configuration ``s % C``). Per set the book keeps up to
 ``max_open`` open pseudo positions (slots) and a ring of closed results: results are appended until the ring
-holds L × (1 + t) of them, then it is cut back to the newest L (Part 1 §5). A ring takes memory in chunks of
-:data:`CHUNK` entries as its results arrive (most sets hold far fewer than L × (1 + t): a set that fails its first
-phase stops at ten); ``ring_r`` / ``ring_t`` still read and write them as whole (sets, L × (1 + t), 2) arrays.
+holds L × (1 + t) of them, then it is cut back to the newest L (Part 1 §5). A ring takes memory in chunks of the
+pool (:mod:`cts_desktop.domain.book_layout`) as its results arrive (most sets hold far fewer than L × (1 + t): a
+set that fails its first phase stops at ten); ``ring_r`` / ``ring_t`` still read and write them as whole (sets,
+L × (1 + t), 2) arrays. Snapshots: :mod:`cts_desktop.domain.book_snapshot`.
 
 Positions move through :func:`cts_desktop.domain.exits.bar_step` — the same rule as the backtest sweep — once
 per price update (a tick is a bar with o = h = l = c) or per candle, for all sets in one compiled loop. The
@@ -19,8 +20,6 @@ the losing side of its entry (sampled at each update), which the Real gate avera
 from __future__ import annotations
 
 import io
-import lzma
-import zipfile
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -29,7 +28,32 @@ import numpy as np
 import numpy.typing as npt
 
 from cts_desktop.domain.bars import LONG, SHORT, FloatArray
-from cts_desktop.domain.exits import ExitParams, bar_step, levels, result_fraction
+from cts_desktop.domain.book_layout import (
+    B_ARMED,
+    B_OPEN,
+    CHUNK,
+    F_ARM,
+    F_BEST,
+    F_ENTRY,
+    F_LAST,
+    F_STOP,
+    F_T0,
+    F_TDIST,
+    F_TP,
+    F_UW,
+    N_SLOT_F,
+    R_RESULT,
+    R_UW,
+    S_LAST_ENTRY,
+    S_LAST_EXIT,
+    T_CLOSE,
+    T_ENTRY,
+    open_slot,
+    ring_cut,
+    ring_put,
+)
+from cts_desktop.domain.book_snapshot import RINGS, SnapshotCopy, npz_bytes, ring_entries
+from cts_desktop.domain.exits import ExitParams, bar_step, result_fraction
 from cts_desktop.domain.jit import kernel
 from cts_desktop.domain.matrix import ExitMatrix
 
@@ -43,27 +67,6 @@ class SetStatus(IntEnum):
     ACTIVE = 1
     PAUSED = 2
     FAILED = 3
-
-
-# slot fields (float): entry, stop, best, tp level, arming level, trailing distance, entry time, time in
-# drawdown, last update time — all prices in signed space
-F_ENTRY, F_STOP, F_BEST, F_TP, F_ARM, F_TDIST, F_T0, F_UW, F_LAST = range(9)
-N_SLOT_F = 9
-# slot flags
-B_OPEN, B_ARMED = range(2)
-# Ring entries are compact because they dominate memory (up to sets × L × (1 + t) entries, 16 bytes each):
-# float32 (result as a fraction of entry notional, fees included; time in drawdown in seconds) and
-# uint32 whole epoch seconds (entry time, close time).
-R_RESULT, R_UW = range(2)
-T_ENTRY, T_CLOSE = range(2)
-# per-set scalars (float): last entry time, last exit time
-S_LAST_ENTRY, S_LAST_EXIT = range(2)
-# Rings live in chunks of CHUNK entries taken from one pool per book as a set's results arrive (a per-set table
-# says where each chunk of its ring is): a set holds memory for the results it has, not for the L × (1 + t) it may
-# reach. The pool is allocated zeroed for every chunk every set could take (calloc: pages not yet used cost
-# nothing) and handed out in order, so the used memory is the first ``used`` chunks. Chunk 0 stays zero: a table
-# entry 0 is a chunk not taken yet, which reads as never-written entries (zeros), as the whole rings did.
-CHUNK = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,45 +86,6 @@ class BookParams:
     @property
     def capacity(self) -> int:
         return self.history + max(1, round(self.history * self.trim_threshold))
-
-
-@kernel(inline=True)
-def ring_at(chunks: npt.NDArray[np.int32], s: int, i: int) -> int:
-    """The pool row of entry ``i`` of set ``s`` (in the zero chunk if the set never wrote that far)."""
-    return int(chunks[s, i // CHUNK]) * CHUNK + i % CHUNK
-
-
-@kernel(inline=True)
-def ring_put(pool_r: npt.NDArray[np.float32], pool_t: npt.NDArray[np.uint32], chunks: npt.NDArray[np.int32],
-             used: npt.NDArray[np.int64], s: int, i: int, result: float, uw: float, t0: float, t1: float) -> int:
-    """Write entry ``i`` of set ``s`` (result, time in drawdown, entry and close time), taking the next chunk of
-    the pool when it starts a new one; returns its pool row."""
-    c = i // CHUNK
-    k = chunks[s, c]
-    if k == 0:
-        k = used[0]
-        used[0] = k + 1
-        chunks[s, c] = k
-    a = int(k) * CHUNK + i % CHUNK
-    pool_r[a, R_RESULT] = result
-    pool_r[a, R_UW] = uw
-    pool_t[a, T_ENTRY] = np.uint32(np.floor(t0))
-    pool_t[a, T_CLOSE] = np.uint32(np.floor(t1))
-    return a
-
-
-@kernel(inline=True)
-def ring_cut(pool_r: npt.NDArray[np.float32], pool_t: npt.NDArray[np.uint32], chunks: npt.NDArray[np.int32],
-             s: int, cap: int, keep: int) -> None:
-    """``ring[s, :keep] = ring[s, cap - keep : cap]`` (the ring is full: every chunk below ``cap`` exists; each
-    source lies above its target, so copying upwards reads every source before it is overwritten)."""
-    for j in range(keep):
-        a = ring_at(chunks, s, j)
-        b = ring_at(chunks, s, cap - keep + j)
-        pool_r[a, 0] = pool_r[b, 0]
-        pool_r[a, 1] = pool_r[b, 1]
-        pool_t[a, 0] = pool_t[b, 0]
-        pool_t[a, 1] = pool_t[b, 1]
 
 
 @kernel()
@@ -190,150 +154,6 @@ def _open(
         if open_slot(slot_f, slot_b, set_f, s, entry, t, tp[c], sl[c], ts[c], tst[c], pc):
             opened += 1
     return opened
-
-
-@kernel(inline=True)
-def open_slot(slot_f: FloatArray, slot_b: npt.NDArray[np.bool_], set_f: FloatArray, s: int, entry: float, t: float,
-              tp: float, sl: float, ts: float, tst: float, pc: float) -> bool:
-    """Open a pseudo position of set ``s`` at ``entry`` (signed price) in its first free slot; False when all are
-    taken. The live book's :func:`_open` and the batch warm-up's replay both open through it."""
-    for k in range(slot_b.shape[1]):
-        if slot_b[s, k, B_OPEN]:
-            continue
-        stop, tpl, arm, tdist = levels(entry, tp, sl, ts, tst, pc)
-        slot_f[s, k, F_ENTRY] = entry
-        slot_f[s, k, F_STOP] = stop
-        slot_f[s, k, F_BEST] = entry
-        slot_f[s, k, F_TP] = tpl
-        slot_f[s, k, F_ARM] = arm
-        slot_f[s, k, F_TDIST] = tdist
-        slot_f[s, k, F_T0] = t
-        slot_f[s, k, F_UW] = 0.0
-        slot_f[s, k, F_LAST] = t
-        slot_b[s, k, B_OPEN] = True
-        slot_b[s, k, B_ARMED] = False
-        set_f[s, S_LAST_ENTRY] = t
-        return True
-    return False
-
-
-# LZMA preset of a snapshot: 1 (a 1-MB dictionary) packs a book within 15 % of 6 in a tenth of the time
-SNAPSHOT_PRESET = 1
-_XZ_MAGIC = b"\xfd7zXZ\x00"
-
-
-class SnapshotCopy:
-    """A snapshot of a book taken in steps, then encoded off the owner's thread.
-
-    :meth:`copy_step` copies the next rows of every array (call it on the thread that owns the book, between its
-    updates; a row is one set, and sets never read each other, so rows copied at different moments still restore
-    a book whose every set is consistent). Rows added after the copy began are left out. :meth:`encode` only
-    touches the copies: it compresses them into the bytes of :meth:`SetBook.restore` and may run in a worker
-    thread (lzma releases the GIL).
-
-    The bytes are an uncompressed .npz packed whole with xz (LZMA): the rings' index columns repeat in runs far
-    longer than deflate's 32-KB window (the sets of one variant closed on the same prices), and LZMA's
-    dictionary finds them — a snapshot is a fifteenth of the .npz with deflated members it was, and takes less
-    time to make (issue 18: 0.2 MB instead of 3.3 MB for a symbol at the defaults). Those older snapshots still
-    restore.
-
-    The rings are stored as the chunks each set took, set by set, field by field (:func:`_ring_columns`): about
-    half the bytes of whole rings. Snapshots of whole rings (``ring_r`` / ``ring_t`` members, taken before the
-    chunks) still restore."""
-
-    def __init__(self, book: SetBook) -> None:
-        self.book = book
-        self.rows = len(book)
-        self.done_rows = 0
-        keys = list(book.variants)
-        m = book.matrix
-        self._header: dict[str, np.ndarray] = {
-            "variant_types": np.array([k[0] for k in keys], dtype=str),
-            "variant_params": np.array([repr(tuple(float(x) for x in k[1])) for k in keys], dtype=str),
-            "variant_dirs": np.array([k[2] for k in keys], dtype=np.int64),
-            "matrix": np.stack([m.tp, m.sl, m.trail_start, m.trail_stop]),
-            "ring_shape": np.array([book.params.capacity, CHUNK], dtype=np.int64),
-        }
-        self._parts: dict[str, list[np.ndarray]] = {name: [] for name in SetBook.ARRAYS if name not in RINGS}
-        self._taken: list[np.ndarray] = []
-        self._entries_r: list[np.ndarray] = []
-        self._entries_t: list[np.ndarray] = []
-
-    @property
-    def complete(self) -> bool:
-        return self.done_rows >= self.rows
-
-    def copy_step(self, max_rows: int) -> bool:
-        """Copy up to ``max_rows`` more rows; True once every row is copied."""
-        start = self.done_rows
-        stop = min(self.rows, start + max(1, max_rows))
-        for name, parts in self._parts.items():
-            parts.append(getattr(self.book, name)[start:stop].copy())
-        table = self.book.chunks[start:stop]
-        ids = table[table != 0].astype(np.int64)  # each set's chunks are the first ones of its table row
-        self._taken.append(np.count_nonzero(table, axis=1).astype(np.int32))
-        self._entries_r.append(self.book.pool_r.reshape(-1, CHUNK, 2)[ids].reshape(-1, 2))
-        self._entries_t.append(self.book.pool_t.reshape(-1, CHUNK, 2)[ids].reshape(-1, 2))
-        self.done_rows = stop
-        return self.complete
-
-    def encode(self, preset: int = SNAPSHOT_PRESET) -> bytes:
-        """The xz-packed .npz bytes (LZMA ``preset``, see :data:`SNAPSHOT_PRESET`)."""
-        if not self.complete:
-            raise RuntimeError("snapshot copy is not complete")
-        arrays = {**self._header, **{name: np.concatenate(parts) if parts else getattr(self.book, name)[:0].copy()
-                                     for name, parts in self._parts.items()}}
-        arrays["ring_taken"] = np.concatenate(self._taken) if self._taken else np.zeros(0, dtype=np.int32)
-        entries_r = np.concatenate(self._entries_r) if self._entries_r else np.zeros((0, 2), dtype=np.float32)
-        entries_t = np.concatenate(self._entries_t) if self._entries_t else np.zeros((0, 2), dtype=np.uint32)
-        arrays.update(_ring_columns(entries_r, entries_t))
-        out = io.BytesIO()
-        with lzma.LZMAFile(out, "w", format=lzma.FORMAT_XZ, preset=preset) as packed, \
-                zipfile.ZipFile(packed, "w", compression=zipfile.ZIP_STORED) as archive:  # streamed: no raw copy
-            for name, array in arrays.items():
-                with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
-                    np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
-        return out.getvalue()
-
-
-def _npz_bytes(data: bytes) -> bytes:
-    """The .npz of a stored snapshot: unpacked when xz-packed, as it is when an older .npz (deflated members)."""
-    return lzma.decompress(data, format=lzma.FORMAT_XZ) if data.startswith(_XZ_MAGIC) else data
-
-
-RINGS = ("ring_r", "ring_t")
-
-
-RING_COLUMNS = ("result", "uw", "close", "entry")  # the four fields of a ring entry, as stored in a snapshot
-
-
-def _ring_columns(entries_r: npt.NDArray[np.float32], entries_t: npt.NDArray[np.uint32]) -> dict[str, np.ndarray]:
-    """Ring entries (E, 2 + 2) as four columns, each a table of its distinct 32-bit patterns and one index per entry
-    (results repeat: a stop or a target hit at its level gives the same fraction again and again; times repeat
-    across the sets that entered on the same indication), which deflate packs far tighter than raw entries.
-    :func:`_ring_entries` gives back every bit."""
-    columns = (entries_r[:, R_RESULT], entries_r[:, R_UW], entries_t[:, T_CLOSE], entries_t[:, T_ENTRY])
-    out: dict[str, np.ndarray] = {}
-    for name, column in zip(RING_COLUMNS, columns, strict=True):
-        values, index = np.unique(np.ascontiguousarray(column).view(np.uint32), return_inverse=True)
-        out[f"ring_{name}_values"] = values
-        out[f"ring_{name}_index"] = index.astype(np.uint16 if values.size <= 1 << 16 else np.uint32)
-    return out
-
-
-def _ring_entries(z: Any) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.uint32]]:
-    def column(name: str) -> npt.NDArray[np.uint32]:
-        values: npt.NDArray[np.uint32] = np.asarray(z[f"ring_{name}_values"], dtype=np.uint32)
-        return values[np.asarray(z[f"ring_{name}_index"], dtype=np.int64)]
-
-    result, uw, close, entry = (column(name) for name in RING_COLUMNS)
-    entries_r = np.empty((result.size, 2), dtype=np.float32)
-    entries_t = np.empty((result.size, 2), dtype=np.uint32)
-    entries_r[:, R_RESULT] = result.view(np.float32)
-    entries_r[:, R_UW] = uw.view(np.float32)
-    entries_t[:, T_CLOSE] = close
-    entries_t[:, T_ENTRY] = entry
-    return entries_r, entries_t
 
 
 class RingView:
@@ -707,7 +527,7 @@ class SetBook:
 
     @classmethod
     def restore(cls, data: bytes, params: BookParams) -> SetBook:
-        with np.load(io.BytesIO(_npz_bytes(data)), allow_pickle=False) as z:
+        with np.load(io.BytesIO(npz_bytes(data)), allow_pickle=False) as z:
             mat = z["matrix"]
             book = cls(ExitMatrix(*(np.ascontiguousarray(mat[i]) for i in range(4))), params)
             shape = z["ring_shape"].tolist() if "ring_shape" in z.files else [z["ring_r"].shape[1], CHUNK]
@@ -722,7 +542,7 @@ class SetBook:
                 if name not in RINGS:
                     getattr(book, name)[...] = z[name]
             if "ring_taken" in z.files:
-                book._set_chunks(z["ring_taken"], *_ring_entries(z))
+                book._set_chunks(z["ring_taken"], *ring_entries(z))
             else:  # a snapshot of whole rings
                 book._set_rings(z["ring_r"], z["ring_t"])
             for i, (kind, ptxt, d) in enumerate(

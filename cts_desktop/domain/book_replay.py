@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from cts_desktop.domain.book import (
+from cts_desktop.domain.book import SetBook, SetStatus
+from cts_desktop.domain.book_layout import (
     B_ARMED,
     B_OPEN,
     F_ARM,
@@ -37,8 +38,6 @@ from cts_desktop.domain.book import (
     S_LAST_EXIT,
     T_CLOSE,
     T_ENTRY,
-    SetBook,
-    SetStatus,
     open_slot,
     ring_cut,
     ring_put,

@@ -21,7 +21,8 @@ import numpy as np
 import numpy.typing as npt
 
 from cts_desktop.domain.bars import FloatArray
-from cts_desktop.domain.book import R_RESULT, R_UW, T_CLOSE, T_ENTRY, SetBook, ring_at
+from cts_desktop.domain.book import SetBook
+from cts_desktop.domain.book_layout import R_RESULT, R_UW, T_CLOSE, T_ENTRY, ring_at
 from cts_desktop.domain.jit import kernel
 
 WINDOWS: tuple[int, ...] = (10, 20, 25, 30, 50)

@@ -38,7 +38,8 @@ import numpy.typing as npt
 from sqlalchemy import Table, Text, bindparam, case, insert, select, update
 from sqlalchemy.orm import Session
 
-from cts_desktop.domain.book import SetBook, SnapshotCopy
+from cts_desktop.domain.book import SetBook
+from cts_desktop.domain.book_snapshot import SnapshotCopy
 from cts_desktop.domain.book_stats import FIGURE_NAMES, WINDOWS, stored_figures
 from cts_desktop.domain.gates import SetStatus
 from cts_desktop.engine import engine_config as cfg

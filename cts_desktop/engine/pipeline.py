@@ -19,7 +19,8 @@ import numpy.typing as npt
 
 from cts_desktop.domain import gates
 from cts_desktop.domain.activity import ActivityGate, ActivityGateParams
-from cts_desktop.domain.book import B_OPEN, F_T0, R_RESULT, R_UW, T_CLOSE, T_ENTRY, BookParams, SetBook, VariantKey
+from cts_desktop.domain.book import BookParams, SetBook, VariantKey
+from cts_desktop.domain.book_layout import B_OPEN, F_T0, R_RESULT, R_UW, T_CLOSE, T_ENTRY
 from cts_desktop.domain.book_stats import window_stats
 from cts_desktop.domain.gates import GateThresholds, SetStatus
 from cts_desktop.domain.indications import Indication, IndicationEngine, IndicationParams

@@ -9,7 +9,8 @@ import tracemalloc
 import numpy as np
 
 from cts_desktop.application.dashboard_data import ChartOverlay, Marker, pseudo_markers
-from cts_desktop.domain.book import T_CLOSE, BookParams, SetBook
+from cts_desktop.domain.book import BookParams, SetBook
+from cts_desktop.domain.book_layout import T_CLOSE
 from cts_desktop.domain.exits import ExitParams
 from cts_desktop.domain.matrix import build_matrix
 

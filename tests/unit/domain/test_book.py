@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from cts_desktop.domain.bars import LONG, SHORT, Bars
-from cts_desktop.domain.book import BookParams, SetBook, SnapshotCopy
+from cts_desktop.domain.book import BookParams, SetBook
+from cts_desktop.domain.book_snapshot import SnapshotCopy
 from cts_desktop.domain.book_stats import (
     FIGURE_NAMES,
     WINDOWS,

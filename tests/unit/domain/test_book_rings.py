@@ -16,7 +16,8 @@ import pytest
 
 from cts_desktop.domain.activity import ActivityGateParams
 from cts_desktop.domain.bars import LONG, Bars
-from cts_desktop.domain.book import CHUNK, BookParams, SetBook
+from cts_desktop.domain.book import BookParams, SetBook
+from cts_desktop.domain.book_layout import CHUNK
 from cts_desktop.domain.exits import ExitParams
 from cts_desktop.domain.gates import GateThresholds
 from cts_desktop.domain.indications import IndicationParams, IndicationType
