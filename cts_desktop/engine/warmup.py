@@ -219,7 +219,7 @@ def _run_job(slot: int, pipeline: SymbolPipeline, candles: Sequence[Candle], sna
 
 def _store_sets(store: WarmupStore, pipeline: SymbolPipeline, rows: np.ndarray,
                 stopped: Callable[[], bool]) -> np.ndarray | None:
-    from cts_desktop.engine.persistence import store_sets_now
+    from cts_desktop.engine.set_writes import store_sets_now
 
     database = store.database.open()
     try:

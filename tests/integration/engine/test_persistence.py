@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from cts_desktop.domain.book import SetBook
 from cts_desktop.domain.book_stats import FIGURE_NAMES, WINDOWS, window_stats
-from cts_desktop.engine import persistence
+from cts_desktop.engine import persistence, set_writes
 from cts_desktop.engine.persistence import EngineStore
 from cts_desktop.engine.pipeline import SymbolPipeline
 from cts_desktop.events.status import ConnectionStatus, EngineState, HealthStatus, TradeEngineStatus
@@ -242,7 +242,7 @@ async def test_cached_ids_of_deleted_sets_are_looked_up_again(db: Database, writ
 async def test_ids_of_a_rolled_back_insert_are_not_cached(db: Database) -> None:
     """The cache learns an id only after its transaction committed: a failed batch (retried later) must insert its
     sets again rather than update ids that were never stored."""
-    from cts_desktop.engine.persistence import SetIds, set_rows, write_sets
+    from cts_desktop.engine.set_writes import SetIds, set_rows, write_sets
     from cts_desktop.storage.results import HistoryLimits
 
     with db.session() as s:
@@ -305,10 +305,10 @@ async def test_a_warm_up_worker_stores_its_sets_with_two_lookups_for_the_symbol(
     store = EngineStore("c1", writer, lambda: VALUES)
     trade(p, store, ticks())
     rows = np.array(sorted(store.dirty[SYMBOL]), dtype=np.int64)
-    monkeypatch.setattr(persistence, "ROWS_PER_STEP", 16)
-    assert len(rows) > 3 * persistence.ROWS_PER_STEP  # several steps (transactions)
+    monkeypatch.setattr(set_writes, "ROWS_PER_STEP", 16)
+    assert len(rows) > 3 * set_writes.ROWS_PER_STEP  # several steps (transactions)
     lookups = count_set_lookups(db)
-    ids = persistence.store_sets_now(db.session, "c1", p, rows, store.limits())
+    ids = set_writes.store_sets_now(db.session, "c1", p, rows, store.limits())
     assert len(lookups) == 2, lookups
     stored = stored_sets(db)
     assert_rows_equal_book(p, stored, rows)
@@ -317,6 +317,6 @@ async def test_a_warm_up_worker_stores_its_sets_with_two_lookups_for_the_symbol(
         stored[(k.indication_type, k.params, k.direction, k.tp, k.sl, k.trail_start, k.trail_stop)].id for k in keys]
     p.book.total[rows[0]] += 1
     lookups.clear()
-    again = persistence.store_sets_now(db.session, "c1", p, rows, store.limits())
+    again = set_writes.store_sets_now(db.session, "c1", p, rows, store.limits())
     assert len(lookups) == 1 and again is not None and again.tolist() == ids.tolist()
     assert_rows_equal_book(p, stored_sets(db), rows)
