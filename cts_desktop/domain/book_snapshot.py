@@ -6,15 +6,41 @@ from __future__ import annotations
 import io
 import lzma
 import zipfile
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from cts_desktop.domain.book_layout import CHUNK, R_RESULT, R_UW, T_CLOSE, T_ENTRY
+from cts_desktop.domain.matrix import ExitMatrix
 
-if TYPE_CHECKING:
-    from cts_desktop.domain.book import SetBook
+
+class SnapshotSource(Protocol):
+    """What a snapshot reads of a book (:class:`cts_desktop.domain.book.SetBook`; named here by its shape, so the
+    book can import this module)."""
+
+    @property
+    def ARRAYS(self) -> tuple[str, ...]: ...  # the book's class constant
+
+    @property
+    def variants(self) -> dict[tuple[str, tuple[float, ...], int], int]: ...
+
+    @property
+    def matrix(self) -> ExitMatrix: ...
+
+    @property
+    def chunks(self) -> npt.NDArray[np.int32]: ...
+
+    @property
+    def params(self) -> Any: ...
+
+    @property
+    def pool_r(self) -> npt.NDArray[np.float32]: ...
+
+    @property
+    def pool_t(self) -> npt.NDArray[np.uint32]: ...
+
+    def __len__(self) -> int: ...
 
 # LZMA preset of a snapshot: 1 (a 1-MB dictionary) packs a book within 15 % of 6 in a tenth of the time
 SNAPSHOT_PRESET = 1
@@ -27,8 +53,8 @@ class SnapshotCopy:
     :meth:`copy_step` copies the next rows of every array (call it on the thread that owns the book, between its
     updates; a row is one set, and sets never read each other, so rows copied at different moments still restore
     a book whose every set is consistent). Rows added after the copy began are left out. :meth:`encode` only
-    touches the copies: it compresses them into the bytes of :meth:`SetBook.restore` and may run in a worker
-    thread (lzma releases the GIL).
+    touches the copies: it compresses them into the bytes ``SetBook.restore`` reads and may run in a worker thread
+    (lzma releases the GIL).
 
     The bytes are an uncompressed .npz packed whole with xz (LZMA): the rings' index columns repeat in runs far
     longer than deflate's 32-KB window (the sets of one variant closed on the same prices), and LZMA's
@@ -40,7 +66,7 @@ class SnapshotCopy:
     half the bytes of whole rings. Snapshots of whole rings (``ring_r`` / ``ring_t`` members, taken before the
     chunks) still restore."""
 
-    def __init__(self, book: SetBook) -> None:
+    def __init__(self, book: SnapshotSource) -> None:
         self.book = book
         self.rows = len(book)
         self.done_rows = 0

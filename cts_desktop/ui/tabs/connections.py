@@ -340,7 +340,7 @@ class ConnectionsTab(QWidget):
             await self.part.switches.set_enabled(self.selected_id, on)
             self.say(f"Connection {'enabled' if on else 'disabled'}.", True)
         except Exception as error:
-            self.say(str(error), False)
+            self._show_refused(self.enabled, on, str(error))
         await self.reload()
 
     async def set_active(self, on: bool) -> None:
@@ -350,8 +350,15 @@ class ConnectionsTab(QWidget):
             await self.part.switches.set_active(self.selected_id, on)
             self.say(f"Connection {'active' if on else 'inactive'}.", True)
         except Exception as error:
-            self.say(str(error), False)
+            self._show_refused(self.active, on, str(error))
         await self.reload()
+
+    def _show_refused(self, box: QCheckBox, asked: bool, reason: str) -> None:
+        """A switch the service refused shows its old state at once, with the reason (the reload follows)."""
+        box.blockSignals(True)
+        box.setChecked(not asked)
+        box.blockSignals(False)
+        self.say(reason, False)
 
     def _live_clicked(self, checked: bool) -> None:
         if self.detail is None:
