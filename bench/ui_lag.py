@@ -111,7 +111,8 @@ async def engine_part(symbols: int, speed: float, seconds: float, matrix: str, d
     print("starting the engine …", flush=True)
     start_stalls: list[float] = []
     start_stop = asyncio.Event()
-    start_probe = asyncio.create_task(probe(start_stop, start_stalls))
+    tracer = StallTracer(trace_ms / 1000, period=min(0.01, trace_ms / 2000)) if trace_ms else None
+    start_probe = asyncio.create_task(probe(start_stop, start_stalls, tracer=tracer))
     await dash.run_command("start")
     await trading.coordinator.wait_started(3600)
     start_stop.set()
@@ -125,7 +126,8 @@ async def engine_part(symbols: int, speed: float, seconds: float, matrix: str, d
     stalls: list[float] = []
     stop = asyncio.Event()
     flushes0, events0, cycles0 = gui.window.bridge.flushes, gui.window.bridge.events_in, engine.meters["main"].cycles
-    tracer = StallTracer(trace_ms / 1000, period=min(0.01, trace_ms / 2000)) if trace_ms else None
+    if tracer is not None:
+        tracer.phase = "run"
     threads = ThreadCpu()
     qt_app = QApplication.instance()
     if hasattr(qt_app, "report"):

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from cts_desktop.domain.book_stats import FIGURE_NAMES, WINDOWS, stored_figures
 from cts_desktop.domain.gates import SetStatus
 from cts_desktop.engine.pipeline import ClosedResult, SetKey, SetKeys, SymbolPipeline
+from cts_desktop.storage.bulk import execute_many
 from cts_desktop.storage.db import after_commit
 from cts_desktop.storage.models import ConfigSet
 from cts_desktop.storage.results import HistoryLimits, append_results
@@ -187,32 +188,15 @@ _UPDATE = (
 # a multi-row INSERT per batch; the ids are matched to the sets by their identity
 _INSERT = (insert(_T).values(stats=bindparam("stats_text", type_=Text()))
            .returning(_T.c.id, *(_T.c[name] for name in _IDENTITY)))
+_UPDATE_NAMES = ("set_id", "new_status", "new_layer", "new_total", "new_stats", "new_updated_at")
 _INSERT_PLAIN = insert(_T).values(  # the same columns, through the driver's executemany (store_sets_now)
     connection_id=bindparam("connection_id"), **{name: bindparam(name) for name in _IDENTITY},
     status=bindparam("status"), layer=bindparam("layer"), total_closed=bindparam("total_closed"),
     stored_results=bindparam("stored_results"), stats=bindparam("stats_text", type_=Text()),
     updated_at=bindparam("stamp", type_=_T.c.updated_at.type))
-
-
-def _execute_many(session: Session, statement: Any, params: list[dict[str, Any]]) -> int:
-    """``statement`` for each of ``params`` through the driver's executemany, without SQLAlchemy's per-row
-    parameter processing (a third of the writer's time per stored set); only for statements whose parameters need
-    no conversion (text, numbers). Returns the rows changed, -1 where the driver cannot count an executemany."""
-    connection = session.connection()
-    dialect = connection.dialect
-    compiled = _COMPILED.get((statement, dialect.name))
-    if compiled is None:
-        compiled = _COMPILED[(statement, dialect.name)] = statement.compile(dialect=dialect)
-    if compiled.positional:
-        order = compiled.positiontup or ()
-        args: list[Any] = [tuple(row[name] for name in order) for row in params]
-    else:
-        args = params
-    count = connection.exec_driver_sql(compiled.string, args).rowcount
-    return count if dialect.supports_sane_multi_rowcount else -1
-
-
-_COMPILED: dict[tuple[Any, str], Any] = {}  # (statement, dialect name) → compiled once
+# in the order the compiled statement binds them (the table's), so rows go to the driver as they are built
+_INSERT_PLAIN_NAMES = ("connection_id", *_IDENTITY, "status", "layer", "stored_results", "total_closed",
+                       "stats_text", "stamp")
 
 
 def _key_of(row: Any) -> SetKey:
@@ -271,7 +255,9 @@ def write_sets(session: Session, connection_id: str, batch: SetRows, limits: His
     now = datetime.now(UTC)
     processor = _T.c.updated_at.type.bind_processor(session.get_bind().dialect)
     stamp = processor(now) if processor is not None else now  # as the driver takes it (raw executemany below)
-    new, new_at, changed = [], [], []
+    new: list[tuple[Any, ...]] = []  # in _INSERT_PLAIN_NAMES' order
+    new_at: list[int] = []
+    changed: list[tuple[Any, ...]] = []  # in _UPDATE_NAMES' order
     names = {status.value: status.name.lower() for status in SetStatus}
     for i, (row, status_value, layer, total, stats, set_id) in enumerate(zip(
             batch.rows.tolist(), batch.status, batch.layers, batch.totals, batch.stats_json(), ids.tolist(),
@@ -279,15 +265,13 @@ def write_sets(session: Session, connection_id: str, batch: SetRows, limits: His
         status = names[status_value]
         if set_id < 0:
             key = batch.source.key(row)
-            new.append({"connection_id": connection_id, **{name: getattr(key, name) for name in _IDENTITY},
-                        "status": status, "layer": layer, "total_closed": total, "stored_results": 0,
-                        "stats_text": stats, **({"stamp": stamp} if complete_ids else {"updated_at": now})})
+            new.append((connection_id, *(getattr(key, name) for name in _IDENTITY), status, layer, 0, total, stats,
+                        stamp))
             new_at.append(i)
         else:
-            changed.append({"set_id": set_id, "new_status": status, "new_layer": layer, "new_total": total,
-                            "new_stats": stats, "new_updated_at": stamp})
+            changed.append((set_id, status, layer, total, stats, stamp))
     if changed:
-        updated = _execute_many(session, _UPDATE, changed)
+        updated = execute_many(session, _UPDATE, _UPDATE_NAMES, changed)
         if cached and batch.ids is not None and updated >= 0 and updated != len(changed):
             # cached ids of sets no longer stored (the database was replaced): look them all up again
             log.warning("%d of %d cached set ids are gone; looking them up again", len(changed) - updated,
@@ -296,10 +280,11 @@ def write_sets(session: Session, connection_id: str, batch: SetRows, limits: His
             write_sets(session, connection_id, batch, limits, cached=False)
             return
     if new and complete_ids:
-        _execute_many(session, _INSERT_PLAIN, new)
+        execute_many(session, _INSERT_PLAIN, _INSERT_PLAIN_NAMES, new)
     elif new:
-        index_of = {SetKey(*(row[name] for name in _IDENTITY)): i for i, row in zip(new_at, new, strict=True)}
-        for stored in session.execute(_INSERT, new):
+        returning = [{**dict(zip(_INSERT_PLAIN_NAMES[:-1], row[:-1], strict=True)), "updated_at": now} for row in new]
+        index_of = {SetKey(*(row[name] for name in _IDENTITY)): i for i, row in zip(new_at, returning, strict=True)}
+        for stored in session.execute(_INSERT, returning):
             ids[index_of[_key_of(stored)]] = stored.id
     if batch.ids is not None:
         cache, rows = batch.ids, batch.rows

@@ -18,6 +18,7 @@ from cts_desktop.domain.activity import ActivityGateParams
 from cts_desktop.domain.bars import LONG, Bars
 from cts_desktop.domain.book import BookParams, SetBook
 from cts_desktop.domain.book_layout import CHUNK
+from cts_desktop.domain.book_snapshot import distinct
 from cts_desktop.domain.exits import ExitParams
 from cts_desktop.domain.gates import GateThresholds
 from cts_desktop.domain.indications import IndicationParams, IndicationType
@@ -205,3 +206,31 @@ def test_snapshots_of_whole_rings_and_of_chunks_restore_the_same_book(btc5m_bars
     assert later[0] and later[0] == later[1] == later[2]
     with pytest.raises(ValueError):
         SetBook.restore(new, BookParams(EXIT, max_open=2, history=CHUNK + 4, trim_threshold=0.5))
+
+
+def test_snapshot_columns_equal_numpys_unique_bit_for_bit(btc5m_bars: Bars) -> None:
+    """A snapshot stores each ring field as its distinct 32-bit patterns and one index per entry; the linear-time
+    table (``distinct``) gives exactly what ``np.unique(..., return_inverse=True)`` gives — on every field of a
+    traded book's rings, on no entries, one entry, and a column of more distinct values than its table starts
+    with (it grows)."""
+    book = SetBook(MATRIX, BookParams(EXIT, max_open=2, history=CHUNK + 3, trim_threshold=0.5))
+    signals = w1_like(btc5m_bars)
+    for key in signals:
+        book.add_variant(key)
+    bars = btc5m_bars
+    for j in range(len(bars)):
+        book.update_bar(float(bars.time[j]), float(bars.open[j]), float(bars.high[j]), float(bars.low[j]),
+                        float(bars.close[j]))
+        for key, sig in signals.items():
+            if sig[j]:
+                book.on_indication(key, float(bars.time[j]), float(bars.close[j]))
+    used = taken_chunks(book) * CHUNK + CHUNK
+    fields = [book.pool_r[:used, 0], book.pool_r[:used, 1], book.pool_t[:used, 0], book.pool_t[:used, 1]]
+    assert all(np.unique(f).size > 1 for f in fields)
+    spread = np.arange(5000, dtype=np.uint32)[::-1] * np.uint32(2654435)  # distinct, past the first table
+    odd = [np.zeros(0, dtype=np.uint32), np.array([7], dtype=np.uint32), np.tile(spread, 3)]
+    for column in [np.ascontiguousarray(f).view(np.uint32) for f in fields] + odd:
+        values, index = distinct(column)
+        expected_values, expected_index = np.unique(column, return_inverse=True)
+        assert values.dtype == expected_values.dtype and np.array_equal(values, expected_values)
+        assert np.array_equal(index, expected_index.reshape(-1))
