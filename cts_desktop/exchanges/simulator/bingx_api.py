@@ -8,21 +8,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
 from cts_desktop.exchanges.simulator.account import (
     Account,
-    Execution,
-    OrderStatus,
     SimError,
     SimErrorKind,
     SimOrder,
-    SimPosition,
 )
 from cts_desktop.exchanges.simulator.auth import ApiKey, AuthFailure
+from cts_desktop.exchanges.simulator.bingx_bodies import BingxBodies, Params
 from cts_desktop.exchanges.simulator.bingx_user_stream import ListenKeys
 from cts_desktop.exchanges.simulator.common import decimals_of, fmt, to_float, wall_ms
 from cts_desktop.exchanges.simulator.market import SimMarket
@@ -73,24 +70,17 @@ INTERVALS = {
     "1w": 604_800_000,
 }
 
-Params = dict[str, str]
 DETAILED = (SimErrorKind.LEVERAGE_TOO_HIGH,)  # refusals whose text names a value (the SimError message carries it)
 DUPLICATE_WINDOW_MS = 1000  # the same clientOrderID is refused only within 1 s of the first
 TYPES = {"MARKET": "Market", "LIMIT": "Limit"}
 CONDITIONAL = {"STOP_MARKET": "StopLoss", "TAKE_PROFIT_MARKET": "TakeProfit"}
-STATUS = {
-    OrderStatus.NEW: "NEW",
-    OrderStatus.FILLED: "FILLED",
-    OrderStatus.CANCELLED: "CANCELLED",
-    OrderStatus.UNTRIGGERED: "NEW",
-}
 
 
 def envelope(data: Any, code: int = 0, msg: str = "") -> web.Response:
     return web.json_response({"code": code, "msg": msg, "data": data})
 
 
-class BingxDialect:
+class BingxDialect(BingxBodies):
     name = "bingx"
 
     def __init__(self, now: Callable[[], int] = wall_ms) -> None:
@@ -359,37 +349,6 @@ class BingxDialect:
             if p.size > 0 and (base is None or p.base == base)
         ]
 
-    def _position(self, pos: SimPosition, market: SimMarket, acc: Account) -> dict[str, Any]:
-        inst = market.instruments[pos.base]
-        mark = market.price(pos.base)
-        sign = 1 if pos.side == "Buy" else -1
-        lev = acc.leverage_of(pos.base)
-        im = pos.size * pos.entry / lev
-        upl = sign * (mark - pos.entry) * pos.size
-        side = {0: "LONG" if pos.side == "Buy" else "SHORT", 1: "LONG", 2: "SHORT"}[pos.position_idx]
-        return {
-            "positionId": pos.position_id,
-            "symbol": inst.bingx_symbol,
-            "currency": "USDT",
-            "positionAmt": fmt(pos.size, inst.qty_step),
-            "availableAmt": fmt(pos.size, inst.qty_step),
-            "positionSide": side,
-            "isolated": acc.isolated.get(pos.base, False),
-            "avgPrice": fmt(pos.entry, inst.tick_size),
-            "initialMargin": fmt(im),
-            "leverage": int(lev),
-            "unrealizedProfit": fmt(upl),
-            "realisedProfit": fmt(pos.cum_realised),
-            "liquidationPrice": float(fmt(pos.liquidation_price(lev), inst.tick_size)),
-            "pnlRatio": fmt(upl / im if im else 0),
-            "maxMarginReduction": "0",
-            "riskRate": "0",
-            "markPrice": fmt(mark, inst.tick_size),
-            "positionValue": fmt(pos.size * mark),
-            "onlyOnePosition": not acc.hedge_mode,
-            "updateTime": pos.updated_ms,
-        }
-
     def get_leverage(self, params: Params, market: SimMarket, acc: Account) -> dict[str, Any]:
         base = _base_of(market, params.get("symbol", ""))
         lev, top = int(acc.leverage_of(base)), int(float(market.instruments[base].max_leverage))
@@ -514,19 +473,6 @@ class BingxDialect:
             raise SimError(SimErrorKind.DUPLICATE_CLIENT_ID, "duplicate clientOrderID within 1 s")
         del acc.by_client[client_id]
 
-    def _created(self, o: SimOrder, market: SimMarket) -> dict[str, Any]:
-        """The create answer as the venue gives it: the order's identity, no status or fills."""
-        full = self._order(o, market)
-        return {
-            "symbol": full["symbol"],
-            "orderId": full["orderId"],
-            "side": full["side"],
-            "positionSide": full["positionSide"],
-            "type": full["type"],
-            "clientOrderID": o.client_id,
-            "workingType": full["workingType"],
-        }
-
     def cancel_replace(self, params: Params, market: SimMarket, acc: Account) -> dict[str, Any]:
         """Cancel ``cancelOrderId`` / ``cancelClientOrderID`` and place the new order from the same parameters.
 
@@ -559,39 +505,6 @@ class BingxDialect:
             "newOrderResponse": self._new_order_response(created, new_params) if created else {},
         }
 
-    def _cancel_response(self, o: SimOrder, market: SimMarket) -> dict[str, Any]:
-        full = self._order(o, market)
-        keep = ("symbol", "orderId", "side", "positionSide", "type", "origQty", "price", "executedQty", "avgPrice",
-                "cumQuote", "stopPrice", "profit", "commission", "status", "time", "updateTime", "clientOrderId",
-                "leverage", "workingType")
-        return {
-            "cancelClientOrderId": o.client_id,
-            "cancelOrderId": full["orderId"],
-            **{k: full[k] for k in keep},
-            "onlyOnePosition": o.position_idx == 0,
-            "reduceOnly": o.reduce_only,
-        }
-
-    @staticmethod
-    def _new_order_response(created: dict[str, Any], params: Params) -> dict[str, Any]:
-        return {
-            "orderId": created["orderId"],
-            "symbol": created["symbol"],
-            "positionSide": created["positionSide"],
-            "side": created["side"],
-            "type": created["type"],
-            "price": to_float(params.get("price"), 0.0),
-            "quantity": to_float(params.get("quantity"), 0.0),
-            "stopPrice": to_float(params.get("stopPrice"), 0.0),
-            "workingType": created["workingType"],
-            "clientOrderId": created["clientOrderID"],
-            "timeInForce": params.get("timeInForce", "GTC"),
-            "priceRate": to_float(params.get("priceRate"), 0.0),
-            "stopLoss": params.get("stopLoss", ""),
-            "takeProfit": params.get("takeProfit", ""),
-            "reduceOnly": str(params.get("reduceOnly", "")).lower() == "true",
-        }
-
     def cancel_order(self, params: Params, market: SimMarket, acc: Account) -> dict[str, Any]:
         order = acc.cancel(
             params.get("orderId") or None, params.get("clientOrderID") or params.get("clientOrderId"), market.now()
@@ -613,65 +526,6 @@ class BingxDialect:
         )
         return {"orders": [self._order(o, market) for o in orders[: int(params.get("limit", "500"))]]}
 
-    def _order(self, o: SimOrder, market: SimMarket, request: Params | None = None) -> dict[str, Any]:
-        inst = market.instruments[o.base]
-        tick, step = inst.tick_size, inst.qty_step
-        side = {0: "BOTH", 1: "LONG", 2: "SHORT"}[o.position_idx]
-        otype = o.order_type.upper()
-        if o.stop_order_type == "StopLoss":
-            otype = "STOP_MARKET"
-        elif o.stop_order_type == "TakeProfit":
-            otype = "TAKE_PROFIT_MARKET"
-        return {
-            "symbol": inst.bingx_symbol,
-            "orderId": int(o.order_id),
-            "side": o.side.upper(),
-            "positionSide": side,
-            "type": otype,
-            "origQty": fmt(o.qty, step),
-            "price": fmt(o.price, tick, "0"),
-            "executedQty": fmt(o.filled_qty, step),
-            "avgPrice": fmt(o.avg_price, tick),
-            "cumQuote": fmt(o.filled_qty * o.avg_price),
-            "stopPrice": fmt(o.trigger_price, tick),
-            "profit": "0.0000",
-            "commission": fmt(-o.fee),
-            "status": STATUS[o.status],
-            "time": o.created_ms,
-            "updateTime": o.updated_ms,
-            "clientOrderId": o.client_id,
-            "leverage": f"{int(o.leverage)}X",
-            "takeProfit": {
-                "type": "TAKE_PROFIT_MARKET" if o.take_profit else "",
-                "quantity": 0,
-                "stopPrice": o.take_profit or 0,
-                "price": 0,
-                "workingType": "",
-                "StopGuaranteed": "false",
-            },
-            "stopLoss": {
-                "type": "STOP_MARKET" if o.stop_loss else "",
-                "quantity": 0,
-                "stopPrice": o.stop_loss or 0,
-                "price": 0,
-                "workingType": "",
-                "StopGuaranteed": "false",
-            },
-            "advanceAttr": 0,
-            "positionID": 0,
-            "takeProfitEntrustPrice": 0,
-            "stopLossEntrustPrice": 0,
-            "orderType": "",
-            "workingType": "MARK_PRICE",
-            "onlyOnePosition": o.position_idx == 0,
-            "reduceOnly": o.reduce_only,
-            "postOnly": False,
-            "stopGuaranteed": False,
-            "triggerOrderId": 0,
-            "trailingStopRate": 0,
-            "trailingStopDistance": 0,
-        }
-
     def fills(self, params: Params, market: SimMarket, acc: Account) -> dict[str, Any]:
         base = _base_of(market, params["symbol"]) if params.get("symbol") else None
         start = int(params["startTs"]) if params.get("startTs") else None
@@ -685,25 +539,6 @@ class BingxDialect:
             and (end is None or e.ts <= end)
         ]
         return {"fill_orders": [self._fill(e, market) for e in rows]}
-
-    def _fill(self, e: Execution, market: SimMarket) -> dict[str, Any]:
-        inst = market.instruments[e.base]
-        iso = datetime.fromtimestamp(e.ts / 1000, tz=UTC)
-        return {
-            "filledTm": iso.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "volume": fmt(e.qty, inst.qty_step),
-            "price": fmt(e.price, inst.tick_size),
-            "amount": fmt(e.qty * e.price),
-            "commission": fmt(-e.fee),
-            "currency": "USDT",
-            "orderId": e.order_id,
-            "liquidatedPrice": "",
-            "liquidatedMarginRatio": "",
-            "filledTime": iso.strftime("%Y-%m-%dT%H:%M:%S.000+0000"),
-            "clientOrderID": e.client_id,
-            "symbol": inst.bingx_symbol,
-            "onlyOnePosition": True,
-        }
 
     def income(self, params: Params, market: SimMarket, acc: Account) -> list[dict[str, Any]]:
         base = _base_of(market, params["symbol"]) if params.get("symbol") else None
