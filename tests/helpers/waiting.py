@@ -15,13 +15,22 @@ from collections.abc import Callable
 POLL_S = 0.02
 
 
-async def until(predicate: Callable[[], object], timeout: float, what: str, interval: float = POLL_S) -> None:
+Described = str | Callable[[], str]
+
+
+def _timed_out(timeout: float, what: Described) -> AssertionError:
+    """The failure: ``what`` may be a function, called now, so a message that quotes state (the last decisions, a
+    count) shows it as it was at the timeout, not as it was when the wait began."""
+    return AssertionError(f"timed out after {timeout:g} s waiting for {what if isinstance(what, str) else what()}")
+
+
+async def until(predicate: Callable[[], object], timeout: float, what: Described, interval: float = POLL_S) -> None:
     """Return as soon as ``predicate()`` is true (looked at every ``interval`` s on the running loop); fail with
     ``what`` after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+            raise _timed_out(timeout, what)
         await asyncio.sleep(interval)
 
 
@@ -34,12 +43,12 @@ async def becomes_true(predicate: Callable[[], object], timeout: float, interval
     return True
 
 
-def wait_until(predicate: Callable[[], object], timeout: float, what: str, interval: float = POLL_S) -> None:
+def wait_until(predicate: Callable[[], object], timeout: float, what: Described, interval: float = POLL_S) -> None:
     """:func:`until` for synchronous code (e2e tests watching another process)."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+            raise _timed_out(timeout, what)
         time.sleep(interval)
 
 

@@ -66,9 +66,14 @@ async def signal_decided(engine: ConnectionEngine, direction: str, kind: str) ->
     before = engine.decisions.last_of_kind.get(kind)
     price = engine.pipelines[BTC].last_price
     assert price is not None
-    engine.send_signal(BTC, EntrySignal(BTC, direction, price, 0.3, 0.6, label="test signal"), -1, time.time())
-    await until(lambda: engine.decisions.last_of_kind.get(kind) is not before, 60,
-                f"a {kind} decision (the last ones: {[(d.kind, d.reason) for d in engine.decisions.recent[-3:]]})")
+    sent = time.time()
+    engine.send_signal(BTC, EntrySignal(BTC, direction, price, 0.3, 0.6, label="test signal"), -1, sent)
+
+    def since_sent() -> str:  # at a timeout: what was decided instead (the newest decision of each kind since)
+        newest = {d.kind: (d.direction, d.reason) for d in engine.decisions.recent if d.at >= sent}
+        return f"a {kind} decision (decided since the signal: {newest or 'nothing'})"
+
+    await until(lambda: engine.decisions.last_of_kind.get(kind) is not before, 60, since_sent)
     return engine.decisions.last_of_kind[kind].reason
 
 
@@ -164,9 +169,12 @@ async def test_sets_view_equals_the_books_and_every_refusal_has_its_reason(cockp
     services.settings.set_many({"strategy.max_real_per_symbol_direction": 5, "strategy.real_cooldown_s": 3600})
     assert (await signal_decided(engine, "long", "cooldown")).startswith("cooldown until ")
     services.settings.set_many({"strategy.real_cooldown_s": 0})
-    # stop-loss streak: 2 stops in a row on BTC; the guard off lets the entry through, 2 in a row pause it
-    for minutes in (3, 1):
-        seed_closed(services, Decimal(-1), "stop_loss", minutes)
+    # stop-loss streak: the last 2 closes on BTC were stops; the guard off lets the entry through, 2 in a row pause
+    # it. A close that was no stop ends a streak: the stops close after every other one — after a take profit here,
+    # and after the engine's own entry if the test closed one above (that one closed seconds ago)
+    seed_closed(services, Decimal(1), "take_profit", 0)
+    for _ in range(2):
+        seed_closed(services, Decimal(-1), "stop_loss", 0)
     services.settings.set_many({"strategy.sl_streak_count": 2, "strategy.sl_streak_pause_min": 30})
     reason = await signal_decided(engine, "short", "sl_streak")
     with services.db.session() as s:
