@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 
 from cts_desktop.domain.book import BookParams, SetBook
+from cts_desktop.domain.book_snapshot import distinct
 from cts_desktop.domain.matrix import ExitMatrix
 from cts_desktop.engine import batch_warmup, heap
 from cts_desktop.engine.pipeline import ClosedResult, PipelineUpdate, SymbolPipeline
@@ -235,7 +236,8 @@ def _ping() -> int:
 def _boot() -> int:
     """A worker started ahead (:meth:`WarmupPool.prestart`) loads the batch kernels from numba's cache now — most
     of a second of its first job otherwise, while the engine still waits for the exchange here: a few hundred
-    synthetic minutes through a pipeline at the default settings."""
+    synthetic minutes through a pipeline at the default settings. Kernels not in the cache yet (the first start of
+    an installation) are compiled here, off the GUI process, into the cache it shares."""
     from cts_desktop.domain.settings import default_values
     from cts_desktop.engine import engine_config as cfg
 
@@ -249,6 +251,7 @@ def _boot() -> int:
     candles = [(t0 + k * 60_000, wave[k], max(wave[k], wave[k + 1]) * 1.001, min(wave[k], wave[k + 1]) * 0.999,
                 wave[k + 1], 1.0) for k in range(WARM_MINUTES)]
     replay(pipeline, candles, lambda _update: None, lambda: False, False)
+    distinct(np.arange(3, dtype=np.uint32))  # the snapshots' kernel: the GUI process then loads it from the cache
     return os.getpid()
 
 
