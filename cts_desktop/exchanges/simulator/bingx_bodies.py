@@ -126,22 +126,8 @@ class BingxBodies:
             "updateTime": o.updated_ms,
             "clientOrderId": o.client_id,
             "leverage": f"{int(o.leverage)}X",
-            "takeProfit": {
-                "type": "TAKE_PROFIT_MARKET" if o.take_profit else "",
-                "quantity": 0,
-                "stopPrice": o.take_profit or 0,
-                "price": 0,
-                "workingType": "",
-                "StopGuaranteed": "false",
-            },
-            "stopLoss": {
-                "type": "STOP_MARKET" if o.stop_loss else "",
-                "quantity": 0,
-                "stopPrice": o.stop_loss or 0,
-                "price": 0,
-                "workingType": "",
-                "StopGuaranteed": "false",
-            },
+            "takeProfit": _attached("TAKE_PROFIT_MARKET", o.take_profit),
+            "stopLoss": _attached("STOP_MARKET", o.stop_loss),
             "advanceAttr": 0,
             "positionID": 0,
             "takeProfitEntrustPrice": 0,
@@ -175,3 +161,9 @@ class BingxBodies:
             "symbol": inst.bingx_symbol,
             "onlyOnePosition": True,
         }
+
+
+def _attached(kind: str, price: float | None) -> dict[str, Any]:
+    """A take-profit or stop-loss attached to an order, as the order's body shows it (empty when none)."""
+    return {"type": kind if price else "", "quantity": 0, "stopPrice": price or 0, "price": 0, "workingType": "",
+            "StopGuaranteed": "false"}
