@@ -7,7 +7,11 @@ equal books (checked). Printed per path: wall and CPU time (the batch path walks
 ratio, and what ``--symbols`` symbols would cost. The exchange's answers and the database writes of a real start
 are not part of it (``bench/engine_lag.py`` and ``bench/soak.py`` time the whole start).
 
-Usage: ``python bench/warmup.py [--symbols 3] [--days 5] [--set key=JSON ...]``
+``--fields`` runs the batch path only and prints what the book's ring entries hold (issue 18's format question):
+results stored, the distinct values of each field (result, time in drawdown, entry and close time), the share of
+16-entry chunks whose times span more than 65,535 s and of positions open longer than that.
+
+Usage: ``python bench/warmup.py [--symbols 3] [--days 5] [--fields] [--set key=JSON ...]``
 """
 
 from __future__ import annotations
@@ -35,11 +39,41 @@ def candles(base: str, days: int) -> list[tuple[int, float, float, float, float,
     return out
 
 
+def ring_fields(book: object) -> str:
+    """Results stored, distinct values per ring field, and how far 16-bit time offsets from a per-chunk base
+    would reach (chunks spanning more than 65,535 s; positions open longer)."""
+    import numpy as np
+
+    from cts_desktop.domain.book import SetBook
+    from cts_desktop.domain.book_layout import CHUNK, R_RESULT, R_UW, T_CLOSE, T_ENTRY
+    from cts_desktop.domain.book_snapshot import distinct
+
+    assert isinstance(book, SetBook)
+    count = np.asarray(book.count, dtype=np.int64)
+    rows = np.repeat(np.arange(len(book)), count)
+    cols = np.concatenate([np.arange(n) for n in count.tolist()]) if count.sum() else np.zeros(0, dtype=np.int64)
+    ring_r, ring_t = book.entries(rows, cols)
+    entry, close = ring_t[:, T_ENTRY].astype(np.int64), ring_t[:, T_CLOSE].astype(np.int64)
+    chunk = rows * 10_000 + cols // CHUNK  # each set's chunks
+    _, first = np.unique(chunk, return_index=True)
+    lo = np.minimum.reduceat(np.minimum(entry, close), first)
+    hi = np.maximum.reduceat(np.maximum(entry, close), first)
+    wide = float(np.mean(hi - lo > 65_535)) if first.size else 0.0
+    long = float(np.mean(close - entry > 65_535)) if entry.size else 0.0
+    kinds = {"result": ring_r[:, R_RESULT], "drawdown": ring_r[:, R_UW], "entry": ring_t[:, T_ENTRY],
+             "close": ring_t[:, T_CLOSE]}
+    values = ", ".join(f"{name} {distinct(np.ascontiguousarray(v).view(np.uint32))[0].size:,}"
+                       for name, v in kinds.items())
+    return (f"results {int(count.sum()):,}; distinct: {values}; chunks spanning > 65,535 s {wide:.1%}, "
+            f"positions open > 65,535 s {long:.1%}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--symbols", type=int, default=3)
     parser.add_argument("--days", type=int, default=5)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON")
+    parser.add_argument("--fields", action="store_true", help="batch path only: what the ring entries hold")
     args = parser.parse_args()
     import numpy as np
 
@@ -68,6 +102,11 @@ def main() -> None:
         base = ("BTC", "ETH", "SOL")[k % 3]
         series = candles(base, args.days)
         books = {}
+        if args.fields:
+            p = pipeline()
+            assert replay_batch(p, series, lambda _u: None, lambda: False, False)
+            print(f"{base} {args.days} d  {ring_fields(p.book)}", flush=True)
+            continue
         for name in ("batch", "ticks"):
             p = pipeline()
             wall, cpu = time.perf_counter(), time.process_time()
@@ -84,6 +123,8 @@ def main() -> None:
         equal = all(np.array_equal(getattr(books["batch"], a), getattr(books["ticks"], a), equal_nan=True)
                     for a in SetBook.ARRAYS)
         assert equal, f"{base}: the paths disagree"
+    if args.fields:
+        return
     tw, tc = totals["ticks"]
     bw, bc = totals["batch"]
     print(f"{args.symbols} symbols x {args.days} d: ticks wall {tw:.1f} s (CPU {tc:.1f} s), batch wall {bw:.1f} s "
