@@ -24,6 +24,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cts_desktop.storage.integrity import REFUSED, DamageGuard
+from cts_desktop.storage.schema_head import newest_revision, stored_revision
 
 log = logging.getLogger("cts.database")
 
@@ -209,11 +210,13 @@ class Database:
         """Bring the schema to the newest revision (Alembic); returns the revision now applied. A SQLite file that
         is about to be upgraded is first given to ``before_upgrade`` (the backup before every migration; an
         exception from it leaves the schema as it was)."""
-        from cts_desktop.storage.migrate import current_revision, head_revision, upgrade_to_head
-
         try:
-            current = current_revision(self.engine)
+            current = stored_revision(self.engine, self.schema)
             self.created_now = current is None
+            if current is not None and current == newest_revision():
+                return current  # nothing to upgrade: Alembic is not even imported (storage/schema_head.py)
+            from cts_desktop.storage.migrate import head_revision, upgrade_to_head
+
             file = self.sqlite_file
             if before_upgrade is not None and file is not None and current is not None \
                     and current != head_revision():
