@@ -20,8 +20,11 @@ it, disk after the first hour and its fitted growth per simulated day. Periodic 
 (the "Backup interval" is in simulated hours), so a simulated day holds a day's backups; the other timers (book
 snapshots every ten minutes, the retention cleanup, the size cap) run on wall time.
 
+``--reuse FOLDER`` starts again on the data folder a ``--keep`` run printed: a restart, whose warm-up restores the
+stored book snapshots and replays only the minutes since, on a database that needs no migration.
+
 Usage: ``python bench/soak.py [--symbols 8] [--hours 24] [--speed 120] [--gui] [--days 5] [--holders]
-[--keep] [--set key=value ...]``
+[--keep] [--reuse FOLDER] [--set key=value ...]``
 """
 
 from __future__ import annotations
@@ -177,10 +180,10 @@ async def soak(args: argparse.Namespace) -> None:
     from cts_desktop.exchanges.replay_connection import loopback_adapter
     from cts_desktop.services import AppOptions, Services
 
-    work = Path(tempfile.mkdtemp(prefix="cts-soak-"))
+    work = Path(args.reuse).parent if args.reuse else Path(tempfile.mkdtemp(prefix="cts-soak-"))
     data = work / "replay"
-    data.mkdir()
-    names = make_dataset(data, args.symbols)
+    data.mkdir(exist_ok=True)
+    names = make_dataset(data, args.symbols)  # the same files again when reused
     app_dir = work / "app"
     exits = contextlib.ExitStack()
     sim = exits.enter_context(simulator_process(data, args.speed))
@@ -268,7 +271,7 @@ async def soak(args: argparse.Namespace) -> None:
             await trading.coordinator.stop()
     services.close()
     exits.close()
-    if args.keep:
+    if args.keep or args.reuse:
         print(f"data folder kept: {app_dir}")
     else:
         shutil.rmtree(work, ignore_errors=True)
@@ -286,6 +289,8 @@ def main() -> None:
     parser.add_argument("--gui", action="store_true", help="the whole window, offscreen")
     parser.add_argument("--holders", action="store_true", help="print the largest holders of memory every hour")
     parser.add_argument("--keep", action="store_true", help="keep the data folder (to look at what it holds)")
+    parser.add_argument("--reuse", metavar="FOLDER", help="start again on a data folder a --keep run left (a restart: "
+                                                          "its database, book snapshots and candles); kept")
     parser.add_argument("--trace-alloc", action="store_true",
                         help="trace Python and numpy allocations (slow) and print the largest sites every hour")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON", help="a setting for this run")
