@@ -28,26 +28,29 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from cts_desktop.domain.book import SetBook
 from cts_desktop.engine import engine_config as cfg
 from cts_desktop.engine import warmup
 from cts_desktop.engine.clock_watch import ClockWatch
 from cts_desktop.engine.decisions import DecisionLog
 from cts_desktop.engine.deps import EngineDeps
+from cts_desktop.engine.entry_permission import entry_refusal
 from cts_desktop.engine.gap_fill import PRICE_GAP_S, fill_gap
 from cts_desktop.engine.heap import settle_heap
 from cts_desktop.engine.margin_modes import MarginModes
 from cts_desktop.engine.market_rules import MarketCatalog
+from cts_desktop.engine.order_loop import OrderLoop
 from cts_desktop.engine.order_manager import EntrySignal, OrderManager, RiskLimits
 from cts_desktop.engine.paper_broker import PaperBroker
 from cts_desktop.engine.persistence import EngineStore, load_snapshots, write_markets
 from cts_desktop.engine.pipeline import PipelineUpdate, SymbolPipeline
+from cts_desktop.engine.pipeline_settings import build_pipelines, connection_pf, pipeline_settings, reconfigure
 from cts_desktop.engine.prehistory import Prehistory
 from cts_desktop.engine.preset_engine import attach_preset_engine
 from cts_desktop.engine.preset_runner import PresetRunner
 from cts_desktop.engine.status import HealthRules, LoopMeter
+from cts_desktop.engine.stream_states import stream_states
 from cts_desktop.events.app import SettingsChanged
-from cts_desktop.events.status import ConnectionStatus, EngineState, StreamState, TradeEngineStatus, worst
+from cts_desktop.events.status import ConnectionStatus, EngineState, TradeEngineStatus, worst
 from cts_desktop.events.trading import IndicationFired, PriceUpdate, TradeEngineChanged
 from cts_desktop.exchanges.adapter import ExchangeAdapter
 from cts_desktop.exchanges.connections import ConnectionConfig
@@ -99,12 +102,9 @@ class ConnectionEngine:
         }
         self._prices: asyncio.Queue[tuple[str, float, int]] = asyncio.Queue(maxsize=100_000)
         self._moving_prices = asyncio.Lock()  # held by the main loop per batch, and by prices_held()
-        self._signals: asyncio.Queue[tuple[str, EntrySignal, int, float]] = asyncio.Queue()
-        self._exits: asyncio.Queue[int] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self.store = EngineStore(config.id, deps.writer, lambda: self.values)
         self.prehistory = Prehistory(self)
-        self._mirror_positions: dict[tuple[str, int], int] = {}  # (symbol, set row) → Real position id
         self._reload_pipelines = False
         self._symbols_changed = asyncio.Event()  # a symbol setting changed: select the symbols again now
         self._settings_unsub: Callable[[], None] | None = None
@@ -119,6 +119,7 @@ class ConnectionEngine:
         self.clock_watch = ClockWatch(config.id, config.name, config.exchange_id, deps.bus, deps.writer, self._publish)
         self._clock_unsub: Callable[[], None] | None = None
         self.decisions = DecisionLog(config.id, deps.bus)  # every entry decision and its reason ("why (no) trade")
+        self.order_loop = OrderLoop(self, self.meters["orders"])  # Real signals → orders; mirrored exits
 
     # --- settings --------------------------------------------------------------------------------------------
 
@@ -171,7 +172,7 @@ class ConnectionEngine:
         await self.restart_feed()
         self._start_private_stream()
         self.spawn(self._main_loop(), "main")
-        self.spawn(self._order_loop(), "orders")
+        self.spawn(self.order_loop.run(), "orders")
         self.spawn(self._sync_loop(), "sync")
         self.spawn(self._persist_loop(), "persist")
         self.spawn(self._symbol_refresh_loop(), "symbols")
@@ -323,28 +324,8 @@ class ConnectionEngine:
         return cfg.symbol_selection(self.values, self.config.settings.use_main_symbols)
 
     def _build_pipelines(self, snapshots: dict[str, bytes] | None = None) -> None:
-        values = self.values
-        params, gate = cfg.indication_params(values), cfg.activity_params(values)
-        matrix, book_params = cfg.exit_matrix(values), cfg.book_params(values)
-        thresholds = cfg.gate_thresholds(values, self._connection_pf())
-        max_variants = int(cfg.number(values, "indications.max_variants_per_symbol"))
-        pipelines: dict[str, SymbolPipeline] = {}
-        for symbol in self.symbols:
-            book: SetBook | None = None
-            blob = snapshots.get(symbol) if snapshots else None
-            if blob is not None:
-                book = warmup.restore_book(blob, book_params, matrix)
-            old = self.pipelines.get(symbol)
-            if book is None and old is not None and len(old.book.matrix) == len(matrix):
-                book = old.book
-            pipelines[symbol] = SymbolPipeline(symbol, params, matrix, book_params, thresholds, max_variants,
-                                               gate_params=gate, book=book)
-        self.pipelines = pipelines
-
-    def _connection_pf(self) -> dict[str, float]:  # the connection's own gate limits, where it sets them
-        s = self.config.settings
-        own = {"main": s.live_pf_min_main, "real": s.live_pf_min_real, "drawdown_hours": s.max_drawdown_hours}
-        return {name: value for name, value in own.items() if value is not None}  # unset: Settings › Strategy
+        self.pipelines = build_pipelines(self.symbols, pipeline_settings(self.values, connection_pf(self.config)),
+                                         self.pipelines, snapshots)
 
     async def _store_markets(self) -> None:
         assert self.catalog is not None
@@ -419,9 +400,7 @@ class ConnectionEngine:
             set_id = self.store.set_id(symbol, pipeline.book, row)  # the journal names the set of a position
             self.send_signal(symbol, signal if set_id is None else replace(signal, set_id=set_id), row, entry_time)
         for row in update.mirrored_exits:
-            position_id = self._mirror_positions.pop((symbol, row), None)
-            if position_id is not None:
-                self._exits.put_nowait(position_id)
+            self.order_loop.pseudo_exited(symbol, row)
         self.deps.bus.publish(PriceUpdate(key=self.config.id, symbol=symbol, price=price, ts_ms=ts_ms))
 
     def _decided(self, symbol: str, update: PipelineUpdate, main_on: bool) -> None:
@@ -430,13 +409,12 @@ class ConnectionEngine:
             self.decisions.record(symbol, direction, "no_real_set", reason)
         if update.indications and (self.paused or not main_on):
             first = update.indications[0]
-            self.decisions.record(symbol, "long" if first.direction > 0 else "short", "paused",
-                                  "the engine is paused: no new entries" if self.paused
-                                  else "the Main engine is switched off (System settings)")
+            reason = entry_refusal(self.values, self.paused, preset=False) or "no new entries"
+            self.decisions.record(symbol, "long" if first.direction > 0 else "short", "paused", reason)
 
     def send_signal(self, symbol: str, signal: EntrySignal, set_row: int, at: float) -> None:
         """Queue a Real entry signal for the order loop (``set_row`` -1: not a set of this engine's book)."""
-        self._signals.put_nowait((symbol, signal, set_row, at))
+        self.order_loop.send(symbol, signal, set_row, at)
 
     def collect(self, symbol: str, update: PipelineUpdate) -> None:
         """Note what a price moved in ``symbol``'s book for the next persist (the warm-up replays collect too)."""
@@ -444,53 +422,6 @@ class ConnectionEngine:
         self.store.touch(symbol, update.status_changed)
         if len(update.closed_rows) and bool(self.values["system.persist_pseudo_results"]):
             self.store.add_results(symbol, update.closed)
-
-    # --- orders -------------------------------------------------------------------------------------------------
-
-    async def _order_loop(self) -> None:
-        meter = self.meters["orders"]
-        while True:
-            wait_s = cfg.number(self.values, "system.order_handling_interval_ms") / 1000.0
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake_orders(), timeout=max(wait_s, 0.05))
-            started = time.perf_counter()
-            ok = True
-            try:
-                await self._handle_orders()
-            except ExchangeError as error:
-                ok = False
-                log.warning("order loop: %s", error, extra={"connection_id": self.config.id})
-            meter.expected_interval_ms = max(wait_s * 1000, 1000.0)
-            meter.record((time.perf_counter() - started) * 1000, ok)
-
-    async def _wake_orders(self) -> None:
-        while self._signals.empty() and self._exits.empty():
-            await asyncio.sleep(0.02)
-
-    async def _handle_orders(self) -> None:
-        assert self.orders is not None
-        while not self._exits.empty():
-            position_id = self._exits.get_nowait()
-            await self.orders.close_position(position_id, "pseudo_exit")
-        while not self._signals.empty():
-            symbol, signal, row, entry_time = self._signals.get_nowait()
-            preset = row < 0  # the Preset engine's signals carry no Main set row
-            engine_switch = "system.preset_engine_enabled" if preset else "system.main_engine_enabled"
-            trade_mode = str(self.values["overall.trade_mode"])  # which pipelines may place orders
-            if self.paused or not bool(self.values[engine_switch]):
-                self.decisions.record(symbol, signal.direction, "paused", "the engine is paused: no new entries"
-                                      if self.paused else f"{engine_switch} is off: no new entries")
-                continue
-            if trade_mode not in ("both", "preset" if preset else "main"):
-                layer = "Preset" if preset else "Main"
-                self.decisions.record(symbol, signal.direction, "paused",
-                                      f"overall.trade_mode is {trade_mode}: no {layer} entries")
-                continue
-            outcome = await self.orders.open_position(signal)
-            if (not preset and outcome.accepted and outcome.real_position_id is not None
-                    and signal.take_profit_frac is None):
-                self._mirror_positions[(symbol, row)] = outcome.real_position_id
-                self.pipelines[symbol].mirror(row, entry_time)
 
     # --- sync -----------------------------------------------------------------------------------------------------
 
@@ -603,21 +534,13 @@ class ConnectionEngine:
         keys = event.keys
         if self.state is EngineState.STOPPED:
             return
-        values = self.values
-        params, gate = cfg.indication_params(values), cfg.activity_params(values)
-        matrix, book_params = cfg.exit_matrix(values), cfg.book_params(values)
-        thresholds = cfg.gate_thresholds(values, self._connection_pf())
-        max_variants = int(cfg.number(values, "indications.max_variants_per_symbol"))
-        restarted: set[str] = set()
-        pseudo_before = sum(p.open_pseudo() for p in self.pipelines.values())
-        for pipeline in self.pipelines.values():
-            restarted.update(pipeline.reconfigure(params, gate, matrix, book_params, thresholds, max_variants))
+        changed = reconfigure(self.pipelines.values(), pipeline_settings(self.values, connection_pf(self.config)))
         if any(key.startswith(SYMBOL_SETTINGS) for key in keys):
             self._symbols_changed.set()
         log.info("settings applied to the running engine (%s)%s", ", ".join(keys),
-                 f"; started afresh: {', '.join(sorted(restarted))}" if restarted else "",
+                 f"; started afresh: {', '.join(sorted(changed.restarted))}" if changed.restarted else "",
                  extra={"connection_id": self.config.id})
-        pseudo_after = sum(p.open_pseudo() for p in self.pipelines.values())
+        pseudo_before, pseudo_after = changed.pseudo_before, changed.pseudo_after
         if pseudo_after < pseudo_before:  # a new exit matrix, history length or concurrency: new, empty set books
             log.warning("open pseudo positions %s → %s: the changed settings (%s) need new configuration sets, "
                         "which start empty and fill again from the next prices; Engine › Restart rebuilds them "
@@ -676,23 +599,8 @@ class ConnectionEngine:
             clock_offset_ms=None if clock is None else clock.offset_ms, clock_skewed=clock is not None and clock.skewed,
             last_decision=self.decisions.last,
             protections=() if self.orders is None else self.orders.guards.states(self.risk_limits()),
-            streams=self._stream_states(),
+            streams=stream_states(self.feed, self.private),
         )
-
-    def _stream_states(self) -> tuple[StreamState, ...]:
-        states = []
-        if self.feed is not None and self.feed.mode != "idle":
-            websocket = self.feed.mode == "websocket"
-            states.append(StreamState("prices", websocket, "websocket" if websocket else
-                                      f"polling REST every {self.feed.poll_interval_s:g} s"))
-        if self.private is not None and self.private.mode != "idle":
-            pushed = self.private.received
-            if self.private.mode == "stream":
-                states.append(StreamState("account", True, f"private stream: {pushed['trades']} fills, "
-                                                           f"{pushed['orders']} order updates"))
-            else:
-                states.append(StreamState("account", False, f"REST sync only: {self.private.last_error}"))
-        return tuple(states)
 
     def _publish(self) -> None:
         self.deps.bus.publish(TradeEngineChanged(key=self.config.id, status=self.status()))

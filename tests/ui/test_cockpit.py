@@ -152,7 +152,7 @@ async def test_sets_view_equals_the_books_and_every_refusal_has_its_reason(cockp
         "Main" in engine.decisions.last_of_kind["no_real_set"].reason
     services.settings.set_many({"system.main_engine_enabled": False})  # from here only the test's signals
     cycles = engine.meters["orders"].cycles  # two order-loop cycles later no signal of the engine's own is left
-    await until(lambda: engine.meters["orders"].cycles >= cycles + 2 and engine._signals.empty(), 10,
+    await until(lambda: engine.meters["orders"].cycles >= cycles + 2 and engine.order_loop.idle(), 10,
                 "the order loop past the engine's own signals")
     if engine.orders.kill_switch_active or engine.paper_broker.positions_:  # type: ignore[union-attr]
         async with engine.prices_held():  # the engine entered before: flat first, so the test's limits hold

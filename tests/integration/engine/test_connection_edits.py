@@ -186,7 +186,7 @@ async def test_trade_mode_decides_which_pipeline_places_orders(world: World) -> 
     world.settings.set("overall.trade_mode", "main")
     cycles = engine.meters["orders"].cycles
     engine.send_signal(SYMBOL, signal(prices, "long", preset=True), -1, 0.0)  # a Preset engine signal
-    await until(lambda: engine._signals.empty() and engine.meters["orders"].cycles >= cycles + 2, 30,
+    await until(lambda: engine.order_loop.idle() and engine.meters["orders"].cycles >= cycles + 2, 30,
                 "the order loop past the signal")
     assert entries(account) == []
     world.settings.set("overall.trade_mode", "both")

@@ -185,7 +185,7 @@ async def test_the_preset_engine_switch_keeps_preset_entries_off_the_exchange(wo
     world.settings.set("system.preset_engine_enabled", False)
     cycles = engine.meters["orders"].cycles
     engine.send_signal(SYMBOL, signal(prices, "long", preset=True), -1, 0.0)
-    await until(lambda: engine._signals.empty() and engine.meters["orders"].cycles >= cycles + 2, 30,
+    await until(lambda: engine.order_loop.idle() and engine.meters["orders"].cycles >= cycles + 2, 30,
                 "the order loop past the signal")
     assert entries(account) == []
     world.settings.set("system.preset_engine_enabled", True)
