@@ -46,7 +46,8 @@ async def fill_stored(db, exchange_order_id: str) -> None:  # type: ignore[no-un
 
 async def run_mode(mode: str, exchange: str, orders: int, interval: float, folder: Path) -> list[float]:
     from cts_desktop.engine.market_rules import MarketCatalog
-    from cts_desktop.engine.order_manager import OrderManager, RiskLimits
+    from cts_desktop.engine.order_manager import OrderManager
+    from cts_desktop.engine.order_types import RiskLimits
     from cts_desktop.events.bus import EventBus
     from cts_desktop.exchanges.adapter import ExchangeAdapter
     from cts_desktop.exchanges.models import Credentials, OrderRequest, OrderSide, OrderType
@@ -68,8 +69,9 @@ async def run_mode(mode: str, exchange: str, orders: int, interval: float, folde
     manager = OrderManager("c1", db, app, EventBus(), paper=False, market_rules=catalog.rules,
                            amount_to_precision=catalog.amount, price_to_precision=catalog.price,
                            limits=lambda: RiskLimits())
-    stream = PrivateStream(app, StreamHandlers(manager.apply_pushed_fills, manager.apply_pushed_orders,
-                                               manager.apply_pushed_positions))
+    pushed = manager.exchange_sync
+    stream = PrivateStream(app, StreamHandlers(pushed.apply_pushed_fills, pushed.apply_pushed_orders,
+                                               pushed.apply_pushed_positions))
     sync_task: asyncio.Task[None] | None = None
 
     async def sync_loop() -> None:

@@ -39,7 +39,8 @@ from cts_desktop.engine.heap import settle_heap
 from cts_desktop.engine.margin_modes import MarginModes
 from cts_desktop.engine.market_rules import MarketCatalog
 from cts_desktop.engine.order_loop import OrderLoop
-from cts_desktop.engine.order_manager import EntrySignal, OrderManager, RiskLimits
+from cts_desktop.engine.order_manager import OrderManager
+from cts_desktop.engine.order_types import EntrySignal, RiskLimits
 from cts_desktop.engine.paper_broker import PaperBroker
 from cts_desktop.engine.persistence import EngineStore, load_snapshots, write_markets
 from cts_desktop.engine.pipeline import PipelineUpdate, SymbolPipeline
@@ -312,7 +313,7 @@ class ConnectionEngine:
         )
         self.orders.decisions = self.decisions
         self.set_progress(0.25, "reconciling orders and positions")
-        report = await self.orders.reconcile(self.symbols)
+        report = await self.orders.exchange_sync.reconcile(self.symbols)
         log.info("reconciled with the exchange: %s", report, extra={"connection_id": self.config.id})
         # the stored book snapshots are restored with the warm-up (in its worker process): restoring a
         # decompresses tens of MB per symbol, which must not run on the GUI's event loop
@@ -469,7 +470,7 @@ class ConnectionEngine:
         them (the REST sync keeps running beside it and checks them)."""
         if self.paper or self.orders is None or not self.adapter.caps.websocket:
             return
-        orders = self.orders
+        orders = self.orders.exchange_sync
         self.private = PrivateStream(self.adapter, StreamHandlers(
             trades=orders.apply_pushed_fills, orders=orders.apply_pushed_orders,
             positions=orders.apply_pushed_positions))

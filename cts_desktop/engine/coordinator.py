@@ -160,7 +160,7 @@ class GlobalTradeEngineCoordinator:
             if close_positions:
                 steps += [("sync before closing", partial(orders.sync, symbols)),  # close only what is still open
                           ("close all positions", partial(orders.close_all, "emergency")),
-                          ("sync after closing", partial(orders.sync_until_settled, symbols))]
+                          ("sync after closing", partial(orders.exchange_sync.sync_until_settled, symbols))]
             for what, step in steps:  # each step runs even when the one before failed
                 for attempt in range(1, EMERGENCY_ATTEMPTS + 1):
                     try:

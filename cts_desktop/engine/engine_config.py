@@ -14,7 +14,7 @@ from cts_desktop.domain.gates import GateThresholds
 from cts_desktop.domain.indications import IndicationParams, IndicationType
 from cts_desktop.domain.matrix import ExitMatrix, build_matrix
 from cts_desktop.domain.sizing import VolumeSettings
-from cts_desktop.engine.order_manager import RiskLimits
+from cts_desktop.engine.order_types import RiskLimits
 from cts_desktop.engine.status import HealthRules
 from cts_desktop.exchanges.symbols import SymbolOrder, SymbolSelectionConfig
 

@@ -16,7 +16,8 @@ from typing import Protocol
 from cts_desktop.engine import engine_config as cfg
 from cts_desktop.engine.decisions import DecisionLog
 from cts_desktop.engine.entry_permission import entry_refusal
-from cts_desktop.engine.order_manager import EntrySignal, OrderManager
+from cts_desktop.engine.order_manager import OrderManager
+from cts_desktop.engine.order_types import EntrySignal
 from cts_desktop.engine.pipeline import SymbolPipeline
 from cts_desktop.engine.status import LoopMeter
 from cts_desktop.exchanges.connections import ConnectionConfig

@@ -27,7 +27,7 @@ from cts_desktop.domain.indications import Indication, IndicationEngine, Indicat
 from cts_desktop.domain.matrix import ExitMatrix
 from cts_desktop.domain.steps import FrameBuilder
 from cts_desktop.engine import entry_reasons
-from cts_desktop.engine.order_manager import EntrySignal
+from cts_desktop.engine.order_types import EntrySignal
 
 log = logging.getLogger("cts.engine.pipeline")
 

@@ -52,7 +52,7 @@ from cts_desktop.backtest.history import download_history, resample, rows_to_bar
 from cts_desktop.backtest.presets import ConfigurationSetDef, exit_params_from, fixed_set_problem, for_preset_mode
 from cts_desktop.domain.bars import Bars
 from cts_desktop.engine.deps import EngineDeps
-from cts_desktop.engine.order_manager import EntrySignal
+from cts_desktop.engine.order_types import EntrySignal
 from cts_desktop.engine.preset_runner import (
     HISTORY_BARS,
     MAX_CANDIDATES,

@@ -19,7 +19,7 @@ from cts_desktop.backtest.signals import entries
 from cts_desktop.domain.adjust import AdjustedBook
 from cts_desktop.domain.bars import LONG, Bars
 from cts_desktop.domain.exits import ExitParams
-from cts_desktop.engine.order_manager import EntrySignal
+from cts_desktop.engine.order_types import EntrySignal
 
 if TYPE_CHECKING:
     from cts_desktop.backtest.optimal import OptimalResult

@@ -96,7 +96,7 @@ class WakeRecovery:
                     await self.clock_resync(engine.adapter)
                     if not reconciled:
                         assert engine.orders is not None
-                        report = await engine.orders.reconcile(engine.symbols)
+                        report = await engine.orders.exchange_sync.reconcile(engine.symbols)
                         reconciled = True
                         log.info("reconciled with the exchange after the wake-up: %s", report, extra=extra)
                     gap_minutes = await fill_gap(engine)

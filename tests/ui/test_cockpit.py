@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from cts_desktop.app import GuiApp
 from cts_desktop.domain.book_stats import window_stats
 from cts_desktop.engine.connection_engine import ConnectionEngine
-from cts_desktop.engine.order_manager import EntrySignal
+from cts_desktop.engine.order_types import EntrySignal
 from cts_desktop.exchanges.connections import REPLAY_CONNECTION_ID
 from cts_desktop.exchanges.models import OrderRequest, OrderSide, OrderType
 from cts_desktop.services import AppOptions, Services

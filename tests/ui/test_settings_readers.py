@@ -22,7 +22,7 @@ from cts_desktop.domain.bars import LONG
 from cts_desktop.domain.exits import ExitConfig
 from cts_desktop.domain.settings import SETTINGS_BY_KEY
 from cts_desktop.engine import engine_config as cfg
-from cts_desktop.engine.order_manager import EntrySignal
+from cts_desktop.engine.order_types import EntrySignal
 from cts_desktop.exchanges.connections import REPLAY_CONNECTION_ID
 from cts_desktop.services import AppOptions, Services
 from cts_desktop.storage.models_presets import PresetSet, PresetType, PresetTypeSet

@@ -15,7 +15,8 @@ import pytest
 from cts_desktop.domain.sizing import VolumeSettings
 from cts_desktop.engine import position_ledger as ledger
 from cts_desktop.engine.market_rules import MarketCatalog
-from cts_desktop.engine.order_manager import OrderManager, RiskLimits
+from cts_desktop.engine.order_manager import OrderManager
+from cts_desktop.engine.order_types import RiskLimits
 from cts_desktop.events.bus import EventBus
 from cts_desktop.exchanges.adapter import ExchangeAdapter
 from cts_desktop.exchanges.simulator import SimulatorServer

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from cts_desktop.engine.order_manager import EntrySignal
+from cts_desktop.engine.order_types import EntrySignal
 from cts_desktop.events.status import EngineState
 from cts_desktop.events.trading import AlertRaised
 from cts_desktop.storage.models import Alert, Order

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from cts_desktop.engine import manual
-from cts_desktop.engine.order_manager import EntrySignal
+from cts_desktop.engine.order_types import EntrySignal
 from cts_desktop.exchanges.models import OrderRequest, OrderSide, OrderType
 from cts_desktop.storage.models import ConfigSet, Order, RealPosition
 from tests.helpers.waiting import until

@@ -20,7 +20,7 @@ import pytest_asyncio
 from sqlalchemy import select
 
 from cts_desktop.engine.connection_engine import ConnectionEngine
-from cts_desktop.engine.order_manager import EntrySignal
+from cts_desktop.engine.order_types import EntrySignal
 from cts_desktop.events.app import ConnectionEdited
 from cts_desktop.events.status import EngineState
 from cts_desktop.events.trading import PriceUpdate

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from cts_desktop.engine.order_manager import EntryOutcome, EntrySignal, OrderManager
+from cts_desktop.engine.order_manager import OrderManager
+from cts_desktop.engine.order_types import EntryOutcome, EntrySignal
 from cts_desktop.engine.paper_broker import PaperBroker
 from cts_desktop.engine.pnl import cents
 from cts_desktop.exchanges.adapter import ExchangeAdapter
@@ -117,7 +118,8 @@ async def test_a_position_gone_on_the_exchange_is_closed_from_its_own_fills(
     adapter = make_adapter(sim, "bybit", balance=10_000.0)
     try:
         manager, outcome, account = await _long_closed_by_its_exchange_stop(sim, engine_db, adapter, sync_first=True)
-        manager.fills._trades_since[SYMBOL] = 2**62  # a mark past the closing fill: the incremental read misses it
+        # a mark past the closing fill: the incremental read misses it
+        manager.exchange_sync.fills._trades_since[SYMBOL] = 2**62
         report = await manager.sync([SYMBOL])
         assert report.closed_positions == 1
         with engine_db.session() as s:

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from cts_desktop.engine import manual
-from cts_desktop.engine.order_manager import EntrySignal, OrderManager
+from cts_desktop.engine.order_manager import OrderManager
+from cts_desktop.engine.order_types import EntrySignal
 from cts_desktop.exchanges.adapter import ExchangeAdapter
 from cts_desktop.exchanges.private_stream import PrivateStream, StreamHandlers
 from cts_desktop.exchanges.simulator import SimulatorServer
@@ -25,8 +26,9 @@ pytestmark = pytest.mark.asyncio(loop_factories=["asyncio"])
 
 
 def stream_of(manager: OrderManager, adapter: ExchangeAdapter, ws_base: str | None = None) -> PrivateStream:
-    return PrivateStream(adapter, StreamHandlers(trades=manager.apply_pushed_fills, orders=manager.apply_pushed_orders,
-                                                 positions=manager.apply_pushed_positions),
+    pushed = manager.exchange_sync
+    return PrivateStream(adapter, StreamHandlers(trades=pushed.apply_pushed_fills, orders=pushed.apply_pushed_orders,
+                                                 positions=pushed.apply_pushed_positions),
                          retry_s=3600, ws_base=ws_base)
 
 

@@ -14,7 +14,8 @@ from sqlalchemy import select
 
 from cts_desktop.engine.decisions import DecisionLog
 from cts_desktop.engine.margin_modes import MarginModes
-from cts_desktop.engine.order_manager import EntrySignal, OrderManager
+from cts_desktop.engine.order_manager import OrderManager
+from cts_desktop.engine.order_types import EntrySignal
 from cts_desktop.engine.paper_broker import PaperBroker
 from cts_desktop.events.status import EntryDecision
 from cts_desktop.events.trading import AlertRaised, EntryDecided

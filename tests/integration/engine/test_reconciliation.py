@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy import select
 
 from cts_desktop.engine import position_ledger as ledger
-from cts_desktop.engine.order_manager import EntrySignal, OrderManager, RiskLimits
+from cts_desktop.engine.order_manager import OrderManager
+from cts_desktop.engine.order_types import EntrySignal, RiskLimits
 from cts_desktop.engine.pnl import cents
 from cts_desktop.exchanges.adapter import ExchangeAdapter
 from cts_desktop.exchanges.simulator import SimulatorServer
@@ -207,7 +208,7 @@ async def test_a_difference_no_fill_explains_is_settled_once_and_entries_flow_ag
     it). The DB holds a phantom; it is settled once (alert, adjustment with the reason), entries are no longer
     refused because of it, and the following syncs are quiet."""
     adapter, manager = await _live_manager(sim, engine_db, "bybit")
-    manager.reconciler.settle_after_s = 0.5
+    manager.exchange_sync.reconciler.settle_after_s = 0.5
     try:
         first = await manager.open_position(EntrySignal(SYMBOL, "long", sim.market.price("BTC"), 0.002, 0.004))
         await manager.sync([SYMBOL])

@@ -14,7 +14,7 @@ import pytest
 import pytest_asyncio
 
 from cts_desktop.engine.connection_engine import ConnectionEngine
-from cts_desktop.engine.order_manager import EntryOutcome
+from cts_desktop.engine.order_types import EntryOutcome
 from cts_desktop.exchanges.simulator.account import Account
 from tests.helpers.waiting import until
 from tests.integration.engine.test_connection_edits import (

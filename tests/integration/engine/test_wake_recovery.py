@@ -39,13 +39,13 @@ async def test_a_wall_clock_jump_reconnects_reconciles_and_fetches_the_missing_c
         assert seen_before is not None
         assert engine.orders is not None
         reconciled: list[list[str]] = []
-        reconcile = engine.orders.reconcile
+        reconcile = engine.orders.exchange_sync.reconcile
 
         async def spy(symbols: list[str]):  # type: ignore[no-untyped-def]
             reconciled.append(list(symbols))
             return await reconcile(symbols)
 
-        engine.orders.reconcile = spy  # type: ignore[method-assign]
+        engine.orders.exchange_sync.reconcile = spy  # type: ignore[method-assign]
         resynced: list[ExchangeAdapter] = []
 
         async def clock_hook(adapter: ExchangeAdapter) -> None:
